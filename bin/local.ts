@@ -1,0 +1,93 @@
+/**
+ * `npm start`: OctoDB on this machine. The same handlers as on AWS, behind a local stand-in for
+ * API Gateway; async invokes dispatched in-process; host scripts run by bash (or compose's dbhost).
+ * This is the one module that knows both the handlers and the adapters.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { migrateMetaDb } from '#core/metadb';
+import type { HostRecord } from '#core/ports';
+import { FileTemplateSource } from '#adapters/file-template-source';
+import { createGateway, type Route } from '#adapters/local-gateway';
+import { LocalInvoker } from '#adapters/local-invoker';
+import { buildDeps, type Deps, useDeps } from '#adapters/wiring';
+import { loadConfig } from '#shared/config';
+import { logger } from '#shared/logger';
+import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
+import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
+import { handler as migrateSubmit } from '../lambdas/migrate-submit/handler.ts';
+import { handler as provision } from '../lambdas/provision/handler.ts';
+import { handler as query } from '../lambdas/query/handler.ts';
+import { handler as signup } from '../lambdas/signup/handler.ts';
+import { handler as token } from '../lambdas/token/handler.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/signup', guarded: false, handler: signup },
+  { method: 'POST', path: '/token', guarded: false, handler: token },
+  { method: 'POST', path: '/dashboard', guarded: true, handler: dashboard },
+  { method: 'POST', path: '/query', guarded: true, handler: query },
+  { method: 'POST', path: '/migrate', guarded: true, handler: migrateSubmit },
+];
+
+export interface LocalOctoDb {
+  url: string;
+  deps: Deps;
+  invoker: LocalInvoker;
+  close(): Promise<void>;
+}
+
+/** Starts OctoDB locally; `env` overrides the process environment (tests use their own MetaDB). */
+export async function startOctoDb(env: Record<string, string | undefined> = {}): Promise<LocalOctoDb> {
+  const config = loadConfig({ ...localSecrets(), ...process.env, ...env });
+  const invoker = new LocalInvoker({ provision: (payload) => provision(payload) }, [200, 400], (fn, error) =>
+    logger.error('async invoke failed after retries', { fn, error: error as Error }),
+  );
+  const deps = await buildDeps(config, { invoker });
+  useDeps(deps);
+
+  const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
+  const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');
+  await migrateMetaDb(deps.hostRunner, host, deps.mysqlLogin.database, metaFiles ?? {}, 120);
+  await deps.meta.registerHost(host);
+
+  const server = createGateway({ routes, authorizer, maxBodyBytes: config.OCTODB_MAX_BODY_BYTES });
+  await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    deps,
+    invoker,
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await invoker.idle();
+      await deps.close();
+    },
+  };
+}
+
+/** Local signing and sealing keys: random per checkout, kept in .octodb/ (git-ignored). */
+function localSecrets(): Record<string, string> {
+  const file = join(ROOT, '.octodb', 'secrets.json');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    const fresh = { OCTODB_JWT_SECRET: randomBytes(32).toString('hex'), OCTODB_DATA_KEY: randomBytes(32).toString('hex') };
+    writeFileSync(file, JSON.stringify(fresh, null, 2), { mode: 0o600 });
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const octo = await startOctoDb();
+  console.log(`OctoDB listening on ${octo.url}
+Try it:
+  curl -s -X POST ${octo.url}/signup -H 'content-type: application/json' \\
+    -d '{"name":"Ada","email":"ada@example.com","password":"correct horse battery"}'`);
+  const stop = () => void octo.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

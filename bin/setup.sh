@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Idempotent local set-up, run before `npm start` and `npm test`.
+# Answers at once when MySQL/MariaDB (with OctoDB's admin account over TCP), Redis and Skeema
+# are reachable; otherwise brings them up: docker compose where a Docker engine answers, else
+# the Debian packages (as root), else says what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The admin account OctoDB connects with over TCP (documented local default: octodb/octodb).
+MYSQL_URL="${OCTODB_MYSQL_URL:-mysql://octodb:octodb@127.0.0.1:3306/octodb_meta}"
+REDIS_URL="${OCTODB_REDIS_URL:-redis://127.0.0.1:6379}"
+re='^mysql://([^:@/]+):([^@/]*)@([^:/]+):([0-9]+)/([A-Za-z0-9_]+)$'
+if [[ ! "$MYSQL_URL" =~ $re ]]; then
+  echo "setup: OCTODB_MYSQL_URL must look like mysql://user:password@host:port/metadb" >&2
+  exit 1
+fi
+DB_USER="${BASH_REMATCH[1]}" DB_PASS="${BASH_REMATCH[2]}" DB_HOST="${BASH_REMATCH[3]}" DB_PORT="${BASH_REMATCH[4]}"
+REDIS_HOSTPORT="${REDIS_URL#redis://}"; REDIS_HOSTPORT="${REDIS_HOSTPORT##*@}"; REDIS_HOSTPORT="${REDIS_HOSTPORT%%/*}"
+REDIS_HOST="${REDIS_HOSTPORT%%:*}" REDIS_PORT="${REDIS_HOSTPORT##*:}"
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+mysql_ok() {
+  command -v mysql >/dev/null && port_open "$DB_HOST" "$DB_PORT" &&
+    MYSQL_PWD="$DB_PASS" mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -e 'SELECT 1' >/dev/null 2>&1
+}
+db_port_open() { port_open "$DB_HOST" "$DB_PORT"; }
+redis_ok() { port_open "$REDIS_HOST" "$REDIS_PORT"; }
+skeema_ok() { command -v skeema >/dev/null || docker_host_runner_ok; }
+docker_ok() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+docker_host_runner_ok() { docker_ok && docker compose ps --status running dbhost 2>/dev/null | grep -q dbhost; }
+
+all_ok() { mysql_ok && redis_ok && skeema_ok; }
+if all_ok; then exit 0; fi
+
+wait_for() { # name, check function
+  for _ in $(seq 1 60); do "$2" && return 0; sleep 1; done
+  echo "setup: $1 did not come up" >&2; exit 1
+}
+
+if docker_ok; then
+  echo "setup: starting MySQL 8.4, Redis 7 and the db host with docker compose"
+  docker compose up -d
+  wait_for "Redis" redis_ok
+  for _ in $(seq 1 90); do
+    docker compose exec -T dbhost mysql -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 1
+  done
+  exit 0
+fi
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=()
+  command -v mysqld >/dev/null || command -v mariadbd >/dev/null || missing+=(mariadb-server)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v skeema >/dev/null || missing+=(skeema)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]} (Debian packages)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! port_open "$DB_HOST" "$DB_PORT"; then
+    service mariadb start >/dev/null
+    wait_for "MariaDB" db_port_open
+  fi
+  if ! mysql_ok; then
+    # A fresh MariaDB lets root in only over the unix socket: create the TCP admin account.
+    mysql -uroot <<SQL
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASS';
+CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASS';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%' WITH GRANT OPTION;
+SQL
+  fi
+  if ! redis_ok; then
+    # No dump.rdb in the repo: persistence off, working dir outside the tree.
+    redis-server --port "$REDIS_PORT" --save "" --dir /tmp --daemonize yes >/dev/null
+    wait_for "Redis" redis_ok
+  fi
+  all_ok && exit 0
+  echo "setup: services started but not all reachable" >&2; exit 1
+fi
+
+cat >&2 <<MSG
+setup: OctoDB needs MySQL 8 or MariaDB 10.11 (account $DB_USER over TCP at $DB_HOST:$DB_PORT),
+Redis at $REDIS_HOST:$REDIS_PORT and Skeema on PATH. Either start a Docker engine (then
+\`docker compose up -d\` is run for you), or install them (Debian/Ubuntu, as root:
+apt-get install mariadb-server redis-server skeema), or point OCTODB_MYSQL_URL and
+OCTODB_REDIS_URL at servers you run.
+MSG
+exit 1

@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HostRecord, HostRunner, HostRunResult } from '#core/ports';
+import type { MysqlLogin } from '#shared/config';
+
+/**
+ * Runs host scripts with bash on this machine (or in compose's `dbhost` container), standing in
+ * for SSM on the EC2 host. The admin login goes into a private ~/.my.cnf, as on the host, so
+ * neither mysql nor skeema sees a password on its command line.
+ */
+export class BashHostRunner implements HostRunner {
+  private readonly home: string;
+
+  constructor(
+    login: MysqlLogin,
+    private readonly dbHost: { host: string; port: number },
+    private readonly command: string[] = ['bash', '-s'],
+  ) {
+    this.home = mkdtempSync(join(tmpdir(), 'octodb-host-'));
+    writeFileSync(join(this.home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\n`, { mode: 0o600 });
+  }
+
+  run(_host: HostRecord, script: string, timeoutSeconds: number): Promise<HostRunResult> {
+    const [bin, ...args] = this.command;
+    return new Promise((resolve, reject) => {
+      const child = spawn(bin!, args, {
+        env: {
+          PATH: process.env.PATH,
+          HOME: this.home,
+          OCTODB_DB_HOST: this.dbHost.host,
+          OCTODB_DB_PORT: String(this.dbHost.port),
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        timeout: timeoutSeconds * 1000,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        if (signal) stderr += `\nkilled by ${signal} (timeout ${timeoutSeconds}s)`;
+        resolve({ exitCode: code ?? -1, stdout, stderr });
+      });
+      child.stdin.end(script);
+    });
+  }
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayTokenAuthorizerEvent,
+} from 'aws-lambda';
+import { logger } from '#shared/logger';
+
+export interface Route {
+  method: string;
+  path: string;
+  guarded: boolean;
+  handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+}
+
+export interface GatewayOptions {
+  routes: Route[];
+  authorizer: (event: APIGatewayTokenAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
+  maxBodyBytes: number;
+}
+
+const STAGE = 'local';
+const METHOD_ARN = (method: string, path: string) => `arn:aws:execute-api:local:000000000000:octodb/${STAGE}/${method}${path}`;
+
+/**
+ * The local stand-in for API Gateway (REST, Lambda proxy integration): it answers unknown routes,
+ * oversized bodies and authorizer decisions the way API Gateway does, and hands handlers the same
+ * v1 proxy events, with the authorizer's context injected into requestContext.authorizer.
+ */
+export function createGateway(options: GatewayOptions): Server {
+  return createServer((req, res) => {
+    serve(req, res, options).catch((error: unknown) => {
+      logger.error('local gateway failure', { error: error as Error });
+      send(res, { statusCode: 500, body: JSON.stringify({ message: 'Internal server error' }) });
+    });
+  });
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const method = req.method ?? 'GET';
+  const route = options.routes.find((r) => r.path === url.pathname && r.method === method);
+  const body = await readBody(req, options.maxBodyBytes);
+  if (body === undefined) return send(res, gatewayError(413, 'Request Too Long'));
+  if (!route) return send(res, gatewayError(403, 'Missing Authentication Token'));
+
+  let authorizerContext: Record<string, string> | undefined;
+  if (route.guarded) {
+    const header = req.headers.authorization;
+    if (!header) return send(res, gatewayError(401, 'Unauthorized'));
+    const methodArn = METHOD_ARN(method, route.path);
+    let decision: APIGatewayAuthorizerResult;
+    try {
+      decision = await options.authorizer({ type: 'TOKEN', authorizationToken: header, methodArn });
+    } catch (error) {
+      // API Gateway: an authorizer that throws "Unauthorized" → 401; any other failure → 500.
+      if ((error as Error).message === 'Unauthorized') return send(res, gatewayError(401, 'Unauthorized'));
+      return send(res, gatewayError(500, null));
+    }
+    if (!allows(decision, methodArn)) {
+      return send(res, gatewayError(403, 'User is not authorized to access this resource with an explicit deny'));
+    }
+    authorizerContext = { principalId: decision.principalId, ...stringify(decision.context ?? {}) };
+  }
+
+  send(res, await route.handler(toEvent(req, url, route, body, authorizerContext)));
+}
+
+function toEvent(
+  req: IncomingMessage,
+  url: URL,
+  route: Route,
+  body: string,
+  authorizer: Record<string, string> | undefined,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(',');
+    multiValueHeaders[name] = values;
+  }
+  const query = Object.fromEntries(url.searchParams);
+  return {
+    resource: route.path,
+    path: url.pathname,
+    httpMethod: route.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: Object.keys(query).length ? query : null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body === '' ? null : body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'octodb',
+      authorizer: authorizer ?? null,
+      httpMethod: route.method,
+      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? null },
+      path: `/${STAGE}${route.path}`,
+      protocol: 'HTTP/1.1',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: route.path,
+      resourcePath: route.path,
+      stage: STAGE,
+    } as APIGatewayProxyEvent['requestContext'],
+  };
+}
+
+function allows(decision: APIGatewayAuthorizerResult, methodArn: string): boolean {
+  const statements = decision.policyDocument?.Statement ?? [];
+  const matches = (resource: unknown) =>
+    [resource]
+      .flat()
+      .some((r) => typeof r === 'string' && new RegExp(`^${r.split('*').map(escapeRegExp).join('.*')}$`).test(methodArn));
+  const relevant = statements.filter((s) => 'Resource' in s && matches(s.Resource));
+  return relevant.some((s) => s.Effect === 'Allow') && !relevant.some((s) => s.Effect === 'Deny');
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** API Gateway passes context values to the integration as strings. */
+function stringify(context: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(context).map(([k, v]) => [k, String(v)]));
+}
+
+function gatewayError(statusCode: number, message: string | null): APIGatewayProxyResult {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult): void {
+  res.writeHead(result.statusCode, { 'content-type': 'application/json', ...(result.headers as Record<string, string>) });
+  res.end(result.body);
+}

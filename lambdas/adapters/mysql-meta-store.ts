@@ -1,0 +1,167 @@
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { ConflictError } from '#core/errors';
+import type {
+  DatabaseRecord,
+  DatabaseStatus,
+  HostRecord,
+  IssuedTokenRecord,
+  MetaStore,
+  NewDatabase,
+  TenantRecord,
+} from '#core/ports';
+
+const isDuplicateKey = (error: unknown): boolean => (error as { code?: string }).code === 'ER_DUP_ENTRY';
+
+/** MetaDB on MySQL (schemas/meta), through one mysql2 pool of the admin account. */
+export class MysqlMetaStore implements MetaStore {
+  constructor(private readonly pool: Pool) {}
+
+  async createTenant(tenant: Omit<TenantRecord, 'createdAt'>, db: NewDatabase): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      await conn.execute(
+        'INSERT INTO tenants (tenant_id, name, email, password_hash, is_admin) VALUES (?, ?, ?, ?, ?)',
+        [tenant.tenantId, tenant.name, tenant.email, tenant.passwordHash, tenant.isAdmin ? 1 : 0],
+      );
+      await conn.execute(
+        `INSERT INTO tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
+         VALUES (?, ?, ?, ?, 'provisioning', ?)`,
+        [db.dbId, tenant.tenantId, db.hostId, db.template, db.mysqlUser],
+      );
+      await conn.commit();
+    } catch (error) {
+      await conn.rollback();
+      // The unique index on email decides races between concurrent signups.
+      if (isDuplicateKey(error)) throw new ConflictError('An account with this email already exists');
+      throw error;
+    } finally {
+      conn.release();
+    }
+  }
+
+  async findTenantByEmail(email: string): Promise<TenantRecord | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM tenants WHERE email = ?', [email]);
+    return rows[0] && toTenant(rows[0]);
+  }
+
+  async getTenant(tenantId: string): Promise<TenantRecord | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM tenants WHERE tenant_id = ?', [tenantId]);
+    return rows[0] && toTenant(rows[0]);
+  }
+
+  async getDatabase(dbId: string): Promise<DatabaseRecord | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM tenant_databases WHERE db_id = ?', [dbId]);
+    return rows[0] && toDatabase(rows[0]);
+  }
+
+  async listDatabases(tenantId: string): Promise<DatabaseRecord[]> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      'SELECT * FROM tenant_databases WHERE tenant_id = ? ORDER BY created_at, db_id',
+      [tenantId],
+    );
+    return rows.map(toDatabase);
+  }
+
+  async pickHost(): Promise<HostRecord> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT h.* FROM hosts h LEFT JOIN tenant_databases d ON d.host_id = h.host_id
+       WHERE h.active = 1 GROUP BY h.host_id ORDER BY COUNT(d.db_id), h.host_id LIMIT 1`,
+    );
+    if (!rows[0]) throw new Error('no active MySQL host is registered in MetaDB');
+    return toHost(rows[0]);
+  }
+
+  async getHost(hostId: string): Promise<HostRecord | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM hosts WHERE host_id = ?', [hostId]);
+    return rows[0] && toHost(rows[0]);
+  }
+
+  /** Registers (or updates) a MySQL host; used at start-up and by deployment. */
+  async registerHost(host: HostRecord): Promise<void> {
+    await this.pool.execute(
+      `INSERT INTO hosts (host_id, instance_id, endpoint, port) VALUES (?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE instance_id = VALUES(instance_id), endpoint = VALUES(endpoint), port = VALUES(port), active = 1`,
+      [host.hostId, host.instanceId, host.endpoint, host.port],
+    );
+  }
+
+  async claimProvisioning(dbId: string, staleAfterSeconds: number): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      `UPDATE tenant_databases SET claimed_at = CURRENT_TIMESTAMP(3)
+       WHERE db_id = ? AND status = 'provisioning'
+         AND (claimed_at IS NULL OR claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)`,
+      [dbId, staleAfterSeconds],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async setDatabasePassword(dbId: string, sealedPassword: string): Promise<void> {
+    await this.pool.execute('UPDATE tenant_databases SET mysql_password_sealed = ? WHERE db_id = ?', [sealedPassword, dbId]);
+  }
+
+  async finishProvisioning(dbId: string, status: 'ready' | 'failed', reason: string | null): Promise<void> {
+    await this.pool.execute(
+      `UPDATE tenant_databases SET status = ?, status_reason = ?, claimed_at = NULL,
+         mysql_password_sealed = IF(? = 'failed', NULL, mysql_password_sealed)
+       WHERE db_id = ?`,
+      [status, reason, status, dbId],
+    );
+  }
+
+  async resetFailedDatabase(dbId: string): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      `UPDATE tenant_databases SET status = 'provisioning', status_reason = NULL, claimed_at = NULL
+       WHERE db_id = ? AND status = 'failed'`,
+      [dbId],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async saveIssuedToken(tenantId: string, token: IssuedTokenRecord): Promise<void> {
+    await this.pool.execute(
+      `INSERT INTO issued_tokens (tenant_id, jti, token_sealed, expires_at) VALUES (?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE jti = VALUES(jti), token_sealed = VALUES(token_sealed),
+         expires_at = VALUES(expires_at), issued_at = CURRENT_TIMESTAMP(3)`,
+      [tenantId, token.jti, token.tokenSealed, token.expiresAt],
+    );
+  }
+
+  async getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      'SELECT jti, token_sealed, expires_at FROM issued_tokens WHERE tenant_id = ?',
+      [tenantId],
+    );
+    const row = rows[0];
+    return row && { jti: row.jti, tokenSealed: row.token_sealed, expiresAt: new Date(row.expires_at) };
+  }
+}
+
+function toTenant(row: RowDataPacket): TenantRecord {
+  return {
+    tenantId: row.tenant_id,
+    name: row.name,
+    email: row.email,
+    passwordHash: row.password_hash,
+    isAdmin: row.is_admin === 1,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function toDatabase(row: RowDataPacket): DatabaseRecord {
+  return {
+    dbId: row.db_id,
+    tenantId: row.tenant_id,
+    hostId: row.host_id,
+    template: row.template,
+    status: row.status as DatabaseStatus,
+    statusReason: row.status_reason,
+    mysqlUser: row.mysql_user,
+    mysqlPasswordSealed: row.mysql_password_sealed,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function toHost(row: RowDataPacket): HostRecord {
+  return { hostId: row.host_id, instanceId: row.instance_id, endpoint: row.endpoint, port: Number(row.port) };
+}

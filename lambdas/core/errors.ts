@@ -1,0 +1,37 @@
+/** Typed errors that carry their HTTP status; one mapper (shared/http.ts) turns them into responses. */
+export abstract class OctoError extends Error {
+  abstract readonly status: number;
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+  toJSON(): Record<string, unknown> {
+    return { error: this.message, ...this.details };
+  }
+}
+
+export class ValidationError extends OctoError {
+  readonly status = 400;
+}
+export class UnauthorizedError extends OctoError {
+  readonly status = 401;
+}
+export class ProhibitedError extends OctoError {
+  readonly status = 403;
+}
+export class NotFoundError extends OctoError {
+  readonly status = 404;
+}
+export class ConflictError extends OctoError {
+  readonly status = 409;
+}
+export class PayloadTooLargeError extends OctoError {
+  readonly status = 413;
+}
+/** A dependency (MySQL, Redis, the host) failed in a way the caller may retry. */
+export class UnavailableError extends OctoError {
+  readonly status = 503;
+}

@@ -1,0 +1,101 @@
+import { buildDropDatabaseScript, buildProvisionScript } from './host-scripts.ts';
+import { databaseName, newDatabasePassword, tempSchemaName } from './ids.ts';
+import type { HostRunner, HostRunResult, LogSink, MetaStore, TemplateSource } from './ports.ts';
+import type { Sealer } from './sealed.ts';
+
+export interface ProvisionDeps {
+  meta: MetaStore;
+  hostRunner: HostRunner;
+  templates: TemplateSource;
+  sealer: Sealer;
+  logs: LogSink;
+  scriptTimeoutSeconds: number;
+}
+
+export type ProvisionOutcome = 'ready' | 'failed' | 'skipped';
+
+/** A claim older than this is a dead worker's: another delivery may take the database over. */
+const STALE_CLAIM_SECONDS = 900;
+
+/**
+ * LF6: creates a tenant's database on its host.
+ * Primary course: claim the database, generate and seal its MySQL password, run the provisioning
+ * script on the host, mark it `ready`. Any failure: remove what was made, mark `failed` with why.
+ */
+export async function provisionDatabase(dbId: string, deps: ProvisionDeps): Promise<ProvisionOutcome> {
+  if (!(await deps.meta.claimProvisioning(dbId, STALE_CLAIM_SECONDS))) return 'skipped';
+  const db = await deps.meta.getDatabase(dbId);
+  const host = db && (await deps.meta.getHost(db.hostId));
+  if (!db || !host) return 'skipped';
+
+  const files = await deps.templates.load(db.template);
+  if (!files) {
+    await deps.meta.finishProvisioning(dbId, 'failed', `unknown template ${db.template}`);
+    return 'failed';
+  }
+  const password = newDatabasePassword();
+  await deps.meta.setDatabasePassword(dbId, deps.sealer.seal(password));
+
+  const database = databaseName(dbId);
+  const script = buildProvisionScript({
+    database,
+    user: db.mysqlUser,
+    password,
+    templateFiles: files,
+    tempSchema: tempSchemaName(),
+  });
+  const result = await runSafely(() => deps.hostRunner.run(host, script, deps.scriptTimeoutSeconds));
+  const redact = (text: string) => text.split(password).join('***');
+  await sendOutput(deps.logs, db.tenantId, dbId, result, redact);
+
+  if (result.exitCode === 0) {
+    await deps.meta.finishProvisioning(dbId, 'ready', null);
+    return 'ready';
+  }
+  // The script cleans up after itself; this covers a script that never ran or was cut off.
+  await runSafely(() =>
+    deps.hostRunner.run(host, buildDropDatabaseScript({ database, user: db.mysqlUser }), deps.scriptTimeoutSeconds),
+  );
+  await deps.meta.finishProvisioning(dbId, 'failed', redact(failureReason(result)));
+  return 'failed';
+}
+
+async function runSafely(run: () => Promise<HostRunResult>): Promise<HostRunResult> {
+  try {
+    return await run();
+  } catch (error) {
+    return { exitCode: -1, stdout: '', stderr: `host command could not run: ${(error as Error).message}` };
+  }
+}
+
+/** The most telling line of a failed run: the last error line, else the last line at all. */
+export function failureReason(result: HostRunResult): string {
+  const lines = result.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .filter((l) => !l.startsWith('provisioning failed (exit'));
+  const reason = [...lines].reverse().find((l) => /error/i.test(l)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`;
+  return reason.slice(0, 1000);
+}
+
+async function sendOutput(
+  logs: LogSink,
+  tenantId: string,
+  dbId: string,
+  result: HostRunResult,
+  redact: (s: string) => string,
+): Promise<void> {
+  const now = new Date().toISOString();
+  const base = { tenant_id: tenantId, db_id: dbId, source: 'provision', create_timestamp: now };
+  const records = [
+    { ...base, level: result.exitCode === 0 ? ('INFO' as const) : ('ERROR' as const), message: `exit code ${result.exitCode}` },
+  ];
+  if (result.stdout) records.push({ ...base, level: 'INFO', message: redact(result.stdout) });
+  if (result.stderr) records.push({ ...base, level: result.exitCode === 0 ? 'INFO' : 'ERROR', message: redact(result.stderr) });
+  try {
+    await logs.send(records);
+  } catch {
+    // Logs are best effort here: a log outage must not turn a provisioned database into a failure.
+  }
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import jwt from 'jsonwebtoken';
+import { NotFoundError, UnauthorizedError } from './errors.ts';
+import type { MetaStore, TokenRegistry } from './ports.ts';
+import type { Sealer } from './sealed.ts';
+
+export interface TokenDeps {
+  meta: MetaStore;
+  registry: TokenRegistry;
+  sealer: Sealer;
+  jwtSecret: string;
+  ttlSeconds: number;
+}
+
+export interface AccessClaims {
+  tenant_id: string;
+  db_id: string;
+  is_admin: boolean;
+  jti: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  expires_at: string;
+}
+
+const ALGORITHM = 'HS256';
+// Compared against when the email is unknown, so both failures cost one bcrypt and look alike.
+const DUMMY_HASH = '$2b$10$MRndYn8Y1RWfWxCxUgywe.e9b43ZEx/c5PaN6cS52UCS8sIcKQnqG';
+const INVALID_LOGIN = 'Invalid email or password';
+
+/**
+ * POST /token: trades email + password for a JWT.
+ * Primary course: check the password, sign a new token (tenant_id, db_id, is_admin, jti, exp),
+ * record it as the tenant's only current token. `read` returns the current one instead.
+ */
+export async function issueToken(
+  input: { email: string; password: string; read: boolean },
+  deps: TokenDeps,
+): Promise<IssuedToken> {
+  const tenant = await deps.meta.findTenantByEmail(input.email);
+  const ok = await bcrypt.compare(input.password, tenant?.passwordHash ?? DUMMY_HASH);
+  if (!tenant || !ok) throw new UnauthorizedError(INVALID_LOGIN);
+
+  if (input.read) {
+    const current = await deps.meta.getIssuedToken(tenant.tenantId);
+    if (!current || current.expiresAt.getTime() <= Date.now()) {
+      throw new NotFoundError('No current token: request one with "read": false');
+    }
+    return { token: deps.sealer.open(current.tokenSealed), expires_at: current.expiresAt.toISOString() };
+  }
+
+  const [primary] = await deps.meta.listDatabases(tenant.tenantId);
+  if (!primary) throw new NotFoundError('This account has no database');
+  const jti = randomUUID();
+  const claims: AccessClaims = { tenant_id: tenant.tenantId, db_id: primary.dbId, is_admin: tenant.isAdmin, jti };
+  const token = jwt.sign(claims, deps.jwtSecret, {
+    algorithm: ALGORITHM,
+    expiresIn: deps.ttlSeconds,
+    subject: tenant.tenantId,
+  });
+  const expiresAt = new Date((jwt.decode(token) as { exp: number }).exp * 1000);
+  // Drop the cached jti first: if anything below fails, verification falls back to MetaDB.
+  await deps.registry.forget(tenant.tenantId);
+  await deps.meta.saveIssuedToken(tenant.tenantId, { jti, tokenSealed: deps.sealer.seal(token), expiresAt });
+  await deps.registry.remember(tenant.tenantId, jti, expiresAt);
+  return { token, expires_at: expiresAt.toISOString() };
+}
+
+/**
+ * LF0: accepts only a well-signed (HS256), unexpired token that is its tenant's current one.
+ * Any other token throws UnauthorizedError.
+ */
+export async function verifyAccessToken(token: string, deps: TokenDeps): Promise<AccessClaims> {
+  let claims: AccessClaims;
+  try {
+    claims = jwt.verify(token, deps.jwtSecret, { algorithms: [ALGORITHM] }) as AccessClaims;
+  } catch {
+    throw new UnauthorizedError('Unauthorized');
+  }
+  if (typeof claims.tenant_id !== 'string' || typeof claims.db_id !== 'string' || typeof claims.jti !== 'string') {
+    throw new UnauthorizedError('Unauthorized');
+  }
+  let current = await deps.registry.currentJti(claims.tenant_id);
+  if (current === undefined) {
+    const issued = await deps.meta.getIssuedToken(claims.tenant_id);
+    current = issued?.jti ?? null;
+    if (issued) await deps.registry.remember(claims.tenant_id, issued.jti, issued.expiresAt);
+  }
+  if (current !== claims.jti) throw new UnauthorizedError('Unauthorized');
+  return { tenant_id: claims.tenant_id, db_id: claims.db_id, is_admin: claims.is_admin === true, jti: claims.jti };
+}

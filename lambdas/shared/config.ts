@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * Every setting OctoDB reads, declared once: env name, default, meaning. Read at start-up
+ * (a Lambda cold start or the local gateway) and handed to adapters through constructors.
+ */
+const settings = z.object({
+  /** Where MySQL adapters connect as the admin account; its path is the MetaDB schema. */
+  OCTODB_MYSQL_URL: z.string().default('mysql://octodb:octodb@127.0.0.1:3306/octodb_meta'),
+  /** On AWS: a Secrets Manager secret {username,password,host,port} used instead of the URL's login. */
+  OCTODB_MYSQL_SECRET_ARN: z.string().optional(),
+  OCTODB_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** HS256 signing key for tenant JWTs (on AWS read from OCTODB_JWT_SECRET_ARN). */
+  OCTODB_JWT_SECRET: z.string().min(32).optional(),
+  OCTODB_JWT_SECRET_ARN: z.string().optional(),
+  /** Key material sealing stored secrets (tenant MySQL passwords, issued tokens). */
+  OCTODB_DATA_KEY: z.string().min(32).optional(),
+  OCTODB_DATA_KEY_SECRET_ARN: z.string().optional(),
+  OCTODB_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86400).default(3600),
+  OCTODB_BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(10),
+  /** Directory of template Skeema directories (schemas/templates in the repo, bundled on AWS). */
+  OCTODB_TEMPLATES_DIR: z.string().default('schemas/templates'),
+  /** How host scripts run: `bash` on this machine, `docker` in compose's dbhost, `ssm` on AWS. */
+  OCTODB_HOST_RUNNER: z.enum(['bash', 'docker', 'ssm']).default('bash'),
+  /** Where host scripts reach MySQL (bash/docker runners; the EC2 host uses its own 127.0.0.1). */
+  OCTODB_DB_HOST: z.string().default('127.0.0.1'),
+  OCTODB_DB_PORT: z.coerce.number().int().positive().default(3306),
+  OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(600),
+  /** `local`: async invokes dispatched in-process; `lambda`: Lambda InvocationType=Event. */
+  OCTODB_INVOKER: z.enum(['local', 'lambda']).default('local'),
+  /** On AWS: function names of the asynchronously invoked functions, as JSON {role: name}. */
+  OCTODB_FUNCTION_NAMES: z.string().default('{}'),
+  /** Local gateway port and request body cap (API Gateway's own hard cap is 10 MB). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  OCTODB_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+});
+
+export type Config = z.infer<typeof settings>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = settings.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+export interface MysqlLogin {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export function parseMysqlUrl(url: string): MysqlLogin {
+  const u = new URL(url);
+  if (u.protocol !== 'mysql:') throw new Error('OCTODB_MYSQL_URL must start with mysql://');
+  return {
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: u.pathname.replace(/^\//, '') || 'octodb_meta',
+  };
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+/** One schema per request shape, validated at the edge; the core trusts what passes. */
+
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+export const signupRequest = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, 'name is required')
+    .max(100, 'name must be at most 100 characters')
+    .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters'),
+  email: z
+    .string()
+    .trim()
+    .max(254, 'email must be at most 254 characters')
+    .pipe(z.email('email must be a valid email address'))
+    .transform((s) => s.toLowerCase()),
+  password: z
+    .string()
+    .min(8, 'password must be at least 8 characters')
+    .refine((s) => utf8Bytes(s) <= 72, 'password must be at most 72 bytes (bcrypt uses only the first 72)'),
+  template: z.string().regex(TEMPLATE_NAME, 'template must be a template name like "default"').default('default'),
+});
+export type SignupRequest = z.infer<typeof signupRequest>;
+
+export const tokenRequest = z.object({
+  email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
+  password: z.string().min(1, 'password is required').max(1024),
+  read: z.boolean().default(false),
+});
+export type TokenRequest = z.infer<typeof tokenRequest>;
