@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { type LocalOctoDb, startOctoDb } from '../../bin/local.ts';
+import { parseMysqlUrl } from '#shared/config';
+
+export const MYSQL_URL = process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta';
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+export interface TestOctoDb extends LocalOctoDb {
+  metaDb: string;
+  /** The admin connection, for reading back what the server holds. */
+  admin: Connection;
+  post<T = Record<string, unknown>>(path: string, body: unknown, token?: string): Promise<HttpResult<T>>;
+  /** Signs up a tenant with a fresh email; returns its ids and credentials. */
+  signUp(overrides?: Record<string, unknown>): Promise<{ tenant_id: string; db_id: string; email: string; password: string }>;
+  /** Polls MetaDB until the database leaves `provisioning`. */
+  waitForDatabase(dbId: string, timeoutMs?: number): Promise<{ status: string; status_reason: string | null }>;
+  token(email: string, password: string): Promise<string>;
+}
+
+/**
+ * OctoDB on a MetaDB of its own (octodb_test_<random>) behind a real local gateway on a free
+ * port. close() drops the MetaDB and every tenant database and user it created.
+ */
+export async function startTestOctoDb(env: Record<string, string> = {}): Promise<TestOctoDb> {
+  const metaDb = `octodb_test_${randomBytes(4).toString('hex')}`;
+  const base = MYSQL_URL.replace(/\/[^/]*$/, '');
+  const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}`, ...env });
+  const login = parseMysqlUrl(MYSQL_URL);
+  const admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
+
+  const post: TestOctoDb['post'] = async (path, body, token) => {
+    const res = await fetch(`${octo.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as never };
+  };
+
+  const waitForDatabase: TestOctoDb['waitForDatabase'] = async (dbId, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const [rows] = await admin.query<RowDataPacket[]>(
+        `SELECT status, status_reason FROM \`${metaDb}\`.tenant_databases WHERE db_id = ?`,
+        [dbId],
+      );
+      if (rows[0] && rows[0].status !== 'provisioning') return rows[0] as never;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`database ${dbId} still provisioning after ${timeoutMs} ms`);
+  };
+
+  const signUp: TestOctoDb['signUp'] = async (overrides = {}) => {
+    const email = `t-${randomBytes(6).toString('hex')}@example.com`;
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const res = await post('/signup', { name: 'Test Tenant', email, password, ...overrides });
+    if (res.status !== 202) throw new Error(`signup answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return { ...(res.body as { tenant_id: string; db_id: string }), email, password };
+  };
+
+  const token: TestOctoDb['token'] = async (email, password) => {
+    const res = await post<{ token: string }>('/token', { email, password });
+    if (res.status !== 200) throw new Error(`token answered ${res.status}`);
+    return res.body.token;
+  };
+
+  return {
+    ...octo,
+    metaDb,
+    admin,
+    post,
+    signUp,
+    waitForDatabase,
+    token,
+    async close() {
+      await octo.invoker.idle();
+      const [dbs] = await admin.query<RowDataPacket[]>(`SELECT db_id, mysql_user FROM \`${metaDb}\`.tenant_databases`);
+      for (const db of dbs) {
+        await admin.query(`DROP DATABASE IF EXISTS \`db_${db.db_id}\``);
+        await admin.query(`DROP USER IF EXISTS '${db.mysql_user}'@'%'`);
+      }
+      await admin.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
+      await admin.end();
+      await octo.close();
+    },
+  };
+}
+
+export const uniqueEmail = () => `t-${randomBytes(6).toString('hex')}@example.com`;
