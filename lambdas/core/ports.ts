@@ -77,7 +77,7 @@ export interface HostRunner {
 }
 
 /** The asynchronously invoked functions, by role. */
-export type AsyncFunction = 'provision';
+export type AsyncFunction = 'provision' | 'migrate-run';
 
 /** Fire-and-forget invocation: Lambda InvocationType=Event on AWS, an in-process queue locally. */
 export interface Invoker {
@@ -100,6 +100,18 @@ export interface LogRecord {
   job_id?: string;
   db_id?: string;
   [extra: string]: unknown;
+}
+
+/** What the query path records for each execution (never the bound parameter values). */
+export interface QueryLogRecord extends LogRecord {
+  source: 'query';
+  db_id: string;
+  statement_type: 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'OTHER';
+  duration_ms: number;
+  rows: number;
+  outcome: 'ok' | 'error';
+  /** e.g. PROHIBITED, PARSE, TIMEOUT, ER_NO_SUCH_TABLE */
+  error_class?: string;
 }
 
 /** The log pipeline's entry: SQS on AWS, an in-process queue locally. */

@@ -33,6 +33,36 @@ const settings = z.object({
   /** Local gateway port and request body cap (API Gateway's own hard cap is 10 MB). */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   OCTODB_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+
+  // --- /query ---
+  /** Rows returned by one SELECT at most; the response says when it was truncated. */
+  OCTODB_QUERY_ROW_LIMIT: z.coerce.number().int().positive().default(1000),
+  /** Statement time limit enforced by the server (MAX_EXECUTION_TIME / max_statement_time). */
+  OCTODB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+
+  // --- migrations ---
+  OCTODB_MIGRATION_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  OCTODB_MIGRATION_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
+
+  // --- logs and dashboard ---
+  /** On AWS: the SQS queue producers send log records to (unset: the in-process queue). */
+  OCTODB_LOG_QUEUE_URL: z.string().optional(),
+  OCTODB_LOG_TABLE: z.string().default('octodb_log_table'),
+  /** Local DynamoDB (dynalite) endpoint; unset on AWS. */
+  OCTODB_DYNAMODB_ENDPOINT: z.string().optional(),
+  /** Where the embedded dynalite keeps its data between local restarts. */
+  OCTODB_DYNALITE_DIR: z.string().default('.octodb/dynalite'),
+
+  // --- notifications (Mailgun) ---
+  OCTODB_MAILGUN_API_KEY: z.string().optional(),
+  OCTODB_MAILGUN_API_KEY_SECRET_ARN: z.string().optional(),
+  OCTODB_MAILGUN_DOMAIN: z.string().optional(),
+  OCTODB_MAILGUN_URL: z.string().default('https://api.mailgun.net'),
+  OCTODB_MAIL_FROM: z.string().default('OctoDB <octodb@localhost>'),
+  /** Who hears about jobs that failed for good. */
+  OCTODB_ADMIN_EMAIL: z.string().optional(),
+  /** Without a Mailgun key, emails are appended here (one JSON object a line). */
+  OCTODB_OUTBOX_FILE: z.string().default('.octodb/outbox.jsonl'),
 });
 
 export type Config = z.infer<typeof settings>;
