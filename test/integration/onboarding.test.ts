@@ -14,6 +14,7 @@ const templatesDir = mkdtempSync(join(tmpdir(), 'octodb-templates-'));
 cpSync('schemas/templates/default', join(templatesDir, 'default'), { recursive: true });
 cpSync('schemas/templates/default', join(templatesDir, 'broken'), { recursive: true });
 writeFileSync(join(templatesDir, 'broken', 'zz_bad.sql'), 'CREATE TABLE bad (id int PRIMARY KEY, id int);\n');
+cpSync(join(templatesDir, 'broken'), join(templatesDir, 'always-broken'), { recursive: true });
 
 let octo: TestOctoDb;
 beforeAll(async () => {
@@ -191,13 +192,17 @@ describe('provisioning failures', () => {
     expect(await userExists(user)).toBe(1);
   });
 
-  it('does not let a retry with the wrong password take over a failed account', async () => {
-    const tenant = await octo.signUp({ template: 'nope-' + 'x'.repeat(3) }).catch(() => undefined);
-    expect(tenant).toBeUndefined(); // unknown templates never reach provisioning
+  it('refuses a retry with the wrong password, and any retry of a database that is not failed', async () => {
+    const failed = await octo.signUp({ template: 'always-broken' });
+    expect((await octo.waitForDatabase(failed.db_id)).status).toBe('failed');
+    const thief = await octo.post('/signup', { name: 'Thief', email: failed.email, password: 'not-the-password' });
+    expect(thief.status).toBe(409);
+    expect((await octo.waitForDatabase(failed.db_id)).status).toBe('failed');
+
     const ready = await octo.signUp();
     await octo.waitForDatabase(ready.db_id);
-    const res = await octo.post('/signup', { name: 'Thief', email: ready.email, password: 'not-the-password' });
-    expect(res.status).toBe(409);
+    const again = await octo.post('/signup', { name: 'Again', email: ready.email, password: ready.password });
+    expect(again.status).toBe(409);
   });
 
   it('ends in `failed` with nothing left behind when MySQL refuses the host script', async () => {

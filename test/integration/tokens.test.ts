@@ -1,0 +1,130 @@
+import jwt from 'jsonwebtoken';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+
+let octo: TestOctoDb;
+let tenant: Awaited<ReturnType<TestOctoDb['signUp']>>;
+beforeAll(async () => {
+  octo = await startTestOctoDb();
+  tenant = await octo.signUp();
+  await octo.waitForDatabase(tenant.db_id);
+});
+afterAll(async () => octo?.close());
+
+/** A guarded route; its own behaviour does not matter here, only whether the authorizer lets us by. */
+const guarded = async (authorization?: string) => {
+  const res = await fetch(`${octo.url}/dashboard`, {
+    method: 'POST',
+    headers: authorization ? { authorization } : {},
+    body: '{}',
+  });
+  return res.status;
+};
+const passes = (status: number) => status !== 401 && status !== 403;
+
+describe('POST /token', () => {
+  it('issues a token carrying tenant_id, db_id, is_admin, jti and exp', async () => {
+    const res = await octo.post<{ token: string; expires_at: string }>('/token', { email: tenant.email, password: tenant.password });
+    expect(res.status).toBe(200);
+    const claims = jwt.verify(res.body.token, octo.deps.jwtSecret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+    expect(claims).toMatchObject({ tenant_id: tenant.tenant_id, db_id: tenant.db_id, is_admin: false });
+    expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Date(res.body.expires_at).getTime()).toBe(claims.exp! * 1000);
+  });
+
+  it('answers wrong password and unknown email with the same 401', async () => {
+    const wrong = await octo.post('/token', { email: tenant.email, password: 'wrong-password' });
+    const unknown = await octo.post('/token', { email: 'nobody@example.com', password: 'wrong-password' });
+    expect(wrong).toEqual({ status: 401, body: { error: 'Invalid email or password' } });
+    expect(unknown).toEqual(wrong);
+  });
+
+  it('returns the current token with read=true and issues none', async () => {
+    const issued = await octo.post<{ token: string }>('/token', { email: tenant.email, password: tenant.password });
+    const read = await octo.post<{ token: string }>('/token', { email: tenant.email, password: tenant.password, read: true });
+    expect(read.status).toBe(200);
+    expect(read.body.token).toBe(issued.body.token);
+    expect(passes(await guarded(`Bearer ${issued.body.token}`))).toBe(true);
+  });
+
+  it('answers read=true with 404 when no token was issued yet', async () => {
+    const fresh = await octo.signUp();
+    const res = await octo.post('/token', { email: fresh.email, password: fresh.password, read: true });
+    expect(res.status).toBe(404);
+  });
+
+  it('revokes the previous token when it issues a new one', async () => {
+    const first = await octo.token(tenant.email, tenant.password);
+    expect(passes(await guarded(`Bearer ${first}`))).toBe(true);
+    const second = await octo.token(tenant.email, tenant.password);
+    expect(await guarded(`Bearer ${first}`)).toBe(401);
+    expect(passes(await guarded(`Bearer ${second}`))).toBe(true);
+  });
+
+  it('keeps revocation when the Redis cache is lost (falls back to MetaDB)', async () => {
+    const first = await octo.token(tenant.email, tenant.password);
+    const second = await octo.token(tenant.email, tenant.password);
+    await octo.deps.registry.forget(tenant.tenant_id);
+    expect(await guarded(`Bearer ${first}`)).toBe(401);
+    expect(passes(await guarded(`Bearer ${second}`))).toBe(true);
+  });
+
+  it.each([
+    ['missing email', { password: 'x' }],
+    ['missing password', { email: 'a@b.co' }],
+    ['email of wrong type', { email: 7, password: 'x' }],
+    ['read as a string', { email: 'a@b.co', password: 'x', read: 'true' }],
+    ['oversized password', { email: 'a@b.co', password: 'p'.repeat(2000) }],
+  ])('answers 400 for %s', async (_label, body) => {
+    const res = await octo.post('/token', body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual(expect.any(String));
+  });
+});
+
+describe('LF0 authorizer', () => {
+  const current = async () => octo.token(tenant.email, tenant.password);
+  const parts = (token: string) => token.split('.') as [string, string, string];
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+  it('guards /dashboard, /query and /migrate: no token, no entry', async () => {
+    for (const path of ['/dashboard', '/query', '/migrate']) {
+      const res = await fetch(`${octo.url}${path}`, { method: 'POST', body: '{}' });
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it.each<[string, (token: string, secret: string) => string]>([
+    ['alg=none', (t) => `${b64({ alg: 'none', typ: 'JWT' })}.${parts(t)[1]}.`],
+    ['a wrong key', (t) => jwt.sign(jwt.decode(t) as object, 'another-key-that-is-long-enough-0123456789')],
+    ['a tampered payload', (t) => {
+      const payload = jwt.decode(t) as Record<string, unknown>;
+      return `${parts(t)[0]}.${b64({ ...payload, is_admin: true })}.${parts(t)[2]}`;
+    }],
+    ['HS512 instead of HS256', (t, s) => jwt.sign(jwt.decode(t) as object, s, { algorithm: 'HS512' })],
+    ['an expired token', (t, s) => {
+      const { exp: _exp, iat: _iat, ...claims } = jwt.decode(t) as Record<string, unknown>;
+      return jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, s);
+    }],
+    ['a well-signed token with an unknown jti', (t, s) => {
+      const { exp: _exp, iat: _iat, ...claims } = jwt.decode(t) as Record<string, unknown>;
+      return jwt.sign({ ...claims, jti: '00000000-0000-0000-0000-000000000000' }, s, { expiresIn: 600 });
+    }],
+    ['a well-signed token without tenant_id', (t, s) => {
+      const { exp: _exp, iat: _iat, tenant_id: _t, ...claims } = jwt.decode(t) as Record<string, unknown>;
+      return jwt.sign(claims, s, { expiresIn: 600 });
+    }],
+    ['garbage', () => 'not.a.token'],
+  ])('denies %s with 401', async (_label, forge) => {
+    const token = await current();
+    expect(passes(await guarded(`Bearer ${token}`))).toBe(true);
+    expect(await guarded(`Bearer ${forge(token, octo.deps.jwtSecret)}`)).toBe(401);
+  });
+
+  it.each([['Basic dXNlcjpwYXNz'], ['Bearer'], ['bearer'], ['token-without-scheme']])(
+    'denies the Authorization header %j with 401',
+    async (header) => {
+      expect(await guarded(header)).toBe(401);
+    },
+  );
+});

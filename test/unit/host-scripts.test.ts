@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { buildDropDatabaseScript, buildProvisionScript, buildSchemaPushScript } from '#core/host-scripts';
+
+const valid = {
+  database: 'db_0123456789abcdef0123456789abcdef',
+  user: 'u_0123456789abcdef01234567',
+  password: '00112233445566778899aabbccddeeff0011223344556677',
+  templateFiles: { 'customers.sql': 'CREATE TABLE customers (id int PRIMARY KEY);' },
+  tempSchema: '_skeema_tmp_abc123',
+};
+const bashSyntaxOk = (script: string) => {
+  execFileSync('bash', ['-n'], { input: script });
+  return true;
+};
+
+describe('buildProvisionScript', () => {
+  it('produces a script bash accepts, creating the database, a DML-only user and pushing the template', () => {
+    const script = buildProvisionScript(valid);
+    expect(bashSyntaxOk(script)).toBe(true);
+    expect(script).toContain(`CREATE DATABASE \\\`${valid.database}\\\``);
+    expect(script).toContain(`GRANT SELECT, INSERT, UPDATE, DELETE ON \\\`${valid.database}\\\`.* TO '${valid.user}'@'%'`);
+    expect(script).toContain(`--temp-schema='${valid.tempSchema}'`);
+    expect(script).toMatch(/trap finish EXIT/);
+  });
+
+  it('carries template SQL only base64-encoded, so hostile content never reaches the shell', () => {
+    const hostile = "CREATE TABLE x (a int); ' \"; $(reboot) `touch /tmp/pwned` \n EOF";
+    const script = buildProvisionScript({ ...valid, templateFiles: { 'x.sql': hostile } });
+    expect(script).not.toContain('reboot');
+    expect(script).not.toContain('pwned');
+    expect(script).toContain(Buffer.from(hostile).toString('base64'));
+    expect(bashSyntaxOk(script)).toBe(true);
+  });
+
+  it.each([
+    ['database', { database: "db_x`; DROP DATABASE mysql; --" }],
+    ['database with a quote', { database: "db_x'" }],
+    ['database too long', { database: `db_${'a'.repeat(70)}` }],
+    ['user', { user: "u_x'@'%' IDENTIFIED BY 'x" }],
+    ['user over 32 characters', { user: `u_${'a'.repeat(31)}` }],
+    ['password with a quote', { password: "abc'def0123456789" }],
+    ['password with shell', { password: '$(reboot)0123456789abcdef' }],
+    ['empty password', { password: '' }],
+    ['temp schema', { tempSchema: "x' --foo" }],
+    ['template file name with a slash', { templateFiles: { '../../etc/passwd.sql': 'x' } }],
+    ['template file name with a quote', { templateFiles: { "a'b.sql": 'x' } }],
+    ['template file that is not .sql', { templateFiles: { 'run.sh': 'x' } }],
+  ])('refuses an unsafe %s', (_label, patch) => {
+    expect(() => buildProvisionScript({ ...valid, ...patch })).toThrow(/refusing to put an unsafe/);
+  });
+});
+
+describe('other host scripts', () => {
+  it('builds a schema push and a drop script that bash accepts', () => {
+    expect(bashSyntaxOk(buildSchemaPushScript({ schema: 'octodb_meta', files: valid.templateFiles, tempSchema: '_t1' }))).toBe(true);
+    const drop = buildDropDatabaseScript({ database: valid.database, user: valid.user });
+    expect(bashSyntaxOk(drop)).toBe(true);
+    expect(drop).toContain(`DROP DATABASE IF EXISTS \\\`${valid.database}\\\``);
+    expect(drop).toContain(`DROP USER IF EXISTS '${valid.user}'@'%'`);
+  });
+
+  it('refuses unsafe names in them too', () => {
+    expect(() => buildSchemaPushScript({ schema: 'a;b', files: {}, tempSchema: '_t' })).toThrow();
+    expect(() => buildDropDatabaseScript({ database: 'db_x', user: "u'" })).toThrow();
+  });
+});

@@ -1,0 +1,67 @@
+import bcrypt from 'bcryptjs';
+import jwt from 'jsonwebtoken';
+import { describe, expect, it } from 'vitest';
+import { UnauthorizedError } from '#core/errors';
+import type { IssuedTokenRecord, MetaStore, TenantRecord, TokenRegistry } from '#core/ports';
+import { Sealer } from '#core/sealed';
+import { issueToken, verifyAccessToken } from '#core/tokens';
+
+// In-memory stand-ins for the two ports the token functions use (real ones are covered by integration tests).
+function fixture() {
+  const tenant: TenantRecord = {
+    tenantId: 'tenant-1',
+    name: 'T',
+    email: 't@example.com',
+    passwordHash: bcrypt.hashSync('pw-12345678', 4),
+    isAdmin: false,
+    createdAt: new Date(),
+  };
+  let issued: IssuedTokenRecord | undefined;
+  const meta = {
+    findTenantByEmail: async (email: string) => (email === tenant.email ? tenant : undefined),
+    listDatabases: async () => [{ dbId: 'a'.repeat(32) }],
+    saveIssuedToken: async (_id: string, t: IssuedTokenRecord) => void (issued = t),
+    getIssuedToken: async () => issued,
+  } as unknown as MetaStore;
+  const cache = new Map<string, string>();
+  const registry: TokenRegistry = {
+    currentJti: async (id) => cache.get(id),
+    remember: async (id, jti) => void cache.set(id, jti),
+    forget: async (id) => void cache.delete(id),
+  };
+  const deps = { meta, registry, sealer: new Sealer('k'.repeat(32)), jwtSecret: 's'.repeat(40), ttlSeconds: 600 };
+  return { deps, cache };
+}
+
+describe('issueToken / verifyAccessToken', () => {
+  it('issues a token that verifies, with the claims of the tenant', async () => {
+    const { deps } = fixture();
+    const { token } = await issueToken({ email: 't@example.com', password: 'pw-12345678', read: false }, deps);
+    await expect(verifyAccessToken(token, deps)).resolves.toMatchObject({ tenant_id: 'tenant-1', db_id: 'a'.repeat(32), is_admin: false });
+  });
+
+  it('rejects a token once a newer one was issued, also with a cold cache', async () => {
+    const { deps, cache } = fixture();
+    const old = await issueToken({ email: 't@example.com', password: 'pw-12345678', read: false }, deps);
+    await issueToken({ email: 't@example.com', password: 'pw-12345678', read: false }, deps);
+    await expect(verifyAccessToken(old.token, deps)).rejects.toBeInstanceOf(UnauthorizedError);
+    cache.clear();
+    await expect(verifyAccessToken(old.token, deps)).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it('rejects tokens signed with another algorithm or key', async () => {
+    const { deps } = fixture();
+    const { token } = await issueToken({ email: 't@example.com', password: 'pw-12345678', read: false }, deps);
+    const claims = jwt.decode(token) as object;
+    await expect(verifyAccessToken(jwt.sign(claims, deps.jwtSecret, { algorithm: 'HS384' }), deps)).rejects.toThrow('Unauthorized');
+    await expect(verifyAccessToken(jwt.sign(claims, 'x'.repeat(40)), deps)).rejects.toThrow('Unauthorized');
+  });
+
+  it('answers the same error for an unknown email and a wrong password', async () => {
+    const { deps } = fixture();
+    const a = await issueToken({ email: 'x@example.com', password: 'pw-12345678', read: false }, deps).catch((e: Error) => e.message);
+    const b = await issueToken({ email: 't@example.com', password: 'wrong', read: false }, deps).catch((e: Error) => e.message);
+    expect(a).toBe('Invalid email or password');
+    expect(b).toBe(a);
+  });
+});
