@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { buildDropDatabaseScript, buildProvisionScript } from '#core/host-scripts';
-import { databaseName, databaseUser, newDatabasePassword, newDbId, tempSchemaName } from '#core/ids';
+import { databaseName, databaseUser, newDbId, tempSchemaName } from '#core/ids';
 import { startOctoDb } from '../bin/local.ts';
 import { percentile, summary } from './stats.ts';
 
@@ -27,7 +27,6 @@ export async function main(args: string[]): Promise<void> {
       const script = buildProvisionScript({
         database: databaseName(dbId),
         user: databaseUser(dbId),
-        password: newDatabasePassword(),
         templateFiles: templates,
         tempSchema: tempSchemaName(),
       });

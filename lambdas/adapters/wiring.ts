@@ -2,13 +2,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Redis } from 'ioredis';
 import { createPool, type Pool } from 'mysql2/promise';
-import type { AsyncFunction, HostRunner, Invoker, LogSink, TemplateSource, TokenRegistry } from '#core/ports';
+import type { AsyncFunction, DatabaseAccounts, HostRunner, Invoker, LogSink, TemplateSource, TokenRegistry } from '#core/ports';
 import { Sealer } from '#core/sealed';
 import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
 import { BashHostRunner } from './bash-host-runner.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
 import { LoggerLogSink } from './logger-log-sink.ts';
+import { MysqlDatabaseAccounts } from './mysql-database-accounts.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
@@ -24,6 +25,7 @@ export interface Deps {
   registry: TokenRegistry;
   invoker: Invoker;
   hostRunner: HostRunner;
+  accounts: DatabaseAccounts;
   templates: TemplateSource;
   sealer: Sealer;
   logs: LogSink;
@@ -48,6 +50,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   });
   const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   const meta = new MysqlMetaStore(pool);
+  const accounts = new MysqlDatabaseAccounts(mysqlLogin);
   return {
     config,
     mysqlLogin,
@@ -57,12 +60,13 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     registry: new RedisTokenRegistry(redis),
     invoker: overrides.invoker ?? lambdaInvoker(config),
     hostRunner: overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin),
+    accounts,
     templates: new FileTemplateSource(config.OCTODB_TEMPLATES_DIR),
     sealer: new Sealer(dataKey),
     logs: overrides.logs ?? new LoggerLogSink(),
     jwtSecret,
     async close() {
-      await Promise.allSettled([pool.end(), redis.quit()]);
+      await Promise.allSettled([pool.end(), redis.quit(), accounts.close()]);
     },
   };
 }

@@ -9,7 +9,6 @@ import type { SchemaFiles } from './ports.ts';
 
 const SCHEMA_NAME = /^[A-Za-z0-9_]{1,64}$/;
 const USER_NAME = /^[A-Za-z0-9_]{1,32}$/;
-const PASSWORD = /^[0-9a-f]{16,64}$/;
 const SQL_FILE = /^[A-Za-z0-9_-]{1,64}\.sql$/;
 
 function must(pattern: RegExp, value: string, what: string): string {
@@ -49,7 +48,6 @@ ${skeemaPush('schema', input.schema, input.files, input.tempSchema)}
 export interface ProvisionScriptInput {
   database: string;
   user: string;
-  password: string;
   templateFiles: SchemaFiles;
   tempSchema: string;
 }
@@ -57,11 +55,12 @@ export interface ProvisionScriptInput {
 /**
  * Creates the tenant's database, a MySQL user allowed only that database (DML only: schema
  * changes go through /migrate), and pushes the template. On any failure it removes what it made.
+ * The user's password is random and never leaves the host: the caller sets the real one over its
+ * own MySQL connection, so no credential is kept in SSM's command history.
  */
 export function buildProvisionScript(input: ProvisionScriptInput): string {
   const db = must(SCHEMA_NAME, input.database, 'database name');
   const user = must(USER_NAME, input.user, 'user name');
-  const password = must(PASSWORD, input.password, 'password');
   return `${PRELUDE}CREATED=""
 finish() {
   rc=$?
@@ -75,7 +74,7 @@ finish() {
 trap finish EXIT
 sql "CREATE DATABASE \\\`${db}\\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 CREATED=1
-sql "CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'"
+sql "CREATE USER '${user}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')'"
 sql "GRANT SELECT, INSERT, UPDATE, DELETE ON \\\`${db}\\\`.* TO '${user}'@'%'"
 ${skeemaPush('template', db, input.templateFiles, input.tempSchema)}
 echo "database ${db} ready"

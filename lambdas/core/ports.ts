@@ -76,6 +76,11 @@ export interface HostRunner {
   run(host: HostRecord, script: string, timeoutSeconds: number): Promise<HostRunResult>;
 }
 
+/** Tenant MySQL accounts on a host, managed over the admin connection (never through host scripts). */
+export interface DatabaseAccounts {
+  setPassword(host: HostRecord, user: string, password: string): Promise<void>;
+}
+
 /** The asynchronously invoked functions, by role. */
 export type AsyncFunction = 'provision' | 'migrate-run';
 

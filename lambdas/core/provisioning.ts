@@ -1,11 +1,12 @@
 import { buildDropDatabaseScript, buildProvisionScript } from './host-scripts.ts';
 import { databaseName, newDatabasePassword, tempSchemaName } from './ids.ts';
-import type { HostRunner, HostRunResult, LogSink, MetaStore, TemplateSource } from './ports.ts';
+import type { DatabaseAccounts, HostRunner, HostRunResult, LogSink, MetaStore, TemplateSource } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 export interface ProvisionDeps {
   meta: MetaStore;
   hostRunner: HostRunner;
+  accounts: DatabaseAccounts;
   templates: TemplateSource;
   sealer: Sealer;
   logs: LogSink;
@@ -19,8 +20,9 @@ const STALE_CLAIM_SECONDS = 900;
 
 /**
  * LF6: creates a tenant's database on its host.
- * Primary course: claim the database, generate and seal its MySQL password, run the provisioning
- * script on the host, mark it `ready`. Any failure: remove what was made, mark `failed` with why.
+ * Primary course: claim the database, run the provisioning script on the host, give the tenant's
+ * MySQL user a fresh password (sealed in MetaDB), mark it `ready`.
+ * Any failure: remove what was made, mark `failed` with why.
  */
 export async function provisionDatabase(dbId: string, deps: ProvisionDeps): Promise<ProvisionOutcome> {
   if (!(await deps.meta.claimProvisioning(dbId, STALE_CLAIM_SECONDS))) return 'skipped';
@@ -33,30 +35,27 @@ export async function provisionDatabase(dbId: string, deps: ProvisionDeps): Prom
     await deps.meta.finishProvisioning(dbId, 'failed', `unknown template ${db.template}`);
     return 'failed';
   }
-  const password = newDatabasePassword();
-  await deps.meta.setDatabasePassword(dbId, deps.sealer.seal(password));
-
   const database = databaseName(dbId);
-  const script = buildProvisionScript({
-    database,
-    user: db.mysqlUser,
-    password,
-    templateFiles: files,
-    tempSchema: tempSchemaName(),
-  });
-  const result = await runSafely(() => deps.hostRunner.run(host, script, deps.scriptTimeoutSeconds));
-  const redact = (text: string) => text.split(password).join('***');
-  await sendOutput(deps.logs, db.tenantId, dbId, result, redact);
+  const script = buildProvisionScript({ database, user: db.mysqlUser, templateFiles: files, tempSchema: tempSchemaName() });
+  let result = await runSafely(() => deps.hostRunner.run(host, script, deps.scriptTimeoutSeconds));
+  await sendOutput(deps.logs, db.tenantId, dbId, result);
 
   if (result.exitCode === 0) {
-    await deps.meta.finishProvisioning(dbId, 'ready', null);
-    return 'ready';
+    try {
+      const password = newDatabasePassword();
+      await deps.accounts.setPassword(host, db.mysqlUser, password);
+      await deps.meta.setDatabasePassword(dbId, deps.sealer.seal(password));
+      await deps.meta.finishProvisioning(dbId, 'ready', null);
+      return 'ready';
+    } catch (error) {
+      result = { exitCode: -1, stdout: '', stderr: `setting the database password failed: ${(error as Error).message}` };
+    }
   }
-  // The script cleans up after itself; this covers a script that never ran or was cut off.
+  // The script cleans up after itself; this covers a script that never ran, was cut off, or a later step.
   await runSafely(() =>
     deps.hostRunner.run(host, buildDropDatabaseScript({ database, user: db.mysqlUser }), deps.scriptTimeoutSeconds),
   );
-  await deps.meta.finishProvisioning(dbId, 'failed', redact(failureReason(result)));
+  await deps.meta.finishProvisioning(dbId, 'failed', failureReason(result));
   return 'failed';
 }
 
@@ -79,20 +78,14 @@ export function failureReason(result: HostRunResult): string {
   return reason.slice(0, 1000);
 }
 
-async function sendOutput(
-  logs: LogSink,
-  tenantId: string,
-  dbId: string,
-  result: HostRunResult,
-  redact: (s: string) => string,
-): Promise<void> {
+async function sendOutput(logs: LogSink, tenantId: string, dbId: string, result: HostRunResult): Promise<void> {
   const now = new Date().toISOString();
   const base = { tenant_id: tenantId, db_id: dbId, source: 'provision', create_timestamp: now };
   const records = [
     { ...base, level: result.exitCode === 0 ? ('INFO' as const) : ('ERROR' as const), message: `exit code ${result.exitCode}` },
   ];
-  if (result.stdout) records.push({ ...base, level: 'INFO', message: redact(result.stdout) });
-  if (result.stderr) records.push({ ...base, level: result.exitCode === 0 ? 'INFO' : 'ERROR', message: redact(result.stderr) });
+  if (result.stdout) records.push({ ...base, level: 'INFO', message: result.stdout });
+  if (result.stderr) records.push({ ...base, level: result.exitCode === 0 ? 'INFO' : 'ERROR', message: result.stderr });
   try {
     await logs.send(records);
   } catch {

@@ -228,6 +228,24 @@ describe('provisioning failures', () => {
     expect(await userExists(`u_${dbId.slice(0, 24)}`)).toBe(0);
   });
 
+  it('removes the database and user when setting the password fails after the script succeeded', async () => {
+    const tenant = await octo.signUp();
+    await octo.waitForDatabase(tenant.db_id);
+    const dbId = 'f'.repeat(16) + tenant.db_id.slice(16);
+    const user = `u_${dbId.slice(0, 24)}`;
+    await octo.admin.query(
+      `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
+       VALUES (?, ?, 'local', 'default', 'provisioning', ?)`,
+      [dbId, tenant.tenant_id, user],
+    );
+    const accounts = { setPassword: () => Promise.reject(new Error('Lost connection to MySQL server')) };
+    const outcome = await provisionDatabase(dbId, { ...octo.deps, accounts, scriptTimeoutSeconds: 30 });
+    expect(outcome).toBe('failed');
+    expect((await octo.waitForDatabase(dbId)).status_reason).toMatch(/Lost connection/);
+    expect(await schemaExists(dbId)).toBe(0);
+    expect(await userExists(user)).toBe(0);
+  });
+
   it('does nothing for a duplicate delivery of the same provisioning event', async () => {
     const tenant = await octo.signUp();
     await octo.waitForDatabase(tenant.db_id);
