@@ -14,14 +14,20 @@ export function encodeLogMessage(record: LogRecord, maxBytes = MAX_LOG_MESSAGE_B
   const stamped = { ...record, log_id: typeof record.log_id === 'string' ? record.log_id : randomUUID() };
   let body = JSON.stringify(stamped);
   if (bytes(body) <= maxBytes) return body;
-  let message = stamped.message;
-  // JSON escaping makes the encoded size nonlinear in the text: shrink until it fits.
-  while (bytes(body) > maxBytes && message.length > 0) {
-    const excess = bytes(body) - maxBytes;
-    message = message.slice(0, Math.max(0, message.length - Math.max(excess, 64)));
-    if (/[\uD800-\uDBFF]$/.test(message)) message = message.slice(0, -1); // no lone surrogate
-    body = JSON.stringify({ ...stamped, message, truncated: true });
+  // JSON escaping makes the encoded size nonlinear in the text: binary-search the longest head that fits.
+  const encode = (n: number) => {
+    let head = stamped.message.slice(0, n);
+    if (/[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1); // never a lone surrogate
+    return JSON.stringify({ ...stamped, message: head, truncated: true });
+  };
+  let lo = 0;
+  let hi = stamped.message.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (bytes(encode(mid)) <= maxBytes) lo = mid;
+    else hi = mid - 1;
   }
+  body = encode(lo);
   if (bytes(body) > maxBytes) throw new ValidationError('log record too large even without its message');
   return body;
 }
