@@ -107,7 +107,7 @@ export async function getLogPage(
   const after = request.lastEvaluatedKey ? openPageKey(deps.sealer, tenantId, kind, request.lastEvaluatedKey) : undefined;
   const page = await deps.logStore.page(tenantId, kind, request.limit, after);
   return {
-    items: page.items.map(({ tenant_id: _tenant, ...item }) => item),
+    items: page.items.map(({ tenant_id: _tenant, log_id, create_timestamp, ...item }) => ({ log_id, create_timestamp, ...item })),
     last_evaluated_key: page.next ? sealPageKey(deps.sealer, tenantId, kind, page.next) : null,
   };
 }
