@@ -71,7 +71,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     sealer: new Sealer(dataKey),
     logs: overrides.logs ?? logSinkFor(config),
     dynamo,
-    logStore: new DynamoLogStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE),
+    logStore: logStoreFor(config, dynamo),
     schemas: new MysqlSchemaInspector(pool),
     jwtSecret,
     async close() {
@@ -89,6 +89,10 @@ function lambdaInvoker(config: Config): Invoker {
 /** SQS when a queue is configured (AWS); else the logger (the local entry supplies its own queue). */
 function logSinkFor(config: Config): LogSink {
   return config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink();
+}
+
+function logStoreFor(config: Config, dynamo: DynamoDBClient): LogStore {
+  return new DynamoLogStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE);
 }
 
 /** DynamoDB on AWS; dynalite (any endpoint, dummy credentials) locally. */
@@ -147,4 +151,19 @@ export function useDeps(built: Deps): void {
 
 export function tokenDeps(d: Deps) {
   return { ...d, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
+}
+
+let currentLogStore: Promise<LogStore> | undefined;
+
+/**
+ * L1's only dependency. On Lambda it builds just the log table client (no MySQL, Redis or
+ * secrets for a function that only writes logs); locally it shares the installed deps.
+ */
+export function logStoreDeps(): Promise<LogStore> {
+  if (current) return current.then((d) => d.logStore);
+  currentLogStore ??= Promise.resolve().then(() => {
+    const config = loadConfig();
+    return logStoreFor(config, dynamoClient(config));
+  });
+  return currentLogStore;
 }

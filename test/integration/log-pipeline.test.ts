@@ -10,7 +10,7 @@ import { createLogTableIfMissing, DynamoLogStore } from '#adapters/dynamo-log-st
 import { LocalDynalite } from '#adapters/local-dynalite';
 import { LocalLogQueue, type SqsConsumer } from '#adapters/local-log-queue';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
-import { createLogIngestHandler } from '../../lambdas/log-ingest/handler.ts';
+import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 
 // The pipeline as `npm start` runs it: LocalLogQueue → L1 (log-ingest handler) → dynalite.
 const dir = mkdtempSync(join(tmpdir(), 'octodb-pipeline-'));
@@ -150,5 +150,16 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
     expect(q.deadLetters()).toEqual([]);
     expect(await itemsOf(tenant)).toHaveLength(25);
     q.close();
+  });
+
+  it('runs as the Lambda entry point with only the log table configured', async () => {
+    // No deps installed in this process: the handler builds its log store from the environment.
+    process.env.OCTODB_DYNAMODB_ENDPOINT = dynalite.endpoint;
+    process.env.OCTODB_LOG_TABLE = table;
+    const tenant = newTenant();
+    const body = JSON.stringify(record(tenant, 7));
+    const response = await lambdaHandler({ Records: [{ messageId: 'm-1', body } as SQSEvent['Records'][number], { messageId: 'm-2', body: '{' } as SQSEvent['Records'][number]] });
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect((await itemsOf(tenant)).map((i) => i.message)).toEqual(['line 7']);
   });
 });
