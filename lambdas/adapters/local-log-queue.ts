@@ -134,20 +134,21 @@ export class LocalLogQueue implements LogSink {
     } catch {
       failedIds = new Set(batch.map((m) => m.messageId)); // a thrown invocation returns the whole batch
     }
+    const failed: Message[] = [];
     for (const message of batch) {
-      if (!failedIds.has(message.messageId)) {
-        this.settle();
-        continue;
-      }
-      this.failedReceives++;
-      const wait = Math.max(0, receivedAt + this.options.visibilityTimeoutMs - Date.now());
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.ready.push(message);
-        this.schedule();
-      }, wait);
-      this.timers.add(timer);
+      if (failedIds.has(message.messageId)) failed.push(message);
+      else this.settle();
     }
+    if (failed.length === 0) return;
+    this.failedReceives += failed.length;
+    // A batch's failures share one receive time, so they become visible again together.
+    const wait = Math.max(0, receivedAt + this.options.visibilityTimeoutMs - Date.now());
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.ready.push(...failed);
+      this.schedule();
+    }, wait);
+    this.timers.add(timer);
   }
 
   private deadLetter(message: Message): void {
