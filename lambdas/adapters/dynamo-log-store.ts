@@ -46,7 +46,7 @@ export class DynamoLogStore implements LogStore {
 
   async page(tenantId: string, kind: LogKind, limit: number, after?: LogCursor): Promise<LogPage> {
     // One item more than asked tells whether another page exists, so the last page has no key.
-    const out = await this.doc.send(
+    const out = await this.query(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'tenant_id = :t AND begins_with(sk, :p)',
@@ -71,7 +71,7 @@ export class DynamoLogStore implements LogStore {
     const samples: QuerySample[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.doc.send(
+      const out = await this.query(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
@@ -84,6 +84,15 @@ export class DynamoLogStore implements LogStore {
       start = out.LastEvaluatedKey;
     } while (start);
     return samples;
+  }
+
+  /** A read the dashboard waits on: an outage is a 503 (try again), not an unexplained 500. */
+  private async query(command: QueryCommand) {
+    try {
+      return await this.doc.send(command);
+    } catch (error) {
+      throw new UnavailableError('The log table is unavailable, try again');
+    }
   }
 
   private flush(): void {

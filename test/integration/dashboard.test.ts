@@ -217,6 +217,19 @@ describe('POST /dashboard', () => {
     expect(typeof res.body.error).toBe('string');
   });
 
+  it('answers 503 while the log table is down, and pages again once it is back', async () => {
+    await octo.dynalite!.stop();
+    try {
+      const down = await dash(a, { action: 'get_log_table' });
+      expect(down.status).toBe(503);
+      expect(down.body).toEqual({ error: 'The log table is unavailable, try again' });
+      expect((await dash(a, { action: 'get_query_stats' })).status).toBe(503);
+    } finally {
+      await octo.dynalite!.start();
+    }
+    expect((await dash(a, { action: 'get_log_table' })).status).toBe(200);
+  });
+
   it('is behind the authorizer', async () => {
     expect((await octo.post('/dashboard', { action: 'get_user_info' })).status).toBe(401);
     expect((await octo.post('/dashboard', { action: 'get_user_info' }, 'not-a-token')).status).toBe(401);
