@@ -6,18 +6,22 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { migrateMetaDb } from '#core/metadb';
 import type { HostRecord } from '#core/ports';
 import { FileTemplateSource } from '#adapters/file-template-source';
+import { createLogTableIfMissing } from '#adapters/dynamo-log-store';
+import { type LocalDynalite, startDynalite } from '#adapters/local-dynalite';
 import { createGateway, type Route } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
+import { LocalLogQueue } from '#adapters/local-log-queue';
 import { buildDeps, type Deps, useDeps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
 import { logger } from '#shared/logger';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
+import { handler as logIngest } from '../lambdas/log-ingest/handler.ts';
 import { handler as migrateSubmit } from '../lambdas/migrate-submit/handler.ts';
 import { handler as provision } from '../lambdas/provision/handler.ts';
 import { handler as query } from '../lambdas/query/handler.ts';
@@ -38,6 +42,10 @@ export interface LocalOctoDb {
   url: string;
   deps: Deps;
   invoker: LocalInvoker;
+  /** The in-process log queue feeding L1 (log-ingest). */
+  logQueue: LocalLogQueue;
+  /** The embedded DynamoDB, unless OCTODB_DYNAMODB_ENDPOINT names another. */
+  dynalite: LocalDynalite | undefined;
   close(): Promise<void>;
 }
 
@@ -47,13 +55,20 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const invoker = new LocalInvoker({ provision: (payload) => provision(payload) }, [200, 400], (fn, error) =>
     logger.error('async invoke failed after retries', { fn, error: error as Error }),
   );
-  const deps = await buildDeps(config, { invoker });
+  // Logs: in-process queue → L1 → dynalite (embedded, data under OCTODB_DYNALITE_DIR).
+  const dynalite = config.OCTODB_DYNAMODB_ENDPOINT ? undefined : await startDynalite(resolve(ROOT, config.OCTODB_DYNALITE_DIR));
+  const logQueue = new LocalLogQueue((event) => logIngest(event));
+  const deps = await buildDeps(
+    { ...config, OCTODB_DYNAMODB_ENDPOINT: config.OCTODB_DYNAMODB_ENDPOINT ?? dynalite?.endpoint },
+    { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue },
+  );
   useDeps(deps);
 
   const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
   const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');
   await migrateMetaDb(deps.hostRunner, host, deps.mysqlLogin.database, metaFiles ?? {}, 120);
   await deps.meta.registerHost(host);
+  await createLogTableIfMissing(deps.dynamo, config.OCTODB_LOG_TABLE);
 
   const server = createGateway({ routes, authorizer, maxBodyBytes: config.OCTODB_MAX_BODY_BYTES });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
@@ -62,10 +77,15 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     url: `http://127.0.0.1:${port}`,
     deps,
     invoker,
+    logQueue,
+    dynalite,
     async close() {
       await new Promise((resolve) => server.close(resolve));
       await invoker.idle();
+      await Promise.race([logQueue.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      logQueue.close();
       await deps.close();
+      await dynalite?.stop();
     },
   };
 }

@@ -1,18 +1,34 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Redis } from 'ioredis';
 import { createPool, type Pool } from 'mysql2/promise';
-import type { AsyncFunction, DatabaseAccounts, HostRunner, Invoker, LogSink, TemplateSource, TokenRegistry } from '#core/ports';
+import type {
+  AsyncFunction,
+  DatabaseAccounts,
+  HostRunner,
+  Invoker,
+  LogSink,
+  LogStore,
+  SchemaInspector,
+  TemplateSource,
+  TokenRegistry,
+} from '#core/ports';
 import { Sealer } from '#core/sealed';
 import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
 import { BashHostRunner } from './bash-host-runner.ts';
+import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
 import { LoggerLogSink } from './logger-log-sink.ts';
 import { MysqlDatabaseAccounts } from './mysql-database-accounts.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
+import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
+import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
@@ -29,6 +45,9 @@ export interface Deps {
   templates: TemplateSource;
   sealer: Sealer;
   logs: LogSink;
+  dynamo: DynamoDBClient;
+  logStore: LogStore;
+  schemas: SchemaInspector;
   jwtSecret: string;
   close(): Promise<void>;
 }
@@ -51,6 +70,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   const meta = new MysqlMetaStore(pool);
   const accounts = new MysqlDatabaseAccounts(mysqlLogin);
+  const dynamo = dynamoClient(config);
   return {
     config,
     mysqlLogin,
@@ -63,10 +83,14 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     accounts,
     templates: new FileTemplateSource(config.OCTODB_TEMPLATES_DIR),
     sealer: new Sealer(dataKey),
-    logs: overrides.logs ?? new LoggerLogSink(),
+    logs: overrides.logs ?? logSinkFor(config),
+    dynamo,
+    logStore: logStoreFor(config, dynamo),
+    schemas: new MysqlSchemaInspector(pool),
     jwtSecret,
     async close() {
       await Promise.allSettled([pool.end(), redis.quit(), accounts.close()]);
+      dynamo.destroy();
     },
   };
 }
@@ -74,6 +98,25 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
 function lambdaInvoker(config: Config): Invoker {
   const names = JSON.parse(config.OCTODB_FUNCTION_NAMES) as Partial<Record<AsyncFunction, string>>;
   return new LambdaInvoker(new LambdaClient({}), names);
+}
+
+/** SQS when a queue is configured (AWS); else the logger (the local entry supplies its own queue). */
+function logSinkFor(config: Config): LogSink {
+  return config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink();
+}
+
+function logStoreFor(config: Config, dynamo: DynamoDBClient): LogStore {
+  return new DynamoLogStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE);
+}
+
+/** DynamoDB on AWS; dynalite (any endpoint, dummy credentials) locally. */
+function dynamoClient(config: Config): DynamoDBClient {
+  if (!config.OCTODB_DYNAMODB_ENDPOINT) return new DynamoDBClient({});
+  return new DynamoDBClient({
+    endpoint: config.OCTODB_DYNAMODB_ENDPOINT,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 }
 
 export function hostRunnerFor(config: Config, login: MysqlLogin): HostRunner {
@@ -122,4 +165,19 @@ export function useDeps(built: Deps): void {
 
 export function tokenDeps(d: Deps) {
   return { ...d, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
+}
+
+let currentLogStore: Promise<LogStore> | undefined;
+
+/**
+ * L1's only dependency. On Lambda it builds just the log table client (no MySQL, Redis or
+ * secrets for a function that only writes logs); locally it shares the installed deps.
+ */
+export function logStoreDeps(): Promise<LogStore> {
+  if (current) return current.then((d) => d.logStore);
+  currentLogStore ??= Promise.resolve().then(() => {
+    const config = loadConfig();
+    return logStoreFor(config, dynamoClient(config));
+  });
+  return currentLogStore;
 }

@@ -130,3 +130,45 @@ export type SchemaFiles = Record<string, string>;
 export interface TemplateSource {
   load(name: string): Promise<SchemaFiles | undefined>;
 }
+
+// --- log storage (the pipeline's L1 writes, /dashboard reads) ---
+
+/** A log record as stored: `log_id` is stable per message, so a redelivery overwrites, not adds. */
+export type StoredLog = LogRecord & { log_id: string };
+
+/** Two kinds share the tenant's partition under different sort-key prefixes. */
+export type LogKind = 'log' | 'query';
+
+/** Where a page ended, as the store knows it; /dashboard hands it out only sealed. */
+export interface LogCursor {
+  tenant_id: string;
+  sk: string;
+}
+
+export interface LogPage {
+  items: StoredLog[];
+  next?: LogCursor;
+}
+
+/** What query statistics need from one query record. */
+export type QuerySample = Pick<QueryLogRecord, 'statement_type' | 'duration_ms' | 'outcome'>;
+
+/** DynamoDB log_table (dynalite locally). */
+export interface LogStore {
+  /** Stores one record (idempotent by tenant_id + log_id); concurrent puts may be batched. */
+  put(record: StoredLog): Promise<void>;
+  /** Newest first, at most `limit`, continuing after `after`. */
+  page(tenantId: string, kind: LogKind, limit: number, after?: LogCursor): Promise<LogPage>;
+  /** The tenant's query records created at or after `sinceIso`, read by key range (no scan). */
+  querySamplesSince(tenantId: string, sinceIso: string): Promise<QuerySample[]>;
+}
+
+export interface TableInfo {
+  name: string;
+  rowsEstimate: number;
+}
+
+/** What the MySQL host says about one tenant database (sizes and row counts are estimates). */
+export interface SchemaInspector {
+  describe(host: HostRecord, database: string): Promise<{ sizeBytes: number; tables: TableInfo[] }>;
+}

@@ -1,7 +1,24 @@
-import { callerOf, httpHandler, json } from '#shared/http';
+import { z } from 'zod';
+import { ValidationError } from '#core/errors';
+import { deps } from '#adapters/wiring';
+import { callerOf, httpHandler, json, parseBody } from '#shared/http';
+import { dashboardActions } from './actions.ts';
 
-/** Behind LF0 already; its behaviour lands with its own issue. */
+const envelope = z.looseObject({ action: z.string({ error: 'action is required' }).max(64) });
+
+/** POST /dashboard `{action, ...params}`: one of dashboardActions, for the caller's tenant only. */
 export const handler = httpHandler(async (event) => {
-  callerOf(event);
-  return json(501, { error: 'Not implemented yet' });
+  const caller = callerOf(event);
+  const valid = Object.keys(dashboardActions);
+  let name: string;
+  try {
+    name = parseBody(event, envelope).action;
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(error.message, { ...error.details, valid_actions: valid });
+    throw error;
+  }
+  const action = Object.hasOwn(dashboardActions, name) ? dashboardActions[name] : undefined;
+  if (!action) throw new ValidationError(`Unknown action: ${name.slice(0, 64)}`, { valid_actions: valid });
+  const params = parseBody(event, action.params);
+  return json(200, await action.run(params, caller, await deps()));
 });

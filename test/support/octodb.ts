@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { type LocalOctoDb, startOctoDb } from '../../bin/local.ts';
 import { parseMysqlUrl } from '#shared/config';
@@ -29,7 +32,9 @@ export interface TestOctoDb extends LocalOctoDb {
 export async function startTestOctoDb(env: Record<string, string> = {}): Promise<TestOctoDb> {
   const metaDb = `octodb_test_${randomBytes(4).toString('hex')}`;
   const base = MYSQL_URL.replace(/\/[^/]*$/, '');
-  const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}`, ...env });
+  // Each OctoDB its own dynalite store: LevelDB allows one process per directory.
+  const dynaliteDir = mkdtempSync(join(tmpdir(), 'octodb-dynalite-'));
+  const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}`, OCTODB_DYNALITE_DIR: dynaliteDir, ...env });
   const login = parseMysqlUrl(MYSQL_URL);
   const admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
 
@@ -87,6 +92,7 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
       await admin.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
       await admin.end();
       await octo.close();
+      rmSync(dynaliteDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,143 @@
+import { NotFoundError } from './errors.ts';
+import { databaseName } from './ids.ts';
+import { summarizeQuerySamples } from './logs.ts';
+import { openPageKey, sealPageKey } from './page-keys.ts';
+import type { DatabaseRecord, LogKind, LogStore, MetaStore, SchemaInspector, StoredLog } from './ports.ts';
+import type { Sealer } from './sealed.ts';
+
+/** What the /dashboard actions read. Every function takes the caller's tenant id from the token. */
+export interface DashboardDeps {
+  meta: MetaStore;
+  logStore: LogStore;
+  schemas: SchemaInspector;
+  sealer: Sealer;
+}
+
+/**
+ * get_user_info: the caller's own tenant row.
+ * Primary course: read the tenant by the id from the token; answer its public fields only
+ * (never the password hash).
+ */
+export async function getUserInfo(tenantId: string, deps: Pick<DashboardDeps, 'meta'>) {
+  const tenant = await deps.meta.getTenant(tenantId);
+  if (!tenant) throw new NotFoundError('Tenant not found');
+  return {
+    tenant_id: tenant.tenantId,
+    name: tenant.name,
+    email: tenant.email,
+    created_at: tenant.createdAt.toISOString(),
+    is_admin: tenant.isAdmin,
+  };
+}
+
+/**
+ * list_databases: the caller's databases.
+ * Primary course: list MetaDB's databases of this tenant, oldest first, with status, template,
+ * host and creation time.
+ */
+export async function listTenantDatabases(tenantId: string, deps: Pick<DashboardDeps, 'meta'>) {
+  const databases = await deps.meta.listDatabases(tenantId);
+  return {
+    databases: databases.map((db) => ({
+      db_id: db.dbId,
+      status: db.status,
+      status_reason: db.statusReason,
+      template: db.template,
+      host_id: db.hostId,
+      created_at: db.createdAt.toISOString(),
+    })),
+  };
+}
+
+/**
+ * get_database_metadata: one database of the caller's.
+ * Primary course: check the tenant owns it (else 404), describe its schema on its host when it
+ * is ready, and answer status, size, table count, parent and customized tables.
+ */
+export async function getDatabaseMetadata(tenantId: string, dbId: string, deps: DashboardDeps) {
+  const db = await ownedDatabase(tenantId, dbId, deps);
+  const schema = await describeIfReady(db, deps);
+  return {
+    db_id: db.dbId,
+    status: db.status,
+    status_reason: db.statusReason,
+    size_bytes: schema?.sizeBytes ?? null,
+    table_count: schema?.tables.length ?? null,
+    parent: db.template,
+    customized_tables: await customizedTables(db, deps),
+    created_at: db.createdAt.toISOString(),
+  };
+}
+
+/**
+ * get_database_tables: the tables of one database of the caller's.
+ * Primary course: check ownership (else 404), read the table names and row estimates from its
+ * host; a database that is not ready has none yet.
+ */
+export async function getDatabaseTables(tenantId: string, dbId: string, deps: DashboardDeps) {
+  const db = await ownedDatabase(tenantId, dbId, deps);
+  const schema = await describeIfReady(db, deps);
+  return {
+    db_id: db.dbId,
+    status: db.status,
+    tables: (schema?.tables ?? []).map((t) => ({ name: t.name, rows_estimate: t.rowsEstimate })),
+  };
+}
+
+/**
+ * The tables of `db` whose definition no longer follows its parent (template).
+ * MetaDB records no per-table customization yet: only migrations create or change tables, and
+ * they are what will record it (their issue fills this function in). Until then: none.
+ */
+export async function customizedTables(_db: DatabaseRecord, _deps: DashboardDeps): Promise<string[]> {
+  return [];
+}
+
+/**
+ * get_log_table / get_query_logs: one page of the caller's records of one kind, newest first.
+ * Primary course: open the client's sealed key (refusing one not issued to this tenant for this
+ * kind), read one page from the tenant's partition, seal the key of where it ended.
+ */
+export async function getLogPage(
+  tenantId: string,
+  kind: LogKind,
+  request: { limit: number; lastEvaluatedKey?: string },
+  deps: Pick<DashboardDeps, 'logStore' | 'sealer'>,
+): Promise<{ items: Omit<StoredLog, 'tenant_id'>[]; last_evaluated_key: string | null }> {
+  const after = request.lastEvaluatedKey ? openPageKey(deps.sealer, tenantId, kind, request.lastEvaluatedKey) : undefined;
+  const page = await deps.logStore.page(tenantId, kind, request.limit, after);
+  return {
+    items: page.items.map(({ tenant_id: _tenant, log_id, create_timestamp, ...item }) => ({ log_id, create_timestamp, ...item })),
+    last_evaluated_key: page.next ? sealPageKey(deps.sealer, tenantId, kind, page.next) : null,
+  };
+}
+
+/**
+ * get_query_stats: the caller's query count, errors and p50/p95 latency over a recent window.
+ * Primary course: read only the window's key range of the tenant's query records (a Query, not
+ * a Scan) and summarize it, overall and by statement type.
+ */
+export async function getQueryStats(
+  tenantId: string,
+  window: { label: string; ms: number },
+  deps: Pick<DashboardDeps, 'logStore'>,
+  now: Date = new Date(),
+) {
+  const since = new Date(now.getTime() - window.ms).toISOString();
+  const samples = await deps.logStore.querySamplesSince(tenantId, since);
+  return { window: window.label, since, until: now.toISOString(), ...summarizeQuerySamples(samples) };
+}
+
+/** A database of this tenant's; anyone else's (or none) is the same 404, so ids cannot be probed. */
+async function ownedDatabase(tenantId: string, dbId: string, deps: Pick<DashboardDeps, 'meta'>): Promise<DatabaseRecord> {
+  const db = await deps.meta.getDatabase(dbId);
+  if (!db || db.tenantId !== tenantId) throw new NotFoundError('Database not found');
+  return db;
+}
+
+async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'schemas'>) {
+  if (db.status !== 'ready') return undefined;
+  const host = await deps.meta.getHost(db.hostId);
+  if (!host) throw new NotFoundError('Database host not found');
+  return deps.schemas.describe(host, databaseName(db.dbId));
+}

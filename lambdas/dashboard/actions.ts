@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import {
+  getDatabaseMetadata,
+  getDatabaseTables,
+  getLogPage,
+  getQueryStats,
+  getUserInfo,
+  listTenantDatabases,
+  type DashboardDeps,
+} from '#core/dashboard';
+import { DB_ID_PATTERN } from '#core/ids';
+import type { Caller } from '#shared/http';
+
+/**
+ * The /dashboard actions: name → parameter schema + the core function it calls. Adding an action
+ * is one entry here (and its README example); the handler needs no change. Parameters come from
+ * the body; the tenant only ever from the caller (the authorizer context).
+ */
+export interface DashboardAction<S extends z.ZodType = z.ZodType> {
+  params: S;
+  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps): Promise<unknown>;
+}
+
+const action = <S extends z.ZodType>(a: DashboardAction<S>): DashboardAction => a as unknown as DashboardAction;
+
+const dbId = z.string().regex(DB_ID_PATTERN, 'db_id must be 32 hex characters').optional();
+const page = z.object({
+  limit: z.number().int('limit must be an integer').min(1).max(100).default(25),
+  last_evaluated_key: z.string().min(1).max(2048).optional(),
+});
+const WINDOW_UNITS_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const MAX_WINDOW_MS = 30 * 86_400_000;
+const window = z
+  .string()
+  .regex(/^[1-9][0-9]{0,5}[mhd]$/, 'window must look like 15m, 1h or 7d')
+  .default('1h')
+  .transform((label) => ({ label, ms: Number(label.slice(0, -1)) * WINDOW_UNITS_MS[label.at(-1) as keyof typeof WINDOW_UNITS_MS] }))
+  .refine((w) => w.ms <= MAX_WINDOW_MS, 'window must be at most 30d');
+
+export const dashboardActions: Record<string, DashboardAction> = {
+  get_user_info: action({
+    params: z.object({}),
+    run: (_, caller, deps) => getUserInfo(caller.tenantId, deps),
+  }),
+  list_databases: action({
+    params: z.object({}),
+    run: (_, caller, deps) => listTenantDatabases(caller.tenantId, deps),
+  }),
+  get_database_metadata: action({
+    params: z.object({ db_id: dbId }),
+    run: (p, caller, deps) => getDatabaseMetadata(caller.tenantId, p.db_id ?? caller.dbId, deps),
+  }),
+  get_database_tables: action({
+    params: z.object({ db_id: dbId }),
+    run: (p, caller, deps) => getDatabaseTables(caller.tenantId, p.db_id ?? caller.dbId, deps),
+  }),
+  get_log_table: action({
+    params: page,
+    run: (p, caller, deps) => getLogPage(caller.tenantId, 'log', { limit: p.limit, lastEvaluatedKey: p.last_evaluated_key }, deps),
+  }),
+  get_query_logs: action({
+    params: page,
+    run: (p, caller, deps) => getLogPage(caller.tenantId, 'query', { limit: p.limit, lastEvaluatedKey: p.last_evaluated_key }, deps),
+  }),
+  get_query_stats: action({
+    params: z.object({ window }),
+    run: (p, caller, deps) => getQueryStats(caller.tenantId, p.window, deps),
+  }),
+};

@@ -1,0 +1,165 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogTableIfMissing, DynamoLogStore } from '#adapters/dynamo-log-store';
+import { LocalDynalite } from '#adapters/local-dynalite';
+import { LocalLogQueue, type SqsConsumer } from '#adapters/local-log-queue';
+import type { LogRecord, QueryLogRecord } from '#core/ports';
+import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
+
+// The pipeline as `npm start` runs it: LocalLogQueue → L1 (log-ingest handler) → dynalite.
+const dir = mkdtempSync(join(tmpdir(), 'octodb-pipeline-'));
+const table = `logs_${randomBytes(4).toString('hex')}`;
+const dynalite = new LocalDynalite(dir);
+let client: DynamoDBClient;
+let doc: DynamoDBDocumentClient;
+let l1: SqsConsumer;
+
+beforeAll(async () => {
+  await dynalite.start();
+  client = new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  await createLogTableIfMissing(client, table);
+  const store = new DynamoLogStore(doc, table);
+  l1 = createLogIngestHandler(async () => store);
+});
+afterAll(async () => {
+  client?.destroy();
+  await dynalite.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const newTenant = () => randomUUID();
+const record = (tenantId: string, i: number, extra: Partial<LogRecord> = {}): LogRecord => ({
+  tenant_id: tenantId,
+  source: 'provision',
+  level: 'INFO',
+  message: `line ${i}`,
+  create_timestamp: new Date(Date.UTC(2030, 0, 1, 0, 0, 0, i)).toISOString(),
+  ...extra,
+});
+const queryRecord = (tenantId: string, i: number): QueryLogRecord => ({
+  ...record(tenantId, i),
+  source: 'query',
+  db_id: 'a'.repeat(32),
+  statement_type: 'SELECT',
+  duration_ms: i,
+  rows: 1,
+  outcome: 'ok',
+});
+
+/** Every item of a tenant's partition, read back from dynalite. */
+async function itemsOf(tenantId: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await doc.send(
+      new QueryCommand({ TableName: table, KeyConditionExpression: 'tenant_id = :t', ExpressionAttributeValues: { ':t': tenantId }, ExclusiveStartKey: start }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 50) => new LocalLogQueue(consumer, { visibilityTimeoutMs });
+
+describe('log pipeline: local queue → L1 → dynalite', () => {
+  it('stores exactly N items for N messages, each under its time-ordered sort key', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    const sent = [...Array.from({ length: 117 }, (_, i) => record(tenant, i)), ...Array.from({ length: 13 }, (_, i) => queryRecord(tenant, i))];
+    await q.send(sent.slice(0, 60));
+    await q.send(sent.slice(60));
+    await q.idle();
+
+    const items = await itemsOf(tenant);
+    expect(items).toHaveLength(130);
+    expect(new Set(items.map((i) => i.log_id)).size).toBe(130);
+    expect(items.filter((i) => String(i.sk).startsWith('query#'))).toHaveLength(13);
+    expect(items.filter((i) => String(i.sk).startsWith('log#')).map((i) => i.message).sort()).toEqual(
+      sent.filter((r) => r.source !== 'query').map((r) => r.message).sort(),
+    );
+    const line5 = items.find((i) => i.message === 'line 5' && i.source === 'provision')!;
+    expect(line5.sk).toBe(`log#2030-01-01T00:00:00.005Z#${line5.log_id}`);
+    expect(q.deadLetters()).toEqual([]);
+    q.close();
+  });
+
+  it('dead-letters a poisoned message after 3 receives while the rest of its batch is stored', async () => {
+    const tenant = newTenant();
+    const received: number[] = [];
+    const q = queue(async (event) => {
+      received.push(event.Records.length);
+      return l1(event);
+    });
+    const poisoned = ['not json at all', JSON.stringify({ ...record(tenant, 1), level: 'LOUD' }), JSON.stringify({ ...queryRecord(tenant, 2), duration_ms: 'slow' })];
+    q.sendRaw(poisoned.slice(0, 2));
+    await q.send(Array.from({ length: 7 }, (_, i) => record(tenant, 10 + i)));
+    q.sendRaw(poisoned.slice(2));
+    await q.idle();
+
+    expect(received[0]).toBe(10); // one batch: 7 good and 3 bad together
+    expect((await itemsOf(tenant)).map((i) => i.message).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `line ${10 + i}`).sort());
+    expect(q.deadLetters().map((d) => d.body).sort()).toEqual([...poisoned].sort());
+    expect(q.deadLetters().every((d) => d.receiveCount === 3)).toBe(true);
+    expect(q.failedReceives).toBe(9);
+    q.close();
+  });
+
+  it('does not duplicate a redelivered message', async () => {
+    const tenant = newTenant();
+    let deliveries = 0;
+    // The first delivery is stored but its acknowledgement is "lost": every message comes back.
+    const q = queue(async (event: SQSEvent) => {
+      const response = await l1(event);
+      deliveries++;
+      return deliveries === 1 ? { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) } : response;
+    });
+    await q.send(Array.from({ length: 10 }, (_, i) => record(tenant, i)));
+    await q.idle();
+    expect(deliveries).toBeGreaterThanOrEqual(2);
+    expect(q.failedReceives).toBe(10);
+    expect(await itemsOf(tenant)).toHaveLength(10);
+
+    // A message without a producer log_id gets one derived from its body: the same on redelivery.
+    const bare = JSON.stringify(record(tenant, 99));
+    const event = (id: string): SQSEvent => ({ Records: [{ messageId: id, body: bare } as SQSEvent['Records'][number]] });
+    expect(await l1(event('m-1'))).toEqual({ batchItemFailures: [] });
+    expect(await l1(event('m-2'))).toEqual({ batchItemFailures: [] });
+    expect((await itemsOf(tenant)).filter((i) => i.message === 'line 99')).toHaveLength(1);
+    q.close();
+  });
+
+  it('retries, and loses nothing, when DynamoDB is down for a while', async () => {
+    const tenant = newTenant();
+    const q = new LocalLogQueue(l1, { visibilityTimeoutMs: 400 });
+    await dynalite.stop();
+    await q.send(Array.from({ length: 25 }, (_, i) => record(tenant, i)));
+    const deadline = Date.now() + 20_000;
+    while (q.failedReceives < 25 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(q.failedReceives).toBe(25); // every message failed its first receive
+
+    await dynalite.start(); // same port, same data directory
+    await q.idle();
+    expect(q.deadLetters()).toEqual([]);
+    expect(await itemsOf(tenant)).toHaveLength(25);
+    q.close();
+  });
+
+  it('runs as the Lambda entry point with only the log table configured', async () => {
+    // No deps installed in this process: the handler builds its log store from the environment.
+    process.env.OCTODB_DYNAMODB_ENDPOINT = dynalite.endpoint;
+    process.env.OCTODB_LOG_TABLE = table;
+    const tenant = newTenant();
+    const body = JSON.stringify(record(tenant, 7));
+    const response = await lambdaHandler({ Records: [{ messageId: 'm-1', body } as SQSEvent['Records'][number], { messageId: 'm-2', body: '{' } as SQSEvent['Records'][number]] });
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect((await itemsOf(tenant)).map((i) => i.message)).toEqual(['line 7']);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { encodeLogMessage } from '#adapters/log-encoding';
+import { summarizeQuerySamples } from '#core/logs';
+import type { QuerySample } from '#core/ports';
+import { MAX_LOG_MESSAGE_BYTES, parseLogMessage } from '#shared/log-messages';
+
+const good = {
+  tenant_id: '0b7c6c1e-7f1f-4a53-9a77-3f0e3c1d2b11',
+  source: 'provision',
+  level: 'INFO',
+  message: 'exit code 0',
+  create_timestamp: '2030-01-01T00:00:00.000Z',
+};
+const query = { ...good, source: 'query', db_id: 'a'.repeat(32), statement_type: 'SELECT', duration_ms: 3.5, rows: 2, outcome: 'ok' };
+
+describe('parseLogMessage (L1 validation)', () => {
+  it('accepts a log record and a query record, keeping extra fields', () => {
+    expect(parseLogMessage(JSON.stringify({ ...good, attempt: 2 }))).toMatchObject({ ...good, attempt: 2 });
+    expect(parseLogMessage(JSON.stringify(query))).toMatchObject(query);
+  });
+
+  it.each([
+    ['not JSON', 'nope{'],
+    ['JSON but not an object', '"a string"'],
+    ['null', 'null'],
+    ['missing tenant_id', JSON.stringify({ ...good, tenant_id: undefined })],
+    ['hostile tenant_id', JSON.stringify({ ...good, tenant_id: 'a#b' })],
+    ['overlong tenant_id', JSON.stringify({ ...good, tenant_id: 'a'.repeat(65) })],
+    ['unknown level', JSON.stringify({ ...good, level: 'LOUD' })],
+    ['message not a string', JSON.stringify({ ...good, message: 42 })],
+    ['timestamp not ISO', JSON.stringify({ ...good, create_timestamp: 'yesterday' })],
+    ['source with spaces', JSON.stringify({ ...good, source: 'my source' })],
+    ['query without duration', JSON.stringify({ ...query, duration_ms: undefined })],
+    ['query with negative rows', JSON.stringify({ ...query, rows: -1 })],
+    ['query with unknown statement type', JSON.stringify({ ...query, statement_type: 'DROP' })],
+    ['query with unknown outcome', JSON.stringify({ ...query, outcome: 'meh' })],
+    ['bad log_id', JSON.stringify({ ...good, log_id: '../../x' })],
+  ])('refuses %s', (_, body) => {
+    expect(() => parseLogMessage(body)).toThrow();
+  });
+});
+
+describe('encodeLogMessage (sinks)', () => {
+  it('stamps a log_id once and keeps a producer-given one', () => {
+    const a = JSON.parse(encodeLogMessage(good as never));
+    const b = JSON.parse(encodeLogMessage(good as never));
+    expect(a.log_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.log_id).not.toBe(b.log_id);
+    expect(JSON.parse(encodeLogMessage({ ...good, log_id: 'mine' } as never)).log_id).toBe('mine');
+  });
+
+  it.each([
+    ['ASCII', 'x'.repeat(400_000)],
+    ['quotes that double when escaped', '"'.repeat(300_000)],
+    ['multi-byte characters', '€😀'.repeat(100_000)],
+  ])('truncates an oversized message of %s under 256 KB and marks it', (_, message) => {
+    const body = encodeLogMessage({ ...good, message } as never);
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_LOG_MESSAGE_BYTES);
+    const parsed = JSON.parse(body);
+    expect(parsed.truncated).toBe(true);
+    expect(message.startsWith(parsed.message)).toBe(true);
+    expect(parsed.message.length).toBeGreaterThan(10_000);
+    expect(() => parseLogMessage(body)).not.toThrow();
+  });
+});
+
+describe('summarizeQuerySamples', () => {
+  it('computes nearest-rank p50/p95, count and errors, overall and per statement type', () => {
+    const samples: QuerySample[] = [
+      ...Array.from({ length: 20 }, (_, i) => ({ statement_type: 'SELECT' as const, duration_ms: i + 1, outcome: 'ok' as const })),
+      { statement_type: 'DELETE', duration_ms: 50, outcome: 'error' },
+    ];
+    const s = summarizeQuerySamples(samples);
+    expect(s.by_statement_type.SELECT).toEqual({ count: 20, errors: 0, p50_ms: 10, p95_ms: 19 });
+    expect(s.by_statement_type.DELETE).toEqual({ count: 1, errors: 1, p50_ms: 50, p95_ms: 50 });
+    expect(s.total).toEqual({ count: 21, errors: 1, p50_ms: 11, p95_ms: 20 });
+    expect(summarizeQuerySamples([]).total).toEqual({ count: 0, errors: 0, p50_ms: null, p95_ms: null });
+  });
+});

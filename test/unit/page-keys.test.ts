@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '#core/errors';
+import { openPageKey, sealPageKey } from '#core/page-keys';
+import { Sealer } from '#core/sealed';
+
+const sealer = new Sealer('unit-test-data-key-0123456789abcdef0123456789');
+const cursor = { tenant_id: 'tenant-a', sk: 'log#2030-01-01T00:00:00.000Z#abc' };
+
+describe('page keys', () => {
+  it('opens a key it sealed for the same tenant and kind', () => {
+    const key = sealPageKey(sealer, 'tenant-a', 'log', cursor);
+    expect(key).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(key).not.toContain('tenant-a');
+    expect(openPageKey(sealer, 'tenant-a', 'log', key)).toEqual(cursor);
+  });
+
+  it('refuses the key after any single character is changed', () => {
+    const key = sealPageKey(sealer, 'tenant-a', 'log', cursor);
+    for (let i = 0; i < key.length; i++) {
+      const tampered = key.slice(0, i) + (key[i] === 'A' ? 'B' : 'A') + key.slice(i + 1);
+      expect(() => openPageKey(sealer, 'tenant-a', 'log', tampered), `position ${i}`).toThrow(ValidationError);
+    }
+  });
+
+  it.each([
+    ['another tenant', 'tenant-b', 'log', undefined],
+    ['the other kind', 'tenant-a', 'query', undefined],
+    ['another data key', 'tenant-a', 'log', new Sealer('some-other-data-key-0123456789abcdef0123')],
+  ] as const)('refuses a key presented by %s', (_, tenant, kind, other) => {
+    const key = sealPageKey(other ?? sealer, 'tenant-a', 'log', cursor);
+    expect(() => openPageKey(sealer, tenant, kind, key)).toThrow(ValidationError);
+  });
+
+  it('refuses a sealed cursor that points into another partition or key range', () => {
+    const intoB = sealPageKey(sealer, 'tenant-a', 'log', { tenant_id: 'tenant-b', sk: 'log#x' });
+    const intoQuery = sealPageKey(sealer, 'tenant-a', 'log', { tenant_id: 'tenant-a', sk: 'query#x' });
+    expect(() => openPageKey(sealer, 'tenant-a', 'log', intoB)).toThrow(ValidationError);
+    expect(() => openPageKey(sealer, 'tenant-a', 'log', intoQuery)).toThrow(ValidationError);
+  });
+
+  it.each(['', 'x', 'djEuYS5iLmM', Buffer.from(JSON.stringify(cursor)).toString('base64url'), `${'A'.repeat(40)}`])(
+    'refuses a key it never issued: %j',
+    (key) => {
+      expect(() => openPageKey(sealer, 'tenant-a', 'log', key)).toThrow(ValidationError);
+    },
+  );
+});
