@@ -281,10 +281,10 @@ export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exit
 
 /** The DDL Skeema printed (without its `-- instance` and USE lines). */
 export function ddlOf(stdout: string): string {
-  const body = stdout.split(`\n${DEFINITION_MARKER}`)[0]!.split(`\n${NO_TABLE_MARKER}`)[0]!;
-  return body
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('--') && !/^USE /.test(l) && l !== DEFINITION_MARKER && l !== NO_TABLE_MARKER)
+  const lines = stdout.split('\n');
+  const end = lines.findIndex((l) => l === DEFINITION_MARKER || l === NO_TABLE_MARKER);
+  return (end >= 0 ? lines.slice(0, end) : lines)
+    .filter((l) => l.trim() && !l.startsWith('--') && !/^USE /.test(l))
     .join('\n')
     .trim();
 }
