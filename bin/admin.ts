@@ -3,6 +3,7 @@
  * Creates an admin tenant (is_admin) and provisions its database, which can then be a parent
  * (children sign up with `template` = its db_id). Runs against OCTODB_MYSQL_URL (on AWS: see README).
  */
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createAdmin } from '#core/admin';
 import { ConflictError } from '#core/errors';
@@ -49,4 +50,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -9,6 +9,7 @@ import { databaseName } from '#core/ids';
 import type { HostRunner } from '#core/ports';
 import { deps } from '#adapters/wiring';
 import { callerOf, httpHandler, json } from '#shared/http';
+import { main as adminMain } from '../../bin/admin.ts';
 import { routes } from '../../bin/local.ts';
 import { migrationStatusAction } from '../../lambdas/migrate-status/action.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -386,5 +387,23 @@ describe('parent → child cascades', () => {
     await migrate(adminToken, 'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, email varchar(254) DEFAULT NULL, vip tinyint(1) NOT NULL DEFAULT 0, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY ix_customers_email (email)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;');
     await octo.invoker.idle();
     expect(await showCreate(children[2]!.db, 'customers')).toMatch(/`vip` tinyint\(1\) NOT NULL DEFAULT 0/);
+  });
+
+  it("refuses a template that is not an admin's ready database", async () => {
+    const plain = await tenant();
+    const res = await octo.post('/signup', { name: 'Child', email: `c-${randomBytes(4).toString('hex')}@example.com`, password: 'child-password', template: plain.db_id });
+    expect(res.status).toBe(400);
+    expect(String(res.body.error)).toMatch(/Unknown template/);
+  });
+
+  it.each([
+    ['no command', []],
+    ['a missing email', ['create', '--name', 'Ops', '--password', 'admin-password-1']],
+    ['a short password', ['create', '--name', 'Ops', '--email', 'o@example.com', '--password', 'short']],
+  ])('the admin command refuses %s with exit code 2 and creates nothing', async (_label, args) => {
+    const tenants = async () => Number((await octo.admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${meta('tenants')}`))[0][0]!.n);
+    const before = await tenants();
+    expect(await adminMain(args)).toBe(2);
+    expect(await tenants()).toBe(before);
   });
 });
