@@ -22,6 +22,7 @@ import { logger } from '#shared/logger';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
 import { handler as logIngest } from '../lambdas/log-ingest/handler.ts';
+import { handler as migrateRun } from '../lambdas/migrate-run/handler.ts';
 import { handler as migrateSubmit } from '../lambdas/migrate-submit/handler.ts';
 import { handler as provision } from '../lambdas/provision/handler.ts';
 import { handler as query } from '../lambdas/query/handler.ts';
@@ -52,7 +53,7 @@ export interface LocalOctoDb {
 /** Starts OctoDB locally; `env` overrides the process environment (tests use their own MetaDB). */
 export async function startOctoDb(env: Record<string, string | undefined> = {}): Promise<LocalOctoDb> {
   const config = loadConfig({ ...localSecrets(), ...process.env, ...env });
-  const invoker = new LocalInvoker({ provision: (payload) => provision(payload) }, [200, 400], (fn, error) =>
+  const invoker = new LocalInvoker({ provision: (payload) => provision(payload), 'migrate-run': (payload) => migrateRun(payload) }, [200, 400], (fn, error) =>
     logger.error('async invoke failed after retries', { fn, error: error as Error }),
   );
   // Logs: in-process queue → L1 → dynalite (embedded, data under OCTODB_DYNALITE_DIR).
@@ -91,7 +92,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
 }
 
 /** Local signing and sealing keys: random per checkout, kept in .octodb/ (git-ignored). */
-function localSecrets(): Record<string, string> {
+export function localSecrets(): Record<string, string> {
   const file = join(ROOT, '.octodb', 'secrets.json');
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });

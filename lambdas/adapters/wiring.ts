@@ -9,13 +9,19 @@ import type {
   AsyncFunction,
   DatabaseAccounts,
   HostRunner,
+  HostSql,
   Invoker,
   LogSink,
   LogStore,
+  MigrationState,
+  MigrationStore,
+  Notifier,
   SchemaInspector,
   TemplateSource,
   TokenRegistry,
 } from '#core/ports';
+import type { MigrationDeps } from '#core/migrations';
+import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
 import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
 import { BashHostRunner } from './bash-host-runner.ts';
@@ -23,7 +29,11 @@ import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
 import { LoggerLogSink } from './logger-log-sink.ts';
-import { MysqlDatabaseAccounts } from './mysql-database-accounts.ts';
+import { MailgunNotifier } from './mailgun-notifier.ts';
+import { MysqlHostSql } from './mysql-host-sql.ts';
+import { MysqlMigrationStore } from './mysql-migration-store.ts';
+import { OutboxNotifier } from './outbox-notifier.ts';
+import { RedisMigrationState } from './redis-migration-state.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { RedisTokenRegistry } from './redis-token-registry.ts';
@@ -49,6 +59,10 @@ export interface Deps {
   logStore: LogStore;
   schemas: SchemaInspector;
   jwtSecret: string;
+  migrations: MigrationStore;
+  migrationState: MigrationState;
+  hostSql: HostSql;
+  notifier: Notifier;
   close(): Promise<void>;
 }
 
@@ -69,8 +83,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   });
   const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   const meta = new MysqlMetaStore(pool);
-  const accounts = new MysqlDatabaseAccounts(mysqlLogin);
   const dynamo = dynamoClient(config);
+  const hostSql = new MysqlHostSql(mysqlLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
+    config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
+  );
   return {
     config,
     mysqlLogin,
@@ -80,16 +96,20 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     registry: new RedisTokenRegistry(redis),
     invoker: overrides.invoker ?? lambdaInvoker(config),
     hostRunner: overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin),
-    accounts,
-    templates: new FileTemplateSource(config.OCTODB_TEMPLATES_DIR),
+    accounts: hostSql,
+    templates: new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), meta, hostSql),
     sealer: new Sealer(dataKey),
     logs: overrides.logs ?? logSinkFor(config),
     dynamo,
     logStore: logStoreFor(config, dynamo),
     schemas: new MysqlSchemaInspector(pool),
     jwtSecret,
+    migrations: new MysqlMigrationStore(pool),
+    migrationState: new RedisMigrationState(redis),
+    hostSql,
+    notifier: await notifierFor(config),
     async close() {
-      await Promise.allSettled([pool.end(), redis.quit(), accounts.close()]);
+      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close()]);
       dynamo.destroy();
     },
   };
@@ -161,6 +181,30 @@ export function deps(): Promise<Deps> {
 /** The local gateway installs the dependencies it built (with its in-process invoker). */
 export function useDeps(built: Deps): void {
   current = Promise.resolve(built);
+}
+
+async function notifierFor(config: Config): Promise<Notifier> {
+  const key = config.OCTODB_MAILGUN_API_KEY ?? (config.OCTODB_MAILGUN_API_KEY_SECRET_ARN && (await readSecret(config.OCTODB_MAILGUN_API_KEY_SECRET_ARN)));
+  if (!key) return new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM);
+  if (!config.OCTODB_MAILGUN_DOMAIN) throw new Error('configuration: OCTODB_MAILGUN_DOMAIN is required with a Mailgun key');
+  return new MailgunNotifier({ key, url: config.OCTODB_MAILGUN_URL }, config.OCTODB_MAILGUN_DOMAIN, config.OCTODB_MAIL_FROM);
+}
+
+export function migrationDeps(d: Deps): MigrationDeps {
+  const c = d.config;
+  return {
+    ...d,
+    state: d.migrationState,
+    settings: {
+      maxRetries: c.OCTODB_MIGRATION_MAX_RETRIES,
+      backoffMs: c.OCTODB_MIGRATION_BACKOFF_MS,
+      staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
+      scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+      cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
+      cascadeChunk: c.OCTODB_CASCADE_CHUNK,
+      adminEmail: c.OCTODB_ADMIN_EMAIL,
+    },
+  };
 }
 
 export function tokenDeps(d: Deps) {

@@ -89,3 +89,73 @@ export function buildDropDatabaseScript(input: { database: string; user: string 
 sql "DROP DATABASE IF EXISTS \\\`${db}\\\`; DROP USER IF EXISTS '${user}'@'%'"
 `;
 }
+
+// --- table migrations (issue 5) ---
+
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const JOB_ID = /^[0-9a-f-]{36}$/;
+/** Markers the core splits a table script's stdout on. */
+export const DEFINITION_MARKER = '__OCTODB_DEFINITION__';
+export const NO_TABLE_MARKER = '__OCTODB_NO_TABLE__';
+
+/** Prints the table's definition after DEFINITION_MARKER (or NO_TABLE_MARKER when it does not exist). */
+function showCreate(db: string, table: string): string {
+  return `if [ "$(sql "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='${db}' AND table_name='${table}'")" = "0" ]; then
+  echo "${NO_TABLE_MARKER}"
+else
+  echo "${DEFINITION_MARKER}"
+  mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --raw --skip-column-names -e "SHOW CREATE TABLE \\\`${db}\\\`.\\\`${table}\\\`" | sed '1s/^[^\t]*\t//'
+fi`;
+}
+
+/** Backup stage: prints the table's current definition and keeps a copy on the host. */
+export function buildTableBackupScript(input: { database: string; table: string; jobId: string }): string {
+  const db = must(SCHEMA_NAME, input.database, 'database name');
+  const table = must(TABLE_NAME, input.table, 'table name');
+  const job = must(JOB_ID, input.jobId, 'job id');
+  return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
+OUT="$(${showCreate(db, table)})"
+BACKUPS="$HOME/octodb-backups/${db}"
+mkdir -p "$BACKUPS" && chmod 700 "$HOME/octodb-backups"
+printf '%s\\n' "$OUT" > "$BACKUPS/${table}.${job}.sql"
+printf '%s\\n' "$OUT"
+`;
+}
+
+export interface TableSkeemaInput {
+  database: string;
+  table: string;
+  /** The table's desired CREATE TABLE; null: the table must not exist (rolling back a new table). */
+  definition: string | null;
+  tempSchema: string;
+  allowUnsafe?: boolean;
+}
+
+/**
+ * Update / validate / rollback: `skeema pull` the schema into a workspace (so the other tables
+ * stay as they are), replace this table's file with the desired definition, then `skeema push`
+ * (mode push) or `skeema diff` (mode diff, exit 0 = clean) and print the definition read back.
+ */
+export function buildTableSkeemaScript(input: TableSkeemaInput, mode: 'push' | 'diff'): string {
+  const db = must(SCHEMA_NAME, input.database, 'database name');
+  const table = must(TABLE_NAME, input.table, 'table name');
+  const temp = must(SCHEMA_NAME, input.tempSchema, 'temp schema');
+  const file = `"$WORK/s/${table}.sql"`;
+  const write =
+    input.definition === null
+      ? `rm -f ${file}`
+      : `printf '%s' '${Buffer.from(`${input.definition.trim()};\n`, 'utf8').toString('base64')}' | base64 -d > ${file}`;
+  const flags = `--temp-schema='${temp}'${input.allowUnsafe ? ' --allow-unsafe' : ''}`;
+  return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/s"
+printf 'host=%s\\nport=%s\\nschema=%s\\n' "$DB_HOST" "$DB_PORT" '${db}' > "$WORK/s/.skeema"
+(cd "$WORK/s" && skeema pull --temp-schema='${temp}' >/dev/null)
+${write}
+set +e
+(cd "$WORK/s" && skeema ${mode} ${flags})
+RC=$?
+set -e
+${showCreate(db, table)}
+exit "$RC"
+`;
+}

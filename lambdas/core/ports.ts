@@ -172,3 +172,118 @@ export interface TableInfo {
 export interface SchemaInspector {
   describe(host: HostRecord, database: string): Promise<{ sizeBytes: number; tables: TableInfo[] }>;
 }
+
+// --- migrations (issue 5) ---
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+export type MigrationStage = 'backup' | 'update' | 'validate' | 'rollback' | 'verify';
+
+export interface MigrationBatchRecord {
+  batchId: string;
+  tenantId: string;
+  dbId: string;
+  /** `tenant`: a tenant's own request; `cascade`: a parent change fanned out to its children. */
+  kind: 'tenant' | 'cascade';
+  parentJobId: string | null;
+  allowUnsafe: boolean;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface MigrationJobRecord {
+  jobId: string;
+  batchId: string;
+  dbId: string;
+  hostId: string;
+  table: string;
+  /** The desired CREATE TABLE (tenant jobs); null for cascade jobs, which use the parent job's. */
+  desiredSql: string | null;
+  state: JobState;
+  statusReason: string | null;
+  attempts: number;
+  flagged: boolean;
+  /** Definition before (backup), the DDL applied, and the definition read back after. */
+  beforeSql: string | null;
+  appliedSql: string | null;
+  afterSql: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface AuditEntry {
+  jobId: string;
+  attempt: number;
+  stage: MigrationStage;
+  outcome: 'ok' | 'failed';
+  detail: string | null;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export type NewMigrationJob = Pick<MigrationJobRecord, 'jobId' | 'dbId' | 'hostId' | 'table' | 'desiredSql'> & {
+  state?: JobState;
+  statusReason?: string | null;
+};
+
+/** Migration batches, jobs, their audit trail and customized tables, in MetaDB. */
+export interface MigrationStore {
+  createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void>;
+  getBatch(batchId: string): Promise<MigrationBatchRecord | undefined>;
+  getJob(jobId: string): Promise<MigrationJobRecord | undefined>;
+  listJobs(batchId: string): Promise<MigrationJobRecord[]>;
+  countJobs(batchId: string): Promise<Partial<Record<JobState, number>>>;
+  /** queued (or `running` but stale) → running; false when another worker has it or it is done. */
+  claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
+  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host. */
+  claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
+  /** Keeps a running job's claim fresh. */
+  touchJobs(jobIds: string[]): Promise<void>;
+  updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
+  /** Sets one outcome on many jobs at once (the cascade's per-chunk write). */
+  finishJobs(jobIds: string[], state: JobState, reason: string | null, attempts: number, flagged?: boolean): Promise<void>;
+  /** running → queued (for the next try) without touching the claim owner's data. */
+  requeueJobs(jobIds: string[]): Promise<void>;
+  addAudit(entries: AuditEntry[]): Promise<void>;
+  listAudit(jobIds: string[]): Promise<AuditEntry[]>;
+  /** Marks the batch finished when no job is left queued or running; true for the one caller that did. */
+  finishBatchIfDone(batchId: string): Promise<boolean>;
+  /** Jobs whose worker vanished: `running` with a claim older than the limit. */
+  listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
+  customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
+  /** Databases created from this parent (its children), with their hosts. */
+  listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
+}
+
+/** Fast job state, attempt counts and per-table locks (Redis). */
+export interface MigrationState {
+  /** Counts one more attempt of a job; returns the count so far. */
+  countAttempt(jobId: string): Promise<number>;
+  attempts(jobId: string): Promise<number>;
+  setState(jobId: string, state: JobState): Promise<void>;
+  getState(jobId: string): Promise<{ state: JobState | null; attempts: number }>;
+  /** Takes a lock if free: returns its token, or undefined when another holder has it. */
+  tryLock(name: string, ttlMs: number): Promise<string | undefined>;
+  tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>>;
+  unlock(name: string, token: string): Promise<void>;
+  unlockMany(locks: Array<{ name: string; token: string }>): Promise<void>;
+}
+
+/** SQL on a tenant host as the admin account (the cascade's verify → ALTER → verify). */
+export interface HostSql {
+  /** Runs the statements one after another on one connection, with `database` as the default. */
+  run(host: HostRecord, database: string, statements: string[]): Promise<unknown[]>;
+  close(): Promise<void>;
+}
+
+export interface Email {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/** Outgoing email: Mailgun, or an outbox file locally. */
+export interface Notifier {
+  send(email: Email): Promise<void>;
+}

@@ -1,7 +1,11 @@
-import { callerOf, httpHandler, json } from '#shared/http';
+import { submitMigration } from '#core/migrations';
+import { deps, migrationDeps } from '#adapters/wiring';
+import { callerOf, httpHandler, json, parseBody } from '#shared/http';
+import { migrateRequest } from '#shared/requests';
 
-/** Behind LF0 already; its behaviour lands with its own issue. */
+/** POST /migrate (M0): validates the CREATE TABLE statements and queues one job per table. */
 export const handler = httpHandler(async (event) => {
-  callerOf(event);
-  return json(501, { error: 'Not implemented yet' });
+  const caller = callerOf(event);
+  const input = parseBody(event, migrateRequest);
+  return json(202, await submitMigration(input, caller, migrationDeps(await deps())));
 });

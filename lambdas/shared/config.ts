@@ -43,6 +43,12 @@ const settings = z.object({
   // --- migrations ---
   OCTODB_MIGRATION_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   OCTODB_MIGRATION_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
+  /** A `running` migration job whose claim is older than this is taken over (also the per-database lock TTL). */
+  OCTODB_MIGRATION_STALE_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Children altered at once per host by a cascade (its admin connections to that host). */
+  OCTODB_CASCADE_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  /** Cascade jobs claimed and recorded together. */
+  OCTODB_CASCADE_CHUNK: z.coerce.number().int().min(1).max(1000).default(100),
 
   // --- logs and dashboard ---
   /** On AWS: the SQS queue producers send log records to (unset: the in-process queue). */

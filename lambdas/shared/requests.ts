@@ -23,7 +23,11 @@ export const signupRequest = z.object({
     .string()
     .min(8, 'password must be at least 8 characters')
     .refine((s) => utf8Bytes(s) <= 72, 'password must be at most 72 bytes (bcrypt uses only the first 72)'),
-  template: z.string().regex(TEMPLATE_NAME, 'template must be a template name like "default"').default('default'),
+  /** A template name, or a parent's db_id (an admin's database): the child starts with its tables. */
+  template: z
+    .string()
+    .regex(TEMPLATE_NAME, 'template must be a template name like "default" or a parent database\'s db_id')
+    .default('default'),
 });
 export type SignupRequest = z.infer<typeof signupRequest>;
 
@@ -33,3 +37,20 @@ export const tokenRequest = z.object({
   read: z.boolean().default(false),
 });
 export type TokenRequest = z.infer<typeof tokenRequest>;
+
+export const migrateRequest = z.strictObject({
+  sql: z
+    .string({ error: 'sql is required' })
+    .min(1, 'sql is required')
+    .refine((s) => utf8Bytes(s) <= 64 * 1024, 'sql must be at most 64 KB'),
+  db_id: z.string().regex(/^[0-9a-f]{32}$/, 'db_id must be a db_id (32 hex characters)').optional(),
+  allow_unsafe: z.boolean().default(false),
+});
+export type MigrateRequest = z.infer<typeof migrateRequest>;
+
+export const migrationStatusRequest = z.object({
+  action: z.literal('get_migration_status').optional(),
+  batch_id: z.uuid('batch_id must be a uuid').optional(),
+  job_id: z.uuid('job_id must be a uuid').optional(),
+  limit: z.number().int().min(1).max(200).optional(),
+});

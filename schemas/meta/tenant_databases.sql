@@ -13,6 +13,7 @@ CREATE TABLE tenant_databases (
   PRIMARY KEY (db_id),
   KEY ix_tenant_databases_tenant (tenant_id),
   KEY ix_tenant_databases_host (host_id),
+  KEY ix_tenant_databases_template (template),
   CONSTRAINT fk_tenant_databases_tenant FOREIGN KEY (tenant_id) REFERENCES tenants (tenant_id),
   CONSTRAINT fk_tenant_databases_host FOREIGN KEY (host_id) REFERENCES hosts (host_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

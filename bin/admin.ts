@@ -1,0 +1,55 @@
+/**
+ * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`.
+ * Creates an admin tenant (is_admin) and provisions its database, which can then be a parent
+ * (children sign up with `template` = its db_id). Runs against OCTODB_MYSQL_URL (on AWS: see README).
+ */
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createAdmin } from '#core/admin';
+import { ConflictError } from '#core/errors';
+import { buildDeps } from '#adapters/wiring';
+import { loadConfig } from '#shared/config';
+import { signupRequest } from '#shared/requests';
+import { localSecrets } from './local.ts';
+
+const usage = 'usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]';
+
+export async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, template: { type: 'string' } },
+  });
+  if (positionals[0] !== 'create') {
+    console.error(usage);
+    return 2;
+  }
+  const parsed = signupRequest.safeParse({ ...values, template: values.template ?? 'default' });
+  if (!parsed.success) {
+    console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
+    return 2;
+  }
+  const config = loadConfig({ ...localSecrets(), ...process.env });
+  const deps = await buildDeps(config);
+  try {
+    const result = await createAdmin(parsed.data, {
+      ...deps,
+      bcryptRounds: config.OCTODB_BCRYPT_ROUNDS,
+      scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+    });
+    console.log(JSON.stringify(result));
+    return result.status === 'ready' ? 0 : 1;
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await deps.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,270 @@
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type {
+  AuditEntry,
+  JobState,
+  MigrationBatchRecord,
+  MigrationJobRecord,
+  MigrationStore,
+  NewMigrationJob,
+} from '#core/ports';
+
+const CHUNK = 500;
+const chunks = <T>(items: T[], size = CHUNK): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+const TERMINAL = "('succeeded','failed','skipped')";
+
+/** Migration batches, jobs, audit rows and customized tables in MetaDB (schemas/meta/migration_*.sql). */
+export class MysqlMigrationStore implements MigrationStore {
+  constructor(private readonly pool: Pool) {}
+
+  async createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      await conn.execute(
+        'INSERT INTO migration_batches (batch_id, tenant_id, db_id, kind, parent_job_id, allow_unsafe) VALUES (?, ?, ?, ?, ?, ?)',
+        [batch.batchId, batch.tenantId, batch.dbId, batch.kind, batch.parentJobId, batch.allowUnsafe ? 1 : 0],
+      );
+      for (const part of chunks(jobs)) {
+        await conn.query(
+          `INSERT INTO migration_jobs (job_id, batch_id, db_id, host_id, table_name, desired_sql, state, status_reason, finished_at) VALUES ?`,
+          [
+            part.map((j) => {
+              const state = j.state ?? 'queued';
+              return [j.jobId, batch.batchId, j.dbId, j.hostId, j.table, j.desiredSql, state, j.statusReason ?? null, state === 'queued' ? null : new Date()];
+            }),
+          ],
+        );
+      }
+      await conn.commit();
+    } catch (error) {
+      await conn.rollback();
+      throw error;
+    } finally {
+      conn.release();
+    }
+  }
+
+  async getBatch(batchId: string): Promise<MigrationBatchRecord | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM migration_batches WHERE batch_id = ?', [batchId]);
+    const r = rows[0];
+    return (
+      r && {
+        batchId: r.batch_id,
+        tenantId: r.tenant_id,
+        dbId: r.db_id,
+        kind: r.kind,
+        parentJobId: r.parent_job_id,
+        allowUnsafe: r.allow_unsafe === 1,
+        createdAt: new Date(r.created_at),
+        finishedAt: r.finished_at ? new Date(r.finished_at) : null,
+      }
+    );
+  }
+
+  async getJob(jobId: string): Promise<MigrationJobRecord | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM migration_jobs WHERE job_id = ?', [jobId]);
+    return rows[0] && toJob(rows[0]);
+  }
+
+  async listJobs(batchId: string): Promise<MigrationJobRecord[]> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      'SELECT * FROM migration_jobs WHERE batch_id = ? ORDER BY created_at, job_id',
+      [batchId],
+    );
+    return rows.map(toJob);
+  }
+
+  async countJobs(batchId: string): Promise<Partial<Record<JobState, number>>> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      'SELECT state, COUNT(*) AS n FROM migration_jobs WHERE batch_id = ? GROUP BY state',
+      [batchId],
+    );
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
+
+  async claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3),
+         started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3))
+       WHERE job_id = ? AND (state = 'queued'
+         OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))`,
+      [jobId, staleAfterSeconds],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      // FOR UPDATE keeps two workers of one host from taking the same jobs.
+      const [rows] = await conn.query<RowDataPacket[]>(
+        `SELECT job_id FROM migration_jobs
+         WHERE batch_id = ? AND host_id = ? AND (state = 'queued'
+           OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
+         ORDER BY job_id LIMIT ? FOR UPDATE`,
+        [batchId, hostId, staleAfterSeconds, limit],
+      );
+      const ids = rows.map((r) => String(r.job_id));
+      if (ids.length > 0) {
+        await conn.query(
+          `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3),
+             started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)) WHERE job_id IN (?)`,
+          [ids],
+        );
+      }
+      await conn.commit();
+      if (ids.length === 0) return [];
+      const [jobs] = await this.pool.query<RowDataPacket[]>('SELECT * FROM migration_jobs WHERE job_id IN (?) ORDER BY job_id', [ids]);
+      return jobs.map(toJob);
+    } catch (error) {
+      await conn.rollback();
+      throw error;
+    } finally {
+      conn.release();
+    }
+  }
+
+  async touchJobs(jobIds: string[]): Promise<void> {
+    for (const part of chunks(jobIds)) {
+      if (part.length) await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?) AND state = 'running'`, [part]);
+    }
+  }
+
+  async updateJob(jobId: string, patch: Parameters<MigrationStore['updateJob']>[1]): Promise<void> {
+    const columns: Record<string, string> = {
+      state: 'state',
+      statusReason: 'status_reason',
+      attempts: 'attempts',
+      flagged: 'flagged',
+      beforeSql: 'before_sql',
+      appliedSql: 'applied_sql',
+      afterSql: 'after_sql',
+    };
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      sets.push(`${columns[key]} = ?`);
+      values.push(typeof value === 'boolean' ? Number(value) : value);
+    }
+    if (patch.state && patch.state !== 'running' && patch.state !== 'queued') sets.push('finished_at = CURRENT_TIMESTAMP(3)');
+    if (sets.length === 0) return;
+    await this.pool.execute(`UPDATE migration_jobs SET ${sets.join(', ')} WHERE job_id = ?`, [...values, jobId] as never);
+  }
+
+  async finishJobs(jobIds: string[], state: JobState, reason: string | null, attempts: number, flagged = false): Promise<void> {
+    for (const part of chunks(jobIds)) {
+      if (part.length === 0) continue;
+      await this.pool.query(
+        `UPDATE migration_jobs SET state = ?, status_reason = ?, attempts = GREATEST(attempts, ?), flagged = ?,
+           finished_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?)`,
+        [state, reason, attempts, flagged ? 1 : 0, part],
+      );
+    }
+  }
+
+  async requeueJobs(jobIds: string[]): Promise<void> {
+    for (const part of chunks(jobIds)) {
+      if (part.length) await this.pool.query(`UPDATE migration_jobs SET state = 'queued', claimed_at = NULL WHERE job_id IN (?)`, [part]);
+    }
+  }
+
+  async addAudit(entries: AuditEntry[]): Promise<void> {
+    for (const part of chunks(entries)) {
+      if (part.length === 0) continue;
+      await this.pool.query('INSERT INTO migration_audit (job_id, attempt, stage, outcome, detail, started_at, finished_at) VALUES ?', [
+        part.map((e) => [e.jobId, e.attempt, e.stage, e.outcome, e.detail?.slice(0, 60000) ?? null, e.startedAt, e.finishedAt]),
+      ]);
+    }
+  }
+
+  async listAudit(jobIds: string[]): Promise<AuditEntry[]> {
+    const out: AuditEntry[] = [];
+    for (const part of chunks(jobIds)) {
+      if (part.length === 0) continue;
+      const [rows] = await this.pool.query<RowDataPacket[]>('SELECT * FROM migration_audit WHERE job_id IN (?) ORDER BY audit_id', [part]);
+      for (const r of rows) {
+        out.push({
+          jobId: r.job_id,
+          attempt: Number(r.attempt),
+          stage: r.stage,
+          outcome: r.outcome,
+          detail: r.detail,
+          startedAt: new Date(r.started_at),
+          finishedAt: new Date(r.finished_at),
+        });
+      }
+    }
+    return out;
+  }
+
+  async finishBatchIfDone(batchId: string): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      `UPDATE migration_batches b SET b.finished_at = CURRENT_TIMESTAMP(3)
+       WHERE b.batch_id = ? AND b.finished_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM migration_jobs j WHERE j.batch_id = b.batch_id AND j.state NOT IN ${TERMINAL})`,
+      [batchId],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT * FROM migration_jobs WHERE state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?`,
+      [staleAfterSeconds, limit],
+    );
+    return rows.map(toJob);
+  }
+
+  async markCustomized(dbId: string, table: string, jobId: string): Promise<void> {
+    await this.pool.execute(
+      `INSERT INTO table_customizations (db_id, table_name, job_id) VALUES (?, ?, ?)
+       ON DUPLICATE KEY UPDATE job_id = VALUES(job_id), customized_at = CURRENT_TIMESTAMP(3)`,
+      [dbId, table, jobId],
+    );
+  }
+
+  async customizedDatabases(dbIds: string[], table: string): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(dbIds)) {
+      if (part.length === 0) continue;
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        'SELECT db_id FROM table_customizations WHERE table_name = ? AND db_id IN (?)',
+        [table, part],
+      );
+      for (const r of rows) out.add(String(r.db_id));
+    }
+    return out;
+  }
+
+  async listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT db_id, host_id FROM tenant_databases WHERE template = ? AND status IN ('ready', 'provisioning') ORDER BY db_id`,
+      [parentDbId],
+    );
+    return rows.map((r) => ({ dbId: String(r.db_id), hostId: String(r.host_id) }));
+  }
+}
+
+function toJob(r: RowDataPacket): MigrationJobRecord {
+  return {
+    jobId: r.job_id,
+    batchId: r.batch_id,
+    dbId: r.db_id,
+    hostId: r.host_id,
+    table: r.table_name,
+    desiredSql: r.desired_sql,
+    state: r.state,
+    statusReason: r.status_reason,
+    attempts: Number(r.attempts),
+    flagged: r.flagged === 1,
+    beforeSql: r.before_sql,
+    appliedSql: r.applied_sql,
+    afterSql: r.after_sql,
+    createdAt: new Date(r.created_at),
+    startedAt: r.started_at ? new Date(r.started_at) : null,
+    finishedAt: r.finished_at ? new Date(r.finished_at) : null,
+  };
+}

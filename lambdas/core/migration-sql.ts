@@ -1,0 +1,199 @@
+import nodeSqlParser from 'node-sql-parser';
+import { ProhibitedError, ValidationError } from './errors.ts';
+
+const { Parser } = nodeSqlParser;
+const parser = new Parser();
+
+/** Table and column names OctoDB accepts: safe as file names, in host scripts and in SQL. */
+export const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+export const MAX_STATEMENTS = 50;
+
+export interface TableDefinition {
+  table: string;
+  /** The statement as sent, without its semicolon: the desired state of the table. */
+  sql: string;
+  columns: string[];
+}
+
+export interface StatementVerdict {
+  index: number;
+  table: string | null;
+  valid: boolean;
+  reason?: string;
+  /** prohibited (403) or malformed (400) */
+  kind?: 'prohibited' | 'invalid';
+}
+
+type Finding = { kind: 'prohibited' | 'invalid'; reason: string };
+
+/**
+ * Splits a request's SQL into statements at semicolons outside quotes, refusing SQL comments
+ * (they can hide text from a reader) and reporting where a statement lacks its semicolon.
+ */
+export function splitStatements(text: string): { statements: string[]; problems: Finding[] } {
+  const statements: string[] = [];
+  const problems: Finding[] = [];
+  let current = '';
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    const next = text[i + 1];
+    if (quote) {
+      current += ch;
+      if (ch === '\\' && quote !== '`' && next !== undefined) {
+        current += next;
+        i++;
+      } else if (ch === quote) {
+        if (next === quote) {
+          current += next;
+          i++;
+        } else quote = null;
+      }
+      continue;
+    }
+    if (ch === "'" || ch === '"' || ch === '`') {
+      quote = ch;
+      current += ch;
+    } else if (ch === '#' || (ch === '-' && next === '-') || (ch === '/' && next === '*')) {
+      problems.push({ kind: 'prohibited', reason: 'SQL comments are not allowed' });
+      return { statements, problems };
+    } else if (ch === ';') {
+      statements.push(current.trim());
+      current = '';
+    } else current += ch;
+  }
+  if (quote) problems.push({ kind: 'invalid', reason: 'unterminated quoted string or identifier' });
+  else if (current.trim() !== '') {
+    statements.push(current.trim());
+    problems.push({ kind: 'invalid', reason: `statement ${statements.length} must end with a semicolon` });
+  }
+  return { statements, problems };
+}
+
+/**
+ * M0's rules: every statement is one CREATE TABLE (the desired state of a table in the caller's
+ * database) ending with one semicolon. Refused: any other statement, comments, nested SELECT or
+ * EXECUTE, CREATE … SELECT / LIKE, temporary tables, other databases, invalid names.
+ * Throws ProhibitedError (403) or ValidationError (400) with a verdict per statement.
+ */
+export function validateMigrationSql(text: string): TableDefinition[] {
+  const { statements, problems } = splitStatements(text);
+  if (problems.length > 0) {
+    const [p] = problems;
+    const Err = p!.kind === 'prohibited' ? ProhibitedError : ValidationError;
+    throw new Err(`Invalid migration: ${p!.reason}`, { statements: [{ index: statements.length + 1, table: null, valid: false, reason: p!.reason, kind: p!.kind }] });
+  }
+  if (statements.length === 0) throw new ValidationError('Invalid migration: no statement');
+  if (statements.length > MAX_STATEMENTS) throw new ValidationError(`Invalid migration: at most ${MAX_STATEMENTS} statements per request`);
+
+  const verdicts: StatementVerdict[] = [];
+  const definitions: TableDefinition[] = [];
+  const seen = new Set<string>();
+  statements.forEach((sql, i) => {
+    const index = i + 1;
+    const checked = checkStatement(sql);
+    if ('reason' in checked) {
+      verdicts.push({ index, table: null, valid: false, ...checked });
+      return;
+    }
+    const key = checked.table.toLowerCase();
+    if (seen.has(key)) {
+      verdicts.push({ index, table: checked.table, valid: false, kind: 'invalid', reason: `table ${checked.table} is defined twice` });
+      return;
+    }
+    seen.add(key);
+    verdicts.push({ index, table: checked.table, valid: true });
+    definitions.push(checked);
+  });
+  const bad = verdicts.filter((v) => !v.valid);
+  if (bad.length > 0) {
+    const Err = bad.some((v) => v.kind === 'prohibited') ? ProhibitedError : ValidationError;
+    throw new Err(`Invalid migration: statement ${bad[0]!.index}: ${bad[0]!.reason}`, { statements: verdicts });
+  }
+  return definitions;
+}
+
+function checkStatement(sql: string): TableDefinition | Finding {
+  if (sql === '') return { kind: 'invalid', reason: 'empty statement (each statement ends with exactly one semicolon)' };
+  const words = keywordsOutsideQuotes(sql);
+  for (const word of ['SELECT', 'EXECUTE', 'PREPARE', 'CALL']) {
+    if (words.has(word)) return { kind: 'prohibited', reason: `${word} is not allowed in a migration` };
+  }
+  const first = /^\s*(\w+)(?:\s+(\w+))?/.exec(sql);
+  const verb = first?.[1]?.toUpperCase();
+  if (verb !== 'CREATE') return { kind: 'prohibited', reason: `only CREATE TABLE is allowed, not ${verb ?? 'this statement'}` };
+  if (first?.[2]?.toUpperCase() !== 'TABLE') {
+    return { kind: 'prohibited', reason: `only CREATE TABLE is allowed, not CREATE ${first?.[2]?.toUpperCase() ?? ''}`.trim() };
+  }
+
+  let ast: unknown;
+  try {
+    ast = parser.astify(sql, { database: 'MariaDB' });
+  } catch (error) {
+    return { kind: 'invalid', reason: `syntax error: ${(error as Error).message.slice(0, 300)}` };
+  }
+  const list = Array.isArray(ast) ? ast : [ast];
+  if (list.length !== 1) return { kind: 'invalid', reason: 'exactly one statement per semicolon' };
+  const node = list[0] as CreateAst;
+  if (node.type !== 'create' || node.keyword !== 'table') return { kind: 'prohibited', reason: 'only CREATE TABLE is allowed' };
+  if (node.temporary) return { kind: 'prohibited', reason: 'temporary tables are not allowed' };
+  if (node.like) return { kind: 'prohibited', reason: 'CREATE TABLE … LIKE is not allowed' };
+  if (node.query_expr || node.as) return { kind: 'prohibited', reason: 'CREATE TABLE … SELECT is not allowed' };
+  if (node.if_not_exists) return { kind: 'invalid', reason: 'IF NOT EXISTS has no meaning in a declarative table definition' };
+  if (node.ignore_replace) return { kind: 'prohibited', reason: `${String(node.ignore_replace).toUpperCase()} is not allowed` };
+  const target = node.table?.[0];
+  if (!target || node.table!.length !== 1) return { kind: 'invalid', reason: 'one table per statement' };
+  if (target.db) return { kind: 'prohibited', reason: 'a migration may only name tables of your own database' };
+  if (!IDENTIFIER.test(target.table)) {
+    return { kind: 'invalid', reason: `invalid table name ${JSON.stringify(target.table)} (letters, digits, _; starts with a letter; ≤ 64)` };
+  }
+  if (containsNode(node.create_definitions, (n) => n.type === 'select')) return { kind: 'prohibited', reason: 'nested SELECT is not allowed' };
+  if (containsNode(node.create_definitions, (n) => n.table !== undefined && Array.isArray(n.table) && n.table.some((t: { db?: unknown }) => t?.db))) {
+    return { kind: 'prohibited', reason: 'a migration may only reference tables of your own database' };
+  }
+  const columns: string[] = [];
+  for (const def of node.create_definitions ?? []) {
+    if (def.resource !== 'column') continue;
+    const name = columnName(def.column);
+    if (!name || !IDENTIFIER.test(name)) {
+      return { kind: 'invalid', reason: `invalid column name ${JSON.stringify(name)} (letters, digits, _; starts with a letter; ≤ 64)` };
+    }
+    if (columns.some((c) => c.toLowerCase() === name.toLowerCase())) return { kind: 'invalid', reason: `column ${name} is defined twice` };
+    columns.push(name);
+  }
+  if (columns.length === 0) return { kind: 'invalid', reason: 'a table needs at least one column' };
+  return { table: target.table, sql, columns };
+}
+
+interface CreateAst {
+  type?: string;
+  keyword?: string;
+  temporary?: unknown;
+  like?: unknown;
+  query_expr?: unknown;
+  as?: unknown;
+  if_not_exists?: unknown;
+  ignore_replace?: unknown;
+  table?: Array<{ db: string | null; table: string }>;
+  create_definitions?: Array<{ resource?: string; column?: unknown }>;
+}
+
+function columnName(column: unknown): string | undefined {
+  const c = column as { column?: unknown } | undefined;
+  if (typeof c?.column === 'string') return c.column;
+  const expr = (c?.column as { expr?: { value?: unknown } } | undefined)?.expr?.value;
+  return typeof expr === 'string' ? expr : undefined;
+}
+
+// biome-ignore lint: a generic AST walk
+function containsNode(value: unknown, test: (node: any) => boolean): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (!Array.isArray(value) && test(value)) return true;
+  return Object.values(value as Record<string, unknown>).some((v) => containsNode(v, test));
+}
+
+/** Upper-cased bare words outside quotes: keywords that must not appear anywhere in a statement. */
+function keywordsOutsideQuotes(sql: string): Set<string> {
+  const bare = sql.replace(/'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`/g, ' ');
+  return new Set((bare.match(/[A-Za-z_]+/g) ?? []).map((w) => w.toUpperCase()));
+}

@@ -1,0 +1,605 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError, ProhibitedError, UnavailableError } from './errors.ts';
+import {
+  buildTableBackupScript,
+  buildTableSkeemaScript,
+  DEFINITION_MARKER,
+  NO_TABLE_MARKER,
+} from './host-scripts.ts';
+import { databaseName, tempSchemaName } from './ids.ts';
+import { validateMigrationSql } from './migration-sql.ts';
+import type {
+  AuditEntry,
+  HostRecord,
+  HostRunner,
+  HostRunResult,
+  HostSql,
+  Invoker,
+  JobState,
+  LogSink,
+  MetaStore,
+  MigrationBatchRecord,
+  MigrationJobRecord,
+  MigrationStage,
+  MigrationState,
+  MigrationStore,
+  Notifier,
+} from './ports.ts';
+
+export interface MigrationSettings {
+  maxRetries: number;
+  backoffMs: number;
+  /** A `running` job whose claim is older than this belongs to a dead worker; also the lock TTL. */
+  staleSeconds: number;
+  scriptTimeoutSeconds: number;
+  /** Children altered at once per host (the HostSql pool size bounds it as well). */
+  cascadeConcurrency: number;
+  cascadeChunk: number;
+  adminEmail?: string;
+}
+
+export interface MigrationDeps {
+  meta: MetaStore;
+  migrations: MigrationStore;
+  state: MigrationState;
+  invoker: Invoker;
+  hostRunner: HostRunner;
+  hostSql: HostSql;
+  notifier: Notifier;
+  logs: LogSink;
+  settings: MigrationSettings;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface Caller {
+  tenantId: string;
+  dbId: string;
+  isAdmin: boolean;
+}
+
+export interface SubmitResult {
+  message: string;
+  batch_id: string;
+  jobs: Array<{ job_id: string; table: string }>;
+}
+
+const TERMINAL: JobState[] = ['succeeded', 'failed', 'skipped'];
+const wait = (deps: MigrationDeps, ms: number) => (deps.sleep ?? ((t: number) => new Promise((r) => setTimeout(r, t))))(ms);
+
+/** The cascade batch of a parent job has an id derived from the job's: queuing it twice is a no-op. */
+export function cascadeBatchId(parentJobId: string): string {
+  const h = createHash('sha256').update(`cascade:${parentJobId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * POST /migrate (M0): accepts declarative table definitions for one of the caller's databases.
+ * Primary course: validate every statement (nothing is queued if one is invalid), record one job
+ * per table under a batch in MetaDB and Redis, invoke M1 asynchronously for each job.
+ */
+export async function submitMigration(
+  input: { sql: string; db_id?: string; allow_unsafe: boolean },
+  caller: Caller,
+  deps: MigrationDeps,
+): Promise<SubmitResult> {
+  const definitions = validateMigrationSql(input.sql);
+  const dbId = input.db_id ?? caller.dbId;
+  const db = await deps.meta.getDatabase(dbId);
+  if (!db || db.tenantId !== caller.tenantId) throw new ProhibitedError('You can only migrate your own databases');
+  if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}, not ready`);
+
+  const batchId = randomUUID();
+  const jobs = definitions.map((d) => ({ jobId: randomUUID(), dbId, hostId: db.hostId, table: d.table, desiredSql: d.sql }));
+  await deps.migrations.createBatch(
+    { batchId, tenantId: caller.tenantId, dbId, kind: 'tenant', parentJobId: null, allowUnsafe: input.allow_unsafe },
+    jobs,
+  );
+  await Promise.all(jobs.map((j) => deps.state.setState(j.jobId, 'queued')));
+  try {
+    for (const job of jobs) await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+  } catch {
+    // Jobs not started stay `queued`: the stale-job sweep does not see them, so fail them visibly.
+    await deps.migrations.finishJobs(jobs.map((j) => j.jobId), 'failed', 'could not start the migration; submit it again', 0, true);
+    await deps.migrations.finishBatchIfDone(batchId);
+    throw new UnavailableError('The migration could not be started; submit it again');
+  }
+  return { message: 'Migration job submitted', batch_id: batchId, jobs: jobs.map((j) => ({ job_id: j.jobId, table: j.table })) };
+}
+
+type Failure = { kind: 'transient' | 'unsafe' | 'permanent'; reason: string };
+type StepResult = { ok: true; definition: string | null; output: string } | ({ ok: false; definition: string | null } & Failure);
+
+/**
+ * M1: runs one tenant job on its host with Skeema.
+ * Primary course: lock the database, claim the job, back up the table's definition, `skeema push`
+ * the desired definition, validate (diff clean + definition read back), mark `succeeded`, and
+ * for an admin's parent database queue the same change for every child. Failures roll back.
+ */
+export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promise<JobState> {
+  const job = await deps.migrations.getJob(jobId);
+  if (!job || TERMINAL.includes(job.state) || job.desiredSql === null) return job?.state ?? 'skipped';
+  const lock = await waitForLock(job.dbId, deps);
+  // Still queued: the async invoke's own retries (Lambda's, or the local invoker's) come back later.
+  if (!lock) throw new UnavailableError(`database ${job.dbId} is busy with another migration`);
+  let outcome: JobState;
+  try {
+    if (!(await deps.migrations.claimJob(jobId, deps.settings.staleSeconds))) return 'skipped';
+    await deps.state.setState(jobId, 'running');
+    outcome = await runClaimedJob(job, deps);
+  } finally {
+    await deps.state.unlock(job.dbId, lock);
+  }
+  await afterJob(job, outcome, deps);
+  return outcome;
+}
+
+async function waitForLock(dbId: string, deps: MigrationDeps): Promise<string | undefined> {
+  const ttl = deps.settings.staleSeconds * 1000;
+  const deadline = Date.now() + ttl;
+  for (;;) {
+    const token = await deps.state.tryLock(dbId, ttl);
+    if (token || Date.now() > deadline) return token;
+    await wait(deps, 50 + Math.random() * 100);
+  }
+}
+
+async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps): Promise<JobState> {
+  const batch = (await deps.migrations.getBatch(job.batchId))!;
+  const host = await deps.meta.getHost(job.hostId);
+  if (!host) return finish(job, 'failed', `unknown host ${job.hostId}`, 0, true, deps);
+  const desired = job.desiredSql!;
+  const audit = auditor(job.jobId, deps);
+
+  // Backup once: a re-run after a crash keeps the definition from before the first push.
+  let before = job.beforeSql;
+  if (before === null) {
+    const attempt = await deps.state.attempts(job.jobId);
+    const started = new Date();
+    const result = await runScript(deps, host, buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
+    const parsed = parseDefinition(result.stdout);
+    if (result.exitCode !== 0 || parsed === undefined) {
+      const failure = classify(result);
+      await audit('backup', attempt + 1, started, 'failed', failure.reason);
+      if (failure.kind === 'transient' && attempt < deps.settings.maxRetries) {
+        await deps.state.countAttempt(job.jobId);
+        await deps.migrations.requeueJobs([job.jobId]);
+        throw new UnavailableError(`backup failed, will retry: ${failure.reason}`); // the invoker retries
+      }
+      return finish(job, 'failed', `backup failed: ${failure.reason}`, attempt + 1, failure.kind === 'transient', deps);
+    }
+    before = parsed ?? '';
+    await deps.migrations.updateJob(job.jobId, { beforeSql: before });
+    await audit('backup', attempt + 1, started, 'ok', before === '' ? 'table does not exist yet' : before);
+  }
+
+  for (;;) {
+    const attempt = await deps.state.countAttempt(job.jobId);
+    await deps.migrations.updateJob(job.jobId, { attempts: attempt });
+    await deps.migrations.touchJobs([job.jobId]);
+
+    const started = new Date();
+    const push = await skeemaStep(deps, host, job, desired, 'push', batch.allowUnsafe);
+    if (!push.ok) {
+      await audit('update', attempt, started, 'failed', push.reason);
+      if (push.kind === 'transient' && attempt <= deps.settings.maxRetries) {
+        await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
+        continue;
+      }
+      const restored = await rollback(job, before, attempt, deps, host);
+      const flagged = push.kind === 'transient' || !restored;
+      const reason = push.kind === 'transient' ? `gave up after ${attempt} attempts: ${push.reason}` : push.reason;
+      return finish(job, 'failed', restored ? reason : `${reason}; rollback failed, needs manual attention`, attempt, flagged, deps);
+    }
+    const applied = push.output || null;
+    await deps.migrations.updateJob(job.jobId, { appliedSql: applied });
+    await audit('update', attempt, started, 'ok', applied ?? 'no changes');
+
+    const validated = new Date();
+    const diff = await skeemaStep(deps, host, job, desired, 'diff', false);
+    if (!diff.ok || diff.definition === null) {
+      const reason = diff.ok ? 'table missing after push' : diff.reason;
+      await audit('validate', attempt, validated, 'failed', reason);
+      if (!diff.ok && diff.kind === 'transient' && attempt <= deps.settings.maxRetries) {
+        await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
+        continue;
+      }
+      const restored = await rollback(job, before, attempt, deps, host);
+      return finish(job, 'failed', `validation failed: ${reason}`, attempt, !restored || (!diff.ok && diff.kind === 'transient'), deps);
+    }
+    await deps.migrations.updateJob(job.jobId, { afterSql: diff.definition });
+    await audit('validate', attempt, validated, 'ok', diff.definition);
+    return finish(job, 'succeeded', null, attempt, false, deps);
+  }
+}
+
+/** Pushes the backup and verifies it (diff clean): true when the table is as it was. */
+async function rollback(job: MigrationJobRecord, before: string, attempt: number, deps: MigrationDeps, host: HostRecord): Promise<boolean> {
+  const started = new Date();
+  const definition = before === '' ? null : before;
+  const push = await skeemaStep(deps, host, job, definition, 'push', true);
+  const diff = push.ok ? await skeemaStep(deps, host, job, definition, 'diff', false) : push;
+  const ok = diff.ok && normalizeDefinition(diff.definition ?? '') === normalizeDefinition(before);
+  await deps.migrations.addAudit([
+    {
+      jobId: job.jobId,
+      attempt,
+      stage: 'rollback',
+      outcome: ok ? 'ok' : 'failed',
+      detail: ok ? (push.ok && push.output ? push.output : 'table unchanged') : diff.ok ? 'definition differs from the backup' : diff.reason,
+      startedAt: started,
+      finishedAt: new Date(),
+    },
+  ]);
+  return ok;
+}
+
+async function skeemaStep(
+  deps: MigrationDeps,
+  host: HostRecord,
+  job: MigrationJobRecord,
+  definition: string | null,
+  mode: 'push' | 'diff',
+  allowUnsafe: boolean,
+): Promise<StepResult> {
+  const script = buildTableSkeemaScript(
+    { database: databaseName(job.dbId), table: job.table, definition, tempSchema: tempSchemaName(), allowUnsafe },
+    mode,
+  );
+  const result = await runScript(deps, host, script);
+  const parsed = parseDefinition(result.stdout);
+  const output = ddlOf(result.stdout);
+  if (result.exitCode === 0 && parsed !== undefined) return { ok: true, definition: parsed, output };
+  if (mode === 'diff' && result.exitCode === 1) {
+    return { ok: false, definition: parsed ?? null, kind: 'permanent', reason: `skeema diff is not clean after the push: ${output || 'differences remain'}` };
+  }
+  return { ok: false, definition: parsed ?? null, ...classify(result) };
+}
+
+async function runScript(deps: MigrationDeps, host: HostRecord, script: string): Promise<HostRunResult> {
+  try {
+    return await deps.hostRunner.run(host, script, deps.settings.scriptTimeoutSeconds);
+  } catch (error) {
+    return { exitCode: -1, stdout: '', stderr: `host command could not run: ${(error as Error).message}` };
+  }
+}
+
+const TRANSIENT = /Error (1040|1205|1213|2002|2003|2006|2013)\b|Too many connections|Lock wait timeout|Deadlock found|Lost connection|server has gone away|Can't connect|connection refused|bad connection|invalid connection|i\/o timeout|host command could not run|killed by/i;
+
+/** Transient (retried), unsafe (refused, names the change) or permanent. */
+export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exitCode'>): Failure {
+  const lines = result.stderr.split('\n').map((l) => l.replace(/^\S+ \S+ \[(ERROR|WARN|INFO)\]\s*/, '').trim()).filter(Boolean);
+  if (/Preventing execution of unsafe/.test(result.stderr)) {
+    const changes = lines.filter((l) => l.startsWith('# ')).map((l) => l.slice(2));
+    return {
+      kind: 'unsafe',
+      reason: `unsafe change refused: ${changes.join('; ') || 'destructive statement'} (set allow_unsafe to permit it)`,
+    };
+  }
+  const errorLine = [...lines].reverse().find((l) => /error/i.test(l) && !/^Skipped \d+ operation/.test(l)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`;
+  return { kind: TRANSIENT.test(result.stderr) ? 'transient' : 'permanent', reason: errorLine.slice(0, 1000) };
+}
+
+/** The DDL Skeema printed (without its `-- instance` and USE lines). */
+export function ddlOf(stdout: string): string {
+  const lines = stdout.split('\n');
+  const end = lines.findIndex((l) => l === DEFINITION_MARKER || l === NO_TABLE_MARKER);
+  return (end >= 0 ? lines.slice(0, end) : lines)
+    .filter((l) => l.trim() && !l.startsWith('--') && !/^USE /.test(l))
+    .join('\n')
+    .trim();
+}
+
+/** The definition a table script printed: string, null (no such table), undefined (none printed). */
+export function parseDefinition(stdout: string): string | null | undefined {
+  const lines = stdout.split('\n');
+  const at = lines.lastIndexOf(DEFINITION_MARKER);
+  if (at >= 0) return lines.slice(at + 1).join('\n').trim();
+  return lines.includes(NO_TABLE_MARKER) ? null : undefined;
+}
+
+/** SHOW CREATE TABLE without the parts that change with data (AUTO_INCREMENT=n). */
+export function normalizeDefinition(definition: string): string {
+  return definition.replace(/ AUTO_INCREMENT=\d+/, '').trim();
+}
+
+function auditor(jobId: string, deps: MigrationDeps) {
+  return (stage: MigrationStage, attempt: number, startedAt: Date, outcome: 'ok' | 'failed', detail: string | null) =>
+    deps.migrations.addAudit([{ jobId, attempt, stage, outcome, detail, startedAt, finishedAt: new Date() }]);
+}
+
+async function finish(
+  job: MigrationJobRecord,
+  state: JobState,
+  reason: string | null,
+  attempts: number,
+  flagged: boolean,
+  deps: MigrationDeps,
+): Promise<JobState> {
+  await deps.migrations.updateJob(job.jobId, { state, statusReason: reason, attempts, flagged });
+  await deps.state.setState(job.jobId, state);
+  await sendLogs(deps, job, state, reason);
+  return state;
+}
+
+async function sendLogs(deps: MigrationDeps, job: MigrationJobRecord, state: JobState, reason: string | null): Promise<void> {
+  const db = await deps.meta.getDatabase(job.dbId);
+  try {
+    await deps.logs.send([
+      {
+        tenant_id: db?.tenantId ?? 'unknown',
+        db_id: job.dbId,
+        job_id: job.jobId,
+        source: 'migration',
+        level: state === 'failed' ? 'ERROR' : 'INFO',
+        message: `migration of ${job.table}: ${state}${reason ? ` (${reason})` : ''}`,
+        create_timestamp: new Date().toISOString(),
+      },
+    ]);
+  } catch {
+    // Logs are best effort: the job's outcome is already recorded in MetaDB.
+  }
+}
+
+/** After a tenant job: customization marks, the cascade of a parent change, the batch's end. */
+async function afterJob(job: MigrationJobRecord, outcome: JobState, deps: MigrationDeps): Promise<void> {
+  if (outcome === 'succeeded') {
+    const done = (await deps.migrations.getJob(job.jobId))!;
+    const db = await deps.meta.getDatabase(job.dbId);
+    const changed = normalizeDefinition(done.beforeSql ?? '') !== normalizeDefinition(done.afterSql ?? '');
+    // A child's own change to a table makes that table its own: parent changes stop there.
+    if (changed && db && db.template !== 'default' && /^[0-9a-f]{32}$/.test(db.template)) {
+      await deps.migrations.markCustomized(job.dbId, job.table, job.jobId);
+    }
+    const owner = db && (await deps.meta.getTenant(db.tenantId));
+    if (changed && owner?.isAdmin) await queueCascade(done, deps);
+  }
+  await finishBatch(job.batchId, deps);
+}
+
+/**
+ * Queues a parent change for every child database (one job per child, grouped per host).
+ * Primary course: list the children, mark those that customized the table `skipped (customized)`
+ * (the change stays pending for them), record the rest `queued`, invoke one M1 run per host.
+ */
+export async function queueCascade(parentJob: MigrationJobRecord, deps: MigrationDeps): Promise<string | undefined> {
+  const children = await deps.migrations.listChildren(parentJob.dbId);
+  if (children.length === 0) return undefined;
+  const parentBatch = (await deps.migrations.getBatch(parentJob.batchId))!;
+  const customized = await deps.migrations.customizedDatabases(children.map((c) => c.dbId), parentJob.table);
+  const batchId = cascadeBatchId(parentJob.jobId);
+  const jobs = children.map((c) => ({
+    jobId: randomUUID(),
+    dbId: c.dbId,
+    hostId: c.hostId,
+    table: parentJob.table,
+    desiredSql: null,
+    state: customized.has(c.dbId) ? ('skipped' as const) : ('queued' as const),
+    statusReason: customized.has(c.dbId) ? 'customized' : null,
+  }));
+  try {
+    await deps.migrations.createBatch(
+      { batchId, tenantId: parentBatch.tenantId, dbId: parentJob.dbId, kind: 'cascade', parentJobId: parentJob.jobId, allowUnsafe: parentBatch.allowUnsafe },
+      jobs,
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return batchId; // queued by an earlier run of the parent job
+    throw error;
+  }
+  const hosts = [...new Set(jobs.filter((j) => j.state === 'queued').map((j) => j.hostId))];
+  for (const hostId of hosts) await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
+  if (hosts.length === 0) await finishBatch(batchId, deps);
+  return batchId;
+}
+
+interface ChildOutcome {
+  job: MigrationJobRecord;
+  state: JobState;
+  reason: string | null;
+  attempts: number;
+  flagged: boolean;
+  audit: AuditEntry[];
+}
+
+/**
+ * M1 for a cascade on one host: applies the parent's ALTER to each child that still follows it.
+ * Primary course: claim jobs in chunks, per child (bounded concurrency, per-database lock) verify
+ * the definition equals the parent's old one, apply the ALTER, verify it equals the new one;
+ * write outcomes per chunk. Resumable: an interrupted run's jobs are claimed again when stale.
+ */
+export async function runCascade(batchId: string, hostId: string, deps: MigrationDeps): Promise<Partial<Record<JobState, number>>> {
+  const batch = await deps.migrations.getBatch(batchId);
+  const parent = batch?.parentJobId ? await deps.migrations.getJob(batch.parentJobId) : undefined;
+  const host = await deps.meta.getHost(hostId);
+  if (!batch || !parent || !host) throw new NotFoundError(`cascade ${batchId} or its host ${hostId} not found`);
+  const plan = {
+    before: normalizeDefinition(parent.beforeSql ?? ''),
+    after: normalizeDefinition(parent.afterSql ?? ''),
+    ddl: splitDdl(parent.appliedSql ?? ''),
+  };
+  const ttl = deps.settings.staleSeconds * 1000;
+  let idleRounds = 0;
+  for (;;) {
+    const jobs = await deps.migrations.claimCascadeJobs(batchId, hostId, deps.settings.cascadeChunk, deps.settings.staleSeconds);
+    if (jobs.length === 0) break;
+    const tokens = await deps.state.tryLockMany(jobs.map((j) => j.dbId), ttl);
+    const locked = jobs.filter((_, i) => tokens[i]);
+    const busy = jobs.filter((_, i) => !tokens[i]);
+    try {
+      const outcomes = await mapLimit(locked, deps.settings.cascadeConcurrency, (job) => applyToChild(job, host, plan, deps));
+      await recordOutcomes(outcomes, deps);
+    } finally {
+      await deps.state.unlockMany(locked.map((j) => ({ name: j.dbId, token: tokens[jobs.indexOf(j)]! })));
+    }
+    if (busy.length > 0) {
+      // A child busy with its own migration: back in the queue, taken again after the others.
+      await deps.migrations.requeueJobs(busy.map((j) => j.jobId));
+      if (locked.length === 0) await wait(deps, Math.min(1000, 50 * 2 ** idleRounds++));
+    } else idleRounds = 0;
+  }
+  await finishBatch(batchId, deps);
+  return deps.migrations.countJobs(batchId);
+}
+
+/** `-- comments`, USE lines dropped; one statement per entry. */
+function splitDdl(ddl: string): string[] {
+  return ddl
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter((s) => s && !/^USE /i.test(s));
+}
+
+async function applyToChild(
+  job: MigrationJobRecord,
+  host: HostRecord,
+  plan: { before: string; after: string; ddl: string[] },
+  deps: MigrationDeps,
+): Promise<ChildOutcome> {
+  const audit: AuditEntry[] = [];
+  const database = databaseName(job.dbId);
+  const stage = (s: MigrationStage, attempt: number, startedAt: Date, outcome: 'ok' | 'failed', detail: string | null) =>
+    audit.push({ jobId: job.jobId, attempt, stage: s, outcome, detail, startedAt, finishedAt: new Date() });
+  const done = (state: JobState, reason: string | null, attempts: number, flagged = false): ChildOutcome => ({ job, state, reason, attempts, flagged, audit });
+
+  for (let attempt = job.attempts + 1; ; attempt++) {
+    let started = new Date();
+    try {
+      const current = await readDefinition(deps.hostSql, host, database, job.table);
+      if (current === plan.after) {
+        stage('verify', attempt, started, 'ok', 'already has the new definition');
+        return done('succeeded', 'already up to date', attempt);
+      }
+      if (current !== plan.before) {
+        stage('verify', attempt, started, 'ok', 'definition differs from the parent: customized');
+        return done('skipped', 'customized', attempt);
+      }
+      stage('verify', attempt, started, 'ok', 'follows the parent');
+      started = new Date();
+      await deps.hostSql.run(host, database, plan.ddl);
+      stage('update', attempt, started, 'ok', plan.ddl.join(';\n'));
+      started = new Date();
+      const after = await readDefinition(deps.hostSql, host, database, job.table);
+      if (after !== plan.after) {
+        stage('validate', attempt, started, 'failed', 'definition differs from the parent after the change');
+        return done('failed', 'definition differs from the parent after the change', attempt, true);
+      }
+      stage('validate', attempt, started, 'ok', null);
+      return done('succeeded', null, attempt);
+    } catch (error) {
+      const e = error as { code?: string; errno?: number; message: string };
+      const transient = [1040, 1205, 1213, 2006, 2013].includes(e.errno ?? 0) || /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT/.test(e.code ?? '');
+      stage('update', attempt, started, 'failed', e.message);
+      if (transient && attempt <= deps.settings.maxRetries) {
+        await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
+        continue;
+      }
+      // One DDL statement either applies or not; a table left half-way is flagged by validate.
+      return done('failed', transient ? `gave up after ${attempt} attempts: ${e.message}` : e.message, attempt, transient);
+    }
+  }
+}
+
+async function readDefinition(hostSql: HostSql, host: HostRecord, database: string, table: string): Promise<string> {
+  const [exists] = (await hostSql.run(host, database, [
+    `SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '${table}'`,
+  ])) as Array<Array<{ n: number }>>;
+  if (Number(exists![0]!.n) === 0) return '';
+  const [rows] = (await hostSql.run(host, database, [`SHOW CREATE TABLE \`${table}\``])) as Array<Array<Record<string, string>>>;
+  return normalizeDefinition(rows![0]!['Create Table'] ?? '');
+}
+
+async function recordOutcomes(outcomes: ChildOutcome[], deps: MigrationDeps): Promise<void> {
+  const groups = new Map<string, ChildOutcome[]>();
+  for (const o of outcomes) {
+    const key = JSON.stringify([o.state, o.reason, o.attempts, o.flagged]);
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  for (const group of groups.values()) {
+    const { state, reason, attempts, flagged } = group[0]!;
+    await deps.migrations.finishJobs(group.map((o) => o.job.jobId), state, reason, attempts, flagged);
+  }
+  await deps.migrations.addAudit(outcomes.flatMap((o) => o.audit));
+  await Promise.all(outcomes.map((o) => deps.state.setState(o.job.jobId, o.state)));
+  for (const o of outcomes.filter((x) => x.state === 'skipped')) await deps.migrations.markCustomized(o.job.dbId, o.job.table, o.job.jobId);
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+/** Marks a batch finished once all its jobs are, and sends its emails (once). */
+async function finishBatch(batchId: string, deps: MigrationDeps): Promise<void> {
+  if (!(await deps.migrations.finishBatchIfDone(batchId))) return;
+  const batch = (await deps.migrations.getBatch(batchId))!;
+  try {
+    await notifyBatch(batch, deps);
+  } catch {
+    // A mail outage must not undo a finished migration; the outcome stays in MetaDB and /dashboard.
+  }
+}
+
+async function notifyBatch(batch: MigrationBatchRecord, deps: MigrationDeps): Promise<void> {
+  const tenant = await deps.meta.getTenant(batch.tenantId);
+  const jobs = await deps.migrations.listJobs(batch.batchId);
+  const counts = countStates(jobs);
+  const summary = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ');
+  const line = (j: MigrationJobRecord) => `- ${batch.kind === 'cascade' ? `db ${j.dbId} ` : ''}${j.table}: ${j.state}${j.statusReason ? ` (${j.statusReason})` : ''}`;
+  const shown = batch.kind === 'cascade' ? jobs.filter((j) => j.state !== 'succeeded').slice(0, 100) : jobs;
+  if (tenant) {
+    await deps.notifier.send({
+      to: tenant.email,
+      subject: `OctoDB migration ${batch.batchId} finished: ${summary}`,
+      text: [
+        `Your ${batch.kind === 'cascade' ? 'cascade to child databases' : 'migration'} ${batch.batchId} on database ${batch.dbId} finished: ${summary}.`,
+        '',
+        ...shown.map(line),
+      ].join('\n'),
+    });
+  }
+  const flagged = jobs.filter((j) => j.flagged);
+  if (flagged.length > 0 && deps.settings.adminEmail) {
+    await deps.notifier.send({
+      to: deps.settings.adminEmail,
+      subject: `OctoDB: ${flagged.length} migration job(s) failed for good in batch ${batch.batchId}`,
+      text: [`These jobs need manual attention (batch ${batch.batchId}, tenant ${batch.tenantId}):`, '', ...flagged.slice(0, 200).map((j) => `- job ${j.jobId} db ${j.dbId} ${j.table}: ${j.statusReason ?? ''}`)].join('\n'),
+    });
+  }
+}
+
+export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<JobState, number>> {
+  const counts: Partial<Record<JobState, number>> = {};
+  for (const j of jobs) counts[j.state] = (counts[j.state] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Finds jobs whose worker died (`running` with a stale claim) and starts them again; a tenant job
+ * out of tries is failed and flagged instead. Runs at the start of every M1 invocation.
+ */
+export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
+  const stale = await deps.migrations.listStaleJobs(deps.settings.staleSeconds, 200);
+  const cascades = new Set<string>();
+  for (const job of stale) {
+    if (job.desiredSql === null) {
+      cascades.add(JSON.stringify([job.batchId, job.hostId]));
+      continue;
+    }
+    if ((await deps.state.attempts(job.jobId)) > deps.settings.maxRetries) {
+      await finish(job, 'failed', 'worker stopped and no tries left', job.attempts, true, deps);
+      await finishBatch(job.batchId, deps);
+    } else await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+  }
+  for (const key of cascades) {
+    const [batchId, hostId] = JSON.parse(key) as [string, string];
+    await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
+  }
+  return stale.length;
+}

@@ -1,0 +1,25 @@
+import { recoverStaleJobs, runCascade, runMigrationJob } from '#core/migrations';
+import { deps, migrationDeps } from '#adapters/wiring';
+import { logger } from '#shared/logger';
+
+/**
+ * M1 — asynchronous: {job_id} runs one tenant job; {cascade_batch_id, host_id} runs a cascade's
+ * jobs on one host; {sweep: true} (a schedule) only restarts jobs whose worker died.
+ */
+export async function handler(event: { job_id?: unknown; cascade_batch_id?: unknown; host_id?: unknown; sweep?: unknown }): Promise<unknown> {
+  const d = migrationDeps(await deps());
+  const recovered = await recoverStaleJobs(d);
+  if (recovered > 0) logger.warn('restarted stale migration jobs', { recovered });
+  if (typeof event.job_id === 'string') {
+    const outcome = await runMigrationJob(event.job_id, d);
+    logger.info('migration job finished', { job_id: event.job_id, outcome });
+    return { outcome };
+  }
+  if (typeof event.cascade_batch_id === 'string' && typeof event.host_id === 'string') {
+    const counts = await runCascade(event.cascade_batch_id, event.host_id, d);
+    logger.info('cascade finished on host', { batch_id: event.cascade_batch_id, host_id: event.host_id, counts });
+    return { counts };
+  }
+  if (event.sweep !== true) logger.error('migrate-run event without job_id or cascade_batch_id', { event });
+  return { recovered };
+}

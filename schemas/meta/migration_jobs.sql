@@ -1,0 +1,23 @@
+CREATE TABLE migration_jobs (
+  job_id char(36) NOT NULL,
+  batch_id char(36) NOT NULL,
+  db_id char(32) NOT NULL,
+  host_id varchar(64) NOT NULL,
+  table_name varchar(64) NOT NULL,
+  desired_sql mediumtext DEFAULT NULL,
+  state varchar(16) NOT NULL,
+  status_reason varchar(2000) DEFAULT NULL,
+  attempts int unsigned NOT NULL DEFAULT 0,
+  flagged tinyint(1) NOT NULL DEFAULT 0,
+  before_sql mediumtext DEFAULT NULL,
+  applied_sql mediumtext DEFAULT NULL,
+  after_sql mediumtext DEFAULT NULL,
+  claimed_at datetime(3) DEFAULT NULL,
+  created_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  started_at datetime(3) DEFAULT NULL,
+  finished_at datetime(3) DEFAULT NULL,
+  PRIMARY KEY (job_id),
+  KEY ix_migration_jobs_batch (batch_id, host_id, state),
+  KEY ix_migration_jobs_table (db_id, table_name),
+  KEY ix_migration_jobs_state (state, claimed_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

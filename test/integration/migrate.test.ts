@@ -1,0 +1,411 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseName } from '#core/ids';
+import type { HostRunner } from '#core/ports';
+import { deps } from '#adapters/wiring';
+import { callerOf, httpHandler, json } from '#shared/http';
+import { main as adminMain } from '../../bin/admin.ts';
+import { routes } from '../../bin/local.ts';
+import { migrationStatusAction } from '../../lambdas/migrate-status/action.ts';
+import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+
+// A temporary route for this suite only: the lead routes the same entry as /dashboard's action.
+routes.push({
+  method: 'POST',
+  path: '/test/migration-status',
+  guarded: true,
+  handler: httpHandler(async (event) => json(200, await migrationStatusAction(JSON.parse(event.body ?? '{}'), callerOf(event), await deps()))),
+});
+
+// Mailgun's API, captured: every request the real mailgun.js client sends lands here.
+interface Captured {
+  path: string;
+  auth: string;
+  fields: Record<string, string>;
+}
+const mails: Captured[] = [];
+let mailServer: Server;
+async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const form = await new Request('http://x', { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body: Buffer.concat(chunks) }).formData();
+  return Object.fromEntries([...form.entries()].map(([k, v]) => [k, String(v)]));
+}
+
+const ADMIN_EMAIL = 'ops@example.com';
+let octo: TestOctoDb;
+let realRunner: HostRunner;
+
+beforeAll(async () => {
+  mailServer = createServer(async (req, res) => {
+    mails.push({ path: req.url ?? '', auth: String(req.headers.authorization), fields: await readForm(req) });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"<x@mg>","message":"Queued. Thank you."}');
+  });
+  await new Promise<void>((r) => mailServer.listen(0, '127.0.0.1', r));
+  octo = await startTestOctoDb({
+    OCTODB_MIGRATION_BACKOFF_MS: '20',
+    OCTODB_MAILGUN_API_KEY: 'key-test-123',
+    OCTODB_MAILGUN_DOMAIN: 'mg.example.com',
+    OCTODB_MAILGUN_URL: `http://127.0.0.1:${(mailServer.address() as AddressInfo).port}`,
+    OCTODB_ADMIN_EMAIL: ADMIN_EMAIL,
+  });
+  realRunner = octo.deps.hostRunner;
+});
+afterAll(async () => {
+  await octo?.close();
+  mailServer?.close();
+});
+
+const meta = (table: string) => `\`${octo.metaDb}\`.${table}`;
+async function tenant(overrides: Record<string, unknown> = {}) {
+  const t = await octo.signUp(overrides);
+  expect((await octo.waitForDatabase(t.db_id)).status).toBe('ready');
+  return { ...t, token: await octo.token(t.email, t.password), db: databaseName(t.db_id) };
+}
+async function waitForBatch(batchId: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id = ?`, [batchId]);
+    if (rows[0]?.finished_at) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`batch ${batchId} not finished after ${timeoutMs} ms`);
+}
+async function migrate(token: string, sql: string, extra: Record<string, unknown> = {}) {
+  const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string; table: string }> }>('/migrate', { sql, ...extra }, token);
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  await waitForBatch(res.body.batch_id);
+  // The batch's emails go out after it is marked finished: let the worker end.
+  await octo.invoker.idle();
+  return res.body;
+}
+async function jobRow(jobId: string) {
+  const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT * FROM ${meta('migration_jobs')} WHERE job_id = ?`, [jobId]);
+  return rows[0]!;
+}
+async function stages(jobId: string) {
+  const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT stage, outcome, attempt, detail, started_at, finished_at FROM ${meta('migration_audit')} WHERE job_id = ? ORDER BY audit_id`, [jobId]);
+  return rows;
+}
+async function showCreate(db: string, table: string) {
+  const [rows] = await octo.admin.query<RowDataPacket[]>(`SHOW CREATE TABLE \`${db}\`.\`${table}\``);
+  return String(rows[0]!['Create Table']).replace(/ AUTO_INCREMENT=\d+/, '');
+}
+async function rows(db: string, sql: string) {
+  const [r] = await octo.admin.query<RowDataPacket[]>(sql.replaceAll('$db', `\`${db}\``));
+  return r;
+}
+const jobCount = async () => Number((await octo.admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${meta('migration_jobs')}`))[0][0]!.n);
+
+const ITEMS = 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id));';
+
+describe('POST /migrate input', () => {
+  let t: Awaited<ReturnType<typeof tenant>>;
+  beforeAll(async () => {
+    t = await tenant();
+  });
+
+  it.each([
+    ['no sql', {}, 400, /sql/],
+    ['sql of wrong type', { sql: 42 }, 400, /sql/],
+    ['an empty sql', { sql: '' }, 400, /sql is required/],
+    ['sql over 64 KB', { sql: `CREATE TABLE t (id int COMMENT '${'x'.repeat(70_000)}');` }, 400, /64 KB/],
+    ['an unknown field', { sql: ITEMS, drop: true }, 400, /Unrecognized|unrecognized/],
+    ['allow_unsafe of wrong type', { sql: ITEMS, allow_unsafe: 'yes' }, 400, /allow_unsafe/],
+    ['a malformed db_id', { sql: ITEMS, db_id: '../x' }, 400, /db_id/],
+    ['a DROP TABLE', { sql: 'DROP TABLE customers;' }, 403, /only CREATE TABLE/],
+    ['a valid table followed by an INSERT', { sql: `${ITEMS} INSERT INTO items VALUES (1, 'x');` }, 403, /statement 2/],
+    ['a comment hiding text', { sql: `${ITEMS} -- DROP TABLE customers` }, 403, /comments/],
+    ['a missing semicolon', { sql: ITEMS.slice(0, -1) }, 400, /semicolon/],
+    ['another tenant database by name', { sql: 'CREATE TABLE db_0.t (id int);' }, 403, /own database/],
+  ])('answers %s with its status and queues nothing', async (_label, body, status, message) => {
+    const before = await jobCount();
+    const res = await octo.post('/migrate', body, t.token);
+    expect(res.status).toBe(status);
+    expect(String(res.body.error)).toMatch(message);
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('refuses a db_id that belongs to another tenant', async () => {
+    const other = await tenant();
+    const res = await octo.post('/migrate', { sql: ITEMS, db_id: other.db_id }, t.token);
+    expect(res.status).toBe(403);
+  });
+
+  it('answers 401 without a token', async () => {
+    expect((await octo.post('/migrate', { sql: ITEMS })).status).toBe(401);
+  });
+
+  it('returns each statement verdict when one is invalid', async () => {
+    const res = await octo.post<{ statements: Array<{ valid: boolean }> }>('/migrate', { sql: `${ITEMS} CREATE TABLE x (a int,);` }, t.token);
+    expect(res.status).toBe(400);
+    expect(res.body.statements.map((s) => s.valid)).toEqual([true, false]);
+  });
+});
+
+describe('migrations with Skeema', () => {
+  it('creates a table, adds a column, an index, modifies a column, and keeps the rows', async () => {
+    const t = await tenant();
+    const created = await migrate(t.token, ITEMS);
+    expect(created.jobs).toEqual([{ job_id: expect.any(String), table: 'items' }]);
+    expect((await jobRow(created.jobs[0]!.job_id)).state).toBe('succeeded');
+    await octo.admin.query(`INSERT INTO \`${t.db}\`.items (name) VALUES ('a'), ('b'), ('c')`);
+
+    await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, qty int NOT NULL DEFAULT 7, PRIMARY KEY (id));');
+    await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, qty int NOT NULL DEFAULT 7, PRIMARY KEY (id), KEY ix_items_name (name));');
+    const modified = await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(100) NOT NULL, qty int NOT NULL DEFAULT 7, PRIMARY KEY (id), KEY ix_items_name (name));');
+
+    const def = await showCreate(t.db, 'items');
+    expect(def).toMatch(/`name` varchar\(100\) NOT NULL/);
+    expect(def).toMatch(/`qty` int\(11\) NOT NULL DEFAULT 7/);
+    expect(def).toMatch(/KEY `ix_items_name` \(`name`\)/);
+    expect(await rows(t.db, 'SELECT name, qty FROM $db.items ORDER BY id')).toEqual([
+      { name: 'a', qty: 7 },
+      { name: 'b', qty: 7 },
+      { name: 'c', qty: 7 },
+    ]);
+    const job = await jobRow(modified.jobs[0]!.job_id);
+    expect(job.applied_sql).toMatch(/ALTER TABLE `items` MODIFY COLUMN `name` varchar\(100\)/);
+    expect((await stages(job.job_id)).map((s) => `${s.stage}:${s.outcome}`)).toEqual(['backup:ok', 'update:ok', 'validate:ok']);
+    // The other tables of the database were left alone.
+    expect((await rows(t.db, "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() OR table_schema = '" + t.db + "'"))[0]!.n).toBe(3);
+  });
+
+  it('creates several tables in one batch and reports them through the status entry', async () => {
+    const t = await tenant();
+    const batch = await migrate(t.token, `${ITEMS}\nCREATE TABLE tags (id int unsigned NOT NULL, label varchar(9), PRIMARY KEY (id));`);
+    const status = await octo.post<{ counts: Record<string, number>; jobs: Array<{ table: string; state: string; stages: Array<{ stage: string; started_at: string }> }> }>(
+      '/test/migration-status',
+      { action: 'get_migration_status', batch_id: batch.batch_id },
+      t.token,
+    );
+    expect(status.status).toBe(200);
+    expect(status.body.counts).toEqual({ succeeded: 2 });
+    expect(status.body.jobs.map((j) => j.table).sort()).toEqual(['items', 'tags']);
+    expect(status.body.jobs[0]!.stages.map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
+    const other = await tenant();
+    const peek = await octo.post('/test/migration-status', { batch_id: batch.batch_id }, other.token);
+    expect(peek.status).toBe(404);
+    expect((await octo.post('/test/migration-status', { batch_id: 'nope' }, t.token)).status).toBe(400);
+  });
+
+  it('refuses an unsafe change naming it, leaves the table unchanged, and applies it with allow_unsafe', async () => {
+    const t = await tenant();
+    await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, note varchar(50), PRIMARY KEY (id));');
+    await octo.admin.query(`INSERT INTO \`${t.db}\`.items (name, note) VALUES ('a', 'keep me')`);
+    const before = await showCreate(t.db, 'items');
+
+    const refused = await migrate(t.token, ITEMS);
+    const job = await jobRow(refused.jobs[0]!.job_id);
+    expect(job.state).toBe('failed');
+    expect(job.status_reason).toMatch(/unsafe change refused: ALTER TABLE `items` DROP COLUMN `note`/);
+    expect(job.attempts).toBe(1);
+    expect(await showCreate(t.db, 'items')).toBe(before);
+    expect(await rows(t.db, 'SELECT note FROM $db.items')).toEqual([{ note: 'keep me' }]);
+
+    const allowed = await migrate(t.token, ITEMS, { allow_unsafe: true });
+    expect((await jobRow(allowed.jobs[0]!.job_id)).state).toBe('succeeded');
+    expect(await showCreate(t.db, 'items')).not.toMatch(/note/);
+    expect(await rows(t.db, 'SELECT name FROM $db.items')).toEqual([{ name: 'a' }]);
+  });
+
+  it('rolls back a push that fails (a UNIQUE index over duplicate rows) and leaves the table as it was', async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    await octo.admin.query(`INSERT INTO \`${t.db}\`.items (name) VALUES ('dup'), ('dup')`);
+    const before = await showCreate(t.db, 'items');
+    const res = await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id), UNIQUE KEY uq_name (name));');
+    const job = await jobRow(res.jobs[0]!.job_id);
+    expect(job.state).toBe('failed');
+    expect(job.status_reason).toMatch(/Duplicate entry/);
+    expect(job.flagged).toBe(0);
+    expect((await stages(job.job_id)).map((s) => `${s.stage}:${s.outcome}`)).toEqual(['backup:ok', 'update:failed', 'rollback:ok']);
+    expect(await showCreate(t.db, 'items')).toBe(before);
+    expect((await rows(t.db, 'SELECT COUNT(*) AS n FROM $db.items'))[0]!.n).toBe(2);
+  });
+});
+
+describe('retries', () => {
+  /** Answers the first `failures` skeema pushes with a transient MySQL error, then runs for real. */
+  function flakyPushes(failures: number) {
+    let seen = 0;
+    const runner: HostRunner = {
+      async run(host, script, timeout) {
+        if (script.includes('skeema push') && !script.includes('--allow-unsafe') && seen++ < failures) {
+          return { exitCode: 2, stdout: '', stderr: '2026-01-01 00:00:00 [ERROR] Error 1040: Too many connections' };
+        }
+        return realRunner.run(host, script, timeout);
+      },
+    };
+    return runner;
+  }
+
+  it('retries a transient failure with backoff, counted in Redis, and then succeeds', async () => {
+    const t = await tenant();
+    octo.deps.hostRunner = flakyPushes(1);
+    try {
+      const res = await migrate(t.token, ITEMS);
+      const job = await jobRow(res.jobs[0]!.job_id);
+      expect(job.state).toBe('succeeded');
+      expect(job.attempts).toBe(2);
+      expect(await octo.deps.migrationState.attempts(job.job_id)).toBe(2);
+      const s = await stages(job.job_id);
+      expect(s.map((x) => `${x.stage}:${x.outcome}:${x.attempt}`)).toEqual(['backup:ok:1', 'update:failed:1', 'update:ok:2', 'validate:ok:2']);
+      expect(s[1]!.detail).toMatch(/Too many connections/);
+      expect(await showCreate(t.db, 'items')).toMatch(/CREATE TABLE `items`/);
+    } finally {
+      octo.deps.hostRunner = realRunner;
+    }
+  });
+
+  it('fails and flags a job whose transient failure persists, after max retries, and tells the admin', async () => {
+    const t = await tenant();
+    octo.deps.hostRunner = flakyPushes(100);
+    try {
+      const res = await migrate(t.token, ITEMS);
+      const job = await jobRow(res.jobs[0]!.job_id);
+      expect(job).toMatchObject({ state: 'failed', flagged: 1, attempts: 3 });
+      expect(job.status_reason).toMatch(/gave up after 3 attempts: .*Too many connections/);
+      expect((await stages(job.job_id)).filter((s) => s.stage === 'update').map((s) => s.attempt)).toEqual([1, 2, 3]);
+      expect(await rows(t.db, "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = '" + t.db + "' AND table_name = 'items'")).toEqual([{ n: 0 }]);
+
+      const toAdmin = mails.find((m) => m.fields.to === ADMIN_EMAIL && m.fields.text?.includes(job.job_id));
+      expect(toAdmin).toBeDefined();
+      expect(toAdmin!.path).toBe('/v3/mg.example.com/messages');
+      expect(toAdmin!.fields.subject).toMatch(/failed for good/);
+      const toTenant = mails.find((m) => m.fields.to === t.email && m.fields.subject?.includes(res.batch_id));
+      expect(toTenant!.fields.text).toMatch(/items: failed/);
+      expect(toTenant!.auth).toBe(`Basic ${Buffer.from('api:key-test-123').toString('base64')}`);
+    } finally {
+      octo.deps.hostRunner = realRunner;
+    }
+  });
+});
+
+describe('notifications', () => {
+  it('sends one email per finished batch to the tenant through Mailgun, with the per-table outcome', async () => {
+    const t = await tenant();
+    const res = await migrate(t.token, `${ITEMS}\nCREATE TABLE tags (id int unsigned NOT NULL, PRIMARY KEY (id));`);
+    await octo.invoker.idle();
+    const sent = mails.filter((m) => m.fields.to === t.email);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.fields).toMatchObject({ from: expect.stringContaining('OctoDB'), subject: expect.stringContaining(res.batch_id) });
+    expect(sent[0]!.fields.text).toMatch(/- items: succeeded/);
+    expect(sent[0]!.fields.text).toMatch(/- tags: succeeded/);
+  });
+});
+
+describe('concurrency and recovery', () => {
+  it('never runs two jobs on one table at once', async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    const wider = 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, a int, PRIMARY KEY (id));';
+    const [one, two] = await Promise.all([octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: wider }, t.token), octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: wider }, t.token)]);
+    await Promise.all([waitForBatch(one.body.batch_id), waitForBatch(two.body.batch_id)]);
+    const spans: Array<readonly [number, number]> = [];
+    for (const b of [one.body, two.body]) {
+      const s = await stages(b.jobs[0]!.job_id);
+      expect((await jobRow(b.jobs[0]!.job_id)).state).toBe('succeeded');
+      spans.push([new Date(s[0]!.started_at).getTime(), new Date(s.at(-1)!.finished_at).getTime()] as const);
+    }
+    spans.sort((a, b) => a[0] - b[0]);
+    expect(spans[1]![0]).toBeGreaterThanOrEqual(spans[0]![1]);
+    expect(await showCreate(t.db, 'items')).toMatch(/`a` int/);
+  });
+
+  it('picks up a job whose worker died while running, and re-running after its push is harmless', async () => {
+    const t = await tenant();
+    const res = await migrate(t.token, ITEMS);
+    const jobId = res.jobs[0]!.job_id;
+    // As if the worker died after the push: the job is `running` with an old claim.
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET state = 'running', claimed_at = NOW(3) - INTERVAL 1 DAY, finished_at = NULL WHERE job_id = ?`, [jobId]);
+    await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [res.batch_id]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(res.batch_id);
+    const job = await jobRow(jobId);
+    expect(job.state).toBe('succeeded');
+    const updates = (await stages(jobId)).filter((s) => s.stage === 'update');
+    expect(updates.at(-1)!.detail).toBe('no changes');
+  });
+});
+
+describe('parent → child cascades', () => {
+  it('creates an admin with the operator command, cascades a parent change to its children, and skips a customized one', async () => {
+    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+    const { stdout } = await promisify(execFile)('npx', ['tsx', 'bin/admin.ts', 'create', '--name', 'Ops', '--email', email, '--password', 'admin-password-1'], {
+      env: { ...process.env, OCTODB_MYSQL_URL: `${MYSQL_URL.replace(/\/[^/]*$/, '')}/${octo.metaDb}` },
+    });
+    const admin = JSON.parse(stdout.trim().split('\n').at(-1)!) as { db_id: string; status: string };
+    expect(admin.status).toBe('ready');
+    const adminToken = await octo.token(email, 'admin-password-1');
+    expect((await octo.post('/signup', { name: 'x', email, password: 'admin-password-1' })).status).toBe(409);
+
+    await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
+    const children: Array<Awaited<ReturnType<typeof tenant>>> = [];
+    for (let i = 0; i < 3; i++) children.push(await tenant({ template: admin.db_id }));
+    for (const [i, c] of children.entries()) {
+      expect((await rows(c.db, "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '" + c.db + "' ORDER BY 1")).map((r) => r.t)).toEqual(['customers', 'orders', 'products']);
+      await octo.admin.query(`INSERT INTO \`${c.db}\`.products (title) VALUES (?), (?)`, [`p${i}a`, `p${i}b`]);
+    }
+    // The third child makes products its own.
+    const custom = 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, color varchar(9), PRIMARY KEY (id));';
+    await migrate(children[2]!.token, custom);
+    const customBefore = await showCreate(children[2]!.db, 'products');
+
+    const parent = await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));');
+    const status = await octo.post<{ jobs: Array<{ cascade: { batch_id: string } }> }>('/test/migration-status', { job_id: parent.jobs[0]!.job_id }, adminToken);
+    expect(status.status).toBe(200);
+    const cascadeId = (status.body as unknown as { cascade: { batch_id: string } }).cascade.batch_id;
+    await waitForBatch(cascadeId);
+
+    const cascade = await octo.post<{ kind: string; counts: Record<string, number>; jobs: Array<{ db_id: string; state: string; status_reason: string | null }> }>(
+      '/test/migration-status',
+      { batch_id: cascadeId },
+      adminToken,
+    );
+    expect(cascade.body.kind).toBe('cascade');
+    expect(cascade.body.counts).toEqual({ succeeded: 2, skipped: 1 });
+    expect(cascade.body.jobs.find((j) => j.db_id === children[2]!.db_id)).toMatchObject({ state: 'skipped', status_reason: 'customized' });
+    const parentDef = await showCreate(databaseName(admin.db_id), 'products');
+    for (const [i, c] of children.slice(0, 2).entries()) {
+      expect(await showCreate(c.db, 'products')).toBe(parentDef);
+      expect(await rows(c.db, 'SELECT title, sku FROM $db.products ORDER BY id')).toEqual([
+        { title: `p${i}a`, sku: null },
+        { title: `p${i}b`, sku: null },
+      ]);
+    }
+    expect(await showCreate(children[2]!.db, 'products')).toBe(customBefore);
+    // A child sees its own cascade job; it cannot read the admin's batch.
+    const childJob = cascade.body.jobs.find((j) => j.db_id === children[0]!.db_id) as unknown as { job_id: string };
+    expect((await octo.post('/test/migration-status', { job_id: childJob.job_id }, children[0]!.token)).status).toBe(200);
+    expect((await octo.post('/test/migration-status', { batch_id: cascadeId }, children[0]!.token)).status).toBe(404);
+
+    // Other tables of the customized child still follow the parent.
+    await migrate(adminToken, 'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, email varchar(254) DEFAULT NULL, vip tinyint(1) NOT NULL DEFAULT 0, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY ix_customers_email (email)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;');
+    await octo.invoker.idle();
+    expect(await showCreate(children[2]!.db, 'customers')).toMatch(/`vip` tinyint\(1\) NOT NULL DEFAULT 0/);
+  });
+
+  it("refuses a template that is not an admin's ready database", async () => {
+    const plain = await tenant();
+    const res = await octo.post('/signup', { name: 'Child', email: `c-${randomBytes(4).toString('hex')}@example.com`, password: 'child-password', template: plain.db_id });
+    expect(res.status).toBe(400);
+    expect(String(res.body.error)).toMatch(/Unknown template/);
+  });
+
+  it.each([
+    ['no command', []],
+    ['a missing email', ['create', '--name', 'Ops', '--password', 'admin-password-1']],
+    ['a short password', ['create', '--name', 'Ops', '--email', 'o@example.com', '--password', 'short']],
+  ])('the admin command refuses %s with exit code 2 and creates nothing', async (_label, args) => {
+    const tenants = async () => Number((await octo.admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${meta('tenants')}`))[0][0]!.n);
+    const before = await tenants();
+    expect(await adminMain(args)).toBe(2);
+    expect(await tenants()).toBe(before);
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { ProhibitedError, ValidationError } from '#core/errors';
+import { splitStatements, validateMigrationSql } from '#core/migration-sql';
+
+const T = 'CREATE TABLE t (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) DEFAULT NULL, PRIMARY KEY (id));';
+
+describe('validateMigrationSql accepts', () => {
+  it.each([
+    ['a plain table', T, ['t']],
+    ['two tables', `${T}\nCREATE TABLE u (id int NOT NULL, PRIMARY KEY (id));`, ['t', 'u']],
+    ['table options', 'CREATE TABLE t (id int NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;', ['t']],
+    ['indexes of every kind', 'CREATE TABLE t (id int NOT NULL, a int, b varchar(9), PRIMARY KEY (id), UNIQUE KEY uq_a (a), KEY ix_b (b));', ['t']],
+    ['backquoted names', 'CREATE TABLE `orders` (`id` int NOT NULL, PRIMARY KEY (`id`));', ['orders']],
+    ['a semicolon inside a string default', "CREATE TABLE t (id int, s varchar(9) DEFAULT 'a;b');", ['t']],
+    ['a column COMMENT (not an SQL comment)', "CREATE TABLE t (id int COMMENT 'the -- id');", ['t']],
+    ['decimal, datetime, enum, json and text', "CREATE TABLE t (d decimal(12,2) NOT NULL DEFAULT 0.00, c datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, e enum('a','b'), j json, x text);", ['t']],
+    ['a foreign key to its own database', 'CREATE TABLE t (id int NOT NULL, u_id int, PRIMARY KEY (id), FOREIGN KEY (u_id) REFERENCES u (id));', ['t']],
+    ['lower-case keywords and extra whitespace', '  create   table   t ( id int ) ;  ', ['t']],
+    ['a 64-character table name', `CREATE TABLE ${'a'.repeat(64)} (id int);`, ['a'.repeat(64)]],
+    ['a doubled quote inside a string', "CREATE TABLE t (s varchar(9) DEFAULT 'it''s');", ['t']],
+  ])('%s', (_label, sql, tables) => {
+    expect(validateMigrationSql(sql).map((d) => d.table)).toEqual(tables);
+  });
+
+  it('keeps each statement without its semicolon as the desired definition', () => {
+    const [def] = validateMigrationSql(T);
+    expect(def!.sql).toBe(T.slice(0, -1));
+    expect(def!.columns).toEqual(['id', 'name']);
+  });
+});
+
+const refused = (sql: string) => {
+  try {
+    validateMigrationSql(sql);
+  } catch (error) {
+    return error as ValidationError | ProhibitedError;
+  }
+  throw new Error('accepted');
+};
+
+describe('validateMigrationSql refuses with 403', () => {
+  it.each([
+    ['DROP TABLE', 'DROP TABLE t;', /only CREATE TABLE/],
+    ['INSERT', "INSERT INTO t VALUES (1);", /only CREATE TABLE/],
+    ['UPDATE', 'UPDATE t SET a = 1;', /only CREATE TABLE/],
+    ['DELETE', 'DELETE FROM t;', /only CREATE TABLE/],
+    ['ALTER TABLE', 'ALTER TABLE t ADD COLUMN x int;', /only CREATE TABLE/],
+    ['TRUNCATE', 'TRUNCATE TABLE t;', /only CREATE TABLE/],
+    ['CREATE DATABASE', 'CREATE DATABASE x;', /not CREATE DATABASE/],
+    ['CREATE USER', "CREATE USER x IDENTIFIED BY 'y';", /not CREATE USER/],
+    ['CREATE VIEW', 'CREATE VIEW v AS SELECT 1;', /SELECT|CREATE VIEW/],
+    ['GRANT', 'GRANT ALL ON *.* TO x;', /only CREATE TABLE/],
+    ['a DROP after a valid table (nothing queued)', `${T} DROP TABLE u;`, /only CREATE TABLE/],
+    ['a dash-dash comment', `${T} -- hi`, /comments/],
+    ['a hash comment', `# hi\n${T}`, /comments/],
+    ['a block comment', 'CREATE TABLE t (id int /* x */);', /comments/],
+    ['an executable comment', 'CREATE TABLE t (id int) /*!50000 ENGINE=MyISAM */;', /comments/],
+    ['CREATE TABLE … SELECT', 'CREATE TABLE t (id int) SELECT 1 AS id;', /SELECT/],
+    ['CREATE TABLE … AS SELECT', 'CREATE TABLE t AS SELECT * FROM u;', /SELECT/],
+    ['CREATE TABLE … LIKE', 'CREATE TABLE t LIKE u;', /LIKE/],
+    ['a nested SELECT in a default', 'CREATE TABLE t (id int DEFAULT (SELECT 1));', /SELECT/],
+    ['EXECUTE', 'EXECUTE stmt;', /EXECUTE/],
+    ['PREPARE', "PREPARE s FROM 'DROP TABLE t';", /PREPARE/],
+    ['CALL', 'CALL p();', /CALL/],
+    ['another database', 'CREATE TABLE other.t (id int);', /own database/],
+    ['a temporary table', 'CREATE TEMPORARY TABLE t (id int);', /TEMPORARY/i],
+    ['a foreign key to another database', 'CREATE TABLE t (id int, FOREIGN KEY (id) REFERENCES other.u (id));', /own database/],
+  ])('%s', (_label, sql, reason) => {
+    const error = refused(sql);
+    expect(error).toBeInstanceOf(ProhibitedError);
+    expect(error.status).toBe(403);
+    expect(String(error.message)).toMatch(reason);
+  });
+});
+
+describe('validateMigrationSql refuses with 400', () => {
+  it.each([
+    ['a missing semicolon', 'CREATE TABLE t (id int)', /semicolon/],
+    ['a missing semicolon on the last of two', `${T} CREATE TABLE u (id int)`, /statement 2 must end with a semicolon/],
+    ['two semicolons', 'CREATE TABLE t (id int);;', /empty statement/],
+    ['an empty request', '   ', /no statement/],
+    ['a syntax error', 'CREATE TABLE t (id int,);', /syntax error/],
+    ['a table name with a hyphen', 'CREATE TABLE `my-table` (id int);', /invalid table name/],
+    ['a table name starting with a digit', 'CREATE TABLE `1t` (id int);', /invalid table name/],
+    ['a table name over 64 characters', `CREATE TABLE ${'a'.repeat(65)} (id int);`, /invalid table name/],
+    ['a table name with a space', 'CREATE TABLE `a b` (id int);', /invalid table name/],
+    ['a column name with a dollar', 'CREATE TABLE t (`a$b` int);', /invalid column name/],
+    ['a column name with a quote', 'CREATE TABLE t (`a"b` int);', /invalid column name/],
+    ['a column defined twice', 'CREATE TABLE t (a int, A int);', /defined twice/],
+    ['a table defined twice', 'CREATE TABLE t (a int); CREATE TABLE t (b int);', /defined twice/],
+    ['an unterminated string', "CREATE TABLE t (s varchar(9) DEFAULT 'x);", /unterminated/],
+    ['IF NOT EXISTS', 'CREATE TABLE IF NOT EXISTS t (id int);', /IF NOT EXISTS/],
+    ['too many statements', Array.from({ length: 51 }, (_, i) => `CREATE TABLE t${i} (id int);`).join(''), /at most 50/],
+  ])('%s', (_label, sql, reason) => {
+    const error = refused(sql);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.status).toBe(400);
+    expect(String(error.message)).toMatch(reason);
+  });
+
+  it('reports a verdict for every statement, valid or not', () => {
+    const error = refused(`${T} CREATE TABLE u (x int,); DROP TABLE v;`);
+    expect(error.details?.statements).toEqual([
+      { index: 1, table: 't', valid: true },
+      expect.objectContaining({ index: 2, valid: false, kind: 'invalid' }),
+      expect.objectContaining({ index: 3, valid: false, kind: 'prohibited' }),
+    ]);
+    expect(error.status).toBe(403);
+  });
+});
+
+describe('splitStatements', () => {
+  it('splits at semicolons outside quotes and backquotes', () => {
+    expect(splitStatements("a ';' b; `x;y` c;").statements).toEqual(["a ';' b", '`x;y` c']);
+  });
+});
