@@ -226,6 +226,14 @@ export class MysqlMigrationStore implements MigrationStore {
     );
   }
 
+  async customizedTables(dbId: string): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      'SELECT table_name FROM table_customizations WHERE db_id = ? ORDER BY table_name',
+      [dbId],
+    );
+    return rows.map((r) => String(r.table_name));
+  }
+
   async customizedDatabases(dbIds: string[], table: string): Promise<Set<string>> {
     const out = new Set<string>();
     for (const part of chunks(dbIds)) {

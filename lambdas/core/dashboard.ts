@@ -2,7 +2,7 @@ import { NotFoundError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { summarizeQuerySamples } from './logs.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
-import type { DatabaseRecord, LogKind, LogStore, MetaStore, SchemaInspector, StoredLog } from './ports.ts';
+import type { DatabaseRecord, LogKind, LogStore, MetaStore, MigrationState, MigrationStore, SchemaInspector, StoredLog } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 /** What the /dashboard actions read. Every function takes the caller's tenant id from the token. */
@@ -11,6 +11,8 @@ export interface DashboardDeps {
   logStore: LogStore;
   schemas: SchemaInspector;
   sealer: Sealer;
+  migrations: MigrationStore;
+  migrationState: MigrationState;
 }
 
 /**
@@ -85,12 +87,11 @@ export async function getDatabaseTables(tenantId: string, dbId: string, deps: Da
 }
 
 /**
- * The tables of `db` whose definition no longer follows its parent (template).
- * MetaDB records no per-table customization yet: only migrations create or change tables, and
- * they are what will record it (their issue fills this function in). Until then: none.
+ * The tables of `db` whose definition no longer follows its parent: those the tenant changed with
+ * its own migration (recorded by M1), which parent cascades skip.
  */
-export async function customizedTables(_db: DatabaseRecord, _deps: DashboardDeps): Promise<string[]> {
-  return [];
+export async function customizedTables(db: DatabaseRecord, deps: Pick<DashboardDeps, 'migrations'>): Promise<string[]> {
+  return deps.migrations.customizedTables(db.dbId);
 }
 
 /**

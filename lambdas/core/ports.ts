@@ -252,6 +252,8 @@ export interface MigrationStore {
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
+  /** The tables of one database that its tenant customized, by name. */
+  customizedTables(dbId: string): Promise<string[]>;
   /** Databases created from this parent (its children), with their hosts. */
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
 }

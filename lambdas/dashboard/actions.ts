@@ -9,6 +9,8 @@ import {
   type DashboardDeps,
 } from '#core/dashboard';
 import { DB_ID_PATTERN } from '#core/ids';
+import { getMigrationStatus } from '#core/migration-status';
+import { migrationStatusRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
 
 /**
@@ -65,5 +67,9 @@ export const dashboardActions: Record<string, DashboardAction> = {
   get_query_stats: action({
     params: z.object({ window }),
     run: (p, caller, deps) => getQueryStats(caller.tenantId, p.window, deps),
+  }),
+  get_migration_status: action({
+    params: migrationStatusRequest,
+    run: (p, caller, deps) => getMigrationStatus(p, caller, { ...deps, state: deps.migrationState }),
   }),
 };

@@ -7,20 +7,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseName } from '#core/ids';
 import type { HostRunner } from '#core/ports';
-import { deps } from '#adapters/wiring';
-import { callerOf, httpHandler, json } from '#shared/http';
 import { main as adminMain } from '../../bin/admin.ts';
-import { routes } from '../../bin/local.ts';
-import { migrationStatusAction } from '../../lambdas/migrate-status/action.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
-
-// A temporary route for this suite only: the lead routes the same entry as /dashboard's action.
-routes.push({
-  method: 'POST',
-  path: '/test/migration-status',
-  guarded: true,
-  handler: httpHandler(async (event) => json(200, await migrationStatusAction(JSON.parse(event.body ?? '{}'), callerOf(event), await deps()))),
-});
 
 // Mailgun's API, captured: every request the real mailgun.js client sends lands here.
 interface Captured {
@@ -180,7 +168,7 @@ describe('migrations with Skeema', () => {
     const t = await tenant();
     const batch = await migrate(t.token, `${ITEMS}\nCREATE TABLE tags (id int unsigned NOT NULL, label varchar(9), PRIMARY KEY (id));`);
     const status = await octo.post<{ counts: Record<string, number>; jobs: Array<{ table: string; state: string; stages: Array<{ stage: string; started_at: string }> }> }>(
-      '/test/migration-status',
+      '/dashboard',
       { action: 'get_migration_status', batch_id: batch.batch_id },
       t.token,
     );
@@ -189,9 +177,9 @@ describe('migrations with Skeema', () => {
     expect(status.body.jobs.map((j) => j.table).sort()).toEqual(['items', 'tags']);
     expect(status.body.jobs[0]!.stages.map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
     const other = await tenant();
-    const peek = await octo.post('/test/migration-status', { batch_id: batch.batch_id }, other.token);
+    const peek = await octo.post('/dashboard', { action: 'get_migration_status', batch_id: batch.batch_id }, other.token);
     expect(peek.status).toBe(404);
-    expect((await octo.post('/test/migration-status', { batch_id: 'nope' }, t.token)).status).toBe(400);
+    expect((await octo.post('/dashboard', { action: 'get_migration_status', batch_id: 'nope' }, t.token)).status).toBe(400);
   });
 
   it('refuses an unsafe change naming it, leaves the table unchanged, and applies it with allow_unsafe', async () => {
@@ -358,19 +346,23 @@ describe('parent → child cascades', () => {
     const customBefore = await showCreate(children[2]!.db, 'products');
 
     const parent = await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));');
-    const status = await octo.post<{ jobs: Array<{ cascade: { batch_id: string } }> }>('/test/migration-status', { job_id: parent.jobs[0]!.job_id }, adminToken);
+    const status = await octo.post<{ jobs: Array<{ cascade: { batch_id: string } }> }>('/dashboard', { action: 'get_migration_status', job_id: parent.jobs[0]!.job_id }, adminToken);
     expect(status.status).toBe(200);
     const cascadeId = (status.body as unknown as { cascade: { batch_id: string } }).cascade.batch_id;
     await waitForBatch(cascadeId);
 
     const cascade = await octo.post<{ kind: string; counts: Record<string, number>; jobs: Array<{ db_id: string; state: string; status_reason: string | null }> }>(
-      '/test/migration-status',
-      { batch_id: cascadeId },
+      '/dashboard',
+      { action: 'get_migration_status', batch_id: cascadeId },
       adminToken,
     );
     expect(cascade.body.kind).toBe('cascade');
     expect(cascade.body.counts).toEqual({ succeeded: 2, skipped: 1 });
     expect(cascade.body.jobs.find((j) => j.db_id === children[2]!.db_id)).toMatchObject({ state: 'skipped', status_reason: 'customized' });
+    const meta2 = await octo.post<{ customized_tables: string[] }>('/dashboard', { action: 'get_database_metadata' }, children[2]!.token);
+    expect(meta2.body.customized_tables).toEqual(['products']);
+    const meta0 = await octo.post<{ customized_tables: string[] }>('/dashboard', { action: 'get_database_metadata' }, children[0]!.token);
+    expect(meta0.body.customized_tables).toEqual([]);
     const parentDef = await showCreate(databaseName(admin.db_id), 'products');
     for (const [i, c] of children.slice(0, 2).entries()) {
       expect(await showCreate(c.db, 'products')).toBe(parentDef);
@@ -382,8 +374,8 @@ describe('parent → child cascades', () => {
     expect(await showCreate(children[2]!.db, 'products')).toBe(customBefore);
     // A child sees its own cascade job; it cannot read the admin's batch.
     const childJob = cascade.body.jobs.find((j) => j.db_id === children[0]!.db_id) as unknown as { job_id: string };
-    expect((await octo.post('/test/migration-status', { job_id: childJob.job_id }, children[0]!.token)).status).toBe(200);
-    expect((await octo.post('/test/migration-status', { batch_id: cascadeId }, children[0]!.token)).status).toBe(404);
+    expect((await octo.post('/dashboard', { action: 'get_migration_status', job_id: childJob.job_id }, children[0]!.token)).status).toBe(200);
+    expect((await octo.post('/dashboard', { action: 'get_migration_status', batch_id: cascadeId }, children[0]!.token)).status).toBe(404);
 
     // Other tables of the customized child still follow the parent.
     await migrate(adminToken, 'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, email varchar(254) DEFAULT NULL, vip tinyint(1) NOT NULL DEFAULT 0, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY ix_customers_email (email)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;');
