@@ -3,6 +3,7 @@ import { BackupPlan, BackupPlanRule, BackupResource, BackupVault } from 'aws-cdk
 import {
   BlockDeviceVolume,
   EbsDeviceVolumeType,
+  HttpTokens,
   Instance,
   InstanceArchitecture,
   InstanceType,
@@ -71,7 +72,8 @@ export class DatabaseHost extends Construct {
       securityGroup: props.securityGroup,
       role,
       userData,
-      requireImdsv2: true,
+      httpTokens: HttpTokens.REQUIRED, // IMDSv2 on the instance itself (requireImdsv2 adds a fixed-name launch template)
+      httpPutResponseHopLimit: 1,
       detailedMonitoring: true,
       disableApiTermination: props.terminationProtection,
       associatePublicIpAddress: false,

@@ -35,6 +35,13 @@ export interface OctoDbStackProps extends StackProps {
 export class OctoDbStack extends Stack {
   readonly functions: Record<string, OctoFunction>;
   readonly api: Api;
+  readonly network: Network;
+  readonly secrets: Secrets;
+  readonly host: DatabaseHost;
+  readonly cache: Cache;
+  readonly logging: Logging;
+  readonly asyncFailures: Queue;
+  readonly alarms: Alarms;
 
   constructor(scope: Construct, id: string, props: OctoDbStackProps) {
     super(scope, id, props);
@@ -70,6 +77,11 @@ export class OctoDbStack extends Stack {
       port: s.redisPort,
     });
     const logging = new Logging(this, 'Logging', { logRetention });
+    this.network = network;
+    this.secrets = secrets;
+    this.host = host;
+    this.cache = cache;
+    this.logging = logging;
 
     const vpcAccess = { vpc: network.vpc, securityGroup: network.functionsSg };
     const mysqlUrl = `mysql://${MYSQL_HOSTNAME}:3306/octodb_meta`;
@@ -162,6 +174,7 @@ export class OctoDbStack extends Stack {
       maxEventAge: Duration.hours(1),
       onFailure: new SqsDestination(asyncFailures),
     });
+    this.asyncFailures = asyncFailures;
     migrateRun.configureAsyncInvoke({
       retryAttempts: s.migrationMaxRetries,
       maxEventAge: Duration.hours(1),
@@ -210,7 +223,7 @@ export class OctoDbStack extends Stack {
     };
 
     // --- alarms ---
-    const alarms = new Alarms(this, 'Alarms', { email: s.alarmEmail });
+    const alarms = (this.alarms = new Alarms(this, 'Alarms', { email: s.alarmEmail }));
     alarms.whenAbove('LogDeadLetters', logging.deadLetters.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
       'Log records failed 3 times and wait in the dead-letter queue');
     alarms.whenAbove('AsyncFailures', asyncFailures.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
