@@ -18,7 +18,7 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
   return [
     'set -euo pipefail',
     'exec > >(tee -a /var/log/octodb-bootstrap.log) 2>&1',
-    'umask 077',
+    'export HOME=/root # cloud-init may leave HOME unset; mysql reads ~/.my.cnf',
     'dnf install -y --setopt=install_weak_deps=False aws-cfn-bootstrap python3 tar gzip openssl',
 
     '# MySQL community server from repo.mysql.com; dnf checks each package against the MySQL GPG key.',
@@ -50,6 +50,7 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'ln -sf /usr/local/bin/skeema /usr/bin/skeema',
 
     '# The admin account (MetaDB, host scripts) from Secrets Manager; the value never touches the disk but ~/.my.cnf.',
+    'umask 077',
     `SECRET_JSON="$(aws secretsmanager get-secret-value --region '${b.region}' --secret-id '${b.adminSecretArn}' --query SecretString --output text)"`,
     'ADMIN_USER="$(python3 -c \'import json,sys; print(json.load(sys.stdin)["username"])\' <<<"$SECRET_JSON")"',
     'ADMIN_PASS="$(python3 -c \'import json,sys; print(json.load(sys.stdin)["password"])\' <<<"$SECRET_JSON")"',

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
@@ -252,7 +253,16 @@ describe('network and data stores', () => {
     expect(userData).toContain("echo '036b5afe43110db73db99c48e831ed83631d926f5bbf1b33ff9aada440753c45  /tmp/skeema.tgz' | sha256sum -c -");
     expect(userData).toContain(`--secret-id '",{"Ref":"${id(s.stack.secrets.mysqlAdmin)}"}`);
     expect(userData).toContain('/root/.my.cnf');
+    expect(userData.indexOf('umask 077')).toBeGreaterThan(userData.indexOf('systemctl enable --now mysqld')); // mysqld must read its cnf
     expect(userData).toContain('cfn-signal');
+  });
+
+  it('renders a first-boot script bash accepts', () => {
+    const parts = s.resources[id(s.stack.host.instance)]!.Properties!.UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
+    const script = parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    const checked = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+    expect(checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
   });
 
   it('backs the host volume up daily with AWS Backup', () => {
