@@ -152,7 +152,7 @@ export function hostRunnerFor(config: Config, login: MysqlLogin): HostRunner {
   }
 }
 
-async function resolveMysqlLogin(config: Config): Promise<MysqlLogin> {
+export async function resolveMysqlLogin(config: Config): Promise<MysqlLogin> {
   const fromUrl = parseMysqlUrl(config.OCTODB_MYSQL_URL);
   if (!config.OCTODB_MYSQL_SECRET_ARN) return fromUrl;
   const secret = JSON.parse(await readSecret(config.OCTODB_MYSQL_SECRET_ARN)) as Record<string, unknown>;

@@ -1,0 +1,158 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  Cors,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  RestApi,
+  TokenAuthorizer,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+
+export interface Route {
+  path: string;
+  handler: IFunction;
+  /** Behind the LF0 authorizer. */
+  guarded: boolean;
+}
+
+export interface ApiProps {
+  routes: Route[];
+  authorizer: IFunction;
+  authorizerCacheTtlSeconds: number;
+  throttleRateLimit: number;
+  throttleBurstLimit: number;
+  corsOrigins: string[];
+  waf: boolean;
+  wafRateLimit: number;
+  maxBodyKb: number;
+  logRetention: RetentionDays;
+}
+
+/**
+ * The REST API (v1, as the local gateway imitates): one POST method per route, the LF0 TOKEN
+ * authorizer on the guarded ones, stage throttling, JSON access logs, CORS only when origins are
+ * configured, and AWS WAF for a per-IP rate limit and the request body size limit.
+ */
+export class Api extends Construct {
+  readonly api: RestApi;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.api = new RestApi(this, 'RestApi', {
+      description: 'OctoDB: multi-tenant MySQL as a service',
+      endpointTypes: [EndpointType.REGIONAL],
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      deployOptions: {
+        stageName: 'v1',
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false, // bodies carry passwords and tokens: never log them
+        metricsEnabled: true,
+        tracingEnabled: false,
+      },
+      defaultCorsPreflightOptions:
+        props.corsOrigins.length > 0
+          ? { allowOrigins: props.corsOrigins, allowMethods: ['POST', 'OPTIONS'], allowHeaders: ['Content-Type', 'Authorization'] }
+          : undefined,
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason: 'The role API Gateway (account-wide) uses to write execution logs; AWS maintains it for exactly that.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason: 'Every request body is validated in its handler with one zod schema per request shape (lambdas/shared/requests.ts), identically on AWS and locally.',
+    });
+
+    const authorizer = new TokenAuthorizer(this, 'Lf0', {
+      handler: props.authorizer,
+      identitySource: 'method.request.header.Authorization',
+      validationRegex: '^Bearer [A-Za-z0-9_.-]+$',
+      resultsCacheTtl: Duration.seconds(props.authorizerCacheTtlSeconds),
+    });
+
+    for (const route of props.routes) {
+      const method = this.api.root
+        .addResource(route.path.replace(/^\//, ''))
+        .addMethod('POST', new LambdaIntegration(route.handler), route.guarded
+          ? { authorizer, authorizationType: AuthorizationType.CUSTOM }
+          : { authorizationType: AuthorizationType.NONE });
+      if (!route.guarded) {
+        for (const ruleId of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+          Validations.of(method).acknowledge({
+            id: ruleId,
+            reason: `${route.path} is how a caller signs up or obtains a token, so it cannot require one; it checks credentials itself and WAF rate-limits it.`,
+          });
+        }
+      } else {
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-COG4',
+          reason: 'Guarded by the LF0 Lambda TOKEN authorizer (OctoDB JWTs with immediate revocation), not Cognito.',
+        });
+      }
+    }
+
+    if (props.waf) this.addFirewall(props);
+    else {
+      Validations.of(this.api.deploymentStage).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason: 'WAF turned off by the waf context setting; stage throttling still applies.',
+      });
+    }
+  }
+
+  /** Blocks a source IP above the rate limit and any body larger than maxBodyKb (or not fully inspectable). */
+  private addFirewall(props: ApiProps): void {
+    const visibility = (name: string) => ({ cloudWatchMetricsEnabled: true, metricName: name, sampledRequestsEnabled: true });
+    const acl = new CfnWebACL(this, 'Firewall', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: visibility('octodb-api'),
+      associationConfig:
+        props.maxBodyKb > 16 ? { requestBody: { API_GATEWAY: { defaultSizeInspectionLimit: `KB_${props.maxBodyKb}` } } } : undefined,
+      rules: [
+        {
+          name: 'RateLimitPerIp',
+          priority: 0,
+          action: { block: {} },
+          statement: { rateBasedStatement: { limit: props.wafRateLimit, aggregateKeyType: 'IP' } },
+          visibilityConfig: visibility('octodb-rate-limit'),
+        },
+        {
+          name: 'BodySizeLimit',
+          priority: 1,
+          action: { block: { customResponse: { responseCode: 413 } } },
+          statement: {
+            sizeConstraintStatement: {
+              fieldToMatch: { body: { oversizeHandling: 'MATCH' } },
+              comparisonOperator: 'GT',
+              size: props.maxBodyKb * 1024,
+              textTransformations: [{ priority: 0, type: 'NONE' }],
+            },
+          },
+          visibilityConfig: visibility('octodb-body-size'),
+        },
+      ],
+    });
+    new CfnWebACLAssociation(this, 'FirewallAssociation', {
+      resourceArn: this.api.deploymentStage.stageArn,
+      webAclArn: acl.attrArn,
+    });
+  }
+
+  get url(): string {
+    return this.api.url;
+  }
+}

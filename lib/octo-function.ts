@@ -1,0 +1,235 @@
+import { join } from 'node:path';
+import { Arn, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
+import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Validations } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+
+export const ROOT = join(import.meta.dirname, '..');
+
+/** The asynchronously invoked roles, as lambdas/core/ports.ts names them (AsyncFunction). */
+export type AsyncRole = 'provision' | 'migrate-run';
+
+export interface OctoFunctionProps {
+  /** Folder under lambdas/ holding handler.ts. */
+  name: string;
+  description: string;
+  memoryMb: number;
+  timeout: Duration;
+  logRetention: RetentionDays;
+  /** Private subnets and the functions' security group, for functions that reach MySQL or Redis. */
+  network?: { vpc: IVpc; securityGroup: ISecurityGroup };
+  /** Repository folders copied into the bundle: { 'schemas/templates': 'templates' }. */
+  bundleDirs?: Record<string, string>;
+  reservedConcurrency?: number;
+  environment?: Record<string, string>;
+}
+
+/** The ports every `deps()` (lambdas/adapters/wiring.ts) reads at a cold start. */
+export interface CoreBindings {
+  mysqlSecret: ISecret;
+  mysqlUrl: string;
+  redisUrl: string;
+  jwtSecret: ISecret;
+  dataKeySecret: ISecret;
+}
+
+/**
+ * OctoDB's one Lambda construct: Node 22 on arm64 (bundled for Node 20 syntax, so it also runs
+ * there), ESM bundle with source maps, its own log group with retention, and a role that starts
+ * with nothing but writing its own logs. Each bindX() sets the setting's env variable (names as in
+ * lambdas/shared/config.ts) and grants exactly the access that setting needs, in one call.
+ */
+export class OctoFunction extends NodejsFunction {
+  readonly logs: LogGroup;
+  readonly executionRole: Role;
+  private readonly functionNames: Partial<Record<AsyncRole, string>> = {};
+
+  constructor(scope: Construct, id: string, props: OctoFunctionProps) {
+    const logs = new LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `OctoDB ${props.name}: execution role`,
+      inlinePolicies: props.network ? { vpcAccess: vpcAccessPolicy() } : undefined,
+    });
+    logs.grantWrite(role);
+    const copies = Object.entries(props.bundleDirs ?? {});
+    super(scope, id, {
+      entry: join(ROOT, 'lambdas', props.name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: ROOT,
+      depsLockFilePath: join(ROOT, 'package-lock.json'),
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memoryMb,
+      timeout: props.timeout,
+      role,
+      logGroup: logs,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      vpc: props.network?.vpc,
+      vpcSubnets: props.network ? { subnetType: SubnetType.PRIVATE_WITH_EGRESS } : undefined,
+      securityGroups: props.network ? [props.network.securityGroup] : undefined,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'octodb',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node20',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        bundleAwsSDK: true, // the SDK versions the tests ran with, not whatever the runtime ships
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies (mysql2, ioredis) call require() for Node built-ins.
+        banner: "import { createRequire as __octoCreateRequire } from 'node:module'; const require = __octoCreateRequire(import.meta.url);",
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) =>
+            copies.map(([from, to]) => `cp -R "${inputDir}/${from}" "${outputDir}/${to}"`),
+        },
+      },
+    });
+    this.logs = logs;
+    this.executionRole = role;
+    if (props.network) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'Lambda creates and removes its VPC network interfaces itself; these EC2 ENI actions have no resource-level scoping before the ENI exists.',
+      });
+    }
+  }
+
+  /** Everything wiring.ts's deps() reads eagerly: MySQL admin secret, Redis, JWT key, data key. */
+  bindCore(core: CoreBindings): this {
+    return this.bindMysql(core.mysqlSecret, core.mysqlUrl)
+      .bindRedis(core.redisUrl)
+      .bindJwtKey(core.jwtSecret)
+      .bindDataKey(core.dataKeySecret);
+  }
+
+  /** MetaDB admin login: the secret {username,password,host,port}; the URL carries only host and schema. */
+  bindMysql(secret: ISecret, url: string): this {
+    this.addEnvironment('OCTODB_MYSQL_URL', url);
+    this.addEnvironment('OCTODB_MYSQL_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
+  bindRedis(url: string): this {
+    this.addEnvironment('OCTODB_REDIS_URL', url);
+    return this;
+  }
+
+  bindJwtKey(secret: ISecret): this {
+    this.addEnvironment('OCTODB_JWT_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
+  bindDataKey(secret: ISecret): this {
+    this.addEnvironment('OCTODB_DATA_KEY_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
+  /** Templates bundled next to the handler (bundleDirs 'schemas/templates' → 'templates'). */
+  bindTemplates(bundledDir = 'templates'): this {
+    this.addEnvironment('OCTODB_TEMPLATES_DIR', `/var/task/${bundledDir}`);
+    return this;
+  }
+
+  /**
+   * Host scripts through SSM: SendCommand only to these instances and only with the
+   * AWS-RunShellScript document; reading a command's result (no resource-level scoping exists).
+   */
+  bindHostRunner(instanceIds: string[], scriptTimeoutSeconds: number): this {
+    const stack = Stack.of(this);
+    this.addEnvironment('OCTODB_HOST_RUNNER', 'ssm');
+    this.addEnvironment('OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS', String(scriptTimeoutSeconds));
+    this.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'SendHostScripts',
+        actions: ['ssm:SendCommand'],
+        resources: [
+          ...instanceIds.map((id) => Arn.format({ service: 'ec2', resource: 'instance', resourceName: id }, stack)),
+          Arn.format({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' }, stack),
+        ],
+      }),
+    );
+    this.addToRolePolicy(new PolicyStatement({ sid: 'ReadHostScriptResults', actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+    Validations.of(this.executionRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ssm:GetCommandInvocation supports no resource-level permissions; it only reads results of commands this role sent.',
+    });
+    return this;
+  }
+
+  /** Asynchronous invokes (Lambda InvocationType=Event) of exactly the given functions. */
+  bindInvoke(targets: Partial<Record<AsyncRole, OctoFunction>>): this {
+    this.addEnvironment('OCTODB_INVOKER', 'lambda');
+    for (const [role, fn] of Object.entries(targets) as [AsyncRole, OctoFunction][]) {
+      this.functionNames[role] = fn.functionName;
+      this.addToRolePolicy(new PolicyStatement({ sid: `Invoke${fn.node.id}`, actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
+    }
+    this.addEnvironment('OCTODB_FUNCTION_NAMES', Stack.of(this).toJsonString(this.functionNames));
+    return this;
+  }
+
+  /** Producer side of the log pipeline. */
+  bindLogQueue(queue: IQueue): this {
+    this.addEnvironment('OCTODB_LOG_QUEUE_URL', queue.queueUrl);
+    queue.grantSendMessages(this);
+    return this;
+  }
+
+  bindLogTable(table: ITable, access: 'read' | 'write'): this {
+    this.addEnvironment('OCTODB_LOG_TABLE', table.tableName);
+    if (access === 'read') table.grantReadData(this);
+    else table.grantWriteData(this);
+    return this;
+  }
+
+  /** Mailgun is optional: without it emails go to the logs. */
+  bindMail(mail: { domain?: string; apiKeySecret?: ISecret; from?: string; adminEmail?: string }): this {
+    if (mail.domain && mail.apiKeySecret) {
+      this.addEnvironment('OCTODB_MAILGUN_DOMAIN', mail.domain);
+      this.addEnvironment('OCTODB_MAILGUN_API_KEY_SECRET_ARN', mail.apiKeySecret.secretArn);
+      mail.apiKeySecret.grantRead(this);
+    }
+    if (mail.from) this.addEnvironment('OCTODB_MAIL_FROM', mail.from);
+    if (mail.adminEmail) this.addEnvironment('OCTODB_ADMIN_EMAIL', mail.adminEmail);
+    return this;
+  }
+}
+
+/** What Lambda needs to attach a function to private subnets (the managed policy, inline). */
+function vpcAccessPolicy(): PolicyDocument {
+  return new PolicyDocument({
+    statements: [
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    ],
+  });
+}

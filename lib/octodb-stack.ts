@@ -1,0 +1,261 @@
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { Alarms, FIVE_MINUTES } from './alarms.ts';
+import { Api } from './api.ts';
+import { Cache } from './cache.ts';
+import { DatabaseHost, MYSQL_HOSTNAME } from './database-host.ts';
+import { Logging } from './logging.ts';
+import { MetaDbDeployment } from './metadb-deployment.ts';
+import { Network } from './network.ts';
+import { OctoFunction, type OctoFunctionProps } from './octo-function.ts';
+import { Secrets } from './secrets.ts';
+import type { StackSettings } from './settings.ts';
+
+/** The host id MetaDB knows the EC2 MySQL host by. */
+export const HOST_ID = 'mysql-1';
+/** Skeema runs on the host may take this long before SSM gives up (OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS). */
+const HOST_SCRIPT_TIMEOUT_SECONDS = 600;
+/** LF6 and M1 wait for SSM: the longest a Lambda may run. */
+const HOST_WORKER_TIMEOUT = Duration.minutes(15);
+const API_TIMEOUT = Duration.seconds(20);
+
+export interface OctoDbStackProps extends StackProps {
+  settings: StackSettings;
+}
+
+/**
+ * OctoDB on AWS in one stack: network, MySQL host (+ MetaDB deployment), Redis, secrets, the
+ * functions of every handler, the log pipeline, the REST API and the alarms. Env-agnostic: it
+ * synthesizes without an AWS account.
+ */
+export class OctoDbStack extends Stack {
+  readonly functions: Record<string, OctoFunction>;
+  readonly api: Api;
+  readonly network: Network;
+  readonly secrets: Secrets;
+  readonly host: DatabaseHost;
+  readonly cache: Cache;
+  readonly logging: Logging;
+  readonly asyncFailures: Queue;
+  readonly alarms: Alarms;
+
+  constructor(scope: Construct, id: string, props: OctoDbStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+    const logRetention = s.logRetentionDays as RetentionDays;
+
+    const network = new Network(this, 'Network', {
+      cidr: s.vpcCidr,
+      maxAzs: s.maxAzs,
+      natGateways: s.natGateways,
+      interfaceEndpoints: s.interfaceEndpoints,
+      redisPort: s.redisPort,
+      logRetention,
+    });
+    const secrets = new Secrets(this, 'Secrets', { mysqlHost: MYSQL_HOSTNAME, mailgunApiKeySecretArn: s.mailgunApiKeySecretArn });
+    const host = new DatabaseHost(this, 'DatabaseHost', {
+      vpc: network.vpc,
+      securityGroup: network.mysqlSg,
+      adminSecret: secrets.mysqlAdmin,
+      instanceType: s.hostInstanceType,
+      volumeGb: s.hostVolumeGb,
+      terminationProtection: s.hostTerminationProtection,
+      backupRetentionDays: s.backupRetentionDays,
+      mysqlSeries: s.mysqlSeries,
+      skeemaVersion: s.skeemaVersion,
+      skeemaSha256: { arm64: s.skeemaSha256Arm64, amd64: s.skeemaSha256Amd64 },
+    });
+    const cache = new Cache(this, 'Cache', {
+      vpc: network.vpc,
+      securityGroup: network.redisSg,
+      nodeType: s.redisNodeType,
+      replicas: s.redisReplicas,
+      port: s.redisPort,
+    });
+    const logging = new Logging(this, 'Logging', { logRetention });
+    this.network = network;
+    this.secrets = secrets;
+    this.host = host;
+    this.cache = cache;
+    this.logging = logging;
+
+    const vpcAccess = { vpc: network.vpc, securityGroup: network.functionsSg };
+    const mysqlUrl = `mysql://${MYSQL_HOSTNAME}:3306/octodb_meta`;
+    const core = {
+      mysqlSecret: secrets.mysqlAdmin,
+      mysqlUrl,
+      redisUrl: cache.url,
+      jwtSecret: secrets.jwt,
+      dataKeySecret: secrets.dataKey,
+    };
+    const fn = (id: string, p: Omit<OctoFunctionProps, 'logRetention' | 'network'>) =>
+      new OctoFunction(this, id, { ...p, logRetention, network: vpcAccess }).bindCore(core);
+    const templates = { 'schemas/templates': 'templates' };
+
+    // --- functions: one per handler; what each may touch is the list of its bind calls ---
+    const provision = fn('Provision', {
+      name: 'provision',
+      description: 'OctoDB LF6: creates a tenant database on its host (async)',
+      memoryMb: 512,
+      timeout: HOST_WORKER_TIMEOUT,
+      bundleDirs: templates,
+    })
+      .bindTemplates()
+      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindLogQueue(logging.queue);
+    const migrateRun = fn('MigrateRun', {
+      name: 'migrate-run',
+      description: 'OctoDB M1: applies one table migration with Skeema on the host (async)',
+      memoryMb: 512,
+      timeout: HOST_WORKER_TIMEOUT,
+      reservedConcurrency: s.migrateRunConcurrency,
+      environment: { OCTODB_MIGRATION_MAX_RETRIES: String(s.migrationMaxRetries) },
+    })
+      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindLogQueue(logging.queue)
+      .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
+    const authorizer = fn('Authorizer', {
+      name: 'authorizer',
+      description: 'OctoDB LF0: TOKEN authorizer for /dashboard, /query, /migrate',
+      memoryMb: 512,
+      timeout: Duration.seconds(10),
+    });
+    const signup = fn('Signup', {
+      name: 'signup',
+      description: 'OctoDB LF3: POST /signup',
+      memoryMb: 1024, // bcrypt is CPU-bound; Lambda CPU scales with memory
+      timeout: API_TIMEOUT,
+      bundleDirs: templates,
+    })
+      .bindTemplates()
+      .bindInvoke({ provision });
+    const token = fn('Token', {
+      name: 'token',
+      description: 'OctoDB: POST /token',
+      memoryMb: 1024,
+      timeout: API_TIMEOUT,
+      environment: { OCTODB_TOKEN_TTL_SECONDS: String(s.tokenTtlSeconds) },
+    });
+    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT }).bindLogQueue(
+      logging.queue,
+    );
+    const migrateSubmit = fn('MigrateSubmit', {
+      name: 'migrate-submit',
+      description: 'OctoDB M0: POST /migrate',
+      memoryMb: 512,
+      timeout: API_TIMEOUT,
+    })
+      .bindInvoke({ 'migrate-run': migrateRun })
+      .bindLogQueue(logging.queue);
+    const dashboard = fn('Dashboard', {
+      name: 'dashboard',
+      description: 'OctoDB: POST /dashboard',
+      memoryMb: 512,
+      timeout: API_TIMEOUT,
+    }).bindLogTable(logging.table, 'read');
+
+    // Async invokes: Lambda retries match the designs (LF6 claims its database in MetaDB, so a
+    // retry is safe; M1's attempts are counted per job in Redis). Events that still fail land here.
+    const asyncFailures = new Queue(this, 'AsyncFailures', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(asyncFailures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the on-failure destination of the async functions; its depth has an alarm.',
+    });
+    provision.configureAsyncInvoke({
+      retryAttempts: s.provisionRetryAttempts,
+      maxEventAge: Duration.hours(1),
+      onFailure: new SqsDestination(asyncFailures),
+    });
+    this.asyncFailures = asyncFailures;
+    migrateRun.configureAsyncInvoke({
+      retryAttempts: s.migrationMaxRetries,
+      maxEventAge: Duration.hours(1),
+      onFailure: new SqsDestination(asyncFailures),
+    });
+
+    const metadb = new MetaDbDeployment(this, 'MetaDbDeployment', {
+      host,
+      hostId: HOST_ID,
+      network: vpcAccess,
+      mysqlSecret: secrets.mysqlAdmin,
+      mysqlUrl,
+      logRetention,
+    });
+
+    this.api = new Api(this, 'Api', {
+      routes: [
+        { path: '/signup', handler: signup, guarded: false },
+        { path: '/token', handler: token, guarded: false },
+        { path: '/dashboard', handler: dashboard, guarded: true },
+        { path: '/query', handler: query, guarded: true },
+        { path: '/migrate', handler: migrateSubmit, guarded: true },
+      ],
+      authorizer,
+      authorizerCacheTtlSeconds: s.authorizerCacheTtlSeconds,
+      throttleRateLimit: s.throttleRateLimit,
+      throttleBurstLimit: s.throttleBurstLimit,
+      corsOrigins: s.corsOrigins,
+      waf: s.waf,
+      wafRateLimit: s.wafRateLimit,
+      maxBodyKb: s.maxBodyKb,
+      logRetention,
+    });
+
+    this.functions = {
+      authorizer,
+      signup,
+      token,
+      provision,
+      query,
+      'migrate-submit': migrateSubmit,
+      'migrate-run': migrateRun,
+      dashboard,
+      'log-ingest': logging.ingest,
+      'metadb-migrate': metadb.migrator,
+    };
+
+    // --- alarms ---
+    const alarms = (this.alarms = new Alarms(this, 'Alarms', { email: s.alarmEmail }));
+    alarms.whenAbove('LogDeadLetters', logging.deadLetters.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
+      'Log records failed 3 times and wait in the dead-letter queue');
+    alarms.whenAbove('AsyncFailures', asyncFailures.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
+      'An asynchronous provisioning or migration event failed after its retries');
+    for (const [name, f] of Object.entries(this.functions)) {
+      alarms.whenAbove(`Errors-${name}`, f.metricErrors({ period: FIVE_MINUTES }), 0, `Function ${name} failed (uncaught error or timeout)`);
+    }
+    alarms.whenAbove('Api5xx', this.api.api.metricServerError({ period: FIVE_MINUTES }), 0, 'The API answered 5xx');
+    alarms.whenAbove(
+      'HostStatusCheck',
+      new Metric({
+        namespace: 'AWS/EC2',
+        metricName: 'StatusCheckFailed',
+        dimensionsMap: { InstanceId: host.instance.instanceId },
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+      }),
+      0,
+      'The MySQL host fails its EC2 status checks',
+    );
+
+    for (const f of Object.values(this.functions)) {
+      Validations.of(f).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'Node.js 22 is the runtime OctoDB is tested on (code bundled for Node 20 syntax); moving to 24 is a deliberate upgrade.',
+      });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the OctoDB API' });
+    new CfnOutput(this, 'HostInstanceId', { value: host.instance.instanceId, description: 'MySQL host (aws ssm start-session --target …)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
+    new CfnOutput(this, 'LogTableName', { value: logging.table.tableName });
+    new CfnOutput(this, 'MysqlAdminSecretArn', { value: secrets.mysqlAdmin.secretArn, description: 'ARN only; the value stays in Secrets Manager' });
+  }
+}

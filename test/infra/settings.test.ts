@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../lib/octo-function.ts';
+import { readSettings, stackSettings } from '../../lib/settings.ts';
+import { actionsOf, functionId, functionRoleId, refsIn, statementsByRole, synth, type Synthesized } from './support.ts';
+
+const MAILGUN_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:octodb/mailgun-AbCdEf';
+
+/** The non-default configuration: every optional feature switched the other way. */
+const CONFIGURED = {
+  stackName: 'OctoDbStaging',
+  authorizerCacheTtlSeconds: '300',
+  corsOrigins: '["https://app.example.com"]',
+  waf: 'false',
+  hostTerminationProtection: 'false',
+  redisReplicas: 1,
+  migrateRunConcurrency: 5,
+  maxBodyKb: 64,
+  alarmEmail: 'ops@example.com',
+  mailgunDomain: 'mg.example.com',
+  mailgunApiKeySecretArn: MAILGUN_ARN,
+  interfaceEndpoints: true,
+  hostInstanceType: 'm7i.large',
+};
+
+let s: Synthesized;
+const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
+const envOf = (name: string): Record<string, unknown> => s.resources[functionId(s, name)]!.Properties!.Environment?.Variables ?? {};
+
+beforeAll(() => {
+  s = synth(CONFIGURED);
+});
+
+describe('configuration through cdk context', () => {
+  it('caches authorizer decisions for the configured TTL', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
+  });
+
+  it('answers CORS preflights for the configured origin only', () => {
+    const options = ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS');
+    expect(options.length).toBeGreaterThanOrEqual(5);
+    const headers = JSON.stringify(options.map(([, m]) => m.Properties!.Integration));
+    expect(headers).toContain("'https://app.example.com'");
+    expect(headers).not.toContain("'*'");
+  });
+
+  it('drops WAF when turned off, turns on Multi-AZ Redis and the M1 concurrency asked for', () => {
+    expect(ofType('AWS::WAFv2::WebACL')).toHaveLength(0);
+    s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumCacheClusters: 2, MultiAZEnabled: true, AutomaticFailoverEnabled: true });
+    expect(s.resources[functionId(s, 'migrate-run')]!.Properties!.ReservedConcurrentExecutions).toBe(5);
+  });
+
+  it('subscribes the alarm email and adds the interface endpoints', () => {
+    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    expect(ofType('AWS::EC2::VPCEndpoint').filter(([, e]) => e.Properties!.VpcEndpointType === 'Interface')).toHaveLength(6);
+  });
+
+  it('installs the amd64 Skeema build with its own checksum on an x86 host', () => {
+    const userData = JSON.stringify(ofType('AWS::EC2::Instance')[0]![1].Properties!.UserData);
+    expect(userData).toContain('skeema_1.12.3_linux_amd64.tar.gz');
+    expect(userData).toContain('7e7825f27407a79ff7f109ea41ceb4442cde3d075683a4149246e19848d817b8');
+  });
+
+  it('gives only M1 the Mailgun key, by ARN, and the domain', () => {
+    expect(envOf('migrate-run')).toMatchObject({ OCTODB_MAILGUN_DOMAIN: 'mg.example.com', OCTODB_MAILGUN_API_KEY_SECRET_ARN: MAILGUN_ARN });
+    const roles = statementsByRole(s.resources);
+    for (const name of Object.keys(s.stack.functions)) {
+      const readsMailgun = (roles[functionRoleId(s, name)] ?? []).some(
+        (x) => actionsOf(x).includes('secretsmanager:GetSecretValue') && JSON.stringify(x.Resource).includes(MAILGUN_ARN),
+      );
+      expect(readsMailgun, name).toBe(name === 'migrate-run');
+      if (name !== 'migrate-run') expect(envOf(name).OCTODB_MAILGUN_API_KEY_SECRET_ARN).toBeUndefined();
+    }
+    expect(refsIn(envOf('migrate-run').OCTODB_MAILGUN_API_KEY_SECRET_ARN)).toEqual([]);
+  });
+
+  it('stays cdk-nag clean with the optional features switched', () => {
+    const report = new AwsSolutionsChecks(s.app).validateScope(s.stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
+  });
+});
+
+describe('bad context values', () => {
+  const read = (context: Record<string, unknown>) => () => readSettings(new App({ context }).node);
+
+  it.each([
+    ['a body limit WAF cannot inspect', { maxBodyKb: 100 }, /maxBodyKb/],
+    ['a negative authorizer TTL', { authorizerCacheTtlSeconds: -1 }, /authorizerCacheTtlSeconds/],
+    ['an authorizer TTL above API Gateway’s hour', { authorizerCacheTtlSeconds: 3601 }, /authorizerCacheTtlSeconds/],
+    ['no NAT gateway (the host could not install MySQL)', { natGateways: 0 }, /natGateways/],
+    ['a malformed Skeema checksum', { skeemaSha256Arm64: 'abc' }, /skeemaSha256Arm64/],
+    ['a Skeema version with shell characters', { skeemaVersion: '1.12.3;rm -rf /' }, /skeemaVersion/],
+    ['an instance type with shell characters', { hostInstanceType: "t4g.small' ; echo" }, /hostInstanceType/],
+    ['a non-email alarm address', { alarmEmail: 'not-an-email' }, /alarmEmail/],
+    ['a CORS origin that is not a URL', { corsOrigins: '["*"]' }, /corsOrigins/],
+    ['a Mailgun domain without its key secret', { mailgunDomain: 'mg.example.com' }, /mailgunApiKeySecretArn/],
+    ['a Mailgun key given as a value instead of a secret ARN', { mailgunDomain: 'mg.example.com', mailgunApiKeySecretArn: 'key-123' }, /mailgunApiKeySecretArn/],
+    ['a boolean that is not one', { waf: 'yes' }, /waf/],
+  ])('refuses %s', (_what, context, message) => {
+    expect(read(context)).toThrow(message);
+  });
+
+  it('accepts an empty context with the documented defaults', () => {
+    const settings = readSettings(new App().node);
+    expect(settings).toMatchObject({ stackName: 'OctoDb', authorizerCacheTtlSeconds: 0, waf: true, maxBodyKb: 16, natGateways: 1, migrateRunConcurrency: 2 });
+  });
+});
+
+describe('README', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = (heading: string) => {
+    const start = readme.indexOf(`\n## ${heading}\n`);
+    expect(start, heading).toBeGreaterThan(0);
+    const end = readme.indexOf('\n## ', start + 1);
+    return readme.slice(start, end < 0 ? undefined : end);
+  };
+
+  it('documents every setting of lambdas/shared/config.ts in the configuration table', () => {
+    const declared = [...readFileSync(join(ROOT, 'lambdas/shared/config.ts'), 'utf8').matchAll(/^\s+((?:OCTODB_)?[A-Z][A-Z0-9_]+): z\./gm)].map((m) => m[1]!);
+    expect(declared).toContain('PORT');
+    const table = section('Configuration');
+    for (const name of declared) expect(table, name).toContain(`| \`${name}\` |`);
+  });
+
+  it('documents every cdk context key of lib/settings.ts in the deploy section', () => {
+    const deploy = section('Deploy to AWS');
+    for (const key of Object.keys(stackSettings.shape)) expect(deploy, key).toContain(`\`${key}\``);
+  });
+});

@@ -1,0 +1,353 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../lib/octo-function.ts';
+import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
+
+const GUARDED = ['dashboard', 'migrate', 'query'];
+const UNGUARDED = ['signup', 'token'];
+const FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'log-ingest', 'metadb-migrate'];
+/** Functions whose handler builds wiring.ts's deps(), which reads all three secrets at a cold start. */
+const DEPS_FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard'];
+
+let s: Synthesized;
+let roles: Record<string, Statement[]>;
+const id = (construct: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(construct.node.defaultChild as never);
+const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
+const envOf = (name: string): Record<string, unknown> => s.resources[functionId(s, name)]!.Properties!.Environment?.Variables ?? {};
+
+beforeAll(() => {
+  s = synth();
+  roles = statementsByRole(s.resources);
+});
+
+/** path part → its POST method's properties */
+function methodsByPath(): Record<string, Record<string, any>> {
+  const paths = Object.fromEntries(ofType('AWS::ApiGateway::Resource').map(([rid, r]) => [rid, r.Properties!.PathPart as string]));
+  const out: Record<string, Record<string, any>> = {};
+  for (const [, m] of ofType('AWS::ApiGateway::Method')) {
+    const path = paths[m.Properties!.ResourceId.Ref as string];
+    if (!path) throw new Error('method on the root resource');
+    out[`${m.Properties!.HttpMethod} /${path}`] = m.Properties!;
+  }
+  return out;
+}
+
+describe('REST API', () => {
+  it('has exactly the five POST routes, each integrated with its own function', () => {
+    const methods = methodsByPath();
+    expect(Object.keys(methods).sort()).toEqual(['POST /dashboard', 'POST /migrate', 'POST /query', 'POST /signup', 'POST /token']);
+    const target = { '/signup': 'signup', '/token': 'token', '/dashboard': 'dashboard', '/query': 'query', '/migrate': 'migrate-submit' };
+    for (const [path, fn] of Object.entries(target)) {
+      expect(refsIn(methods[`POST ${path}`]!.Integration.Uri)).toContain(functionId(s, fn));
+    }
+  });
+
+  it('puts the LF0 TOKEN authorizer on exactly the guarded routes and on none of the others', () => {
+    const [[authorizerId, authorizer]] = ofType('AWS::ApiGateway::Authorizer') as [[string, any]];
+    expect(authorizer.Properties).toMatchObject({ Type: 'TOKEN', IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 0 });
+    expect(refsIn(authorizer.Properties.AuthorizerUri)).toContain(functionId(s, 'authorizer'));
+    const methods = methodsByPath();
+    for (const path of GUARDED) {
+      expect(methods[`POST /${path}`]).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });
+    }
+    for (const path of UNGUARDED) {
+      expect(methods[`POST /${path}`]!.AuthorizationType).toBe('NONE');
+      expect(methods[`POST /${path}`]!.AuthorizerId).toBeUndefined();
+    }
+  });
+
+  it('throttles the stage, writes JSON access logs and never logs request bodies', () => {
+    s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+      MethodSettings: [
+        Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, DataTraceEnabled: false, LoggingLevel: 'ERROR' }),
+      ],
+    });
+  });
+
+  it('answers no CORS preflight when no origin is configured', () => {
+    expect(ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS')).toHaveLength(0);
+  });
+
+  it('puts WAF in front of the stage with a per-IP rate limit and a 16 KB body limit', () => {
+    const [[aclId, acl]] = ofType('AWS::WAFv2::WebACL') as [[string, any]];
+    const rules = Object.fromEntries(acl.Properties.Rules.map((r: any) => [r.Name, r]));
+    expect(rules.RateLimitPerIp.Statement.RateBasedStatement).toEqual({ Limit: 1000, AggregateKeyType: 'IP' });
+    expect(rules.BodySizeLimit.Statement.SizeConstraintStatement).toMatchObject({
+      ComparisonOperator: 'GT',
+      Size: 16 * 1024,
+      FieldToMatch: { Body: { OversizeHandling: 'MATCH' } },
+    });
+    const [[, association]] = ofType('AWS::WAFv2::WebACLAssociation') as [[string, any]];
+    expect(refsIn(association.Properties.WebACLArn)).toEqual([aclId]);
+    expect(refsIn(association.Properties.ResourceArn)).toContain(id(s.stack.api.api.deploymentStage));
+  });
+});
+
+describe('functions', () => {
+  it('bundles one Node 22 arm64 function per handler, each with its own log group retention', () => {
+    expect(Object.keys(s.stack.functions).sort()).toEqual([...FUNCTIONS].sort());
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(FUNCTIONS.length);
+    for (const name of FUNCTIONS) {
+      const fn = s.resources[functionId(s, name)]!.Properties!;
+      expect(fn, name).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
+      const logGroup = s.resources[fn.LoggingConfig.LogGroup.Ref]!;
+      expect(logGroup.Properties!.RetentionInDays).toBe(30);
+    }
+  });
+
+  it('gives LF6 and M1 the longest timeout and reserves concurrency for M1 only', () => {
+    for (const name of ['provision', 'migrate-run']) expect(s.resources[functionId(s, name)]!.Properties!.Timeout).toBe(900);
+    for (const name of FUNCTIONS) {
+      const reserved = s.resources[functionId(s, name)]!.Properties!.ReservedConcurrentExecutions;
+      expect(reserved, name).toBe(name === 'migrate-run' ? 2 : undefined);
+    }
+  });
+
+  it('retries async LF6 and M1 events twice, then sends them to an alarmed failure queue', () => {
+    for (const name of ['provision', 'migrate-run']) {
+      s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: functionId(s, name) },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(s.stack.asyncFailures), 'Arn'] } } },
+      });
+    }
+  });
+
+  it('uses only environment variables declared in lambdas/shared/config.ts', () => {
+    const declared = new Set([...readFileSync(join(ROOT, 'lambdas/shared/config.ts'), 'utf8').matchAll(/^\s+(OCTODB_[A-Z0-9_]+):/gm)].map((m) => m[1]));
+    expect(declared.size).toBeGreaterThan(20);
+    for (const name of FUNCTIONS) {
+      const octo = Object.keys(envOf(name)).filter((k) => k.startsWith('OCTODB_'));
+      for (const key of octo) expect(declared, `${name}: ${key}`).toContain(key);
+    }
+  });
+
+  it('runs host scripts through SSM and async invokes through Lambda, with the function names as JSON', () => {
+    for (const name of ['provision', 'migrate-run', 'metadb-migrate']) expect(envOf(name).OCTODB_HOST_RUNNER).toBe('ssm');
+    expect(envOf('signup')).toMatchObject({ OCTODB_INVOKER: 'lambda' });
+    expect(envOf('migrate-submit')).toMatchObject({ OCTODB_INVOKER: 'lambda' });
+    const names = (fn: string) => JSON.stringify(envOf(fn).OCTODB_FUNCTION_NAMES);
+    expect(names('signup')).toContain(`"provision\\":\\"",{"Ref":"${functionId(s, 'provision')}"}`);
+    expect(names('migrate-submit')).toContain(`"migrate-run\\":\\"",{"Ref":"${functionId(s, 'migrate-run')}"}`);
+    expect(names('signup')).not.toContain('migrate-run');
+  });
+
+  it('points signup and provision at the templates bundled next to the handler', () => {
+    for (const name of ['signup', 'provision']) expect(envOf(name).OCTODB_TEMPLATES_DIR).toBe('/var/task/templates');
+  });
+
+  it('connects to MySQL by the private host name without credentials in the URL, TLS to Redis', () => {
+    for (const name of DEPS_FUNCTIONS) {
+      expect(envOf(name).OCTODB_MYSQL_URL).toBe('mysql://mysql.octodb.internal:3306/octodb_meta');
+      expect(JSON.stringify(envOf(name).OCTODB_REDIS_URL)).toContain('rediss://');
+    }
+  });
+});
+
+describe('IAM: least privilege', () => {
+  const statementsWith = (action: string) =>
+    Object.entries(roles).flatMap(([role, st]) => st.filter((x) => actionsOf(x).includes(action)).map((x) => ({ role, x })));
+
+  it('has no wildcard action and no Deny-less "*" action anywhere', () => {
+    for (const [role, st] of Object.entries(roles)) {
+      for (const x of st) for (const a of actionsOf(x)) expect(a, `${role}: ${a}`).not.toContain('*');
+    }
+  });
+
+  it('lets only LF6, M1 and the MetaDB deployment send SSM commands, only to the host and only AWS-RunShellScript', () => {
+    const senders = statementsWith('ssm:SendCommand');
+    expect(senders.map((x) => x.role).sort()).toEqual(['provision', 'migrate-run', 'metadb-migrate'].map((n) => functionRoleId(s, n)).sort());
+    const instanceId = id(s.stack.host.instance);
+    for (const { x } of senders) {
+      expect(actionsOf(x)).toEqual(['ssm:SendCommand']);
+      const resources = resourcesOf(x).map((r) => JSON.stringify(r));
+      expect(resources).toHaveLength(2);
+      expect(resources.find((r) => r.includes(':instance/'))).toContain(`{"Ref":"${instanceId}"}`);
+      expect(resources.find((r) => r.includes(':document/'))).toMatch(/::document\/AWS-RunShellScript"\]\]\}$/);
+    }
+  });
+
+  it('allows lambda:InvokeFunction only from signup on LF6 and from M0 on M1', () => {
+    const invokes = statementsWith('lambda:InvokeFunction');
+    const grants = invokes.map(({ role, x }) => `${role} → ${refsIn(x.Resource).join(',')}`).sort();
+    expect(grants).toEqual(
+      [
+        `${functionRoleId(s, 'signup')} → ${functionId(s, 'provision')}`,
+        `${functionRoleId(s, 'migrate-submit')} → ${functionId(s, 'migrate-run')}`,
+      ].sort(),
+    );
+  });
+
+  it('grants DynamoDB only on log_table: reads to the dashboard, writes to L1', () => {
+    const table = id(s.stack.logging.table);
+    const dynamo = Object.entries(roles).flatMap(([role, st]) =>
+      st.filter((x) => actionsOf(x).some((a) => a.startsWith('dynamodb:'))).map((x) => ({ role, x })),
+    );
+    expect([...new Set(dynamo.map((d) => d.role))].sort()).toEqual([functionRoleId(s, 'dashboard'), functionRoleId(s, 'log-ingest')].sort());
+    for (const { role, x } of dynamo) {
+      expect(refsIn(x.Resource)).toEqual([table]);
+      const writes = actionsOf(x).filter((a) => /Put|Update|Delete|Write/.test(a));
+      if (role === functionRoleId(s, 'dashboard')) expect(writes).toEqual([]);
+    }
+  });
+
+  it('lets each function read only the secrets its code reads', () => {
+    const sec = s.stack.secrets;
+    const all = [id(sec.jwt), id(sec.dataKey), id(sec.mysqlAdmin)].sort();
+    const expected: Record<string, string[]> = {
+      ...Object.fromEntries(DEPS_FUNCTIONS.map((n) => [n, all])),
+      'log-ingest': [],
+      'metadb-migrate': [id(sec.mysqlAdmin)],
+    };
+    for (const name of FUNCTIONS) {
+      const read = (roles[functionRoleId(s, name)] ?? [])
+        .filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'))
+        .flatMap((x) => refsIn(x.Resource))
+        .sort();
+      expect(read, name).toEqual(expected[name]);
+    }
+    // The host reads only the MySQL admin secret (to create the account and ~/.my.cnf).
+    const hostRole = s.stack.getLogicalId(s.stack.host.instance.role.node.defaultChild as never);
+    const hostReads = roles[hostRole]!.filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')).flatMap((x) => refsIn(x.Resource));
+    expect(hostReads).toEqual([id(sec.mysqlAdmin)]);
+  });
+});
+
+describe('network and data stores', () => {
+  it('opens MySQL and Redis only to the functions security group, and nothing to an address range', () => {
+    const net = s.stack.network;
+    const ingress = ofType('AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties!);
+    expect(ingress).toHaveLength(2);
+    const byTarget = Object.fromEntries(ingress.map((r) => [r.GroupId['Fn::GetAtt'][0], r]));
+    expect(byTarget[id(net.mysqlSg)]).toMatchObject({ FromPort: 3306, ToPort: 3306, SourceSecurityGroupId: { 'Fn::GetAtt': [id(net.functionsSg), 'GroupId'] } });
+    expect(byTarget[id(net.redisSg)]).toMatchObject({ FromPort: 6380, SourceSecurityGroupId: { 'Fn::GetAtt': [id(net.functionsSg), 'GroupId'] } });
+    for (const [, sg] of ofType('AWS::EC2::SecurityGroup')) expect(sg.Properties!.SecurityGroupIngress ?? []).toEqual([]);
+  });
+
+  it('keeps the MySQL host private: no public IP, no key pair, IMDSv2, encrypted gp3, private subnet', () => {
+    const instance = s.resources[id(s.stack.host.instance)]!;
+    const p = instance.Properties!;
+    expect(p.KeyName).toBeUndefined();
+    expect(p.NetworkInterfaces).toHaveLength(1);
+    expect(p.NetworkInterfaces[0]).toMatchObject({ AssociatePublicIpAddress: false, GroupSet: [{ 'Fn::GetAtt': [id(s.stack.network.mysqlSg), 'GroupId'] }] });
+    expect(p.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 30 });
+    expect(p.DisableApiTermination).toBe(true);
+    const privateSubnets = s.stack.network.vpc.privateSubnets.map((x) => s.stack.getLogicalId(x.node.defaultChild as never));
+    expect(privateSubnets).toContain(p.NetworkInterfaces[0].SubnetId.Ref);
+    expect(p.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
+    expect(ofType('AWS::EC2::LaunchTemplate')).toHaveLength(0); // a fixed-name one would clash between stacks
+    expect(instance.CreationPolicy.ResourceSignal.Timeout).toBe('PT30M');
+  });
+
+  it('installs MySQL from the GPG-checked MySQL repo and the pinned Skeema release after a checksum check', () => {
+    const userData = JSON.stringify(s.resources[id(s.stack.host.instance)]!.Properties!.UserData);
+    expect(userData).toContain('gpgcheck=1');
+    expect(userData).toContain('baseurl=https://repo.mysql.com/yum/mysql-8.4-community/el/9/$basearch/');
+    expect(userData).toContain('skeema_1.12.3_linux_arm64.tar.gz');
+    expect(userData).toContain("echo '036b5afe43110db73db99c48e831ed83631d926f5bbf1b33ff9aada440753c45  /tmp/skeema.tgz' | sha256sum -c -");
+    expect(userData).toContain(`--secret-id '",{"Ref":"${id(s.stack.secrets.mysqlAdmin)}"}`);
+    expect(userData).toContain('/root/.my.cnf');
+    expect(userData.indexOf('umask 077')).toBeGreaterThan(userData.indexOf('systemctl enable --now mysqld')); // mysqld must read its cnf
+    expect(userData).toContain('cfn-signal');
+  });
+
+  it('renders a first-boot script bash accepts', () => {
+    const parts = s.resources[id(s.stack.host.instance)]!.Properties!.UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
+    const script = parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    const checked = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+    expect(checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
+  });
+
+  it('backs the host volume up daily with AWS Backup', () => {
+    s.template.hasResourceProperties('AWS::Backup::BackupPlan', {
+      BackupPlan: { BackupPlanRule: [Match.objectLike({ ScheduleExpression: 'cron(0 3 * * ? *)', Lifecycle: { DeleteAfterDays: 35 } })] },
+    });
+    const [[, selection]] = ofType('AWS::Backup::BackupSelection') as [[string, any]];
+    expect(JSON.stringify(selection.Properties.BackupSelection.Resources)).toContain(`{"Ref":"${id(s.stack.host.instance)}"}`);
+  });
+
+  it('deploys MetaDB through the custom resource once the host and its DNS record exist', () => {
+    const [[, cr]] = ofType('Custom::OctoDbMetaDb') as [[string, any]];
+    expect(refsIn(cr.Properties.ServiceToken)).toEqual([functionId(s, 'metadb-migrate')]);
+    expect(cr.Properties).toMatchObject({ HostId: 'mysql-1', InstanceId: { Ref: id(s.stack.host.instance) }, Endpoint: 'mysql.octodb.internal' });
+    expect(cr.Properties.SchemaHash).toMatch(/^[0-9a-f]{16}$/);
+    expect(cr.DependsOn).toContain(s.stack.getLogicalId(s.stack.host.record.node.defaultChild as never));
+  });
+
+  it('runs Redis in the private subnets with TLS and encryption at rest', () => {
+    const p = s.resources[s.stack.getLogicalId(s.stack.cache.group)]!.Properties!;
+    expect(p).toMatchObject({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, Port: 6380, SecurityGroupIds: [{ 'Fn::GetAtt': [id(s.stack.network.redisSg), 'GroupId'] }] });
+  });
+
+  it('feeds logs SQS → L1 (partial batch failures) → log_table, with a 3-receive dead-letter queue', () => {
+    const log = s.stack.logging;
+    s.template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id(log.deadLetters), 'Arn'] }, maxReceiveCount: 3 },
+    });
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: functionId(s, 'log-ingest') },
+      EventSourceArn: { 'Fn::GetAtt': [id(log.queue), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(s.resources[id(log.table)]!.Properties).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'tenant_id', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'tenant_id', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    expect(envOf('log-ingest').OCTODB_LOG_TABLE).toEqual({ Ref: id(log.table) });
+  });
+
+  it('alarms to the SNS topic on dead letters, failed async events and every function error', () => {
+    const topic = id(s.stack.alarms.topic);
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topic }]);
+    const dlq = alarms.find((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && refsIn(a.Dimensions).includes(id(s.stack.logging.deadLetters)));
+    expect(dlq).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    const errorAlarms = alarms.filter((a) => a.MetricName === 'Errors').flatMap((a) => refsIn(a.Dimensions));
+    expect(errorAlarms.sort()).toEqual(FUNCTIONS.map((n) => functionId(s, n)).sort());
+  });
+});
+
+describe('secrets', () => {
+  it('generates every secret at deploy time and puts none of their values in the template', () => {
+    for (const [, secret] of ofType('AWS::SecretsManager::Secret')) {
+      expect(secret.Properties!.SecretString).toBeUndefined();
+      expect(secret.Properties!.GenerateSecretString).toBeDefined();
+    }
+    const text = JSON.stringify(s.template.toJSON());
+    // vitest sets these keys in this process's env: a synth must never pick them up.
+    for (const value of [process.env.OCTODB_JWT_SECRET, process.env.OCTODB_DATA_KEY]) {
+      expect(value).toBeTruthy();
+      expect(text).not.toContain(value);
+    }
+    for (const name of FUNCTIONS) {
+      const env = envOf(name);
+      for (const plain of ['OCTODB_JWT_SECRET', 'OCTODB_DATA_KEY', 'OCTODB_MAILGUN_API_KEY']) expect(env[plain], `${name}: ${plain}`).toBeUndefined();
+      for (const [key, value] of Object.entries(env)) if (key.endsWith('_SECRET_ARN')) expect(refsIn(value), key).toHaveLength(1);
+    }
+  });
+});
+
+describe('cdk-nag', () => {
+  it('reports no unacknowledged AwsSolutions finding', () => {
+    const report = new AwsSolutionsChecks(s.app).validateScope(s.stack);
+    const findings = report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`);
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+});

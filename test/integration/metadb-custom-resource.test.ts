@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMysqlUrl } from '#shared/config';
+import { MYSQL_URL } from '../support/octodb.ts';
+
+/**
+ * The MetaDB custom resource handler (lambdas/metadb-migrate) against real MariaDB and Skeema:
+ * the host runner comes from config, so `bash` here stands in for SSM on the EC2 host. CloudFormation
+ * is a local HTTP server receiving the response PUT.
+ */
+const metaDb = `octodb_cr_${randomBytes(6).toString('hex')}`;
+const base = new URL(MYSQL_URL);
+base.pathname = `/${metaDb}`;
+
+let server: Server;
+let responseUrl: string;
+const responses: Record<string, any>[] = [];
+let admin: Connection;
+let handler: (event: CloudFormationCustomResourceEvent, context: Context) => Promise<void>;
+
+beforeAll(async () => {
+  // The handler reads its configuration from the environment at each invocation, as on Lambda.
+  process.env.OCTODB_MYSQL_URL = base.toString();
+  process.env.OCTODB_HOST_RUNNER = 'bash';
+  delete process.env.OCTODB_MYSQL_SECRET_ARN;
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      responses.push({ method: req.method, url: req.url, ...JSON.parse(body) });
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  responseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cfn-response`;
+  const login = parseMysqlUrl(MYSQL_URL);
+  admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
+  ({ handler } = await import('../../lambdas/metadb-migrate/handler.ts'));
+});
+
+afterAll(async () => {
+  await admin?.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
+  await admin?.end();
+  await new Promise((r) => server?.close(r));
+});
+
+const context = { getRemainingTimeInMillis: () => 120_000 } as Context;
+function event(requestType: 'Create' | 'Update' | 'Delete', props: Record<string, unknown>): CloudFormationCustomResourceEvent {
+  return {
+    RequestType: requestType,
+    ResponseURL: responseUrl,
+    StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/OctoDb/abc',
+    RequestId: randomBytes(8).toString('hex'),
+    LogicalResourceId: 'MetaDbDeploymentMetaDb',
+    ResourceType: 'Custom::OctoDbMetaDb',
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:migrator',
+    PhysicalResourceId: 'metadb-mysql-1',
+    ResourceProperties: { ServiceToken: 'x', ...props },
+  } as CloudFormationCustomResourceEvent;
+}
+const lastResponse = () => responses.at(-1)!;
+const hostProps = { HostId: 'mysql-1', InstanceId: 'i-0123456789abcdef0', Endpoint: 'mysql.octodb.internal', Port: '3306' };
+
+describe('MetaDB custom resource', () => {
+  it('pushes schemas/meta, registers the host and answers SUCCESS', async () => {
+    await handler(event('Create', hostProps), context);
+    expect(lastResponse()).toMatchObject({ method: 'PUT', url: '/cfn-response', Status: 'SUCCESS', PhysicalResourceId: 'metadb-mysql-1', LogicalResourceId: 'MetaDbDeploymentMetaDb' });
+    const [tables] = await admin.query<RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1', [metaDb]);
+    expect(tables.map((r) => r.t)).toEqual(expect.arrayContaining(['hosts', 'issued_tokens', 'tenant_databases', 'tenants']));
+    const [hosts] = await admin.query<RowDataPacket[]>(`SELECT host_id, instance_id, endpoint, port, active FROM \`${metaDb}\`.hosts`);
+    expect(hosts).toEqual([{ host_id: 'mysql-1', instance_id: 'i-0123456789abcdef0', endpoint: 'mysql.octodb.internal', port: 3306, active: 1 }]);
+  });
+
+  it('is idempotent on update: the push finds nothing to change and the host row is updated in place', async () => {
+    await handler(event('Update', { ...hostProps, InstanceId: 'i-0fedcba9876543210' }), context);
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'metadb-mysql-1' });
+    const [hosts] = await admin.query<RowDataPacket[]>(`SELECT instance_id FROM \`${metaDb}\`.hosts`);
+    expect(hosts.map((r) => r.instance_id)).toEqual(['i-0fedcba9876543210']);
+  });
+
+  it('leaves MetaDB in place on delete and still answers SUCCESS', async () => {
+    await handler(event('Delete', hostProps), context);
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'metadb-mysql-1' });
+    const [rows] = await admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?', [metaDb]);
+    expect(Number(rows[0]!.n)).toBe(1);
+  });
+
+  it.each([
+    ['a missing InstanceId', { ...hostProps, InstanceId: undefined }, /InstanceId/],
+    ['a hostile HostId', { ...hostProps, HostId: "x'; DROP TABLE hosts; --" }, /HostId/],
+    ['an endpoint with shell characters', { ...hostProps, Endpoint: 'db$(reboot)' }, /Endpoint/],
+    ['a port out of range', { ...hostProps, Port: '70000' }, /Port/],
+  ])('answers FAILED at once for %s, touching nothing', async (_what, props, reason) => {
+    const before = responses.length;
+    await handler(event('Create', props), context);
+    expect(responses.length).toBe(before + 1);
+    expect(lastResponse().Status).toBe('FAILED');
+    expect(lastResponse().Reason).toMatch(reason);
+    const [hosts] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${metaDb}\`.hosts`);
+    expect(Number(hosts[0]!.n)).toBe(1);
+  });
+});
