@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Arn, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -30,6 +30,8 @@ export interface OctoFunctionProps {
   bundleDirs?: Record<string, string>;
   reservedConcurrency?: number;
   environment?: Record<string, string>;
+  /** A fixed name, only for a function that must know its own (see bindSelfInvoke). */
+  functionName?: string;
 }
 
 /** The ports every `deps()` (lambdas/adapters/wiring.ts) reads at a cold start. */
@@ -50,6 +52,7 @@ export interface CoreBindings {
 export class OctoFunction extends NodejsFunction {
   readonly logs: LogGroup;
   readonly executionRole: Role;
+  private readonly physicalFunctionName?: string;
   private readonly functionNames: Partial<Record<AsyncRole, string>> = {};
 
   constructor(scope: Construct, id: string, props: OctoFunctionProps) {
@@ -67,6 +70,7 @@ export class OctoFunction extends NodejsFunction {
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       description: props.description,
+      functionName: props.functionName,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memoryMb,
@@ -103,6 +107,7 @@ export class OctoFunction extends NodejsFunction {
     });
     this.logs = logs;
     this.executionRole = role;
+    this.physicalFunctionName = props.functionName;
     if (props.network) {
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
@@ -183,6 +188,21 @@ export class OctoFunction extends NodejsFunction {
       this.functionNames[role] = fn.functionName;
       this.addToRolePolicy(new PolicyStatement({ sid: `Invoke${fn.node.id}`, actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
     }
+    this.addEnvironment('OCTODB_FUNCTION_NAMES', Stack.of(this).toJsonString(this.functionNames));
+    return this;
+  }
+
+  /**
+   * Lets the function invoke itself asynchronously (M1 hands a cascade's next chunk and stale
+   * jobs to fresh invocations). Its name must be fixed: a generated one would make the function
+   * reference itself, which CloudFormation refuses.
+   */
+  bindSelfInvoke(role: AsyncRole): this {
+    const name = this.physicalFunctionName;
+    if (!name) throw new Error(`${this.node.id}: bindSelfInvoke needs a fixed functionName`);
+    this.functionNames[role] = name;
+    const arn = Stack.of(this).formatArn({ service: 'lambda', resource: 'function', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.addToRolePolicy(new PolicyStatement({ sid: 'InvokeSelf', actions: ['lambda:InvokeFunction'], resources: [arn] }));
     this.addEnvironment('OCTODB_FUNCTION_NAMES', Stack.of(this).toJsonString(this.functionNames));
     return this;
   }

@@ -1,5 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -109,6 +111,7 @@ export class OctoDbStack extends Stack {
       .bindLogQueue(logging.queue);
     const migrateRun = fn('MigrateRun', {
       name: 'migrate-run',
+      functionName: `${this.stackName}-migrate-run`,
       description: 'OctoDB M1: applies one table migration with Skeema on the host (async)',
       memoryMb: 512,
       timeout: HOST_WORKER_TIMEOUT,
@@ -116,6 +119,7 @@ export class OctoDbStack extends Stack {
       environment: { OCTODB_MIGRATION_MAX_RETRIES: String(s.migrationMaxRetries) },
     })
       .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindSelfInvoke('migrate-run')
       .bindLogQueue(logging.queue)
       .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
     const authorizer = fn('Authorizer', {
@@ -179,6 +183,13 @@ export class OctoDbStack extends Stack {
       retryAttempts: s.migrationMaxRetries,
       maxEventAge: Duration.hours(1),
       onFailure: new SqsDestination(asyncFailures),
+    });
+
+    // A job whose worker died stays `running` until a sweep hands it to a fresh invocation.
+    new Rule(this, 'MigrationSweep', {
+      description: 'OctoDB: restarts migration jobs whose worker vanished',
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [new LambdaFunction(migrateRun, { event: RuleTargetInput.fromObject({ sweep: true }) })],
     });
 
     const metadb = new MetaDbDeployment(this, 'MetaDbDeployment', {

@@ -173,15 +173,36 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('allows lambda:InvokeFunction only from signup on LF6 and from M0 on M1', () => {
+  it('allows lambda:InvokeFunction only from signup on LF6, from M0 on M1, and from M1 on itself', () => {
+    const m1Role = functionRoleId(s, 'migrate-run');
     const invokes = statementsWith('lambda:InvokeFunction');
-    const grants = invokes.map(({ role, x }) => `${role} → ${refsIn(x.Resource).join(',')}`).sort();
+    const grants = invokes
+      .filter(({ role }) => role !== m1Role)
+      .map(({ role, x }) => `${role} → ${refsIn(x.Resource).join(',')}`)
+      .sort();
     expect(grants).toEqual(
       [
         `${functionRoleId(s, 'signup')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'migrate-submit')} → ${functionId(s, 'migrate-run')}`,
       ].sort(),
     );
+    // M1 continues cascades and sweeps in fresh invocations of itself, named explicitly.
+    const m1Name = s.resources[functionId(s, 'migrate-run')]!.Properties!.FunctionName as string;
+    expect(m1Name).toBe(`${s.stack.stackName}-migrate-run`);
+    const self = invokes.filter(({ role }) => role === m1Role);
+    expect(self).toHaveLength(1);
+    expect(JSON.stringify(self[0]!.x.Resource)).toMatch(new RegExp(`:function:${m1Name}"`));
+    expect(JSON.parse(String(envOf('migrate-run').OCTODB_FUNCTION_NAMES))).toEqual({ 'migrate-run': m1Name });
+  });
+
+  it('runs the migration sweep every five minutes', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties!);
+    expect(rules).toEqual([
+      expect.objectContaining({
+        ScheduleExpression: 'rate(5 minutes)',
+        Targets: [expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionId(s, 'migrate-run'), 'Arn'] }, Input: '{"sweep":true}' })],
+      }),
+    ]);
   });
 
   it('grants DynamoDB only on log_table: reads to the dashboard, writes to L1', () => {
