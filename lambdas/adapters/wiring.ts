@@ -10,6 +10,8 @@ import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
 import { LoggerLogSink } from './logger-log-sink.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
+import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
+import { TenantLogins } from '#core/query';
 import { RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
@@ -28,6 +30,9 @@ export interface Deps {
   sealer: Sealer;
   logs: LogSink;
   jwtSecret: string;
+  /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
+  tenantSql: MysqlTenantSqlRunner;
+  tenantLogins: TenantLogins;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,11 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   });
   const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   const meta = new MysqlMetaStore(pool);
+  const tenantSql = new MysqlTenantSqlRunner(mysqlLogin, {
+    rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
+    timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
+    poolSize: config.OCTODB_QUERY_POOL_SIZE,
+  });
   return {
     config,
     mysqlLogin,
@@ -61,8 +71,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     sealer: new Sealer(dataKey),
     logs: overrides.logs ?? new LoggerLogSink(),
     jwtSecret,
+    tenantSql,
+    tenantLogins: new TenantLogins(meta, new Sealer(dataKey), config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
     async close() {
-      await Promise.allSettled([pool.end(), redis.quit()]);
+      await Promise.allSettled([pool.end(), redis.quit(), tenantSql.close()]);
     },
   };
 }
