@@ -21,8 +21,8 @@ interface HostPool {
 
 // MariaDB 1969 ER_STATEMENT_TIMEOUT, MySQL 3024 ER_QUERY_TIMEOUT, 1317 ER_QUERY_INTERRUPTED (KILL QUERY).
 const TIMEOUT_ERRNOS = new Set([1969, 3024, 1317]);
-// Grants said no: the database, table, column, routine, or a privilege the tenant user lacks.
-const DENIED_ERRNOS = new Set([1044, 1142, 1143, 1227, 1370]);
+// Grants said no: the database, FILE, table, column, routine, or a privilege the tenant user lacks.
+const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
 // Lock wait timeout, deadlock, too many connections: the same request may succeed later.
 const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
 // mysql2 column types whose values come back as 'YYYY-MM-DD hh:mm:ss[.ffffff]' (dateStrings).
