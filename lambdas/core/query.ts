@@ -66,16 +66,14 @@ export class TenantLogins {
   ) {}
 
   async resolve(tenantId: string, dbId: string): Promise<TenantLogin> {
-    // Someone else's database and a database that does not exist answer alike.
-    const notFound = new NotFoundError('Database not found');
-    if (!isDbId(dbId)) throw notFound;
+    if (!isDbId(dbId)) throw notFound();
     const hit = this.cache.get(dbId);
     if (hit && hit.until > Date.now()) {
-      if (hit.tenantId !== tenantId) throw notFound;
+      if (hit.tenantId !== tenantId) throw notFound();
       return hit.login;
     }
     const db = await this.meta.getDatabase(dbId);
-    if (!db || db.tenantId !== tenantId) throw notFound;
+    if (!db || db.tenantId !== tenantId) throw notFound();
     if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}`, { status: db.status });
     const host = await this.meta.getHost(db.hostId);
     if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host unknown, try again later');
@@ -85,6 +83,9 @@ export class TenantLogins {
     return login;
   }
 }
+
+/** Someone else's database and a database that does not exist answer alike. */
+const notFound = () => new NotFoundError('Database not found');
 
 function errorClass(error: unknown): string {
   if (error instanceof SqlRefusedError) return error.code;

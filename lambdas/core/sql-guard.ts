@@ -53,6 +53,24 @@ const PROHIBITED_KEYWORDS = new Set([
  * statements), parse it, accept one DML statement whose every node stays inside `ownDatabase`.
  */
 export function checkTenantStatement(sql: string, ownDatabase: string): GuardedStatement {
+  // Parsing is most of the validator's cost and applications repeat their statements (params
+  // change, the text does not): a verdict depends on nothing but the text and the database.
+  const key = sql.length <= CACHEABLE_CHARS ? `${ownDatabase}\u0000${sql}` : undefined;
+  const known = key && verdicts.get(key);
+  if (known) return known;
+  const verdict = judgeStatement(sql, ownDatabase);
+  if (key) {
+    if (verdicts.size >= CACHED_VERDICTS) verdicts.delete(verdicts.keys().next().value as string);
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+const CACHEABLE_CHARS = 4096;
+const CACHED_VERDICTS = 5000;
+const verdicts = new Map<string, GuardedStatement>();
+
+function judgeStatement(sql: string, ownDatabase: string): GuardedStatement {
   const scan = scanSql(sql);
   if (scan.problem) throw scan.problem;
   if (scan.statements > 1) throw prohibited('multiple statements');
@@ -72,7 +90,7 @@ export function checkTenantStatement(sql: string, ownDatabase: string): GuardedS
   const type = String(root.type ?? 'unknown');
   if (!ALLOWED.has(type)) throw prohibited(type.replace(/_/g, ' ').toUpperCase());
   inspectNodes(root, ownDatabase.toLowerCase());
-  return { type: type.toUpperCase() as StatementType };
+  return Object.freeze({ type: type.toUpperCase() as StatementType });
 }
 
 /** Walks every node of the AST (iteratively: hostile nesting must not exhaust the stack). */
