@@ -1,5 +1,6 @@
 import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
-import { createConnection, createPool, type Pool, type PoolConnection } from 'mysql2/promise';
+import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
+import { AffinityPool, type PoolSlot } from './affinity-pool.ts';
 import { OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
 import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
@@ -14,8 +15,11 @@ export interface TenantSqlLimits {
 
 type Flavor = 'mysql' | 'mariadb';
 
+/** The callback-style connection under mysql2's promise wrapper: it streams rows as events. */
+const coreOf = (conn: Connection): CoreConnection => (conn as unknown as { connection: CoreConnection }).connection;
+
 interface HostPool {
-  pool: Pool;
+  pool: AffinityPool<Connection>;
   flavor: Promise<Flavor>;
 }
 
@@ -31,16 +35,14 @@ const DATETIME_TYPES = new Set([7, 12, 17, 18]);
 const WATCHDOG_GRACE_MS = 1000;
 
 /**
- * Tenant statements over one small pool per MySQL host. Its connections log in as the admin
- * account and switch to the tenant's own MySQL user (COM_CHANGE_USER) before running anything,
- * so MySQL's grants, not only the validator, keep every tenant inside its database. A connection
- * already switched to the same tenant is reused as is. The switch resets the session, so the
- * statement time limit and the row cap are set again right after it.
+ * Tenant statements over one small pool per MySQL host (not one per tenant: that fragments into
+ * thousands of idle connections). Its connections log in as the admin account and switch to the
+ * tenant's own MySQL user (COM_CHANGE_USER) before running anything, so MySQL's grants, not only
+ * the validator, keep every tenant inside its database. The pool prefers a connection already
+ * switched to the same tenant, which then runs as is.
  */
 export class MysqlTenantSqlRunner implements TenantSqlRunner {
   private readonly pools = new Map<string, HostPool>();
-  /** The tenant login each (core) connection is switched to; absent means still the admin. */
-  private readonly identity = new WeakMap<object, string>();
 
   constructor(
     private readonly admin: { user: string; password: string },
@@ -49,34 +51,30 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   async run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
     const host = this.poolFor(login.host);
-    let conn: PoolConnection;
+    const who = `${login.user}\u0000${login.database}`;
+    let slot: PoolSlot<Connection>;
     let flavor: Flavor;
     try {
       flavor = await host.flavor;
-      conn = await host.pool.getConnection();
+      slot = await host.pool.acquire(who);
     } catch (error) {
       throw unavailable(error);
     }
-    let reusable = true;
     try {
-      await this.switchTo(conn, login, flavor);
-      return await this.execute(conn, sql, params, login.host);
+      if (slot.who !== who) await this.switchTo(slot, login, who, flavor);
+      return await this.execute(slot.conn, sql, params, login.host);
     } catch (error) {
       // A statement MySQL refused leaves the connection sound; anything else (a failed switch of
       // user, a broken socket) may not, so that connection is never handed to another tenant.
-      if (!isSqlError(error)) reusable = false;
+      if (!isSqlError(error)) slot.dead = true;
       throw mapError(error, this.limits.timeoutMs);
     } finally {
-      if (reusable) conn.release();
-      else {
-        this.identity.delete(conn.connection);
-        conn.destroy();
-      }
+      host.pool.release(slot);
     }
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.pools.values()].map((p) => p.pool.end()));
+    await Promise.allSettled([...this.pools.values()].map((p) => p.pool.close()));
     this.pools.clear();
   }
 
@@ -84,28 +82,42 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const key = `${host.endpoint}:${host.port}`;
     let entry = this.pools.get(key);
     if (!entry) {
-      const pool = createPool({
-        host: host.endpoint,
-        port: host.port,
-        user: this.admin.user,
-        password: this.admin.password,
-        connectionLimit: this.limits.poolSize,
-        maxIdle: this.limits.poolSize,
-        enableKeepAlive: true,
-        multipleStatements: false,
-        flags: ['-LOCAL_FILES'],
-        charset: 'utf8mb4_unicode_ci',
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        decimalNumbers: false,
-        dateStrings: true,
-        timezone: 'Z',
-        // Server-side prepared statements per connection; a switch of user discards them anyway.
-        maxPreparedStatements: 64,
+      const pool = new AffinityPool<Connection>(
+        this.limits.poolSize,
+        async (slot) => {
+          const conn = await createConnection({
+            host: host.endpoint,
+            port: host.port,
+            user: this.admin.user,
+            password: this.admin.password,
+            enableKeepAlive: true,
+            multipleStatements: false,
+            flags: ['-LOCAL_FILES'],
+            charset: 'utf8mb4_unicode_ci',
+            supportBigNumbers: true,
+            bigNumberStrings: true,
+            decimalNumbers: false,
+            dateStrings: true,
+            timezone: 'Z',
+            // Server-side prepared statements per connection; a switch of user discards them anyway.
+            maxPreparedStatements: 64,
+          });
+          // A connection the server or the network closed is dropped, never reused.
+          const lost = () => {
+            slot.dead = true;
+            pool.discard(slot);
+          };
+          coreOf(conn).on('error', lost);
+          coreOf(conn).once('end', lost);
+          return conn;
+        },
+        (conn) => conn.destroy(),
+      );
+      const flavor = createConnection({ host: host.endpoint, port: host.port, ...this.admin }).then(async (conn) => {
+        const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+        await conn.end();
+        return /mariadb/i.test(String(rows[0]?.v)) ? ('mariadb' as const) : ('mysql' as const);
       });
-      const flavor = pool
-        .query<import('mysql2').RowDataPacket[]>('SELECT VERSION() AS v')
-        .then(([rows]): Flavor => (/mariadb/i.test(String(rows[0]?.v)) ? 'mariadb' : 'mysql'));
       flavor.catch(() => this.pools.delete(key)); // retried by the next request
       entry = { pool, flavor };
       this.pools.set(key, entry);
@@ -113,21 +125,20 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     return entry;
   }
 
-  private async switchTo(conn: PoolConnection, login: TenantLogin, flavor: Flavor): Promise<void> {
-    const who = `${login.user}\u0000${login.database}`;
-    if (this.identity.get(conn.connection) === who) return;
-    this.identity.delete(conn.connection);
-    await conn.changeUser({ user: login.user, password: login.password, database: login.database });
+  /** COM_CHANGE_USER resets the session, so the limits are set again right after it. */
+  private async switchTo(slot: PoolSlot<Connection>, login: TenantLogin, who: string, flavor: Flavor): Promise<void> {
+    slot.who = undefined;
+    await slot.conn.changeUser({ user: login.user, password: login.password, database: login.database });
     const { timeoutMs, rowLimit } = this.limits;
     const timeLimit =
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
-    await conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}`);
-    this.identity.set(conn.connection, who);
+    await slot.conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}`);
+    slot.who = who;
   }
 
   /** Streams the rows so an explicit huge LIMIT cannot fill memory: past the cap they are dropped. */
-  private execute(conn: PoolConnection, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
-    const core = conn.connection as unknown as CoreConnection;
+  private execute(conn: Connection, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
+    const core = coreOf(conn);
     const { rowLimit, timeoutMs } = this.limits;
     return new Promise((resolve, reject) => {
       const rows: Record<string, unknown>[] = [];
