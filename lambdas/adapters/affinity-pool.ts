@@ -1,7 +1,8 @@
 /**
  * A fixed-size connection pool that remembers which tenant each connection is switched to and
- * hands a tenant back a connection already switched to it when one is idle, else the one idle
- * the longest. With as many busy tenants as connections, most statements skip the switch.
+ * hands a tenant back a connection already switched to it when one is idle, else a new one while
+ * below its size, else the one idle the longest. With as many busy tenants as connections, most
+ * statements skip the switch.
  */
 export interface PoolSlot<C> {
   conn: C;
@@ -31,9 +32,10 @@ export class AffinityPool<C> {
     for (let i = this.idle.length - 1; i >= 0; i--) {
       if (this.idle[i]!.who === who) return Promise.resolve(this.idle.splice(i, 1)[0]!);
     }
+    // Below its size the pool grows rather than switch an idle connection away from its tenant.
+    if (this.all.size + this.opening < this.size) return this.open();
     const oldest = this.idle.shift();
     if (oldest) return Promise.resolve(oldest);
-    if (this.all.size + this.opening < this.size) return this.open();
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 

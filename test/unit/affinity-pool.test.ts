@@ -21,12 +21,14 @@ describe('AffinityPool', () => {
     expect((await pool.acquire('a')).conn).toBe(x.conn);
   });
 
-  it('gives a new tenant the connection idle the longest, and never opens more than its size', async () => {
+  it('opens a new connection for a new tenant while below its size, then takes the one idle the longest', async () => {
     const { pool, opened } = poolOf(2);
-    const [x, y] = [await pool.acquire('a'), await pool.acquire('b')];
+    const x = await pool.acquire('a');
     x.who = 'a';
-    y.who = 'b';
     pool.release(x);
+    const y = await pool.acquire('b');
+    expect(y.conn).not.toBe(x.conn);
+    y.who = 'b';
     pool.release(y);
     expect((await pool.acquire('c')).conn).toBe(x.conn);
     expect(opened()).toBe(2);
