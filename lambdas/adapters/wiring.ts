@@ -36,6 +36,8 @@ import { OutboxNotifier } from './outbox-notifier.ts';
 import { RedisMigrationState } from './redis-migration-state.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
+import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
+import { TenantLogins } from '#core/query';
 import { RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
@@ -63,6 +65,9 @@ export interface Deps {
   migrationState: MigrationState;
   hostSql: HostSql;
   notifier: Notifier;
+  /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
+  tenantSql: MysqlTenantSqlRunner;
+  tenantLogins: TenantLogins;
   close(): Promise<void>;
 }
 
@@ -84,9 +89,15 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   const meta = new MysqlMetaStore(pool);
   const dynamo = dynamoClient(config);
+  const sealer = new Sealer(dataKey);
   const hostSql = new MysqlHostSql(mysqlLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
     config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
   );
+  const tenantSql = new MysqlTenantSqlRunner(mysqlLogin, {
+    rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
+    timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
+    poolSize: config.OCTODB_QUERY_POOL_SIZE,
+  });
   return {
     config,
     mysqlLogin,
@@ -98,7 +109,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     hostRunner: overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin),
     accounts: hostSql,
     templates: new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), meta, hostSql),
-    sealer: new Sealer(dataKey),
+    sealer,
     logs: overrides.logs ?? logSinkFor(config),
     dynamo,
     logStore: logStoreFor(config, dynamo),
@@ -108,8 +119,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     migrationState: new RedisMigrationState(redis),
     hostSql,
     notifier: await notifierFor(config),
+    tenantSql,
+    tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
     async close() {
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close()]);
+      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close()]);
       dynamo.destroy();
     },
   };

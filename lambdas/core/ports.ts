@@ -289,3 +289,32 @@ export interface Email {
 export interface Notifier {
   send(email: Email): Promise<void>;
 }
+
+/** Who a tenant statement runs as: the tenant's own MySQL user, on its database's host. */
+export interface TenantLogin {
+  host: HostRecord;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export type SqlParam = string | number | boolean | null;
+
+/** What one statement produced, already JSON-safe (BIGINT/DECIMAL strings, ISO dates, base64 binary). */
+export interface StatementResult {
+  /** Rows of a SELECT (at most the row limit); empty for writes. */
+  rows: Record<string, unknown>[];
+  /** A SELECT had more rows than the row limit. */
+  truncated: boolean;
+  /** Rows changed by a write, rows returned by a SELECT. */
+  affectedRows: number;
+  insertId: string | null;
+}
+
+/**
+ * Runs one already validated statement as a tenant's MySQL user, under the row and time limits
+ * it was built with; params are bound by the driver. Throws typed errors (core/errors.ts).
+ */
+export interface TenantSqlRunner {
+  run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult>;
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { NotFoundError, UnauthorizedError } from './errors.ts';
+import { verifyHs256 } from './hs256.ts';
 import type { MetaStore, TokenRegistry } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -73,12 +74,8 @@ export async function issueToken(
  * Any other token throws UnauthorizedError.
  */
 export async function verifyAccessToken(token: string, deps: TokenDeps): Promise<AccessClaims> {
-  let claims: AccessClaims;
-  try {
-    claims = jwt.verify(token, deps.jwtSecret, { algorithms: [ALGORITHM] }) as AccessClaims;
-  } catch {
-    throw new UnauthorizedError('Unauthorized');
-  }
+  const claims = verifyHs256(token, deps.jwtSecret) as AccessClaims | undefined;
+  if (!claims) throw new UnauthorizedError('Unauthorized');
   if (typeof claims.tenant_id !== 'string' || typeof claims.db_id !== 'string' || typeof claims.jti !== 'string') {
     throw new UnauthorizedError('Unauthorized');
   }

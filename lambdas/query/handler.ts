@@ -1,7 +1,12 @@
-import { callerOf, httpHandler, json } from '#shared/http';
+import { runTenantQuery } from '#core/query';
+import { deps } from '#adapters/wiring';
+import { callerOf, httpHandler, json, parseBody } from '#shared/http';
+import { queryRequest } from '#shared/requests';
 
-/** Behind LF0 already; its behaviour lands with its own issue. */
+/** POST /query (behind LF0): one SELECT/INSERT/UPDATE/DELETE in one of the caller's databases. */
 export const handler = httpHandler(async (event) => {
-  callerOf(event);
-  return json(501, { error: 'Not implemented yet' });
+  const caller = callerOf(event);
+  const input = parseBody(event, queryRequest);
+  const { query, params, db_id } = input;
+  return json(200, await runTenantQuery({ tenantId: caller.tenantId, dbId: db_id ?? caller.dbId, query, params }, await deps()));
 });

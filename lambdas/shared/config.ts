@@ -39,6 +39,10 @@ const settings = z.object({
   OCTODB_QUERY_ROW_LIMIT: z.coerce.number().int().positive().default(1000),
   /** Statement time limit enforced by the server (MAX_EXECUTION_TIME / max_statement_time). */
   OCTODB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  /** Connections per MySQL host for tenant statements, shared by all its tenants (they switch user). */
+  OCTODB_QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
+  /** How long a ready database's login stays cached in memory (0: look it up on every query). */
+  OCTODB_QUERY_LOGIN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
 
   // --- migrations ---
   OCTODB_MIGRATION_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),

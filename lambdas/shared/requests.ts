@@ -54,3 +54,24 @@ export const migrationStatusRequest = z.object({
   job_id: z.uuid('job_id must be a uuid').optional(),
   limit: z.number().int().min(1).max(200).optional(),
 });
+
+/** Longer statements are refused before parsing: the parser's time grows with the input. */
+export const QUERY_MAX_CHARS = 65_536;
+export const QUERY_MAX_PARAMS = 1000;
+
+const sqlParam = z.union([z.string().max(QUERY_MAX_CHARS), z.number().finite(), z.boolean(), z.null()], {
+  error: 'each param must be a string, a finite number, a boolean or null',
+});
+
+export const queryRequest = z.object({
+  query: z
+    .string({ error: 'query must be a string' })
+    .max(QUERY_MAX_CHARS, `query must be at most ${QUERY_MAX_CHARS} characters`)
+    .refine((s) => s.trim() !== '', 'query is required'),
+  params: z
+    .array(sqlParam, { error: 'params must be an array' })
+    .max(QUERY_MAX_PARAMS, `params must have at most ${QUERY_MAX_PARAMS} values`)
+    .default([]),
+  db_id: z.string({ error: 'db_id must be a string' }).max(64, 'db_id must be at most 64 characters').optional(),
+});
+export type QueryRequest = z.infer<typeof queryRequest>;

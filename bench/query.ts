@@ -1,0 +1,170 @@
+/**
+ * `npm run bench -- query [--seconds 5] [--concurrency 8] [--tenants 8]`
+ *
+ * POST /query through the local gateway (authorizer, handler, validator, tenant pool) against,
+ * in the same run, with the same closed-loop client and concurrency:
+ *   (a) the same parameterised SELECT straight through a mysql2 pool (the database floor), and
+ *   (b) a bare Node HTTP server answering a fixed JSON body (what HTTP alone costs here).
+ * A fourth run spreads /query over several tenants so every statement switches MySQL user.
+ * Goal (issue 4): /query throughput ≥ 50% of (b), and p50 ≤ 1 ms above (b).
+ */
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+
+interface Stats {
+  name: string;
+  requests: number;
+  errors: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  perSecond: number;
+}
+
+const SQL = 'SELECT id, name, email FROM customers WHERE id = ?';
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, tenants: { type: 'string', default: '8' } },
+  });
+  const seconds = Number(values.seconds);
+  const concurrency = Number(values.concurrency);
+  const tenantCount = Number(values.tenants);
+  // One log line per query would measure stdout, not /query (the log pipeline is its own issue).
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  const { startTestOctoDb } = await import('../test/support/octodb.ts');
+  const { createPool } = await import('mysql2/promise');
+
+  const octo = await startTestOctoDb();
+  const bare = createServer((_req, res) => {
+    const body = JSON.stringify({ message: 'Query executed successfully', rowsAffected: 1, data: [{ id: '1', name: 'bench', email: 'b@example.com' }], truncated: false });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/`;
+  try {
+    console.log(`setting up ${tenantCount} tenants…`);
+    const tenants = await Promise.all(
+      Array.from({ length: tenantCount }, async () => {
+        const t = await octo.signUp();
+        await octo.waitForDatabase(t.db_id, 120_000);
+        const token = await octo.token(t.email, t.password);
+        await octo.post('/query', { query: 'INSERT INTO customers (id, name, email) VALUES (1, ?, ?)', params: ['bench', 'b@example.com'] }, token);
+        return { ...t, token };
+      }),
+    );
+    const first = tenants[0]!;
+    const login = await octo.deps.tenantLogins.resolve(first.tenant_id, first.db_id);
+    const direct = createPool({
+      host: login.host.endpoint,
+      port: login.host.port,
+      user: login.user,
+      password: login.password,
+      database: login.database,
+      connectionLimit: concurrency,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+    });
+
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+    const queryBody = JSON.stringify({ query: SQL, params: [1] });
+    const post = (url: string, body: string, token?: string) => httpPost(agent, url, body, token);
+    let turn = 0;
+    const runs: Array<[string, () => Promise<boolean>]> = [
+      ['bare HTTP server', () => post(bareUrl, queryBody)],
+      ['mysql2 pool, direct', async () => ((await direct.execute(SQL, [1]))[0] as unknown[]).length === 1],
+      ['/query, 1 tenant', () => post(`${octo.url}/query`, queryBody, first.token)],
+      [`/query, ${tenantCount} tenants`, () => post(`${octo.url}/query`, queryBody, tenants[turn++ % tenants.length]!.token)],
+    ];
+    for (const [, op] of runs) await drive(op, concurrency, 1); // warm-up: JIT, pools, caches
+    // The machine is shared: runs take turns in short slices, so a burst of load elsewhere
+    // falls on all of them alike instead of on whichever happened to run then.
+    const slices = runs.map(() => [] as Sample[]);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, [, op]] of runs.entries()) slices[i]!.push(await drive(op, concurrency, seconds / ROUNDS));
+    }
+    const results = runs.map(([name], i) => ({ name, ...combine(slices[i]!) }));
+    await direct.end();
+    agent.destroy();
+    report(results, concurrency);
+  } finally {
+    bare.close();
+    await octo.close();
+  }
+}
+
+const ROUNDS = 5;
+
+interface Sample {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+}
+
+function combine(samples: Sample[]): Omit<Stats, 'name'> {
+  const latencies = samples.flatMap((s) => s.latencies).sort((x, y) => x - y);
+  const seconds = samples.reduce((t, s) => t + s.seconds, 0);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  const errors = samples.reduce((t, s) => t + s.errors, 0);
+  return { requests: latencies.length, errors, seconds, p50: at(0.5), p99: at(0.99), perSecond: latencies.length / seconds };
+}
+
+/** A closed loop: `concurrency` workers, each sending its next request when the last answered. */
+async function drive(op: () => Promise<boolean>, concurrency: number, seconds: number): Promise<Sample> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const ok = await op().catch(() => false);
+        latencies.push(performance.now() - t0);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+function httpPost(agent: Agent, url: string, body: string, token?: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function report(results: Stats[], concurrency: number): void {
+  const [bare, direct, query, spread] = results as [Stats, Stats, Stats, Stats];
+  console.log(`\nconcurrency ${concurrency}, closed loop, client on this machine, ${ROUNDS} interleaved rounds\n`);
+  console.log('run'.padEnd(24) + 'req/s'.padStart(10) + 'p50 ms'.padStart(10) + 'p99 ms'.padStart(10) + 'errors'.padStart(8));
+  for (const r of results) {
+    console.log(
+      r.name.padEnd(24) + r.perSecond.toFixed(0).padStart(10) + r.p50.toFixed(3).padStart(10) + r.p99.toFixed(3).padStart(10) + String(r.errors).padStart(8),
+    );
+  }
+  const pct = (x: Stats, y: Stats) => `${((100 * x.perSecond) / y.perSecond).toFixed(0)}%`;
+  const diff = (x: Stats, y: Stats) => `${(x.p50 - y.p50 >= 0 ? '+' : '') + (x.p50 - y.p50).toFixed(3)} ms`;
+  console.log(`
+/query (1 tenant) vs bare HTTP:     throughput ${pct(query, bare)} (goal ≥ 50%), p50 ${diff(query, bare)} (goal ≤ +1 ms)
+/query (${spread.name.split(', ')[1]}) vs bare HTTP:   throughput ${pct(spread, bare)}, p50 ${diff(spread, bare)}
+/query (1 tenant) vs direct mysql2: throughput ${pct(query, direct)}, p50 ${diff(query, direct)}
+goal ${query.perSecond >= bare.perSecond / 2 && query.p50 - bare.p50 <= 1 ? 'MET' : 'MISSED'}`);
+}

@@ -1,0 +1,230 @@
+import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
+import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
+import { AffinityPool, type PoolSlot } from './affinity-pool.ts';
+import { OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
+import { logger } from '#shared/logger';
+import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
+
+export interface TenantSqlLimits {
+  /** Rows a SELECT returns at most; one more is fetched to tell that it was truncated. */
+  rowLimit: number;
+  timeoutMs: number;
+  /** Connections per MySQL host, shared by every tenant on it. */
+  poolSize: number;
+}
+
+type Flavor = 'mysql' | 'mariadb';
+
+/** The callback-style connection under mysql2's promise wrapper: it streams rows as events. */
+const coreOf = (conn: Connection): CoreConnection => (conn as unknown as { connection: CoreConnection }).connection;
+
+interface HostPool {
+  pool: AffinityPool<Connection>;
+  flavor: Promise<Flavor>;
+}
+
+// MariaDB 1969 ER_STATEMENT_TIMEOUT, MySQL 3024 ER_QUERY_TIMEOUT, 1317 ER_QUERY_INTERRUPTED (KILL QUERY).
+const TIMEOUT_ERRNOS = new Set([1969, 3024, 1317]);
+// Grants said no: the database, FILE, table, column, routine, or a privilege the tenant user lacks.
+const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
+// Lock wait timeout, deadlock, too many connections: the same request may succeed later.
+const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
+// mysql2 column types whose values come back as 'YYYY-MM-DD hh:mm:ss[.ffffff]' (dateStrings).
+const DATETIME_TYPES = new Set([7, 12, 17, 18]);
+/** A watchdog kills a statement the server did not stop (MySQL's limit covers SELECT only). */
+const WATCHDOG_GRACE_MS = 1000;
+
+/**
+ * Tenant statements over one small pool per MySQL host (not one per tenant: that fragments into
+ * thousands of idle connections). Its connections log in as the admin account and switch to the
+ * tenant's own MySQL user (COM_CHANGE_USER) before running anything, so MySQL's grants, not only
+ * the validator, keep every tenant inside its database. The pool prefers a connection already
+ * switched to the same tenant, which then runs as is.
+ */
+export class MysqlTenantSqlRunner implements TenantSqlRunner {
+  private readonly pools = new Map<string, HostPool>();
+
+  constructor(
+    private readonly admin: { user: string; password: string },
+    private readonly limits: TenantSqlLimits,
+  ) {}
+
+  async run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
+    const host = this.poolFor(login.host);
+    const who = `${login.user}\u0000${login.database}`;
+    let slot: PoolSlot<Connection>;
+    let flavor: Flavor;
+    try {
+      flavor = await host.flavor;
+      slot = await host.pool.acquire(who);
+    } catch (error) {
+      throw unavailable(error);
+    }
+    try {
+      if (slot.who !== who) await this.switchTo(slot, login, who, flavor);
+      return await this.execute(slot.conn, sql, params, login.host);
+    } catch (error) {
+      // A statement MySQL refused leaves the connection sound; anything else (a failed switch of
+      // user, a broken socket) may not, so that connection is never handed to another tenant.
+      if (!isSqlError(error)) slot.dead = true;
+      throw mapError(error, this.limits.timeoutMs);
+    } finally {
+      host.pool.release(slot);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pools.values()].map((p) => p.pool.close()));
+    this.pools.clear();
+  }
+
+  private poolFor(host: HostRecord): HostPool {
+    const key = `${host.endpoint}:${host.port}`;
+    let entry = this.pools.get(key);
+    if (!entry) {
+      const pool = new AffinityPool<Connection>(
+        this.limits.poolSize,
+        async (slot) => {
+          const conn = await createConnection({
+            host: host.endpoint,
+            port: host.port,
+            user: this.admin.user,
+            password: this.admin.password,
+            enableKeepAlive: true,
+            multipleStatements: false,
+            flags: ['-LOCAL_FILES'],
+            charset: 'utf8mb4_unicode_ci',
+            supportBigNumbers: true,
+            bigNumberStrings: true,
+            decimalNumbers: false,
+            dateStrings: true,
+            timezone: 'Z',
+            // Server-side prepared statements per connection; a switch of user discards them anyway.
+            maxPreparedStatements: 64,
+          });
+          // A connection the server or the network closed is dropped, never reused.
+          const lost = () => {
+            slot.dead = true;
+            pool.discard(slot);
+          };
+          coreOf(conn).on('error', lost);
+          coreOf(conn).once('end', lost);
+          return conn;
+        },
+        (conn) => conn.destroy(),
+      );
+      const flavor = createConnection({ host: host.endpoint, port: host.port, ...this.admin }).then(async (conn) => {
+        const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+        await conn.end();
+        return /mariadb/i.test(String(rows[0]?.v)) ? ('mariadb' as const) : ('mysql' as const);
+      });
+      flavor.catch(() => this.pools.delete(key)); // retried by the next request
+      entry = { pool, flavor };
+      this.pools.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** COM_CHANGE_USER resets the session, so the limits are set again right after it. */
+  private async switchTo(slot: PoolSlot<Connection>, login: TenantLogin, who: string, flavor: Flavor): Promise<void> {
+    slot.who = undefined;
+    await slot.conn.changeUser({ user: login.user, password: login.password, database: login.database });
+    const { timeoutMs, rowLimit } = this.limits;
+    const timeLimit =
+      flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
+    await slot.conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}`);
+    slot.who = who;
+  }
+
+  /** Streams the rows so an explicit huge LIMIT cannot fill memory: past the cap they are dropped. */
+  private execute(conn: Connection, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
+    const core = coreOf(conn);
+    const { rowLimit, timeoutMs } = this.limits;
+    return new Promise((resolve, reject) => {
+      const rows: Record<string, unknown>[] = [];
+      let convert: ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
+      let header: ResultSetHeader | undefined;
+      let truncated = false;
+      let failed = false;
+      const watchdog = setTimeout(() => void this.kill(host, core.threadId), timeoutMs + WATCHDOG_GRACE_MS);
+      const command = core.execute({ sql, values: params });
+      command.on('fields', (fields?: FieldPacket[]) => {
+        convert = fields ? converterFor(fields) : undefined;
+      });
+      command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
+        if (!convert) header = row as ResultSetHeader;
+        else if (rows.length < rowLimit) rows.push(convert(row as Record<string, unknown>));
+        else truncated = true;
+      });
+      command.on('error', (error: Error) => {
+        failed = true;
+        clearTimeout(watchdog);
+        reject(error);
+      });
+      command.on('end', () => {
+        clearTimeout(watchdog);
+        if (failed) return;
+        if (header) {
+          const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
+          resolve({ rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
+        } else resolve({ rows, truncated, affectedRows: rows.length, insertId: null });
+      });
+    });
+  }
+
+  /** KILL QUERY over a separate admin connection: rare, so not worth a pooled one. */
+  private async kill(host: HostRecord, threadId: number | null): Promise<void> {
+    if (!threadId) return;
+    try {
+      const admin = await createConnection({ host: host.endpoint, port: host.port, ...this.admin });
+      await admin.query('KILL QUERY ?', [threadId]);
+      await admin.end();
+    } catch {
+      // The statement may have ended meanwhile; nothing else to do.
+    }
+  }
+}
+
+/** JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 (BIGINT/DECIMAL arrive as strings). */
+function converterFor(fields: FieldPacket[]): (row: Record<string, unknown>) => Record<string, unknown> {
+  const datetimes = new Set(fields.filter((f) => DATETIME_TYPES.has(Number(f.columnType))).map((f) => f.name));
+  return (row) => {
+    for (const key in row) {
+      const value = row[key];
+      if (Buffer.isBuffer(value)) row[key] = value.toString('base64');
+      else if (typeof value === 'string' && datetimes.has(key)) row[key] = value.replace(' ', 'T');
+    }
+    return row;
+  };
+}
+
+interface MysqlError {
+  errno?: number;
+  code?: string;
+  sqlMessage?: string;
+  fatal?: boolean;
+}
+
+const isSqlError = (error: unknown): boolean => {
+  const e = error as MysqlError;
+  return !e.fatal && typeof e.errno === 'number' && typeof e.sqlMessage === 'string';
+};
+
+function mapError(error: unknown, timeoutMs: number): OctoError {
+  if (error instanceof OctoError) return error;
+  const e = error as MysqlError;
+  if (!isSqlError(error) || typeof e.errno !== 'number') return unavailable(error);
+  const code = e.code ?? `ERR_${e.errno}`;
+  if (TIMEOUT_ERRNOS.has(e.errno)) {
+    return new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' });
+  }
+  if (DENIED_ERRNOS.has(e.errno)) return new ProhibitedError(`Prohibited operation detected: ${e.sqlMessage}`, { code });
+  if (RETRYABLE_ERRNOS.has(e.errno)) return new UnavailableError(`Database busy, try again: ${e.sqlMessage}`, { code });
+  return new ValidationError(`Query failed: ${e.sqlMessage}`, { code });
+}
+
+function unavailable(error: unknown): UnavailableError {
+  logger.warn('tenant statement could not run', { error: error as Error });
+  const code = (error as { code?: string }).code;
+  return new UnavailableError('Database temporarily unavailable, try again', { code: code ?? 'UNAVAILABLE' });
+}

@@ -1,0 +1,198 @@
+import parserModule from 'node-sql-parser/build/mysql.js';
+import { ProhibitedError } from './errors.ts';
+
+/**
+ * The /query validator: exactly one SELECT, INSERT, UPDATE or DELETE, judged on the
+ * node-sql-parser AST (MySQL dialect). It is the first wall only: the statement then runs as the
+ * tenant's own MySQL user, whose grants cover its database and DML alone.
+ */
+
+export type StatementType = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+
+export interface GuardedStatement {
+  type: StatementType;
+}
+
+/** Every refusal; `code` becomes the query log's error_class. */
+export class SqlRefusedError extends ProhibitedError {
+  constructor(
+    message: string,
+    readonly code: 'PROHIBITED' | 'PARSE',
+  ) {
+    super(message, { code });
+  }
+}
+
+const prohibited = (what: string) => new SqlRefusedError(`Prohibited operation detected: ${what}`, 'PROHIBITED');
+const unparseable = (reason: string) => new SqlRefusedError(`SQL could not be parsed: ${reason}`, 'PARSE');
+
+// Loaded once per process (a cold start pays for it, not the first query: see the warm-up below).
+const parser = new parserModule.Parser();
+const PARSE_OPTIONS = { database: 'MySQL' } as const;
+parser.astify('SELECT 1 FROM t WHERE a = ?', PARSE_OPTIONS);
+
+const ALLOWED = new Set(['select', 'insert', 'update', 'delete']);
+/** Functions that wait, read files, hold locks across requests, or burn CPU on purpose. */
+const PROHIBITED_FUNCTIONS = new Set([
+  'SLEEP', 'BENCHMARK', 'LOAD_FILE', 'GET_LOCK', 'RELEASE_LOCK', 'RELEASE_ALL_LOCKS', 'IS_FREE_LOCK',
+  'IS_USED_LOCK', 'MASTER_POS_WAIT', 'SOURCE_POS_WAIT', 'MASTER_GTID_WAIT', 'WAIT_FOR_EXECUTED_GTID_SET',
+  'WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS', 'SYS_EXEC', 'SYS_EVAL', 'SYS_GET', 'SYS_SET',
+]);
+/** First words the parser may not know, named in the refusal instead of a parse error. */
+const PROHIBITED_KEYWORDS = new Set([
+  'ALTER', 'ANALYZE', 'BEGIN', 'BINLOG', 'CACHE', 'CALL', 'CHANGE', 'CHECK', 'CHECKSUM', 'COMMIT', 'CREATE',
+  'DEALLOCATE', 'DESC', 'DESCRIBE', 'DO', 'DROP', 'EXECUTE', 'EXPLAIN', 'FLUSH', 'GRANT', 'HANDLER', 'HELP',
+  'IMPORT', 'INSTALL', 'KILL', 'LOAD', 'LOCK', 'OPTIMIZE', 'PREPARE', 'PURGE', 'RELEASE', 'RENAME', 'REPAIR',
+  'REPLACE', 'RESET', 'RESTART', 'REVOKE', 'ROLLBACK', 'SAVEPOINT', 'SET', 'SHOW', 'SHUTDOWN', 'SIGNAL',
+  'START', 'STOP', 'TRUNCATE', 'UNINSTALL', 'UNLOCK', 'USE', 'XA',
+]);
+
+/**
+ * Judges one tenant statement before it reaches MySQL.
+ * Primary course: scan the text for what the parser cannot see (executable comments, stacked
+ * statements), parse it, accept one DML statement whose every node stays inside `ownDatabase`.
+ */
+export function checkTenantStatement(sql: string, ownDatabase: string): GuardedStatement {
+  // Parsing is most of the validator's cost and applications repeat their statements (params
+  // change, the text does not): a verdict depends on nothing but the text and the database.
+  const key = sql.length <= CACHEABLE_CHARS ? `${ownDatabase}\u0000${sql}` : undefined;
+  const known = key && verdicts.get(key);
+  if (known) return known;
+  const verdict = judgeStatement(sql, ownDatabase);
+  if (key) {
+    if (verdicts.size >= CACHED_VERDICTS) verdicts.delete(verdicts.keys().next().value as string);
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+const CACHEABLE_CHARS = 4096;
+const CACHED_VERDICTS = 5000;
+const verdicts = new Map<string, GuardedStatement>();
+
+function judgeStatement(sql: string, ownDatabase: string): GuardedStatement {
+  const scan = scanSql(sql);
+  if (scan.problem) throw scan.problem;
+  if (scan.statements > 1) throw prohibited('multiple statements');
+  if (scan.statements === 0) throw unparseable('no statement');
+
+  let ast: unknown;
+  try {
+    ast = parser.astify(sql, PARSE_OPTIONS);
+  } catch (error) {
+    if (PROHIBITED_KEYWORDS.has(scan.firstWord)) throw prohibited(scan.firstWord);
+    const reason = error instanceof RangeError ? 'statement is nested too deeply' : (error as Error).message;
+    throw unparseable(reason.slice(0, 300));
+  }
+  const statements = (Array.isArray(ast) ? ast : [ast]).filter((s) => !(Array.isArray(s) && s.length === 0));
+  if (statements.length !== 1) throw prohibited(statements.length ? 'multiple statements' : 'empty statement');
+  const root = statements[0] as { type?: unknown };
+  const type = String(root.type ?? 'unknown');
+  if (!ALLOWED.has(type)) throw prohibited(type.replace(/_/g, ' ').toUpperCase());
+  inspectNodes(root, ownDatabase.toLowerCase());
+  return Object.freeze({ type: type.toUpperCase() as StatementType });
+}
+
+/** Walks every node of the AST (iteratively: hostile nesting must not exhaust the stack). */
+function inspectNodes(root: unknown, ownDatabase: string): void {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (Array.isArray(node)) {
+      stack.push(...node);
+      continue;
+    }
+    if (!node || typeof node !== 'object') continue;
+    const n = node as Record<string, unknown>;
+
+    if (typeof n.db === 'string' && n.db.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${n.db}`);
+    const into = n.into as { type?: unknown; keyword?: unknown } | null | undefined;
+    if (into && typeof into === 'object' && into.type === 'into') {
+      const target = String(into.keyword ?? '').toUpperCase();
+      throw prohibited(`SELECT ... INTO ${target === 'VAR' ? '@variable' : target}`);
+    }
+    if (n.type === 'function') inspectFunction(n, ownDatabase);
+    if (n.type === 'var' && n.prefix === '@@') throw prohibited(`system variable @@${String(n.name)}`);
+
+    for (const value of Object.values(n)) if (value && typeof value === 'object') stack.push(value);
+  }
+}
+
+function inspectFunction(node: Record<string, unknown>, ownDatabase: string): void {
+  const name = node.name as { name?: Array<{ value?: unknown }>; schema?: { value?: unknown } } | undefined;
+  const schema = name?.schema?.value;
+  if (typeof schema === 'string' && schema.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${schema}`);
+  for (const part of name?.name ?? []) {
+    const fn = String(part.value ?? '').toUpperCase();
+    if (PROHIBITED_FUNCTIONS.has(fn)) throw prohibited(fn);
+  }
+}
+
+interface Scan {
+  statements: number;
+  firstWord: string;
+  problem?: SqlRefusedError;
+}
+
+/**
+ * A lexer with MySQL's rules for quotes and comments. It finds what the parser treats as a
+ * comment but MySQL executes (`/*! … *\/`, MariaDB's `/*M! … *\/`, optimizer hints `/*+ … *\/`)
+ * and counts the statements separated by semicolons outside quotes and comments.
+ */
+export function scanSql(sql: string): Scan {
+  let statements = 0;
+  let inStatement = false;
+  let firstWord = '';
+  let i = 0;
+  const n = sql.length;
+  const code = () => {
+    if (!inStatement) statements++;
+    inStatement = true;
+  };
+  while (i < n) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    if (c === "'" || c === '"' || c === '`') {
+      const end = closingQuote(sql, i, c);
+      if (end < 0) return { statements, firstWord, problem: unparseable('unterminated quoted string or identifier') };
+      code();
+      i = end + 1;
+    } else if (c === '#' || (c === '-' && next === '-' && (i + 2 >= n || sql.charCodeAt(i + 2) <= 32))) {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? n : end + 1;
+    } else if (c === '/' && next === '*') {
+      const marker = sql[i + 2];
+      if (marker === '!' || marker === '+' || (marker === 'M' && sql[i + 3] === '!')) {
+        const what = marker === '+' ? 'optimizer hint comment /*+' : 'executable comment /*!';
+        return { statements, firstWord, problem: prohibited(what) };
+      }
+      const end = sql.indexOf('*/', i + 2);
+      if (end < 0) return { statements, firstWord, problem: unparseable('unterminated comment') };
+      i = end + 2;
+    } else if (c === ';') {
+      inStatement = false;
+      i++;
+    } else if (sql.charCodeAt(i) <= 32) {
+      i++;
+    } else {
+      if (!firstWord && /[A-Za-z_]/.test(c)) {
+        let j = i;
+        while (j < n && /[A-Za-z_]/.test(sql[j]!)) j++;
+        firstWord = sql.slice(i, j).toUpperCase();
+      }
+      code();
+      i++;
+    }
+  }
+  return { statements, firstWord };
+}
+
+/** Index of the quote closing the one at `start`; backslash escapes inside '…' and "…" as MySQL does. */
+function closingQuote(sql: string, start: number, quote: string): number {
+  for (let i = start + 1; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === '\\' && quote !== '`') i++;
+    else if (c === quote) return i;
+  }
+  return -1;
+}

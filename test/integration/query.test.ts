@@ -1,0 +1,307 @@
+import { randomBytes } from 'node:crypto';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProhibitedError } from '#core/errors';
+import { databaseName } from '#core/ids';
+import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
+import { hostileCases } from '../support/hostile-queries.ts';
+import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+
+const ROW_LIMIT = 5;
+const TIMEOUT_MS = 400;
+
+let octo: TestOctoDb;
+let a: { tenant_id: string; db_id: string; token: string; db: string };
+let b: { tenant_id: string; db_id: string; token: string; db: string };
+const logged: LogRecord[] = [];
+
+beforeAll(async () => {
+  octo = await startTestOctoDb({
+    OCTODB_QUERY_ROW_LIMIT: String(ROW_LIMIT),
+    OCTODB_QUERY_TIMEOUT_MS: String(TIMEOUT_MS),
+    // Two connections for all tenants: every test below makes them switch user back and forth.
+    OCTODB_QUERY_POOL_SIZE: '2',
+  });
+  // The log pipeline is another issue's: capture what the query path hands to its port.
+  octo.deps.logs = { send: async (records) => void logged.push(...records) };
+  const [ta, tb] = await Promise.all([octo.signUp(), octo.signUp()]);
+  await Promise.all([octo.waitForDatabase(ta.db_id), octo.waitForDatabase(tb.db_id)]);
+  a = { ...ta, token: await octo.token(ta.email, ta.password), db: databaseName(ta.db_id) };
+  b = { ...tb, token: await octo.token(tb.email, tb.password), db: databaseName(tb.db_id) };
+  await octo.admin.query(`INSERT INTO \`${a.db}\`.customers (id, name) VALUES (1, 'a-one'), (2, 'a-two')`);
+  await octo.admin.query(`INSERT INTO \`${a.db}\`.orders (customer_id, total) VALUES (1, 10.50)`);
+  await octo.admin.query(`INSERT INTO \`${b.db}\`.customers (id, name) VALUES (1, 'b-secret'), (2, 'b-secret-2')`);
+  await octo.admin.query(`INSERT INTO \`${b.db}\`.orders (customer_id, total) VALUES (1, 99.99)`);
+});
+afterAll(async () => octo?.close());
+
+const query = (token: string, body: Record<string, unknown>) =>
+  octo.post<Record<string, unknown> & { data: Record<string, unknown>[]; error: string }>('/query', body, token);
+const rowsOf = async (sql: string, params: unknown[] = []) => (await octo.admin.query<RowDataPacket[]>(sql, params))[0];
+
+/** Row counts, content checksums, tables and grants of both tenants: what no refused request may change. */
+async function snapshot() {
+  const counts = await rowsOf(
+    `SELECT (SELECT COUNT(*) FROM \`${a.db}\`.customers) ac, (SELECT COUNT(*) FROM \`${a.db}\`.orders) ao,
+            (SELECT COUNT(*) FROM \`${b.db}\`.customers) bc, (SELECT COUNT(*) FROM \`${b.db}\`.orders) bo`,
+  );
+  const sums = await rowsOf(`CHECKSUM TABLE \`${a.db}\`.customers, \`${a.db}\`.orders, \`${b.db}\`.customers, \`${b.db}\`.orders`);
+  const tables = await rowsOf(
+    'SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN (?, ?) ORDER BY 1, 2',
+    [a.db, b.db],
+  );
+  const grants = await rowsOf(`SHOW GRANTS FOR 'u_${a.db_id.slice(0, 24)}'@'%'`);
+  return { counts, sums, tables, grants };
+}
+
+async function loginOf(tenant: { tenant_id: string; db_id: string }): Promise<TenantLogin> {
+  return octo.deps.tenantLogins.resolve(tenant.tenant_id, tenant.db_id);
+}
+
+describe('the hostile corpus over HTTP', () => {
+  let before: Awaited<ReturnType<typeof snapshot>>;
+  beforeAll(async () => {
+    before = await snapshot();
+    expect(Number(before.counts[0]!.ac)).toBe(2);
+  });
+
+  it.each(hostileCases.map((c) => [c.label, c] as const))('%s → its status, and nothing changed', async (_label, c) => {
+    const body =
+      typeof c.body === 'string'
+        ? c.body
+        : JSON.parse(JSON.stringify(c.body).replaceAll('{SELF}', a.db).replaceAll('{OTHER}', b.db));
+    const res = await query(a.token, body);
+    expect(res.status).toBe(c.status);
+    if (c.error) expect(res.body.error).toMatch(c.error);
+    if (c.status === 200) expect(JSON.stringify(res.body)).not.toContain('b-secret');
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('cross-tenant canaries', () => {
+  it("never returns tenant B's rows to tenant A, whatever A names", async () => {
+    const attempts = [
+      { query: 'SELECT * FROM customers' },
+      { query: 'SELECT * FROM customers', db_id: b.db_id },
+      { query: `SELECT * FROM \`${b.db}\`.customers` },
+      { query: `SELECT * FROM \`${b.db}\`.customers`, db_id: b.db_id },
+      { query: 'SELECT name FROM customers WHERE name LIKE ?', params: ['b-%'] },
+    ];
+    for (const attempt of attempts) {
+      const res = await query(a.token, attempt);
+      expect(JSON.stringify(res.body)).not.toContain('b-secret');
+    }
+    const own = await query(a.token, { query: 'SELECT name FROM customers ORDER BY id' });
+    expect(own.body.data).toEqual([{ name: 'a-one' }, { name: 'a-two' }]);
+  });
+
+  it("answers another tenant's database exactly like one that does not exist", async () => {
+    const theirs = await query(a.token, { query: 'SELECT 1', db_id: b.db_id });
+    const nowhere = await query(a.token, { query: 'SELECT 1', db_id: 'f'.repeat(32) });
+    const malformed = await query(a.token, { query: 'SELECT 1', db_id: '../../etc' });
+    expect(theirs).toEqual({ status: 404, body: { error: 'Database not found' } });
+    expect(nowhere).toEqual(theirs);
+    expect(malformed).toEqual(theirs);
+  });
+
+  it('still refuses with MySQL grants when the validator is bypassed', async () => {
+    const login = await loginOf(a);
+    const run = (sql: string) => octo.deps.tenantSql.run(login, sql, []);
+    for (const sql of [
+      `SELECT * FROM \`${b.db}\`.customers`,
+      `INSERT INTO \`${b.db}\`.customers (name) VALUES ('from-a')`,
+      `DELETE FROM \`${b.db}\`.customers`,
+      `DROP TABLE \`${a.db}\`.customers`,
+      'CREATE TABLE evil (id int)',
+      'SELECT * FROM mysql.user',
+      "SELECT * FROM customers INTO OUTFILE '/tmp/octodb-canary'",
+      'GRANT SELECT ON *.* TO CURRENT_USER',
+    ]) {
+      await expect(run(sql), sql).rejects.toBeInstanceOf(ProhibitedError);
+    }
+    // What needs no grant shows nothing of anyone else.
+    expect((await run("SELECT LOAD_FILE('/etc/passwd') AS f")).rows).toEqual([{ f: null }]);
+    const visible = await run("SELECT DISTINCT table_schema AS s FROM information_schema.tables WHERE table_schema LIKE 'db\\_%'");
+    expect(visible.rows).toEqual([{ s: a.db }]);
+    const me = await run('SELECT CURRENT_USER() AS u, DATABASE() AS d');
+    expect(me.rows).toEqual([{ u: `u_${a.db_id.slice(0, 24)}@%`, d: a.db }]);
+    expect(await rowsOf(`SELECT name FROM \`${b.db}\`.customers ORDER BY id`)).toEqual([{ name: 'b-secret' }, { name: 'b-secret-2' }]);
+  });
+
+  it('keeps identities apart while two pooled connections switch between tenants under load', async () => {
+    const asks = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b));
+    const results = await Promise.all(
+      asks.map((t) => query(t.token, { query: 'SELECT CURRENT_USER() AS u, DATABASE() AS d, COUNT(*) AS n FROM customers' })),
+    );
+    results.forEach((res, i) => {
+      const t = asks[i]!;
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual([{ u: `u_${t.db_id.slice(0, 24)}@%`, d: t.db, n: '2' }]);
+    });
+  });
+});
+
+describe('happy paths', () => {
+  it('runs INSERT, SELECT, UPDATE and DELETE with bound params', async () => {
+    const ins = await query(a.token, { query: 'INSERT INTO customers (name, email) VALUES (?, ?)', params: ['Ada', 'ada@example.com'] });
+    expect(ins.status).toBe(200);
+    expect(ins.body).toMatchObject({ message: 'Query executed successfully', rowsAffected: 1, data: [] });
+    const id = String(ins.body.insertId);
+    expect(await rowsOf(`SELECT name, email FROM \`${a.db}\`.customers WHERE id = ?`, [id])).toEqual([{ name: 'Ada', email: 'ada@example.com' }]);
+
+    const sel = await query(a.token, { query: 'SELECT id, name FROM customers WHERE email = ? AND id > ?', params: ['ada@example.com', 0] });
+    expect(sel.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, data: [{ id, name: 'Ada' }], truncated: false });
+
+    const upd = await query(a.token, { query: 'UPDATE customers SET name = ? WHERE id = ?', params: ['Ada L.', Number(id)] });
+    expect(upd.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, data: [] });
+    expect(await rowsOf(`SELECT name FROM \`${a.db}\`.customers WHERE id = ?`, [id])).toEqual([{ name: 'Ada L.' }]);
+
+    const del = await query(a.token, { query: 'DELETE FROM customers WHERE id = ?', params: [id] });
+    expect(del.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, data: [] });
+    expect(await rowsOf(`SELECT id FROM \`${a.db}\`.customers WHERE id = ?`, [id])).toEqual([]);
+  });
+
+  it('binds params as values, never as SQL', async () => {
+    const hostile = "x'); DELETE FROM customers; -- ";
+    const ins = await query(a.token, { query: 'INSERT INTO customers (name) VALUES (?)', params: [hostile] });
+    expect(ins.status).toBe(200);
+    expect(await rowsOf(`SELECT COUNT(*) AS n FROM \`${a.db}\`.customers WHERE name = ?`, [hostile])).toEqual([{ n: 1 }]);
+    await octo.admin.query(`DELETE FROM \`${a.db}\`.customers WHERE name = ?`, [hostile]);
+  });
+
+  it('accepts its own database named explicitly, by db_id and in the SQL', async () => {
+    const res = await query(a.token, { query: `SELECT COUNT(*) AS n FROM \`${a.db}\`.customers`, db_id: a.db_id });
+    expect(res.body.data).toEqual([{ n: '2' }]);
+  });
+
+  it('answers 409 with the status of a database still provisioning or failed', async () => {
+    for (const status of ['provisioning', 'failed']) {
+      const dbId = randomBytes(16).toString('hex');
+      await octo.admin.query(
+        `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
+         VALUES (?, ?, 'local', 'default', ?, ?)`,
+        [dbId, a.tenant_id, status, `u_${dbId.slice(0, 24)}`],
+      );
+      const res = await query(a.token, { query: 'SELECT 1', db_id: dbId });
+      expect(res).toEqual({ status: 409, body: { error: `Database is ${status}`, status } });
+      await octo.admin.query(`DELETE FROM \`${octo.metaDb}\`.tenant_databases WHERE db_id = ?`, [dbId]);
+    }
+  });
+
+  it('answers 401 without a token, before any SQL is looked at', async () => {
+    const res = await octo.post('/query', { query: 'DROP TABLE customers' });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('JSON-safe values', () => {
+  it('maps BIGINT/DECIMAL to strings, dates to ISO-8601, binary to base64, JSON to JSON', async () => {
+    await octo.admin.query(`CREATE TABLE \`${a.db}\`.typed (
+      id bigint unsigned NOT NULL PRIMARY KEY, small int, amount decimal(30,4), ratio double, flag tinyint(1),
+      day date, at datetime(3), stamp timestamp NULL, clock time, raw varbinary(8), blob_col blob, bits bit(8),
+      doc json, label varchar(20) CHARACTER SET utf8mb4, nothing int)`);
+    await octo.admin.query(
+      `INSERT INTO \`${a.db}\`.typed VALUES (18446744073709551615, -7, 12345678901234567890.1234, 0.5, 1,
+        '2024-02-29', '2024-02-29 13:14:15.678', '2024-03-01 00:00:01', '23:59:58', x'00ff10', x'deadbeef', b'10100101',
+        '{"a": [1, 2]}', 'héllo 🐙', NULL)`,
+    );
+    const res = await query(a.token, { query: 'SELECT * FROM typed' });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual([
+      {
+        id: '18446744073709551615',
+        small: -7,
+        amount: '12345678901234567890.1234',
+        ratio: 0.5,
+        flag: 1,
+        day: '2024-02-29',
+        at: '2024-02-29T13:14:15.678',
+        stamp: '2024-03-01T00:00:01',
+        clock: '23:59:58',
+        raw: Buffer.from([0x00, 0xff, 0x10]).toString('base64'),
+        blob_col: Buffer.from('deadbeef', 'hex').toString('base64'),
+        bits: Buffer.from([0b10100101]).toString('base64'),
+        doc: { a: [1, 2] }, // JSON columns stay JSON
+        label: 'héllo 🐙',
+        nothing: null,
+      },
+    ]);
+    const count = await query(a.token, { query: 'SELECT COUNT(*) AS n, SUM(amount) AS s FROM typed' });
+    expect(count.body.data).toEqual([{ n: '1', s: '12345678901234567890.1234' }]);
+  });
+});
+
+describe('limits', () => {
+  beforeAll(async () => {
+    await octo.admin.query(`CREATE TABLE \`${a.db}\`.numbers (n int NOT NULL PRIMARY KEY)`);
+    await octo.admin.query(`INSERT INTO \`${a.db}\`.numbers (n) WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 300) SELECT n FROM r`);
+  });
+
+  it.each([
+    ['no LIMIT', 'SELECT n FROM numbers ORDER BY n', ROW_LIMIT, true],
+    ['a LIMIT above the cap', 'SELECT n FROM numbers ORDER BY n LIMIT 200', ROW_LIMIT, true],
+    ['a LIMIT below the cap', 'SELECT n FROM numbers ORDER BY n LIMIT 3', 3, false],
+    ['exactly the cap', `SELECT n FROM numbers ORDER BY n LIMIT ${ROW_LIMIT}`, ROW_LIMIT, false],
+  ])('caps a SELECT with %s and says when it truncated', async (_label, sql, rows, truncated) => {
+    const res = await query(a.token, { query: sql });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual(Array.from({ length: rows }, (_, i) => ({ n: i + 1 })));
+    expect(res.body).toMatchObject({ rowsAffected: rows, truncated });
+  });
+
+  it('does not cap the rows a write changes', async () => {
+    const res = await query(a.token, { query: 'UPDATE numbers SET n = n + 1000 WHERE n <= ?', params: [20] });
+    expect(res.body.rowsAffected).toBe(20);
+    await octo.admin.query(`UPDATE \`${a.db}\`.numbers SET n = n - 1000 WHERE n > 1000`);
+  });
+
+  it('has the server stop a SELECT that runs past the time limit', async () => {
+    const started = Date.now();
+    const res = await query(a.token, { query: 'SELECT COUNT(*) FROM numbers a, numbers b, numbers c, numbers d' });
+    const elapsed = Date.now() - started;
+    expect(res).toEqual({ status: 400, body: { error: `Query exceeded the time limit of ${TIMEOUT_MS} ms and was stopped`, code: 'TIMEOUT' } });
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1500);
+    // The connection it ran on serves the next statement.
+    expect((await query(a.token, { query: 'SELECT COUNT(*) AS n FROM numbers' })).body.data).toEqual([{ n: '300' }]);
+  });
+
+  it('has the server stop a write that runs past the time limit, changing nothing', async () => {
+    const res = await query(a.token, {
+      query: 'INSERT INTO orders (customer_id) SELECT COUNT(*) FROM numbers a, numbers b, numbers c, numbers d',
+    });
+    expect(res.body.code).toBe('TIMEOUT');
+    expect(await rowsOf(`SELECT COUNT(*) AS n FROM \`${a.db}\`.orders`)).toEqual([{ n: 1 }]);
+  });
+
+  it('answers 413 for a body over the cap, as API Gateway would', async () => {
+    const res = await fetch(`${octo.url}/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.token}` },
+      body: 'x'.repeat(octo.deps.config.OCTODB_MAX_BODY_BYTES + 1),
+    });
+    expect(res.status).toBe(413);
+  });
+});
+
+describe('query logs', () => {
+  it('records tenant, database, type, duration, rows and outcome, never the params', async () => {
+    logged.length = 0;
+    const secret = `param-${Math.random().toString(36).slice(2)}`;
+    await query(a.token, { query: 'SELECT * FROM customers WHERE name = ?', params: [secret] });
+    await query(a.token, { query: 'DROP TABLE customers' });
+    await query(a.token, { query: 'SELECT * FROM no_such_table' });
+    const records = logged as QueryLogRecord[];
+    expect(records.map((r) => [r.statement_type, r.outcome, r.error_class])).toEqual([
+      ['SELECT', 'ok', undefined],
+      ['OTHER', 'error', 'PROHIBITED'],
+      ['SELECT', 'error', 'ER_NO_SUCH_TABLE'],
+    ]);
+    for (const r of records) {
+      expect(r).toMatchObject({ tenant_id: a.tenant_id, db_id: a.db_id, source: 'query', rows: 0 });
+      expect(r.duration_ms).toBeGreaterThan(0);
+      expect(Date.parse(r.create_timestamp)).not.toBeNaN();
+    }
+    expect(JSON.stringify(records)).not.toContain(secret);
+  });
+});

@@ -1,0 +1,43 @@
+import { createHmac } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { describe, expect, it } from 'vitest';
+import { verifyHs256 } from '#core/hs256';
+
+const SECRET = 'unit-test-signing-key-0123456789abcdef';
+const claims = { tenant_id: 't', db_id: 'd', is_admin: false, jti: 'j' };
+const sign = (payload: object, options: jwt.SignOptions = {}, secret = SECRET) =>
+  jwt.sign(payload, secret, { algorithm: 'HS256', expiresIn: 60, ...options });
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const handMade = (header: object, payload: object, secret = SECRET) => {
+  const unsigned = `${b64(header)}.${b64(payload)}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+};
+const inAMinute = () => Math.floor(Date.now() / 1000) + 60;
+
+describe('verifyHs256', () => {
+  it('accepts what jsonwebtoken signs and returns its claims', () => {
+    expect(verifyHs256(sign(claims), SECRET)).toMatchObject(claims);
+  });
+
+  it.each([
+    ['another secret', () => sign(claims, {}, 'another-secret-0123456789abcdef0123')],
+    ['an expired token', () => jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 1 }, SECRET, { algorithm: 'HS256' })],
+    ['a token not valid yet', () => sign(claims, { notBefore: 60 })],
+    ['no exp', () => handMade({ alg: 'HS256', typ: 'JWT' }, claims)],
+    ['alg none', () => `${b64({ alg: 'none' })}.${b64({ ...claims, exp: inAMinute() })}.`],
+    ['alg HS512 with an HS256 signature', () => handMade({ alg: 'HS512' }, { ...claims, exp: inAMinute() })],
+    ['a crit header', () => handMade({ alg: 'HS256', crit: ['x'] }, { ...claims, exp: inAMinute() })],
+    ['a payload that is not an object', () => handMade({ alg: 'HS256' }, [1, 2])],
+    ['a tampered payload', () => {
+      const [h, , s] = sign(claims).split('.');
+      return `${h}.${b64({ ...claims, is_admin: true, exp: inAMinute() })}.${s}`;
+    }],
+    ['a truncated signature', () => sign(claims).slice(0, -2)],
+    ['two parts', () => sign(claims).split('.').slice(0, 2).join('.')],
+    ['four parts', () => `${sign(claims)}.x`],
+    ['garbage', () => 'not-a-token'],
+    ['an empty string', () => ''],
+  ])('refuses %s', (_label, token) => {
+    expect(verifyHs256(token(), SECRET)).toBeUndefined();
+  });
+});

@@ -1,0 +1,80 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { OctoError } from '#core/errors';
+import { checkTenantStatement, scanSql, SqlRefusedError } from '#core/sql-guard';
+import { parseBody } from '#shared/http';
+import { queryRequest } from '#shared/requests';
+import { hostileCases } from '../support/hostile-queries.ts';
+
+const SELF = `db_${'a'.repeat(32)}`;
+const OTHER = `db_${'b'.repeat(32)}`;
+const fill = (sql: string) => sql.replaceAll('{SELF}', SELF).replaceAll('{OTHER}', OTHER);
+
+/** What the edge and the validator say about one request body, without MySQL. */
+function judge(body: unknown): { status: number; error?: string } {
+  try {
+    const event = { body: typeof body === 'string' ? body : JSON.stringify(body) } as APIGatewayProxyEvent;
+    const input = parseBody(event, queryRequest);
+    checkTenantStatement(fill(input.query), SELF);
+    return { status: 200 };
+  } catch (error) {
+    if (error instanceof OctoError) return { status: error.status, error: error.message };
+    throw error;
+  }
+}
+
+describe('the /query corpus before MySQL', () => {
+  expect(hostileCases.length).toBeGreaterThanOrEqual(60);
+  // 413 is the gateway's; statements MySQL itself rejects (400 "Query failed") pass the validator.
+  const judgeable = hostileCases.filter((c) => c.status !== 413);
+  it.each(judgeable.map((c) => [c.label, c] as const))('%s', (_label, c) => {
+    const expected = c.status === 400 && c.error?.source.startsWith('^Query failed') ? 200 : c.status;
+    const verdict = judge(c.body);
+    expect(verdict.status).toBe(expected);
+    if (expected !== 200) expect(verdict.error).toMatch(c.error!);
+  });
+});
+
+describe('checkTenantStatement accepts ordinary DML', () => {
+  it.each([
+    ['SELECT * FROM customers WHERE id = ?', 'SELECT'],
+    ['select c.name, count(o.id) AS n FROM customers c LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.name HAVING n > ? ORDER BY n DESC LIMIT 10', 'SELECT'],
+    ['WITH big AS (SELECT * FROM orders WHERE total > ?) SELECT * FROM big', 'SELECT'],
+    ['SELECT * FROM customers WHERE id IN (SELECT customer_id FROM orders)', 'SELECT'],
+    ['SELECT ROW_NUMBER() OVER (ORDER BY id) AS r FROM customers', 'SELECT'],
+    [`SELECT * FROM ${SELF}.customers`, 'SELECT'],
+    ["SELECT 'a;b', \"c;d\", '/*!50000 DROP */' AS s", 'SELECT'],
+    ['SELECT * FROM customers FOR UPDATE', 'SELECT'],
+    ['SELECT 1;', 'SELECT'],
+    ['SELECT 1; -- trailing comment', 'SELECT'],
+    ['INSERT INTO customers (name, email) VALUES (?, ?), (?, ?)', 'INSERT'],
+    ['INSERT INTO orders (customer_id, total) SELECT id, 1 FROM customers', 'INSERT'],
+    ['INSERT INTO customers (id, name) VALUES (1, ?) ON DUPLICATE KEY UPDATE name = VALUES(name)', 'INSERT'],
+    ['UPDATE customers SET name = ? WHERE id = ?', 'UPDATE'],
+    ['UPDATE orders o JOIN customers c ON c.id = o.customer_id SET o.status = ? WHERE c.name = ?', 'UPDATE'],
+    ['DELETE FROM orders WHERE total < ?', 'DELETE'],
+    ['/* why */ DELETE FROM orders WHERE id = 1 -- because', 'DELETE'],
+  ])('%s → %s', (sql, type) => {
+    expect(checkTenantStatement(sql, SELF)).toEqual({ type });
+  });
+});
+
+describe('scanSql', () => {
+  it.each([
+    ["SELECT ';' AS a", 1],
+    ['SELECT `;` FROM t', 1],
+    ['SELECT 1 -- ; SELECT 2', 1],
+    ['SELECT 1 #; SELECT 2', 1],
+    ['SELECT 1; SELECT 2; SELECT 3', 3],
+    ['SELECT 1--1; SELECT 2', 2],
+    ['  ;  ', 0],
+  ])('counts the statements in %j as %d', (sql, statements) => {
+    expect(scanSql(sql).statements).toBe(statements);
+  });
+
+  it('refuses an executable comment whatever its version number', () => {
+    for (const sql of ['SELECT /*!1*/ 1', 'SELECT /*!99999 1*/ 1', 'SELECT /*M!1 1*/ 1']) {
+      expect(scanSql(sql).problem).toBeInstanceOf(SqlRefusedError);
+    }
+  });
+});
