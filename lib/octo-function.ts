@@ -34,13 +34,11 @@ export interface OctoFunctionProps {
   functionName?: string;
 }
 
-/** The ports every `deps()` (lambdas/adapters/wiring.ts) reads at a cold start. */
+/** What every `deps()` (lambdas/adapters/wiring.ts) connects to at a cold start. */
 export interface CoreBindings {
   mysqlSecret: ISecret;
   mysqlUrl: string;
   redisUrl: string;
-  jwtSecret: ISecret;
-  dataKeySecret: ISecret;
 }
 
 /**
@@ -116,12 +114,9 @@ export class OctoFunction extends NodejsFunction {
     }
   }
 
-  /** Everything wiring.ts's deps() reads eagerly: MySQL admin secret, Redis, JWT key, data key. */
+  /** What wiring.ts's deps() connects to: MetaDB (admin secret) and Redis. Keys are bound per function. */
   bindCore(core: CoreBindings): this {
-    return this.bindMysql(core.mysqlSecret, core.mysqlUrl)
-      .bindRedis(core.redisUrl)
-      .bindJwtKey(core.jwtSecret)
-      .bindDataKey(core.dataKeySecret);
+    return this.bindMysql(core.mysqlSecret, core.mysqlUrl).bindRedis(core.redisUrl);
   }
 
   /** MetaDB admin login: the secret {username,password,host,port}; the URL carries only host and schema. */

@@ -91,8 +91,6 @@ export class OctoDbStack extends Stack {
       mysqlSecret: secrets.mysqlAdmin,
       mysqlUrl,
       redisUrl: cache.url,
-      jwtSecret: secrets.jwt,
-      dataKeySecret: secrets.dataKey,
     };
     const fn = (id: string, p: Omit<OctoFunctionProps, 'logRetention' | 'network'>) =>
       new OctoFunction(this, id, { ...p, logRetention, network: vpcAccess }).bindCore(core);
@@ -108,6 +106,7 @@ export class OctoDbStack extends Stack {
     })
       .bindTemplates()
       .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindDataKey(secrets.dataKey) // seals the tenant's MySQL password
       .bindLogQueue(logging.queue);
     const migrateRun = fn('MigrateRun', {
       name: 'migrate-run',
@@ -127,7 +126,7 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB LF0: TOKEN authorizer for /dashboard, /query, /migrate',
       memoryMb: 512,
       timeout: Duration.seconds(10),
-    });
+    }).bindJwtKey(secrets.jwt);
     const signup = fn('Signup', {
       name: 'signup',
       description: 'OctoDB LF3: POST /signup',
@@ -143,10 +142,12 @@ export class OctoDbStack extends Stack {
       memoryMb: 1024,
       timeout: API_TIMEOUT,
       environment: { OCTODB_TOKEN_TTL_SECONDS: String(s.tokenTtlSeconds) },
-    });
-    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT }).bindLogQueue(
-      logging.queue,
-    );
+    })
+      .bindJwtKey(secrets.jwt)
+      .bindDataKey(secrets.dataKey); // seals the issued token for `read: true`
+    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT })
+      .bindDataKey(secrets.dataKey) // opens tenant MySQL passwords
+      .bindLogQueue(logging.queue);
     const migrateSubmit = fn('MigrateSubmit', {
       name: 'migrate-submit',
       description: 'OctoDB M0: POST /migrate',
@@ -160,7 +161,9 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB: POST /dashboard',
       memoryMb: 512,
       timeout: API_TIMEOUT,
-    }).bindLogTable(logging.table, 'read');
+    })
+      .bindDataKey(secrets.dataKey) // seals and opens page keys
+      .bindLogTable(logging.table, 'read');
 
     // Async invokes: Lambda retries match the designs (LF6 claims its database in MetaDB, so a
     // retry is safe; M1's attempts are counted per job in Redis). Events that still fail land here.

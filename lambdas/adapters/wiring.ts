@@ -60,7 +60,8 @@ export interface Deps {
   dynamo: DynamoDBClient;
   logStore: LogStore;
   schemas: SchemaInspector;
-  jwtSecret: string;
+  /** Only the token and authorizer functions are deployed with the signing key. */
+  jwtSecret: string | undefined;
   migrations: MigrationStore;
   migrationState: MigrationState;
   hostSql: HostSql;
@@ -76,8 +77,9 @@ export type DepsOverrides = Partial<Pick<Deps, 'invoker' | 'logs' | 'hostRunner'
 
 export async function buildDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const mysqlLogin = await resolveMysqlLogin(config);
-  const jwtSecret = config.OCTODB_JWT_SECRET ?? (await secretOrFail(config.OCTODB_JWT_SECRET_ARN, 'OCTODB_JWT_SECRET or OCTODB_JWT_SECRET_ARN'));
-  const dataKey = config.OCTODB_DATA_KEY ?? (await secretOrFail(config.OCTODB_DATA_KEY_SECRET_ARN, 'OCTODB_DATA_KEY or OCTODB_DATA_KEY_SECRET_ARN'));
+  // Each function is deployed with only the keys it uses; one without a key never reads it.
+  const jwtSecret = config.OCTODB_JWT_SECRET ?? (await optionalSecret(config.OCTODB_JWT_SECRET_ARN));
+  const dataKey = config.OCTODB_DATA_KEY ?? (await optionalSecret(config.OCTODB_DATA_KEY_SECRET_ARN));
   const pool = createPool({
     ...mysqlLogin,
     connectionLimit: 5,
@@ -178,9 +180,8 @@ export async function resolveMysqlLogin(config: Config): Promise<MysqlLogin> {
   };
 }
 
-async function secretOrFail(arn: string | undefined, names: string): Promise<string> {
-  if (!arn) throw new Error(`configuration: set ${names}`);
-  return readSecret(arn);
+async function optionalSecret(arn: string | undefined): Promise<string | undefined> {
+  return arn ? readSecret(arn) : undefined;
 }
 
 let current: Promise<Deps> | undefined;
@@ -221,7 +222,8 @@ export function migrationDeps(d: Deps): MigrationDeps {
 }
 
 export function tokenDeps(d: Deps) {
-  return { ...d, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
+  if (!d.jwtSecret) throw new Error('configuration: set OCTODB_JWT_SECRET or OCTODB_JWT_SECRET_ARN');
+  return { ...d, jwtSecret: d.jwtSecret, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
 }
 
 let currentLogStore: Promise<LogStore> | undefined;

@@ -5,10 +5,16 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
  * sealed with AES-256-GCM under the data key, so MetaDB and its backups never hold them in clear.
  */
 export class Sealer {
-  private readonly key: Buffer;
-  constructor(dataKey: string) {
+  private readonly dataKey?: Buffer;
+  /** Without a key (a function deployed without the data key) every use fails loudly. */
+  constructor(dataKey: string | undefined) {
     // Any length of key material in, exactly 32 bytes out.
-    this.key = createHash('sha256').update(dataKey).digest();
+    this.dataKey = dataKey ? createHash('sha256').update(dataKey).digest() : undefined;
+  }
+
+  private get key(): Buffer {
+    if (!this.dataKey) throw new Error('configuration: no data key (OCTODB_DATA_KEY or OCTODB_DATA_KEY_SECRET_ARN) for this function');
+    return this.dataKey;
   }
 
   seal(plain: string): string {

@@ -26,7 +26,7 @@ describe('POST /token', () => {
   it('issues a token carrying tenant_id, db_id, is_admin, jti and exp', async () => {
     const res = await octo.post<{ token: string; expires_at: string }>('/token', { email: tenant.email, password: tenant.password });
     expect(res.status).toBe(200);
-    const claims = jwt.verify(res.body.token, octo.deps.jwtSecret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+    const claims = jwt.verify(res.body.token, octo.deps.jwtSecret!, { algorithms: ['HS256'] }) as jwt.JwtPayload;
     expect(claims).toMatchObject({ tenant_id: tenant.tenant_id, db_id: tenant.db_id, is_admin: false });
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
     expect(new Date(res.body.expires_at).getTime()).toBe(claims.exp! * 1000);
@@ -118,7 +118,7 @@ describe('LF0 authorizer', () => {
   ])('denies %s with 401', async (_label, forge) => {
     const token = await current();
     expect(passes(await guarded(`Bearer ${token}`))).toBe(true);
-    expect(await guarded(`Bearer ${forge(token, octo.deps.jwtSecret)}`)).toBe(401);
+    expect(await guarded(`Bearer ${forge(token, octo.deps.jwtSecret!)}`)).toBe(401);
   });
 
   it.each([['Basic dXNlcjpwYXNz'], ['Bearer'], ['bearer'], ['token-without-scheme']])(

@@ -25,3 +25,11 @@ describe('Sealer', () => {
     expect(() => sealer.open('garbage')).toThrow(/not a sealed value/);
   });
 });
+
+describe('Sealer without a data key', () => {
+  it('refuses to seal or open, naming the missing setting', () => {
+    const keyless = new Sealer(undefined);
+    expect(() => keyless.seal('x')).toThrow(/OCTODB_DATA_KEY/);
+    expect(() => keyless.open('v1.a.b.c')).toThrow(/OCTODB_DATA_KEY/);
+  });
+});
