@@ -1,8 +1,10 @@
 /**
  * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`.
  * Creates an admin tenant (is_admin) and provisions its database, which can then be a parent
- * (children sign up with `template` = its db_id). Runs against OCTODB_MYSQL_URL (on AWS: see README).
+ * (children sign up with `template` = its db_id). Locally it runs against OCTODB_MYSQL_URL; with
+ * OCTODB_ADMIN_FUNCTION set (the stack's AdminFunctionName output) it invokes that function on AWS.
  */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createAdmin } from '#core/admin';
@@ -14,7 +16,17 @@ import { localSecrets } from './local.ts';
 
 const usage = 'usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]';
 
-export async function main(argv: string[]): Promise<number> {
+/** Calls the deployed admin function synchronously and returns what it answered. */
+export type InvokeAdmin = (functionName: string, payload: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+const invokeOnAws: InvokeAdmin = async (functionName, payload) => {
+  const out = await new LambdaClient({}).send(new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(payload) }));
+  const answer = JSON.parse(Buffer.from(out.Payload ?? []).toString('utf8') || '{}') as Record<string, unknown>;
+  if (out.FunctionError) return { error: `${out.FunctionError}: ${String(answer.errorMessage ?? 'the admin function failed')}` };
+  return answer;
+};
+
+export async function main(argv: string[], env = process.env, invoke: InvokeAdmin = invokeOnAws): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -29,7 +41,16 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
     return 2;
   }
-  const config = loadConfig({ ...localSecrets(), ...process.env });
+  if (env.OCTODB_ADMIN_FUNCTION) {
+    const answer = await invoke(env.OCTODB_ADMIN_FUNCTION, parsed.data);
+    if (answer.error) {
+      console.error(String(answer.error));
+      return 1;
+    }
+    console.log(JSON.stringify(answer));
+    return answer.status === 'ready' ? 0 : 1;
+  }
+  const config = loadConfig({ ...localSecrets(), ...env });
   const deps = await buildDeps(config);
   try {
     const result = await createAdmin(parsed.data, {

@@ -121,6 +121,18 @@ export class OctoDbStack extends Stack {
       .bindSelfInvoke('migrate-run')
       .bindLogQueue(logging.queue)
       .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
+    // Operator-only (no API route): `npm run admin` invokes it with the operator's IAM credentials.
+    const admin = fn('Admin', {
+      name: 'admin',
+      description: 'OctoDB: creates admin tenants and their parent databases (operator-only)',
+      memoryMb: 1024,
+      timeout: HOST_WORKER_TIMEOUT,
+      bundleDirs: templates,
+    })
+      .bindTemplates()
+      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindDataKey(secrets.dataKey)
+      .bindLogQueue(logging.queue);
     const authorizer = fn('Authorizer', {
       name: 'authorizer',
       description: 'OctoDB LF0: TOKEN authorizer for /dashboard, /query, /migrate',
@@ -234,6 +246,7 @@ export class OctoDbStack extends Stack {
       dashboard,
       'log-ingest': logging.ingest,
       'metadb-migrate': metadb.migrator,
+      admin,
     };
 
     // --- alarms ---
@@ -270,6 +283,7 @@ export class OctoDbStack extends Stack {
     new CfnOutput(this, 'HostInstanceId', { value: host.instance.instanceId, description: 'MySQL host (aws ssm start-session --target …)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
     new CfnOutput(this, 'LogTableName', { value: logging.table.tableName });
+    new CfnOutput(this, 'AdminFunctionName', { value: admin.functionName, description: 'OCTODB_ADMIN_FUNCTION for npm run admin' });
     new CfnOutput(this, 'MysqlAdminSecretArn', { value: secrets.mysqlAdmin.secretArn, description: 'ARN only; the value stays in Secrets Manager' });
   }
 }

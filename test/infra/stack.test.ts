@@ -9,9 +9,9 @@ import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statem
 
 const GUARDED = ['dashboard', 'migrate', 'query'];
 const UNGUARDED = ['signup', 'token'];
-const FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'log-ingest', 'metadb-migrate'];
+const FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'log-ingest', 'metadb-migrate', 'admin'];
 /** Functions whose handler builds wiring.ts's deps() (MetaDB and Redis at a cold start). */
-const DEPS_FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard'];
+const DEPS_FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'admin'];
 
 let s: Synthesized;
 let roles: Record<string, Statement[]>;
@@ -102,7 +102,7 @@ describe('functions', () => {
   });
 
   it('gives LF6 and M1 the longest timeout and reserves concurrency for M1 only', () => {
-    for (const name of ['provision', 'migrate-run']) expect(s.resources[functionId(s, name)]!.Properties!.Timeout).toBe(900);
+    for (const name of ['provision', 'migrate-run', 'admin']) expect(s.resources[functionId(s, name)]!.Properties!.Timeout).toBe(900);
     for (const name of FUNCTIONS) {
       const reserved = s.resources[functionId(s, name)]!.Properties!.ReservedConcurrentExecutions;
       expect(reserved, name).toBe(name === 'migrate-run' ? 2 : undefined);
@@ -129,7 +129,7 @@ describe('functions', () => {
   });
 
   it('runs host scripts through SSM and async invokes through Lambda, with the function names as JSON', () => {
-    for (const name of ['provision', 'migrate-run', 'metadb-migrate']) expect(envOf(name).OCTODB_HOST_RUNNER).toBe('ssm');
+    for (const name of ['provision', 'migrate-run', 'metadb-migrate', 'admin']) expect(envOf(name).OCTODB_HOST_RUNNER).toBe('ssm');
     expect(envOf('signup')).toMatchObject({ OCTODB_INVOKER: 'lambda' });
     expect(envOf('migrate-submit')).toMatchObject({ OCTODB_INVOKER: 'lambda' });
     const names = (fn: string) => JSON.stringify(envOf(fn).OCTODB_FUNCTION_NAMES);
@@ -162,7 +162,7 @@ describe('IAM: least privilege', () => {
 
   it('lets only LF6, M1 and the MetaDB deployment send SSM commands, only to the host and only AWS-RunShellScript', () => {
     const senders = statementsWith('ssm:SendCommand');
-    expect(senders.map((x) => x.role).sort()).toEqual(['provision', 'migrate-run', 'metadb-migrate'].map((n) => functionRoleId(s, n)).sort());
+    expect(senders.map((x) => x.role).sort()).toEqual(['provision', 'migrate-run', 'metadb-migrate', 'admin'].map((n) => functionRoleId(s, n)).sort());
     const instanceId = id(s.stack.host.instance);
     for (const { x } of senders) {
       expect(actionsOf(x)).toEqual(['ssm:SendCommand']);
@@ -232,6 +232,7 @@ describe('IAM: least privilege', () => {
       'migrate-run': [mysql],
       'log-ingest': [],
       'metadb-migrate': [mysql],
+      admin: [dataKey, mysql],
     };
     for (const name of Object.keys(expected)) expected[name]!.sort();
     for (const name of FUNCTIONS) {

@@ -1,0 +1,25 @@
+import { createAdmin } from '#core/admin';
+import { OctoError } from '#core/errors';
+import { deps } from '#adapters/wiring';
+import { signupRequest } from '#shared/requests';
+
+/**
+ * Operator-only: creates an admin tenant on AWS. It has no API route; `npm run admin` invokes it
+ * (OCTODB_ADMIN_FUNCTION) with the operator's own IAM credentials. Answers the command's result
+ * or `{error}`.
+ */
+export async function handler(event: unknown): Promise<Record<string, unknown>> {
+  const parsed = signupRequest.safeParse(event);
+  if (!parsed.success) return { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  const d = await deps();
+  try {
+    return await createAdmin(parsed.data, {
+      ...d,
+      bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
+      scriptTimeoutSeconds: d.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+    });
+  } catch (error) {
+    if (error instanceof OctoError) return { error: error.message };
+    throw error;
+  }
+}
