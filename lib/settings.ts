@@ -53,7 +53,7 @@ export const stackSettings = z.object({
   /** Requests per 5 minutes per source IP before WAF blocks. */
   wafRateLimit: int(100, 2_000_000_000).default(1000),
   /** Largest request body in KB (WAF inspects at most 64 KB of an API Gateway body). */
-  maxBodyKb: z.coerce.number().pipe(z.union([z.literal(16), z.literal(32), z.literal(48), z.literal(64)])).default(16),
+  maxBodyKb: z.coerce.number().pipe(z.union([z.literal(16), z.literal(32), z.literal(48), z.literal(64)])).default(64),
 
   // --- functions ---
   logRetentionDays: int(1, 3653).default(30),

@@ -18,7 +18,7 @@ const CONFIGURED = {
   hostTerminationProtection: 'false',
   redisReplicas: 1,
   migrateRunConcurrency: 5,
-  maxBodyKb: 64,
+  maxBodyKb: 32,
   alarmEmail: 'ops@example.com',
   mailgunDomain: 'mg.example.com',
   mailgunApiKeySecretArn: MAILGUN_ARN,
@@ -105,7 +105,7 @@ describe('bad context values', () => {
 
   it('accepts an empty context with the documented defaults', () => {
     const settings = readSettings(new App().node);
-    expect(settings).toMatchObject({ stackName: 'OctoDb', authorizerCacheTtlSeconds: 0, waf: true, maxBodyKb: 16, natGateways: 1, migrateRunConcurrency: 2 });
+    expect(settings).toMatchObject({ stackName: 'OctoDb', authorizerCacheTtlSeconds: 0, waf: true, maxBodyKb: 64, natGateways: 1, migrateRunConcurrency: 2 });
   });
 });
 

@@ -74,15 +74,16 @@ describe('REST API', () => {
     expect(ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS')).toHaveLength(0);
   });
 
-  it('puts WAF in front of the stage with a per-IP rate limit and a 16 KB body limit', () => {
+  it('puts WAF in front of the stage with a per-IP rate limit and a 64 KB body limit, inspected in full', () => {
     const [[aclId, acl]] = ofType('AWS::WAFv2::WebACL') as [[string, any]];
     const rules = Object.fromEntries(acl.Properties.Rules.map((r: any) => [r.Name, r]));
     expect(rules.RateLimitPerIp.Statement.RateBasedStatement).toEqual({ Limit: 1000, AggregateKeyType: 'IP' });
     expect(rules.BodySizeLimit.Statement.SizeConstraintStatement).toMatchObject({
       ComparisonOperator: 'GT',
-      Size: 16 * 1024,
+      Size: 64 * 1024,
       FieldToMatch: { Body: { OversizeHandling: 'MATCH' } },
     });
+    expect(acl.Properties.AssociationConfig).toEqual({ RequestBody: { API_GATEWAY: { DefaultSizeInspectionLimit: 'KB_64' } } });
     const [[, association]] = ofType('AWS::WAFv2::WebACLAssociation') as [[string, any]];
     expect(refsIn(association.Properties.WebACLArn)).toEqual([aclId]);
     expect(refsIn(association.Properties.ResourceArn)).toContain(id(s.stack.api.api.deploymentStage));
