@@ -235,7 +235,7 @@ export interface MigrationStore {
   countJobs(batchId: string): Promise<Partial<Record<JobState, number>>>;
   /** queued (or `running` but stale) → running; false when another worker has it or it is done. */
   claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
-  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host. */
+  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is `ready`. */
   claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
   /** Keeps a running job's claim fresh. */
   touchJobs(jobIds: string[]): Promise<void>;
@@ -254,6 +254,13 @@ export interface MigrationStore {
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
   /** The tables of one database that its tenant customized, by name. */
   customizedTables(dbId: string): Promise<string[]>;
+  /**
+   * After a cascade run on a host: its queued jobs of a database that never became ready (failed)
+   * are skipped (nothing to migrate), the rest (still provisioning) wait with `waitingReason`.
+   */
+  parkCascadeJobs(batchId: string, hostId: string, waitingReason: string): Promise<void>;
+  /** Cascades (batch, host) with a waiting job whose database has left `provisioning`. */
+  listWaitingCascades(waitingReason: string, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
   /** Databases created from this parent (its children), with their hosts. */
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
 }
@@ -270,6 +277,8 @@ export interface MigrationState {
   tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>>;
   unlock(name: string, token: string): Promise<void>;
   unlockMany(locks: Array<{ name: string; token: string }>): Promise<void>;
+  /** Extends each lock that still holds its token (heartbeat and fencing check); false where it is lost. */
+  renewLocks(locks: Array<{ name: string; token: string }>, ttlMs: number): Promise<boolean[]>;
 }
 
 /** SQL on a tenant host as the admin account (the cascade's verify → ALTER → verify). */
