@@ -352,6 +352,7 @@ describe('concurrency and recovery', () => {
   it('renews the database lock and the job claim while a job runs longer than their TTL', async () => {
     const t = await tenant();
     const seen: Array<{ lock: string | undefined; stale: string[] }> = [];
+    const staleSeconds = octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS;
     octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = 1;
     octo.deps.hostRunner = {
       async run(host, script, timeout) {
@@ -372,7 +373,7 @@ describe('concurrency and recovery', () => {
       // One worker ran it: a stale claim would have started a second one.
       expect((await stages(jobId)).map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
     } finally {
-      octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = 900;
+      octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = staleSeconds;
       octo.deps.hostRunner = realRunner;
     }
   });
@@ -535,6 +536,54 @@ describe('parent → child cascades', () => {
     } finally {
       for (const d of decisions.values()) d.decide('run');
       octo.deps.hostRunner = realRunner;
+    }
+  });
+
+  it('a cascade worker that lost a child lock does not alter that child; the child gets the change once the lock is free', async () => {
+    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    const adminToken = await octo.token(email, 'admin-password-1');
+    await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
+    const child = await tenant({ template: admin.db_id });
+    const realSql = octo.deps.hostSql;
+    let thief: string | undefined;
+    octo.deps.hostSql = {
+      async run(host, database, statements) {
+        if (database === child.db && thief === undefined) {
+          // Between the worker's lock and its ALTER, the lock lapses and another worker takes the child.
+          await octo.deps.redis.del(`octodb:migration:lock:${child.db_id}`);
+          thief = await octo.deps.migrationState.tryLock(child.db_id, 60_000);
+        }
+        return realSql.run(host, database, statements);
+      },
+      close: () => realSql.close(),
+    };
+    try {
+      const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>(
+        '/migrate',
+        { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' },
+        adminToken,
+      );
+      await waitForBatch(sub.body.batch_id);
+      const cascadeId = cascadeBatchId(sub.body.jobs[0]!.job_id);
+      const childJob = async () =>
+        (await octo.admin.query<RowDataPacket[]>(`SELECT job_id, state FROM ${meta('migration_jobs')} WHERE batch_id = ? AND db_id = ?`, [cascadeId, child.db_id]))[0][0];
+      let lost: RowDataPacket[] = [];
+      for (let i = 0; i < 200 && lost.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const job = await childJob();
+        lost = job ? (await stages(job.job_id)).filter((s) => /lock lost/.test(s.detail ?? '')) : [];
+      }
+      expect(lost).toHaveLength(1);
+      expect((await childJob())!.state).not.toBe('succeeded');
+      expect(await showCreate(child.db, 'products')).not.toMatch(/sku/);
+
+      await octo.deps.migrationState.unlock(child.db_id, thief!);
+      await waitForBatch(cascadeId);
+      expect((await childJob())!.state).toBe('succeeded');
+      expect(await showCreate(child.db, 'products')).toBe(await showCreate(databaseName(admin.db_id), 'products'));
+    } finally {
+      octo.deps.hostSql = realSql;
     }
   });
 
