@@ -128,7 +128,7 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async touchJobs(jobIds: string[]): Promise<void> {
     for (const part of chunks(jobIds)) {
-      if (part.length) await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?) AND state = 'running'`, [part]);
+      if (part.length) await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?) AND state IN ('running', 'queued')`, [part]);
     }
   }
 
@@ -212,8 +212,10 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT * FROM migration_jobs WHERE state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?`,
-      [staleAfterSeconds, limit],
+      `SELECT * FROM migration_jobs WHERE (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+         OR (state = 'queued' AND desired_sql IS NOT NULL AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+       LIMIT ?`,
+      [staleAfterSeconds, staleAfterSeconds, limit],
     );
     return rows.map(toJob);
   }

@@ -121,7 +121,7 @@ type StepResult =
 export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promise<JobState> {
   const job = await deps.migrations.getJob(jobId);
   if (!job || TERMINAL.includes(job.state) || job.desiredSql === null) return job?.state ?? 'skipped';
-  const lock = await waitForLock(job.dbId, deps);
+  const lock = await waitForLock(job, deps);
   // Still queued: the async invoke's own retries (Lambda's, or the local invoker's) come back later.
   if (!lock) throw new UnavailableError(`database ${job.dbId} is busy with another migration`);
   let outcome: JobState;
@@ -191,11 +191,16 @@ function holdLease(deps: MigrationDeps, locks: Array<{ name: string; token: stri
   };
 }
 
-async function waitForLock(dbId: string, deps: MigrationDeps): Promise<string | undefined> {
+/** Waits up to a TTL for the database; a queued job's claim is touched meanwhile: the sweep leaves it alone. */
+async function waitForLock(job: MigrationJobRecord, deps: MigrationDeps): Promise<string | undefined> {
   const ttl = deps.settings.staleSeconds * 1000;
   const deadline = Date.now() + ttl;
-  for (;;) {
-    const token = await deps.state.tryLock(dbId, ttl);
+  for (let touched = 0; ; ) {
+    if (job.state === 'queued' && Date.now() - touched > ttl / 3) {
+      await deps.migrations.touchJobs([job.jobId]);
+      touched = Date.now();
+    }
+    const token = await deps.state.tryLock(job.dbId, ttl);
     if (token || Date.now() > deadline) return token;
     await wait(deps, 50 + Math.random() * 100);
   }
@@ -709,8 +714,9 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
 }
 
 /**
- * Finds jobs whose worker died (`running` with a stale claim) and starts them again; a tenant job
- * out of tries is failed and flagged instead; resumes cascades whose waiting children are ready.
+ * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
+ * `queued` that long) and starts them again; a tenant job out of tries is failed and flagged
+ * instead; resumes cascades whose waiting children are ready.
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
@@ -724,7 +730,12 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
     if ((await deps.state.attempts(job.jobId)) > deps.settings.maxRetries) {
       await finish(job, 'failed', 'worker stopped and no tries left', job.attempts, true, deps);
       await finishBatch(job.batchId, deps);
-    } else await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+    } else {
+      // A queued one (its invocations gave up on a busy database) is marked handed over first, so
+      // the new invocation's own sweep does not start it once more.
+      if (job.state === 'queued') await deps.migrations.touchJobs([job.jobId]);
+      await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+    }
   }
   // Cascade jobs that waited for a child still provisioning, now that it is ready (or failed).
   for (const c of await deps.migrations.listWaitingCascades(WAITING_FOR_DATABASE, 200)) cascades.add(JSON.stringify([c.batchId, c.hostId]));

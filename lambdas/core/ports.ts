@@ -237,7 +237,7 @@ export interface MigrationStore {
   claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
   /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is `ready`. */
   claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
-  /** Keeps a running job's claim fresh. */
+  /** Keeps a running job's claim fresh; on a queued job: a worker is on its way (waiting for the lock). */
   touchJobs(jobIds: string[]): Promise<void>;
   updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
   /** Sets one outcome on many jobs at once (the cascade's per-chunk write). */
@@ -248,7 +248,10 @@ export interface MigrationStore {
   listAudit(jobIds: string[]): Promise<AuditEntry[]>;
   /** Marks the batch finished when no job is left queued or running; true for the one caller that did. */
   finishBatchIfDone(batchId: string): Promise<boolean>;
-  /** Jobs whose worker vanished: `running` with a claim older than the limit. */
+  /**
+   * Jobs whose worker vanished: `running` with a claim older than the limit, or a tenant job still
+   * `queued` that long (its invocations gave up waiting for a busy database).
+   */
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;

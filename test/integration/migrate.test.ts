@@ -378,6 +378,28 @@ describe('concurrency and recovery', () => {
     }
   });
 
+  it('runs a job left queued after its invocations gave up waiting for a busy database', async () => {
+    const t = await tenant();
+    const staleSeconds = octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS;
+    octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = 1; // each invocation waits 1 s for the lock
+    const long = (await octo.deps.migrationState.tryLock(t.db_id, 60_000))!; // a long job holds the database
+    try {
+      const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: ITEMS }, t.token);
+      await octo.invoker.idle(); // the invocation and its two retries gave up
+      const jobId = res.body.jobs[0]!.job_id;
+      expect((await jobRow(jobId)).state).toBe('queued');
+      await octo.deps.migrationState.unlock(t.db_id, long);
+      await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
+      await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+      await waitForBatch(res.body.batch_id, 10_000);
+      expect((await jobRow(jobId)).state).toBe('succeeded');
+      expect((await stages(jobId)).map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
+    } finally {
+      octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = staleSeconds;
+      await octo.deps.migrationState.unlock(t.db_id, long);
+    }
+  });
+
   it('a worker that lost its lock stops before writing; the job is run again once its claim is stale', async () => {
     const t = await tenant();
     let thief: string | undefined;
