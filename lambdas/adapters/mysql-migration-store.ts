@@ -100,10 +100,10 @@ export class MysqlMigrationStore implements MigrationStore {
       await conn.beginTransaction();
       // FOR UPDATE keeps two workers of one host from taking the same jobs.
       const [rows] = await conn.query<RowDataPacket[]>(
-        `SELECT job_id FROM migration_jobs
-         WHERE batch_id = ? AND host_id = ? AND (state = 'queued'
-           OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
-         ORDER BY job_id LIMIT ? FOR UPDATE`,
+        `SELECT j.job_id FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id
+         WHERE j.batch_id = ? AND j.host_id = ? AND d.status = 'ready' AND (j.state = 'queued'
+           OR (j.state = 'running' AND j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
+         ORDER BY j.job_id LIMIT ? FOR UPDATE`,
         [batchId, hostId, staleAfterSeconds, limit],
       );
       const ids = rows.map((r) => String(r.job_id));
@@ -128,7 +128,7 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async touchJobs(jobIds: string[]): Promise<void> {
     for (const part of chunks(jobIds)) {
-      if (part.length) await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?) AND state = 'running'`, [part]);
+      if (part.length) await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?) AND state IN ('running', 'queued')`, [part]);
     }
   }
 
@@ -212,8 +212,10 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT * FROM migration_jobs WHERE state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?`,
-      [staleAfterSeconds, limit],
+      `SELECT * FROM migration_jobs WHERE (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+         OR (state = 'queued' AND desired_sql IS NOT NULL AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+       LIMIT ?`,
+      [staleAfterSeconds, staleAfterSeconds, limit],
     );
     return rows.map(toJob);
   }
@@ -245,6 +247,32 @@ export class MysqlMigrationStore implements MigrationStore {
       for (const r of rows) out.add(String(r.db_id));
     }
     return out;
+  }
+
+  async parkCascadeJobs(batchId: string, hostId: string, waitingReason: string): Promise<void> {
+    // A database that failed to provision has no tables: there is nothing to migrate (not customized).
+    await this.pool.query(
+      `UPDATE migration_jobs j LEFT JOIN tenant_databases d ON d.db_id = j.db_id
+       SET j.state = 'skipped', j.status_reason = CONCAT('database ', COALESCE(d.status, 'deleted'), ': no tables to migrate'),
+         j.finished_at = CURRENT_TIMESTAMP(3)
+       WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND COALESCE(d.status, 'deleted') NOT IN ('ready', 'provisioning')`,
+      [batchId, hostId],
+    );
+    // All the others wait, even one that became ready a moment ago: the sweep finds it by this reason.
+    await this.pool.query(`UPDATE migration_jobs SET status_reason = ? WHERE batch_id = ? AND host_id = ? AND state = 'queued'`, [
+      waitingReason,
+      batchId,
+      hostId,
+    ]);
+  }
+
+  async listWaitingCascades(waitingReason: string, limit: number): Promise<Array<{ batchId: string; hostId: string }>> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT DISTINCT j.batch_id, j.host_id FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id
+       WHERE j.state = 'queued' AND j.status_reason = ? AND d.status <> 'provisioning' LIMIT ?`,
+      [waitingReason, limit],
+    );
+    return rows.map((r) => ({ batchId: String(r.batch_id), hostId: String(r.host_id) }));
   }
 
   async listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>> {

@@ -6,6 +6,7 @@ const jobKey = (jobId: string) => `octodb:migration:job:${jobId}`;
 const lockKey = (name: string) => `octodb:migration:lock:${name}`;
 const JOB_TTL_SECONDS = 30 * 86400;
 // Deletes the lock only when it still holds our token, so a late worker never frees another's lock.
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const UNLOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /** Job attempt counts and states, and per-table locks with a token and a TTL, in Redis. */
@@ -52,5 +53,13 @@ export class RedisMigrationState implements MigrationState {
     const pipe = this.redis.pipeline();
     for (const l of locks) pipe.eval(UNLOCK, 1, lockKey(l.name), l.token);
     await pipe.exec();
+  }
+
+  async renewLocks(locks: Array<{ name: string; token: string }>, ttlMs: number): Promise<boolean[]> {
+    if (locks.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const l of locks) pipe.eval(RENEW, 1, lockKey(l.name), l.token, ttlMs);
+    const results = (await pipe.exec()) ?? [];
+    return locks.map((_, i) => !results[i]?.[0] && Number(results[i]?.[1]) === 1);
   }
 }

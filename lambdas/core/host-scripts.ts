@@ -97,6 +97,8 @@ const JOB_ID = /^[0-9a-f-]{36}$/;
 /** Markers the core splits a table script's stdout on. */
 export const DEFINITION_MARKER = '__OCTODB_DEFINITION__';
 export const NO_TABLE_MARKER = '__OCTODB_NO_TABLE__';
+/** Validate: the desired definition in the server's canonical form (`skeema format`) follows it. */
+export const DESIRED_MARKER = '__OCTODB_DESIRED__';
 
 /** Prints the table's definition after DEFINITION_MARKER (or NO_TABLE_MARKER when it does not exist). */
 function showCreate(db: string, table: string): string {
@@ -135,6 +137,8 @@ export interface TableSkeemaInput {
  * Update / validate / rollback: `skeema pull` the schema into a workspace (so the other tables
  * stay as they are), replace this table's file with the desired definition, then `skeema push`
  * (mode push) or `skeema diff` (mode diff, exit 0 = clean) and print the definition read back.
+ * Mode diff also prints the desired definition as `skeema format` writes it (created in a temp
+ * schema with the database's defaults, then SHOW CREATE TABLE), to compare with the one read back.
  */
 export function buildTableSkeemaScript(input: TableSkeemaInput, mode: 'push' | 'diff'): string {
   const db = must(SCHEMA_NAME, input.database, 'database name');
@@ -146,6 +150,14 @@ export function buildTableSkeemaScript(input: TableSkeemaInput, mode: 'push' | '
       ? `rm -f ${file}`
       : `printf '%s' '${Buffer.from(`${input.definition.trim()};\n`, 'utf8').toString('base64')}' | base64 -d > ${file}`;
   const flags = `--temp-schema='${temp}'${input.allowUnsafe ? ' --allow-unsafe' : ''}`;
+  const format =
+    mode === 'diff' && input.definition !== null
+      ? `mkdir -p "$WORK/f" && cp "$WORK/s/.skeema" ${file} "$WORK/f/"
+(cd "$WORK/f" && skeema format --temp-schema='${temp}' >&2)
+FRC=$?
+if [ "$FRC" -le 1 ]; then echo "${DESIRED_MARKER}"; cat "$WORK/f/${table}.sql"; echo; elif [ "$RC" -eq 0 ]; then RC=$FRC; fi
+`
+      : '';
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/s"
 printf 'host=%s\\nport=%s\\nschema=%s\\n' "$DB_HOST" "$DB_PORT" '${db}' > "$WORK/s/.skeema"
@@ -154,7 +166,7 @@ ${write}
 set +e
 (cd "$WORK/s" && skeema ${mode} ${flags})
 RC=$?
-set -e
+${format}set -e
 ${showCreate(db, table)}
 exit "$RC"
 `;

@@ -4,6 +4,7 @@ import {
   buildTableBackupScript,
   buildTableSkeemaScript,
   DEFINITION_MARKER,
+  DESIRED_MARKER,
   NO_TABLE_MARKER,
 } from './host-scripts.ts';
 import { databaseName, tempSchemaName } from './ids.ts';
@@ -29,7 +30,7 @@ import type {
 export interface MigrationSettings {
   maxRetries: number;
   backoffMs: number;
-  /** A `running` job whose claim is older than this belongs to a dead worker; also the lock TTL. */
+  /** A `running` job whose claim is older than this belongs to a dead worker; also the lock TTL (renewed every third of it). */
   staleSeconds: number;
   scriptTimeoutSeconds: number;
   /** Children altered at once per host (the HostSql pool size bounds it as well). */
@@ -107,7 +108,9 @@ export async function submitMigration(
 }
 
 type Failure = { kind: 'transient' | 'unsafe' | 'permanent'; reason: string };
-type StepResult = { ok: true; definition: string | null; output: string } | ({ ok: false; definition: string | null } & Failure);
+type StepResult =
+  | { ok: true; definition: string | null; output: string; desired?: string | null }
+  | ({ ok: false; definition: string | null } & Failure);
 
 /**
  * M1: runs one tenant job on its host with Skeema.
@@ -118,14 +121,24 @@ type StepResult = { ok: true; definition: string | null; output: string } | ({ o
 export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promise<JobState> {
   const job = await deps.migrations.getJob(jobId);
   if (!job || TERMINAL.includes(job.state) || job.desiredSql === null) return job?.state ?? 'skipped';
-  const lock = await waitForLock(job.dbId, deps);
+  const lock = await waitForLock(job, deps);
   // Still queued: the async invoke's own retries (Lambda's, or the local invoker's) come back later.
   if (!lock) throw new UnavailableError(`database ${job.dbId} is busy with another migration`);
   let outcome: JobState;
   try {
     if (!(await deps.migrations.claimJob(jobId, deps.settings.staleSeconds))) return 'skipped';
     await deps.state.setState(jobId, 'running');
-    outcome = await runClaimedJob(job, deps);
+    const lease = holdLease(deps, [{ name: job.dbId, token: lock, jobId }]);
+    try {
+      outcome = await runClaimedJob(job, deps, () => lease.fence(job.dbId));
+    } finally {
+      await lease.stop();
+    }
+  } catch (error) {
+    // Another worker has the database now: write nothing more. The claim, no longer renewed, goes
+    // stale and the sweep runs the job again (a re-run after a push is harmless).
+    if (error instanceof LockLostError) return 'running';
+    throw error;
   } finally {
     await deps.state.unlock(job.dbId, lock);
   }
@@ -133,20 +146,75 @@ export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promi
   return outcome;
 }
 
-async function waitForLock(dbId: string, deps: MigrationDeps): Promise<string | undefined> {
+/** A worker's lock was taken over (it expired unrenewed): the worker must stop before writing. */
+export class LockLostError extends Error {
+  constructor(name: string) {
+    super(`lost the migration lock on ${name}`);
+  }
+}
+
+interface Lease {
+  /** Renews the lock now and throws LockLostError unless it still holds our token (fencing). */
+  fence(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps locks (Redis) and their jobs' claims (MetaDB) alive while work runs: both are renewed
+ * every third of their TTL, so a long job keeps its database; a lock found lost is never renewed
+ * again and its job's claim goes stale (the sweep recovers it).
+ */
+function holdLease(deps: MigrationDeps, locks: Array<{ name: string; token: string; jobId: string }>): Lease {
+  const ttl = deps.settings.staleSeconds * 1000;
+  const lost = new Set<string>();
+  const renew = async (some: typeof locks) => {
+    const live = some.filter((l) => !lost.has(l.name));
+    const held = live.length > 0 ? await deps.state.renewLocks(live, ttl) : [];
+    live.forEach((l, i) => held[i] || lost.add(l.name));
+    return live.filter((_, i) => held[i]);
+  };
+  let beat: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    // A failed heartbeat (Redis or MetaDB blip) is not a lost lock: fence() decides before a write.
+    beat = beat.then(async () => deps.migrations.touchJobs((await renew(locks)).map((l) => l.jobId))).catch(() => undefined);
+  }, Math.max(20, ttl / 3));
+  return {
+    async fence(name) {
+      const lock = locks.filter((l) => l.name === name);
+      const held = await renew(lock).catch(() => []);
+      if (held.length === 0) throw new LockLostError(name);
+    },
+    async stop() {
+      clearInterval(timer);
+      await beat;
+    },
+  };
+}
+
+/** Waits up to a TTL for the database; a queued job's claim is touched meanwhile: the sweep leaves it alone. */
+async function waitForLock(job: MigrationJobRecord, deps: MigrationDeps): Promise<string | undefined> {
   const ttl = deps.settings.staleSeconds * 1000;
   const deadline = Date.now() + ttl;
-  for (;;) {
-    const token = await deps.state.tryLock(dbId, ttl);
+  for (let touched = 0; ; ) {
+    if (job.state === 'queued' && Date.now() - touched > ttl / 3) {
+      await deps.migrations.touchJobs([job.jobId]);
+      touched = Date.now();
+    }
+    const token = await deps.state.tryLock(job.dbId, ttl);
     if (token || Date.now() > deadline) return token;
     await wait(deps, 50 + Math.random() * 100);
   }
 }
 
-async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps): Promise<JobState> {
+async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence: () => Promise<void>): Promise<JobState> {
   const batch = (await deps.migrations.getBatch(job.batchId))!;
   const host = await deps.meta.getHost(job.hostId);
-  if (!host) return finish(job, 'failed', `unknown host ${job.hostId}`, 0, true, deps);
+  // Every write (a push, the outcome) is preceded by a fence: a worker that lost its lock stops.
+  const end = async (...args: [JobState, string | null, number, boolean]) => {
+    await fence();
+    return finish(job, ...args, deps);
+  };
+  if (!host) return end('failed', `unknown host ${job.hostId}`, 0, true);
   const desired = job.desiredSql!;
   const audit = auditor(job.jobId, deps);
 
@@ -165,7 +233,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps): Prom
         await deps.migrations.requeueJobs([job.jobId]);
         throw new UnavailableError(`backup failed, will retry: ${failure.reason}`); // the invoker retries
       }
-      return finish(job, 'failed', `backup failed: ${failure.reason}`, attempt + 1, failure.kind === 'transient', deps);
+      return end('failed', `backup failed: ${failure.reason}`, attempt + 1, failure.kind === 'transient');
     }
     before = parsed ?? '';
     await deps.migrations.updateJob(job.jobId, { beforeSql: before });
@@ -178,6 +246,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps): Prom
     await deps.migrations.touchJobs([job.jobId]);
 
     const started = new Date();
+    await fence();
     const push = await skeemaStep(deps, host, job, desired, 'push', batch.allowUnsafe);
     if (!push.ok) {
       await audit('update', attempt, started, 'failed', push.reason);
@@ -185,10 +254,10 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps): Prom
         await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
         continue;
       }
-      const restored = await rollback(job, before, attempt, deps, host);
+      const restored = await rollback(job, before, attempt, deps, host, fence);
       const flagged = push.kind === 'transient' || !restored;
       const reason = push.kind === 'transient' ? `gave up after ${attempt} attempts: ${push.reason}` : push.reason;
-      return finish(job, 'failed', restored ? reason : `${reason}; rollback failed, needs manual attention`, attempt, flagged, deps);
+      return end('failed', restored ? reason : `${reason}; rollback failed, needs manual attention`, attempt, flagged);
     }
     const applied = push.output || null;
     await deps.migrations.updateJob(job.jobId, { appliedSql: applied });
@@ -196,25 +265,42 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps): Prom
 
     const validated = new Date();
     const diff = await skeemaStep(deps, host, job, desired, 'diff', false);
-    if (!diff.ok || diff.definition === null) {
-      const reason = diff.ok ? 'table missing after push' : diff.reason;
+    if (!diff.ok || diff.definition === null || !sameDefinition(diff.definition, diff.desired)) {
+      // Diff clean is not enough: the definition read back must equal the desired one in the
+      // server's canonical form (e.g. partitioning Skeema keeps would otherwise pass unnoticed).
+      const reason = !diff.ok
+        ? diff.reason
+        : diff.definition === null
+          ? 'table missing after push'
+          : diff.desired === undefined
+            ? 'the desired definition could not be read in canonical form'
+            : `the definition read back differs from the desired one:\n${diff.definition}`;
       await audit('validate', attempt, validated, 'failed', reason);
       if (!diff.ok && diff.kind === 'transient' && attempt <= deps.settings.maxRetries) {
         await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
         continue;
       }
-      const restored = await rollback(job, before, attempt, deps, host);
-      return finish(job, 'failed', `validation failed: ${reason}`, attempt, !restored || (!diff.ok && diff.kind === 'transient'), deps);
+      const restored = await rollback(job, before, attempt, deps, host, fence);
+      return end('failed', `validation failed: ${reason}`, attempt, !restored || (!diff.ok && diff.kind === 'transient'));
     }
+    await fence();
     await deps.migrations.updateJob(job.jobId, { afterSql: diff.definition });
     await audit('validate', attempt, validated, 'ok', diff.definition);
-    return finish(job, 'succeeded', null, attempt, false, deps);
+    return end('succeeded', null, attempt, false);
   }
 }
 
 /** Pushes the backup and verifies it (diff clean): true when the table is as it was. */
-async function rollback(job: MigrationJobRecord, before: string, attempt: number, deps: MigrationDeps, host: HostRecord): Promise<boolean> {
+async function rollback(
+  job: MigrationJobRecord,
+  before: string,
+  attempt: number,
+  deps: MigrationDeps,
+  host: HostRecord,
+  fence: () => Promise<void>,
+): Promise<boolean> {
   const started = new Date();
+  await fence();
   const definition = before === '' ? null : before;
   const push = await skeemaStep(deps, host, job, definition, 'push', true);
   const diff = push.ok ? await skeemaStep(deps, host, job, definition, 'diff', false) : push;
@@ -248,7 +334,7 @@ async function skeemaStep(
   const result = await runScript(deps, host, script);
   const parsed = parseDefinition(result.stdout);
   const output = ddlOf(result.stdout);
-  if (result.exitCode === 0 && parsed !== undefined) return { ok: true, definition: parsed, output };
+  if (result.exitCode === 0 && parsed !== undefined) return { ok: true, definition: parsed, output, desired: parseDesired(result.stdout) };
   if (mode === 'diff' && result.exitCode === 1) {
     return { ok: false, definition: parsed ?? null, kind: 'permanent', reason: `skeema diff is not clean after the push: ${output || 'differences remain'}` };
   }
@@ -282,7 +368,7 @@ export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exit
 /** The DDL Skeema printed (without its `-- instance` and USE lines). */
 export function ddlOf(stdout: string): string {
   const lines = stdout.split('\n');
-  const end = lines.findIndex((l) => l === DEFINITION_MARKER || l === NO_TABLE_MARKER);
+  const end = lines.findIndex((l) => l === DEFINITION_MARKER || l === NO_TABLE_MARKER || l === DESIRED_MARKER);
   return (end >= 0 ? lines.slice(0, end) : lines)
     .filter((l) => l.trim() && !l.startsWith('--') && !/^USE /.test(l))
     .join('\n')
@@ -297,9 +383,34 @@ export function parseDefinition(stdout: string): string | null | undefined {
   return lines.includes(NO_TABLE_MARKER) ? null : undefined;
 }
 
-/** SHOW CREATE TABLE without the parts that change with data (AUTO_INCREMENT=n). */
+/** The desired definition as `skeema format` wrote it (validate), undefined when not printed. */
+export function parseDesired(stdout: string): string | undefined {
+  const lines = stdout.split('\n');
+  const at = lines.indexOf(DESIRED_MARKER);
+  if (at < 0) return undefined;
+  const end = lines.findIndex((l, i) => i > at && (l === DEFINITION_MARKER || l === NO_TABLE_MARKER));
+  return lines.slice(at + 1, end < 0 ? undefined : end).join('\n').trim();
+}
+
+/** SHOW CREATE TABLE without the parts that change with data (AUTO_INCREMENT=n) or a final semicolon. */
 export function normalizeDefinition(definition: string): string {
-  return definition.replace(/ AUTO_INCREMENT=\d+/, '').trim();
+  return definition.replace(/ AUTO_INCREMENT=\d+/, '').trim().replace(/;$/, '').trim();
+}
+
+/**
+ * The definition read back equals the desired one, both in the server's canonical form. Only the
+ * order of secondary indexes and constraints may differ: it has no effect, Skeema does not change
+ * it, and MariaDB cannot (it keeps an index dropped and re-added in one ALTER where it was).
+ */
+export function sameDefinition(readBack: string, desired: string | null | undefined): boolean {
+  return typeof desired === 'string' && comparable(readBack) === comparable(desired);
+}
+
+const INDEX_LINE = /^\s*(UNIQUE KEY|FULLTEXT KEY|SPATIAL KEY|KEY|CONSTRAINT) /;
+function comparable(definition: string): string {
+  const lines = normalizeDefinition(definition).split('\n').map((l) => l.replace(/,$/, ''));
+  const indexes = lines.filter((l) => INDEX_LINE.test(l)).sort();
+  return [...lines.filter((l) => !INDEX_LINE.test(l)), ...indexes].join('\n');
 }
 
 function auditor(jobId: string, deps: MigrationDeps) {
@@ -400,11 +511,15 @@ interface ChildOutcome {
   audit: AuditEntry[];
 }
 
+/** Why a cascade job is still queued: its database was provisioning; the sweep resumes it once ready. */
+export const WAITING_FOR_DATABASE = 'waiting for the database to be ready';
+
 /**
  * M1 for a cascade on one host: applies the parent's ALTER to each child that still follows it.
- * Primary course: claim jobs in chunks, per child (bounded concurrency, per-database lock) verify
- * the definition equals the parent's old one, apply the ALTER, verify it equals the new one;
- * write outcomes per chunk. Resumable: an interrupted run's jobs are claimed again when stale.
+ * Primary course: claim jobs of ready children in chunks, per child (bounded concurrency,
+ * per-database lock kept by a heartbeat) verify the definition equals the parent's old one, apply
+ * the ALTER, verify it equals the new one; write outcomes per chunk. Children still provisioning
+ * wait (the sweep resumes them once ready); an interrupted run's jobs are claimed again when stale.
  */
 export async function runCascade(batchId: string, hostId: string, deps: MigrationDeps): Promise<Partial<Record<JobState, number>>> {
   const batch = await deps.migrations.getBatch(batchId);
@@ -424,11 +539,14 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
     const tokens = await deps.state.tryLockMany(jobs.map((j) => j.dbId), ttl);
     const locked = jobs.filter((_, i) => tokens[i]);
     const busy = jobs.filter((_, i) => !tokens[i]);
+    const held = locked.map((j) => ({ name: j.dbId, token: tokens[jobs.indexOf(j)]!, jobId: j.jobId }));
+    const lease = holdLease(deps, held);
     try {
-      const outcomes = await mapLimit(locked, deps.settings.cascadeConcurrency, (job) => applyToChild(job, host, plan, deps));
+      const outcomes = await mapLimit(locked, deps.settings.cascadeConcurrency, (job) => applyToChild(job, host, plan, deps, () => lease.fence(job.dbId)));
       await recordOutcomes(outcomes, deps);
     } finally {
-      await deps.state.unlockMany(locked.map((j) => ({ name: j.dbId, token: tokens[jobs.indexOf(j)]! })));
+      await lease.stop();
+      await deps.state.unlockMany(held);
     }
     if (busy.length > 0) {
       // A child busy with its own migration: back in the queue, taken again after the others.
@@ -436,6 +554,9 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
       if (locked.length === 0) await wait(deps, Math.min(1000, 50 * 2 ** idleRounds++));
     } else idleRounds = 0;
   }
+  // What is left queued belongs to children not ready: a failed one has nothing to migrate, one
+  // still provisioning waits (never marked customized) and the sweep resumes it once it is ready.
+  await deps.migrations.parkCascadeJobs(batchId, hostId, WAITING_FOR_DATABASE);
   await finishBatch(batchId, deps);
   return deps.migrations.countJobs(batchId);
 }
@@ -453,6 +574,7 @@ async function applyToChild(
   host: HostRecord,
   plan: { before: string; after: string; ddl: string[] },
   deps: MigrationDeps,
+  fence: () => Promise<void>,
 ): Promise<ChildOutcome> {
   const audit: AuditEntry[] = [];
   const database = databaseName(job.dbId);
@@ -468,14 +590,17 @@ async function applyToChild(
         stage('verify', attempt, started, 'ok', 'already has the new definition');
         return done('succeeded', 'already up to date', attempt);
       }
-      if (current !== plan.before) {
+      // A ready child without the table missed it (tenants cannot drop tables): it gets the parent's.
+      const ddl = current === '' && plan.before !== '' ? [plan.after] : plan.ddl;
+      if (current !== plan.before && current !== '') {
         stage('verify', attempt, started, 'ok', 'definition differs from the parent: customized');
         return done('skipped', 'customized', attempt);
       }
-      stage('verify', attempt, started, 'ok', 'follows the parent');
+      stage('verify', attempt, started, 'ok', current === plan.before ? 'follows the parent' : 'table missing: created from the parent');
       started = new Date();
-      await deps.hostSql.run(host, database, plan.ddl);
-      stage('update', attempt, started, 'ok', plan.ddl.join(';\n'));
+      await fence();
+      await deps.hostSql.run(host, database, ddl);
+      stage('update', attempt, started, 'ok', ddl.join(';\n'));
       started = new Date();
       const after = await readDefinition(deps.hostSql, host, database, job.table);
       if (after !== plan.after) {
@@ -485,6 +610,10 @@ async function applyToChild(
       stage('validate', attempt, started, 'ok', null);
       return done('succeeded', null, attempt);
     } catch (error) {
+      if (error instanceof LockLostError) {
+        stage('update', attempt, started, 'failed', 'lock lost before the change: queued again');
+        return done('queued', null, attempt - 1);
+      }
       const e = error as { code?: string; errno?: number; message: string };
       const transient = [1040, 1205, 1213, 2006, 2013].includes(e.errno ?? 0) || /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT/.test(e.code ?? '');
       stage('update', attempt, started, 'failed', e.message);
@@ -515,11 +644,15 @@ async function recordOutcomes(outcomes: ChildOutcome[], deps: MigrationDeps): Pr
   }
   for (const group of groups.values()) {
     const { state, reason, attempts, flagged } = group[0]!;
-    await deps.migrations.finishJobs(group.map((o) => o.job.jobId), state, reason, attempts, flagged);
+    const ids = group.map((o) => o.job.jobId);
+    if (state === 'queued') await deps.migrations.requeueJobs(ids);
+    else await deps.migrations.finishJobs(ids, state, reason, attempts, flagged);
   }
   await deps.migrations.addAudit(outcomes.flatMap((o) => o.audit));
   await Promise.all(outcomes.map((o) => deps.state.setState(o.job.jobId, o.state)));
-  for (const o of outcomes.filter((x) => x.state === 'skipped')) await deps.migrations.markCustomized(o.job.dbId, o.job.table, o.job.jobId);
+  for (const o of outcomes.filter((x) => x.state === 'skipped' && x.reason === 'customized')) {
+    await deps.migrations.markCustomized(o.job.dbId, o.job.table, o.job.jobId);
+  }
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -581,8 +714,10 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
 }
 
 /**
- * Finds jobs whose worker died (`running` with a stale claim) and starts them again; a tenant job
- * out of tries is failed and flagged instead. Runs at the start of every M1 invocation.
+ * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
+ * `queued` that long) and starts them again; a tenant job out of tries is failed and flagged
+ * instead; resumes cascades whose waiting children are ready.
+ * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
   const stale = await deps.migrations.listStaleJobs(deps.settings.staleSeconds, 200);
@@ -595,8 +730,15 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
     if ((await deps.state.attempts(job.jobId)) > deps.settings.maxRetries) {
       await finish(job, 'failed', 'worker stopped and no tries left', job.attempts, true, deps);
       await finishBatch(job.batchId, deps);
-    } else await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+    } else {
+      // A queued one (its invocations gave up on a busy database) is marked handed over first, so
+      // the new invocation's own sweep does not start it once more.
+      if (job.state === 'queued') await deps.migrations.touchJobs([job.jobId]);
+      await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+    }
   }
+  // Cascade jobs that waited for a child still provisioning, now that it is ready (or failed).
+  for (const c of await deps.migrations.listWaitingCascades(WAITING_FOR_DATABASE, 200)) cascades.add(JSON.stringify([c.batchId, c.hostId]));
   for (const key of cascades) {
     const [batchId, hostId] = JSON.parse(key) as [string, string];
     await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });

@@ -235,9 +235,9 @@ export interface MigrationStore {
   countJobs(batchId: string): Promise<Partial<Record<JobState, number>>>;
   /** queued (or `running` but stale) → running; false when another worker has it or it is done. */
   claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
-  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host. */
+  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is `ready`. */
   claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
-  /** Keeps a running job's claim fresh. */
+  /** Keeps a running job's claim fresh; on a queued job: a worker is on its way (waiting for the lock). */
   touchJobs(jobIds: string[]): Promise<void>;
   updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
   /** Sets one outcome on many jobs at once (the cascade's per-chunk write). */
@@ -248,12 +248,22 @@ export interface MigrationStore {
   listAudit(jobIds: string[]): Promise<AuditEntry[]>;
   /** Marks the batch finished when no job is left queued or running; true for the one caller that did. */
   finishBatchIfDone(batchId: string): Promise<boolean>;
-  /** Jobs whose worker vanished: `running` with a claim older than the limit. */
+  /**
+   * Jobs whose worker vanished: `running` with a claim older than the limit, or a tenant job still
+   * `queued` that long (its invocations gave up waiting for a busy database).
+   */
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
   /** The tables of one database that its tenant customized, by name. */
   customizedTables(dbId: string): Promise<string[]>;
+  /**
+   * After a cascade run on a host: its queued jobs of a database that never became ready (failed)
+   * are skipped (nothing to migrate), the rest (still provisioning) wait with `waitingReason`.
+   */
+  parkCascadeJobs(batchId: string, hostId: string, waitingReason: string): Promise<void>;
+  /** Cascades (batch, host) with a waiting job whose database has left `provisioning`. */
+  listWaitingCascades(waitingReason: string, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
   /** Databases created from this parent (its children), with their hosts. */
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
 }
@@ -270,6 +280,8 @@ export interface MigrationState {
   tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>>;
   unlock(name: string, token: string): Promise<void>;
   unlockMany(locks: Array<{ name: string; token: string }>): Promise<void>;
+  /** Extends each lock that still holds its token (heartbeat and fencing check); false where it is lost. */
+  renewLocks(locks: Array<{ name: string; token: string }>, ttlMs: number): Promise<boolean[]>;
 }
 
 /** SQL on a tenant host as the admin account (the cascade's verify → ALTER → verify). */

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdmin } from '#core/admin';
 import { databaseName } from '#core/ids';
+import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/migrations';
 import type { HostRunner } from '#core/ports';
 import { main as adminMain } from '../../bin/admin.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -216,6 +218,32 @@ describe('migrations with Skeema', () => {
     expect(await showCreate(t.db, 'items')).toBe(before);
     expect((await rows(t.db, 'SELECT COUNT(*) AS n FROM $db.items'))[0]!.n).toBe(2);
   });
+
+  it('validates a definition that differs only in index order (equivalent, as Skeema sees it)', async () => {
+    const t = await tenant();
+    await migrate(t.token, 'CREATE TABLE pairs (id int NOT NULL, a int, b int, PRIMARY KEY (id), KEY ix_a (a), KEY ix_b (b));');
+    const before = await showCreate(t.db, 'pairs');
+    const res = await migrate(t.token, 'create table pairs (id INT not null, a INT, b INT, primary key (id), key ix_b (b), key ix_a (a));');
+    const job = await jobRow(res.jobs[0]!.job_id);
+    expect(job.state, String(job.status_reason)).toBe('succeeded');
+    expect((await stages(job.job_id)).map((s) => `${s.stage}:${s.outcome}`)).toEqual(['backup:ok', 'update:ok', 'validate:ok']);
+    expect(job.after_sql).toBe(before);
+  });
+
+  it('fails validation when the definition read back differs from the desired one though skeema diff is clean', async () => {
+    const t = await tenant();
+    // Partitioning Skeema keeps by default: its diff is clean, the table is not what was asked for.
+    await octo.admin.query(`CREATE TABLE \`${t.db}\`.events (id int NOT NULL, PRIMARY KEY (id)) PARTITION BY HASH (id) PARTITIONS 2`);
+    await octo.admin.query(`INSERT INTO \`${t.db}\`.events VALUES (1), (2), (3)`);
+    const before = await showCreate(t.db, 'events');
+    const res = await migrate(t.token, 'CREATE TABLE events (id int NOT NULL, PRIMARY KEY (id));');
+    const job = await jobRow(res.jobs[0]!.job_id);
+    expect(job.state).toBe('failed');
+    expect(job.status_reason).toMatch(/validation failed: the definition read back differs from the desired one/);
+    expect((await stages(job.job_id)).map((s) => `${s.stage}:${s.outcome}`)).toEqual(['backup:ok', 'update:ok', 'validate:failed', 'rollback:ok']);
+    expect(await showCreate(t.db, 'events')).toBe(before);
+    expect((await rows(t.db, 'SELECT COUNT(*) AS n FROM $db.events'))[0]!.n).toBe(3);
+  });
 });
 
 describe('retries', () => {
@@ -320,6 +348,93 @@ describe('concurrency and recovery', () => {
     const updates = (await stages(jobId)).filter((s) => s.stage === 'update');
     expect(updates.at(-1)!.detail).toBe('no changes');
   });
+
+  it('renews the database lock and the job claim while a job runs longer than their TTL', async () => {
+    const t = await tenant();
+    const seen: Array<{ lock: string | undefined; stale: string[] }> = [];
+    const staleSeconds = octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS;
+    octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = 1;
+    octo.deps.hostRunner = {
+      async run(host, script, timeout) {
+        if (script.includes('skeema push') && seen.length === 0) {
+          await new Promise((r) => setTimeout(r, 2500)); // a push taking over twice the TTL
+          const lock = await octo.deps.migrationState.tryLock(t.db_id, 1000);
+          if (lock) await octo.deps.migrationState.unlock(t.db_id, lock);
+          seen.push({ lock, stale: (await octo.deps.migrations.listStaleJobs(1, 1000)).map((j) => j.jobId) });
+        }
+        return realRunner.run(host, script, timeout);
+      },
+    };
+    try {
+      const res = await migrate(t.token, ITEMS);
+      const jobId = res.jobs[0]!.job_id;
+      expect(seen).toEqual([{ lock: undefined, stale: expect.not.arrayContaining([jobId]) }]);
+      expect((await jobRow(jobId)).state).toBe('succeeded');
+      // One worker ran it: a stale claim would have started a second one.
+      expect((await stages(jobId)).map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
+    } finally {
+      octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = staleSeconds;
+      octo.deps.hostRunner = realRunner;
+    }
+  });
+
+  it('runs a job left queued after its invocations gave up waiting for a busy database', async () => {
+    const t = await tenant();
+    const staleSeconds = octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS;
+    octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = 1; // each invocation waits 1 s for the lock
+    const long = (await octo.deps.migrationState.tryLock(t.db_id, 60_000))!; // a long job holds the database
+    try {
+      const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: ITEMS }, t.token);
+      await octo.invoker.idle(); // the invocation and its two retries gave up
+      const jobId = res.body.jobs[0]!.job_id;
+      expect((await jobRow(jobId)).state).toBe('queued');
+      await octo.deps.migrationState.unlock(t.db_id, long);
+      await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
+      await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+      await waitForBatch(res.body.batch_id, 10_000);
+      expect((await jobRow(jobId)).state).toBe('succeeded');
+      expect((await stages(jobId)).map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
+    } finally {
+      octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = staleSeconds;
+      await octo.deps.migrationState.unlock(t.db_id, long);
+    }
+  });
+
+  it('a worker that lost its lock stops before writing; the job is run again once its claim is stale', async () => {
+    const t = await tenant();
+    let thief: string | undefined;
+    octo.deps.hostRunner = {
+      async run(host, script, timeout) {
+        if (script.includes('octodb-backups') && thief === undefined) {
+          // As if the lock expired unrenewed (a frozen worker) and another worker took the database.
+          await octo.deps.redis.del(`octodb:migration:lock:${t.db_id}`);
+          thief = await octo.deps.migrationState.tryLock(t.db_id, 60_000);
+        }
+        return realRunner.run(host, script, timeout);
+      },
+    };
+    try {
+      const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: ITEMS }, t.token);
+      expect(res.status).toBe(202);
+      await octo.invoker.idle();
+      const jobId = res.body.jobs[0]!.job_id;
+      expect(thief).toEqual(expect.any(String));
+      expect((await jobRow(jobId)).state).toBe('running');
+      expect((await stages(jobId)).map((s) => `${s.stage}:${s.outcome}`)).toEqual(['backup:ok']);
+      expect(await rows(t.db, "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = '" + t.db + "' AND table_name = 'items'")).toEqual([{ n: 0 }]);
+      // The other worker's lock was left alone.
+      expect(await octo.deps.migrationState.tryLock(t.db_id, 1000)).toBeUndefined();
+
+      await octo.deps.migrationState.unlock(t.db_id, thief!);
+      await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
+      await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+      await waitForBatch(res.body.batch_id);
+      expect((await jobRow(jobId)).state).toBe('succeeded');
+      expect(await showCreate(t.db, 'items')).toMatch(/CREATE TABLE `items`/);
+    } finally {
+      octo.deps.hostRunner = realRunner;
+    }
+  });
 });
 
 describe('parent → child cascades', () => {
@@ -381,6 +496,117 @@ describe('parent → child cascades', () => {
     await migrate(adminToken, 'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, email varchar(254) DEFAULT NULL, vip tinyint(1) NOT NULL DEFAULT 0, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY ix_customers_email (email)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;');
     await octo.invoker.idle();
     expect(await showCreate(children[2]!.db, 'customers')).toMatch(/`vip` tinyint\(1\) NOT NULL DEFAULT 0/);
+  });
+
+  it('a child still provisioning gets the parent change once ready; one that failed is skipped; neither is customized', async () => {
+    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    expect(admin.status).toBe('ready');
+    const adminToken = await octo.token(email, 'admin-password-1');
+    await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
+
+    // Provisioning held until the test decides: the children read the parent's tables first (v1).
+    const decisions = new Map<string, { promise: Promise<'run' | 'fail'>; decide: (d: 'run' | 'fail') => void }>();
+    const gate = (db: string) => {
+      if (!decisions.has(db)) {
+        let decide!: (d: 'run' | 'fail') => void;
+        decisions.set(db, { promise: new Promise((r) => (decide = r)), decide });
+      }
+      return decisions.get(db)!;
+    };
+    octo.deps.hostRunner = {
+      async run(host, script, timeout) {
+        const db = /CREATE DATABASE \\`(db_[0-9a-f]+)\\`/.exec(script)?.[1];
+        if (db && (await gate(db).promise) === 'fail') return { exitCode: 1, stdout: '', stderr: 'ERROR 1030 (HY000): Got error 28 "No space left on device"' };
+        return realRunner.run(host, script, timeout);
+      },
+    };
+    const [late, broken] = [await octo.signUp({ template: admin.db_id }), await octo.signUp({ template: admin.db_id })];
+    try {
+      const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>(
+        '/migrate',
+        { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' },
+        adminToken,
+      );
+      await waitForBatch(sub.body.batch_id);
+      const cascadeId = cascadeBatchId(sub.body.jobs[0]!.job_id);
+      const cascadeJobs = async () => {
+        const [r] = await octo.admin.query<RowDataPacket[]>(`SELECT db_id, state, status_reason FROM ${meta('migration_jobs')} WHERE batch_id = ? ORDER BY db_id`, [cascadeId]);
+        return Object.fromEntries(r.map((j) => [j.db_id, { state: j.state, status_reason: j.status_reason }]));
+      };
+      // The cascade's run leaves both children waiting, the batch open.
+      const waiting = { state: 'queued', status_reason: WAITING_FOR_DATABASE };
+      const parked = (jobs: Record<string, { status_reason: string | null }>) => Object.values(jobs).filter((j) => j.status_reason === WAITING_FOR_DATABASE).length === 2;
+      for (let i = 0; i < 200 && !parked(await cascadeJobs()); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await cascadeJobs()).toEqual({ [late.db_id]: waiting, [broken.db_id]: waiting });
+
+      gate(databaseName(broken.db_id)).decide('fail');
+      gate(databaseName(late.db_id)).decide('run');
+      expect((await octo.waitForDatabase(broken.db_id)).status).toBe('failed');
+      expect((await octo.waitForDatabase(late.db_id)).status).toBe('ready');
+      // Provisioned with the parent's old definition; the sweep (any M1 run, or the schedule) resumes the cascade.
+      expect(await showCreate(databaseName(late.db_id), 'products')).not.toMatch(/sku/);
+      await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+      await waitForBatch(cascadeId);
+
+      const done = await cascadeJobs();
+      expect(done[late.db_id]).toEqual({ state: 'succeeded', status_reason: null });
+      expect(done[broken.db_id]).toEqual({ state: 'skipped', status_reason: 'database failed: no tables to migrate' });
+      expect(await showCreate(databaseName(late.db_id), 'products')).toBe(await showCreate(databaseName(admin.db_id), 'products'));
+      const [custom] = await octo.admin.query<RowDataPacket[]>(`SELECT db_id FROM ${meta('table_customizations')} WHERE db_id IN (?, ?)`, [late.db_id, broken.db_id]);
+      expect(custom).toEqual([]);
+    } finally {
+      for (const d of decisions.values()) d.decide('run');
+      octo.deps.hostRunner = realRunner;
+    }
+  });
+
+  it('a cascade worker that lost a child lock does not alter that child; the child gets the change once the lock is free', async () => {
+    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    const adminToken = await octo.token(email, 'admin-password-1');
+    await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
+    const child = await tenant({ template: admin.db_id });
+    const realSql = octo.deps.hostSql;
+    let thief: string | undefined;
+    octo.deps.hostSql = {
+      async run(host, database, statements) {
+        if (database === child.db && thief === undefined) {
+          // Between the worker's lock and its ALTER, the lock lapses and another worker takes the child.
+          await octo.deps.redis.del(`octodb:migration:lock:${child.db_id}`);
+          thief = await octo.deps.migrationState.tryLock(child.db_id, 60_000);
+        }
+        return realSql.run(host, database, statements);
+      },
+      close: () => realSql.close(),
+    };
+    try {
+      const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>(
+        '/migrate',
+        { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' },
+        adminToken,
+      );
+      await waitForBatch(sub.body.batch_id);
+      const cascadeId = cascadeBatchId(sub.body.jobs[0]!.job_id);
+      const childJob = async () =>
+        (await octo.admin.query<RowDataPacket[]>(`SELECT job_id, state FROM ${meta('migration_jobs')} WHERE batch_id = ? AND db_id = ?`, [cascadeId, child.db_id]))[0][0];
+      let lost: RowDataPacket[] = [];
+      for (let i = 0; i < 200 && lost.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const job = await childJob();
+        lost = job ? (await stages(job.job_id)).filter((s) => /lock lost/.test(s.detail ?? '')) : [];
+      }
+      expect(lost).toHaveLength(1);
+      expect((await childJob())!.state).not.toBe('succeeded');
+      expect(await showCreate(child.db, 'products')).not.toMatch(/sku/);
+
+      await octo.deps.migrationState.unlock(child.db_id, thief!);
+      await waitForBatch(cascadeId);
+      expect((await childJob())!.state).toBe('succeeded');
+      expect(await showCreate(child.db, 'products')).toBe(await showCreate(databaseName(admin.db_id), 'products'));
+    } finally {
+      octo.deps.hostSql = realSql;
+    }
   });
 
   it("refuses a template that is not an admin's ready database", async () => {

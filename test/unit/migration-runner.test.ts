@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTableSkeemaScript } from '#core/host-scripts';
-import { cascadeBatchId, classify, ddlOf, normalizeDefinition, parseDefinition } from '#core/migrations';
+import { cascadeBatchId, classify, ddlOf, normalizeDefinition, parseDefinition, parseDesired, sameDefinition } from '#core/migrations';
 import { OutboxNotifier } from '#adapters/outbox-notifier';
 
 describe('classify', () => {
@@ -31,6 +31,24 @@ describe('table script output', () => {
     expect(ddlOf('__OCTODB_DEFINITION__\nCREATE TABLE `t` (`a` int)\n')).toBe('');
     expect(parseDefinition('__OCTODB_NO_TABLE__\n')).toBeNull();
     expect(parseDefinition('')).toBeUndefined();
+  });
+
+  it('reads the desired definition (skeema format) apart from the DDL and the definition read back', () => {
+    const diff = 'ALTER TABLE `t` ADD COLUMN `b` int;\n__OCTODB_DESIRED__\nCREATE TABLE `t` (\n  `a` int\n) ENGINE=InnoDB;\n\n__OCTODB_DEFINITION__\nCREATE TABLE `t` (\n  `a` int\n) ENGINE=InnoDB\n';
+    expect(ddlOf(diff)).toBe('ALTER TABLE `t` ADD COLUMN `b` int;');
+    expect(parseDesired(diff)).toBe('CREATE TABLE `t` (\n  `a` int\n) ENGINE=InnoDB;');
+    expect(parseDefinition(diff)).toBe('CREATE TABLE `t` (\n  `a` int\n) ENGINE=InnoDB');
+    expect(parseDesired(out)).toBeUndefined();
+  });
+
+  it('compares definitions exactly, except the order of secondary indexes', () => {
+    const def = (...body: string[]) => `CREATE TABLE \`t\` (\n${body.map((l) => `  ${l}`).join(',\n')}\n) ENGINE=InnoDB AUTO_INCREMENT=9`;
+    const cols = ['`id` int(11) NOT NULL', '`a` int(11) DEFAULT NULL', 'PRIMARY KEY (`id`)'];
+    expect(sameDefinition(def(...cols, 'KEY `x` (`a`)', 'KEY `y` (`id`,`a`)'), `${def(...cols, 'KEY `y` (`id`,`a`)', 'KEY `x` (`a`)')};`)).toBe(true);
+    expect(sameDefinition(def(...cols), def('`a` int(11) DEFAULT NULL', '`id` int(11) NOT NULL', 'PRIMARY KEY (`id`)'))).toBe(false);
+    expect(sameDefinition(def(...cols, 'KEY `x` (`a`)'), def(...cols))).toBe(false);
+    expect(sameDefinition(def(...cols), `${def(...cols)} PARTITION BY HASH (\`id\`) PARTITIONS 2`)).toBe(false);
+    expect(sameDefinition(def(...cols), undefined)).toBe(false);
   });
 
   it.each([
