@@ -21,6 +21,7 @@ import type {
   TokenRegistry,
 } from '#core/ports';
 import type { MigrationDeps } from '#core/migrations';
+import type { TokenDeps } from '#core/tokens';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
 import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
@@ -38,7 +39,7 @@ import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import { TenantLogins } from '#core/query';
-import { RedisTokenRegistry } from './redis-token-registry.ts';
+import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
@@ -93,6 +94,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const hostSql = new MysqlHostSql(mysqlLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
     config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
   );
+  const tokenCache =
+    config.OCTODB_TOKEN_CACHE === 'pubsub'
+      ? new CachedTokenRegistry(redis, redis.duplicate({ autoResubscribe: false }), { maxEntries: 100_000, maxAgeMs: 60_000 })
+      : undefined;
   const tenantSql = new MysqlTenantSqlRunner(mysqlLogin, {
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
@@ -104,7 +109,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     pool,
     redis,
     meta,
-    registry: new RedisTokenRegistry(redis),
+    registry: tokenCache ?? new RedisTokenRegistry(redis),
     invoker: overrides.invoker ?? lambdaInvoker(config),
     hostRunner: overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin),
     accounts: hostSql,
@@ -122,7 +127,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     tenantSql,
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
     async close() {
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close()]);
+      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), tokenCache?.close()]);
       dynamo.destroy();
     },
   };
@@ -138,12 +143,12 @@ function logSinkFor(config: Config): LogSink {
   return config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink();
 }
 
-function logStoreFor(config: Config, dynamo: DynamoDBClient): LogStore {
+export function logStoreFor(config: Config, dynamo: DynamoDBClient): LogStore {
   return new DynamoLogStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE);
 }
 
 /** DynamoDB on AWS; dynalite (any endpoint, dummy credentials) locally. */
-function dynamoClient(config: Config): DynamoDBClient {
+export function dynamoClient(config: Config): DynamoDBClient {
   if (!config.OCTODB_DYNAMODB_ENDPOINT) return new DynamoDBClient({});
   return new DynamoDBClient({
     endpoint: config.OCTODB_DYNAMODB_ENDPOINT,
@@ -220,8 +225,9 @@ export function migrationDeps(d: Deps): MigrationDeps {
   };
 }
 
-export function tokenDeps(d: Deps) {
-  return { ...d, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
+/** Only what the token functions use: the authorizer builds this on every request. */
+export function tokenDeps(d: Deps): TokenDeps {
+  return { meta: d.meta, registry: d.registry, sealer: d.sealer, jwtSecret: d.jwtSecret, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
 }
 
 let currentLogStore: Promise<LogStore> | undefined;
