@@ -84,6 +84,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     async close() {
       await new Promise((resolve) => server.close(resolve));
       await invoker.idle();
+      await deps.flushLogs();
       await Promise.race([logQueue.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
       logQueue.close();
       await logConsumer.close();

@@ -26,6 +26,7 @@ import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
 import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
 import { BashHostRunner } from './bash-host-runner.ts';
+import { BufferedLogSink } from './buffered-log-sink.ts';
 import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
@@ -66,6 +67,10 @@ export interface Deps {
   migrationState: MigrationState;
   hostSql: HostSql;
   notifier: Notifier;
+  /** /query's log port: `logs` itself on AWS; locally a buffer in front of it (no wait per query). */
+  queryLogs: LogSink;
+  /** Hands on every log record still buffered (close() does it first). */
+  flushLogs(): Promise<void>;
   /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
   tenantSql: MysqlTenantSqlRunner;
   tenantLogins: TenantLogins;
@@ -98,6 +103,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     config.OCTODB_TOKEN_CACHE === 'pubsub'
       ? new CachedTokenRegistry(redis, redis.duplicate({ autoResubscribe: false }), { maxEntries: 100_000, maxAgeMs: 60_000 })
       : undefined;
+  const logs = overrides.logs ?? logSinkFor(config);
+  // On Lambda a buffer would freeze with the sandbox: there each query's record is sent before it answers.
+  const queryLogBuffer = config.OCTODB_LOG_QUEUE_URL ? undefined : new BufferedLogSink(logs);
   const tenantSql = new MysqlTenantSqlRunner(mysqlLogin, {
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
@@ -115,7 +123,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     accounts: hostSql,
     templates: new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), meta, hostSql),
     sealer,
-    logs: overrides.logs ?? logSinkFor(config),
+    logs,
+    queryLogs: queryLogBuffer ?? logs,
+    flushLogs: async () => queryLogBuffer?.flush(),
     dynamo,
     logStore: logStoreFor(config, dynamo),
     schemas: new MysqlSchemaInspector(pool),
@@ -127,6 +137,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     tenantSql,
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
     async close() {
+      await queryLogBuffer?.flush();
       await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), tokenCache?.close()]);
       dynamo.destroy();
     },
