@@ -16,12 +16,12 @@ import { type LocalDynalite, startDynalite } from '#adapters/local-dynalite';
 import { createGateway, type Route } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
+import { WorkerConsumer } from '#adapters/worker-consumer';
 import { buildDeps, type Deps, useDeps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
 import { logger } from '#shared/logger';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
-import { handler as logIngest } from '../lambdas/log-ingest/handler.ts';
 import { handler as migrateRun } from '../lambdas/migrate-run/handler.ts';
 import { handler as migrateSubmit } from '../lambdas/migrate-submit/handler.ts';
 import { handler as provision } from '../lambdas/provision/handler.ts';
@@ -52,17 +52,18 @@ export interface LocalOctoDb {
 
 /** Starts OctoDB locally; `env` overrides the process environment (tests use their own MetaDB). */
 export async function startOctoDb(env: Record<string, string | undefined> = {}): Promise<LocalOctoDb> {
-  const config = loadConfig({ ...localSecrets(), ...process.env, ...env });
+  // One long-running process: the current-token cache with pub/sub invalidation is safe here.
+  const config = loadConfig({ OCTODB_TOKEN_CACHE: 'pubsub', ...localSecrets(), ...process.env, ...env });
   const invoker = new LocalInvoker({ provision: (payload) => provision(payload), 'migrate-run': (payload) => migrateRun(payload) }, [200, 400], (fn, error) =>
     logger.error('async invoke failed after retries', { fn, error: error as Error }),
   );
   // Logs: in-process queue → L1 → dynalite (embedded, data under OCTODB_DYNALITE_DIR).
   const dynalite = config.OCTODB_DYNAMODB_ENDPOINT ? undefined : await startDynalite(resolve(ROOT, config.OCTODB_DYNALITE_DIR));
-  const logQueue = new LocalLogQueue((event) => logIngest(event));
-  const deps = await buildDeps(
-    { ...config, OCTODB_DYNAMODB_ENDPOINT: config.OCTODB_DYNAMODB_ENDPOINT ?? dynalite?.endpoint },
-    { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue },
-  );
+  const depsConfig = { ...config, OCTODB_DYNAMODB_ENDPOINT: config.OCTODB_DYNAMODB_ENDPOINT ?? dynalite?.endpoint };
+  // L1 on a worker thread, as on AWS it is a Lambda of its own; batches of 25 as the CDK stack's.
+  const logConsumer = new WorkerConsumer(new URL('./local-log-worker.mjs', import.meta.url), depsConfig);
+  const logQueue = new LocalLogQueue((event) => logConsumer.consume(event), { batchSize: 25 });
+  const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });
   useDeps(deps);
 
   const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
@@ -86,8 +87,10 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
       clearInterval(sweep);
       await new Promise((resolve) => server.close(resolve));
       await invoker.idle();
+      await deps.flushLogs();
       await Promise.race([logQueue.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
       logQueue.close();
+      await logConsumer.close();
       await deps.close();
       await dynalite?.stop();
     },

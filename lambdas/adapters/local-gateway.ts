@@ -39,7 +39,7 @@ export function createGateway(options: GatewayOptions): Server {
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = parseUrl(req.url ?? '/');
   const method = req.method ?? 'GET';
   const route = options.routes.find((r) => r.path === url.pathname && r.method === method);
   const body = await readBody(req, options.maxBodyBytes);
@@ -68,9 +68,15 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Gateway
   send(res, await route.handler(toEvent(req, url, route, body, authorizerContext)));
 }
 
+/** A plain path (the common case) needs no URL object: it is its own pathname, with no query. */
+const PLAIN_PATH = /^\/[A-Za-z0-9/_-]*$/;
+function parseUrl(raw: string): { pathname: string; searchParams?: URLSearchParams } {
+  return PLAIN_PATH.test(raw) ? { pathname: raw } : new URL(raw, 'http://localhost');
+}
+
 function toEvent(
   req: IncomingMessage,
-  url: URL,
+  url: { pathname: string; searchParams?: URLSearchParams },
   route: Route,
   body: string,
   authorizer: Record<string, string> | undefined,
@@ -83,7 +89,7 @@ function toEvent(
     headers[name] = values.join(',');
     multiValueHeaders[name] = values;
   }
-  const query = Object.fromEntries(url.searchParams);
+  const query = url.searchParams ? Object.fromEntries(url.searchParams) : {};
   return {
     resource: route.path,
     path: url.pathname,
@@ -114,20 +120,33 @@ function toEvent(
 }
 
 function allows(decision: APIGatewayAuthorizerResult, methodArn: string): boolean {
-  const statements = decision.policyDocument?.Statement ?? [];
-  const matches = (resource: unknown) =>
-    [resource]
-      .flat()
-      .some((r) => typeof r === 'string' && new RegExp(`^${r.split('*').map(escapeRegExp).join('.*')}$`).test(methodArn));
-  const relevant = statements.filter((s) => 'Resource' in s && matches(s.Resource));
-  return relevant.some((s) => s.Effect === 'Allow') && !relevant.some((s) => s.Effect === 'Deny');
+  let allowed = false;
+  for (const statement of decision.policyDocument?.Statement ?? []) {
+    if (!('Resource' in statement) || ![statement.Resource].flat().some((r) => typeof r === 'string' && patternOf(r).test(methodArn))) continue;
+    if (statement.Effect === 'Deny') return false;
+    if (statement.Effect === 'Allow') allowed = true;
+  }
+  return allowed;
+}
+
+/** Policies name the same few resources on every request: each is compiled once. */
+const patterns = new Map<string, RegExp>();
+function patternOf(resource: string): RegExp {
+  let pattern = patterns.get(resource);
+  if (!pattern) {
+    if (patterns.size >= 1000) patterns.clear();
+    patterns.set(resource, (pattern = new RegExp(`^${resource.split('*').map(escapeRegExp).join('.*')}$`)));
+  }
+  return pattern;
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** API Gateway passes context values to the integration as strings. */
 function stringify(context: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(context).map(([k, v]) => [k, String(v)]));
+  const strings: Record<string, string> = {};
+  for (const key in context) strings[key] = String(context[key]);
+  return strings;
 }
 
 function gatewayError(statusCode: number, message: string | null): APIGatewayProxyResult {

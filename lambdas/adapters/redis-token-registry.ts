@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import type { TokenRegistry } from '#core/ports';
 
 const key = (tenantId: string) => `octodb:token:${tenantId}`;
+/** Every change of a tenant's current token is announced here (the message is the tenant id). */
+export const TOKEN_CHANGES = 'octodb:token-changes';
 
 /** The current jti per tenant in Redis (≈0.05 ms a lookup), expiring with the token itself. */
 export class RedisTokenRegistry implements TokenRegistry {
@@ -18,5 +20,91 @@ export class RedisTokenRegistry implements TokenRegistry {
 
   async forget(tenantId: string): Promise<void> {
     await this.redis.del(key(tenantId));
+  }
+}
+
+export interface TokenCacheOptions {
+  maxEntries: number;
+  /** A safety net only: changes are announced, so an entry is normally dropped at once. */
+  maxAgeMs: number;
+}
+
+/**
+ * The Redis registry plus the current jti per tenant in this process's memory, so verifying a
+ * token costs no Redis round trip. Every change is published on TOKEN_CHANGES and every process
+ * drops its entry when the message arrives; revocation stays effectively immediate (the message
+ * reaches the others before the PUBLISH that announces it returns). Entries are kept only while
+ * the subscription is known to be live: when it drops, messages may be lost, so the cache is
+ * cleared and reads go to Redis until it is subscribed again. For long-running processes only:
+ * a frozen Lambda would answer before reading the messages that arrived while it slept.
+ */
+export class CachedTokenRegistry implements TokenRegistry {
+  private readonly redisRegistry: RedisTokenRegistry;
+  private readonly cache = new Map<string, { jti: string; until: number }>();
+  private live = false;
+  /** Bumped by every change seen, so a read that raced one is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly options: TokenCacheOptions,
+  ) {
+    this.redisRegistry = new RedisTokenRegistry(redis);
+    subscriber.on('message', (_channel: string, tenantId: string) => this.drop(tenantId));
+    for (const event of ['close', 'end', 'reconnecting', 'error']) subscriber.on(event, () => this.lost());
+    subscriber.on('ready', () => void this.subscribe());
+    if (subscriber.status === 'ready') void this.subscribe();
+  }
+
+  async currentJti(tenantId: string): Promise<string | null | undefined> {
+    const hit = this.cache.get(tenantId);
+    if (hit && hit.until > Date.now()) return hit.jti;
+    const generation = this.generation;
+    const jti = await this.redisRegistry.currentJti(tenantId);
+    if (typeof jti === 'string' && this.live && generation === this.generation) this.keep(tenantId, jti);
+    return jti;
+  }
+
+  async remember(tenantId: string, jti: string, expiresAt: Date): Promise<void> {
+    this.drop(tenantId);
+    await this.redisRegistry.remember(tenantId, jti, expiresAt);
+    await this.redis.publish(TOKEN_CHANGES, tenantId);
+  }
+
+  async forget(tenantId: string): Promise<void> {
+    this.drop(tenantId);
+    await this.redisRegistry.forget(tenantId);
+    await this.redis.publish(TOKEN_CHANGES, tenantId);
+  }
+
+  async close(): Promise<void> {
+    this.lost();
+    this.subscriber.disconnect();
+  }
+
+  private keep(tenantId: string, jti: string): void {
+    if (this.cache.size >= this.options.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(tenantId, { jti, until: Date.now() + this.options.maxAgeMs });
+  }
+
+  private drop(tenantId: string): void {
+    this.generation++;
+    this.cache.delete(tenantId);
+  }
+
+  private lost(): void {
+    this.live = false;
+    this.generation++;
+    this.cache.clear();
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.subscriber.subscribe(TOKEN_CHANGES);
+      if (this.subscriber.status === 'ready') this.live = true;
+    } catch {
+      this.lost();
+    }
   }
 }

@@ -21,10 +21,12 @@ import type {
   TokenRegistry,
 } from '#core/ports';
 import type { MigrationDeps } from '#core/migrations';
+import type { TokenDeps } from '#core/tokens';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
 import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
 import { BashHostRunner } from './bash-host-runner.ts';
+import { BufferedLogSink } from './buffered-log-sink.ts';
 import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
@@ -38,7 +40,7 @@ import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import { TenantLogins } from '#core/query';
-import { RedisTokenRegistry } from './redis-token-registry.ts';
+import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
@@ -66,6 +68,10 @@ export interface Deps {
   migrationState: MigrationState;
   hostSql: HostSql;
   notifier: Notifier;
+  /** /query's log port: `logs` itself on AWS; locally a buffer in front of it (no wait per query). */
+  queryLogs: LogSink;
+  /** Hands on every log record still buffered (close() does it first). */
+  flushLogs(): Promise<void>;
   /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
   tenantSql: MysqlTenantSqlRunner;
   tenantLogins: TenantLogins;
@@ -95,6 +101,13 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const hostSql = new MysqlHostSql(mysqlLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
     config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
   );
+  const tokenCache =
+    config.OCTODB_TOKEN_CACHE === 'pubsub'
+      ? new CachedTokenRegistry(redis, redis.duplicate({ autoResubscribe: false }), { maxEntries: 100_000, maxAgeMs: 60_000 })
+      : undefined;
+  const logs = overrides.logs ?? logSinkFor(config);
+  // On Lambda a buffer would freeze with the sandbox: there each query's record is sent before it answers.
+  const queryLogBuffer = config.OCTODB_LOG_QUEUE_URL ? undefined : new BufferedLogSink(logs);
   const tenantSql = new MysqlTenantSqlRunner(mysqlLogin, {
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
@@ -106,13 +119,15 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     pool,
     redis,
     meta,
-    registry: new RedisTokenRegistry(redis),
+    registry: tokenCache ?? new RedisTokenRegistry(redis),
     invoker: overrides.invoker ?? lambdaInvoker(config),
     hostRunner: overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin),
     accounts: hostSql,
     templates: new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), meta, hostSql),
     sealer,
-    logs: overrides.logs ?? logSinkFor(config),
+    logs,
+    queryLogs: queryLogBuffer ?? logs,
+    flushLogs: async () => queryLogBuffer?.flush(),
     dynamo,
     logStore: logStoreFor(config, dynamo),
     schemas: new MysqlSchemaInspector(pool),
@@ -124,7 +139,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     tenantSql,
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
     async close() {
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close()]);
+      await queryLogBuffer?.flush();
+      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), tokenCache?.close()]);
       dynamo.destroy();
     },
   };
@@ -140,12 +156,12 @@ function logSinkFor(config: Config): LogSink {
   return config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink();
 }
 
-function logStoreFor(config: Config, dynamo: DynamoDBClient): LogStore {
+export function logStoreFor(config: Config, dynamo: DynamoDBClient): LogStore {
   return new DynamoLogStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE);
 }
 
 /** DynamoDB on AWS; dynalite (any endpoint, dummy credentials) locally. */
-function dynamoClient(config: Config): DynamoDBClient {
+export function dynamoClient(config: Config): DynamoDBClient {
   if (!config.OCTODB_DYNAMODB_ENDPOINT) return new DynamoDBClient({});
   return new DynamoDBClient({
     endpoint: config.OCTODB_DYNAMODB_ENDPOINT,
@@ -221,9 +237,10 @@ export function migrationDeps(d: Deps): MigrationDeps {
   };
 }
 
-export function tokenDeps(d: Deps) {
+/** Only what the token functions use: the authorizer builds this on every request. */
+export function tokenDeps(d: Deps): TokenDeps {
   if (!d.jwtSecret) throw new Error('configuration: set OCTODB_JWT_SECRET or OCTODB_JWT_SECRET_ARN');
-  return { ...d, jwtSecret: d.jwtSecret, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
+  return { meta: d.meta, registry: d.registry, sealer: d.sealer, jwtSecret: d.jwtSecret, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
 }
 
 let currentLogStore: Promise<LogStore> | undefined;

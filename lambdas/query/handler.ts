@@ -8,5 +8,7 @@ export const handler = httpHandler(async (event) => {
   const caller = callerOf(event);
   const input = parseBody(event, queryRequest);
   const { query, params, db_id } = input;
-  return json(200, await runTenantQuery({ tenantId: caller.tenantId, dbId: db_id ?? caller.dbId, query, params }, await deps()));
+  const d = await deps();
+  const ports = { tenantLogins: d.tenantLogins, tenantSql: d.tenantSql, logs: d.queryLogs };
+  return json(200, await runTenantQuery({ tenantId: caller.tenantId, dbId: db_id ?? caller.dbId, query, params }, ports));
 });

@@ -17,6 +17,9 @@ const settings = z.object({
   OCTODB_DATA_KEY: z.string().min(32).optional(),
   OCTODB_DATA_KEY_SECRET_ARN: z.string().optional(),
   OCTODB_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86400).default(3600),
+  /** `pubsub`: each tenant's current jti kept in memory, dropped on a Redis pub/sub announcement
+   *  (long-running processes: `npm start`); `off`: a Redis lookup per token (Lambda). */
+  OCTODB_TOKEN_CACHE: z.enum(['off', 'pubsub']).default('off'),
   OCTODB_BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(10),
   /** Directory of template Skeema directories (schemas/templates in the repo, bundled on AWS). */
   OCTODB_TEMPLATES_DIR: z.string().default('schemas/templates'),

@@ -23,7 +23,7 @@ beforeAll(async () => {
     OCTODB_QUERY_POOL_SIZE: '2',
   });
   // The log pipeline is another issue's: capture what the query path hands to its port.
-  octo.deps.logs = { send: async (records) => void logged.push(...records) };
+  octo.deps.queryLogs = { send: async (records) => void logged.push(...records) };
   const [ta, tb] = await Promise.all([octo.signUp(), octo.signUp()]);
   await Promise.all([octo.waitForDatabase(ta.db_id), octo.waitForDatabase(tb.db_id)]);
   a = { ...ta, token: await octo.token(ta.email, ta.password), db: databaseName(ta.db_id) };

@@ -40,4 +40,24 @@ describe('verifyHs256', () => {
   ])('refuses %s', (_label, token) => {
     expect(verifyHs256(token(), SECRET)).toBeUndefined();
   });
+
+  it('still refuses a token it verified before once it expires', () => {
+    const token = sign(claims, { expiresIn: 60 });
+    const now = Date.now() / 1000;
+    expect(verifyHs256(token, SECRET, now)).toMatchObject(claims);
+    expect(verifyHs256(token, SECRET, now + 61)).toBeUndefined();
+  });
+
+  it('does not accept a token it verified under one secret under another', () => {
+    const token = sign(claims);
+    expect(verifyHs256(token, SECRET)).toMatchObject(claims);
+    expect(verifyHs256(token, 'another-secret-0123456789abcdef0123')).toBeUndefined();
+  });
+
+  it('refuses a tampered copy of a token it verified before', () => {
+    const token = sign(claims);
+    expect(verifyHs256(token, SECRET)).toMatchObject(claims);
+    const [h, , sig] = token.split('.');
+    expect(verifyHs256(`${h}.${b64({ ...claims, is_admin: true, exp: inAMinute() })}.${sig}`, SECRET)).toBeUndefined();
+  });
 });

@@ -1,0 +1,25 @@
+// dynalite on a thread of its own (see local-dynalite.ts). Plain JS: a worker thread gets no
+// TypeScript loader under every runner (tsx, vitest), and dynalite is JS anyway.
+import { mkdirSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import dynalite from 'dynalite';
+
+let server;
+
+parentPort.on('message', ({ op, port }) => {
+  const reply = (result) => parentPort.postMessage(result);
+  if (op === 'start') {
+    mkdirSync(workerData.dir, { recursive: true });
+    server ??= dynalite({ path: workerData.dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const failed = (error) => reply({ error: error.message });
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', failed);
+      reply({ port: server.address().port });
+    });
+  } else if (op === 'stop') {
+    if (!server?.listening) return reply({});
+    server.close((error) => reply(error ? { error: error.message } : {}));
+    server.closeAllConnections();
+  }
+});

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDeps } from '#adapters/wiring';
+import type { LogRecord } from '#core/ports';
+import { loadConfig } from '#shared/config';
+import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+
+// /query's records wait in a buffer instead of each query waiting for its record: none may be lost.
+let octo: TestOctoDb;
+let tenant: { tenant_id: string; db_id: string; token: string };
+beforeAll(async () => {
+  octo = await startTestOctoDb();
+  const t = await octo.signUp();
+  await octo.waitForDatabase(t.db_id);
+  tenant = { ...t, token: await octo.token(t.email, t.password) };
+});
+afterAll(async () => octo?.close());
+
+type Page = { items: { statement_type: string; outcome: string }[]; last_evaluated_key?: string };
+
+describe('query logs through the buffer', () => {
+  it('stores a record for every query once the buffer is flushed, none lost or doubled', async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        octo.post('/query', i % 4 === 3 ? { query: 'DROP TABLE customers' } : { query: 'SELECT ? AS n', params: [i] }, tenant.token).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(30);
+    expect(statuses.filter((s) => s === 403)).toHaveLength(10);
+    await octo.deps.flushLogs();
+    await octo.logQueue.idle();
+
+    const items: Page['items'] = [];
+    let key: string | undefined;
+    do {
+      const page = await octo.post<Page>('/dashboard', { action: 'get_query_logs', limit: 100, ...(key ? { last_evaluated_key: key } : {}) }, tenant.token);
+      expect(page.status).toBe(200);
+      items.push(...page.body.items);
+      key = page.body.last_evaluated_key;
+    } while (key);
+    expect(items.filter((i) => i.outcome === 'ok' && i.statement_type === 'SELECT')).toHaveLength(30);
+    expect(items.filter((i) => i.outcome === 'error')).toHaveLength(10);
+    expect(items).toHaveLength(40);
+  });
+
+  it('hands every buffered record on when the dependencies are closed', async () => {
+    const received: LogRecord[] = [];
+    const deps = await buildDeps(loadConfig({ ...process.env, OCTODB_MYSQL_URL: MYSQL_URL }), {
+      logs: { send: async (records) => void received.push(...records) },
+    });
+    const records = Array.from({ length: 25 }, (_, i): LogRecord => ({
+      tenant_id: 't',
+      source: 'query',
+      level: 'INFO',
+      message: `m${i}`,
+      create_timestamp: new Date().toISOString(),
+    }));
+    for (const r of records) await deps.queryLogs.send([r]);
+    expect(received).toHaveLength(0); // held: the queries did not wait for them
+    await deps.close();
+    expect(received.map((r) => r.message)).toEqual(records.map((r) => r.message));
+  });
+});
