@@ -92,6 +92,17 @@ async function rows(db: string, sql: string) {
 }
 const jobCount = async () => Number((await octo.admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${meta('migration_jobs')}`))[0][0]!.n);
 
+/** The parent change the cascade tests apply: products gains `sku`. Returns the cascade's batch id. */
+async function addSkuOnParent(adminToken: string): Promise<string> {
+  const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>(
+    '/migrate',
+    { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' },
+    adminToken,
+  );
+  await waitForBatch(sub.body.batch_id);
+  return cascadeBatchId(sub.body.jobs[0]!.job_id);
+}
+
 const ITEMS = 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id));';
 
 describe('POST /migrate input', () => {
@@ -523,13 +534,7 @@ describe('parent → child cascades', () => {
     };
     const [late, broken] = [await octo.signUp({ template: admin.db_id }), await octo.signUp({ template: admin.db_id })];
     try {
-      const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>(
-        '/migrate',
-        { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' },
-        adminToken,
-      );
-      await waitForBatch(sub.body.batch_id);
-      const cascadeId = cascadeBatchId(sub.body.jobs[0]!.job_id);
+      const cascadeId = await addSkuOnParent(adminToken);
       const cascadeJobs = async () => {
         const [r] = await octo.admin.query<RowDataPacket[]>(`SELECT db_id, state, status_reason FROM ${meta('migration_jobs')} WHERE batch_id = ? ORDER BY db_id`, [cascadeId]);
         return Object.fromEntries(r.map((j) => [j.db_id, { state: j.state, status_reason: j.status_reason }]));
@@ -581,13 +586,7 @@ describe('parent → child cascades', () => {
       close: () => realSql.close(),
     };
     try {
-      const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>(
-        '/migrate',
-        { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' },
-        adminToken,
-      );
-      await waitForBatch(sub.body.batch_id);
-      const cascadeId = cascadeBatchId(sub.body.jobs[0]!.job_id);
+      const cascadeId = await addSkuOnParent(adminToken);
       const childJob = async () =>
         (await octo.admin.query<RowDataPacket[]>(`SELECT job_id, state FROM ${meta('migration_jobs')} WHERE batch_id = ? AND db_id = ?`, [cascadeId, child.db_id]))[0][0];
       let lost: RowDataPacket[] = [];
