@@ -3,6 +3,7 @@
  * API Gateway; async invokes dispatched in-process; host scripts run by bash (or compose's dbhost).
  * This is the one module that knows both the handlers and the adapters.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -53,7 +54,13 @@ export interface LocalOctoDb {
 /** Starts OctoDB locally; `env` overrides the process environment (tests use their own MetaDB). */
 export async function startOctoDb(env: Record<string, string | undefined> = {}): Promise<LocalOctoDb> {
   // One long-running process: the current-token cache with pub/sub invalidation is safe here.
-  const config = loadConfig({ OCTODB_TOKEN_CACHE: 'pubsub', ...localSecrets(), ...process.env, ...env });
+  const config = loadConfig({
+    OCTODB_TOKEN_CACHE: 'pubsub',
+    OCTODB_HOST_RUNNER: defaultHostRunner(),
+    ...localSecrets(),
+    ...process.env,
+    ...env,
+  });
   const invoker = new LocalInvoker({ provision: (payload) => provision(payload), 'migrate-run': (payload) => migrateRun(payload) }, [200, 400], (fn, error) =>
     logger.error('async invoke failed after retries', { fn, error: error as Error }),
   );
@@ -95,6 +102,11 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
       await dynalite?.stop();
     },
   };
+}
+
+/** Without skeema on PATH (a Docker set-up), host scripts run in compose's dbhost container. */
+function defaultHostRunner(): 'bash' | 'docker' {
+  return spawnSync('sh', ['-c', 'command -v skeema'], { stdio: 'ignore' }).status === 0 ? 'bash' : 'docker';
 }
 
 /** Local signing and sealing keys: random per checkout, kept in .octodb/ (git-ignored). */

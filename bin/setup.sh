@@ -44,9 +44,10 @@ if docker_ok; then
   docker compose up -d
   wait_for "Redis" redis_ok
   for _ in $(seq 1 90); do
-    docker compose exec -T dbhost mysql -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 1
+    docker compose exec -T dbhost mysql -h mysql -e 'SELECT 1' >/dev/null 2>&1 && exit 0
+    sleep 1
   done
-  exit 0
+  echo "setup: MySQL in docker compose did not answer" >&2; exit 1
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

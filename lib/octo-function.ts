@@ -178,7 +178,6 @@ export class OctoFunction extends NodejsFunction {
 
   /** Asynchronous invokes (Lambda InvocationType=Event) of exactly the given functions. */
   bindInvoke(targets: Partial<Record<AsyncRole, OctoFunction>>): this {
-    this.addEnvironment('OCTODB_INVOKER', 'lambda');
     for (const [role, fn] of Object.entries(targets) as [AsyncRole, OctoFunction][]) {
       this.functionNames[role] = fn.functionName;
       this.addToRolePolicy(new PolicyStatement({ sid: `Invoke${fn.node.id}`, actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));

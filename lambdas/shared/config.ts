@@ -29,8 +29,6 @@ const settings = z.object({
   OCTODB_DB_HOST: z.string().default('127.0.0.1'),
   OCTODB_DB_PORT: z.coerce.number().int().positive().default(3306),
   OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(600),
-  /** `local`: async invokes dispatched in-process; `lambda`: Lambda InvocationType=Event. */
-  OCTODB_INVOKER: z.enum(['local', 'lambda']).default('local'),
   /** On AWS: function names of the asynchronously invoked functions, as JSON {role: name}. */
   OCTODB_FUNCTION_NAMES: z.string().default('{}'),
   /** Local gateway port and request body cap (API Gateway's own hard cap is 10 MB). */

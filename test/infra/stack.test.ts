@@ -131,8 +131,6 @@ describe('functions', () => {
 
   it('runs host scripts through SSM and async invokes through Lambda, with the function names as JSON', () => {
     for (const name of ['provision', 'migrate-run', 'metadb-migrate', 'admin']) expect(envOf(name).OCTODB_HOST_RUNNER).toBe('ssm');
-    expect(envOf('signup')).toMatchObject({ OCTODB_INVOKER: 'lambda' });
-    expect(envOf('migrate-submit')).toMatchObject({ OCTODB_INVOKER: 'lambda' });
     const names = (fn: string) => JSON.stringify(envOf(fn).OCTODB_FUNCTION_NAMES);
     expect(names('signup')).toContain(`"provision\\":\\"",{"Ref":"${functionId(s, 'provision')}"}`);
     expect(names('migrate-submit')).toContain(`"migrate-run\\":\\"",{"Ref":"${functionId(s, 'migrate-run')}"}`);
