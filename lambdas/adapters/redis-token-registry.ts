@@ -18,6 +18,11 @@ export class RedisTokenRegistry implements TokenRegistry {
     if (ttlMs > 0) await this.redis.set(key(tenantId), jti, 'PX', ttlMs);
   }
 
+  async fill(tenantId: string, jti: string, expiresAt: Date): Promise<void> {
+    const ttlMs = expiresAt.getTime() - Date.now();
+    if (ttlMs > 0) await this.redis.set(key(tenantId), jti, 'PX', ttlMs, 'NX');
+  }
+
   async forget(tenantId: string): Promise<void> {
     await this.redis.del(key(tenantId));
   }
@@ -70,6 +75,11 @@ export class CachedTokenRegistry implements TokenRegistry {
     this.drop(tenantId);
     await this.redisRegistry.remember(tenantId, jti, expiresAt);
     await this.redis.publish(TOKEN_CHANGES, tenantId);
+  }
+
+  /** Not a change of the current token: nothing to announce, and the memory cache fills on read. */
+  async fill(tenantId: string, jti: string, expiresAt: Date): Promise<void> {
+    await this.redisRegistry.fill(tenantId, jti, expiresAt);
   }
 
   async forget(tenantId: string): Promise<void> {

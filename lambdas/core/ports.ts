@@ -93,6 +93,11 @@ export interface Invoker {
 export interface TokenRegistry {
   currentJti(tenantId: string): Promise<string | null | undefined>; // undefined: not cached
   remember(tenantId: string, jti: string, expiresAt: Date): Promise<void>;
+  /**
+   * Caches what MetaDB said after a miss, only if nothing is cached meanwhile: a late fill must
+   * never overwrite the jti of a token issued in between (that would revive the revoked one).
+   */
+  fill(tenantId: string, jti: string, expiresAt: Date): Promise<void>;
   forget(tenantId: string): Promise<void>;
 }
 

@@ -83,7 +83,7 @@ export async function verifyAccessToken(token: string, deps: TokenDeps): Promise
   if (current === undefined) {
     const issued = await deps.meta.getIssuedToken(claims.tenant_id);
     current = issued?.jti ?? null;
-    if (issued) await deps.registry.remember(claims.tenant_id, issued.jti, issued.expiresAt);
+    if (issued) await deps.registry.fill(claims.tenant_id, issued.jti, issued.expiresAt);
   }
   if (current !== claims.jti) throw new UnauthorizedError('Unauthorized');
   return { tenant_id: claims.tenant_id, db_id: claims.db_id, is_admin: claims.is_admin === true, jti: claims.jti };

@@ -96,3 +96,18 @@ describe('current-token cache with Redis pub/sub invalidation', () => {
     await live(b); // resubscribed after the reconnect: memory serves again
   });
 });
+
+describe('filling the registry after a miss', () => {
+  it('never overwrites a token issued in between (a late fill would revive the revoked one)', async () => {
+    const { registry } = octoProcess();
+    const t = tenant();
+    // The authorizer missed and read the old jti from MetaDB; meanwhile /token issued a new one.
+    await registry.remember(t, 'new-jti', inAnHour());
+    await registry.fill(t, 'old-jti', inAnHour());
+    expect(await registry.currentJti(t)).toBe('new-jti');
+    // With nothing cached, a fill is what the next request reads.
+    const other = tenant();
+    await registry.fill(other, 'from-metadb', inAnHour());
+    expect(await registry.currentJti(other)).toBe('from-metadb');
+  });
+});

@@ -27,6 +27,7 @@ function fixture() {
   const registry: TokenRegistry = {
     currentJti: async (id) => cache.get(id),
     remember: async (id, jti) => void cache.set(id, jti),
+    fill: async (id, jti) => void (cache.has(id) || cache.set(id, jti)),
     forget: async (id) => void cache.delete(id),
   };
   const deps = { meta, registry, sealer: new Sealer('k'.repeat(32)), jwtSecret: 's'.repeat(40), ttlSeconds: 600 };
