@@ -1,6 +1,6 @@
 import { buildDropDatabaseScript, buildProvisionScript } from './host-scripts.ts';
 import { databaseName, newDatabasePassword, tempSchemaName } from './ids.ts';
-import type { DatabaseAccounts, HostRunner, HostRunResult, LogSink, MetaStore, TemplateSource } from './ports.ts';
+import type { DatabaseAccounts, DatabaseRecord, HostRecord, HostRunner, HostRunResult, LogSink, MetaStore, SchemaFiles, TemplateSource } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 export interface ProvisionDeps {
@@ -27,35 +27,46 @@ const STALE_CLAIM_SECONDS = 900;
 export async function provisionDatabase(dbId: string, deps: ProvisionDeps): Promise<ProvisionOutcome> {
   if (!(await deps.meta.claimProvisioning(dbId, STALE_CLAIM_SECONDS))) return 'skipped';
   const db = await deps.meta.getDatabase(dbId);
-  const host = db && (await deps.meta.getHost(db.hostId));
-  if (!db || !host) return 'skipped';
-
-  const files = await deps.templates.load(db.template);
-  if (!files) {
-    await deps.meta.finishProvisioning(dbId, 'failed', `unknown template ${db.template}`);
-    return 'failed';
+  if (!db) return 'skipped'; // the record is gone: nothing to make, nothing to mark
+  try {
+    const host = await deps.meta.getHost(db.hostId);
+    if (!host) return await fail(db, undefined, `host ${db.hostId} is not registered`, deps);
+    const files = await deps.templates.load(db.template);
+    if (!files) return await fail(db, host, `unknown template ${db.template}`, deps);
+    return await provisionOnHost(db, host, files, deps);
+  } catch (error) {
+    // Whatever broke after the claim, the database must not stay `provisioning` for good.
+    return fail(db, await deps.meta.getHost(db.hostId).catch(() => undefined), `provisioning failed: ${(error as Error).message}`, deps);
   }
-  const database = databaseName(dbId);
-  const script = buildProvisionScript({ database, user: db.mysqlUser, templateFiles: files, tempSchema: tempSchemaName() });
-  let result = await runSafely(() => deps.hostRunner.run(host, script, deps.scriptTimeoutSeconds));
-  await sendOutput(deps.logs, db.tenantId, dbId, result);
+}
 
-  if (result.exitCode === 0) {
-    try {
-      const password = newDatabasePassword();
-      await deps.accounts.setPassword(host, db.mysqlUser, password);
-      await deps.meta.setDatabasePassword(dbId, deps.sealer.seal(password));
-      await deps.meta.finishProvisioning(dbId, 'ready', null);
-      return 'ready';
-    } catch (error) {
-      result = { exitCode: -1, stdout: '', stderr: `setting the database password failed: ${(error as Error).message}` };
-    }
+async function provisionOnHost(db: DatabaseRecord, host: HostRecord, files: SchemaFiles, deps: ProvisionDeps): Promise<ProvisionOutcome> {
+  const script = buildProvisionScript({ database: databaseName(db.dbId), user: db.mysqlUser, templateFiles: files, tempSchema: tempSchemaName() });
+  const result = await runSafely(() => deps.hostRunner.run(host, script, deps.scriptTimeoutSeconds));
+  await sendOutput(deps.logs, db.tenantId, db.dbId, result);
+  if (result.exitCode !== 0) return fail(db, host, failureReason(result), deps);
+  try {
+    const password = newDatabasePassword();
+    await deps.accounts.setPassword(host, db.mysqlUser, password);
+    await deps.meta.setDatabasePassword(db.dbId, deps.sealer.seal(password));
+    await deps.meta.finishProvisioning(db.dbId, 'ready', null);
+    return 'ready';
+  } catch (error) {
+    return fail(db, host, `setting the database password failed: ${(error as Error).message}`, deps);
   }
-  // The script cleans up after itself; this covers a script that never ran, was cut off, or a later step.
-  await runSafely(() =>
-    deps.hostRunner.run(host, buildDropDatabaseScript({ database, user: db.mysqlUser }), deps.scriptTimeoutSeconds),
-  );
-  await deps.meta.finishProvisioning(dbId, 'failed', failureReason(result));
+}
+
+/**
+ * Marks the database `failed` (the tenant retries by signing up again) after removing what the
+ * host may hold: the script cleans up after itself, this covers one that never ran, was cut off,
+ * or a step after it.
+ */
+async function fail(db: DatabaseRecord, host: HostRecord | undefined, reason: string, deps: ProvisionDeps): Promise<'failed'> {
+  if (host) {
+    const drop = buildDropDatabaseScript({ database: databaseName(db.dbId), user: db.mysqlUser });
+    await runSafely(() => deps.hostRunner.run(host, drop, deps.scriptTimeoutSeconds));
+  }
+  await deps.meta.finishProvisioning(db.dbId, 'failed', reason.slice(0, 1000));
   return 'failed';
 }
 

@@ -246,6 +246,22 @@ describe('provisioning failures', () => {
     expect(await userExists(user)).toBe(0);
   });
 
+  it('does not leave a database `provisioning` when a step before the script throws', async () => {
+    const tenant = await octo.signUp();
+    await octo.waitForDatabase(tenant.db_id);
+    const dbId = 'e'.repeat(16) + tenant.db_id.slice(16);
+    await octo.admin.query(
+      `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
+       VALUES (?, ?, 'local', 'default', 'provisioning', ?)`,
+      [dbId, tenant.tenant_id, `u_${dbId.slice(0, 24)}`],
+    );
+    const templates = { load: () => Promise.reject(new Error('Lost connection to MySQL server during query')) };
+    const outcome = await provisionDatabase(dbId, { ...octo.deps, templates, scriptTimeoutSeconds: 30 });
+    expect(outcome).toBe('failed');
+    expect(await octo.waitForDatabase(dbId)).toEqual({ status: 'failed', status_reason: 'provisioning failed: Lost connection to MySQL server during query' });
+    expect(await schemaExists(dbId)).toBe(0);
+  });
+
   it('does nothing for a duplicate delivery of the same provisioning event', async () => {
     const tenant = await octo.signUp();
     await octo.waitForDatabase(tenant.db_id);
