@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostRecord, HostRunner, HostRunResult } from '#core/ports';
@@ -20,6 +20,11 @@ export class BashHostRunner implements HostRunner {
   ) {
     this.home = mkdtempSync(join(tmpdir(), 'octodb-host-'));
     writeFileSync(join(this.home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\n`, { mode: 0o600 });
+  }
+
+  /** The private HOME holds the admin password: it goes with the runner. */
+  async close(): Promise<void> {
+    rmSync(this.home, { recursive: true, force: true });
   }
 
   run(_host: HostRecord, script: string, timeoutSeconds: number): Promise<HostRunResult> {

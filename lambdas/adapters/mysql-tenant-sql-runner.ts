@@ -114,9 +114,12 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
         (conn) => conn.destroy(),
       );
       const flavor = createConnection({ host: host.endpoint, port: host.port, ...this.admin }).then(async (conn) => {
-        const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
-        await conn.end();
-        return /mariadb/i.test(String(rows[0]?.v)) ? ('mariadb' as const) : ('mysql' as const);
+        try {
+          const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+          return /mariadb/i.test(String(rows[0]?.v)) ? ('mariadb' as const) : ('mysql' as const);
+        } finally {
+          conn.destroy();
+        }
       });
       flavor.catch(() => this.pools.delete(key)); // retried by the next request
       entry = { pool, flavor };
@@ -177,8 +180,11 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     if (!threadId) return;
     try {
       const admin = await createConnection({ host: host.endpoint, port: host.port, ...this.admin });
-      await admin.query('KILL QUERY ?', [threadId]);
-      await admin.end();
+      try {
+        await admin.query('KILL QUERY ?', [threadId]);
+      } finally {
+        admin.destroy();
+      }
     } catch {
       // The statement may have ended meanwhile; nothing else to do.
     }

@@ -97,6 +97,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   const meta = new MysqlMetaStore(pool);
   const dynamo = dynamoClient(config);
+  const hostRunner = overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin);
   const sealer = new Sealer(dataKey);
   const hostSql = new MysqlHostSql(mysqlLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
     config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
@@ -121,7 +122,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     meta,
     registry: tokenCache ?? new RedisTokenRegistry(redis),
     invoker: overrides.invoker ?? lambdaInvoker(config),
-    hostRunner: overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin),
+    hostRunner,
     accounts: hostSql,
     templates: new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), meta, hostSql),
     sealer,
@@ -140,7 +141,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
     async close() {
       await queryLogBuffer?.flush();
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), tokenCache?.close()]);
+      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
       dynamo.destroy();
     },
   };

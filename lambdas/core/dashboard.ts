@@ -1,4 +1,4 @@
-import { NotFoundError } from './errors.ts';
+import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { summarizeQuerySamples } from './logs.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
@@ -139,6 +139,6 @@ async function ownedDatabase(tenantId: string, dbId: string, deps: Pick<Dashboar
 async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'schemas'>) {
   if (db.status !== 'ready') return undefined;
   const host = await deps.meta.getHost(db.hostId);
-  if (!host) throw new NotFoundError('Database host not found');
+  if (!host) throw new UnavailableError('Database host not found');
   return deps.schemas.describe(host, databaseName(db.dbId));
 }

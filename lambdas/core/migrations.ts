@@ -96,13 +96,22 @@ export async function submitMigration(
     jobs,
   );
   await Promise.all(jobs.map((j) => deps.state.setState(j.jobId, 'queued')));
+  let started = 0;
   try {
-    for (const job of jobs) await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+    for (const job of jobs) {
+      await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
+      started++;
+    }
   } catch {
-    // Jobs not started stay `queued`: the stale-job sweep does not see them, so fail them visibly.
-    await deps.migrations.finishJobs(jobs.map((j) => j.jobId), 'failed', 'could not start the migration; submit it again', 0, true);
+    // Jobs already handed over run as usual; the rest fail visibly rather than wait for a sweep.
+    const notStarted = jobs.slice(started);
+    await deps.migrations.finishJobs(notStarted.map((j) => j.jobId), 'failed', 'could not start the migration; submit it again', 0, true);
     await deps.migrations.finishBatchIfDone(batchId);
-    throw new UnavailableError('The migration could not be started; submit it again');
+    throw new UnavailableError('Part of the migration could not be started; submit the tables not started again', {
+      batch_id: batchId,
+      started: jobs.slice(0, started).map((j) => j.table),
+      not_started: notStarted.map((j) => j.table),
+    });
   }
   return { message: 'Migration job submitted', batch_id: batchId, jobs: jobs.map((j) => ({ job_id: j.jobId, table: j.table })) };
 }

@@ -74,6 +74,8 @@ export interface HostRunResult {
 /** Runs a bash script on a MySQL host: SSM SendCommand on AWS, bash on this machine. */
 export interface HostRunner {
   run(host: HostRecord, script: string, timeoutSeconds: number): Promise<HostRunResult>;
+  /** Releases what the runner keeps (the local runner's private ~/.my.cnf). */
+  close?(): Promise<void>;
 }
 
 /** Tenant MySQL accounts on a host, managed over the admin connection (never through host scripts). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DB_ID_PATTERN } from '#core/ids';
 
 /** One schema per request shape, validated at the edge; the core trusts what passes. */
 
@@ -43,7 +44,7 @@ export const migrateRequest = z.strictObject({
     .string({ error: 'sql is required' })
     .min(1, 'sql is required')
     .refine((s) => utf8Bytes(s) <= 64 * 1024, 'sql must be at most 64 KB'),
-  db_id: z.string().regex(/^[0-9a-f]{32}$/, 'db_id must be a db_id (32 hex characters)').optional(),
+  db_id: z.string().regex(DB_ID_PATTERN, 'db_id must be a db_id (32 hex characters)').optional(),
   allow_unsafe: z.boolean().default(false),
 });
 export type MigrateRequest = z.infer<typeof migrateRequest>;
@@ -72,6 +73,6 @@ export const queryRequest = z.object({
     .array(sqlParam, { error: 'params must be an array' })
     .max(QUERY_MAX_PARAMS, `params must have at most ${QUERY_MAX_PARAMS} values`)
     .default([]),
-  db_id: z.string({ error: 'db_id must be a string' }).max(64, 'db_id must be at most 64 characters').optional(),
+  db_id: z.string({ error: 'db_id must be a string' }).regex(DB_ID_PATTERN, 'db_id must be 32 hex characters').optional(),
 });
 export type QueryRequest = z.infer<typeof queryRequest>;

@@ -328,6 +328,34 @@ describe('notifications', () => {
 });
 
 describe('concurrency and recovery', () => {
+  it('fails only the jobs it could not start when an invoke fails midway, and says which', async () => {
+    const t = await tenant();
+    const realInvoker = octo.deps.invoker;
+    let calls = 0;
+    octo.deps.invoker = {
+      invokeAsync: (fn, payload) => (++calls === 2 ? Promise.reject(new Error('Rate exceeded')) : realInvoker.invokeAsync(fn, payload)),
+    };
+    try {
+      const res = await octo.post<{ error: string; batch_id: string; started: string[]; not_started: string[] }>(
+        '/migrate',
+        { sql: `${ITEMS}\nCREATE TABLE tags (id int unsigned NOT NULL, PRIMARY KEY (id));` },
+        t.token,
+      );
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ started: ['items'], not_started: ['tags'] });
+      await waitForBatch(res.body.batch_id);
+      await octo.invoker.idle();
+      const [jobs] = await octo.admin.query<RowDataPacket[]>(`SELECT table_name AS t, state FROM ${meta('migration_jobs')} WHERE batch_id = ? ORDER BY table_name`, [res.body.batch_id]);
+      expect(jobs).toEqual([
+        { t: 'items', state: 'succeeded' },
+        { t: 'tags', state: 'failed' },
+      ]);
+      expect(await showCreate(t.db, 'items')).toMatch(/CREATE TABLE `items`/);
+    } finally {
+      octo.deps.invoker = realInvoker;
+    }
+  });
+
   it('never runs two jobs on one table at once', async () => {
     const t = await tenant();
     await migrate(t.token, ITEMS);
