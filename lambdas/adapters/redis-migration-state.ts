@@ -5,11 +5,11 @@ import type { JobState, MigrationState } from '#core/ports';
 const jobKey = (jobId: string) => `octodb:migration:job:${jobId}`;
 const lockKey = (name: string) => `octodb:migration:lock:${name}`;
 const JOB_TTL_SECONDS = 30 * 86400;
-// Deletes the lock only when it still holds our token, so a late worker never frees another's lock.
+// Renews or deletes the lock only while it holds our token, so a late worker never touches another's lock.
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const UNLOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
-/** Job attempt counts and states, and per-table locks with a token and a TTL, in Redis. */
+/** Job attempt counts and states, and per-database locks with a token and a TTL, in Redis. */
 export class RedisMigrationState implements MigrationState {
   constructor(private readonly redis: Redis) {}
 

@@ -1,4 +1,4 @@
-import type { SchemaFiles } from './ports.ts';
+import type { HostRecord, HostRunner, HostRunResult, SchemaFiles } from './ports.ts';
 
 /**
  * Bash scripts run on a MySQL host (SSM on AWS, bash locally). Every value placed in a script is
@@ -170,4 +170,13 @@ ${format}set -e
 ${showCreate(db, table)}
 exit "$RC"
 `;
+}
+
+/** Runs a host script; a runner that throws (SSM unreachable, bash missing) becomes a failed run. */
+export async function runOnHost(runner: HostRunner, host: HostRecord, script: string, timeoutSeconds: number): Promise<HostRunResult> {
+  try {
+    return await runner.run(host, script, timeoutSeconds);
+  } catch (error) {
+    return { exitCode: -1, stdout: '', stderr: `host command could not run: ${(error as Error).message}` };
+  }
 }

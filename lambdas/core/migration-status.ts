@@ -1,6 +1,6 @@
 import { NotFoundError, ValidationError } from './errors.ts';
-import { cascadeBatchId, type Caller, countStates } from './migrations.ts';
-import type { JobState, MetaStore, MigrationJobRecord, MigrationState, MigrationStore } from './ports.ts';
+import { cascadeBatchId, countStates } from './migrations.ts';
+import type { Caller, JobState, MetaStore, MigrationJobRecord, MigrationState, MigrationStore } from './ports.ts';
 
 export interface MigrationStatusDeps {
   meta: MetaStore;
@@ -129,4 +129,3 @@ async function describeJobs(jobs: MigrationJobRecord[], deps: MigrationStatusDep
   return out;
 }
 
-export { countStates };

@@ -6,10 +6,12 @@ import {
   DEFINITION_MARKER,
   DESIRED_MARKER,
   NO_TABLE_MARKER,
+  runOnHost,
 } from './host-scripts.ts';
 import { databaseName, tempSchemaName } from './ids.ts';
 import { validateMigrationSql } from './migration-sql.ts';
 import type {
+  Caller,
   AuditEntry,
   HostRecord,
   HostRunner,
@@ -52,11 +54,6 @@ export interface MigrationDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface Caller {
-  tenantId: string;
-  dbId: string;
-  isAdmin: boolean;
-}
 
 export interface SubmitResult {
   message: string;
@@ -350,12 +347,8 @@ async function skeemaStep(
   return { ok: false, definition: parsed ?? null, ...classify(result) };
 }
 
-async function runScript(deps: MigrationDeps, host: HostRecord, script: string): Promise<HostRunResult> {
-  try {
-    return await deps.hostRunner.run(host, script, deps.settings.scriptTimeoutSeconds);
-  } catch (error) {
-    return { exitCode: -1, stdout: '', stderr: `host command could not run: ${(error as Error).message}` };
-  }
+function runScript(deps: MigrationDeps, host: HostRecord, script: string): Promise<HostRunResult> {
+  return runOnHost(deps.hostRunner, host, script, deps.settings.scriptTimeoutSeconds);
 }
 
 const TRANSIENT = /Error (1040|1205|1213|2002|2003|2006|2013)\b|Too many connections|Lock wait timeout|Deadlock found|Lost connection|server has gone away|Can't connect|connection refused|bad connection|invalid connection|i\/o timeout|host command could not run|killed by/i;

@@ -5,6 +5,13 @@
 
 export type DatabaseStatus = 'provisioning' | 'ready' | 'failed';
 
+/** Who is calling, as the authorizer put it into the request context. */
+export interface Caller {
+  tenantId: string;
+  dbId: string;
+  isAdmin: boolean;
+}
+
 export interface TenantRecord {
   tenantId: string;
   name: string;
@@ -275,7 +282,7 @@ export interface MigrationStore {
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
 }
 
-/** Fast job state, attempt counts and per-table locks (Redis). */
+/** Fast job state, attempt counts and per-database locks (Redis). */
 export interface MigrationState {
   /** Counts one more attempt of a job; returns the count so far. */
   countAttempt(jobId: string): Promise<number>;

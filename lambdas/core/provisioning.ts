@@ -1,4 +1,4 @@
-import { buildDropDatabaseScript, buildProvisionScript } from './host-scripts.ts';
+import { buildDropDatabaseScript, buildProvisionScript, runOnHost } from './host-scripts.ts';
 import { databaseName, newDatabasePassword, tempSchemaName } from './ids.ts';
 import type { DatabaseAccounts, DatabaseRecord, HostRecord, HostRunner, HostRunResult, LogSink, MetaStore, SchemaFiles, TemplateSource } from './ports.ts';
 import type { Sealer } from './sealed.ts';
@@ -42,7 +42,7 @@ export async function provisionDatabase(dbId: string, deps: ProvisionDeps): Prom
 
 async function provisionOnHost(db: DatabaseRecord, host: HostRecord, files: SchemaFiles, deps: ProvisionDeps): Promise<ProvisionOutcome> {
   const script = buildProvisionScript({ database: databaseName(db.dbId), user: db.mysqlUser, templateFiles: files, tempSchema: tempSchemaName() });
-  const result = await runSafely(() => deps.hostRunner.run(host, script, deps.scriptTimeoutSeconds));
+  const result = await runOnHost(deps.hostRunner, host, script, deps.scriptTimeoutSeconds);
   await sendOutput(deps.logs, db.tenantId, db.dbId, result);
   if (result.exitCode !== 0) return fail(db, host, failureReason(result), deps);
   try {
@@ -64,18 +64,10 @@ async function provisionOnHost(db: DatabaseRecord, host: HostRecord, files: Sche
 async function fail(db: DatabaseRecord, host: HostRecord | undefined, reason: string, deps: ProvisionDeps): Promise<'failed'> {
   if (host) {
     const drop = buildDropDatabaseScript({ database: databaseName(db.dbId), user: db.mysqlUser });
-    await runSafely(() => deps.hostRunner.run(host, drop, deps.scriptTimeoutSeconds));
+    await runOnHost(deps.hostRunner, host, drop, deps.scriptTimeoutSeconds);
   }
   await deps.meta.finishProvisioning(db.dbId, 'failed', reason.slice(0, 1000));
   return 'failed';
-}
-
-async function runSafely(run: () => Promise<HostRunResult>): Promise<HostRunResult> {
-  try {
-    return await run();
-  } catch (error) {
-    return { exitCode: -1, stdout: '', stderr: `host command could not run: ${(error as Error).message}` };
-  }
 }
 
 /** The most telling line of a failed run: the last error line, else the last line at all. */

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { OctoError, UnauthorizedError, ValidationError } from '#core/errors';
+import type { Caller } from '#core/ports';
 import { logger } from './logger.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
@@ -31,11 +32,7 @@ export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, sche
   return result.data;
 }
 
-export interface Caller {
-  tenantId: string;
-  dbId: string;
-  isAdmin: boolean;
-}
+export type { Caller };
 
 /** The identity LF0 put into the request context: the only identity a handler trusts. */
 export function callerOf(event: APIGatewayProxyEvent): Caller {
