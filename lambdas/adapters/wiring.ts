@@ -131,7 +131,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     flushLogs: async () => queryLogBuffer?.flush(),
     dynamo,
     logStore: logStoreFor(config, dynamo),
-    schemas: new MysqlSchemaInspector(pool),
+    schemas: new MysqlSchemaInspector(hostSql),
     jwtSecret,
     migrations: new MysqlMigrationStore(pool),
     migrationState: new RedisMigrationState(redis),
