@@ -13,6 +13,8 @@ export async function migrateMetaDb(
   files: SchemaFiles,
   timeoutSeconds: number,
 ): Promise<void> {
+  // An empty directory would make Skeema push nothing and report success.
+  if (Object.keys(files).length === 0) throw new Error('MetaDB schema push: no table files (schemas/meta missing?)');
   const script = buildSchemaPushScript({ schema, files, tempSchema: tempSchemaName() });
   const result = await runner.run(host, script, timeoutSeconds);
   if (result.exitCode !== 0) {

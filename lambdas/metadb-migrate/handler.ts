@@ -66,7 +66,7 @@ async function deployMetaDb(host: HostRecord): Promise<void> {
   const login = await resolveMysqlLogin(config);
   const runner = hostRunnerFor(config, login);
   const files = await new FileTemplateSource(SCHEMA_ROOT).load('meta');
-  if (!files || Object.keys(files).length === 0) throw new Error('schemas/meta is missing from the bundle');
+  if (!files) throw new Error('schemas/meta is missing from the bundle');
   // The SSM agent may still be registering right after the host's first boot.
   for (let attempt = 1; ; attempt++) {
     try {
