@@ -79,8 +79,12 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   await deps.meta.registerHost(host);
   await createLogTableIfMissing(deps.dynamo, config.OCTODB_LOG_TABLE);
 
-  // On AWS a schedule invokes the migration sweep; locally this timer does.
-  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(() => void invoker.invokeAsync('migrate-run', { sweep: true }), config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
+  // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally this timer does.
+  const sweepAll = () => {
+    void invoker.invokeAsync('migrate-run', { sweep: true });
+    void invoker.invokeAsync('provision', { sweep: true });
+  };
+  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(sweepAll, config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
   const server = createGateway({ routes, authorizer, maxBodyBytes: config.OCTODB_MAX_BODY_BYTES });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

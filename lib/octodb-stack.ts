@@ -206,6 +206,12 @@ export class OctoDbStack extends Stack {
       schedule: Schedule.rate(Duration.minutes(5)),
       targets: [new LambdaFunction(migrateRun, { event: RuleTargetInput.fromObject({ sweep: true }) })],
     });
+    // Likewise a database whose LF6 worker died (or whose invoke was lost) stays `provisioning`.
+    new Rule(this, 'ProvisioningSweep', {
+      description: 'OctoDB: provisions databases whose worker vanished',
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [new LambdaFunction(provision, { event: RuleTargetInput.fromObject({ sweep: true }) })],
+    });
 
     const metadb = new MetaDbDeployment(this, 'MetaDbDeployment', {
       host,

@@ -96,6 +96,16 @@ export class MysqlMetaStore implements MetaStore {
     return result.affectedRows === 1;
   }
 
+  async listStalledProvisioning(staleAfterSeconds: number, limit: number): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT db_id FROM tenant_databases
+       WHERE status = 'provisioning' AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND
+       ORDER BY created_at LIMIT ?`,
+      [staleAfterSeconds, limit],
+    );
+    return rows.map((r) => String(r.db_id));
+  }
+
   async setDatabasePassword(dbId: string, sealedPassword: string): Promise<void> {
     await this.pool.execute('UPDATE tenant_databases SET mysql_password_sealed = ? WHERE db_id = ?', [sealedPassword, dbId]);
   }

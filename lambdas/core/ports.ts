@@ -62,6 +62,8 @@ export interface MetaStore {
    * unclaimed (or its claim is stale), so a duplicate async delivery does nothing.
    */
   claimProvisioning(dbId: string, staleAfterSeconds: number): Promise<boolean>;
+  /** Databases still `provisioning` whose worker vanished (claim, or signup if never claimed, older than the limit). */
+  listStalledProvisioning(staleAfterSeconds: number, limit: number): Promise<string[]>;
   setDatabasePassword(dbId: string, sealedPassword: string): Promise<void>;
   finishProvisioning(dbId: string, status: 'ready' | 'failed', reason: string | null): Promise<void>;
   /** failed → provisioning, for a tenant's retry; false when the database was not failed. */

@@ -16,7 +16,9 @@ export interface ProvisionDeps {
 export type ProvisionOutcome = 'ready' | 'failed' | 'skipped';
 
 /** A claim older than this is a dead worker's: another delivery may take the database over. */
-const STALE_CLAIM_SECONDS = 900;
+export const STALE_CLAIM_SECONDS = 900;
+/** Databases one sweep provisions at most (one after another, within one invocation's time). */
+const SWEEP_LIMIT = 3;
 
 /**
  * LF6: creates a tenant's database on its host.
@@ -38,6 +40,19 @@ export async function provisionDatabase(dbId: string, deps: ProvisionDeps): Prom
     // Whatever broke after the claim, the database must not stay `provisioning` for good.
     return fail(db, await deps.meta.getHost(db.hostId).catch(() => undefined), `provisioning failed: ${(error as Error).message}`, deps);
   }
+}
+
+/**
+ * LF6's scheduled sweep: a database left `provisioning` by a worker that died (or whose invoke
+ * was lost) is provisioned again. Primary course: list the stalled ones, provision each; the
+ * claim makes a sweep racing a late delivery harmless.
+ */
+export async function sweepStalledProvisioning(deps: ProvisionDeps, staleAfterSeconds = STALE_CLAIM_SECONDS): Promise<Record<string, ProvisionOutcome>> {
+  const outcomes: Record<string, ProvisionOutcome> = {};
+  for (const dbId of await deps.meta.listStalledProvisioning(staleAfterSeconds, SWEEP_LIMIT)) {
+    outcomes[dbId] = await provisionDatabase(dbId, deps);
+  }
+  return outcomes;
 }
 
 async function provisionOnHost(db: DatabaseRecord, host: HostRecord, files: SchemaFiles, deps: ProvisionDeps): Promise<ProvisionOutcome> {

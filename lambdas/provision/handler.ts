@@ -1,18 +1,24 @@
-import { provisionDatabase } from '#core/provisioning';
+import { provisionDatabase, sweepStalledProvisioning } from '#core/provisioning';
 import { deps } from '#adapters/wiring';
 import { logger } from '#shared/logger';
 
-/** LF6 — asynchronous: creates the tenant database named by {db_id} on its host. */
-export async function handler(event: { db_id?: unknown }): Promise<{ outcome: string }> {
+/**
+ * LF6 — asynchronous: creates the tenant database named by {db_id} on its host. A scheduled
+ * {sweep: true} provisions databases a dead worker left `provisioning`.
+ */
+export async function handler(event: { db_id?: unknown; sweep?: unknown }): Promise<Record<string, unknown>> {
+  const d = await deps();
+  const provisionDeps = { ...d, scriptTimeoutSeconds: d.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
+  if (event.sweep === true) {
+    const outcomes = await sweepStalledProvisioning(provisionDeps);
+    logger.info('provisioning sweep finished', { outcomes });
+    return { outcomes };
+  }
   if (typeof event.db_id !== 'string') {
     logger.error('provision event without db_id', { event });
     return { outcome: 'skipped' };
   }
-  const d = await deps();
-  const outcome = await provisionDatabase(event.db_id, {
-    ...d,
-    scriptTimeoutSeconds: d.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
-  });
+  const outcome = await provisionDatabase(event.db_id, provisionDeps);
   logger.info('provisioning finished', { db_id: event.db_id, outcome });
   return { outcome };
 }

@@ -50,7 +50,7 @@ const settings = z.object({
   OCTODB_MIGRATION_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
   /** A `running` migration job whose claim is older than this is taken over (also the per-database lock TTL; a heartbeat renews both every third of it). */
   OCTODB_MIGRATION_STALE_SECONDS: z.coerce.number().int().min(1).default(900),
-  /** Local runs only: how often the migration sweep runs (on AWS a schedule does it every 5 minutes); 0: never. */
+  /** Local runs only: how often the sweeps of abandoned migrations and provisionings run (on AWS, schedules every 5 minutes); 0: never. */
   OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(300),
   /** Children altered at once per host by a cascade (its admin connections to that host). */
   OCTODB_CASCADE_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),

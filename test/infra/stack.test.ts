@@ -194,14 +194,15 @@ describe('IAM: least privilege', () => {
     expect(JSON.parse(String(envOf('migrate-run').OCTODB_FUNCTION_NAMES))).toEqual({ 'migrate-run': m1Name });
   });
 
-  it('runs the migration sweep every five minutes', () => {
+  it('runs the migration and provisioning sweeps every five minutes', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties!);
-    expect(rules).toEqual([
+    const sweepOf = (fn: string) =>
       expect.objectContaining({
         ScheduleExpression: 'rate(5 minutes)',
-        Targets: [expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionId(s, 'migrate-run'), 'Arn'] }, Input: '{"sweep":true}' })],
-      }),
-    ]);
+        Targets: [expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionId(s, fn), 'Arn'] }, Input: '{"sweep":true}' })],
+      });
+    expect(rules).toHaveLength(2);
+    expect(rules).toEqual(expect.arrayContaining([sweepOf('migrate-run'), sweepOf('provision')]));
   });
 
   it('grants DynamoDB only on log_table: reads to the dashboard, writes to L1', () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BashHostRunner } from '#adapters/bash-host-runner';
 import { provisionDatabase } from '#core/provisioning';
 import { databaseName } from '#core/ids';
+import { handler as provisionHandler } from '../../lambdas/provision/handler.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 
 // Templates of this suite's own: the default one plus a `broken` one whose push fails.
@@ -260,6 +261,26 @@ describe('provisioning failures', () => {
     expect(outcome).toBe('failed');
     expect(await octo.waitForDatabase(dbId)).toEqual({ status: 'failed', status_reason: 'provisioning failed: Lost connection to MySQL server during query' });
     expect(await schemaExists(dbId)).toBe(0);
+  });
+
+  it('has a sweep that provisions a database a dead worker left behind, and leaves live claims alone', async () => {
+    const tenant = await octo.signUp();
+    await octo.waitForDatabase(tenant.db_id);
+    const [stalled, live] = ['a', 'b'].map((c) => c.repeat(16) + tenant.db_id.slice(16));
+    for (const [dbId, claimedAgo] of [[stalled, '1 DAY'], [live, '1 SECOND']] as const) {
+      await octo.admin.query(
+        `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user, claimed_at)
+         VALUES (?, ?, 'local', 'default', 'provisioning', ?, CURRENT_TIMESTAMP(3) - INTERVAL ${claimedAgo})`,
+        [dbId, tenant.tenant_id, `u_${dbId!.slice(0, 24)}`],
+      );
+    }
+    const answer = await provisionHandler({ sweep: true });
+    expect(answer).toEqual({ outcomes: { [stalled!]: 'ready' } });
+    expect((await octo.waitForDatabase(stalled!)).status).toBe('ready');
+    expect(await schemaExists(stalled!)).toBe(1);
+    const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT status FROM \`${octo.metaDb}\`.tenant_databases WHERE db_id = ?`, [live]);
+    expect(rows[0]!.status).toBe('provisioning');
+    await octo.admin.query(`UPDATE \`${octo.metaDb}\`.tenant_databases SET status = 'failed' WHERE db_id = ?`, [live]);
   });
 
   it('does nothing for a duplicate delivery of the same provisioning event', async () => {
