@@ -6,7 +6,7 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BashHostRunner } from '#adapters/bash-host-runner';
 import { provisionDatabase } from '#core/provisioning';
-import { databaseName } from '#core/ids';
+import { databaseName, databaseUser } from '#core/ids';
 import { handler as provisionHandler } from '../../lambdas/provision/handler.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 
@@ -38,6 +38,17 @@ const mysqlUserOf = async (dbId: string) => {
     [dbId],
   );
   return { user: String(rows[0]!.mysql_user), password: octo.deps.sealer.open(String(rows[0]!.mysql_password_sealed)) };
+};
+
+/** A second database record of `tenantId`, still `provisioning` (claimed that many seconds ago, or never): its MySQL user. */
+const addProvisioningDatabase = async (tenantId: string, dbId: string, claimedSecondsAgo: number | null = null) => {
+  const user = databaseUser(dbId);
+  await octo.admin.query(
+    `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user, claimed_at)
+     VALUES (?, ?, 'local', 'default', 'provisioning', ?, IF(? IS NULL, NULL, CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))`,
+    [dbId, tenantId, user, claimedSecondsAgo, claimedSecondsAgo],
+  );
+  return user;
 };
 
 describe('signup → provisioning → token → authorizer', () => {
@@ -211,13 +222,9 @@ describe('provisioning failures', () => {
     await octo.waitForDatabase(tenant.db_id);
     // A second database record for the same tenant, provisioned against a port where nothing listens.
     const dbId = '0'.repeat(16) + tenant.db_id.slice(16);
-    await octo.admin.query(
-      `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
-       VALUES (?, ?, 'local', 'default', 'provisioning', ?)`,
-      [dbId, tenant.tenant_id, `u_${dbId.slice(0, 24)}`],
-    );
+    const user = await addProvisioningDatabase(tenant.tenant_id, dbId);
     const refusing = new BashHostRunner(octo.deps.mysqlLogin, { host: '127.0.0.1', port: 1 });
-    const outcome = await provisionDatabase(dbId, { ...octo.deps, hostRunner: refusing, scriptTimeoutSeconds: 30 });
+    const outcome = await provisionDatabase(dbId, { ...octo.deps, hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
     expect(outcome).toBe('failed');
     const [rows] = await octo.admin.query<RowDataPacket[]>(
       `SELECT status, status_reason, mysql_password_sealed FROM \`${octo.metaDb}\`.tenant_databases WHERE db_id = ?`,
@@ -226,19 +233,14 @@ describe('provisioning failures', () => {
     expect(rows[0]).toMatchObject({ status: 'failed', mysql_password_sealed: null });
     expect(rows[0]!.status_reason).toMatch(/Can't connect|connect/i);
     expect(await schemaExists(dbId)).toBe(0);
-    expect(await userExists(`u_${dbId.slice(0, 24)}`)).toBe(0);
+    expect(await userExists(user)).toBe(0);
   });
 
   it('removes the database and user when setting the password fails after the script succeeded', async () => {
     const tenant = await octo.signUp();
     await octo.waitForDatabase(tenant.db_id);
     const dbId = 'f'.repeat(16) + tenant.db_id.slice(16);
-    const user = `u_${dbId.slice(0, 24)}`;
-    await octo.admin.query(
-      `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
-       VALUES (?, ?, 'local', 'default', 'provisioning', ?)`,
-      [dbId, tenant.tenant_id, user],
-    );
+    const user = await addProvisioningDatabase(tenant.tenant_id, dbId);
     const accounts = { setPassword: () => Promise.reject(new Error('Lost connection to MySQL server')) };
     const outcome = await provisionDatabase(dbId, { ...octo.deps, accounts, scriptTimeoutSeconds: 30 });
     expect(outcome).toBe('failed');
@@ -251,11 +253,7 @@ describe('provisioning failures', () => {
     const tenant = await octo.signUp();
     await octo.waitForDatabase(tenant.db_id);
     const dbId = 'e'.repeat(16) + tenant.db_id.slice(16);
-    await octo.admin.query(
-      `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
-       VALUES (?, ?, 'local', 'default', 'provisioning', ?)`,
-      [dbId, tenant.tenant_id, `u_${dbId.slice(0, 24)}`],
-    );
+    await addProvisioningDatabase(tenant.tenant_id, dbId);
     const templates = { load: () => Promise.reject(new Error('Lost connection to MySQL server during query')) };
     const outcome = await provisionDatabase(dbId, { ...octo.deps, templates, scriptTimeoutSeconds: 30 });
     expect(outcome).toBe('failed');
@@ -267,13 +265,8 @@ describe('provisioning failures', () => {
     const tenant = await octo.signUp();
     await octo.waitForDatabase(tenant.db_id);
     const [stalled, live] = ['a', 'b'].map((c) => c.repeat(16) + tenant.db_id.slice(16));
-    for (const [dbId, claimedAgo] of [[stalled, '1 DAY'], [live, '1 SECOND']] as const) {
-      await octo.admin.query(
-        `INSERT INTO \`${octo.metaDb}\`.tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user, claimed_at)
-         VALUES (?, ?, 'local', 'default', 'provisioning', ?, CURRENT_TIMESTAMP(3) - INTERVAL ${claimedAgo})`,
-        [dbId, tenant.tenant_id, `u_${dbId!.slice(0, 24)}`],
-      );
-    }
+    await addProvisioningDatabase(tenant.tenant_id, stalled!, 86_400);
+    await addProvisioningDatabase(tenant.tenant_id, live!, 1);
     const answer = await provisionHandler({ sweep: true });
     expect(answer).toEqual({ outcomes: { [stalled!]: 'ready' } });
     expect((await octo.waitForDatabase(stalled!)).status).toBe('ready');
