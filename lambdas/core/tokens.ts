@@ -62,10 +62,16 @@ export async function issueToken(
     subject: tenant.tenantId,
   });
   const expiresAt = new Date((jwt.decode(token) as { exp: number }).exp * 1000);
-  // Drop the cached jti first: if anything below fails, verification falls back to MetaDB.
-  await deps.registry.forget(tenant.tenantId);
-  await deps.meta.saveIssuedToken(tenant.tenantId, { jti, tokenSealed: deps.sealer.seal(token), expiresAt });
-  await deps.registry.remember(tenant.tenantId, jti, expiresAt);
+  // Redis is written under MetaDB's lock on the tenant, so a slower issuance can never leave its
+  // jti in Redis after a newer one was saved (the newer token would be refused, the older let in).
+  const record = { jti, tokenSealed: deps.sealer.seal(token), expiresAt };
+  try {
+    await deps.meta.saveIssuedToken(tenant.tenantId, record, () => deps.registry.remember(tenant.tenantId, jti, expiresAt));
+  } catch (error) {
+    // The commit may have failed after Redis was written: leave verification to MetaDB's token.
+    await deps.registry.forget(tenant.tenantId).catch(() => undefined);
+    throw error;
+  }
   return { token, expires_at: expiresAt.toISOString() };
 }
 

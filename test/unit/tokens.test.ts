@@ -20,7 +20,10 @@ function fixture() {
   const meta = {
     findTenantByEmail: async (email: string) => (email === tenant.email ? tenant : undefined),
     listDatabases: async () => [{ dbId: 'a'.repeat(32) }],
-    saveIssuedToken: async (_id: string, t: IssuedTokenRecord) => void (issued = t),
+    saveIssuedToken: async (_id: string, t: IssuedTokenRecord, whileLocked: () => Promise<void>) => {
+      await whileLocked();
+      issued = t;
+    },
     getIssuedToken: async () => issued,
   } as unknown as MetaStore;
   const cache = new Map<string, string>();
