@@ -67,10 +67,13 @@ describe('signup → provisioning → token → authorizer', () => {
     const token = await octo.token(tenant.email, tenant.password);
     const claims = jwt.decode(token) as Record<string, unknown>;
     expect(claims).toMatchObject({ tenant_id: tenant.tenant_id, db_id: tenant.db_id, is_admin: false });
-    for (const path of ['/dashboard', '/query', '/migrate']) {
-      const res = await octo.post(path, {}, token);
-      expect([401, 403]).not.toContain(res.status);
-    }
+    // Each guarded route answers as its handler does on success, with the tenant and database LF0 injected.
+    const info = await octo.post('/dashboard', { action: 'get_user_info' }, token);
+    expect(info).toMatchObject({ status: 200, body: { tenant_id: tenant.tenant_id, is_admin: false } });
+    const query = await octo.post('/query', { query: 'SELECT COUNT(*) AS n FROM customers' }, token);
+    expect(query).toMatchObject({ status: 200, body: { rowsAffected: 1, data: [{ n: '0' }] } }); // BIGINT as a string
+    const migrate = await octo.post('/migrate', { sql: 'CREATE TABLE items (id int NOT NULL, PRIMARY KEY (id));' }, token);
+    expect(migrate).toMatchObject({ status: 202, body: { jobs: [{ table: 'items' }] } });
   });
 
   it('never returns the password hash and stores only a bcrypt hash', async () => {
