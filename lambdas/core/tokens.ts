@@ -12,6 +12,8 @@ export interface TokenDeps {
   sealer: Sealer;
   jwtSecret: string;
   ttlSeconds: number;
+  /** OCTODB_BCRYPT_ROUNDS: the cost signup hashes passwords with. */
+  bcryptRounds: number;
 }
 
 export interface AccessClaims {
@@ -27,8 +29,18 @@ export interface IssuedToken {
 }
 
 const ALGORITHM = 'HS256';
-// Compared against when the email is unknown, so both failures cost one bcrypt and look alike.
-const DUMMY_HASH = '$2b$10$MRndYn8Y1RWfWxCxUgywe.e9b43ZEx/c5PaN6cS52UCS8sIcKQnqG';
+const dummyHashes = new Map<number, Promise<string>>();
+
+/**
+ * What the password is compared against when the email is unknown, hashed once per process at
+ * the configured cost: a fixed cost-10 hash would make an unknown email answer faster or slower
+ * than a wrong password whenever OCTODB_BCRYPT_ROUNDS is not 10.
+ */
+export function dummyHash(rounds: number): Promise<string> {
+  let hash = dummyHashes.get(rounds);
+  if (!hash) dummyHashes.set(rounds, (hash = bcrypt.hash('no such account', rounds)));
+  return hash;
+}
 const INVALID_LOGIN = 'Invalid email or password';
 
 /**
@@ -41,7 +53,7 @@ export async function issueToken(
   deps: TokenDeps,
 ): Promise<IssuedToken> {
   const tenant = await deps.meta.findTenantByEmail(input.email);
-  const ok = await bcrypt.compare(input.password, tenant?.passwordHash ?? DUMMY_HASH);
+  const ok = await bcrypt.compare(input.password, tenant?.passwordHash ?? (await dummyHash(deps.bcryptRounds)));
   if (!tenant || !ok) throw new UnauthorizedError(INVALID_LOGIN);
 
   if (input.read) {
