@@ -29,6 +29,7 @@ export interface IssuedToken {
 }
 
 const ALGORITHM = 'HS256';
+
 const dummyHashes = new Map<number, Promise<string>>();
 
 /**
@@ -41,6 +42,7 @@ export function dummyHash(rounds: number): Promise<string> {
   if (!hash) dummyHashes.set(rounds, (hash = bcrypt.hash('no such account', rounds)));
   return hash;
 }
+
 const INVALID_LOGIN = 'Invalid email or password';
 
 /**
