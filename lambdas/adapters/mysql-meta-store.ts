@@ -128,13 +128,27 @@ export class MysqlMetaStore implements MetaStore {
     return result.affectedRows === 1;
   }
 
-  async saveIssuedToken(tenantId: string, token: IssuedTokenRecord): Promise<void> {
-    await this.pool.execute(
-      `INSERT INTO issued_tokens (tenant_id, jti, token_sealed, expires_at) VALUES (?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE jti = VALUES(jti), token_sealed = VALUES(token_sealed),
-         expires_at = VALUES(expires_at), issued_at = CURRENT_TIMESTAMP(3)`,
-      [tenantId, token.jti, token.tokenSealed, token.expiresAt],
-    );
+  async saveIssuedToken(tenantId: string, token: IssuedTokenRecord, whileLocked: () => Promise<void>): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      // The tenant row, not issued_tokens: its row may not exist yet, and two gap locks on a
+      // missing key would let both issuances in (then deadlock on the insert).
+      await conn.execute('SELECT tenant_id FROM tenants WHERE tenant_id = ? FOR UPDATE', [tenantId]);
+      await conn.execute(
+        `INSERT INTO issued_tokens (tenant_id, jti, token_sealed, expires_at) VALUES (?, ?, ?, ?)
+         ON DUPLICATE KEY UPDATE jti = VALUES(jti), token_sealed = VALUES(token_sealed),
+           expires_at = VALUES(expires_at), issued_at = CURRENT_TIMESTAMP(3)`,
+        [tenantId, token.jti, token.tokenSealed, token.expiresAt],
+      );
+      await whileLocked();
+      await conn.commit();
+    } catch (error) {
+      await conn.rollback().catch(() => undefined);
+      throw error;
+    } finally {
+      conn.release();
+    }
   }
 
   async getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined> {

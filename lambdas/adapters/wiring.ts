@@ -241,7 +241,14 @@ export function migrationDeps(d: Deps): MigrationDeps {
 /** Only what the token functions use: the authorizer builds this on every request. */
 export function tokenDeps(d: Deps): TokenDeps {
   if (!d.jwtSecret) throw new Error('configuration: set OCTODB_JWT_SECRET or OCTODB_JWT_SECRET_ARN');
-  return { meta: d.meta, registry: d.registry, sealer: d.sealer, jwtSecret: d.jwtSecret, ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS };
+  return {
+    meta: d.meta,
+    registry: d.registry,
+    sealer: d.sealer,
+    jwtSecret: d.jwtSecret,
+    ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS,
+    bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
+  };
 }
 
 let currentLogStore: Promise<LogStore> | undefined;

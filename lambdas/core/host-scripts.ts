@@ -57,6 +57,9 @@ export interface ProvisionScriptInput {
  * changes go through /migrate), and pushes the template. On any failure it removes what it made.
  * The user's password is random and never leaves the host: the caller sets the real one over its
  * own MySQL connection, so no credential is kept in SSM's command history.
+ * It first drops a database and user of the same names: the leftover of an earlier attempt for
+ * this db_id (a killed script, a cleanup that failed). Only for a database never `ready`, which
+ * holds no tenant data (see provisionDatabase).
  */
 export function buildProvisionScript(input: ProvisionScriptInput): string {
   const db = must(SCHEMA_NAME, input.database, 'database name');
@@ -72,6 +75,7 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
+sql "DROP DATABASE IF EXISTS \\\`${db}\\\`; DROP USER IF EXISTS '${user}'@'%'"
 sql "CREATE DATABASE \\\`${db}\\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 CREATED=1
 sql "CREATE USER '${user}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')'"

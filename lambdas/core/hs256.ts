@@ -42,8 +42,8 @@ function verifySignature(token: string, key: KeyObject): Claims | undefined {
   if (parts.length !== 3) return undefined;
   const [head, body, signature] = parts as [string, string, string];
   const expected = createHmac('sha256', key).update(`${head}.${body}`).digest();
-  const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  const given = decodeStrict(signature);
+  if (!given || given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   const header = parseJson(head);
   const claims = parseJson(body);
   if (!HEADER_OK(header) || !claims || typeof claims !== 'object' || Array.isArray(claims)) return undefined;
@@ -51,9 +51,23 @@ function verifySignature(token: string, key: KeyObject): Claims | undefined {
 }
 
 function parseJson(part: string): unknown {
+  const bytes = decodeStrict(part);
   try {
-    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return bytes && JSON.parse(bytes.toString('utf8'));
   } catch {
     return undefined;
   }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Canonical unpadded base64url only. Node's decoder skips stray characters, padding and `+/`,
+ * and ignores the unused low bits of the last character, so several strings would decode to one
+ * signature: only the one that re-encodes to itself is accepted.
+ */
+function decodeStrict(part: string): Buffer | undefined {
+  if (!BASE64URL.test(part)) return undefined;
+  const bytes = Buffer.from(part, 'base64url');
+  return bytes.toString('base64url') === part ? bytes : undefined;
 }

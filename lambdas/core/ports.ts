@@ -68,7 +68,13 @@ export interface MetaStore {
   finishProvisioning(dbId: string, status: 'ready' | 'failed', reason: string | null): Promise<void>;
   /** failed → provisioning, for a tenant's retry; false when the database was not failed. */
   resetFailedDatabase(dbId: string): Promise<boolean>;
-  saveIssuedToken(tenantId: string, token: IssuedTokenRecord): Promise<void>;
+  /**
+   * Makes `token` the tenant's current one while holding a lock on the tenant's row, and runs
+   * `whileLocked` (the registry update) before the lock is released: concurrent issuances reach
+   * MetaDB and the registry in the same order, so the newest token in one is the newest in both.
+   * If `whileLocked` throws, nothing is saved.
+   */
+  saveIssuedToken(tenantId: string, token: IssuedTokenRecord, whileLocked: () => Promise<void>): Promise<void>;
   getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined>;
 }
 

@@ -25,6 +25,11 @@ const SWEEP_LIMIT = 3;
  * Primary course: claim the database, run the provisioning script on the host, give the tenant's
  * MySQL user a fresh password (sealed in MetaDB), mark it `ready`.
  * Any failure: remove what was made, mark `failed` with why.
+ *
+ * The script first drops whatever an earlier attempt for this db_id left on the host, rather than
+ * adopting it. That holds no tenant data: the claim needs status `provisioning`, which a database
+ * only has before it was ever `ready` (provisioning → ready | failed, failed → provisioning on a
+ * retry), and until `ready` /query and /migrate refuse it and its user has no password anyone knows.
  */
 export async function provisionDatabase(dbId: string, deps: ProvisionDeps): Promise<ProvisionOutcome> {
   if (!(await deps.meta.claimProvisioning(dbId, STALE_CLAIM_SECONDS))) return 'skipped';
@@ -74,14 +79,17 @@ async function provisionOnHost(db: DatabaseRecord, host: HostRecord, files: Sche
 /**
  * Marks the database `failed` (the tenant retries by signing up again) after removing what the
  * host may hold: the script cleans up after itself, this covers one that never ran, was cut off,
- * or a step after it.
+ * or a step after it. When that removal fails too the reason says so: the database and user may
+ * still be on the host, until the retry's script removes them first.
  */
 async function fail(db: DatabaseRecord, host: HostRecord | undefined, reason: string, deps: ProvisionDeps): Promise<'failed'> {
+  let cleanup = '';
   if (host) {
     const drop = buildDropDatabaseScript({ database: databaseName(db.dbId), user: db.mysqlUser });
-    await runOnHost(deps.hostRunner, host, drop, deps.scriptTimeoutSeconds);
+    const result = await runOnHost(deps.hostRunner, host, drop, deps.scriptTimeoutSeconds);
+    if (result.exitCode !== 0) cleanup = `; cleanup failed, the database may remain until a retry: ${failureReason(result).slice(0, 300)}`;
   }
-  await deps.meta.finishProvisioning(db.dbId, 'failed', reason.slice(0, 1000));
+  await deps.meta.finishProvisioning(db.dbId, 'failed', `${reason.slice(0, 1000 - cleanup.length)}${cleanup}`);
   return 'failed';
 }
 

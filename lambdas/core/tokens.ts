@@ -12,6 +12,8 @@ export interface TokenDeps {
   sealer: Sealer;
   jwtSecret: string;
   ttlSeconds: number;
+  /** OCTODB_BCRYPT_ROUNDS: the cost signup hashes passwords with. */
+  bcryptRounds: number;
 }
 
 export interface AccessClaims {
@@ -27,8 +29,20 @@ export interface IssuedToken {
 }
 
 const ALGORITHM = 'HS256';
-// Compared against when the email is unknown, so both failures cost one bcrypt and look alike.
-const DUMMY_HASH = '$2b$10$MRndYn8Y1RWfWxCxUgywe.e9b43ZEx/c5PaN6cS52UCS8sIcKQnqG';
+
+const dummyHashes = new Map<number, Promise<string>>();
+
+/**
+ * What the password is compared against when the email is unknown, hashed once per process at
+ * the configured cost: a fixed cost-10 hash would make an unknown email answer faster or slower
+ * than a wrong password whenever OCTODB_BCRYPT_ROUNDS is not 10.
+ */
+export function dummyHash(rounds: number): Promise<string> {
+  let hash = dummyHashes.get(rounds);
+  if (!hash) dummyHashes.set(rounds, (hash = bcrypt.hash('no such account', rounds)));
+  return hash;
+}
+
 const INVALID_LOGIN = 'Invalid email or password';
 
 /**
@@ -41,7 +55,7 @@ export async function issueToken(
   deps: TokenDeps,
 ): Promise<IssuedToken> {
   const tenant = await deps.meta.findTenantByEmail(input.email);
-  const ok = await bcrypt.compare(input.password, tenant?.passwordHash ?? DUMMY_HASH);
+  const ok = await bcrypt.compare(input.password, tenant?.passwordHash ?? (await dummyHash(deps.bcryptRounds)));
   if (!tenant || !ok) throw new UnauthorizedError(INVALID_LOGIN);
 
   if (input.read) {
@@ -62,10 +76,16 @@ export async function issueToken(
     subject: tenant.tenantId,
   });
   const expiresAt = new Date((jwt.decode(token) as { exp: number }).exp * 1000);
-  // Drop the cached jti first: if anything below fails, verification falls back to MetaDB.
-  await deps.registry.forget(tenant.tenantId);
-  await deps.meta.saveIssuedToken(tenant.tenantId, { jti, tokenSealed: deps.sealer.seal(token), expiresAt });
-  await deps.registry.remember(tenant.tenantId, jti, expiresAt);
+  // Redis is written under MetaDB's lock on the tenant, so a slower issuance can never leave its
+  // jti in Redis after a newer one was saved (the newer token would be refused, the older let in).
+  const record = { jti, tokenSealed: deps.sealer.seal(token), expiresAt };
+  try {
+    await deps.meta.saveIssuedToken(tenant.tenantId, record, () => deps.registry.remember(tenant.tenantId, jti, expiresAt));
+  } catch (error) {
+    // The commit may have failed after Redis was written: leave verification to MetaDB's token.
+    await deps.registry.forget(tenant.tenantId).catch(() => undefined);
+    throw error;
+  }
   return { token, expires_at: expiresAt.toISOString() };
 }
 

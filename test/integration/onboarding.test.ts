@@ -67,10 +67,13 @@ describe('signup → provisioning → token → authorizer', () => {
     const token = await octo.token(tenant.email, tenant.password);
     const claims = jwt.decode(token) as Record<string, unknown>;
     expect(claims).toMatchObject({ tenant_id: tenant.tenant_id, db_id: tenant.db_id, is_admin: false });
-    for (const path of ['/dashboard', '/query', '/migrate']) {
-      const res = await octo.post(path, {}, token);
-      expect([401, 403]).not.toContain(res.status);
-    }
+    // Each guarded route answers as its handler does on success, with the tenant and database LF0 injected.
+    const info = await octo.post('/dashboard', { action: 'get_user_info' }, token);
+    expect(info).toMatchObject({ status: 200, body: { tenant_id: tenant.tenant_id, is_admin: false } });
+    const query = await octo.post('/query', { query: 'SELECT COUNT(*) AS n FROM customers' }, token);
+    expect(query).toMatchObject({ status: 200, body: { rowsAffected: 1, data: [{ n: '0' }] } }); // BIGINT as a string
+    const migrate = await octo.post('/migrate', { sql: 'CREATE TABLE items (id int NOT NULL, PRIMARY KEY (id));' }, token);
+    expect(migrate).toMatchObject({ status: 202, body: { jobs: [{ table: 'items' }] } });
   });
 
   it('never returns the password hash and stores only a bcrypt hash', async () => {
@@ -234,6 +237,38 @@ describe('provisioning failures', () => {
     expect(rows[0]!.status_reason).toMatch(/Can't connect|connect/i);
     expect(await schemaExists(dbId)).toBe(0);
     expect(await userExists(user)).toBe(0);
+  });
+
+  it('says so when the cleanup after a failure fails too, and the retry removes the leftover first', async () => {
+    const tenant = await octo.signUp();
+    await octo.waitForDatabase(tenant.db_id);
+    const dbId = 'c'.repeat(16) + tenant.db_id.slice(16);
+    const user = await addProvisioningDatabase(tenant.tenant_id, dbId);
+    // What a provisioning script killed half-way leaves: the schema (a stray table in it) and the user.
+    await octo.admin.query(`CREATE DATABASE \`${databaseName(dbId)}\``);
+    await octo.admin.query(`CREATE TABLE \`${databaseName(dbId)}\`.half_made (id int PRIMARY KEY)`);
+    await octo.admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'leftover-password'`);
+
+    // MySQL is unreachable for the attempt and for its cleanup alike.
+    const refusing = new BashHostRunner(octo.deps.mysqlLogin, { host: '127.0.0.1', port: 1 });
+    const outcome = await provisionDatabase(dbId, { ...octo.deps, hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
+    expect(outcome).toBe('failed');
+    const failed = await octo.waitForDatabase(dbId);
+    expect(failed.status).toBe('failed');
+    expect(failed.status_reason).toMatch(/cleanup failed/);
+    expect(await schemaExists(dbId)).toBe(1); // as the reason says: left behind
+
+    // The tenant's retry (what signing up again does) provisions over the leftover.
+    expect(await octo.deps.meta.resetFailedDatabase(dbId)).toBe(true);
+    expect(await provisionDatabase(dbId, { ...octo.deps, scriptTimeoutSeconds: 30 })).toBe('ready');
+    const [tables] = await octo.admin.query<RowDataPacket[]>(
+      'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name',
+      [databaseName(dbId)],
+    );
+    expect(tables.map((r) => r.t)).toEqual(['customers', 'orders']);
+    const login = await mysqlUserOf(dbId);
+    const asTenant = await createConnection({ host: '127.0.0.1', user: login.user, password: login.password, database: databaseName(dbId) });
+    await asTenant.query('SELECT COUNT(*) FROM customers').finally(() => asTenant.end());
   });
 
   it('removes the database and user when setting the password fails after the script succeeded', async () => {

@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 
@@ -11,16 +12,18 @@ beforeAll(async () => {
 });
 afterAll(async () => octo?.close());
 
-/** A guarded route; its own behaviour does not matter here, only whether the authorizer lets us by. */
+/** /dashboard get_user_info with this Authorization header: its status, and the tenant it answered for. */
 const guarded = async (authorization?: string) => {
   const res = await fetch(`${octo.url}/dashboard`, {
     method: 'POST',
     headers: authorization ? { authorization } : {},
-    body: '{}',
+    body: JSON.stringify({ action: 'get_user_info' }),
   });
-  return res.status;
+  const body = (await res.json()) as { tenant_id?: unknown };
+  return res.status === 200 ? `200 ${String(body.tenant_id)}` : res.status;
 };
-const passes = (status: number) => status !== 401 && status !== 403;
+/** Let through by LF0 and answered by the handler with the context LF0 injected: this tenant's own info. */
+const passes = (answer: string | number) => answer === `200 ${tenant.tenant_id}`;
 
 describe('POST /token', () => {
   it('issues a token carrying tenant_id, db_id, is_admin, jti and exp', async () => {
@@ -67,6 +70,24 @@ describe('POST /token', () => {
     await octo.deps.registry.forget(tenant.tenant_id);
     expect(await guarded(`Bearer ${first}`)).toBe(401);
     expect(passes(await guarded(`Bearer ${second}`))).toBe(true);
+  });
+
+  it('keeps Redis and MetaDB on one current token under 20 concurrent issuances', async () => {
+    // Repeated: one round interleaves the issuances only sometimes.
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => octo.post<{ token: string }>('/token', { email: tenant.email, password: tenant.password })),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+      const read = await octo.post<{ token: string }>('/token', { email: tenant.email, password: tenant.password, read: true });
+      const answers = await Promise.all(results.map((r) => guarded(`Bearer ${r.body.token}`)));
+      const passing = results.filter((_, i) => passes(answers[i]!)).map((r) => r.body.token);
+      expect(passing).toEqual([read.body.token]);
+      expect(answers.filter((a) => !passes(a))).toEqual(Array(19).fill(401));
+      const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT jti FROM \`${octo.metaDb}\`.issued_tokens WHERE tenant_id = ?`, [tenant.tenant_id]);
+      expect(await octo.deps.redis.get(`octodb:token:${tenant.tenant_id}`)).toBe(rows[0]!.jti);
+      expect((jwt.decode(read.body.token) as { jti: string }).jti).toBe(rows[0]!.jti);
+    }
   });
 
   it.each([

@@ -23,6 +23,14 @@ describe('buildProvisionScript', () => {
     expect(script).toMatch(/trap finish EXIT/);
   });
 
+  it('removes a leftover database and user of an earlier attempt before creating them', () => {
+    const lines = buildProvisionScript(valid).split('\n');
+    const preClean = lines.indexOf(`sql "DROP DATABASE IF EXISTS \\\`${valid.database}\\\`; DROP USER IF EXISTS '${valid.user}'@'%'"`);
+    const create = lines.findIndex((l) => l.startsWith(`sql "CREATE DATABASE \\\`${valid.database}\\\``));
+    expect(preClean).toBeGreaterThan(lines.indexOf('trap finish EXIT'));
+    expect(preClean).toBe(create - 1);
+  });
+
   it('puts no tenant password into the script (it is set later over the admin connection)', () => {
     const script = buildProvisionScript(valid);
     expect(script).toMatch(/IDENTIFIED BY '\$\(head -c 24 \/dev\/urandom/);

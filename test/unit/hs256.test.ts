@@ -41,6 +41,37 @@ describe('verifyHs256', () => {
     expect(verifyHs256(token(), SECRET)).toBeUndefined();
   });
 
+  // Node's base64url decoder ignores the unused low bits of the last character, padding, stray
+  // characters and the +/ alphabet, so each of these decodes to the genuine signature's bytes.
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const withSignature = (change: (sig: string) => string) => {
+    const [h, p, sig] = sign(claims).split('.') as [string, string, string];
+    return `${h}.${p}.${change(sig)}`;
+  };
+  /** A token whose signature contains `-` or `_` (differs in standard base64); the jti varies until one does. */
+  const withUrlOnlyCharacters = () => {
+    for (let i = 0; ; i++) {
+      const token = sign({ ...claims, jti: `j${i}` });
+      if (/[-_]/.test(token.split('.')[2]!)) return token;
+    }
+  };
+  it.each([
+    ['the last signature character changed in its unused bits', () =>
+      withSignature((sig) => sig.slice(0, -1) + ALPHABET[ALPHABET.indexOf(sig.at(-1)!) ^ 1])],
+    ['a padded signature', () => withSignature((sig) => `${sig}=`)],
+    ['a signature with stray characters', () => withSignature((sig) => `${sig.slice(0, 5)} !${sig.slice(5)}`)],
+    ['a signature in the standard base64 alphabet', () => {
+      const [h, p, sig] = withUrlOnlyCharacters().split('.') as [string, string, string];
+      return `${h}.${p}.${sig.replace(/-/g, '+').replace(/_/g, '/')}`;
+    }],
+    ['a payload with padding, signed as sent', () => {
+      const unsigned = `${b64({ alg: 'HS256' })}.${b64({ ...claims, exp: inAMinute() })}=`;
+      return `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
+    }],
+  ])('refuses a non-canonical encoding: %s', (_label, token) => {
+    expect(verifyHs256(token(), SECRET)).toBeUndefined();
+  });
+
   it('still refuses a token it verified before once it expires', () => {
     const token = sign(claims, { expiresIn: 60 });
     const now = Date.now() / 1000;

@@ -1,10 +1,10 @@
 import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UnauthorizedError } from '#core/errors';
 import type { IssuedTokenRecord, MetaStore, TenantRecord, TokenRegistry } from '#core/ports';
 import { Sealer } from '#core/sealed';
-import { issueToken, verifyAccessToken } from '#core/tokens';
+import { dummyHash, issueToken, verifyAccessToken } from '#core/tokens';
 
 // In-memory stand-ins for the two ports the token functions use (real ones are covered by integration tests).
 function fixture() {
@@ -20,7 +20,10 @@ function fixture() {
   const meta = {
     findTenantByEmail: async (email: string) => (email === tenant.email ? tenant : undefined),
     listDatabases: async () => [{ dbId: 'a'.repeat(32) }],
-    saveIssuedToken: async (_id: string, t: IssuedTokenRecord) => void (issued = t),
+    saveIssuedToken: async (_id: string, t: IssuedTokenRecord, whileLocked: () => Promise<void>) => {
+      await whileLocked();
+      issued = t;
+    },
     getIssuedToken: async () => issued,
   } as unknown as MetaStore;
   const cache = new Map<string, string>();
@@ -30,7 +33,7 @@ function fixture() {
     fill: async (id, jti) => void (cache.has(id) || cache.set(id, jti)),
     forget: async (id) => void cache.delete(id),
   };
-  const deps = { meta, registry, sealer: new Sealer('k'.repeat(32)), jwtSecret: 's'.repeat(40), ttlSeconds: 600 };
+  const deps = { meta, registry, sealer: new Sealer('k'.repeat(32)), jwtSecret: 's'.repeat(40), ttlSeconds: 600, bcryptRounds: 4 };
   return { deps, cache };
 }
 
@@ -64,5 +67,27 @@ describe('issueToken / verifyAccessToken', () => {
     const b = await issueToken({ email: 't@example.com', password: 'wrong', read: false }, deps).catch((e: Error) => e.message);
     expect(a).toBe('Invalid email or password');
     expect(b).toBe(a);
+  });
+});
+
+describe('the hash an unknown email is checked against', () => {
+  afterEach(() => vi.restoreAllMocks());
+  /** bcrypt's cost, as the hash string spells it: $2b$<cost>$… */
+  const costOf = (hash: string) => Number(/^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1]);
+
+  it.each([4, 7, 11])('has the configured cost %i, so both failures cost one bcrypt of that cost', async (rounds) => {
+    expect(costOf(await dummyHash(rounds))).toBe(rounds);
+  });
+
+  it('is computed once per cost', async () => {
+    expect(await dummyHash(5)).toBe(await dummyHash(5));
+  });
+
+  it('is what issueToken compares with when the email is unknown', async () => {
+    const { deps } = fixture();
+    const compare = vi.spyOn(bcrypt, 'compare');
+    await expect(issueToken({ email: 'x@example.com', password: 'pw', read: false }, { ...deps, bcryptRounds: 6 })).rejects.toThrow(UnauthorizedError);
+    expect(compare).toHaveBeenCalledOnce();
+    expect(costOf(compare.mock.calls[0]![1] as string)).toBe(6);
   });
 });
