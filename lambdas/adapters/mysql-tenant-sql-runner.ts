@@ -29,8 +29,12 @@ const TIMEOUT_ERRNOS = new Set([1969, 3024, 1317]);
 const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
 // Lock wait timeout, deadlock, too many connections: the same request may succeed later.
 const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
-// mysql2 column types whose values come back as 'YYYY-MM-DD hh:mm:ss[.ffffff]' (dateStrings).
+// mysql2 column types whose values come back (dateStrings) as 'YYYY-MM-DD' (DATE, NEWDATE) and
+// 'YYYY-MM-DD hh:mm:ss[.ffffff]' (TIMESTAMP, DATETIME, TIMESTAMP2, DATETIME2).
+const DATE_TYPES = new Set([10, 14]);
 const DATETIME_TYPES = new Set([7, 12, 17, 18]);
+/** MySQL's zero dates ('0000-00-00', '2024-00-00', '2024-02-00') name no calendar day: null. */
+const ZERO_DATE = /^\d{4}-(00|\d\d-00)/;
 /** A watchdog kills a statement the server did not stop (MySQL's limit covers SELECT only). */
 const WATCHDOG_GRACE_MS = 1000;
 
@@ -97,8 +101,9 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
             supportBigNumbers: true,
             bigNumberStrings: true,
             decimalNumbers: false,
+            // Dates stay the server's text: mysql2's `timezone` would not apply to them (the session's
+            // time_zone, set on every switch of user, makes TIMESTAMPs UTC).
             dateStrings: true,
-            timezone: 'Z',
             // Server-side prepared statements per connection; a switch of user discards them anyway.
             maxPreparedStatements: 64,
           });
@@ -128,14 +133,14 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     return entry;
   }
 
-  /** COM_CHANGE_USER resets the session, so the limits are set again right after it. */
+  /** COM_CHANGE_USER resets the session, so the limits and the UTC time zone are set again right after it. */
   private async switchTo(slot: PoolSlot<Connection>, login: TenantLogin, who: string, flavor: Flavor): Promise<void> {
     slot.who = undefined;
     await slot.conn.changeUser({ user: login.user, password: login.password, database: login.database });
     const { timeoutMs, rowLimit } = this.limits;
     const timeLimit =
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
-    await slot.conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}`);
+    await slot.conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00'`);
     slot.who = who;
   }
 
@@ -191,14 +196,21 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   }
 }
 
-/** JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 (BIGINT/DECIMAL arrive as strings). */
+/**
+ * JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 in UTC (the session's time
+ * zone); zero dates as null (BIGINT/DECIMAL arrive as strings).
+ */
 function converterFor(fields: FieldPacket[]): (row: Record<string, unknown>) => Record<string, unknown> {
-  const datetimes = new Set(fields.filter((f) => DATETIME_TYPES.has(Number(f.columnType))).map((f) => f.name));
+  const named = (types: Set<number>) => new Set(fields.filter((f) => types.has(Number(f.columnType))).map((f) => f.name));
+  const dates = named(DATE_TYPES);
+  const datetimes = named(DATETIME_TYPES);
   return (row) => {
     for (const key in row) {
       const value = row[key];
       if (Buffer.isBuffer(value)) row[key] = value.toString('base64');
-      else if (typeof value === 'string' && datetimes.has(key)) row[key] = value.replace(' ', 'T');
+      else if (typeof value !== 'string') continue;
+      else if (datetimes.has(key)) row[key] = ZERO_DATE.test(value) ? null : `${value.replace(' ', 'T')}Z`;
+      else if (dates.has(key) && ZERO_DATE.test(value)) row[key] = null;
     }
     return row;
   };

@@ -206,11 +206,14 @@ describe('JSON-safe values', () => {
       id bigint unsigned NOT NULL PRIMARY KEY, small int, amount decimal(30,4), ratio double, flag tinyint(1),
       day date, at datetime(3), stamp timestamp NULL, clock time, raw varbinary(8), blob_col blob, bits bit(8),
       doc json, label varchar(20) CHARACTER SET utf8mb4, nothing int)`);
+    // Written two hours east of UTC: the TIMESTAMP holds 00:00:01 UTC.
+    await octo.admin.query("SET time_zone = '+02:00'");
     await octo.admin.query(
       `INSERT INTO \`${a.db}\`.typed VALUES (18446744073709551615, -7, 12345678901234567890.1234, 0.5, 1,
-        '2024-02-29', '2024-02-29 13:14:15.678', '2024-03-01 00:00:01', '23:59:58', x'00ff10', x'deadbeef', b'10100101',
+        '2024-02-29', '2024-02-29 13:14:15.678', '2024-03-01 02:00:01', '23:59:58', x'00ff10', x'deadbeef', b'10100101',
         '{"a": [1, 2]}', 'héllo 🐙', NULL)`,
     );
+    await octo.admin.query('SET time_zone = DEFAULT');
     const res = await query(a.token, { query: 'SELECT * FROM typed' });
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual([
@@ -221,8 +224,8 @@ describe('JSON-safe values', () => {
         ratio: 0.5,
         flag: 1,
         day: '2024-02-29',
-        at: '2024-02-29T13:14:15.678',
-        stamp: '2024-03-01T00:00:01',
+        at: '2024-02-29T13:14:15.678Z',
+        stamp: '2024-03-01T00:00:01Z',
         clock: '23:59:58',
         raw: Buffer.from([0x00, 0xff, 0x10]).toString('base64'),
         blob_col: Buffer.from('deadbeef', 'hex').toString('base64'),
@@ -234,6 +237,28 @@ describe('JSON-safe values', () => {
     ]);
     const count = await query(a.token, { query: 'SELECT COUNT(*) AS n, SUM(amount) AS s FROM typed' });
     expect(count.body.data).toEqual([{ n: '1', s: '12345678901234567890.1234' }]);
+  });
+
+  it('runs every session in UTC, whatever the server time zone', async () => {
+    const run = async (sql: string) => octo.deps.tenantSql.run(await loginOf(a), sql, []);
+    expect((await run('SELECT @@session.time_zone AS tz')).rows).toEqual([{ tz: '+00:00' }]);
+    // What NOW() writes reads back as the same instant.
+    const { rows } = await run('SELECT CAST(NOW() AS DATETIME) AS now');
+    expect(Math.abs(Date.parse(String(rows[0]!.now)) - Date.now())).toBeLessThan(5000);
+  });
+
+  it('gives zero dates as null', async () => {
+    await octo.admin.query(`CREATE TABLE \`${a.db}\`.zeroes (id int PRIMARY KEY, d date, dt datetime, ts timestamp NULL)`);
+    await octo.admin.query(
+      `INSERT INTO \`${a.db}\`.zeroes VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'),
+        (2, '2024-02-00', '2024-00-10 10:00:00', NULL), (3, '0000-01-01', '2024-01-02 03:04:05', '2024-01-02 03:04:05')`,
+    );
+    const res = await query(a.token, { query: 'SELECT d, dt, ts FROM zeroes ORDER BY id' });
+    expect(res.body.data).toEqual([
+      { d: null, dt: null, ts: null },
+      { d: null, dt: null, ts: null },
+      { d: '0000-01-01', dt: '2024-01-02T03:04:05Z', ts: '2024-01-02T03:04:05Z' },
+    ]);
   });
 });
 
