@@ -1,7 +1,7 @@
 import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { AffinityPool, type PoolSlot } from './affinity-pool.ts';
-import { OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
+import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
 import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
 
@@ -9,8 +9,10 @@ export interface TenantSqlLimits {
   /** Rows a SELECT returns at most; one more is fetched to tell that it was truncated. */
   rowLimit: number;
   timeoutMs: number;
-  /** Connections per MySQL host, shared by every tenant on it. */
+  /** Connections per MySQL host, shared by every tenant on it; one database's login holds at most half of them. */
   poolSize: number;
+  /** Longest a statement waits for a pooled connection before a 503. */
+  acquireTimeoutMs: number;
 }
 
 type Flavor = 'mysql' | 'mariadb';
@@ -62,7 +64,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       flavor = await host.flavor;
       slot = await host.pool.acquire(who);
     } catch (error) {
-      throw unavailable(error);
+      throw error instanceof BusyError ? error : unavailable(error);
     }
     try {
       if (slot.who !== who) await this.switchTo(slot, login, who, flavor);
@@ -86,8 +88,9 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const key = `${host.endpoint}:${host.port}`;
     let entry = this.pools.get(key);
     if (!entry) {
+      const { poolSize, acquireTimeoutMs } = this.limits;
       const pool = new AffinityPool<Connection>(
-        this.limits.poolSize,
+        { size: poolSize, perWho: Math.ceil(poolSize / 2), acquireTimeoutMs },
         async (slot) => {
           const conn = await createConnection({
             host: host.endpoint,

@@ -113,6 +113,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
+    acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
   return {
     config,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { RowDataPacket } from 'mysql2/promise';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProhibitedError } from '#core/errors';
+import { MysqlTenantSqlRunner, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
+import { BusyError, ProhibitedError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
 import { hostileCases } from '../support/hostile-queries.ts';
@@ -56,6 +57,24 @@ async function snapshot() {
 
 async function loginOf(tenant: { tenant_id: string; db_id: string }): Promise<TenantLogin> {
   return octo.deps.tenantLogins.resolve(tenant.tenant_id, tenant.db_id);
+}
+
+/** A runner of its own (limits of its own, no validator in front), closed after the test. */
+const runners: MysqlTenantSqlRunner[] = [];
+afterAll(async () => Promise.all(runners.map((r) => r.close())));
+function runnerWith(limits: Partial<TenantSqlLimits>): MysqlTenantSqlRunner {
+  const defaults = { rowLimit: 1000, timeoutMs: 5000, poolSize: 8, acquireTimeoutMs: 2000 };
+  const runner = new MysqlTenantSqlRunner(octo.deps.mysqlLogin, { ...defaults, ...limits });
+  runners.push(runner);
+  return runner;
+}
+
+/** An admin transaction holding row n = 1 of a tenant's `numbers`: statements on it wait, idle. */
+async function lockNumberOne(db: string) {
+  const locker = await createConnection(octo.deps.mysqlLogin);
+  await locker.query('BEGIN');
+  await locker.query(`SELECT n FROM \`${db}\`.numbers WHERE n = 1 FOR UPDATE`);
+  return { release: async () => (await locker.query('ROLLBACK'), await locker.end()) };
 }
 
 describe('the hostile corpus over HTTP', () => {
@@ -303,6 +322,58 @@ describe('limits', () => {
     });
     expect(res.body.code).toBe('TIMEOUT');
     expect(await rowsOf(`SELECT COUNT(*) AS n FROM \`${a.db}\`.orders`)).toEqual([{ n: 1 }]);
+  });
+
+  it("still answers tenant B while tenant A's statements hold connections", async () => {
+    // Two connections, at most one per tenant: A's two blocked writes cannot take both.
+    const lock = await lockNumberOne(a.db);
+    try {
+      let aFinished = 0;
+      const blocked = [1, 2].map(() =>
+        query(a.token, { query: 'UPDATE numbers SET n = n WHERE n = ?', params: [1] }).finally(() => aFinished++),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const res = await query(b.token, { query: 'SELECT COUNT(*) AS n FROM customers' });
+      expect(res.body.data).toEqual([{ n: '2' }]);
+      // B did not wait for one of A's statements to end (the first ends at the time limit).
+      expect(aFinished).toBe(0);
+      await lock.release();
+      for (const r of await Promise.all(blocked)) expect([200, 400]).toContain(r.status);
+    } finally {
+      await lock.release().catch(() => {});
+    }
+  });
+
+  it('caps the connections one tenant holds and bounds its wait with a 503 BUSY', async () => {
+    const runner = runnerWith({ poolSize: 4, acquireTimeoutMs: 300, timeoutMs: 3000 });
+    const [la, lb] = [await loginOf(a), await loginOf(b)];
+    const lock = await lockNumberOne(a.db);
+    try {
+      // A saturates: four statements that wait on the lock; two run (half the pool), two queue.
+      const outcomes = Array.from({ length: 4 }, () =>
+        runner.run(la, 'UPDATE numbers SET n = n WHERE n = 1', []).then(
+          () => 'ran',
+          (e: unknown) => e,
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      // B finds room at once (with no cap, A's four would hold all four and B would get the 503).
+      expect((await runner.run(lb, 'SELECT COUNT(*) AS n FROM customers', [])).rows).toEqual([{ n: '2' }]);
+      // A's queued two give up after the acquire timeout, with a 503 that says why.
+      await new Promise((r) => setTimeout(r, 400));
+      await lock.release();
+      const settled = await Promise.all(outcomes);
+      expect(settled.filter((o) => o === 'ran')).toHaveLength(2);
+      const busy = settled.filter((o) => o !== 'ran');
+      expect(busy).toHaveLength(2);
+      for (const e of busy) {
+        expect(e).toBeInstanceOf(BusyError);
+        expect((e as BusyError).status).toBe(503);
+        expect((e as BusyError).toJSON()).toEqual({ error: 'Too many statements of this database at once (at most 2 run together), try again', code: 'BUSY' });
+      }
+    } finally {
+      await lock.release().catch(() => {});
+    }
   });
 
   it('answers 413 for a body over the cap, as API Gateway would', async () => {
