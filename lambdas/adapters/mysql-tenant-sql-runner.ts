@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { AffinityPool, type PoolSlot } from './affinity-pool.ts';
@@ -8,6 +9,8 @@ import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunne
 export interface TenantSqlLimits {
   /** Rows a SELECT returns at most; one more is fetched to tell that it was truncated. */
   rowLimit: number;
+  /** JSON bytes of a SELECT's rows at most (a Lambda response holds 6 MB); past it the rows are truncated. */
+  maxResultBytes: number;
   timeoutMs: number;
   /** Connections per MySQL host, shared by every tenant on it; one database's login holds at most half of them. */
   poolSize: number;
@@ -68,7 +71,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     }
     try {
       if (slot.who !== who) await this.switchTo(slot, login, who, flavor);
-      return await this.execute(slot.conn, sql, params, login.host);
+      return await this.execute(slot, sql, params, login.host);
     } catch (error) {
       // A statement MySQL refused leaves the connection sound; anything else (a failed switch of
       // user, a broken socket) may not, so that connection is never handed to another tenant.
@@ -147,16 +150,38 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     slot.who = who;
   }
 
-  /** Streams the rows so an explicit huge LIMIT cannot fill memory: past the cap they are dropped. */
-  private execute(conn: Connection, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
-    const core = coreOf(conn);
-    const { rowLimit, timeoutMs } = this.limits;
+  /**
+   * Streams the rows and keeps them under the row cap and the byte budget (the rows' JSON size):
+   * past either, it stops reading instead of draining, so memory stays bounded by the budget plus
+   * one row (≤ max_allowed_packet) whatever the statement would return.
+   */
+  private execute(slot: PoolSlot<Connection>, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
+    const core = coreOf(slot.conn);
+    const { rowLimit, maxResultBytes, timeoutMs } = this.limits;
     return new Promise((resolve, reject) => {
       const rows: Record<string, unknown>[] = [];
       let convert: ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
       let header: ResultSetHeader | undefined;
+      let bytes = 0;
       let truncated = false;
-      let failed = false;
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(watchdog);
+        outcome();
+      };
+      const selected = (): StatementResult => ({ rows, truncated, affectedRows: rows.length, insertId: null });
+      // Mid-result the connection is unusable: it is closed (the server stops the statement when
+      // its next write fails) and never reused. mysql2's destroy() only half-closes the socket,
+      // which would go on reading the rest, so the socket itself is destroyed too.
+      const stopReading = () => {
+        truncated = true;
+        slot.dead = true;
+        core.destroy();
+        (core as unknown as { stream: Socket }).stream.destroy();
+        settle(() => resolve(selected()));
+      };
       const watchdog = setTimeout(() => void this.kill(host, core.threadId), timeoutMs + WATCHDOG_GRACE_MS);
       const command = core.execute({ sql, values: params });
       command.on('fields', (fields?: FieldPacket[]) => {
@@ -164,22 +189,26 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       });
       command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
         if (!convert) header = row as ResultSetHeader;
-        else if (rows.length < rowLimit) rows.push(convert(row as Record<string, unknown>));
-        else truncated = true;
+        else if (settled) return;
+        else if (rows.length === rowLimit) {
+          // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
+          if (truncated) stopReading();
+          else truncated = true;
+        } else {
+          const value = convert(row as Record<string, unknown>);
+          bytes += Buffer.byteLength(JSON.stringify(value));
+          if (bytes > maxResultBytes) stopReading();
+          else rows.push(value);
+        }
       });
-      command.on('error', (error: Error) => {
-        failed = true;
-        clearTimeout(watchdog);
-        reject(error);
-      });
-      command.on('end', () => {
-        clearTimeout(watchdog);
-        if (failed) return;
-        if (header) {
+      command.on('error', (error: Error) => settle(() => reject(error)));
+      command.on('end', () =>
+        settle(() => {
+          if (!header) return resolve(selected());
           const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
           resolve({ rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
-        } else resolve({ rows, truncated, affectedRows: rows.length, insertId: null });
-      });
+        }),
+      );
     });
   }
 

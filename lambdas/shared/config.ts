@@ -38,6 +38,8 @@ const settings = z.object({
   // --- /query ---
   /** Rows returned by one SELECT at most; the response says when it was truncated. */
   OCTODB_QUERY_ROW_LIMIT: z.coerce.number().int().positive().default(1000),
+  /** Bytes of a SELECT's rows (as JSON) at most, the response under Lambda's 6 MB; past it the rows are truncated too. */
+  OCTODB_QUERY_MAX_RESULT_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   /** Statement time limit enforced by the server (MAX_EXECUTION_TIME / max_statement_time). */
   OCTODB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   /** Connections per MySQL host for tenant statements, shared by all its tenants (they switch user). */

@@ -10,6 +10,7 @@ import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 
 const ROW_LIMIT = 5;
 const TIMEOUT_MS = 400;
+const RESULT_BYTES = 50_000;
 
 let octo: TestOctoDb;
 let a: { tenant_id: string; db_id: string; token: string; db: string };
@@ -20,6 +21,7 @@ beforeAll(async () => {
   octo = await startTestOctoDb({
     OCTODB_QUERY_ROW_LIMIT: String(ROW_LIMIT),
     OCTODB_QUERY_TIMEOUT_MS: String(TIMEOUT_MS),
+    OCTODB_QUERY_MAX_RESULT_BYTES: String(RESULT_BYTES),
     // Two connections for all tenants: every test below makes them switch user back and forth.
     OCTODB_QUERY_POOL_SIZE: '2',
   });
@@ -63,7 +65,7 @@ async function loginOf(tenant: { tenant_id: string; db_id: string }): Promise<Te
 const runners: MysqlTenantSqlRunner[] = [];
 afterAll(async () => Promise.all(runners.map((r) => r.close())));
 function runnerWith(limits: Partial<TenantSqlLimits>): MysqlTenantSqlRunner {
-  const defaults = { rowLimit: 1000, timeoutMs: 5000, poolSize: 8, acquireTimeoutMs: 2000 };
+  const defaults = { rowLimit: 1000, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 8, acquireTimeoutMs: 2000 };
   const runner = new MysqlTenantSqlRunner(octo.deps.mysqlLogin, { ...defaults, ...limits });
   runners.push(runner);
   return runner;
@@ -297,6 +299,42 @@ describe('limits', () => {
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual(Array.from({ length: rows }, (_, i) => ({ n: i + 1 })));
     expect(res.body).toMatchObject({ rowsAffected: rows, truncated });
+  });
+
+  it('stops at the byte budget and says it truncated', async () => {
+    // Each row is ~20 KB of JSON: two fit in the 50 KB budget, a third would not.
+    const res = await query(a.token, { query: "SELECT n, REPEAT('x', 20000) AS pad FROM numbers ORDER BY n" });
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((r) => r.n)).toEqual([1, 2]);
+    expect(res.body).toMatchObject({ rowsAffected: 2, truncated: true });
+    expect(JSON.stringify(res.body.data).length).toBeLessThanOrEqual(RESULT_BYTES);
+  });
+
+  it('answers a row larger than the whole budget with no rows, truncated', async () => {
+    const res = await query(a.token, {
+      query: "WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000) SELECT REPEAT('x', 16000000) AS pad FROM r",
+    });
+    expect(res).toEqual({ status: 200, body: { message: 'Query executed successfully', rowsAffected: 0, data: [], truncated: true } });
+    // The connection it stopped reading is gone; the next statement gets a sound one.
+    expect((await query(a.token, { query: 'SELECT COUNT(*) AS n FROM numbers' })).body.data).toEqual([{ n: '300' }]);
+  });
+
+  it('keeps memory bounded by the budget, not by what the statement would return (1 GB here)', async () => {
+    const runner = runnerWith({ rowLimit: 1000, maxResultBytes: 4 * 1024 * 1024 });
+    const login = await loginOf(a);
+    const sql = "WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000) SELECT n, REPEAT('x', 1000000) AS pad FROM r";
+    const rssBefore = process.memoryUsage().rss;
+    const result = await runner.run(login, sql, []);
+    // Four rows of ~1 MB fit in 4 MiB; the 1000 the row cap allows would be 1 GB.
+    expect(result.rows.map((r) => r.n)).toEqual([1, 2, 3, 4]);
+    expect(result.truncated).toBe(true);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
+    // The server stops producing the rest too: its thread leaves the statement.
+    const running = async () =>
+      (await rowsOf('SELECT COUNT(*) AS c FROM information_schema.processlist WHERE user = ? AND info LIKE ?', [login.user, '%REPEAT(%']))[0]!.c;
+    const deadline = Date.now() + 3000;
+    while (Number(await running()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(Number(await running())).toBe(0);
   });
 
   it('does not cap the rows a write changes', async () => {
