@@ -16,6 +16,8 @@ export interface TenantSqlLimits {
   poolSize: number;
   /** Longest a statement waits for a pooled connection before a 503. */
   acquireTimeoutMs: number;
+  /** After the time limit, how long before the watchdog kills the statement (tests shorten it). */
+  watchdogGraceMs?: number;
 }
 
 type Flavor = 'mysql' | 'mariadb';
@@ -182,7 +184,12 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
         (core as unknown as { stream: Socket }).stream.destroy();
         settle(() => resolve(selected()));
       };
-      const watchdog = setTimeout(() => void this.kill(host, core.threadId), timeoutMs + WATCHDOG_GRACE_MS);
+      const watchdog = setTimeout(() => {
+        // The KILL may land after the statement ended: the connection then must never serve
+        // another tenant, whose statement it would stop.
+        slot.dead = true;
+        void this.kill(host, core.threadId);
+      }, timeoutMs + (this.limits.watchdogGraceMs ?? WATCHDOG_GRACE_MS));
       const command = core.execute({ sql, values: params });
       command.on('fields', (fields?: FieldPacket[]) => {
         convert = fields ? converterFor(fields) : undefined;

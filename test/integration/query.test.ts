@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MysqlTenantSqlRunner, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
-import { BusyError, ProhibitedError } from '#core/errors';
+import { BusyError, ProhibitedError, ValidationError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
 import { hostileCases } from '../support/hostile-queries.ts';
@@ -412,6 +412,24 @@ describe('limits', () => {
     } finally {
       await lock.release().catch(() => {});
     }
+  });
+
+  it('never hands a connection a watchdog KILL was aimed at to another tenant', async () => {
+    // The watchdog fires 200 ms in, well before the server's own limit: as on MySQL for writes.
+    const runner = runnerWith({ poolSize: 1, timeoutMs: 3000, watchdogGraceMs: -2800 });
+    const [la, lb] = [await loginOf(a), await loginOf(b)];
+    const threadOf = async (login: TenantLogin) => (await runner.run(login, 'SELECT CONNECTION_ID() AS id', [])).rows[0]!.id;
+    const first = await threadOf(la);
+    expect(await threadOf(la)).toBe(first); // without a kill, the one connection is reused
+    const lock = await lockNumberOne(a.db);
+    try {
+      const stopped = runner.run(la, 'UPDATE numbers SET n = n WHERE n = 1', []);
+      await expect(stopped).rejects.toBeInstanceOf(ValidationError);
+      await expect(stopped).rejects.toMatchObject({ details: { code: 'TIMEOUT' } });
+    } finally {
+      await lock.release();
+    }
+    expect(await threadOf(lb)).not.toBe(first);
   });
 
   it('answers 413 for a body over the cap, as API Gateway would', async () => {
