@@ -1,16 +1,23 @@
+import type { Socket } from 'node:net';
 import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { AffinityPool, type PoolSlot } from './affinity-pool.ts';
-import { OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
+import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
 import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
 
 export interface TenantSqlLimits {
   /** Rows a SELECT returns at most; one more is fetched to tell that it was truncated. */
   rowLimit: number;
+  /** JSON bytes of a SELECT's rows at most (a Lambda response holds 6 MB); past it the rows are truncated. */
+  maxResultBytes: number;
   timeoutMs: number;
-  /** Connections per MySQL host, shared by every tenant on it. */
+  /** Connections per MySQL host, shared by every tenant on it; one database's login holds at most half of them. */
   poolSize: number;
+  /** Longest a statement waits for a pooled connection before a 503. */
+  acquireTimeoutMs: number;
+  /** After the time limit, how long before the watchdog kills the statement (tests shorten it). */
+  watchdogGraceMs?: number;
 }
 
 type Flavor = 'mysql' | 'mariadb';
@@ -29,8 +36,12 @@ const TIMEOUT_ERRNOS = new Set([1969, 3024, 1317]);
 const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
 // Lock wait timeout, deadlock, too many connections: the same request may succeed later.
 const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
-// mysql2 column types whose values come back as 'YYYY-MM-DD hh:mm:ss[.ffffff]' (dateStrings).
+// mysql2 column types whose values come back (dateStrings) as 'YYYY-MM-DD' (DATE, NEWDATE) and
+// 'YYYY-MM-DD hh:mm:ss[.ffffff]' (TIMESTAMP, DATETIME, TIMESTAMP2, DATETIME2).
+const DATE_TYPES = new Set([10, 14]);
 const DATETIME_TYPES = new Set([7, 12, 17, 18]);
+/** MySQL's zero dates ('0000-00-00', '2024-00-00', '2024-02-00') name no calendar day: null. */
+const ZERO_DATE = /^\d{4}-(00|\d\d-00)/;
 /** A watchdog kills a statement the server did not stop (MySQL's limit covers SELECT only). */
 const WATCHDOG_GRACE_MS = 1000;
 
@@ -58,11 +69,11 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       flavor = await host.flavor;
       slot = await host.pool.acquire(who);
     } catch (error) {
-      throw unavailable(error);
+      throw error instanceof BusyError ? error : unavailable(error);
     }
     try {
       if (slot.who !== who) await this.switchTo(slot, login, who, flavor);
-      return await this.execute(slot.conn, sql, params, login.host);
+      return await this.execute(slot, sql, params, login.host);
     } catch (error) {
       // A statement MySQL refused leaves the connection sound; anything else (a failed switch of
       // user, a broken socket) may not, so that connection is never handed to another tenant.
@@ -82,8 +93,9 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const key = `${host.endpoint}:${host.port}`;
     let entry = this.pools.get(key);
     if (!entry) {
+      const { poolSize, acquireTimeoutMs } = this.limits;
       const pool = new AffinityPool<Connection>(
-        this.limits.poolSize,
+        { size: poolSize, perWho: Math.ceil(poolSize / 2), acquireTimeoutMs },
         async (slot) => {
           const conn = await createConnection({
             host: host.endpoint,
@@ -97,8 +109,9 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
             supportBigNumbers: true,
             bigNumberStrings: true,
             decimalNumbers: false,
+            // Dates stay the server's text: mysql2's `timezone` would not apply to them (the session's
+            // time_zone, set on every switch of user, makes TIMESTAMPs UTC).
             dateStrings: true,
-            timezone: 'Z',
             // Server-side prepared statements per connection; a switch of user discards them anyway.
             maxPreparedStatements: 64,
           });
@@ -128,50 +141,81 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     return entry;
   }
 
-  /** COM_CHANGE_USER resets the session, so the limits are set again right after it. */
+  /** COM_CHANGE_USER resets the session, so the limits and the UTC time zone are set again right after it. */
   private async switchTo(slot: PoolSlot<Connection>, login: TenantLogin, who: string, flavor: Flavor): Promise<void> {
     slot.who = undefined;
     await slot.conn.changeUser({ user: login.user, password: login.password, database: login.database });
     const { timeoutMs, rowLimit } = this.limits;
     const timeLimit =
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
-    await slot.conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}`);
+    await slot.conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00'`);
     slot.who = who;
   }
 
-  /** Streams the rows so an explicit huge LIMIT cannot fill memory: past the cap they are dropped. */
-  private execute(conn: Connection, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
-    const core = coreOf(conn);
-    const { rowLimit, timeoutMs } = this.limits;
+  /**
+   * Streams the rows and keeps them under the row cap and the byte budget (the rows' JSON size):
+   * past either, it stops reading instead of draining, so memory stays bounded by the budget plus
+   * one row (≤ max_allowed_packet) whatever the statement would return.
+   */
+  private execute(slot: PoolSlot<Connection>, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
+    const core = coreOf(slot.conn);
+    const { rowLimit, maxResultBytes, timeoutMs } = this.limits;
     return new Promise((resolve, reject) => {
       const rows: Record<string, unknown>[] = [];
       let convert: ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
       let header: ResultSetHeader | undefined;
+      let bytes = 0;
       let truncated = false;
-      let failed = false;
-      const watchdog = setTimeout(() => void this.kill(host, core.threadId), timeoutMs + WATCHDOG_GRACE_MS);
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(watchdog);
+        outcome();
+      };
+      const selected = (): StatementResult => ({ rows, truncated, affectedRows: rows.length, insertId: null });
+      // Mid-result the connection is unusable: it is closed (the server stops the statement when
+      // its next write fails) and never reused. mysql2's destroy() only half-closes the socket,
+      // which would go on reading the rest, so the socket itself is destroyed too.
+      const stopReading = () => {
+        truncated = true;
+        slot.dead = true;
+        core.destroy();
+        (core as unknown as { stream: Socket }).stream.destroy();
+        settle(() => resolve(selected()));
+      };
+      const watchdog = setTimeout(() => {
+        // The KILL may land after the statement ended: the connection then must never serve
+        // another tenant, whose statement it would stop.
+        slot.dead = true;
+        void this.kill(host, core.threadId);
+      }, timeoutMs + (this.limits.watchdogGraceMs ?? WATCHDOG_GRACE_MS));
       const command = core.execute({ sql, values: params });
       command.on('fields', (fields?: FieldPacket[]) => {
         convert = fields ? converterFor(fields) : undefined;
       });
       command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
         if (!convert) header = row as ResultSetHeader;
-        else if (rows.length < rowLimit) rows.push(convert(row as Record<string, unknown>));
-        else truncated = true;
+        else if (settled) return;
+        else if (rows.length === rowLimit) {
+          // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
+          if (truncated) stopReading();
+          else truncated = true;
+        } else {
+          const value = convert(row as Record<string, unknown>);
+          bytes += Buffer.byteLength(JSON.stringify(value));
+          if (bytes > maxResultBytes) stopReading();
+          else rows.push(value);
+        }
       });
-      command.on('error', (error: Error) => {
-        failed = true;
-        clearTimeout(watchdog);
-        reject(error);
-      });
-      command.on('end', () => {
-        clearTimeout(watchdog);
-        if (failed) return;
-        if (header) {
+      command.on('error', (error: Error) => settle(() => reject(error)));
+      command.on('end', () =>
+        settle(() => {
+          if (!header) return resolve(selected());
           const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
           resolve({ rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
-        } else resolve({ rows, truncated, affectedRows: rows.length, insertId: null });
-      });
+        }),
+      );
     });
   }
 
@@ -191,14 +235,21 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   }
 }
 
-/** JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 (BIGINT/DECIMAL arrive as strings). */
+/**
+ * JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 in UTC (the session's time
+ * zone); zero dates as null (BIGINT/DECIMAL arrive as strings).
+ */
 function converterFor(fields: FieldPacket[]): (row: Record<string, unknown>) => Record<string, unknown> {
-  const datetimes = new Set(fields.filter((f) => DATETIME_TYPES.has(Number(f.columnType))).map((f) => f.name));
+  const named = (types: Set<number>) => new Set(fields.filter((f) => types.has(Number(f.columnType))).map((f) => f.name));
+  const dates = named(DATE_TYPES);
+  const datetimes = named(DATETIME_TYPES);
   return (row) => {
     for (const key in row) {
       const value = row[key];
       if (Buffer.isBuffer(value)) row[key] = value.toString('base64');
-      else if (typeof value === 'string' && datetimes.has(key)) row[key] = value.replace(' ', 'T');
+      else if (typeof value !== 'string') continue;
+      else if (datetimes.has(key)) row[key] = ZERO_DATE.test(value) ? null : `${value.replace(' ', 'T')}Z`;
+      else if (dates.has(key) && ZERO_DATE.test(value)) row[key] = null;
     }
     return row;
   };

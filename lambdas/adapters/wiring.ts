@@ -111,8 +111,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const queryLogBuffer = config.OCTODB_LOG_QUEUE_URL ? undefined : new BufferedLogSink(logs);
   const tenantSql = new MysqlTenantSqlRunner(mysqlLogin, {
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
+    maxResultBytes: config.OCTODB_QUERY_MAX_RESULT_BYTES,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
+    acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
   return {
     config,

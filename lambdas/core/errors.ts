@@ -32,3 +32,5 @@ export class ConflictError extends OctoError {
 export class UnavailableError extends OctoError {
   readonly status = 503;
 }
+/** Too much asked of a shared resource at once (e.g. every pooled connection in use): retry shortly. */
+export class BusyError extends UnavailableError {}

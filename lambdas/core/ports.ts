@@ -336,9 +336,9 @@ export type SqlParam = string | number | boolean | null;
 
 /** What one statement produced, already JSON-safe (BIGINT/DECIMAL strings, ISO dates, base64 binary). */
 export interface StatementResult {
-  /** Rows of a SELECT (at most the row limit); empty for writes. */
+  /** Rows of a SELECT (at most the row limit, their JSON at most the byte budget); empty for writes. */
   rows: Record<string, unknown>[];
-  /** A SELECT had more rows than the row limit. */
+  /** A SELECT had more rows than the row limit, or more than fit in the byte budget. */
   truncated: boolean;
   /** Rows changed by a write, rows returned by a SELECT. */
   affectedRows: number;
@@ -346,7 +346,7 @@ export interface StatementResult {
 }
 
 /**
- * Runs one already validated statement as a tenant's MySQL user, under the row and time limits
+ * Runs one already validated statement as a tenant's MySQL user, under the row, byte and time limits
  * it was built with; params are bound by the driver. Throws typed errors (core/errors.ts).
  */
 export interface TenantSqlRunner {

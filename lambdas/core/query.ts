@@ -15,7 +15,7 @@ export interface QueryResult {
   message: string;
   rowsAffected: number;
   data: Record<string, unknown>[];
-  /** SELECT only: more rows matched than the row limit returns. */
+  /** SELECT only: the rows were cut short, by the row limit or the byte budget. */
   truncated?: boolean;
   /** Writes only, when MySQL generated an AUTO_INCREMENT value. */
   insertId?: string;

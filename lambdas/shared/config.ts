@@ -38,10 +38,14 @@ const settings = z.object({
   // --- /query ---
   /** Rows returned by one SELECT at most; the response says when it was truncated. */
   OCTODB_QUERY_ROW_LIMIT: z.coerce.number().int().positive().default(1000),
+  /** Bytes of a SELECT's rows (as JSON) at most, the response under Lambda's 6 MB; past it the rows are truncated too. */
+  OCTODB_QUERY_MAX_RESULT_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   /** Statement time limit enforced by the server (MAX_EXECUTION_TIME / max_statement_time). */
   OCTODB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   /** Connections per MySQL host for tenant statements, shared by all its tenants (they switch user). */
   OCTODB_QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
+  /** Longest a statement waits for one of those connections (503 BUSY after it); one tenant holds at most half of them. */
+  OCTODB_QUERY_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   /** How long a ready database's login stays cached in memory (0: look it up on every query). */
   OCTODB_QUERY_LOGIN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { RowDataPacket } from 'mysql2/promise';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProhibitedError } from '#core/errors';
+import { MysqlTenantSqlRunner, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
+import { BusyError, ProhibitedError, ValidationError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
 import { hostileCases } from '../support/hostile-queries.ts';
@@ -9,6 +10,7 @@ import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 
 const ROW_LIMIT = 5;
 const TIMEOUT_MS = 400;
+const RESULT_BYTES = 50_000;
 
 let octo: TestOctoDb;
 let a: { tenant_id: string; db_id: string; token: string; db: string };
@@ -19,6 +21,7 @@ beforeAll(async () => {
   octo = await startTestOctoDb({
     OCTODB_QUERY_ROW_LIMIT: String(ROW_LIMIT),
     OCTODB_QUERY_TIMEOUT_MS: String(TIMEOUT_MS),
+    OCTODB_QUERY_MAX_RESULT_BYTES: String(RESULT_BYTES),
     // Two connections for all tenants: every test below makes them switch user back and forth.
     OCTODB_QUERY_POOL_SIZE: '2',
   });
@@ -56,6 +59,24 @@ async function snapshot() {
 
 async function loginOf(tenant: { tenant_id: string; db_id: string }): Promise<TenantLogin> {
   return octo.deps.tenantLogins.resolve(tenant.tenant_id, tenant.db_id);
+}
+
+/** A runner of its own (limits of its own, no validator in front), closed after the test. */
+const runners: MysqlTenantSqlRunner[] = [];
+afterAll(async () => Promise.all(runners.map((r) => r.close())));
+function runnerWith(limits: Partial<TenantSqlLimits>): MysqlTenantSqlRunner {
+  const defaults = { rowLimit: 1000, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 8, acquireTimeoutMs: 2000 };
+  const runner = new MysqlTenantSqlRunner(octo.deps.mysqlLogin, { ...defaults, ...limits });
+  runners.push(runner);
+  return runner;
+}
+
+/** An admin transaction holding row n = 1 of a tenant's `numbers`: statements on it wait, idle. */
+async function lockNumberOne(db: string) {
+  const locker = await createConnection(octo.deps.mysqlLogin);
+  await locker.query('BEGIN');
+  await locker.query(`SELECT n FROM \`${db}\`.numbers WHERE n = 1 FOR UPDATE`);
+  return { release: async () => (await locker.query('ROLLBACK'), await locker.end()) };
 }
 
 describe('the hostile corpus over HTTP', () => {
@@ -206,11 +227,14 @@ describe('JSON-safe values', () => {
       id bigint unsigned NOT NULL PRIMARY KEY, small int, amount decimal(30,4), ratio double, flag tinyint(1),
       day date, at datetime(3), stamp timestamp NULL, clock time, raw varbinary(8), blob_col blob, bits bit(8),
       doc json, label varchar(20) CHARACTER SET utf8mb4, nothing int)`);
+    // Written two hours east of UTC: the TIMESTAMP holds 00:00:01 UTC.
+    await octo.admin.query("SET time_zone = '+02:00'");
     await octo.admin.query(
       `INSERT INTO \`${a.db}\`.typed VALUES (18446744073709551615, -7, 12345678901234567890.1234, 0.5, 1,
-        '2024-02-29', '2024-02-29 13:14:15.678', '2024-03-01 00:00:01', '23:59:58', x'00ff10', x'deadbeef', b'10100101',
+        '2024-02-29', '2024-02-29 13:14:15.678', '2024-03-01 02:00:01', '23:59:58', x'00ff10', x'deadbeef', b'10100101',
         '{"a": [1, 2]}', 'héllo 🐙', NULL)`,
     );
+    await octo.admin.query('SET time_zone = DEFAULT');
     const res = await query(a.token, { query: 'SELECT * FROM typed' });
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual([
@@ -221,8 +245,8 @@ describe('JSON-safe values', () => {
         ratio: 0.5,
         flag: 1,
         day: '2024-02-29',
-        at: '2024-02-29T13:14:15.678',
-        stamp: '2024-03-01T00:00:01',
+        at: '2024-02-29T13:14:15.678Z',
+        stamp: '2024-03-01T00:00:01Z',
         clock: '23:59:58',
         raw: Buffer.from([0x00, 0xff, 0x10]).toString('base64'),
         blob_col: Buffer.from('deadbeef', 'hex').toString('base64'),
@@ -234,6 +258,28 @@ describe('JSON-safe values', () => {
     ]);
     const count = await query(a.token, { query: 'SELECT COUNT(*) AS n, SUM(amount) AS s FROM typed' });
     expect(count.body.data).toEqual([{ n: '1', s: '12345678901234567890.1234' }]);
+  });
+
+  it('runs every session in UTC, whatever the server time zone', async () => {
+    const run = async (sql: string) => octo.deps.tenantSql.run(await loginOf(a), sql, []);
+    expect((await run('SELECT @@session.time_zone AS tz')).rows).toEqual([{ tz: '+00:00' }]);
+    // What NOW() writes reads back as the same instant.
+    const { rows } = await run('SELECT CAST(NOW() AS DATETIME) AS now');
+    expect(Math.abs(Date.parse(String(rows[0]!.now)) - Date.now())).toBeLessThan(5000);
+  });
+
+  it('gives zero dates as null', async () => {
+    await octo.admin.query(`CREATE TABLE \`${a.db}\`.zeroes (id int PRIMARY KEY, d date, dt datetime, ts timestamp NULL)`);
+    await octo.admin.query(
+      `INSERT INTO \`${a.db}\`.zeroes VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'),
+        (2, '2024-02-00', '2024-00-10 10:00:00', NULL), (3, '0000-01-01', '2024-01-02 03:04:05', '2024-01-02 03:04:05')`,
+    );
+    const res = await query(a.token, { query: 'SELECT d, dt, ts FROM zeroes ORDER BY id' });
+    expect(res.body.data).toEqual([
+      { d: null, dt: null, ts: null },
+      { d: null, dt: null, ts: null },
+      { d: '0000-01-01', dt: '2024-01-02T03:04:05Z', ts: '2024-01-02T03:04:05Z' },
+    ]);
   });
 });
 
@@ -253,6 +299,42 @@ describe('limits', () => {
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual(Array.from({ length: rows }, (_, i) => ({ n: i + 1 })));
     expect(res.body).toMatchObject({ rowsAffected: rows, truncated });
+  });
+
+  it('stops at the byte budget and says it truncated', async () => {
+    // Each row is ~20 KB of JSON: two fit in the 50 KB budget, a third would not.
+    const res = await query(a.token, { query: "SELECT n, REPEAT('x', 20000) AS pad FROM numbers ORDER BY n" });
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((r) => r.n)).toEqual([1, 2]);
+    expect(res.body).toMatchObject({ rowsAffected: 2, truncated: true });
+    expect(JSON.stringify(res.body.data).length).toBeLessThanOrEqual(RESULT_BYTES);
+  });
+
+  it('answers a row larger than the whole budget with no rows, truncated', async () => {
+    const res = await query(a.token, {
+      query: "WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000) SELECT REPEAT('x', 16000000) AS pad FROM r",
+    });
+    expect(res).toEqual({ status: 200, body: { message: 'Query executed successfully', rowsAffected: 0, data: [], truncated: true } });
+    // The connection it stopped reading is gone; the next statement gets a sound one.
+    expect((await query(a.token, { query: 'SELECT COUNT(*) AS n FROM numbers' })).body.data).toEqual([{ n: '300' }]);
+  });
+
+  it('keeps memory bounded by the budget, not by what the statement would return (1 GB here)', async () => {
+    const runner = runnerWith({ rowLimit: 1000, maxResultBytes: 4 * 1024 * 1024 });
+    const login = await loginOf(a);
+    const sql = "WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000) SELECT n, REPEAT('x', 1000000) AS pad FROM r";
+    const rssBefore = process.memoryUsage().rss;
+    const result = await runner.run(login, sql, []);
+    // Four rows of ~1 MB fit in 4 MiB; the 1000 the row cap allows would be 1 GB.
+    expect(result.rows.map((r) => r.n)).toEqual([1, 2, 3, 4]);
+    expect(result.truncated).toBe(true);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
+    // The server stops producing the rest too: its thread leaves the statement.
+    const running = async () =>
+      (await rowsOf('SELECT COUNT(*) AS c FROM information_schema.processlist WHERE user = ? AND info LIKE ?', [login.user, '%REPEAT(%']))[0]!.c;
+    const deadline = Date.now() + 3000;
+    while (Number(await running()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(Number(await running())).toBe(0);
   });
 
   it('does not cap the rows a write changes', async () => {
@@ -278,6 +360,76 @@ describe('limits', () => {
     });
     expect(res.body.code).toBe('TIMEOUT');
     expect(await rowsOf(`SELECT COUNT(*) AS n FROM \`${a.db}\`.orders`)).toEqual([{ n: 1 }]);
+  });
+
+  it("still answers tenant B while tenant A's statements hold connections", async () => {
+    // Two connections, at most one per tenant: A's two blocked writes cannot take both.
+    const lock = await lockNumberOne(a.db);
+    try {
+      let aFinished = 0;
+      const blocked = [1, 2].map(() =>
+        query(a.token, { query: 'UPDATE numbers SET n = n WHERE n = ?', params: [1] }).finally(() => aFinished++),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const res = await query(b.token, { query: 'SELECT COUNT(*) AS n FROM customers' });
+      expect(res.body.data).toEqual([{ n: '2' }]);
+      // B did not wait for one of A's statements to end (the first ends at the time limit).
+      expect(aFinished).toBe(0);
+      await lock.release();
+      for (const r of await Promise.all(blocked)) expect([200, 400]).toContain(r.status);
+    } finally {
+      await lock.release().catch(() => {});
+    }
+  });
+
+  it('caps the connections one tenant holds and bounds its wait with a 503 BUSY', async () => {
+    const runner = runnerWith({ poolSize: 4, acquireTimeoutMs: 300, timeoutMs: 3000 });
+    const [la, lb] = [await loginOf(a), await loginOf(b)];
+    const lock = await lockNumberOne(a.db);
+    try {
+      // A saturates: four statements that wait on the lock; two run (half the pool), two queue.
+      const outcomes = Array.from({ length: 4 }, () =>
+        runner.run(la, 'UPDATE numbers SET n = n WHERE n = 1', []).then(
+          () => 'ran',
+          (e: unknown) => e,
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      // B finds room at once (with no cap, A's four would hold all four and B would get the 503).
+      expect((await runner.run(lb, 'SELECT COUNT(*) AS n FROM customers', [])).rows).toEqual([{ n: '2' }]);
+      // A's queued two give up after the acquire timeout, with a 503 that says why.
+      await new Promise((r) => setTimeout(r, 400));
+      await lock.release();
+      const settled = await Promise.all(outcomes);
+      expect(settled.filter((o) => o === 'ran')).toHaveLength(2);
+      const busy = settled.filter((o) => o !== 'ran');
+      expect(busy).toHaveLength(2);
+      for (const e of busy) {
+        expect(e).toBeInstanceOf(BusyError);
+        expect((e as BusyError).status).toBe(503);
+        expect((e as BusyError).toJSON()).toEqual({ error: 'Too many statements of this database at once (at most 2 run together), try again', code: 'BUSY' });
+      }
+    } finally {
+      await lock.release().catch(() => {});
+    }
+  });
+
+  it('never hands a connection a watchdog KILL was aimed at to another tenant', async () => {
+    // The watchdog fires 200 ms in, well before the server's own limit: as on MySQL for writes.
+    const runner = runnerWith({ poolSize: 1, timeoutMs: 3000, watchdogGraceMs: -2800 });
+    const [la, lb] = [await loginOf(a), await loginOf(b)];
+    const threadOf = async (login: TenantLogin) => (await runner.run(login, 'SELECT CONNECTION_ID() AS id', [])).rows[0]!.id;
+    const first = await threadOf(la);
+    expect(await threadOf(la)).toBe(first); // without a kill, the one connection is reused
+    const lock = await lockNumberOne(a.db);
+    try {
+      const stopped = runner.run(la, 'UPDATE numbers SET n = n WHERE n = 1', []);
+      await expect(stopped).rejects.toBeInstanceOf(ValidationError);
+      await expect(stopped).rejects.toMatchObject({ details: { code: 'TIMEOUT' } });
+    } finally {
+      await lock.release();
+    }
+    expect(await threadOf(lb)).not.toBe(first);
   });
 
   it('answers 413 for a body over the cap, as API Gateway would', async () => {
