@@ -112,6 +112,28 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
     q.close();
   });
 
+  it('dead-letters a message DynamoDB cannot encode without taking its batch with it', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    // Each passed the old loose schema, and one such item failed the whole BatchWriteItem call.
+    const poisoned = [
+      JSON.stringify({ ...queryRecord(tenant, 1), duration_ms: 1e20 }),
+      JSON.stringify(queryRecord(tenant, 2)).replace('"duration_ms":2', '"duration_ms":1e400'),
+    ];
+    q.sendRaw([poisoned[0]!]);
+    await q.send(Array.from({ length: 20 }, (_, i) => record(tenant, 10 + i)));
+    q.sendRaw([poisoned[1]!]);
+    // An unknown field holding Infinity is dropped; the record itself is kept.
+    q.sendRaw([JSON.stringify(record(tenant, 3)).replace('"tenant_id"', '"attempt":1e400,"tenant_id"')]);
+    await q.idle();
+
+    const items = await itemsOf(tenant);
+    expect(items.map((i) => i.message).sort()).toEqual(['line 3', ...Array.from({ length: 20 }, (_, i) => `line ${10 + i}`)].sort());
+    expect(items.find((i) => i.message === 'line 3')).not.toHaveProperty('attempt');
+    expect(q.deadLetters().map((d) => d.body).sort()).toEqual([...poisoned].sort());
+    q.close();
+  });
+
   it('does not duplicate a redelivered message', async () => {
     const tenant = newTenant();
     let deliveries = 0;
