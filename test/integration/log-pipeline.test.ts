@@ -2,13 +2,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogTableIfMissing, DynamoLogStore } from '#adapters/dynamo-log-store';
 import { LocalDynalite } from '#adapters/local-dynalite';
 import { LocalLogQueue, type SqsConsumer } from '#adapters/local-log-queue';
+import { UnavailableError } from '#core/errors';
+import { ingestLogRecord } from '#core/logs';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 
@@ -183,5 +185,49 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
     const response = await lambdaHandler({ Records: [{ messageId: 'm-1', body } as SQSEvent['Records'][number], { messageId: 'm-2', body: '{' } as SQSEvent['Records'][number]] });
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
     expect((await itemsOf(tenant)).map((i) => i.message)).toEqual(['line 7']);
+  });
+});
+
+describe('DynamoLogStore', () => {
+  it('fails only the item DynamoDB refuses, not the others sharing its BatchWriteItem call', async () => {
+    const tenant = newTenant();
+    const store = new DynamoLogStore(doc, table);
+    // A second line of defence behind L1's schema: an L1 that skipped validation altogether.
+    const unvalidated: SqsConsumer = async (event) => {
+      const results = await Promise.allSettled(event.Records.map((r) => ingestLogRecord(JSON.parse(r.body), r.body, store)));
+      return { batchItemFailures: event.Records.filter((_, i) => results[i]!.status === 'rejected').map((r) => ({ itemIdentifier: r.messageId })) };
+    };
+    const q = queue(unvalidated);
+    const refused = [
+      JSON.stringify({ ...queryRecord(tenant, 1), duration_ms: 1e20 }), // the client will not encode it
+      JSON.stringify(record(tenant, 2, { message: 'x'.repeat(450_000) })), // DynamoDB: item over 400 KB
+    ];
+    q.sendRaw([refused[0]!]);
+    await q.send(Array.from({ length: 48 }, (_, i) => record(tenant, 10 + i))); // several batches, coalesced
+    q.sendRaw([refused[1]!]);
+    await q.idle();
+
+    const items = await itemsOf(tenant);
+    expect(items.map((i) => i.message).sort()).toEqual(Array.from({ length: 48 }, (_, i) => `line ${10 + i}`).sort());
+    expect(q.deadLetters().map((d) => d.body).sort()).toEqual([...refused].sort());
+    expect(q.failedReceives).toBe(6); // the refused two, 3 receives each; no good message failed once
+    q.close();
+  });
+
+  it('answers a read outage with UnavailableError (503) and any other read error as itself (500)', async () => {
+    const store = new DynamoLogStore(doc, table);
+    const tenant = newTenant();
+    // A cursor outside the key range: DynamoDB's ValidationException is a bug, not an outage.
+    await expect(store.page(tenant, 'log', 5, { tenant_id: newTenant(), sk: 'log#x' })).rejects.toSatisfy(
+      (e) => e instanceof DynamoDBServiceException && e.$fault === 'client',
+    );
+    await expect(new DynamoLogStore(doc, 'no_such_table').page(tenant, 'log', 5)).rejects.toSatisfy((e) => !(e instanceof UnavailableError));
+    await dynalite.stop();
+    try {
+      await expect(store.page(tenant, 'log', 5)).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.querySamplesSince(tenant, new Date(0).toISOString())).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      await dynalite.start();
+    }
   });
 });
