@@ -176,6 +176,27 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
     q.close();
   });
 
+  it('saves what DynamoDB did not take by shutdown, and stores it on the next start', async () => {
+    const tenant = newTenant();
+    const deadLetterFile = join(dir, 'dead-letters.jsonl');
+    const before = new LocalLogQueue(l1, { visibilityTimeoutMs: 60_000, deadLetterFile });
+    await dynalite.stop();
+    try {
+      await before.send(Array.from({ length: 30 }, (_, i) => record(tenant, i)));
+      while (before.failedReceives < 30) await new Promise((r) => setTimeout(r, 10));
+      before.close(); // the messages wait out their visibility timeout: none may vanish
+    } finally {
+      await dynalite.start();
+    }
+    expect(await itemsOf(tenant)).toHaveLength(0);
+
+    const after = new LocalLogQueue(l1, { deadLetterFile });
+    expect(after.replaySaved()).toBe(30);
+    await after.idle();
+    expect((await itemsOf(tenant)).map((i) => i.message).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `line ${i}`).sort());
+    after.close();
+  });
+
   it('runs as the Lambda entry point with only the log table configured', async () => {
     // No deps installed in this process: the handler builds its log store from the environment.
     process.env.OCTODB_DYNAMODB_ENDPOINT = dynalite.endpoint;
