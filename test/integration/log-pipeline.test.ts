@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
@@ -13,6 +13,7 @@ import { UnavailableError } from '#core/errors';
 import { ingestLogRecord } from '#core/logs';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
+import { startTestOctoDb } from '../support/octodb.ts';
 
 // The pipeline as `npm start` runs it: LocalLogQueue → L1 (log-ingest handler) → dynalite.
 const dir = mkdtempSync(join(tmpdir(), 'octodb-pipeline-'));
@@ -69,7 +70,9 @@ async function itemsOf(tenantId: string): Promise<Record<string, unknown>[]> {
   return items;
 }
 
-const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 50) => new LocalLogQueue(consumer, { visibilityTimeoutMs });
+// Short enough for quick redeliveries, long enough for a batch on a busy machine: it is also the
+// consumer's time limit, after which its batch counts as failed.
+const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 500) => new LocalLogQueue(consumer, { visibilityTimeoutMs });
 
 describe('log pipeline: local queue → L1 → dynalite', () => {
   it('stores exactly N items for N messages, each under its time-ordered sort key', async () => {
@@ -201,11 +204,16 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
     // No deps installed in this process: the handler builds its log store from the environment.
     process.env.OCTODB_DYNAMODB_ENDPOINT = dynalite.endpoint;
     process.env.OCTODB_LOG_TABLE = table;
-    const tenant = newTenant();
-    const body = JSON.stringify(record(tenant, 7));
-    const response = await lambdaHandler({ Records: [{ messageId: 'm-1', body } as SQSEvent['Records'][number], { messageId: 'm-2', body: '{' } as SQSEvent['Records'][number]] });
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect((await itemsOf(tenant)).map((i) => i.message)).toEqual(['line 7']);
+    try {
+      const tenant = newTenant();
+      const body = JSON.stringify(record(tenant, 7));
+      const response = await lambdaHandler({ Records: [{ messageId: 'm-1', body } as SQSEvent['Records'][number], { messageId: 'm-2', body: '{' } as SQSEvent['Records'][number]] });
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+      expect((await itemsOf(tenant)).map((i) => i.message)).toEqual(['line 7']);
+    } finally {
+      delete process.env.OCTODB_DYNAMODB_ENDPOINT; // startOctoDb below reads the environment too
+      delete process.env.OCTODB_LOG_TABLE;
+    }
   });
 });
 
@@ -249,6 +257,34 @@ describe('DynamoLogStore', () => {
       await expect(store.querySamplesSince(tenant, new Date(0).toISOString())).rejects.toBeInstanceOf(UnavailableError);
     } finally {
       await dynalite.start();
+    }
+  });
+});
+
+describe('npm start', () => {
+  it('saves the log messages it could not store by shutdown, and stores them after the restart', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'octodb-restart-'));
+    const env = { OCTODB_DYNALITE_DIR: join(state, 'dynalite'), OCTODB_LOG_DEAD_LETTER_FILE: join(state, 'log-dead-letters.jsonl') };
+    const tenant = newTenant();
+    try {
+      const first = await startTestOctoDb(env);
+      await first.dynalite!.stop(); // DynamoDB down: every message waits out its visibility timeout
+      await first.deps.logs.send(Array.from({ length: 12 }, (_, i) => record(tenant, i)));
+      while (first.logQueue.failedReceives < 12) await new Promise((r) => setTimeout(r, 10));
+      await first.close();
+      const saved = readFileSync(env.OCTODB_LOG_DEAD_LETTER_FILE, 'utf8').trim().split('\n');
+      expect(saved.map((l) => JSON.parse(l).reason)).toEqual(Array(12).fill('shutdown'));
+
+      const second = await startTestOctoDb(env);
+      try {
+        await second.logQueue.idle();
+        const page = await second.deps.logStore.page(tenant, 'log', 100);
+        expect(page.items.map((i) => i.message).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `line ${i}`).sort());
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(state, { recursive: true, force: true });
     }
   });
 });
