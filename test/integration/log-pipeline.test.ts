@@ -261,6 +261,39 @@ describe('DynamoLogStore', () => {
   });
 });
 
+describe('LocalDynalite', () => {
+  it('keeps its data across a restart: items written before are read after', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'octodb-dynalite-restart-'));
+    const tenant = newTenant();
+    const clientFor = (d: LocalDynalite) =>
+      new DynamoDBClient({ endpoint: d.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    try {
+      const before = new LocalDynalite(dataDir);
+      await before.start();
+      const c1 = clientFor(before);
+      await createLogTableIfMissing(c1, 'restart_logs');
+      const store = new DynamoLogStore(DynamoDBDocumentClient.from(c1), 'restart_logs');
+      await Promise.all(Array.from({ length: 5 }, (_, i) => ingestLogRecord(record(tenant, i), JSON.stringify(record(tenant, i)), store)));
+      c1.destroy();
+      await before.stop();
+
+      // A new instance on a thread of its own, as after `npm start` is run again.
+      const after = new LocalDynalite(dataDir);
+      await after.start();
+      const c2 = clientFor(after);
+      try {
+        const page = await new DynamoLogStore(DynamoDBDocumentClient.from(c2), 'restart_logs').page(tenant, 'log', 10);
+        expect(page.items.map((i) => i.message)).toEqual(['line 4', 'line 3', 'line 2', 'line 1', 'line 0']);
+      } finally {
+        c2.destroy();
+        await after.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('npm start', () => {
   it('saves the log messages it could not store by shutdown, and stores them after the restart', async () => {
     const state = mkdtempSync(join(tmpdir(), 'octodb-restart-'));
