@@ -73,7 +73,8 @@ export class LocalLogQueue implements LogSink {
   private inFlight = 0;
   private scheduled = false;
   private closed = false;
-  private replayLeft = 0;
+  private replayLeft = 0; // replayed messages not settled yet
+  private saveFailed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly waiters: (() => void)[] = [];
   private readonly dead: DeadLetter[] = [];
@@ -161,10 +162,10 @@ export class LocalLogQueue implements LogSink {
     this.timers.clear();
     const left = [...this.live.values()];
     if (left.length > 0) {
-      if (this.save(left, 'shutdown')) logger.warn('log queue closed: messages not yet stored saved to the dead-letter file', { count: left.length, file: this.options.deadLetterFile });
-      else logger.error('log queue closed: messages not yet stored are lost', { count: left.length });
+      const file = this.options.deadLetterFile;
+      if (this.save(left, 'shutdown')) logger.warn('log queue closed: messages not stored yet saved to the dead-letter file', { count: left.length, file });
+      else logger.error('log queue closed: messages not stored yet are lost', { count: left.length });
     }
-    if (this.replayLeft > 0 && this.options.deadLetterFile) rmSync(`${this.options.deadLetterFile}.replaying`, { force: true }); // all in the file again
     for (const m of left) this.settle(m);
   }
 
@@ -247,12 +248,9 @@ export class LocalLogQueue implements LogSink {
 
   private deadLetter(messages: Message[]): void {
     for (const m of messages) this.dead.push({ messageId: m.messageId, body: m.body, receiveCount: m.receiveCount });
-    const file = this.options.deadLetterFile;
-    if (this.save(messages, 'dead-letter')) {
-      logger.warn(`log messages dead-lettered after ${this.options.maxReceiveCount} receives`, { count: messages.length, file });
-    } else {
-      logger.warn(`log messages dead-lettered after ${this.options.maxReceiveCount} receives (kept in memory only)`, { count: messages.length });
-    }
+    const saved = this.save(messages, 'dead-letter');
+    const what = `log messages dead-lettered after ${this.options.maxReceiveCount} receives${saved ? '' : ' (in memory only)'}`;
+    logger.warn(what, { count: messages.length, file: saved ? this.options.deadLetterFile : undefined });
     for (const m of messages) this.settle(m);
   }
 
@@ -262,15 +260,23 @@ export class LocalLogQueue implements LogSink {
     if (!file) return false;
     const at = new Date().toISOString();
     const lines = messages.map((m) => JSON.stringify({ at, reason, message_id: m.messageId, receive_count: m.receiveCount, body: m.body } satisfies SavedMessage));
-    mkdirSync(dirname(file), { recursive: true });
-    appendFileSync(file, `${lines.join('\n')}\n`);
-    return true;
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, `${lines.join('\n')}\n`);
+      return true;
+    } catch (error) {
+      this.saveFailed = true;
+      logger.error('could not write the log dead-letter file', { file, error: error as Error });
+      return false;
+    }
   }
 
   private settle(message: Message): void {
     if (!this.live.delete(message.messageId)) return;
-    if (message.replayed && --this.replayLeft === 0 && this.options.deadLetterFile) {
-      rmSync(`${this.options.deadLetterFile}.replaying`, { force: true }); // each is stored or in the file again
+    // The last replayed message is stored or in the file again: the .replaying copy can go (unless
+    // a write to the file failed, then it is what keeps them).
+    if (message.replayed && --this.replayLeft === 0 && !this.saveFailed && this.options.deadLetterFile) {
+      rmSync(`${this.options.deadLetterFile}.replaying`, { force: true });
     }
     if (this.live.size === 0) for (const resolve of this.waiters.splice(0)) resolve();
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSEvent } from 'aws-lambda';
@@ -204,4 +204,22 @@ describe('LocalLogQueue (SQS semantics)', () => {
     expect(existsSync(`${file}.replaying`)).toBe(false);
     again.close();
   });
+
+  it('keeps dead-lettering, in memory, when its file cannot be written', async () => {
+    const blocker = freshFile();
+    writeFileSync(blocker, 'a file, not a directory');
+    const error = vi.spyOn(logger, 'error');
+    const q = new LocalLogQueue(
+      async () => {
+        throw new Error('down');
+      },
+      { visibilityTimeoutMs: 1, deadLetterFile: join(blocker, 'dead-letters.jsonl') },
+    );
+    await q.send([rec(0)]);
+    await q.idle();
+    expect(q.deadLetters().map((d) => JSON.parse(d.body).message)).toEqual(['m0']);
+    expect(error).toHaveBeenCalledWith('could not write the log dead-letter file', expect.anything());
+    error.mockRestore();
+    q.close();
+  }, 5000);
 });
