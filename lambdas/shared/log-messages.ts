@@ -36,7 +36,7 @@ const queryFields = z.object({
   source: z.literal('query'),
   db_id: z.string().regex(ID),
   statement_type: z.enum(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'OTHER']),
-  // Microseconds, as the query path records it; rounding also turns a denormal into 0 (DynamoDB
+  // Microseconds, as the query path records it; rounding also turns a tiny value into 0 (DynamoDB
   // refuses magnitudes under 1e-130).
   duration_ms: z
     .number()
