@@ -1,8 +1,9 @@
 /**
- * `npm run bench -- logs [messages=10000] [rounds=3]`: log records through the local pipeline (LocalLogQueue
- * → L1 log-ingest → DynamoLogStore → dynalite) against the same items written directly with
- * BatchWriteItem (25 per call, as many calls in flight as the queue runs batches), in one run on
- * one dynalite. Prints both throughputs and the ratio; goal: pipeline ≥ 50% of direct.
+ * `npm run bench -- logs [messages=10000] [rounds=3]`: log records through the local pipeline as
+ * `npm start` runs it (LocalLogQueue, batches of 25 → L1 log-ingest on a worker thread →
+ * DynamoLogStore → dynalite) against the same items written directly with BatchWriteItem (25 per
+ * call, as many calls in flight as the queue runs batches), in one run on one dynalite. Prints
+ * both throughputs and the ratio; goal: pipeline ≥ 50% of direct.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createLogTableIfMissing, DynamoLogStore } from '#adapters/dynamo-log-store';
+import { createLogTableIfMissing } from '#adapters/dynamo-log-store';
 import { LocalDynalite } from '#adapters/local-dynalite';
 import { LocalLogQueue } from '#adapters/local-log-queue';
+import { WorkerConsumer } from '#adapters/worker-consumer';
 import { kindOf, sortKey } from '#core/logs';
 import type { LogRecord } from '#core/ports';
-import { createLogIngestHandler } from '../lambdas/log-ingest/handler.ts';
+import { loadConfig } from '#shared/config';
 
 const CONCURRENCY = 4;
 
@@ -50,9 +52,15 @@ async function direct(doc: DynamoDBDocumentClient, table: string, recs: LogRecor
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
-async function pipeline(doc: DynamoDBDocumentClient, table: string, recs: LogRecord[]): Promise<LocalLogQueue> {
-  const store = new DynamoLogStore(doc, table);
-  const queue = new LocalLogQueue(createLogIngestHandler(async () => store), { concurrency: CONCURRENCY });
+/** L1 as bin/local.ts runs it: a worker thread with a log store of its own, for one table. */
+async function workerL1(endpoint: string, table: string): Promise<WorkerConsumer> {
+  const l1 = new WorkerConsumer(new URL('../bin/local-log-worker.mjs', import.meta.url), loadConfig({ OCTODB_DYNAMODB_ENDPOINT: endpoint, OCTODB_LOG_TABLE: table }));
+  await l1.consume({ Records: [] }); // the thread starts and loads its modules before the clock runs
+  return l1;
+}
+
+async function pipeline(l1: WorkerConsumer, recs: LogRecord[]): Promise<LocalLogQueue> {
+  const queue = new LocalLogQueue((event) => l1.consume(event), { batchSize: 25, concurrency: CONCURRENCY });
   // Producers send in modest groups, as provisioning and migrations do.
   for (let i = 0; i < recs.length; i += 100) await queue.send(recs.slice(i, i + 100));
   await queue.idle();
@@ -87,7 +95,9 @@ export async function main(args: string[]): Promise<void> {
   try {
     for (const t of ['warm_direct', 'warm_pipeline']) await createLogTableIfMissing(client, t);
     await direct(doc, 'warm_direct', records(500));
-    await pipeline(doc, 'warm_pipeline', records(500));
+    const warm = await workerL1(dynalite.endpoint, 'warm_pipeline');
+    await pipeline(warm, records(500));
+    await warm.close();
 
     // Rounds alternate direct and pipeline on fresh tables: the shared machine's noise hits both.
     const rounds = Number(args[1] ?? 3);
@@ -98,22 +108,24 @@ export async function main(args: string[]): Promise<void> {
       await createLogTableIfMissing(client, directTable);
       await createLogTableIfMissing(client, pipelineTable);
       const directSeconds = await time(() => direct(doc, directTable, recs));
+      const l1 = await workerL1(dynalite.endpoint, pipelineTable);
       let dead = 0;
       const pipelineSeconds = await time(async () => {
-        dead = (await pipeline(doc, pipelineTable, recs)).deadLetters().length;
+        dead = (await pipeline(l1, recs)).deadLetters().length;
       });
+      await l1.close();
       const [storedDirect, storedPipeline] = [await count(client, directTable), await count(client, pipelineTable)];
       if (storedDirect !== n || storedPipeline !== n || dead !== 0) throw new Error('bench: not every message was stored exactly once');
       const [directRate, pipelineRate] = [n / directSeconds, n / pipelineSeconds];
       ratios.push(pipelineRate / directRate);
       console.log(
         `round ${round}: direct BatchWriteItem (25/call) ${directRate.toFixed(0)} items/s | ` +
-          `pipeline queue → L1 → store ${pipelineRate.toFixed(0)} items/s (stored ${storedPipeline}/${n}, DLQ ${dead}) | ` +
+          `pipeline queue → L1 (worker) → store ${pipelineRate.toFixed(0)} items/s (stored ${storedPipeline}/${n}, DLQ ${dead}) | ` +
           `ratio ${(100 * ratios.at(-1)!).toFixed(1)}%`,
       );
     }
     const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
-    console.log(`messages per round: ${n}, ${CONCURRENCY} batches/calls in flight, dynalite`);
+    console.log(`messages per round: ${n}, batches of 25, ${CONCURRENCY} batches/calls in flight, dynalite`);
     console.log(`ratio pipeline/direct, median of ${rounds}: ${(100 * median).toFixed(1)}%  (goal ≥ 50%)`);
   } finally {
     client.destroy();

@@ -69,7 +69,15 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const depsConfig = { ...config, OCTODB_DYNAMODB_ENDPOINT: config.OCTODB_DYNAMODB_ENDPOINT ?? dynalite?.endpoint };
   // L1 on a worker thread, as on AWS it is a Lambda of its own; batches of 25 as the CDK stack's.
   const logConsumer = new WorkerConsumer(new URL('./local-log-worker.mjs', import.meta.url), depsConfig);
-  const logQueue = new LocalLogQueue((event) => logConsumer.consume(event), { batchSize: 25 });
+  // SQS's 3 receives, but received again 30 s after the first failure and 5 min after the second,
+  // so a DynamoDB outage up to ~5 min loses nothing; past that, and at shutdown, messages go to
+  // the dead-letter file, sent again at the next start.
+  const logQueue = new LocalLogQueue((event) => logConsumer.consume(event), {
+    batchSize: 25,
+    visibilityTimeoutMs: 30_000,
+    visibilityBackoff: 10,
+    deadLetterFile: resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE),
+  });
   const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });
   useDeps(deps);
 
@@ -78,6 +86,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   await migrateMetaDb(deps.hostRunner, host, deps.mysqlLogin.database, metaFiles ?? {}, 120);
   await deps.meta.registerHost(host);
   await createLogTableIfMissing(deps.dynamo, config.OCTODB_LOG_TABLE);
+  logQueue.replaySaved();
 
   // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally this timer does.
   const sweepAll = () => {
@@ -100,7 +109,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
       await invoker.idle();
       await deps.flushLogs();
       await Promise.race([logQueue.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
-      logQueue.close();
+      logQueue.close(); // saves what is left to the dead-letter file
       await logConsumer.close();
       await deps.close();
       await dynalite?.stop();

@@ -6,6 +6,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { UnavailableError } from '#core/errors';
 import { kindOf, sinceRange, sortKey } from '#core/logs';
 import type { LogCursor, LogKind, LogPage, LogStore, QuerySample, StoredLog } from '#core/ports';
@@ -23,6 +24,8 @@ interface PendingPut {
  * The log_table on DynamoDB (dynalite locally). Puts issued together (one SQS batch's records,
  * or several concurrent batches) are coalesced into BatchWriteItem calls of ≤ 25; items DynamoDB
  * leaves unprocessed are retried with backoff, and what still fails rejects its own put only.
+ * A call refused for its content (one item DynamoDB will not take fails the whole call) is
+ * retried item by item, so only the refused item's put fails.
  */
 export class DynamoLogStore implements LogStore {
   private pending: PendingPut[] = [];
@@ -86,12 +89,13 @@ export class DynamoLogStore implements LogStore {
     return samples;
   }
 
-  /** A read the dashboard waits on: an outage is a 503 (try again), not an unexplained 500. */
+  /** A read the dashboard waits on: an outage is a 503 (try again); anything else is a bug (500). */
   private async query(command: QueryCommand) {
     try {
       return await this.doc.send(command);
     } catch (error) {
-      throw new UnavailableError('The log table is unavailable, try again');
+      if (isAvailabilityError(error)) throw new UnavailableError('The log table is unavailable, try again');
+      throw error;
     }
   }
 
@@ -121,7 +125,12 @@ export class DynamoLogStore implements LogStore {
         const left = out.UnprocessedItems?.[this.table] ?? [];
         unprocessed = new Set(left.map((r) => `${r.PutRequest?.Item?.tenant_id}\u0000${r.PutRequest?.Item?.sk}`));
       } catch (error) {
-        // The SDK has already retried the call itself; the records go back to their queue.
+        if (todo.length > 1 && !isAvailabilityError(error)) {
+          // Refused for its content: find the item(s) at fault by writing each alone.
+          await Promise.all(todo.map((g) => this.write([g])));
+          return;
+        }
+        // An outage the SDK has already retried (or the one refused item): back to the queue.
         for (const put of todo.flat()) put.reject(error);
         return;
       }
@@ -138,6 +147,18 @@ export class DynamoLogStore implements LogStore {
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/**
+ * An error worth retrying later (network, timeout, throttling, a 5xx), as the SDK's own retry
+ * strategy classifies it; anything else (ValidationException, a value the client cannot encode,
+ * a missing table) is about the request itself and fails the same way again.
+ */
+function isAvailabilityError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  // What the SDK throws: an Error with optional $metadata and $retryable.
+  const sdk = error as Parameters<typeof isTransientError>[0];
+  return isTransientError(sdk) || isThrottlingError(sdk) || isServerError(sdk);
 }
 
 /** Creates the log table when it does not exist (local start-up; on AWS the CDK stack owns it). */

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LogRecord, LogSink } from '#core/ports';
+import { logger } from '#shared/logger';
 import { encodeLogMessage } from './log-encoding.ts';
 
 export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -8,12 +11,25 @@ export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 export interface LocalQueueOptions {
   /** Records per consumer invocation (the Lambda event source mapping's BatchSize). */
   batchSize: number;
-  /** How long a received message stays invisible before it can be received again. */
+  /**
+   * How long a received message stays invisible before it can be received again. It is also the
+   * consumer's time limit: a batch still running then is given up and its messages become visible.
+   */
   visibilityTimeoutMs: number;
+  /**
+   * After its nth failed receive a message stays invisible visibilityTimeoutMs × backoff^(n−1).
+   * 1 is SQS's fixed visibility timeout; more lets a longer outage pass before the DLQ.
+   */
+  visibilityBackoff: number;
   /** Receives after which a message that keeps failing moves to the dead-letter queue. */
   maxReceiveCount: number;
   /** Consumer invocations in flight at once (Lambda runs several batches concurrently). */
   concurrency: number;
+  /**
+   * Where dead letters, and on close the backlog not yet consumed, are appended (JSON lines), so
+   * that neither is lost with the process; replaySaved() sends them again. Unset: memory only.
+   */
+  deadLetterFile?: string;
 }
 
 interface Message {
@@ -22,6 +38,8 @@ interface Message {
   sentAt: number;
   receiveCount: number;
   firstReceiveAt?: number;
+  /** Sent again from the file: the file's copy may go once every such message is settled. */
+  replayed?: boolean;
 }
 
 export interface DeadLetter {
@@ -30,20 +48,33 @@ export interface DeadLetter {
   receiveCount: number;
 }
 
+/** One line of the dead-letter file. */
+export interface SavedMessage {
+  at: string;
+  reason: 'dead-letter' | 'shutdown';
+  message_id: string;
+  receive_count: number;
+  body: string;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
 /**
  * In-process stand-in for SQS + the Lambda event source mapping feeding L1. It keeps the
  * semantics the consumer relies on: batches, a message received is invisible until its visibility
- * timeout ends, only the ids L1 reports as failed (or the whole batch, if L1 throws) come back,
- * ApproximateReceiveCount counts receives, and a message received `maxReceiveCount` times without
- * success moves to the dead-letter queue instead of being received again.
+ * timeout ends, only the ids L1 reports as failed (or the whole batch, if L1 throws or outlives
+ * the timeout) come back, ApproximateReceiveCount counts receives, and a message whose
+ * `maxReceiveCount`th receive fails moves to the dead-letter queue instead of being received again.
  */
 export class LocalLogQueue implements LogSink {
   private readonly ready: Message[] = [];
   private head = 0;
-  private pending = 0; // messages neither deleted nor dead-lettered
+  private readonly live = new Map<string, Message>(); // neither deleted nor dead-lettered (nor saved at close)
   private inFlight = 0;
   private scheduled = false;
   private closed = false;
+  private replayLeft = 0; // replayed messages not settled yet
+  private saveFailed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly waiters: (() => void)[] = [];
   private readonly dead: DeadLetter[] = [];
@@ -55,25 +86,63 @@ export class LocalLogQueue implements LogSink {
     private readonly consumer: SqsConsumer,
     options: Partial<LocalQueueOptions> = {},
   ) {
-    this.options = { batchSize: 10, visibilityTimeoutMs: 30_000, maxReceiveCount: 3, concurrency: 4, ...options };
+    this.options = { batchSize: 10, visibilityTimeoutMs: 30_000, visibilityBackoff: 1, maxReceiveCount: 3, concurrency: 4, ...options };
   }
 
   async send(records: LogRecord[]): Promise<void> {
     if (this.closed) throw new Error('log queue is closed');
     const bodies = records.map((r) => encodeLogMessage(r));
-    for (const body of bodies) this.enqueue({ messageId: randomUUID(), body, sentAt: Date.now(), receiveCount: 0 });
+    for (const body of bodies) this.enqueue(newMessage(body));
     this.schedule();
   }
 
   /** Sends raw bodies as they are (tests use it to put malformed messages on the queue). */
   sendRaw(bodies: string[]): void {
-    for (const body of bodies) this.enqueue({ messageId: randomUUID(), body, sentAt: Date.now(), receiveCount: 0 });
+    for (const body of bodies) this.enqueue(newMessage(body));
     this.schedule();
   }
 
-  /** Resolves when every message sent so far was deleted or dead-lettered. */
+  /**
+   * Sends again every message an earlier run saved to the dead-letter file (as a DLQ redrive
+   * would), as new messages with their receive count reset. The file is set aside meanwhile as
+   * `<file>.replaying` and removed once each replayed message is stored or saved anew, so a crash
+   * mid-replay loses none of them (the next start replays them again: log_id dedups the store).
+   */
+  replaySaved(): number {
+    const file = this.options.deadLetterFile;
+    if (!file || this.replayLeft > 0) return 0; // once per start
+    const replaying = `${file}.replaying`;
+    if (existsSync(file)) {
+      if (existsSync(replaying)) appendFileSync(replaying, readFileSync(file));
+      else renameSync(file, replaying);
+      rmSync(file, { force: true });
+    }
+    if (!existsSync(replaying)) return 0;
+    const saved: SavedMessage[] = [];
+    let unreadable = 0;
+    for (const line of readFileSync(replaying, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        saved.push(JSON.parse(line) as SavedMessage);
+      } catch {
+        unreadable++; // a line cut short by a crash while it was written
+      }
+    }
+    if (unreadable > 0) logger.warn('log dead-letter file: unreadable lines skipped', { count: unreadable, file: replaying });
+    if (saved.length === 0) {
+      rmSync(replaying, { force: true });
+      return 0;
+    }
+    this.replayLeft += saved.length;
+    for (const s of saved) this.enqueue({ ...newMessage(s.body), replayed: true });
+    logger.info('log messages saved by an earlier run sent again', { count: saved.length, file });
+    this.schedule();
+    return saved.length;
+  }
+
+  /** Resolves when every message sent so far was deleted, dead-lettered or saved at close. */
   idle(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
+    if (this.live.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -81,14 +150,27 @@ export class LocalLogQueue implements LogSink {
     return this.dead;
   }
 
+  /**
+   * Stops receiving. Messages not consumed yet (waiting, invisible, or in a batch still running)
+   * are saved to the dead-letter file, never dropped silently; a batch that completes afterwards
+   * may have stored some of them too (log_id dedups the replay).
+   */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    const left = [...this.live.values()];
+    if (left.length > 0) {
+      const file = this.options.deadLetterFile;
+      if (this.save(left, 'shutdown')) logger.warn('log queue closed: messages not stored yet saved to the dead-letter file', { count: left.length, file });
+      else logger.error('log queue closed: messages not stored yet are lost', { count: left.length });
+    }
+    for (const m of left) this.settle(m);
   }
 
   private enqueue(message: Message): void {
-    this.pending++;
+    this.live.set(message.messageId, message);
     this.ready.push(message);
   }
 
@@ -107,16 +189,11 @@ export class LocalLogQueue implements LogSink {
       const batch: Message[] = [];
       while (batch.length < this.options.batchSize && this.head < this.ready.length) {
         const message = this.ready[this.head++]!;
-        if (message.receiveCount >= this.options.maxReceiveCount) {
-          this.deadLetter(message);
-          continue;
-        }
         message.receiveCount++;
         message.firstReceiveAt ??= Date.now();
         batch.push(message);
       }
       this.compact();
-      if (batch.length === 0) continue;
       this.inFlight++;
       void this.deliver(batch).finally(() => {
         this.inFlight--;
@@ -128,37 +205,80 @@ export class LocalLogQueue implements LogSink {
   private async deliver(batch: Message[]): Promise<void> {
     const receivedAt = Date.now();
     let failedIds: Set<string>;
+    let timer: NodeJS.Timeout | undefined;
+    // As SQS: once the visibility timeout ends, the batch's messages are visible again, even if
+    // the consumer still runs. Its late answer is ignored (a late store is deduped by log_id).
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), this.options.visibilityTimeoutMs);
+      this.timers.add(timer);
+    });
     try {
-      const response = await this.consumer({ Records: batch.map(toSqsRecord) });
-      failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      const response = await Promise.race([this.consumer({ Records: batch.map(toSqsRecord) }), timedOut]);
+      if (response === TIMED_OUT) logger.warn('log consumer outlived the visibility timeout: its batch is visible again', { count: batch.length });
+      failedIds = new Set(response === TIMED_OUT ? batch.map((m) => m.messageId) : (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch {
       failedIds = new Set(batch.map((m) => m.messageId)); // a thrown invocation returns the whole batch
+    } finally {
+      clearTimeout(timer);
+      this.timers.delete(timer!);
     }
+    if (this.closed) return; // close() saved every message it had not seen settled
     const failed: Message[] = [];
+    const dead: Message[] = [];
     for (const message of batch) {
-      if (failedIds.has(message.messageId)) failed.push(message);
-      else this.settle();
+      if (!failedIds.has(message.messageId)) this.settle(message);
+      else if (message.receiveCount >= this.options.maxReceiveCount) dead.push(message);
+      else failed.push(message);
     }
-    if (failed.length === 0) return;
-    this.failedReceives += failed.length;
-    // A batch's failures share one receive time, so they become visible again together.
-    const wait = Math.max(0, receivedAt + this.options.visibilityTimeoutMs - Date.now());
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.ready.push(...failed);
-      this.schedule();
-    }, wait);
-    this.timers.add(timer);
+    this.failedReceives += failed.length + dead.length;
+    if (dead.length > 0) this.deadLetter(dead);
+    // Failures with the same receive count share one receive time, so become visible together.
+    const byCount = new Map<number, Message[]>();
+    for (const m of failed) byCount.set(m.receiveCount, [...(byCount.get(m.receiveCount) ?? []), m]);
+    for (const [count, messages] of byCount) {
+      const invisibleMs = this.options.visibilityTimeoutMs * this.options.visibilityBackoff ** (count - 1);
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.ready.push(...messages);
+        this.schedule();
+      }, Math.max(0, receivedAt + invisibleMs - Date.now()));
+      this.timers.add(timer);
+    }
   }
 
-  private deadLetter(message: Message): void {
-    this.dead.push({ messageId: message.messageId, body: message.body, receiveCount: message.receiveCount });
-    this.settle();
+  private deadLetter(messages: Message[]): void {
+    for (const m of messages) this.dead.push({ messageId: m.messageId, body: m.body, receiveCount: m.receiveCount });
+    const saved = this.save(messages, 'dead-letter');
+    const what = `log messages dead-lettered after ${this.options.maxReceiveCount} receives${saved ? '' : ' (in memory only)'}`;
+    logger.warn(what, { count: messages.length, file: saved ? this.options.deadLetterFile : undefined });
+    for (const m of messages) this.settle(m);
   }
 
-  private settle(): void {
-    this.pending--;
-    if (this.pending === 0) for (const resolve of this.waiters.splice(0)) resolve();
+  /** Appends messages to the dead-letter file (synchronously: it must be on disk before they settle). */
+  private save(messages: Message[], reason: SavedMessage['reason']): boolean {
+    const file = this.options.deadLetterFile;
+    if (!file) return false;
+    const at = new Date().toISOString();
+    const lines = messages.map((m) => JSON.stringify({ at, reason, message_id: m.messageId, receive_count: m.receiveCount, body: m.body } satisfies SavedMessage));
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, `${lines.join('\n')}\n`);
+      return true;
+    } catch (error) {
+      this.saveFailed = true;
+      logger.error('could not write the log dead-letter file', { file, error: error as Error });
+      return false;
+    }
+  }
+
+  private settle(message: Message): void {
+    if (!this.live.delete(message.messageId)) return;
+    // The last replayed message is stored or in the file again: the .replaying copy can go (unless
+    // a write to the file failed, then it is what keeps them).
+    if (message.replayed && --this.replayLeft === 0 && !this.saveFailed && this.options.deadLetterFile) {
+      rmSync(`${this.options.deadLetterFile}.replaying`, { force: true });
+    }
+    if (this.live.size === 0) for (const resolve of this.waiters.splice(0)) resolve();
   }
 
   private compact(): void {
@@ -167,6 +287,10 @@ export class LocalLogQueue implements LogSink {
       this.head = 0;
     }
   }
+}
+
+function newMessage(body: string): Message {
+  return { messageId: randomUUID(), body, sentAt: Date.now(), receiveCount: 0 };
 }
 
 function toSqsRecord(message: Message): SQSRecord {

@@ -28,7 +28,13 @@ const action = <S extends z.ZodType>(a: DashboardAction<S>): DashboardAction => 
 const dbId = z.string().regex(DB_ID_PATTERN, 'db_id must be 32 hex characters').optional();
 const page = z.object({
   limit: z.number().int('limit must be an integer').min(1).max(100).default(25),
-  last_evaluated_key: z.string().min(1).max(2048).optional(),
+  // null is what the last page answers; a client echoing it back asks for the first page.
+  last_evaluated_key: z
+    .string()
+    .min(1)
+    .max(2048)
+    .nullish()
+    .transform((key) => key ?? undefined),
 });
 const WINDOW_UNITS_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const MAX_WINDOW_MS = 30 * 86_400_000;

@@ -69,6 +69,8 @@ const settings = z.object({
   OCTODB_DYNAMODB_ENDPOINT: z.string().optional(),
   /** Where the embedded dynalite keeps its data between local restarts. */
   OCTODB_DYNALITE_DIR: z.string().default('.octodb/dynalite'),
+  /** Local log queue: dead letters and the backlog left at shutdown (JSON lines), sent again at start. */
+  OCTODB_LOG_DEAD_LETTER_FILE: z.string().default('.octodb/log-dead-letters.jsonl'),
 
   // --- notifications (Mailgun) ---
   OCTODB_MAILGUN_API_KEY: z.string().optional(),

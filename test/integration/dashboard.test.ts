@@ -189,6 +189,13 @@ describe('POST /dashboard', () => {
     expect(genuine.status).toBe(200);
   });
 
+  it.each(['get_log_table', 'get_query_logs'])('%s takes last_evaluated_key: null (what the last page answers) as the first page', async (action) => {
+    const first = await dash<{ items: { log_id: string }[] }>(a, { action, limit: 3 });
+    const echoed = await dash<{ items: { log_id: string }[] }>(a, { action, limit: 3, last_evaluated_key: null });
+    expect(echoed.status).toBe(200);
+    expect(echoed.body.items.map((i) => i.log_id)).toEqual(first.body.items.map((i) => i.log_id));
+  });
+
   it('answers 400 listing the valid actions for an unknown or missing action', async () => {
     for (const body of [{ action: 'drop_everything' }, {}, { action: 42 }, { action: '__proto__' }, { action: 'toString' }]) {
       const res = await dash<{ error: string; valid_actions: string[] }>(a, body);

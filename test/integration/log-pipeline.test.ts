@@ -1,16 +1,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogTableIfMissing, DynamoLogStore } from '#adapters/dynamo-log-store';
 import { LocalDynalite } from '#adapters/local-dynalite';
 import { LocalLogQueue, type SqsConsumer } from '#adapters/local-log-queue';
+import { UnavailableError } from '#core/errors';
+import { ingestLogRecord } from '#core/logs';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
+import { startTestOctoDb } from '../support/octodb.ts';
 
 // The pipeline as `npm start` runs it: LocalLogQueue → L1 (log-ingest handler) → dynalite.
 const dir = mkdtempSync(join(tmpdir(), 'octodb-pipeline-'));
@@ -67,7 +70,9 @@ async function itemsOf(tenantId: string): Promise<Record<string, unknown>[]> {
   return items;
 }
 
-const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 50) => new LocalLogQueue(consumer, { visibilityTimeoutMs });
+// Short enough for quick redeliveries, long enough for a batch on a busy machine: it is also the
+// consumer's time limit, after which its batch counts as failed.
+const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 500) => new LocalLogQueue(consumer, { visibilityTimeoutMs });
 
 describe('log pipeline: local queue → L1 → dynalite', () => {
   it('stores exactly N items for N messages, each under its time-ordered sort key', async () => {
@@ -112,6 +117,28 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
     q.close();
   });
 
+  it('dead-letters a message DynamoDB cannot encode without taking its batch with it', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    // Each passed the old loose schema, and one such item failed the whole BatchWriteItem call.
+    const poisoned = [
+      JSON.stringify({ ...queryRecord(tenant, 1), duration_ms: 1e20 }),
+      JSON.stringify(queryRecord(tenant, 2)).replace('"duration_ms":2', '"duration_ms":1e400'),
+    ];
+    q.sendRaw([poisoned[0]!]);
+    await q.send(Array.from({ length: 20 }, (_, i) => record(tenant, 10 + i)));
+    q.sendRaw([poisoned[1]!]);
+    // An unknown field holding Infinity is dropped; the record itself is kept.
+    q.sendRaw([JSON.stringify(record(tenant, 3)).replace('"tenant_id"', '"attempt":1e400,"tenant_id"')]);
+    await q.idle();
+
+    const items = await itemsOf(tenant);
+    expect(items.map((i) => i.message).sort()).toEqual(['line 3', ...Array.from({ length: 20 }, (_, i) => `line ${10 + i}`)].sort());
+    expect(items.find((i) => i.message === 'line 3')).not.toHaveProperty('attempt');
+    expect(q.deadLetters().map((d) => d.body).sort()).toEqual([...poisoned].sort());
+    q.close();
+  });
+
   it('does not duplicate a redelivered message', async () => {
     const tenant = newTenant();
     let deliveries = 0;
@@ -152,14 +179,145 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
     q.close();
   });
 
+  it('saves what DynamoDB did not take by shutdown, and stores it on the next start', async () => {
+    const tenant = newTenant();
+    const deadLetterFile = join(dir, 'dead-letters.jsonl');
+    const before = new LocalLogQueue(l1, { visibilityTimeoutMs: 60_000, deadLetterFile });
+    await dynalite.stop();
+    try {
+      await before.send(Array.from({ length: 30 }, (_, i) => record(tenant, i)));
+      while (before.failedReceives < 30) await new Promise((r) => setTimeout(r, 10));
+      before.close(); // the messages wait out their visibility timeout: none may vanish
+    } finally {
+      await dynalite.start();
+    }
+    expect(await itemsOf(tenant)).toHaveLength(0);
+
+    const after = new LocalLogQueue(l1, { deadLetterFile });
+    expect(after.replaySaved()).toBe(30);
+    await after.idle();
+    expect((await itemsOf(tenant)).map((i) => i.message).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `line ${i}`).sort());
+    after.close();
+  });
+
   it('runs as the Lambda entry point with only the log table configured', async () => {
     // No deps installed in this process: the handler builds its log store from the environment.
     process.env.OCTODB_DYNAMODB_ENDPOINT = dynalite.endpoint;
     process.env.OCTODB_LOG_TABLE = table;
+    try {
+      const tenant = newTenant();
+      const body = JSON.stringify(record(tenant, 7));
+      const response = await lambdaHandler({ Records: [{ messageId: 'm-1', body } as SQSEvent['Records'][number], { messageId: 'm-2', body: '{' } as SQSEvent['Records'][number]] });
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+      expect((await itemsOf(tenant)).map((i) => i.message)).toEqual(['line 7']);
+    } finally {
+      delete process.env.OCTODB_DYNAMODB_ENDPOINT; // startOctoDb below reads the environment too
+      delete process.env.OCTODB_LOG_TABLE;
+    }
+  });
+});
+
+describe('DynamoLogStore', () => {
+  it('fails only the item DynamoDB refuses, not the others sharing its BatchWriteItem call', async () => {
     const tenant = newTenant();
-    const body = JSON.stringify(record(tenant, 7));
-    const response = await lambdaHandler({ Records: [{ messageId: 'm-1', body } as SQSEvent['Records'][number], { messageId: 'm-2', body: '{' } as SQSEvent['Records'][number]] });
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect((await itemsOf(tenant)).map((i) => i.message)).toEqual(['line 7']);
+    const store = new DynamoLogStore(doc, table);
+    // A second line of defence behind L1's schema: an L1 that skipped validation altogether.
+    const unvalidated: SqsConsumer = async (event) => {
+      const results = await Promise.allSettled(event.Records.map((r) => ingestLogRecord(JSON.parse(r.body), r.body, store)));
+      return { batchItemFailures: event.Records.filter((_, i) => results[i]!.status === 'rejected').map((r) => ({ itemIdentifier: r.messageId })) };
+    };
+    const q = queue(unvalidated);
+    const refused = [
+      JSON.stringify({ ...queryRecord(tenant, 1), duration_ms: 1e20 }), // the client will not encode it
+      JSON.stringify(record(tenant, 2, { message: 'x'.repeat(450_000) })), // DynamoDB: item over 400 KB
+    ];
+    q.sendRaw([refused[0]!]);
+    await q.send(Array.from({ length: 48 }, (_, i) => record(tenant, 10 + i))); // several batches, coalesced
+    q.sendRaw([refused[1]!]);
+    await q.idle();
+
+    const items = await itemsOf(tenant);
+    expect(items.map((i) => i.message).sort()).toEqual(Array.from({ length: 48 }, (_, i) => `line ${10 + i}`).sort());
+    expect(q.deadLetters().map((d) => d.body).sort()).toEqual([...refused].sort());
+    expect(q.failedReceives).toBe(6); // the refused two, 3 receives each; no good message failed once
+    q.close();
+  });
+
+  it('answers a read outage with UnavailableError (503) and any other read error as itself (500)', async () => {
+    const store = new DynamoLogStore(doc, table);
+    const tenant = newTenant();
+    // A cursor outside the key range: DynamoDB's ValidationException is a bug, not an outage.
+    await expect(store.page(tenant, 'log', 5, { tenant_id: newTenant(), sk: 'log#x' })).rejects.toSatisfy(
+      (e) => e instanceof DynamoDBServiceException && e.$fault === 'client',
+    );
+    await expect(new DynamoLogStore(doc, 'no_such_table').page(tenant, 'log', 5)).rejects.toSatisfy((e) => !(e instanceof UnavailableError));
+    await dynalite.stop();
+    try {
+      await expect(store.page(tenant, 'log', 5)).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.querySamplesSince(tenant, new Date(0).toISOString())).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      await dynalite.start();
+    }
+  });
+});
+
+describe('LocalDynalite', () => {
+  it('keeps its data across a restart: items written before are read after', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'octodb-dynalite-restart-'));
+    const tenant = newTenant();
+    const clientFor = (d: LocalDynalite) =>
+      new DynamoDBClient({ endpoint: d.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    try {
+      const before = new LocalDynalite(dataDir);
+      await before.start();
+      const c1 = clientFor(before);
+      await createLogTableIfMissing(c1, 'restart_logs');
+      const store = new DynamoLogStore(DynamoDBDocumentClient.from(c1), 'restart_logs');
+      await Promise.all(Array.from({ length: 5 }, (_, i) => ingestLogRecord(record(tenant, i), JSON.stringify(record(tenant, i)), store)));
+      c1.destroy();
+      await before.stop();
+
+      // A new instance on a thread of its own, as after `npm start` is run again.
+      const after = new LocalDynalite(dataDir);
+      await after.start();
+      const c2 = clientFor(after);
+      try {
+        const page = await new DynamoLogStore(DynamoDBDocumentClient.from(c2), 'restart_logs').page(tenant, 'log', 10);
+        expect(page.items.map((i) => i.message)).toEqual(['line 4', 'line 3', 'line 2', 'line 1', 'line 0']);
+      } finally {
+        c2.destroy();
+        await after.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm start', () => {
+  it('saves the log messages it could not store by shutdown, and stores them after the restart', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'octodb-restart-'));
+    const env = { OCTODB_DYNALITE_DIR: join(state, 'dynalite'), OCTODB_LOG_DEAD_LETTER_FILE: join(state, 'log-dead-letters.jsonl') };
+    const tenant = newTenant();
+    try {
+      const first = await startTestOctoDb(env);
+      await first.dynalite!.stop(); // DynamoDB down: every message waits out its visibility timeout
+      await first.deps.logs.send(Array.from({ length: 12 }, (_, i) => record(tenant, i)));
+      while (first.logQueue.failedReceives < 12) await new Promise((r) => setTimeout(r, 10));
+      await first.close();
+      const saved = readFileSync(env.OCTODB_LOG_DEAD_LETTER_FILE, 'utf8').trim().split('\n');
+      expect(saved.map((l) => JSON.parse(l).reason)).toEqual(Array(12).fill('shutdown'));
+
+      const second = await startTestOctoDb(env);
+      try {
+        await second.logQueue.idle();
+        const page = await second.deps.logStore.page(tenant, 'log', 100);
+        expect(page.items.map((i) => i.message).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `line ${i}`).sort());
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });

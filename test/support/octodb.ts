@@ -34,7 +34,14 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
   const base = MYSQL_URL.replace(/\/[^/]*$/, '');
   // Each OctoDB its own dynalite store: LevelDB allows one process per directory.
   const dynaliteDir = mkdtempSync(join(tmpdir(), 'octodb-dynalite-'));
-  const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}`, OCTODB_DYNALITE_DIR: dynaliteDir, ...env });
+  const deadLetterFile = `${dynaliteDir}.dead-letters.jsonl`; // never the checkout's .octodb/ file
+  const octo = await startOctoDb({
+    PORT: '0',
+    OCTODB_MYSQL_URL: `${base}/${metaDb}`,
+    OCTODB_DYNALITE_DIR: dynaliteDir,
+    OCTODB_LOG_DEAD_LETTER_FILE: deadLetterFile,
+    ...env,
+  });
   const login = parseMysqlUrl(MYSQL_URL);
   const admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
 
@@ -93,6 +100,7 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
       await admin.end();
       await octo.close();
       rmSync(dynaliteDir, { recursive: true, force: true });
+      rmSync(deadLetterFile, { force: true });
     },
   };
 }

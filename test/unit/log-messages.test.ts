@@ -14,9 +14,23 @@ const good = {
 const query = { ...good, source: 'query', db_id: 'a'.repeat(32), statement_type: 'SELECT', duration_ms: 3.5, rows: 2, outcome: 'ok' };
 
 describe('parseLogMessage (L1 validation)', () => {
-  it('accepts a log record and a query record, keeping extra fields', () => {
-    expect(parseLogMessage(JSON.stringify({ ...good, attempt: 2 }))).toMatchObject({ ...good, attempt: 2 });
-    expect(parseLogMessage(JSON.stringify(query))).toMatchObject(query);
+  it('accepts a log record and a query record', () => {
+    expect(parseLogMessage(JSON.stringify(good))).toEqual(good);
+    expect(parseLogMessage(JSON.stringify(query))).toEqual(query);
+    expect(parseLogMessage(JSON.stringify({ ...good, truncated: true }))).toEqual({ ...good, truncated: true });
+  });
+
+  it('drops unknown fields, so none can carry a value DynamoDB refuses (Infinity, a nested blob)', () => {
+    // JSON.parse reads 1e400 as Infinity, which the DynamoDB client will not encode.
+    const body = JSON.stringify({ ...good, attempt: 2, nested: { a: 1 } }).replace('"attempt":2', '"attempt":1e400');
+    expect(parseLogMessage(body)).toEqual(good);
+    // Query fields on a record that is not a query record are unknown fields too.
+    expect(parseLogMessage(JSON.stringify({ ...good, duration_ms: 1e20 }))).toEqual(good);
+  });
+
+  it('rounds a query duration to microseconds (DynamoDB refuses magnitudes under 1e-130)', () => {
+    expect(parseLogMessage(JSON.stringify({ ...query, duration_ms: 1e-200 }))).toMatchObject({ duration_ms: 0 });
+    expect(parseLogMessage(JSON.stringify({ ...query, duration_ms: 1.23456789 }))).toMatchObject({ duration_ms: 1.235 });
   });
 
   it.each([
@@ -35,6 +49,12 @@ describe('parseLogMessage (L1 validation)', () => {
     ['query with unknown statement type', JSON.stringify({ ...query, statement_type: 'DROP' })],
     ['query with unknown outcome', JSON.stringify({ ...query, outcome: 'meh' })],
     ['bad log_id', JSON.stringify({ ...good, log_id: '../../x' })],
+    ['query with a duration DynamoDB cannot encode', JSON.stringify({ ...query, duration_ms: 1e20 })],
+    ['query with an infinite duration', JSON.stringify(query).replace('"duration_ms":3.5', '"duration_ms":1e400')],
+    ['query lasting over a day', JSON.stringify({ ...query, duration_ms: 86_400_001 })],
+    ['query with rows beyond a safe integer', JSON.stringify({ ...query, rows: 2 ** 53 })],
+    ['message over 256 KB (the item would near DynamoDB\'s 400 KB)', JSON.stringify({ ...good, message: '€'.repeat(90_000) })],
+    ['truncated not a boolean', JSON.stringify({ ...good, truncated: 'yes' })],
   ])('refuses %s', (_, body) => {
     expect(() => parseLogMessage(body)).toThrow();
   });
