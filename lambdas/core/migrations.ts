@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ProhibitedError, UnavailableError } from './errors.ts';
 import {
+  buildAlterPlanScript,
   buildTableBackupScript,
   buildTableSkeemaScript,
   DEFINITION_MARKER,
@@ -8,7 +9,7 @@ import {
   NO_TABLE_MARKER,
   runOnHost,
 } from './host-scripts.ts';
-import { databaseName, tempSchemaName } from './ids.ts';
+import { databaseName, scratchSchemaName, tempSchemaName } from './ids.ts';
 import { validateMigrationSql } from './migration-sql.ts';
 import type {
   Caller,
@@ -265,9 +266,9 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
       const reason = push.kind === 'transient' ? `gave up after ${attempt} attempts: ${push.reason}` : push.reason;
       return end('failed', restored ? reason : `${reason}; rollback failed, needs manual attention`, attempt, flagged);
     }
-    const applied = push.output || null;
-    await deps.migrations.updateJob(job.jobId, { appliedSql: applied });
-    await audit('update', attempt, started, 'ok', applied ?? 'no changes');
+    // A retry after the push went through prints no changes: keep the DDL an earlier try recorded.
+    if (push.output) await deps.migrations.updateJob(job.jobId, { appliedSql: push.output });
+    await audit('update', attempt, started, 'ok', push.output || 'no changes');
 
     const validated = new Date();
     const diff = await skeemaStep(deps, host, job, desired, 'diff', false);
@@ -478,6 +479,7 @@ export async function queueCascade(parentJob: MigrationJobRecord, deps: Migratio
   const children = await deps.migrations.listChildren(parentJob.dbId);
   if (children.length === 0) return undefined;
   const parentBatch = (await deps.migrations.getBatch(parentJob.batchId))!;
+  if (!parentJob.appliedSql) await deps.migrations.updateJob(parentJob.jobId, { appliedSql: await planParentAlter(parentJob, deps) });
   const customized = await deps.migrations.customizedDatabases(children.map((c) => c.dbId), parentJob.table);
   const batchId = cascadeBatchId(parentJob.jobId);
   const jobs = children.map((c) => ({
@@ -502,6 +504,24 @@ export async function queueCascade(parentJob: MigrationJobRecord, deps: Migratio
   for (const hostId of hosts) await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
   if (hosts.length === 0) await finishBatch(batchId, deps);
   return batchId;
+}
+
+/**
+ * The parent's DDL when no try recorded it (its push went through, then the worker died or a
+ * transient error hid the output, and the retry had nothing left to do): Skeema computes it again
+ * from the definitions before and after. Throws when the host cannot: the follow-up is retried.
+ */
+async function planParentAlter(job: MigrationJobRecord, deps: MigrationDeps): Promise<string> {
+  const before = normalizeDefinition(job.beforeSql ?? '');
+  const after = normalizeDefinition(job.afterSql ?? '');
+  if (before === '') return `${after};`; // a new table: the children get it created
+  const host = await deps.meta.getHost(job.hostId);
+  if (!host) throw new NotFoundError(`unknown host ${job.hostId}`);
+  const script = buildAlterPlanScript({ scratch: scratchSchemaName(), table: job.table, from: before, to: after, tempSchema: tempSchemaName() });
+  const result = await runScript(deps, host, script);
+  const ddl = ddlOf(result.stdout);
+  if (result.exitCode !== 0 || ddl === '') throw new UnavailableError(`could not compute the parent's change again: ${classify(result).reason}`);
+  return ddl;
 }
 
 interface ChildOutcome {

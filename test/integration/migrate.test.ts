@@ -6,8 +6,9 @@ import { promisify } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin } from '#core/admin';
-import { databaseName } from '#core/ids';
-import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/migrations';
+import { buildAlterPlanScript } from '#core/host-scripts';
+import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
+import { cascadeBatchId, ddlOf, WAITING_FOR_DATABASE } from '#core/migrations';
 import type { HostRunner } from '#core/ports';
 import { main as adminMain } from '../../bin/admin.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -101,6 +102,17 @@ async function addSkuOnParent(adminToken: string): Promise<string> {
   );
   await waitForBatch(sub.body.batch_id);
   return cascadeBatchId(sub.body.jobs[0]!.job_id);
+}
+
+/** An admin whose parent database holds `products`, and `n` ready children created from it. */
+async function parentWithChildren(n: number) {
+  const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+  const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+  const adminToken = await octo.token(email, 'admin-password-1');
+  await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
+  const children: Array<Awaited<ReturnType<typeof tenant>>> = [];
+  for (let i = 0; i < n; i++) children.push(await tenant({ template: admin.db_id }));
+  return { admin, adminToken, parentDb: databaseName(admin.db_id), children };
 }
 
 const ITEMS = 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id));';
@@ -257,6 +269,19 @@ describe('migrations with Skeema', () => {
   });
 });
 
+describe('the ALTER a change needs, computed again (host script)', () => {
+  it('computes it on a scratch schema for a table with a foreign key, and drops the scratch schema', async () => {
+    const scratch = scratchSchemaName();
+    const from = 'CREATE TABLE `lines` (\n  `id` int(11) NOT NULL,\n  `order_id` int(11) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  KEY `fk_o` (`order_id`),\n  CONSTRAINT `fk_o` FOREIGN KEY (`order_id`) REFERENCES `orders` (`id`)\n) ENGINE=InnoDB';
+    const to = from.replace('  PRIMARY KEY', '  `qty` int(11) NOT NULL DEFAULT 1,\n  PRIMARY KEY');
+    const host = (await octo.deps.meta.getHost('local'))!;
+    const result = await realRunner.run(host, buildAlterPlanScript({ scratch, table: 'lines', from, to, tempSchema: tempSchemaName() }), 120);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(ddlOf(result.stdout)).toBe('ALTER TABLE `lines` ADD COLUMN `qty` int(11) NOT NULL DEFAULT 1;');
+    expect(await rows('', `SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = '${scratch}'`)).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('retries', () => {
   /** Answers the first `failures` skeema pushes with a transient MySQL error, then runs for real. */
   function flakyPushes(failures: number) {
@@ -386,6 +411,8 @@ describe('concurrency and recovery', () => {
     expect(job.state).toBe('succeeded');
     const updates = (await stages(jobId)).filter((s) => s.stage === 'update');
     expect(updates.at(-1)!.detail).toBe('no changes');
+    // The re-run keeps the DDL the first push applied (a parent's cascade replays it).
+    expect(job.applied_sql).toMatch(/CREATE TABLE `items`/);
   });
 
   it('renews the database lock and the job claim while a job runs longer than their TTL', async () => {
@@ -633,6 +660,36 @@ describe('parent → child cascades', () => {
       expect(await showCreate(child.db, 'products')).toBe(await showCreate(databaseName(admin.db_id), 'products'));
     } finally {
       octo.deps.hostSql = realSql;
+    }
+  });
+
+  it('a parent job retried after its push went through still cascades the ALTER to its children', async () => {
+    const { adminToken, parentDb, children } = await parentWithChildren(1);
+    let cut = false;
+    octo.deps.hostRunner = {
+      async run(host, script, timeout) {
+        const result = await realRunner.run(host, script, timeout);
+        if (!cut && script.includes('skeema push') && script.includes(parentDb)) {
+          // The ALTER ran on the parent; the connection dropped before Skeema reported it: a transient failure.
+          cut = true;
+          return { exitCode: 2, stdout: '', stderr: '2026-01-01 00:00:00 [ERROR] Error 2013: Lost connection to MySQL server during query' };
+        }
+        return result;
+      },
+    };
+    try {
+      const parentJobId = (await octo.post<{ jobs: Array<{ job_id: string }> }>('/migrate', { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' }, adminToken)).body.jobs[0]!.job_id;
+      await waitForBatch(cascadeBatchId(parentJobId));
+      const parent = await jobRow(parentJobId);
+      expect(parent).toMatchObject({ state: 'succeeded', attempts: 2 });
+      // The retry's push printed no changes; the ALTER the cascade replays was recomputed.
+      expect((await stages(parentJobId)).filter((s) => s.stage === 'update').map((s) => s.detail)).toEqual([expect.stringMatching(/Lost connection/), 'no changes']);
+      expect(parent.applied_sql).toMatch(/ALTER TABLE `products` ADD COLUMN `sku` varchar\(20\)/);
+      const [child] = await rows(children[0]!.db, `SELECT state, status_reason, flagged FROM ${meta('migration_jobs')} WHERE batch_id = '${cascadeBatchId(parentJobId)}'`);
+      expect(child).toEqual({ state: 'succeeded', status_reason: null, flagged: 0 });
+      expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    } finally {
+      octo.deps.hostRunner = realRunner;
     }
   });
 
