@@ -138,6 +138,7 @@ export class MysqlMigrationStore implements MigrationStore {
       statusReason: 'status_reason',
       attempts: 'attempts',
       flagged: 'flagged',
+      followUp: 'follow_up',
       beforeSql: 'before_sql',
       appliedSql: 'applied_sql',
       afterSql: 'after_sql',
@@ -220,6 +221,14 @@ export class MysqlMigrationStore implements MigrationStore {
     return rows.map(toJob);
   }
 
+  async listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT * FROM migration_jobs WHERE follow_up = 1 AND finished_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?`,
+      [staleAfterSeconds, limit],
+    );
+    return rows.map(toJob);
+  }
+
   async markCustomized(dbId: string, table: string, jobId: string): Promise<void> {
     await this.pool.execute(
       `INSERT INTO table_customizations (db_id, table_name, job_id) VALUES (?, ?, ?)
@@ -296,6 +305,7 @@ function toJob(r: RowDataPacket): MigrationJobRecord {
     statusReason: r.status_reason,
     attempts: Number(r.attempts),
     flagged: r.flagged === 1,
+    followUp: r.follow_up === 1,
     beforeSql: r.before_sql,
     appliedSql: r.applied_sql,
     afterSql: r.after_sql,

@@ -127,6 +127,11 @@ type StepResult =
  */
 export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promise<JobState> {
   const job = await deps.migrations.getJob(jobId);
+  if (job && TERMINAL.includes(job.state) && job.followUp) {
+    // A retry of a run that failed after the outcome (e.g. queuing the cascade): finish what follows it.
+    await afterJob(job, job.state, deps);
+    return job.state;
+  }
   if (!job || TERMINAL.includes(job.state) || job.desiredSql === null) return job?.state ?? 'skipped';
   const lock = await waitForLock(job, deps);
   // Still queued: the async invoke's own retries (Lambda's, or the local invoker's) come back later.
@@ -429,7 +434,8 @@ async function finish(
   flagged: boolean,
   deps: MigrationDeps,
 ): Promise<JobState> {
-  await deps.migrations.updateJob(job.jobId, { state, statusReason: reason, attempts, flagged });
+  // The follow-up (cascade, batch end) is recorded with the outcome: a worker dying before it is done leaves it for a retry or the sweep.
+  await deps.migrations.updateJob(job.jobId, { state, statusReason: reason, attempts, flagged, followUp: true });
   await deps.state.setState(job.jobId, state);
   await sendLogs(deps, job, state, reason);
   return state;
@@ -454,7 +460,11 @@ async function sendLogs(deps: MigrationDeps, job: MigrationJobRecord, state: Job
   }
 }
 
-/** After a tenant job: customization marks, the cascade of a parent change, the batch's end. */
+/**
+ * After a tenant job: customization marks, the cascade of a parent change, the batch's end. Each
+ * step can be repeated (upsert, cascade batch id derived from the job's, finish-once), so a retry
+ * or the sweep runs it all again until the follow-up mark is cleared.
+ */
 async function afterJob(job: MigrationJobRecord, outcome: JobState, deps: MigrationDeps): Promise<void> {
   if (outcome === 'succeeded') {
     const done = (await deps.migrations.getJob(job.jobId))!;
@@ -468,6 +478,7 @@ async function afterJob(job: MigrationJobRecord, outcome: JobState, deps: Migrat
     if (changed && owner?.isAdmin) await queueCascade(done, deps);
   }
   await finishBatch(job.batchId, deps);
+  await deps.migrations.updateJob(job.jobId, { followUp: false });
 }
 
 /**
@@ -497,8 +508,9 @@ export async function queueCascade(parentJob: MigrationJobRecord, deps: Migratio
       jobs,
     );
   } catch (error) {
-    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return batchId; // queued by an earlier run of the parent job
-    throw error;
+    // Recorded by an earlier run of the parent job, which may have died before invoking the hosts:
+    // invoke them again (a second run on a host shares its claims, or finds nothing left).
+    if ((error as { code?: string }).code !== 'ER_DUP_ENTRY') throw error;
   }
   const hosts = [...new Set(jobs.filter((j) => j.state === 'queued').map((j) => j.hostId))];
   for (const hostId of hosts) await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
@@ -742,6 +754,14 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
+  const followUps = await deps.migrations.listPendingFollowUps(deps.settings.staleSeconds, 50);
+  for (const job of followUps) {
+    try {
+      await afterJob(job, job.state, deps);
+    } catch {
+      // Still failing (e.g. the invoke quota): the mark stays and the next sweep tries again.
+    }
+  }
   const stale = await deps.migrations.listStaleJobs(deps.settings.staleSeconds, 200);
   const cascades = new Set<string>();
   for (const job of stale) {
@@ -751,7 +771,7 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
     }
     if ((await deps.state.attempts(job.jobId)) > deps.settings.maxRetries) {
       await finish(job, 'failed', 'worker stopped and no tries left', job.attempts, true, deps);
-      await finishBatch(job.batchId, deps);
+      await afterJob(job, 'failed', deps);
     } else {
       // A queued one (its invocations gave up on a busy database) is marked handed over first, so
       // the new invocation's own sweep does not start it once more.
@@ -765,5 +785,5 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
     const [batchId, hostId] = JSON.parse(key) as [string, string];
     await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
   }
-  return stale.length;
+  return stale.length + followUps.length;
 }

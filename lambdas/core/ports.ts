@@ -218,6 +218,8 @@ export interface MigrationJobRecord {
   statusReason: string | null;
   attempts: number;
   flagged: boolean;
+  /** Set with the job's outcome, cleared once what follows it (customization mark, cascade, batch end) is done. */
+  followUp: boolean;
   /** Definition before (backup), the DDL applied, and the definition read back after. */
   beforeSql: string | null;
   appliedSql: string | null;
@@ -255,7 +257,7 @@ export interface MigrationStore {
   claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
   /** Keeps a running job's claim fresh; on a queued job: a worker is on its way (waiting for the lock). */
   touchJobs(jobIds: string[]): Promise<void>;
-  updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
+  updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'followUp' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
   /** Sets one outcome on many jobs at once (the cascade's per-chunk write). */
   finishJobs(jobIds: string[], state: JobState, reason: string | null, attempts: number, flagged?: boolean): Promise<void>;
   /** running → queued (for the next try) without touching the claim owner's data. */
@@ -269,6 +271,8 @@ export interface MigrationStore {
    * `queued` that long (its invocations gave up waiting for a busy database).
    */
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
+  listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
   /** The tables of one database that its tenant customized, by name. */

@@ -115,6 +115,8 @@ async function parentWithChildren(n: number) {
   return { admin, adminToken, parentDb: databaseName(admin.db_id), children };
 }
 
+/** The parent change the cascade tests apply: products gains `sku`. */
+const SKU = 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));';
 const ITEMS = 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id));';
 
 describe('POST /migrate input', () => {
@@ -691,6 +693,52 @@ describe('parent → child cascades', () => {
     } finally {
       octo.deps.hostRunner = realRunner;
     }
+  });
+
+  it('a cascade whose invoke was refused once (Rate exceeded) is queued by the retry, and the parent batch finishes', async () => {
+    const { adminToken, parentDb, children } = await parentWithChildren(1);
+    const realInvoker = octo.deps.invoker;
+    let refused = 0;
+    octo.deps.invoker = {
+      invokeAsync: (fn, payload) => ('cascade_batch_id' in payload && refused++ === 0 ? Promise.reject(new Error('Rate exceeded')) : realInvoker.invokeAsync(fn, payload)),
+    };
+    try {
+      const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: SKU }, adminToken);
+      await waitForBatch(cascadeBatchId(sub.body.jobs[0]!.job_id), 10_000);
+      await waitForBatch(sub.body.batch_id, 1000);
+      expect(refused).toBeGreaterThan(1);
+      expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    } finally {
+      octo.deps.invoker = realInvoker;
+    }
+  });
+
+  it('the sweep queues the cascade of a parent job whose worker died right after it succeeded', async () => {
+    const { admin, adminToken, parentDb, children } = await parentWithChildren(1);
+    const realStore = octo.deps.migrations;
+    // Every try fails between the job's success and its cascade, as a worker dying there would.
+    octo.deps.migrations = Object.assign(Object.create(realStore), { listChildren: () => Promise.reject(new Error('MetaDB went away')) });
+    let sub: { batch_id: string; jobs: Array<{ job_id: string }> };
+    try {
+      sub = (await octo.post<typeof sub>('/migrate', { sql: SKU }, adminToken)).body;
+      await octo.invoker.idle();
+    } finally {
+      octo.deps.migrations = realStore;
+    }
+    const parentJobId = sub.jobs[0]!.job_id;
+    expect((await jobRow(parentJobId)).state).toBe('succeeded');
+    expect(await rows('', `SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id IN ('${sub.batch_id}', '${cascadeBatchId(parentJobId)}')`)).toEqual([{ finished_at: null }]);
+
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET finished_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [parentJobId]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(cascadeBatchId(parentJobId), 10_000);
+    await waitForBatch(sub.batch_id, 1000);
+    await octo.invoker.idle();
+    expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    const adminEmail = (await octo.deps.meta.getTenant((await octo.deps.meta.getDatabase(admin.db_id))!.tenantId))!.email;
+    expect(mails.filter((m) => m.fields.to === adminEmail).map((m) => m.fields.subject)).toEqual(
+      expect.arrayContaining([expect.stringContaining(sub.batch_id), expect.stringContaining(cascadeBatchId(parentJobId))]),
+    );
   });
 
   it("refuses a template that is not an admin's ready database", async () => {
