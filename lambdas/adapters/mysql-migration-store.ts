@@ -213,8 +213,8 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT * FROM migration_jobs WHERE (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
-         OR (state = 'queued' AND desired_sql IS NOT NULL AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+      `SELECT * FROM migration_jobs WHERE desired_sql IS NOT NULL AND ((state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+         OR (state = 'queued' AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
        LIMIT ?`,
       [staleAfterSeconds, staleAfterSeconds, limit],
     );
@@ -275,13 +275,28 @@ export class MysqlMigrationStore implements MigrationStore {
     ]);
   }
 
-  async listWaitingCascades(waitingReason: string, limit: number): Promise<Array<{ batchId: string; hostId: string }>> {
+  async listCascadesToResume(waitingReason: string, staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT DISTINCT j.batch_id, j.host_id FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id
-       WHERE j.state = 'queued' AND j.status_reason = ? AND d.status <> 'provisioning' LIMIT ?`,
-      [waitingReason, limit],
+      `SELECT DISTINCT j.batch_id, j.host_id FROM migration_jobs j LEFT JOIN tenant_databases d ON d.db_id = j.db_id
+       WHERE j.desired_sql IS NULL AND ((j.state = 'running' AND j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+         OR (j.state = 'queued' AND COALESCE(d.status, 'deleted') <> 'provisioning'
+           AND (j.status_reason = ? OR COALESCE(j.claimed_at, j.created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)))
+       LIMIT ?`,
+      [staleAfterSeconds, waitingReason, staleAfterSeconds, limit],
     );
     return rows.map((r) => ({ batchId: String(r.batch_id), hostId: String(r.host_id) }));
+  }
+
+  async handOverCascade(batchId: string, hostId: string, staleAfterSeconds: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), status_reason = NULL
+       WHERE batch_id = ? AND host_id = ? AND (state = 'queued' OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))`,
+      [batchId, hostId, staleAfterSeconds],
+    );
+  }
+
+  async touchQueuedCascade(batchId: string, hostId: string): Promise<void> {
+    await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE batch_id = ? AND host_id = ? AND state = 'queued'`, [batchId, hostId]);
   }
 
   async listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>> {

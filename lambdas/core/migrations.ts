@@ -560,11 +560,32 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
   const parent = batch?.parentJobId ? await deps.migrations.getJob(batch.parentJobId) : undefined;
   const host = await deps.meta.getHost(hostId);
   if (!batch || !parent || !host) throw new NotFoundError(`cascade ${batchId} or its host ${hostId} not found`);
-  const plan = {
+  const plan: CascadePlan = {
     before: normalizeDefinition(parent.beforeSql ?? ''),
     after: normalizeDefinition(parent.afterSql ?? ''),
     ddl: splitDdl(parent.appliedSql ?? ''),
   };
+  const ttl = deps.settings.staleSeconds * 1000;
+  // This host's jobs still queued have a worker: kept fresh, the sweep leaves them alone; if the
+  // worker dies (between chunks, say) they go stale and the sweep resumes the cascade.
+  const keepAlive = setInterval(() => void deps.migrations.touchQueuedCascade(batchId, hostId).catch(() => undefined), Math.max(20, ttl / 3));
+  try {
+    await chunkByChunk(batchId, host, plan, deps);
+  } finally {
+    clearInterval(keepAlive);
+  }
+  // What is left queued belongs to children not ready: a failed one has nothing to migrate, one
+  // still provisioning waits (never marked customized) and the sweep resumes it once it is ready.
+  await deps.migrations.parkCascadeJobs(batchId, hostId, WAITING_FOR_DATABASE);
+  await finishBatch(batchId, deps);
+  return deps.migrations.countJobs(batchId);
+}
+
+type CascadePlan = { before: string; after: string; ddl: string[] };
+
+/** Claims the cascade's jobs of ready children on a host, a chunk at a time, and applies the plan to each. */
+async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan, deps: MigrationDeps): Promise<void> {
+  const hostId = host.hostId;
   const ttl = deps.settings.staleSeconds * 1000;
   let idleRounds = 0;
   for (;;) {
@@ -588,11 +609,6 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
       if (locked.length === 0) await wait(deps, Math.min(1000, 50 * 2 ** idleRounds++));
     } else idleRounds = 0;
   }
-  // What is left queued belongs to children not ready: a failed one has nothing to migrate, one
-  // still provisioning waits (never marked customized) and the sweep resumes it once it is ready.
-  await deps.migrations.parkCascadeJobs(batchId, hostId, WAITING_FOR_DATABASE);
-  await finishBatch(batchId, deps);
-  return deps.migrations.countJobs(batchId);
 }
 
 /** `-- comments`, USE lines dropped; one statement per entry. */
@@ -606,7 +622,7 @@ function splitDdl(ddl: string): string[] {
 async function applyToChild(
   job: MigrationJobRecord,
   host: HostRecord,
-  plan: { before: string; after: string; ddl: string[] },
+  plan: CascadePlan,
   deps: MigrationDeps,
   fence: () => Promise<void>,
 ): Promise<ChildOutcome> {
@@ -763,12 +779,7 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
     }
   }
   const stale = await deps.migrations.listStaleJobs(deps.settings.staleSeconds, 200);
-  const cascades = new Set<string>();
   for (const job of stale) {
-    if (job.desiredSql === null) {
-      cascades.add(JSON.stringify([job.batchId, job.hostId]));
-      continue;
-    }
     if ((await deps.state.attempts(job.jobId)) > deps.settings.maxRetries) {
       await finish(job, 'failed', 'worker stopped and no tries left', job.attempts, true, deps);
       await afterJob(job, 'failed', deps);
@@ -779,11 +790,13 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
       await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
     }
   }
-  // Cascade jobs that waited for a child still provisioning, now that it is ready (or failed).
-  for (const c of await deps.migrations.listWaitingCascades(WAITING_FOR_DATABASE, 200)) cascades.add(JSON.stringify([c.batchId, c.hostId]));
-  for (const key of cascades) {
-    const [batchId, hostId] = JSON.parse(key) as [string, string];
-    await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
+  // Cascades on a host whose worker died (mid-chunk or between chunks), whose invocation was lost,
+  // or with children that waited for their database and are ready (or failed) now. Marked handed
+  // over first, so the new invocation's own sweep does not start the same host once more.
+  const cascades = await deps.migrations.listCascadesToResume(WAITING_FOR_DATABASE, deps.settings.staleSeconds, 100);
+  for (const c of cascades) {
+    await deps.migrations.handOverCascade(c.batchId, c.hostId, deps.settings.staleSeconds);
+    await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: c.batchId, host_id: c.hostId });
   }
-  return stale.length + followUps.length;
+  return stale.length + followUps.length + cascades.length;
 }

@@ -267,7 +267,7 @@ export interface MigrationStore {
   /** Marks the batch finished when no job is left queued or running; true for the one caller that did. */
   finishBatchIfDone(batchId: string): Promise<boolean>;
   /**
-   * Jobs whose worker vanished: `running` with a claim older than the limit, or a tenant job still
+   * Tenant jobs whose worker vanished: `running` with a claim older than the limit, or still
    * `queued` that long (its invocations gave up waiting for a busy database).
    */
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
@@ -282,8 +282,15 @@ export interface MigrationStore {
    * are skipped (nothing to migrate), the rest (still provisioning) wait with `waitingReason`.
    */
   parkCascadeJobs(batchId: string, hostId: string, waitingReason: string): Promise<void>;
-  /** Cascades (batch, host) with a waiting job whose database has left `provisioning`. */
-  listWaitingCascades(waitingReason: string, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
+  /**
+   * Cascades (batch, host) nobody is running: a job `running` with a stale claim, or `queued`
+   * (database not provisioning) untouched that long or waiting with `waitingReason`.
+   */
+  listCascadesToResume(waitingReason: string, staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
+  /** A worker is on its way to a cascade's jobs on a host: its queued and stale ones become queued, freshly touched, no longer waiting. */
+  handOverCascade(batchId: string, hostId: string, staleAfterSeconds: number): Promise<void>;
+  /** A cascade worker's heartbeat for the jobs of its host still queued. */
+  touchQueuedCascade(batchId: string, hostId: string): Promise<void>;
   /** Databases created from this parent (its children), with their hosts. */
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
 }

@@ -741,6 +741,37 @@ describe('parent → child cascades', () => {
     );
   });
 
+  it('a cascade whose worker died between chunks resumes where it stopped on the next sweep', async () => {
+    const { adminToken, parentDb, children } = await parentWithChildren(3);
+    const realStore = octo.deps.migrations;
+    const chunk = octo.deps.config.OCTODB_CASCADE_CHUNK;
+    octo.deps.config.OCTODB_CASCADE_CHUNK = 1;
+    let claims = 0;
+    // The worker (and each retry) dies once it has applied its first chunk of one child.
+    octo.deps.migrations = Object.assign(Object.create(realStore), {
+      claimCascadeJobs: (...args: Parameters<typeof realStore.claimCascadeJobs>) => (claims++ === 0 ? realStore.claimCascadeJobs(...args) : Promise.reject(new Error('worker killed'))),
+    });
+    let cascadeId: string;
+    try {
+      cascadeId = await addSkuOnParent(adminToken);
+      await octo.invoker.idle();
+    } finally {
+      octo.deps.migrations = realStore;
+      octo.deps.config.OCTODB_CASCADE_CHUNK = chunk;
+    }
+    const jobs = async () => rows('', `SELECT job_id, state FROM ${meta('migration_jobs')} WHERE batch_id = '${cascadeId}' ORDER BY job_id`);
+    const first = (await jobs()).filter((j) => j.state === 'succeeded');
+    expect((await jobs()).map((j) => j.state).sort()).toEqual(['queued', 'queued', 'succeeded']);
+
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET created_at = NOW(3) - INTERVAL 1 DAY, claimed_at = NOW(3) - INTERVAL 1 DAY WHERE batch_id = ? AND state = 'queued'`, [cascadeId]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(cascadeId, 10_000);
+    expect((await jobs()).map((j) => j.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    for (const c of children) expect(await showCreate(c.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    // The child done before the worker died was not done again.
+    expect((await stages(first[0]!.job_id)).map((s) => s.stage)).toEqual(['verify', 'update', 'validate']);
+  });
+
   it("refuses a template that is not an admin's ready database", async () => {
     const plain = await tenant();
     const res = await octo.post('/signup', { name: 'Child', email: `c-${randomBytes(4).toString('hex')}@example.com`, password: 'child-password', template: plain.db_id });
