@@ -230,6 +230,16 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   const desired = job.desiredSql!;
   const audit = auditor(job.jobId, deps);
 
+  const tries = await deps.state.attempts(job.jobId);
+  if (tries > deps.settings.maxRetries) {
+    // A worker died on the last try: its push may have gone through. Restore the backup (no
+    // backup yet: nothing was pushed) so the failed job leaves the table as it was.
+    const gaveUp = 'worker stopped and no tries left';
+    if (job.beforeSql === null) return end('failed', gaveUp, tries, true);
+    const restored = await rollback(job, job.beforeSql, tries, deps, host, fence);
+    return end('failed', `${gaveUp}; ${restored ? 'the table was restored from its backup' : 'rollback failed, needs manual attention'}`, tries, true);
+  }
+
   // Backup once: a re-run after a crash keeps the definition from before the first push.
   let before = job.beforeSql;
   if (before === null) {
@@ -765,8 +775,8 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
 
 /**
  * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
- * `queued` that long) and starts them again; a tenant job out of tries is failed and flagged
- * instead; resumes cascades whose waiting children are ready.
+ * `queued` that long) and starts them again (one out of tries is rolled back and failed by its
+ * worker); finishes what followed a job whose worker died after its outcome; resumes cascades.
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
@@ -780,15 +790,11 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
   }
   const stale = await deps.migrations.listStaleJobs(deps.settings.staleSeconds, 200);
   for (const job of stale) {
-    if ((await deps.state.attempts(job.jobId)) > deps.settings.maxRetries) {
-      await finish(job, 'failed', 'worker stopped and no tries left', job.attempts, true, deps);
-      await afterJob(job, 'failed', deps);
-    } else {
-      // A queued one (its invocations gave up on a busy database) is marked handed over first, so
-      // the new invocation's own sweep does not start it once more.
-      if (job.state === 'queued') await deps.migrations.touchJobs([job.jobId]);
-      await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
-    }
+    // Even one out of tries goes to a worker: under the database's lock it restores the backup
+    // before failing the job. A queued one (its invocations gave up on a busy database) is
+    // marked handed over first, so the new invocation's own sweep does not start it once more.
+    if (job.state === 'queued') await deps.migrations.touchJobs([job.jobId]);
+    await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
   }
   // Cascades on a host whose worker died (mid-chunk or between chunks), whose invocation was lost,
   // or with children that waited for their database and are ready (or failed) now. Marked handed

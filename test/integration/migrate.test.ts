@@ -417,6 +417,29 @@ describe('concurrency and recovery', () => {
     expect(job.applied_sql).toMatch(/CREATE TABLE `items`/);
   });
 
+  it('restores the backup before failing a job whose worker died on its last try after its push went through', async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    await octo.admin.query(`INSERT INTO \`${t.db}\`.items (name) VALUES ('a'), ('b')`);
+    const before = await showCreate(t.db, 'items');
+    const res = await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, a int, PRIMARY KEY (id));');
+    const jobId = res.jobs[0]!.job_id;
+    expect(await showCreate(t.db, 'items')).toMatch(/`a` int/);
+    // As if the worker died on its third and last try, after the push went through.
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET state = 'running', claimed_at = NOW(3) - INTERVAL 1 DAY, finished_at = NULL, follow_up = 0 WHERE job_id = ?`, [jobId]);
+    await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [res.batch_id]);
+    await octo.deps.redis.hset(`octodb:migration:job:${jobId}`, 'attempts', 3);
+
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(res.batch_id, 10_000);
+    const job = await jobRow(jobId);
+    expect(job).toMatchObject({ state: 'failed', flagged: 1 });
+    expect(job.status_reason).toMatch(/no tries left; the table was restored from its backup/);
+    expect((await stages(jobId)).at(-1)).toMatchObject({ stage: 'rollback', outcome: 'ok' });
+    expect(await showCreate(t.db, 'items')).toBe(before);
+    expect(await rows(t.db, 'SELECT name FROM $db.items ORDER BY id')).toEqual([{ name: 'a' }, { name: 'b' }]);
+  });
+
   it('renews the database lock and the job claim while a job runs longer than their TTL', async () => {
     const t = await tenant();
     const seen: Array<{ lock: string | undefined; stale: string[] }> = [];
