@@ -20,6 +20,7 @@ import type {
   HostSql,
   Invoker,
   JobState,
+  LogRecord,
   LogSink,
   MetaStore,
   MigrationBatchRecord,
@@ -221,12 +222,14 @@ async function waitForLock(job: MigrationJobRecord, deps: MigrationDeps): Promis
 async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence: () => Promise<void>): Promise<JobState> {
   const batch = (await deps.migrations.getBatch(job.batchId))!;
   const host = await deps.meta.getHost(job.hostId);
+  const log = jobLog(job, batch.tenantId, deps);
   // Every write (a push, the outcome) is preceded by a fence: a worker that lost its lock stops.
   const end = async (...args: [JobState, string | null, number, boolean]) => {
     await fence();
-    return finish(job, ...args, deps);
+    return finish(job, ...args, deps, log);
   };
   if (!host) return end('failed', `unknown host ${job.hostId}`, 0, true);
+  const run = scriptRunner(deps, host, log);
   const desired = job.desiredSql!;
   const audit = auditor(job.jobId, deps);
 
@@ -236,7 +239,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
     // backup yet: nothing was pushed) so the failed job leaves the table as it was.
     const gaveUp = 'worker stopped and no tries left';
     if (job.beforeSql === null) return end('failed', gaveUp, tries, true);
-    const restored = await rollback(job, job.beforeSql, tries, deps, host, fence);
+    const restored = await rollback(job, job.beforeSql, tries, deps, run, fence);
     return end('failed', `${gaveUp}; ${restored ? 'the table was restored from its backup' : 'rollback failed, needs manual attention'}`, tries, true);
   }
 
@@ -245,7 +248,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   if (before === null) {
     const attempt = await deps.state.attempts(job.jobId);
     const started = new Date();
-    const result = await runScript(deps, host, buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
+    const result = await run('backup', buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
     const parsed = parseDefinition(result.stdout);
     if (result.exitCode !== 0 || parsed === undefined) {
       const failure = classify(result);
@@ -269,14 +272,14 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
 
     const started = new Date();
     await fence();
-    const push = await skeemaStep(deps, host, job, desired, 'push', batch.allowUnsafe);
+    const push = await skeemaStep(run, 'update', job, desired, 'push', batch.allowUnsafe);
     if (!push.ok) {
       await audit('update', attempt, started, 'failed', push.reason);
       if (push.kind === 'transient' && attempt <= deps.settings.maxRetries) {
         await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
         continue;
       }
-      const restored = await rollback(job, before, attempt, deps, host, fence);
+      const restored = await rollback(job, before, attempt, deps, run, fence);
       const flagged = push.kind === 'transient' || !restored;
       const reason = push.kind === 'transient' ? `gave up after ${attempt} attempts: ${push.reason}` : push.reason;
       return end('failed', restored ? reason : `${reason}; rollback failed, needs manual attention`, attempt, flagged);
@@ -286,7 +289,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
     await audit('update', attempt, started, 'ok', push.output || 'no changes');
 
     const validated = new Date();
-    const diff = await skeemaStep(deps, host, job, desired, 'diff', false);
+    const diff = await skeemaStep(run, 'validate', job, desired, 'diff', false);
     if (!diff.ok || diff.definition === null || !sameDefinition(diff.definition, diff.desired)) {
       // Diff clean is not enough: the definition read back must equal the desired one in the
       // server's canonical form (e.g. partitioning Skeema keeps would otherwise pass unnoticed).
@@ -302,7 +305,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
         await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
         continue;
       }
-      const restored = await rollback(job, before, attempt, deps, host, fence);
+      const restored = await rollback(job, before, attempt, deps, run, fence);
       return end('failed', `validation failed: ${reason}`, attempt, !restored || (!diff.ok && diff.kind === 'transient'));
     }
     await fence();
@@ -318,14 +321,14 @@ async function rollback(
   before: string,
   attempt: number,
   deps: MigrationDeps,
-  host: HostRecord,
+  run: ScriptRun,
   fence: () => Promise<void>,
 ): Promise<boolean> {
   const started = new Date();
   await fence();
   const definition = before === '' ? null : before;
-  const push = await skeemaStep(deps, host, job, definition, 'push', true);
-  const diff = push.ok ? await skeemaStep(deps, host, job, definition, 'diff', false) : push;
+  const push = await skeemaStep(run, 'rollback', job, definition, 'push', true);
+  const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false) : push;
   const ok = diff.ok && normalizeDefinition(diff.definition ?? '') === normalizeDefinition(before);
   await deps.migrations.addAudit([
     {
@@ -342,8 +345,8 @@ async function rollback(
 }
 
 async function skeemaStep(
-  deps: MigrationDeps,
-  host: HostRecord,
+  run: ScriptRun,
+  stage: MigrationStage,
   job: MigrationJobRecord,
   definition: string | null,
   mode: 'push' | 'diff',
@@ -353,7 +356,7 @@ async function skeemaStep(
     { database: databaseName(job.dbId), table: job.table, definition, tempSchema: tempSchemaName(), allowUnsafe },
     mode,
   );
-  const result = await runScript(deps, host, script);
+  const result = await run(stage, script);
   const parsed = parseDefinition(result.stdout);
   const output = ddlOf(result.stdout);
   if (result.exitCode === 0 && parsed !== undefined) return { ok: true, definition: parsed, output, desired: parseDesired(result.stdout) };
@@ -365,6 +368,42 @@ async function skeemaStep(
 
 function runScript(deps: MigrationDeps, host: HostRecord, script: string): Promise<HostRunResult> {
   return runOnHost(deps.hostRunner, host, script, deps.settings.scriptTimeoutSeconds);
+}
+
+/** Runs one of a job's host scripts for a stage; its output goes to the job's log records. */
+type ScriptRun = (stage: MigrationStage, script: string) => Promise<HostRunResult>;
+function scriptRunner(deps: MigrationDeps, host: HostRecord, log: JobLog): ScriptRun {
+  return async (stage, script) => {
+    const result = await runScript(deps, host, script);
+    await log.output(stage, result);
+    return result;
+  };
+}
+
+type JobLog = ReturnType<typeof jobLog>;
+/**
+ * A tenant job's log records (best effort: the outcome is in MetaDB either way), under the
+ * batch's tenant, who owns the database. The host scripts print definitions, DDL and Skeema's
+ * progress; the MySQL login stays in the host's ~/.my.cnf and never appears in their output.
+ */
+function jobLog(job: MigrationJobRecord, tenantId: string, deps: MigrationDeps) {
+  const send = async (records: Array<Pick<LogRecord, 'level' | 'message'> & { stage?: MigrationStage }>) => {
+    const base = { tenant_id: tenantId, db_id: job.dbId, job_id: job.jobId, source: 'migration', create_timestamp: new Date().toISOString() };
+    try {
+      await deps.logs.send(records.map((r) => ({ ...base, ...r })));
+    } catch {
+      // A log outage must not fail a migration.
+    }
+  };
+  return {
+    output: (stage: MigrationStage, result: HostRunResult) =>
+      send([
+        ...(result.stdout.trim() ? [{ stage, level: 'INFO' as const, message: result.stdout }] : []),
+        ...(result.stderr.trim() ? [{ stage, level: result.exitCode === 0 ? ('INFO' as const) : ('ERROR' as const), message: result.stderr }] : []),
+      ]),
+    outcome: (state: JobState, reason: string | null) =>
+      send([{ level: state === 'failed' ? 'ERROR' : 'INFO', message: `migration of ${job.table}: ${state}${reason ? ` (${reason})` : ''}` }]),
+  };
 }
 
 const TRANSIENT = /Error (1040|1205|1213|2002|2003|2006|2013)\b|Too many connections|Lock wait timeout|Deadlock found|Lost connection|server has gone away|Can't connect|connection refused|bad connection|invalid connection|i\/o timeout|host command could not run|killed by/i;
@@ -443,31 +482,13 @@ async function finish(
   attempts: number,
   flagged: boolean,
   deps: MigrationDeps,
+  log: JobLog,
 ): Promise<JobState> {
   // The follow-up (cascade, batch end) is recorded with the outcome: a worker dying before it is done leaves it for a retry or the sweep.
   await deps.migrations.updateJob(job.jobId, { state, statusReason: reason, attempts, flagged, followUp: true });
   await deps.state.setState(job.jobId, state);
-  await sendLogs(deps, job, state, reason);
+  await log.outcome(state, reason);
   return state;
-}
-
-async function sendLogs(deps: MigrationDeps, job: MigrationJobRecord, state: JobState, reason: string | null): Promise<void> {
-  const db = await deps.meta.getDatabase(job.dbId);
-  try {
-    await deps.logs.send([
-      {
-        tenant_id: db?.tenantId ?? 'unknown',
-        db_id: job.dbId,
-        job_id: job.jobId,
-        source: 'migration',
-        level: state === 'failed' ? 'ERROR' : 'INFO',
-        message: `migration of ${job.table}: ${state}${reason ? ` (${reason})` : ''}`,
-        create_timestamp: new Date().toISOString(),
-      },
-    ]);
-  } catch {
-    // Logs are best effort: the job's outcome is already recorded in MetaDB.
-  }
 }
 
 /**

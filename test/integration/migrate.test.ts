@@ -9,7 +9,7 @@ import { createAdmin } from '#core/admin';
 import { buildAlterPlanScript } from '#core/host-scripts';
 import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
 import { cascadeBatchId, ddlOf, WAITING_FOR_DATABASE } from '#core/migrations';
-import type { HostRunner } from '#core/ports';
+import type { HostRunner, LogRecord } from '#core/ports';
 import { main as adminMain } from '../../bin/admin.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 
@@ -268,6 +268,31 @@ describe('migrations with Skeema', () => {
     expect((await stages(job.job_id)).map((s) => `${s.stage}:${s.outcome}`)).toEqual(['backup:ok', 'update:ok', 'validate:failed', 'rollback:ok']);
     expect(await showCreate(t.db, 'events')).toBe(before);
     expect((await rows(t.db, 'SELECT COUNT(*) AS n FROM $db.events'))[0]!.n).toBe(3);
+  });
+});
+
+describe('migration logs', () => {
+  it("sends each host script's stdout and stderr as log records of the job, under the tenant", async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    const realLogs = octo.deps.logs;
+    const sent: LogRecord[] = [];
+    octo.deps.logs = { send: async (records) => void sent.push(...records) };
+    let res: Awaited<ReturnType<typeof migrate>>;
+    try {
+      res = await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, qty int, PRIMARY KEY (id));');
+    } finally {
+      octo.deps.logs = realLogs;
+    }
+    const jobId = res.jobs[0]!.job_id;
+    const mine = sent.filter((r) => r.job_id === jobId);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((r) => r.tenant_id === t.tenant_id && r.db_id === t.db_id && r.source === 'migration')).toBe(true);
+    expect(new Set(mine.map((r) => r.stage))).toEqual(new Set(['backup', 'update', 'validate', undefined]));
+    // Skeema's own output: the DDL on stdout, its progress on stderr.
+    expect(mine.find((r) => r.stage === 'update' && r.message.includes('ALTER TABLE `items` ADD COLUMN `qty` int(11)'))).toBeDefined();
+    expect(mine.find((r) => r.stage === 'update' && /\[INFO\]/.test(r.message))).toBeDefined();
+    expect(mine.at(-1)).toMatchObject({ level: 'INFO', message: 'migration of items: succeeded' });
   });
 });
 
