@@ -138,6 +138,7 @@ export class MysqlMigrationStore implements MigrationStore {
       statusReason: 'status_reason',
       attempts: 'attempts',
       flagged: 'flagged',
+      followUp: 'follow_up',
       beforeSql: 'before_sql',
       appliedSql: 'applied_sql',
       afterSql: 'after_sql',
@@ -212,10 +213,18 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT * FROM migration_jobs WHERE (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
-         OR (state = 'queued' AND desired_sql IS NOT NULL AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+      `SELECT * FROM migration_jobs WHERE desired_sql IS NOT NULL AND ((state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+         OR (state = 'queued' AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
        LIMIT ?`,
       [staleAfterSeconds, staleAfterSeconds, limit],
+    );
+    return rows.map(toJob);
+  }
+
+  async listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT * FROM migration_jobs WHERE follow_up = 1 AND finished_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?`,
+      [staleAfterSeconds, limit],
     );
     return rows.map(toJob);
   }
@@ -266,13 +275,28 @@ export class MysqlMigrationStore implements MigrationStore {
     ]);
   }
 
-  async listWaitingCascades(waitingReason: string, limit: number): Promise<Array<{ batchId: string; hostId: string }>> {
+  async listCascadesToResume(waitingReason: string, staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT DISTINCT j.batch_id, j.host_id FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id
-       WHERE j.state = 'queued' AND j.status_reason = ? AND d.status <> 'provisioning' LIMIT ?`,
-      [waitingReason, limit],
+      `SELECT DISTINCT j.batch_id, j.host_id FROM migration_jobs j LEFT JOIN tenant_databases d ON d.db_id = j.db_id
+       WHERE j.desired_sql IS NULL AND ((j.state = 'running' AND j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)
+         OR (j.state = 'queued' AND COALESCE(d.status, 'deleted') <> 'provisioning'
+           AND (j.status_reason = ? OR COALESCE(j.claimed_at, j.created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)))
+       LIMIT ?`,
+      [staleAfterSeconds, waitingReason, staleAfterSeconds, limit],
     );
     return rows.map((r) => ({ batchId: String(r.batch_id), hostId: String(r.host_id) }));
+  }
+
+  async handOverCascade(batchId: string, hostId: string, staleAfterSeconds: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), status_reason = NULL
+       WHERE batch_id = ? AND host_id = ? AND (state = 'queued' OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))`,
+      [batchId, hostId, staleAfterSeconds],
+    );
+  }
+
+  async touchQueuedCascade(batchId: string, hostId: string): Promise<void> {
+    await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE batch_id = ? AND host_id = ? AND state = 'queued'`, [batchId, hostId]);
   }
 
   async listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>> {
@@ -296,6 +320,7 @@ function toJob(r: RowDataPacket): MigrationJobRecord {
     statusReason: r.status_reason,
     attempts: Number(r.attempts),
     flagged: r.flagged === 1,
+    followUp: r.follow_up === 1,
     beforeSql: r.before_sql,
     appliedSql: r.applied_sql,
     afterSql: r.after_sql,

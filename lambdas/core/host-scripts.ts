@@ -176,6 +176,32 @@ exit "$RC"
 `;
 }
 
+/**
+ * The DDL that takes a table from one definition to another, as Skeema computes it: `from` is
+ * created alone in a scratch schema (foreign keys unchecked, it has no neighbours), `skeema diff`
+ * against `to` prints the ALTER, the scratch schema is dropped. For a parent job whose own push
+ * output was lost (a retry after the push went through prints no changes): the cascade needs it.
+ */
+export function buildAlterPlanScript(input: { scratch: string; table: string; from: string; to: string; tempSchema: string }): string {
+  const scratch = must(SCHEMA_NAME, input.scratch, 'scratch schema');
+  const table = must(TABLE_NAME, input.table, 'table name');
+  const temp = must(SCHEMA_NAME, input.tempSchema, 'temp schema');
+  const b64 = (sql: string) => Buffer.from(`${sql.trim().replace(/;$/, '')};\n`, 'utf8').toString('base64');
+  return `${PRELUDE}trap 'sql "DROP DATABASE IF EXISTS \\\`${scratch}\\\`" || true; rm -rf "$WORK"' EXIT
+sql "CREATE DATABASE \\\`${scratch}\\\`"
+{ echo 'SET foreign_key_checks = 0;'; printf '%s' '${b64(input.from)}' | base64 -d; } | mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" '${scratch}'
+mkdir -p "$WORK/s"
+printf 'host=%s\\nport=%s\\nschema=%s\\n' "$DB_HOST" "$DB_PORT" '${scratch}' > "$WORK/s/.skeema"
+printf '%s' '${b64(input.to)}' | base64 -d > "$WORK/s/${table}.sql"
+set +e
+(cd "$WORK/s" && skeema diff --allow-unsafe --temp-schema='${temp}')
+RC=$?
+set -e
+# diff exits 1 when there are differences: that is the expected outcome here.
+[ "$RC" -le 1 ]
+`;
+}
+
 /** Runs a host script; a runner that throws (SSM unreachable, bash missing) becomes a failed run. */
 export async function runOnHost(runner: HostRunner, host: HostRecord, script: string, timeoutSeconds: number): Promise<HostRunResult> {
   try {

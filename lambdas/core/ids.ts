@@ -13,5 +13,7 @@ export const databaseName = (dbId: string): string => `db_${dbId}`;
 export const databaseUser = (dbId: string): string => `u_${dbId.slice(0, 24)}`;
 /** Each concurrent Skeema run needs its own temp schema (Skeema takes a server-wide lock per name). */
 export const tempSchemaName = (): string => `_skeema_tmp_${randomBytes(6).toString('hex')}`;
+/** A throwaway schema a host script creates and drops itself (e.g. to let Skeema compute a change). */
+export const scratchSchemaName = (): string => `_octodb_scratch_${randomBytes(6).toString('hex')}`;
 /** A MySQL password with only [0-9a-f]: nothing to escape in SQL or shell. */
 export const newDatabasePassword = (): string => randomBytes(24).toString('hex');

@@ -141,6 +141,8 @@ function checkStatement(sql: string): TableDefinition | Finding {
   if (node.query_expr || node.as) return { kind: 'prohibited', reason: 'CREATE TABLE … SELECT is not allowed' };
   if (node.if_not_exists) return { kind: 'invalid', reason: 'IF NOT EXISTS has no meaning in a declarative table definition' };
   if (node.ignore_replace) return { kind: 'prohibited', reason: `${String(node.ignore_replace).toUpperCase()} is not allowed` };
+  const option = refusedTableOption(node.table_options ?? []);
+  if (option) return { kind: 'prohibited', reason: `${option} is not allowed (tables are InnoDB, in the database's own directory)` };
   const target = node.table?.[0];
   if (!target || node.table!.length !== 1) return { kind: 'invalid', reason: 'one table per statement' };
   if (target.db) return { kind: 'prohibited', reason: 'a migration may only name tables of your own database' };
@@ -176,6 +178,22 @@ interface CreateAst {
   ignore_replace?: unknown;
   table?: Array<{ db: string | null; table: string }>;
   create_definitions?: Array<{ resource?: string; column?: unknown }>;
+  table_options?: Array<{ keyword?: string; value?: unknown }>;
+}
+
+/**
+ * Table options that reach outside the table's own InnoDB files: another server (FEDERATED,
+ * SPIDER, CONNECTION=), files of the host (CONNECT, CSV, DATA/INDEX DIRECTORY). Any engine but
+ * InnoDB is refused: the others lose rows on restart (MEMORY) or are not crash-safe (MyISAM), and
+ * rollback and the cascade's verify → ALTER → verify assume InnoDB.
+ */
+function refusedTableOption(options: NonNullable<CreateAst['table_options']>): string | undefined {
+  for (const o of options) {
+    const keyword = String(o.keyword ?? '').toUpperCase();
+    if (keyword === 'ENGINE' && String(o.value).toUpperCase() !== 'INNODB') return `ENGINE=${String(o.value).toUpperCase()}`;
+    if (['DATA DIRECTORY', 'INDEX DIRECTORY', 'CONNECTION'].includes(keyword)) return keyword;
+  }
+  return undefined;
 }
 
 function columnName(column: unknown): string | undefined {
@@ -192,8 +210,12 @@ function containsNode(value: unknown, test: (node: any) => boolean): boolean {
   return Object.values(value as Record<string, unknown>).some((v) => containsNode(v, test));
 }
 
-/** Upper-cased bare words outside quotes: keywords that must not appear anywhere in a statement. */
+/**
+ * Upper-cased bare words outside quotes: keywords that must not appear anywhere in a statement.
+ * A word runs over letters, digits, `_` and `$` as an unquoted identifier does, so a column
+ * `call2` is the word CALL2, not CALL.
+ */
 function keywordsOutsideQuotes(sql: string): Set<string> {
   const bare = sql.replace(/'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`/g, ' ');
-  return new Set((bare.match(/[A-Za-z_]+/g) ?? []).map((w) => w.toUpperCase()));
+  return new Set((bare.match(/[A-Za-z0-9_$]+/g) ?? []).map((w) => w.toUpperCase()));
 }

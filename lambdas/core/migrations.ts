@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ProhibitedError, UnavailableError } from './errors.ts';
 import {
+  buildAlterPlanScript,
   buildTableBackupScript,
   buildTableSkeemaScript,
   DEFINITION_MARKER,
@@ -8,7 +9,7 @@ import {
   NO_TABLE_MARKER,
   runOnHost,
 } from './host-scripts.ts';
-import { databaseName, tempSchemaName } from './ids.ts';
+import { databaseName, scratchSchemaName, tempSchemaName } from './ids.ts';
 import { validateMigrationSql } from './migration-sql.ts';
 import type {
   Caller,
@@ -19,6 +20,7 @@ import type {
   HostSql,
   Invoker,
   JobState,
+  LogRecord,
   LogSink,
   MetaStore,
   MigrationBatchRecord,
@@ -126,6 +128,11 @@ type StepResult =
  */
 export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promise<JobState> {
   const job = await deps.migrations.getJob(jobId);
+  if (job && TERMINAL.includes(job.state) && job.followUp) {
+    // A retry of a run that failed after the outcome (e.g. queuing the cascade): finish what follows it.
+    await afterJob(job, job.state, deps);
+    return job.state;
+  }
   if (!job || TERMINAL.includes(job.state) || job.desiredSql === null) return job?.state ?? 'skipped';
   const lock = await waitForLock(job, deps);
   // Still queued: the async invoke's own retries (Lambda's, or the local invoker's) come back later.
@@ -215,21 +222,33 @@ async function waitForLock(job: MigrationJobRecord, deps: MigrationDeps): Promis
 async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence: () => Promise<void>): Promise<JobState> {
   const batch = (await deps.migrations.getBatch(job.batchId))!;
   const host = await deps.meta.getHost(job.hostId);
+  const log = jobLog(job, batch.tenantId, deps);
   // Every write (a push, the outcome) is preceded by a fence: a worker that lost its lock stops.
   const end = async (...args: [JobState, string | null, number, boolean]) => {
     await fence();
-    return finish(job, ...args, deps);
+    return finish(job, ...args, deps, log);
   };
   if (!host) return end('failed', `unknown host ${job.hostId}`, 0, true);
+  const run = scriptRunner(deps, host, log);
   const desired = job.desiredSql!;
   const audit = auditor(job.jobId, deps);
+
+  const tries = await deps.state.attempts(job.jobId);
+  if (tries > deps.settings.maxRetries) {
+    // A worker died on the last try: its push may have gone through. Restore the backup (no
+    // backup yet: nothing was pushed) so the failed job leaves the table as it was.
+    const gaveUp = 'worker stopped and no tries left';
+    if (job.beforeSql === null) return end('failed', gaveUp, tries, true);
+    const restored = await rollback(job, job.beforeSql, tries, deps, run, fence);
+    return end('failed', `${gaveUp}; ${restored ? 'the table was restored from its backup' : 'rollback failed, needs manual attention'}`, tries, true);
+  }
 
   // Backup once: a re-run after a crash keeps the definition from before the first push.
   let before = job.beforeSql;
   if (before === null) {
     const attempt = await deps.state.attempts(job.jobId);
     const started = new Date();
-    const result = await runScript(deps, host, buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
+    const result = await run('backup', buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
     const parsed = parseDefinition(result.stdout);
     if (result.exitCode !== 0 || parsed === undefined) {
       const failure = classify(result);
@@ -253,24 +272,24 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
 
     const started = new Date();
     await fence();
-    const push = await skeemaStep(deps, host, job, desired, 'push', batch.allowUnsafe);
+    const push = await skeemaStep(run, 'update', job, desired, 'push', batch.allowUnsafe);
     if (!push.ok) {
       await audit('update', attempt, started, 'failed', push.reason);
       if (push.kind === 'transient' && attempt <= deps.settings.maxRetries) {
         await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
         continue;
       }
-      const restored = await rollback(job, before, attempt, deps, host, fence);
+      const restored = await rollback(job, before, attempt, deps, run, fence);
       const flagged = push.kind === 'transient' || !restored;
       const reason = push.kind === 'transient' ? `gave up after ${attempt} attempts: ${push.reason}` : push.reason;
       return end('failed', restored ? reason : `${reason}; rollback failed, needs manual attention`, attempt, flagged);
     }
-    const applied = push.output || null;
-    await deps.migrations.updateJob(job.jobId, { appliedSql: applied });
-    await audit('update', attempt, started, 'ok', applied ?? 'no changes');
+    // A retry after the push went through prints no changes: keep the DDL an earlier try recorded.
+    if (push.output) await deps.migrations.updateJob(job.jobId, { appliedSql: push.output });
+    await audit('update', attempt, started, 'ok', push.output || 'no changes');
 
     const validated = new Date();
-    const diff = await skeemaStep(deps, host, job, desired, 'diff', false);
+    const diff = await skeemaStep(run, 'validate', job, desired, 'diff', false);
     if (!diff.ok || diff.definition === null || !sameDefinition(diff.definition, diff.desired)) {
       // Diff clean is not enough: the definition read back must equal the desired one in the
       // server's canonical form (e.g. partitioning Skeema keeps would otherwise pass unnoticed).
@@ -286,7 +305,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
         await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));
         continue;
       }
-      const restored = await rollback(job, before, attempt, deps, host, fence);
+      const restored = await rollback(job, before, attempt, deps, run, fence);
       return end('failed', `validation failed: ${reason}`, attempt, !restored || (!diff.ok && diff.kind === 'transient'));
     }
     await fence();
@@ -302,14 +321,14 @@ async function rollback(
   before: string,
   attempt: number,
   deps: MigrationDeps,
-  host: HostRecord,
+  run: ScriptRun,
   fence: () => Promise<void>,
 ): Promise<boolean> {
   const started = new Date();
   await fence();
   const definition = before === '' ? null : before;
-  const push = await skeemaStep(deps, host, job, definition, 'push', true);
-  const diff = push.ok ? await skeemaStep(deps, host, job, definition, 'diff', false) : push;
+  const push = await skeemaStep(run, 'rollback', job, definition, 'push', true);
+  const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false) : push;
   const ok = diff.ok && normalizeDefinition(diff.definition ?? '') === normalizeDefinition(before);
   await deps.migrations.addAudit([
     {
@@ -326,8 +345,8 @@ async function rollback(
 }
 
 async function skeemaStep(
-  deps: MigrationDeps,
-  host: HostRecord,
+  run: ScriptRun,
+  stage: MigrationStage,
   job: MigrationJobRecord,
   definition: string | null,
   mode: 'push' | 'diff',
@@ -337,7 +356,7 @@ async function skeemaStep(
     { database: databaseName(job.dbId), table: job.table, definition, tempSchema: tempSchemaName(), allowUnsafe },
     mode,
   );
-  const result = await runScript(deps, host, script);
+  const result = await run(stage, script);
   const parsed = parseDefinition(result.stdout);
   const output = ddlOf(result.stdout);
   if (result.exitCode === 0 && parsed !== undefined) return { ok: true, definition: parsed, output, desired: parseDesired(result.stdout) };
@@ -349,6 +368,42 @@ async function skeemaStep(
 
 function runScript(deps: MigrationDeps, host: HostRecord, script: string): Promise<HostRunResult> {
   return runOnHost(deps.hostRunner, host, script, deps.settings.scriptTimeoutSeconds);
+}
+
+/** Runs one of a job's host scripts for a stage; its output goes to the job's log records. */
+type ScriptRun = (stage: MigrationStage, script: string) => Promise<HostRunResult>;
+function scriptRunner(deps: MigrationDeps, host: HostRecord, log: JobLog): ScriptRun {
+  return async (stage, script) => {
+    const result = await runScript(deps, host, script);
+    await log.output(stage, result);
+    return result;
+  };
+}
+
+type JobLog = ReturnType<typeof jobLog>;
+/**
+ * A tenant job's log records (best effort: the outcome is in MetaDB either way), under the
+ * batch's tenant, who owns the database. The host scripts print definitions, DDL and Skeema's
+ * progress; the MySQL login stays in the host's ~/.my.cnf and never appears in their output.
+ */
+function jobLog(job: MigrationJobRecord, tenantId: string, deps: MigrationDeps) {
+  const send = async (records: Array<Pick<LogRecord, 'level' | 'message'> & { stage?: MigrationStage }>) => {
+    const base = { tenant_id: tenantId, db_id: job.dbId, job_id: job.jobId, source: 'migration', create_timestamp: new Date().toISOString() };
+    try {
+      await deps.logs.send(records.map((r) => ({ ...base, ...r })));
+    } catch {
+      // A log outage must not fail a migration.
+    }
+  };
+  return {
+    output: (stage: MigrationStage, result: HostRunResult) =>
+      send([
+        ...(result.stdout.trim() ? [{ stage, level: 'INFO' as const, message: result.stdout }] : []),
+        ...(result.stderr.trim() ? [{ stage, level: result.exitCode === 0 ? ('INFO' as const) : ('ERROR' as const), message: result.stderr }] : []),
+      ]),
+    outcome: (state: JobState, reason: string | null) =>
+      send([{ level: state === 'failed' ? 'ERROR' : 'INFO', message: `migration of ${job.table}: ${state}${reason ? ` (${reason})` : ''}` }]),
+  };
 }
 
 const TRANSIENT = /Error (1040|1205|1213|2002|2003|2006|2013)\b|Too many connections|Lock wait timeout|Deadlock found|Lost connection|server has gone away|Can't connect|connection refused|bad connection|invalid connection|i\/o timeout|host command could not run|killed by/i;
@@ -427,33 +482,20 @@ async function finish(
   attempts: number,
   flagged: boolean,
   deps: MigrationDeps,
+  log: JobLog,
 ): Promise<JobState> {
-  await deps.migrations.updateJob(job.jobId, { state, statusReason: reason, attempts, flagged });
+  // The follow-up (cascade, batch end) is recorded with the outcome: a worker dying before it is done leaves it for a retry or the sweep.
+  await deps.migrations.updateJob(job.jobId, { state, statusReason: reason, attempts, flagged, followUp: true });
   await deps.state.setState(job.jobId, state);
-  await sendLogs(deps, job, state, reason);
+  await log.outcome(state, reason);
   return state;
 }
 
-async function sendLogs(deps: MigrationDeps, job: MigrationJobRecord, state: JobState, reason: string | null): Promise<void> {
-  const db = await deps.meta.getDatabase(job.dbId);
-  try {
-    await deps.logs.send([
-      {
-        tenant_id: db?.tenantId ?? 'unknown',
-        db_id: job.dbId,
-        job_id: job.jobId,
-        source: 'migration',
-        level: state === 'failed' ? 'ERROR' : 'INFO',
-        message: `migration of ${job.table}: ${state}${reason ? ` (${reason})` : ''}`,
-        create_timestamp: new Date().toISOString(),
-      },
-    ]);
-  } catch {
-    // Logs are best effort: the job's outcome is already recorded in MetaDB.
-  }
-}
-
-/** After a tenant job: customization marks, the cascade of a parent change, the batch's end. */
+/**
+ * After a tenant job: customization marks, the cascade of a parent change, the batch's end. Each
+ * step can be repeated (upsert, cascade batch id derived from the job's, finish-once), so a retry
+ * or the sweep runs it all again until the follow-up mark is cleared.
+ */
 async function afterJob(job: MigrationJobRecord, outcome: JobState, deps: MigrationDeps): Promise<void> {
   if (outcome === 'succeeded') {
     const done = (await deps.migrations.getJob(job.jobId))!;
@@ -467,6 +509,7 @@ async function afterJob(job: MigrationJobRecord, outcome: JobState, deps: Migrat
     if (changed && owner?.isAdmin) await queueCascade(done, deps);
   }
   await finishBatch(job.batchId, deps);
+  await deps.migrations.updateJob(job.jobId, { followUp: false });
 }
 
 /**
@@ -478,6 +521,7 @@ export async function queueCascade(parentJob: MigrationJobRecord, deps: Migratio
   const children = await deps.migrations.listChildren(parentJob.dbId);
   if (children.length === 0) return undefined;
   const parentBatch = (await deps.migrations.getBatch(parentJob.batchId))!;
+  if (!parentJob.appliedSql) await deps.migrations.updateJob(parentJob.jobId, { appliedSql: await planParentAlter(parentJob, deps) });
   const customized = await deps.migrations.customizedDatabases(children.map((c) => c.dbId), parentJob.table);
   const batchId = cascadeBatchId(parentJob.jobId);
   const jobs = children.map((c) => ({
@@ -495,13 +539,32 @@ export async function queueCascade(parentJob: MigrationJobRecord, deps: Migratio
       jobs,
     );
   } catch (error) {
-    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return batchId; // queued by an earlier run of the parent job
-    throw error;
+    // Recorded by an earlier run of the parent job, which may have died before invoking the hosts:
+    // invoke them again (a second run on a host shares its claims, or finds nothing left).
+    if ((error as { code?: string }).code !== 'ER_DUP_ENTRY') throw error;
   }
   const hosts = [...new Set(jobs.filter((j) => j.state === 'queued').map((j) => j.hostId))];
   for (const hostId of hosts) await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
   if (hosts.length === 0) await finishBatch(batchId, deps);
   return batchId;
+}
+
+/**
+ * The parent's DDL when no try recorded it (its push went through, then the worker died or a
+ * transient error hid the output, and the retry had nothing left to do): Skeema computes it again
+ * from the definitions before and after. Throws when the host cannot: the follow-up is retried.
+ */
+async function planParentAlter(job: MigrationJobRecord, deps: MigrationDeps): Promise<string> {
+  const before = normalizeDefinition(job.beforeSql ?? '');
+  const after = normalizeDefinition(job.afterSql ?? '');
+  if (before === '') return `${after};`; // a new table: the children get it created
+  const host = await deps.meta.getHost(job.hostId);
+  if (!host) throw new NotFoundError(`unknown host ${job.hostId}`);
+  const script = buildAlterPlanScript({ scratch: scratchSchemaName(), table: job.table, from: before, to: after, tempSchema: tempSchemaName() });
+  const result = await runScript(deps, host, script);
+  const ddl = ddlOf(result.stdout);
+  if (result.exitCode !== 0 || ddl === '') throw new UnavailableError(`could not compute the parent's change again: ${classify(result).reason}`);
+  return ddl;
 }
 
 interface ChildOutcome {
@@ -528,11 +591,32 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
   const parent = batch?.parentJobId ? await deps.migrations.getJob(batch.parentJobId) : undefined;
   const host = await deps.meta.getHost(hostId);
   if (!batch || !parent || !host) throw new NotFoundError(`cascade ${batchId} or its host ${hostId} not found`);
-  const plan = {
+  const plan: CascadePlan = {
     before: normalizeDefinition(parent.beforeSql ?? ''),
     after: normalizeDefinition(parent.afterSql ?? ''),
     ddl: splitDdl(parent.appliedSql ?? ''),
   };
+  const ttl = deps.settings.staleSeconds * 1000;
+  // This host's jobs still queued have a worker: kept fresh, the sweep leaves them alone; if the
+  // worker dies (between chunks, say) they go stale and the sweep resumes the cascade.
+  const keepAlive = setInterval(() => void deps.migrations.touchQueuedCascade(batchId, hostId).catch(() => undefined), Math.max(20, ttl / 3));
+  try {
+    await chunkByChunk(batchId, host, plan, deps);
+  } finally {
+    clearInterval(keepAlive);
+  }
+  // What is left queued belongs to children not ready: a failed one has nothing to migrate, one
+  // still provisioning waits (never marked customized) and the sweep resumes it once it is ready.
+  await deps.migrations.parkCascadeJobs(batchId, hostId, WAITING_FOR_DATABASE);
+  await finishBatch(batchId, deps);
+  return deps.migrations.countJobs(batchId);
+}
+
+type CascadePlan = { before: string; after: string; ddl: string[] };
+
+/** Claims the cascade's jobs of ready children on a host, a chunk at a time, and applies the plan to each. */
+async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan, deps: MigrationDeps): Promise<void> {
+  const hostId = host.hostId;
   const ttl = deps.settings.staleSeconds * 1000;
   let idleRounds = 0;
   for (;;) {
@@ -556,11 +640,6 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
       if (locked.length === 0) await wait(deps, Math.min(1000, 50 * 2 ** idleRounds++));
     } else idleRounds = 0;
   }
-  // What is left queued belongs to children not ready: a failed one has nothing to migrate, one
-  // still provisioning waits (never marked customized) and the sweep resumes it once it is ready.
-  await deps.migrations.parkCascadeJobs(batchId, hostId, WAITING_FOR_DATABASE);
-  await finishBatch(batchId, deps);
-  return deps.migrations.countJobs(batchId);
 }
 
 /** `-- comments`, USE lines dropped; one statement per entry. */
@@ -574,7 +653,7 @@ function splitDdl(ddl: string): string[] {
 async function applyToChild(
   job: MigrationJobRecord,
   host: HostRecord,
-  plan: { before: string; after: string; ddl: string[] },
+  plan: CascadePlan,
   deps: MigrationDeps,
   fence: () => Promise<void>,
 ): Promise<ChildOutcome> {
@@ -717,33 +796,34 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
 
 /**
  * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
- * `queued` that long) and starts them again; a tenant job out of tries is failed and flagged
- * instead; resumes cascades whose waiting children are ready.
+ * `queued` that long) and starts them again (one out of tries is rolled back and failed by its
+ * worker); finishes what followed a job whose worker died after its outcome; resumes cascades.
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
+  const followUps = await deps.migrations.listPendingFollowUps(deps.settings.staleSeconds, 50);
+  for (const job of followUps) {
+    try {
+      await afterJob(job, job.state, deps);
+    } catch {
+      // Still failing (e.g. the invoke quota): the mark stays and the next sweep tries again.
+    }
+  }
   const stale = await deps.migrations.listStaleJobs(deps.settings.staleSeconds, 200);
-  const cascades = new Set<string>();
   for (const job of stale) {
-    if (job.desiredSql === null) {
-      cascades.add(JSON.stringify([job.batchId, job.hostId]));
-      continue;
-    }
-    if ((await deps.state.attempts(job.jobId)) > deps.settings.maxRetries) {
-      await finish(job, 'failed', 'worker stopped and no tries left', job.attempts, true, deps);
-      await finishBatch(job.batchId, deps);
-    } else {
-      // A queued one (its invocations gave up on a busy database) is marked handed over first, so
-      // the new invocation's own sweep does not start it once more.
-      if (job.state === 'queued') await deps.migrations.touchJobs([job.jobId]);
-      await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
-    }
+    // Even one out of tries goes to a worker: under the database's lock it restores the backup
+    // before failing the job. A queued one (its invocations gave up on a busy database) is
+    // marked handed over first, so the new invocation's own sweep does not start it once more.
+    if (job.state === 'queued') await deps.migrations.touchJobs([job.jobId]);
+    await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
   }
-  // Cascade jobs that waited for a child still provisioning, now that it is ready (or failed).
-  for (const c of await deps.migrations.listWaitingCascades(WAITING_FOR_DATABASE, 200)) cascades.add(JSON.stringify([c.batchId, c.hostId]));
-  for (const key of cascades) {
-    const [batchId, hostId] = JSON.parse(key) as [string, string];
-    await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: batchId, host_id: hostId });
+  // Cascades on a host whose worker died (mid-chunk or between chunks), whose invocation was lost,
+  // or with children that waited for their database and are ready (or failed) now. Marked handed
+  // over first, so the new invocation's own sweep does not start the same host once more.
+  const cascades = await deps.migrations.listCascadesToResume(WAITING_FOR_DATABASE, deps.settings.staleSeconds, 100);
+  for (const c of cascades) {
+    await deps.migrations.handOverCascade(c.batchId, c.hostId, deps.settings.staleSeconds);
+    await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: c.batchId, host_id: c.hostId });
   }
-  return stale.length;
+  return stale.length + followUps.length + cascades.length;
 }

@@ -224,6 +224,8 @@ export interface MigrationJobRecord {
   statusReason: string | null;
   attempts: number;
   flagged: boolean;
+  /** Set with the job's outcome, cleared once what follows it (customization mark, cascade, batch end) is done. */
+  followUp: boolean;
   /** Definition before (backup), the DDL applied, and the definition read back after. */
   beforeSql: string | null;
   appliedSql: string | null;
@@ -261,7 +263,7 @@ export interface MigrationStore {
   claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
   /** Keeps a running job's claim fresh; on a queued job: a worker is on its way (waiting for the lock). */
   touchJobs(jobIds: string[]): Promise<void>;
-  updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
+  updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'followUp' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
   /** Sets one outcome on many jobs at once (the cascade's per-chunk write). */
   finishJobs(jobIds: string[], state: JobState, reason: string | null, attempts: number, flagged?: boolean): Promise<void>;
   /** running → queued (for the next try) without touching the claim owner's data. */
@@ -271,10 +273,12 @@ export interface MigrationStore {
   /** Marks the batch finished when no job is left queued or running; true for the one caller that did. */
   finishBatchIfDone(batchId: string): Promise<boolean>;
   /**
-   * Jobs whose worker vanished: `running` with a claim older than the limit, or a tenant job still
+   * Tenant jobs whose worker vanished: `running` with a claim older than the limit, or still
    * `queued` that long (its invocations gave up waiting for a busy database).
    */
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
+  listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
   /** The tables of one database that its tenant customized, by name. */
@@ -284,8 +288,15 @@ export interface MigrationStore {
    * are skipped (nothing to migrate), the rest (still provisioning) wait with `waitingReason`.
    */
   parkCascadeJobs(batchId: string, hostId: string, waitingReason: string): Promise<void>;
-  /** Cascades (batch, host) with a waiting job whose database has left `provisioning`. */
-  listWaitingCascades(waitingReason: string, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
+  /**
+   * Cascades (batch, host) nobody is running: a job `running` with a stale claim, or `queued`
+   * (database not provisioning) untouched that long or waiting with `waitingReason`.
+   */
+  listCascadesToResume(waitingReason: string, staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
+  /** A worker is on its way to a cascade's jobs on a host: its queued and stale ones become queued, freshly touched, no longer waiting. */
+  handOverCascade(batchId: string, hostId: string, staleAfterSeconds: number): Promise<void>;
+  /** A cascade worker's heartbeat for the jobs of its host still queued. */
+  touchQueuedCascade(batchId: string, hostId: string): Promise<void>;
   /** Databases created from this parent (its children), with their hosts. */
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
 }

@@ -9,6 +9,7 @@ CREATE TABLE migration_jobs (
   status_reason varchar(2000) DEFAULT NULL,
   attempts int unsigned NOT NULL DEFAULT 0,
   flagged tinyint(1) NOT NULL DEFAULT 0,
+  follow_up tinyint(1) NOT NULL DEFAULT 0,
   before_sql mediumtext DEFAULT NULL,
   applied_sql mediumtext DEFAULT NULL,
   after_sql mediumtext DEFAULT NULL,
@@ -19,5 +20,6 @@ CREATE TABLE migration_jobs (
   PRIMARY KEY (job_id),
   KEY ix_migration_jobs_batch (batch_id, host_id, state),
   KEY ix_migration_jobs_table (db_id, table_name),
-  KEY ix_migration_jobs_state (state, claimed_at)
+  KEY ix_migration_jobs_state (state, claimed_at),
+  KEY ix_migration_jobs_follow_up (follow_up, finished_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

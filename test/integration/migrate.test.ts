@@ -6,9 +6,10 @@ import { promisify } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin } from '#core/admin';
-import { databaseName } from '#core/ids';
-import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/migrations';
-import type { HostRunner } from '#core/ports';
+import { buildAlterPlanScript } from '#core/host-scripts';
+import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
+import { cascadeBatchId, ddlOf, WAITING_FOR_DATABASE } from '#core/migrations';
+import type { HostRunner, LogRecord } from '#core/ports';
 import { main as adminMain } from '../../bin/admin.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 
@@ -103,6 +104,19 @@ async function addSkuOnParent(adminToken: string): Promise<string> {
   return cascadeBatchId(sub.body.jobs[0]!.job_id);
 }
 
+/** An admin whose parent database holds `products`, and `n` ready children created from it. */
+async function parentWithChildren(n: number) {
+  const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+  const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+  const adminToken = await octo.token(email, 'admin-password-1');
+  await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
+  const children: Array<Awaited<ReturnType<typeof tenant>>> = [];
+  for (let i = 0; i < n; i++) children.push(await tenant({ template: admin.db_id }));
+  return { admin, adminToken, parentDb: databaseName(admin.db_id), children };
+}
+
+/** The parent change the cascade tests apply: products gains `sku`. */
+const SKU = 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));';
 const ITEMS = 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id));';
 
 describe('POST /migrate input', () => {
@@ -257,6 +271,44 @@ describe('migrations with Skeema', () => {
   });
 });
 
+describe('migration logs', () => {
+  it("sends each host script's stdout and stderr as log records of the job, under the tenant", async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    const realLogs = octo.deps.logs;
+    const sent: LogRecord[] = [];
+    octo.deps.logs = { send: async (records) => void sent.push(...records) };
+    let res: Awaited<ReturnType<typeof migrate>>;
+    try {
+      res = await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, qty int, PRIMARY KEY (id));');
+    } finally {
+      octo.deps.logs = realLogs;
+    }
+    const jobId = res.jobs[0]!.job_id;
+    const mine = sent.filter((r) => r.job_id === jobId);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((r) => r.tenant_id === t.tenant_id && r.db_id === t.db_id && r.source === 'migration')).toBe(true);
+    expect(new Set(mine.map((r) => r.stage))).toEqual(new Set(['backup', 'update', 'validate', undefined]));
+    // Skeema's own output: the DDL on stdout, its progress on stderr.
+    expect(mine.find((r) => r.stage === 'update' && r.message.includes('ALTER TABLE `items` ADD COLUMN `qty` int(11)'))).toBeDefined();
+    expect(mine.find((r) => r.stage === 'update' && /\[INFO\]/.test(r.message))).toBeDefined();
+    expect(mine.at(-1)).toMatchObject({ level: 'INFO', message: 'migration of items: succeeded' });
+  });
+});
+
+describe('the ALTER a change needs, computed again (host script)', () => {
+  it('computes it on a scratch schema for a table with a foreign key, and drops the scratch schema', async () => {
+    const scratch = scratchSchemaName();
+    const from = 'CREATE TABLE `lines` (\n  `id` int(11) NOT NULL,\n  `order_id` int(11) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  KEY `fk_o` (`order_id`),\n  CONSTRAINT `fk_o` FOREIGN KEY (`order_id`) REFERENCES `orders` (`id`)\n) ENGINE=InnoDB';
+    const to = from.replace('  PRIMARY KEY', '  `qty` int(11) NOT NULL DEFAULT 1,\n  PRIMARY KEY');
+    const host = (await octo.deps.meta.getHost('local'))!;
+    const result = await realRunner.run(host, buildAlterPlanScript({ scratch, table: 'lines', from, to, tempSchema: tempSchemaName() }), 120);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(ddlOf(result.stdout)).toBe('ALTER TABLE `lines` ADD COLUMN `qty` int(11) NOT NULL DEFAULT 1;');
+    expect(await rows('', `SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = '${scratch}'`)).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('retries', () => {
   /** Answers the first `failures` skeema pushes with a transient MySQL error, then runs for real. */
   function flakyPushes(failures: number) {
@@ -386,6 +438,31 @@ describe('concurrency and recovery', () => {
     expect(job.state).toBe('succeeded');
     const updates = (await stages(jobId)).filter((s) => s.stage === 'update');
     expect(updates.at(-1)!.detail).toBe('no changes');
+    // The re-run keeps the DDL the first push applied (a parent's cascade replays it).
+    expect(job.applied_sql).toMatch(/CREATE TABLE `items`/);
+  });
+
+  it('restores the backup before failing a job whose worker died on its last try after its push went through', async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    await octo.admin.query(`INSERT INTO \`${t.db}\`.items (name) VALUES ('a'), ('b')`);
+    const before = await showCreate(t.db, 'items');
+    const res = await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, a int, PRIMARY KEY (id));');
+    const jobId = res.jobs[0]!.job_id;
+    expect(await showCreate(t.db, 'items')).toMatch(/`a` int/);
+    // As if the worker died on its third and last try, after the push went through.
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET state = 'running', claimed_at = NOW(3) - INTERVAL 1 DAY, finished_at = NULL, follow_up = 0 WHERE job_id = ?`, [jobId]);
+    await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [res.batch_id]);
+    await octo.deps.redis.hset(`octodb:migration:job:${jobId}`, 'attempts', 3);
+
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(res.batch_id, 10_000);
+    const job = await jobRow(jobId);
+    expect(job).toMatchObject({ state: 'failed', flagged: 1 });
+    expect(job.status_reason).toMatch(/no tries left; the table was restored from its backup/);
+    expect((await stages(jobId)).at(-1)).toMatchObject({ stage: 'rollback', outcome: 'ok' });
+    expect(await showCreate(t.db, 'items')).toBe(before);
+    expect(await rows(t.db, 'SELECT name FROM $db.items ORDER BY id')).toEqual([{ name: 'a' }, { name: 'b' }]);
   });
 
   it('renews the database lock and the job claim while a job runs longer than their TTL', async () => {
@@ -634,6 +711,113 @@ describe('parent → child cascades', () => {
     } finally {
       octo.deps.hostSql = realSql;
     }
+  });
+
+  it('a parent job retried after its push went through still cascades the ALTER to its children', async () => {
+    const { adminToken, parentDb, children } = await parentWithChildren(1);
+    let cut = false;
+    octo.deps.hostRunner = {
+      async run(host, script, timeout) {
+        const result = await realRunner.run(host, script, timeout);
+        if (!cut && script.includes('skeema push') && script.includes(parentDb)) {
+          // The ALTER ran on the parent; the connection dropped before Skeema reported it: a transient failure.
+          cut = true;
+          return { exitCode: 2, stdout: '', stderr: '2026-01-01 00:00:00 [ERROR] Error 2013: Lost connection to MySQL server during query' };
+        }
+        return result;
+      },
+    };
+    try {
+      const parentJobId = (await octo.post<{ jobs: Array<{ job_id: string }> }>('/migrate', { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' }, adminToken)).body.jobs[0]!.job_id;
+      await waitForBatch(cascadeBatchId(parentJobId));
+      const parent = await jobRow(parentJobId);
+      expect(parent).toMatchObject({ state: 'succeeded', attempts: 2 });
+      // The retry's push printed no changes; the ALTER the cascade replays was recomputed.
+      expect((await stages(parentJobId)).filter((s) => s.stage === 'update').map((s) => s.detail)).toEqual([expect.stringMatching(/Lost connection/), 'no changes']);
+      expect(parent.applied_sql).toMatch(/ALTER TABLE `products` ADD COLUMN `sku` varchar\(20\)/);
+      const [child] = await rows(children[0]!.db, `SELECT state, status_reason, flagged FROM ${meta('migration_jobs')} WHERE batch_id = '${cascadeBatchId(parentJobId)}'`);
+      expect(child).toEqual({ state: 'succeeded', status_reason: null, flagged: 0 });
+      expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    } finally {
+      octo.deps.hostRunner = realRunner;
+    }
+  });
+
+  it('a cascade whose invoke was refused once (Rate exceeded) is queued by the retry, and the parent batch finishes', async () => {
+    const { adminToken, parentDb, children } = await parentWithChildren(1);
+    const realInvoker = octo.deps.invoker;
+    let refused = 0;
+    octo.deps.invoker = {
+      invokeAsync: (fn, payload) => ('cascade_batch_id' in payload && refused++ === 0 ? Promise.reject(new Error('Rate exceeded')) : realInvoker.invokeAsync(fn, payload)),
+    };
+    try {
+      const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: SKU }, adminToken);
+      await waitForBatch(cascadeBatchId(sub.body.jobs[0]!.job_id), 10_000);
+      await waitForBatch(sub.body.batch_id, 1000);
+      expect(refused).toBeGreaterThan(1);
+      expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    } finally {
+      octo.deps.invoker = realInvoker;
+    }
+  });
+
+  it('the sweep queues the cascade of a parent job whose worker died right after it succeeded', async () => {
+    const { admin, adminToken, parentDb, children } = await parentWithChildren(1);
+    const realStore = octo.deps.migrations;
+    // Every try fails between the job's success and its cascade, as a worker dying there would.
+    octo.deps.migrations = Object.assign(Object.create(realStore), { listChildren: () => Promise.reject(new Error('MetaDB went away')) });
+    let sub: { batch_id: string; jobs: Array<{ job_id: string }> };
+    try {
+      sub = (await octo.post<typeof sub>('/migrate', { sql: SKU }, adminToken)).body;
+      await octo.invoker.idle();
+    } finally {
+      octo.deps.migrations = realStore;
+    }
+    const parentJobId = sub.jobs[0]!.job_id;
+    expect((await jobRow(parentJobId)).state).toBe('succeeded');
+    expect(await rows('', `SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id IN ('${sub.batch_id}', '${cascadeBatchId(parentJobId)}')`)).toEqual([{ finished_at: null }]);
+
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET finished_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [parentJobId]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(cascadeBatchId(parentJobId), 10_000);
+    await waitForBatch(sub.batch_id, 1000);
+    await octo.invoker.idle();
+    expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    const adminEmail = (await octo.deps.meta.getTenant((await octo.deps.meta.getDatabase(admin.db_id))!.tenantId))!.email;
+    expect(mails.filter((m) => m.fields.to === adminEmail).map((m) => m.fields.subject)).toEqual(
+      expect.arrayContaining([expect.stringContaining(sub.batch_id), expect.stringContaining(cascadeBatchId(parentJobId))]),
+    );
+  });
+
+  it('a cascade whose worker died between chunks resumes where it stopped on the next sweep', async () => {
+    const { adminToken, parentDb, children } = await parentWithChildren(3);
+    const realStore = octo.deps.migrations;
+    const chunk = octo.deps.config.OCTODB_CASCADE_CHUNK;
+    octo.deps.config.OCTODB_CASCADE_CHUNK = 1;
+    let claims = 0;
+    // The worker (and each retry) dies once it has applied its first chunk of one child.
+    octo.deps.migrations = Object.assign(Object.create(realStore), {
+      claimCascadeJobs: (...args: Parameters<typeof realStore.claimCascadeJobs>) => (claims++ === 0 ? realStore.claimCascadeJobs(...args) : Promise.reject(new Error('worker killed'))),
+    });
+    let cascadeId: string;
+    try {
+      cascadeId = await addSkuOnParent(adminToken);
+      await octo.invoker.idle();
+    } finally {
+      octo.deps.migrations = realStore;
+      octo.deps.config.OCTODB_CASCADE_CHUNK = chunk;
+    }
+    const jobs = async () => rows('', `SELECT job_id, state FROM ${meta('migration_jobs')} WHERE batch_id = '${cascadeId}' ORDER BY job_id`);
+    const first = (await jobs()).filter((j) => j.state === 'succeeded');
+    expect((await jobs()).map((j) => j.state).sort()).toEqual(['queued', 'queued', 'succeeded']);
+
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET created_at = NOW(3) - INTERVAL 1 DAY, claimed_at = NOW(3) - INTERVAL 1 DAY WHERE batch_id = ? AND state = 'queued'`, [cascadeId]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(cascadeId, 10_000);
+    expect((await jobs()).map((j) => j.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    for (const c of children) expect(await showCreate(c.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    // The child done before the worker died was not done again.
+    expect((await stages(first[0]!.job_id)).map((s) => s.stage)).toEqual(['verify', 'update', 'validate']);
   });
 
   it("refuses a template that is not an admin's ready database", async () => {

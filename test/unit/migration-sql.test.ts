@@ -18,6 +18,9 @@ describe('validateMigrationSql accepts', () => {
     ['lower-case keywords and extra whitespace', '  create   table   t ( id int ) ;  ', ['t']],
     ['a 64-character table name', `CREATE TABLE ${'a'.repeat(64)} (id int);`, ['a'.repeat(64)]],
     ['a doubled quote inside a string', "CREATE TABLE t (s varchar(9) DEFAULT 'it''s');", ['t']],
+    ['column names that contain a keyword and digits', 'CREATE TABLE t (id int, call2 int, select1 int, execute3 int, v2prepare int);', ['t']],
+    ['columns named engine, connection and directory', 'CREATE TABLE t (id int, engine varchar(9), connection int, directory int);', ['t']],
+    ['ENGINE=InnoDB in lower case', 'CREATE TABLE t (id int) engine=innodb;', ['t']],
   ])('%s', (_label, sql, tables) => {
     expect(validateMigrationSql(sql).map((d) => d.table)).toEqual(tables);
   });
@@ -65,6 +68,17 @@ describe('validateMigrationSql refuses with 403', () => {
     ['another database', 'CREATE TABLE other.t (id int);', /own database/],
     ['a temporary table', 'CREATE TEMPORARY TABLE t (id int);', /TEMPORARY/i],
     ['a foreign key to another database', 'CREATE TABLE t (id int, FOREIGN KEY (id) REFERENCES other.u (id));', /own database/],
+    ['a FEDERATED table (reads another server)', "CREATE TABLE t (id int) ENGINE=FEDERATED CONNECTION='mysql://u:p@10.0.0.9/db/t';", /ENGINE=FEDERATED/],
+    ['ENGINE without =', 'CREATE TABLE t (id int) ENGINE FEDERATED;', /ENGINE=FEDERATED/],
+    ['a CONNECT table (reads files)', 'CREATE TABLE t (id int) ENGINE=CONNECT;', /ENGINE=CONNECT/],
+    ['a SPIDER table', 'CREATE TABLE t (id int) ENGINE=SPIDER;', /ENGINE=SPIDER/],
+    ['a CSV table', 'CREATE TABLE t (id int NOT NULL) ENGINE=CSV;', /ENGINE=CSV/],
+    ['a MEMORY table (rows lost on restart)', 'CREATE TABLE t (id int) ENGINE=MEMORY;', /ENGINE=MEMORY/],
+    ['a MyISAM table', 'CREATE TABLE t (id int) ENGINE=MyISAM;', /ENGINE=MYISAM/],
+    ['a second ENGINE after InnoDB', 'CREATE TABLE t (id int) ENGINE=InnoDB, ENGINE=MEMORY;', /ENGINE=MEMORY/],
+    ['DATA DIRECTORY', "CREATE TABLE t (id int) DATA DIRECTORY='/var/lib/mysql-files';", /DATA DIRECTORY/],
+    ['INDEX DIRECTORY', "CREATE TABLE t (id int) INDEX DIRECTORY='/tmp';", /INDEX DIRECTORY/],
+    ['a CONNECTION string', "CREATE TABLE t (id int) CONNECTION='mysql://u@h/db/t';", /CONNECTION/],
   ])('%s', (_label, sql, reason) => {
     const error = refused(sql);
     expect(error).toBeInstanceOf(ProhibitedError);
