@@ -49,8 +49,9 @@ const PROHIBITED_KEYWORDS = new Set([
 
 /**
  * Judges one tenant statement before it reaches MySQL.
- * Primary course: scan the text for what the parser cannot see (executable comments, stacked
- * statements), parse it, accept one DML statement whose every node stays inside `ownDatabase`.
+ * Primary course: scan the text for what the parser cannot see or would read unlike MySQL
+ * (executable comments, stacked statements, `--1`), parse it, accept one DML statement whose
+ * every node stays inside `ownDatabase`.
  */
 export function checkTenantStatement(sql: string, ownDatabase: string): GuardedStatement {
   // Parsing is most of the validator's cost and applications repeat their statements (params
@@ -135,9 +136,10 @@ interface Scan {
 }
 
 /**
- * A lexer with MySQL's rules for quotes and comments. It finds what the parser treats as a
- * comment but MySQL executes (`/*! … *\/`, MariaDB's `/*M! … *\/`, optimizer hints `/*+ … *\/`)
- * and counts the statements separated by semicolons outside quotes and comments.
+ * A lexer with MySQL's rules for quotes and comments. It refuses what the parser would read
+ * differently from MySQL (executable comments `/*! … *\/`, `/*M! … *\/`, optimizer hints `/*+ … *\/`,
+ * `--` before a non-blank, a carriage return ending a line comment, `\'` in a string) and counts
+ * the statements separated by semicolons outside quotes and comments.
  */
 export function scanSql(sql: string): Scan {
   let statements = 0;
@@ -145,6 +147,7 @@ export function scanSql(sql: string): Scan {
   let firstWord = '';
   let i = 0;
   const n = sql.length;
+  const refuse = (problem: SqlRefusedError): Scan => ({ statements, firstWord, problem });
   const code = () => {
     if (!inStatement) statements++;
     inStatement = true;
@@ -154,20 +157,26 @@ export function scanSql(sql: string): Scan {
     const next = sql[i + 1];
     if (c === "'" || c === '"' || c === '`') {
       const end = closingQuote(sql, i, c);
-      if (end < 0) return { statements, firstWord, problem: unparseable('unterminated quoted string or identifier') };
+      if (typeof end !== 'number') return refuse(end);
       code();
       i = end + 1;
-    } else if (c === '#' || (c === '-' && next === '-' && (i + 2 >= n || sql.charCodeAt(i + 2) <= 32))) {
+    } else if (c === '#' || (c === '-' && next === '-')) {
+      // MySQL reads `--` as a comment only before a blank or a control character (`1 --1` is 1 - (-1)),
+      // the parser reads any `--` as one; both end it at a line feed, the parser at a carriage return too.
+      if (c === '-' && i + 2 < n && sql.charCodeAt(i + 2) > 32) {
+        return refuse(prohibited("'--' not followed by a space (MySQL reads '--1' as minus minus 1; write '- -' or '-- comment')"));
+      }
       const end = sql.indexOf('\n', i);
-      i = end < 0 ? n : end + 1;
+      const comment = sql.slice(i, end < 0 ? n : end + 1);
+      if (/\r(?!\n)/.test(comment)) return refuse(prohibited('carriage return inside a -- or # comment (MySQL ends it at a line feed only)'));
+      i += comment.length;
     } else if (c === '/' && next === '*') {
       const marker = sql[i + 2];
       if (marker === '!' || marker === '+' || (marker === 'M' && sql[i + 3] === '!')) {
-        const what = marker === '+' ? 'optimizer hint comment /*+' : 'executable comment /*!';
-        return { statements, firstWord, problem: prohibited(what) };
+        return refuse(prohibited(marker === '+' ? 'optimizer hint comment /*+' : 'executable comment /*!'));
       }
       const end = sql.indexOf('*/', i + 2);
-      if (end < 0) return { statements, firstWord, problem: unparseable('unterminated comment') };
+      if (end < 0) return refuse(unparseable('unterminated comment'));
       i = end + 2;
     } else if (c === ';') {
       inStatement = false;
@@ -187,12 +196,18 @@ export function scanSql(sql: string): Scan {
   return { statements, firstWord };
 }
 
-/** Index of the quote closing the one at `start`; backslash escapes inside '…' and "…" as MySQL does. */
-function closingQuote(sql: string, start: number, quote: string): number {
+/**
+ * Index of the quote closing the one at `start`, backslash escapes inside '…' and "…" as MySQL does
+ * by default. A backslash before the string's own quote is refused: under NO_BACKSLASH_ESCAPES MySQL
+ * ends the string there, so what the parser took for text would run as code.
+ */
+function closingQuote(sql: string, start: number, quote: string): number | SqlRefusedError {
   for (let i = start + 1; i < sql.length; i++) {
     const c = sql[i];
-    if (c === '\\' && quote !== '`') i++;
-    else if (c === quote) return i;
+    if (c === '\\' && quote !== '`') {
+      if (sql[i + 1] === quote) return prohibited(`backslash-escaped ${quote} in a string (write ${quote}${quote} or bind a param)`);
+      i++;
+    } else if (c === quote) return i;
   }
-  return -1;
+  return unparseable('unterminated quoted string or identifier');
 }

@@ -66,10 +66,32 @@ describe('scanSql', () => {
     ['SELECT 1 -- ; SELECT 2', 1],
     ['SELECT 1 #; SELECT 2', 1],
     ['SELECT 1; SELECT 2; SELECT 3', 3],
-    ['SELECT 1--1; SELECT 2', 2],
+    ['SELECT 1 - -1; SELECT 2', 2],
+    ['SELECT 1 -- x\r\n; SELECT 2', 2],
     ['  ;  ', 0],
   ])('counts the statements in %j as %d', (sql, statements) => {
     expect(scanSql(sql).statements).toBe(statements);
+  });
+
+  it.each([
+    ['SELECT 1--1', /'--' not followed by a space/],
+    ['SELECT 1 --\u007f', /'--' not followed by a space/],
+    ['SELECT 1 -- a\rb', /carriage return inside a -- or # comment/],
+    ['SELECT 1 #\r\r\n', /carriage return inside a -- or # comment/],
+    ["SELECT 'a\\\\\\'b'", /backslash-escaped ' in a string/],
+    ['SELECT "a\\"b"', /backslash-escaped " in a string/],
+  ])('refuses %j, which the parser and MySQL would read differently', (sql, problem) => {
+    expect(scanSql(sql).problem?.message).toMatch(problem);
+  });
+
+  it.each([
+    'SELECT 1 --',
+    'SELECT 1 --\t1',
+    'SELECT 1 -- x\r\n, 2',
+    String.raw`SELECT 'a\\', 'b''c', 'd\"'`,
+    'SELECT `a\\` FROM t',
+  ])('reads %j alike with MySQL and the parser', (sql) => {
+    expect(scanSql(sql).problem).toBeUndefined();
   });
 
   it('refuses an executable comment whatever its version number', () => {
@@ -78,3 +100,4 @@ describe('scanSql', () => {
     }
   });
 });
+
