@@ -21,6 +21,10 @@ const deep = (n: number) => `SELECT * FROM customers WHERE id = ${'('.repeat(n)}
 const DASHES = PROHIBITED("'--' not followed by a space");
 const LONE_CR = PROHIBITED('carriage return inside a -- or # comment');
 const BACKSLASH_QUOTE = PROHIBITED('backslash-escaped');
+/** The parser re-reads CAST/CONVERT/TRIM arguments, so their nesting multiplies its work. */
+const COSTLY = /^SQL could not be parsed: CAST, CONVERT or TRIM nested too deeply or around too long an argument/;
+const cast = (n: number, type: string, inner = '1') => `${'CAST('.repeat(n)}${inner}${` AS ${type})`.repeat(n)}`;
+const sum = (n: number) => Array.from({ length: n }, (_, i) => `id + ${i}`).join(' + ');
 
 export const hostileCases: HostileCase[] = [
   // Stacked statements
@@ -154,6 +158,15 @@ export const hostileCases: HostileCase[] = [
   { label: 'only a semicolon', body: q(';'), status: 403, error: PARSE },
   { label: 'only a comment', body: q('/* nothing */'), status: 403, error: PARSE },
   { label: 'nesting 5000 deep', body: q(deep(5000)), status: 403, error: PARSE },
+  // Parser work: node-sql-parser backtracks on CAST (x5 per level), CONVERT and TRIM (x2)
+  { label: '9 nested CAST AS SIGNED (65 s to parse)', body: q(`SELECT 1 FROM customers WHERE id = ${cast(9, 'SIGNED')}`), status: 403, error: COSTLY },
+  { label: '13 nested CAST AS CHAR (10 s to parse)', body: q(`SELECT 1 FROM customers WHERE id = ${cast(13, 'CHAR')}`), status: 403, error: COSTLY },
+  { label: '4 nested CAST', body: q(`SELECT ${cast(4, 'SIGNED')}`), status: 403, error: COSTLY },
+  { label: 'CAST around a long expression', body: q(`SELECT CAST(${sum(200)} AS SIGNED) FROM customers`), status: 403, error: COSTLY },
+  { label: '12 nested TRIM', body: q(`SELECT ${'TRIM('.repeat(12)}name${')'.repeat(12)} FROM customers`), status: 403, error: COSTLY },
+  { label: '65 nested parentheses', body: q(deep(65)), status: 403, error: /^SQL could not be parsed: more than 64 nested parentheses/ },
+  { label: '64 nested parentheses', body: q(deep(64)), status: 200 },
+  { label: '3 nested CAST', body: q(`SELECT ${cast(3, 'DECIMAL(10,2)', 'total')} AS t FROM orders`), status: 200 },
   { label: 'NUL byte', body: q('SELECT 1\u0000; DROP TABLE customers'), status: 403, error: MULTI },
   { label: 'fewer params than placeholders', body: q('SELECT * FROM customers WHERE id = ?', []), status: 400, error: /^Query failed: / },
   // Bad request shapes
