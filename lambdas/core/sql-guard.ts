@@ -38,6 +38,8 @@ const PROHIBITED_FUNCTIONS = new Set([
   'IS_USED_LOCK', 'MASTER_POS_WAIT', 'SOURCE_POS_WAIT', 'MASTER_GTID_WAIT', 'WAIT_FOR_EXECUTED_GTID_SET',
   'WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS', 'SYS_EXEC', 'SYS_EVAL', 'SYS_GET', 'SYS_SET',
 ]);
+/** MariaDB's sequence functions (NEXT VALUE FOR and PREVIOUS VALUE FOR do not parse, so are refused). */
+const SEQUENCE_FUNCTIONS = new Set(['NEXTVAL', 'LASTVAL', 'SETVAL']);
 /** First words the parser may not know, named in the refusal instead of a parse error. */
 const PROHIBITED_KEYWORDS = new Set([
   'ALTER', 'ANALYZE', 'BEGIN', 'BINLOG', 'CACHE', 'CALL', 'CHANGE', 'CHECK', 'CHECKSUM', 'COMMIT', 'CREATE',
@@ -106,7 +108,8 @@ function inspectNodes(root: unknown, ownDatabase: string): void {
     if (!node || typeof node !== 'object') continue;
     const n = node as Record<string, unknown>;
 
-    if (typeof n.db === 'string' && n.db.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${n.db}`);
+    const db = nameOf(n.db);
+    if (db !== undefined && db.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${db}`);
     const into = n.into as { type?: unknown; keyword?: unknown } | null | undefined;
     if (into && typeof into === 'object' && into.type === 'into') {
       const target = String(into.keyword ?? '').toUpperCase();
@@ -126,7 +129,20 @@ function inspectFunction(node: Record<string, unknown>, ownDatabase: string): vo
   for (const part of name?.name ?? []) {
     const fn = String(part.value ?? '').toUpperCase();
     if (PROHIBITED_FUNCTIONS.has(fn)) throw prohibited(fn);
+    if (SEQUENCE_FUNCTIONS.has(fn)) {
+      // The argument is a sequence, `db.seq`, which the parser reads as a column: `table.column`.
+      const sequence = (node.args as { value?: Array<Record<string, unknown>> } | undefined)?.value?.[0];
+      const seqDb = sequence?.type === 'column_ref' ? nameOf(sequence.table) : undefined;
+      if (seqDb !== undefined && seqDb.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${seqDb}`);
+    }
   }
+}
+
+/** An identifier as the parser gives it: a string, or `{ value }` when it was quoted. */
+function nameOf(id: unknown): string | undefined {
+  if (typeof id === 'string') return id;
+  const value = (id as { value?: unknown } | null | undefined)?.value;
+  return typeof value === 'string' ? value : undefined;
 }
 
 interface Scan {
