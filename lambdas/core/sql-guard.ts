@@ -38,6 +38,8 @@ const PROHIBITED_FUNCTIONS = new Set([
   'IS_USED_LOCK', 'MASTER_POS_WAIT', 'SOURCE_POS_WAIT', 'MASTER_GTID_WAIT', 'WAIT_FOR_EXECUTED_GTID_SET',
   'WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS', 'SYS_EXEC', 'SYS_EVAL', 'SYS_GET', 'SYS_SET',
 ]);
+/** MariaDB's sequence functions (NEXT VALUE FOR and PREVIOUS VALUE FOR do not parse, so are refused). */
+const SEQUENCE_FUNCTIONS = new Set(['NEXTVAL', 'LASTVAL', 'SETVAL']);
 /** First words the parser may not know, named in the refusal instead of a parse error. */
 const PROHIBITED_KEYWORDS = new Set([
   'ALTER', 'ANALYZE', 'BEGIN', 'BINLOG', 'CACHE', 'CALL', 'CHANGE', 'CHECK', 'CHECKSUM', 'COMMIT', 'CREATE',
@@ -49,8 +51,9 @@ const PROHIBITED_KEYWORDS = new Set([
 
 /**
  * Judges one tenant statement before it reaches MySQL.
- * Primary course: scan the text for what the parser cannot see (executable comments, stacked
- * statements), parse it, accept one DML statement whose every node stays inside `ownDatabase`.
+ * Primary course: scan the text for what the parser cannot see or would read unlike MySQL
+ * (executable comments, stacked statements, `--1`) and for what would make it slow, parse it,
+ * accept one DML statement whose every node stays inside `ownDatabase`.
  */
 export function checkTenantStatement(sql: string, ownDatabase: string): GuardedStatement {
   // Parsing is most of the validator's cost and applications repeat their statements (params
@@ -105,7 +108,8 @@ function inspectNodes(root: unknown, ownDatabase: string): void {
     if (!node || typeof node !== 'object') continue;
     const n = node as Record<string, unknown>;
 
-    if (typeof n.db === 'string' && n.db.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${n.db}`);
+    const db = nameOf(n.db);
+    if (db !== undefined && db.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${db}`);
     const into = n.into as { type?: unknown; keyword?: unknown } | null | undefined;
     if (into && typeof into === 'object' && into.type === 'into') {
       const target = String(into.keyword ?? '').toUpperCase();
@@ -125,7 +129,20 @@ function inspectFunction(node: Record<string, unknown>, ownDatabase: string): vo
   for (const part of name?.name ?? []) {
     const fn = String(part.value ?? '').toUpperCase();
     if (PROHIBITED_FUNCTIONS.has(fn)) throw prohibited(fn);
+    if (SEQUENCE_FUNCTIONS.has(fn)) {
+      // The argument is a sequence, `db.seq`, which the parser reads as a column: `table.column`.
+      const sequence = (node.args as { value?: Array<Record<string, unknown>> } | undefined)?.value?.[0];
+      const seqDb = sequence?.type === 'column_ref' ? nameOf(sequence.table) : undefined;
+      if (seqDb !== undefined && seqDb.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${seqDb}`);
+    }
   }
+}
+
+/** An identifier as the parser gives it: a string, or `{ value }` when it was quoted. */
+function nameOf(id: unknown): string | undefined {
+  if (typeof id === 'string') return id;
+  const value = (id as { value?: unknown } | null | undefined)?.value;
+  return typeof value === 'string' ? value : undefined;
 }
 
 interface Scan {
@@ -134,65 +151,114 @@ interface Scan {
   problem?: SqlRefusedError;
 }
 
+/** Deeper nesting is refused before parsing: the parser recurses per level (its stack overflows near 1,000). */
+const MAX_NESTING = 64;
 /**
- * A lexer with MySQL's rules for quotes and comments. It finds what the parser treats as a
- * comment but MySQL executes (`/*! … *\/`, MariaDB's `/*M! … *\/`, optimizer hints `/*+ … *\/`)
- * and counts the statements separated by semicolons outside quotes and comments.
+ * node-sql-parser 5.4.0 backtracks without memoising: it parses the argument of CAST( once per
+ * target-type alternative (up to five) and those of CONVERT( and TRIM( twice, so every nesting level
+ * multiplies the work (9 nested CASTs took 65 s). The scan weighs each character inside such calls by
+ * the product of these factors and bounds the total. Measured at ~2.5 µs per unit, the costliest
+ * accepted shapes (CAST in CAST in CAST, a CAST around 1.6 KB of text) parse in 10-30 ms.
+ */
+const REPARSE_FACTORS: ReadonlyMap<string, number> = new Map([['CAST', 5], ['CONVERT', 2], ['TRIM', 2]]);
+const MAX_REPARSE_WORK = 8192;
+
+/**
+ * A lexer with MySQL's rules for quotes and comments. It refuses what the parser would read
+ * differently from MySQL (executable comments `/*! … *\/`, `/*M! … *\/`, optimizer hints `/*+ … *\/`,
+ * `--` before a non-blank, a carriage return ending a line comment, `\'` in a string), counts the
+ * statements separated by semicolons outside quotes and comments, and bounds the parser's work.
  */
 export function scanSql(sql: string): Scan {
   let statements = 0;
   let inStatement = false;
   let firstWord = '';
+  /** The last word, while only blanks and comments follow it: `CAST (` is a CAST too. */
+  let word = '';
+  /** Per open parenthesis, the weight outside it; `weight` is how often the parser reads the text here. */
+  const outer: number[] = [];
+  let weight = 1;
+  let work = 0;
   let i = 0;
   const n = sql.length;
+  const refuse = (problem: SqlRefusedError): Scan => ({ statements, firstWord, problem });
   const code = () => {
     if (!inStatement) statements++;
     inStatement = true;
   };
   while (i < n) {
+    const start = i;
     const c = sql[i]!;
     const next = sql[i + 1];
     if (c === "'" || c === '"' || c === '`') {
       const end = closingQuote(sql, i, c);
-      if (end < 0) return { statements, firstWord, problem: unparseable('unterminated quoted string or identifier') };
+      if (typeof end !== 'number') return refuse(end);
       code();
+      word = '';
       i = end + 1;
-    } else if (c === '#' || (c === '-' && next === '-' && (i + 2 >= n || sql.charCodeAt(i + 2) <= 32))) {
+    } else if (c === '#' || (c === '-' && next === '-')) {
+      // MySQL reads `--` as a comment only before a blank or a control character (`1 --1` is 1 - (-1)),
+      // the parser reads any `--` as one; both end it at a line feed, the parser at a carriage return too.
+      if (c === '-' && i + 2 < n && sql.charCodeAt(i + 2) > 32) {
+        return refuse(prohibited("'--' not followed by a space (MySQL reads '--1' as minus minus 1; write '- -' or '-- comment')"));
+      }
       const end = sql.indexOf('\n', i);
-      i = end < 0 ? n : end + 1;
+      const comment = sql.slice(i, end < 0 ? n : end + 1);
+      if (/\r(?!\n)/.test(comment)) return refuse(prohibited('carriage return inside a -- or # comment (MySQL ends it at a line feed only)'));
+      i += comment.length;
     } else if (c === '/' && next === '*') {
       const marker = sql[i + 2];
       if (marker === '!' || marker === '+' || (marker === 'M' && sql[i + 3] === '!')) {
-        const what = marker === '+' ? 'optimizer hint comment /*+' : 'executable comment /*!';
-        return { statements, firstWord, problem: prohibited(what) };
+        return refuse(prohibited(marker === '+' ? 'optimizer hint comment /*+' : 'executable comment /*!'));
       }
       const end = sql.indexOf('*/', i + 2);
-      if (end < 0) return { statements, firstWord, problem: unparseable('unterminated comment') };
+      if (end < 0) return refuse(unparseable('unterminated comment'));
       i = end + 2;
-    } else if (c === ';') {
-      inStatement = false;
-      i++;
     } else if (sql.charCodeAt(i) <= 32) {
       i++;
-    } else {
-      if (!firstWord && /[A-Za-z_]/.test(c)) {
-        let j = i;
-        while (j < n && /[A-Za-z_]/.test(sql[j]!)) j++;
-        firstWord = sql.slice(i, j).toUpperCase();
-      }
+    } else if (isWordChar(sql.charCodeAt(i))) {
+      while (i < n && isWordChar(sql.charCodeAt(i))) i++;
+      word = sql.slice(start, i).toUpperCase();
+      firstWord ||= /^[A-Z_]+/.exec(word)?.[0] ?? '';
       code();
+    } else {
+      if (c === ';') inStatement = false;
+      else code();
+      if (c === '(') {
+        if (outer.length >= MAX_NESTING) return refuse(unparseable(`more than ${MAX_NESTING} nested parentheses`));
+        outer.push(weight);
+        weight *= REPARSE_FACTORS.get(word) ?? 1;
+      } else if (c === ')') {
+        weight = outer.pop() ?? 1;
+      }
+      word = '';
       i++;
+    }
+    if (weight > 1) {
+      work += weight * (i - start);
+      if (work > MAX_REPARSE_WORK) return refuse(unparseable('CAST, CONVERT or TRIM nested too deeply or around too long an argument'));
     }
   }
   return { statements, firstWord };
 }
 
-/** Index of the quote closing the one at `start`; backslash escapes inside '…' and "…" as MySQL does. */
-function closingQuote(sql: string, start: number, quote: string): number {
+/** Letters, digits, `_`, `$` and anything non-ASCII: what MySQL and the parser read as one word. */
+function isWordChar(ch: number): boolean {
+  return (ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch === 95 || ch === 36 || ch >= 128;
+}
+
+/**
+ * Index of the quote closing the one at `start`, backslash escapes inside '…' and "…" as MySQL does
+ * by default. A backslash before the string's own quote is refused: under NO_BACKSLASH_ESCAPES MySQL
+ * ends the string there, so what the parser took for text would run as code.
+ */
+function closingQuote(sql: string, start: number, quote: string): number | SqlRefusedError {
   for (let i = start + 1; i < sql.length; i++) {
     const c = sql[i];
-    if (c === '\\' && quote !== '`') i++;
-    else if (c === quote) return i;
+    if (c === '\\' && quote !== '`') {
+      if (sql[i + 1] === quote) return prohibited(`backslash-escaped ${quote} in a string (write ${quote}${quote} or bind a param)`);
+      i++;
+    } else if (c === quote) return i;
   }
-  return -1;
+  return unparseable('unterminated quoted string or identifier');
 }

@@ -17,6 +17,14 @@ const PARSE = /^SQL could not be parsed: /;
 const MULTI = PROHIBITED('multiple statements');
 const q = (query: string, params?: unknown[]) => (params ? { query, params } : { query });
 const deep = (n: number) => `SELECT * FROM customers WHERE id = ${'('.repeat(n)}1${')'.repeat(n)}`;
+/** `--` before a non-blank: MySQL runs what follows (`1 --1` is 1 - (-1)), the parser took it for a comment. */
+const DASHES = PROHIBITED("'--' not followed by a space");
+const LONE_CR = PROHIBITED('carriage return inside a -- or # comment');
+const BACKSLASH_QUOTE = PROHIBITED('backslash-escaped');
+/** The parser re-reads CAST/CONVERT/TRIM arguments, so their nesting multiplies its work. */
+const COSTLY = /^SQL could not be parsed: CAST, CONVERT or TRIM nested too deeply or around too long an argument/;
+const cast = (n: number, type: string, inner = '1') => `${'CAST('.repeat(n)}${inner}${` AS ${type})`.repeat(n)}`;
+const sum = (n: number) => Array.from({ length: n }, (_, i) => `id + ${i}`).join(' + ');
 
 export const hostileCases: HostileCase[] = [
   // Stacked statements
@@ -88,6 +96,13 @@ export const hostileCases: HostileCase[] = [
   { label: 'performance_schema', body: q('SELECT * FROM performance_schema.threads'), status: 403, error: PROHIBITED('reference to database performance_schema') },
   { label: "a column of mysql.user", body: q('SELECT mysql.user.authentication_string FROM customers'), status: 403, error: PROHIBITED('reference to database mysql') },
   { label: 'a function in another schema', body: q('SELECT sys.version_major()'), status: 403, error: PROHIBITED('reference to database sys') },
+  { label: 'a column of mysql.user, db quoted', body: q('SELECT `mysql`.user.authentication_string FROM customers'), status: 403, error: PROHIBITED('reference to database mysql') },
+  { label: "NEXTVAL of another tenant's sequence", body: q('SELECT NEXTVAL({OTHER}.s)'), status: 403, error: PROHIBITED('reference to database db_') },
+  { label: "SETVAL of another tenant's sequence", body: q('SELECT SETVAL({OTHER}.s, 5)'), status: 403, error: PROHIBITED('reference to database db_') },
+  { label: 'LASTVAL of a quoted sequence in mysql', body: q('SELECT LASTVAL(`mysql`.`s`)'), status: 403, error: PROHIBITED('reference to database mysql') },
+  { label: 'NEXT VALUE FOR (the parser does not know it)', body: q('SELECT NEXT VALUE FOR {OTHER}.s'), status: 403, error: PARSE },
+  { label: 'PREVIOUS VALUE FOR (the parser does not know it)', body: q('SELECT PREVIOUS VALUE FOR {OTHER}.s'), status: 403, error: PARSE },
+  { label: 'NEXTVAL of an own sequence reaches MySQL', body: q('SELECT NEXTVAL(no_such_sequence)'), status: 400, error: /^Query failed: / },
   { label: "another tenant's table", body: q('SELECT * FROM {OTHER}.customers'), status: 403, error: PROHIBITED('reference to database db_') },
   { label: 'IN subquery into another tenant', body: q('SELECT * FROM customers WHERE id IN (SELECT id FROM {OTHER}.customers)'), status: 403, error: PROHIBITED('reference to database db_') },
   { label: 'UNION into another tenant', body: q('SELECT * FROM customers UNION SELECT * FROM {OTHER}.customers'), status: 403, error: PROHIBITED('reference to database db_') },
@@ -108,14 +123,33 @@ export const hostileCases: HostileCase[] = [
   { label: '-- comment then a stacked statement', body: q('SELECT 1 -- comment\n; DROP TABLE customers'), status: 403, error: MULTI },
   { label: '# comment then a stacked statement', body: q('SELECT 1 # comment\n; DROP TABLE customers'), status: 403, error: MULTI },
   { label: 'semicolon inside a comment, then a real one', body: q('SELECT 1 /* ; */ ; DROP TABLE customers'), status: 403, error: MULTI },
-  { label: '--x is not a comment in MySQL', body: q('SELECT 1 --x\n; DELETE FROM customers'), status: 403, error: MULTI },
+  { label: '--x is not a comment in MySQL', body: q('SELECT 1 --x\n; DELETE FROM customers'), status: 403, error: DASHES },
+  // `--` before a non-blank is code to MySQL; the parser skipped the rest of the line (the audit's bypasses)
+  { label: '--1 hiding SLEEP', body: q('SELECT 1 --1 , SLEEP(5)'), status: 403, error: DASHES },
+  { label: '--1 hiding GET_LOCK', body: q("SELECT 1 --1 , GET_LOCK('x', 0)"), status: 403, error: DASHES },
+  { label: '--1 hiding a system variable', body: q('SELECT 1 --1 , @@datadir'), status: 403, error: DASHES },
+  { label: '--1 hiding a UNION', body: q('SELECT 1 FROM customers WHERE id = 1 AND 1 --1 UNION SELECT @@datadir'), status: 403, error: DASHES },
+  { label: '--1 hiding information_schema', body: q('SELECT 1 --1 , info FROM information_schema.processlist'), status: 403, error: DASHES },
+  { label: '--1 hiding INTO OUTFILE', body: q("SELECT 1 --1 INTO OUTFILE '/tmp/octodb-x'"), status: 403, error: DASHES },
+  { label: '--1 hiding a subquery in an UPDATE', body: q('UPDATE customers SET name = 1 --1 , email = (SELECT COUNT(*) FROM information_schema.columns)'), status: 403, error: DASHES },
+  { label: '--1 hiding SLEEP in a DELETE', body: q('DELETE FROM customers WHERE id = 1 --1 OR SLEEP(3)'), status: 403, error: DASHES },
+  { label: '-- before a no-break space is code to MySQL', body: q('SELECT 1 --\u00a0, SLEEP(1)'), status: 403, error: DASHES },
+  { label: '-- at the very end is a comment', body: q('SELECT 1 --'), status: 200 },
+  { label: '-- then a tab is a comment', body: q('SELECT 1 --\tcomment'), status: 200 },
+  // The parser also ends a line comment at a carriage return, MySQL only at a line feed
+  { label: 'carriage return in a -- comment', body: q("SELECT 1 -- \r'\n, SLEEP(1) -- '"), status: 403, error: LONE_CR },
+  { label: 'carriage return in a # comment', body: q("SELECT 1 # \r'\n, SLEEP(1) -- '"), status: 403, error: LONE_CR },
+  { label: 'a -- comment ending in CRLF', body: q('SELECT 1 AS one -- windows\r\n, 2 AS two'), status: 200 },
+  { label: 'block comments do not nest, in MySQL neither', body: q('SELECT 1 /* a /* b */ , SLEEP(1) */'), status: 403, error: PARSE },
   { label: 'comment before a DROP', body: q('/* hi */ DROP TABLE customers'), status: 403, error: PROHIBITED('DROP') },
   { label: 'unterminated comment', body: q('SELECT 1 /* unterminated'), status: 403, error: PARSE },
-  // String escapes
-  { label: 'escaped quote keeps the DROP inside the string', body: q("SELECT * FROM customers WHERE name = 'x\\'; DROP TABLE customers; -- '"), status: 200 },
+  // String escapes (under NO_BACKSLASH_ESCAPES MySQL ends a string at \', so what the parser read as text would run)
+  { label: 'backslash-escaped quote before a DROP', body: q("SELECT * FROM customers WHERE name = 'x\\'; DROP TABLE customers; -- '"), status: 403, error: BACKSLASH_QUOTE },
+  { label: 'backslash-escaped quote hiding SLEEP', body: q("SELECT 'a\\' , SLEEP(1) -- '"), status: 403, error: BACKSLASH_QUOTE },
+  { label: 'other backslash escapes and a doubled quote', body: q("SELECT 'it''s', 'a\\nb', 'c\\\\' AS s"), status: 200 },
   { label: "doubled quote, then a stacked DROP", body: q("SELECT * FROM customers WHERE name = 'it''s'; DROP TABLE customers"), status: 403, error: MULTI },
   { label: 'escaped backslash ends the string before a DROP', body: q("SELECT * FROM customers WHERE name = '\\\\'; DROP TABLE customers; -- '"), status: 403, error: MULTI },
-  { label: 'escaped double quote keeps the DROP inside the string', body: q('SELECT "a\\"; DROP TABLE customers; " AS s'), status: 200 },
+  { label: 'backslash-escaped double quote hiding SLEEP', body: q('SELECT "a\\" , SLEEP(1) -- "'), status: 403, error: BACKSLASH_QUOTE },
   { label: 'unterminated string', body: q("SELECT 'unterminated"), status: 403, error: PARSE },
   { label: 'semicolon in a quoted identifier', body: q('SELECT `a;b` FROM customers'), status: 400, error: /^Query failed: Unknown column/ },
   { label: 'injection attempt in a bound param', body: q('SELECT * FROM customers WHERE name = ?', ["x'; DROP TABLE customers; -- "]), status: 200 },
@@ -131,6 +165,15 @@ export const hostileCases: HostileCase[] = [
   { label: 'only a semicolon', body: q(';'), status: 403, error: PARSE },
   { label: 'only a comment', body: q('/* nothing */'), status: 403, error: PARSE },
   { label: 'nesting 5000 deep', body: q(deep(5000)), status: 403, error: PARSE },
+  // Parser work: node-sql-parser backtracks on CAST (x5 per level), CONVERT and TRIM (x2)
+  { label: '9 nested CAST AS SIGNED (65 s to parse)', body: q(`SELECT 1 FROM customers WHERE id = ${cast(9, 'SIGNED')}`), status: 403, error: COSTLY },
+  { label: '13 nested CAST AS CHAR (10 s to parse)', body: q(`SELECT 1 FROM customers WHERE id = ${cast(13, 'CHAR')}`), status: 403, error: COSTLY },
+  { label: '4 nested CAST', body: q(`SELECT ${cast(4, 'SIGNED')}`), status: 403, error: COSTLY },
+  { label: 'CAST around a long expression', body: q(`SELECT CAST(${sum(200)} AS SIGNED) FROM customers`), status: 403, error: COSTLY },
+  { label: '12 nested TRIM', body: q(`SELECT ${'TRIM('.repeat(12)}name${')'.repeat(12)} FROM customers`), status: 403, error: COSTLY },
+  { label: '65 nested parentheses', body: q(deep(65)), status: 403, error: /^SQL could not be parsed: more than 64 nested parentheses/ },
+  { label: '64 nested parentheses', body: q(deep(64)), status: 200 },
+  { label: '3 nested CAST', body: q(`SELECT ${cast(3, 'DECIMAL(10,2)', 'total')} AS t FROM orders`), status: 200 },
   { label: 'NUL byte', body: q('SELECT 1\u0000; DROP TABLE customers'), status: 403, error: MULTI },
   { label: 'fewer params than placeholders', body: q('SELECT * FROM customers WHERE id = ?', []), status: 400, error: /^Query failed: / },
   // Bad request shapes
