@@ -70,6 +70,7 @@ export class OctoDbStack extends Stack {
       mysqlSeries: s.mysqlSeries,
       skeemaVersion: s.skeemaVersion,
       skeemaSha256: { arm64: s.skeemaSha256Arm64, amd64: s.skeemaSha256Amd64 },
+      amiId: s.hostAmiId,
     });
     const cache = new Cache(this, 'Cache', {
       vpc: network.vpc,
@@ -287,6 +288,7 @@ export class OctoDbStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the OctoDB API' });
     new CfnOutput(this, 'HostInstanceId', { value: host.instance.instanceId, description: 'MySQL host (aws ssm start-session --target …)' });
+    new CfnOutput(this, 'DataVolumeId', { value: host.dataVolume.volumeId, description: 'EBS volume holding MySQL data (retained)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
     new CfnOutput(this, 'LogTableName', { value: logging.table.tableName });
     new CfnOutput(this, 'AdminFunctionName', { value: admin.functionName, description: 'OCTODB_ADMIN_FUNCTION for npm run admin' });

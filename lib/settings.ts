@@ -23,10 +23,13 @@ export const stackSettings = z.object({
 
   // --- MySQL host ---
   hostInstanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/).default('t4g.small'),
+  /** Size of the MySQL data volume (gp3, encrypted, retained); it can grow later, never shrink. */
   hostVolumeGb: int(20, 16384).default(30),
+  /** A fixed AMI for the host; unset = the newest Amazon Linux 2023 AMI at the host's launch. Changing it replaces the host. */
+  hostAmiId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'an AMI id like ami-0123456789abcdef0').optional(),
   /** EC2 termination protection (turn off before `cdk destroy`). */
   hostTerminationProtection: bool.default(true),
-  /** Days AWS Backup keeps the host's daily volume backups. */
+  /** Days AWS Backup keeps the daily backups of the data volume. */
   backupRetentionDays: int(1, 36500).default(35),
   /** MySQL community repository series installed by user data (packages GPG-verified by dnf). */
   mysqlSeries: z.enum(['8.0', '8.4']).default('8.4'),

@@ -64,6 +64,14 @@ describe('configuration through cdk context', () => {
     expect(userData).toContain('7e7825f27407a79ff7f109ea41ceb4442cde3d075683a4149246e19848d817b8');
   });
 
+  it('launches an x86 host from the x86 Amazon Linux 2023 parameter, or from a pinned AMI when one is set', () => {
+    expect(ofType('AWS::EC2::Instance')[0]![1].Properties!.ImageId).toBe('resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64');
+    const pinned = synth({ hostAmiId: 'ami-0123456789abcdef0' });
+    const instance = Object.values(pinned.resources).find((r) => r.Type === 'AWS::EC2::Instance')!;
+    expect(instance.Properties!.ImageId).toBe('ami-0123456789abcdef0');
+    expect(Object.keys(pinned.template.toJSON().Parameters ?? {}).filter((k) => k.startsWith('SsmParameterValue'))).toEqual([]);
+  });
+
   it('gives only M1 the Mailgun key, by ARN, and the domain', () => {
     expect(envOf('migrate-run')).toMatchObject({ OCTODB_MAILGUN_DOMAIN: 'mg.example.com', OCTODB_MAILGUN_API_KEY_SECRET_ARN: MAILGUN_ARN });
     const roles = statementsByRole(s.resources);
@@ -99,6 +107,7 @@ describe('bad context values', () => {
     ['a Mailgun domain without its key secret', { mailgunDomain: 'mg.example.com' }, /mailgunApiKeySecretArn/],
     ['a Mailgun key given as a value instead of a secret ARN', { mailgunDomain: 'mg.example.com', mailgunApiKeySecretArn: 'key-123' }, /mailgunApiKeySecretArn/],
     ['a boolean that is not one', { waf: 'yes' }, /waf/],
+    ['an AMI id with shell characters', { hostAmiId: 'ami-0123456789abcdef0;reboot' }, /hostAmiId/],
   ])('refuses %s', (_what, context, message) => {
     expect(read(context)).toThrow(message);
   });

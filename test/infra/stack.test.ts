@@ -260,13 +260,14 @@ describe('network and data stores', () => {
     for (const [, sg] of ofType('AWS::EC2::SecurityGroup')) expect(sg.Properties!.SecurityGroupIngress ?? []).toEqual([]);
   });
 
-  it('keeps the MySQL host private: no public IP, no key pair, IMDSv2, encrypted gp3, private subnet', () => {
+  it('keeps the MySQL host private: no public IP, no key pair, IMDSv2, encrypted gp3 root, private subnet', () => {
     const instance = s.resources[id(s.stack.host.instance)]!;
     const p = instance.Properties!;
     expect(p.KeyName).toBeUndefined();
     expect(p.NetworkInterfaces).toHaveLength(1);
     expect(p.NetworkInterfaces[0]).toMatchObject({ AssociatePublicIpAddress: false, GroupSet: [{ 'Fn::GetAtt': [id(s.stack.network.mysqlSg), 'GroupId'] }] });
-    expect(p.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 30 });
+    expect(p.BlockDeviceMappings).toHaveLength(1); // the root volume only: the data volume is its own resource
+    expect(p.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 16, DeleteOnTermination: true });
     expect(p.DisableApiTermination).toBe(true);
     const privateSubnets = s.stack.network.vpc.privateSubnets.map((x) => s.stack.getLogicalId(x.node.defaultChild as never));
     expect(privateSubnets).toContain(p.NetworkInterfaces[0].SubnetId.Ref);
@@ -295,12 +296,52 @@ describe('network and data stores', () => {
     expect(checked.status).toBe(0);
   });
 
-  it('backs the host volume up daily with AWS Backup', () => {
+  it('backs the data volume up daily with AWS Backup', () => {
     s.template.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: { BackupPlanRule: [Match.objectLike({ ScheduleExpression: 'cron(0 3 * * ? *)', Lifecycle: { DeleteAfterDays: 35 } })] },
     });
     const [[, selection]] = ofType('AWS::Backup::BackupSelection') as [[string, any]];
-    expect(JSON.stringify(selection.Properties.BackupSelection.Resources)).toContain(`{"Ref":"${id(s.stack.host.instance)}"}`);
+    const resources = selection.Properties.BackupSelection.Resources as unknown[];
+    expect(resources).toHaveLength(1);
+    expect(JSON.stringify(resources[0])).toMatch(/:volume\/"/);
+    expect(refsIn(resources[0]).filter((r) => !r.startsWith('AWS::'))).toEqual([id(s.stack.host.dataVolume)]);
+  });
+
+  it('picks the host image when EC2 launches it, so a newly published AMI never replaces the host', () => {
+    // A `AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>` parameter is re-read on every deploy: a new
+    // AMI would change ImageId and CloudFormation would replace the instance. None may exist.
+    const parameters = Object.values(s.template.toJSON().Parameters ?? {}) as { Type: string }[];
+    expect(parameters.filter((x) => x.Type.includes('AWS::EC2::Image::Id'))).toEqual([]);
+    const imageId = s.resources[id(s.stack.host.instance)]!.Properties!.ImageId;
+    // A plain string: nothing in it CloudFormation resolves (no Ref, no {{resolve:…}} dynamic reference).
+    expect(imageId).toBe('resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64');
+    expect(synth().resources[id(s.stack.host.instance)]!.Properties!.ImageId).toBe(imageId);
+  });
+
+  it('keeps MySQL data on its own encrypted gp3 volume that outlives the instance and the stack', () => {
+    const volumeId = id(s.stack.host.dataVolume);
+    const volume = s.resources[volumeId]!;
+    expect(volume).toMatchObject({ Type: 'AWS::EC2::Volume', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(volume.Properties).toMatchObject({ Encrypted: true, VolumeType: 'gp3', Size: 30 });
+    const instance = s.resources[id(s.stack.host.instance)]!.Properties!;
+    expect(volume.Properties!.AvailabilityZone).toEqual(instance.AvailabilityZone); // attachable only in its own AZ
+    // The host attaches it itself: only this volume, only onto an instance carrying the grant tag.
+    const hostRole = s.stack.getLogicalId(s.stack.host.instance.role.node.defaultChild as never);
+    const attach = roles[hostRole]!.filter((x) => actionsOf(x).includes('ec2:AttachVolume'));
+    expect(attach).toHaveLength(1);
+    expect(actionsOf(attach[0]!)).toEqual(['ec2:AttachVolume']);
+    expect(refsIn(attach[0]!.Resource).filter((r) => !r.startsWith('AWS::'))).toEqual([volumeId]);
+    const [tagKey, tagValue] = Object.entries((attach[0] as any).Condition['ForAnyValue:StringEquals'])[0] as [string, string];
+    const tagName = tagKey.replace('ec2:ResourceTag/', '');
+    expect(instance.Tags).toContainEqual({ Key: tagName, Value: tagValue });
+    expect(volume.Properties!.Tags).toContainEqual({ Key: tagName, Value: tagValue });
+    expect(ofType('AWS::EC2::VolumeAttachment')).toHaveLength(0);
+    // User data mounts it at MySQL's datadir before MySQL starts, and mysqld requires the mount.
+    const userData = JSON.stringify(instance.UserData);
+    expect(userData).toContain(`DATA_VOLUME='",{"Ref":"${volumeId}"}`);
+    expect(userData).toContain('/var/lib/mysql xfs defaults,noatime,nofail');
+    expect(userData).toContain('RequiresMountsFor=/var/lib/mysql');
+    expect(userData.indexOf('mount /var/lib/mysql')).toBeLessThan(userData.indexOf('systemctl enable --now mysqld'));
   });
 
   it('deploys MetaDB through the custom resource once the host and its DNS record exist', () => {
