@@ -7,6 +7,7 @@ import {
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  ResponseType,
   RestApi,
   TokenAuthorizer,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -39,6 +40,11 @@ export interface ApiProps {
  * The REST API (v1, as the local gateway imitates): one POST method per route, the LF0 TOKEN
  * authorizer on the guarded ones, stage throttling, JSON access logs, CORS only when origins are
  * configured, and AWS WAF for a per-IP rate limit and the request body size limit.
+ *
+ * CORS, when configured, covers every answer: preflights (OPTIONS), the handlers' responses
+ * (lambdas/shared/http.ts, the caller's origin when listed), API Gateway's own 4xx/5xx (authorizer
+ * denials, throttling, integration failures) and WAF's blocks. The last two are static, so they
+ * name the first configured origin.
  */
 export class Api extends Construct {
   readonly api: RestApi;
@@ -75,6 +81,16 @@ export class Api extends Construct {
       id: 'AwsSolutions-APIG2',
       reason: 'Every request body is validated in its handler with one zod schema per request shape (lambdas/shared/requests.ts), identically on AWS and locally.',
     });
+
+    const cors = corsResponseHeaders(props.corsOrigins);
+    if (cors) {
+      for (const [id, type] of [['Default4xx', ResponseType.DEFAULT_4XX], ['Default5xx', ResponseType.DEFAULT_5XX]] as const) {
+        this.api.addGatewayResponse(id, {
+          type,
+          responseHeaders: Object.fromEntries(Object.entries(cors).map(([name, value]) => [name, `'${value}'`])),
+        });
+      }
+    }
 
     const authorizer = new TokenAuthorizer(this, 'Lf0', {
       handler: props.authorizer,
@@ -116,6 +132,8 @@ export class Api extends Construct {
   /** Blocks a source IP above the rate limit and any body larger than maxBodyKb (or not fully inspectable). */
   private addFirewall(props: ApiProps): void {
     const visibility = (name: string) => ({ cloudWatchMetricsEnabled: true, metricName: name, sampledRequestsEnabled: true });
+    const cors = corsResponseHeaders(props.corsOrigins);
+    const responseHeaders = cors ? Object.entries(cors).map(([name, value]) => ({ name, value })) : undefined;
     const acl = new CfnWebACL(this, 'Firewall', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
@@ -126,14 +144,14 @@ export class Api extends Construct {
         {
           name: 'RateLimitPerIp',
           priority: 0,
-          action: { block: {} },
+          action: { block: responseHeaders ? { customResponse: { responseCode: 403, responseHeaders } } : {} },
           statement: { rateBasedStatement: { limit: props.wafRateLimit, aggregateKeyType: 'IP' } },
           visibilityConfig: visibility('octodb-rate-limit'),
         },
         {
           name: 'BodySizeLimit',
           priority: 1,
-          action: { block: { customResponse: { responseCode: 413 } } },
+          action: { block: { customResponse: { responseCode: 413, responseHeaders } } },
           statement: {
             sizeConstraintStatement: {
               fieldToMatch: { body: { oversizeHandling: 'MATCH' } },
@@ -155,4 +173,9 @@ export class Api extends Construct {
   get url(): string {
     return this.api.url;
   }
+}
+
+/** Headers of the answers the API itself gives (gateway responses, WAF blocks): static, so the first origin. */
+function corsResponseHeaders(origins: string[]): Record<string, string> | undefined {
+  return origins.length > 0 ? { 'Access-Control-Allow-Origin': origins[0]!, Vary: 'Origin' } : undefined;
 }

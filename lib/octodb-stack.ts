@@ -223,6 +223,11 @@ export class OctoDbStack extends Stack {
       logRetention,
     });
 
+    // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
+    // themselves: WAF, when on, refuses them first; without it nothing else would.
+    const httpEdge = { corsOrigins: s.corsOrigins, maxBodyBytes: s.maxBodyKb * 1024 };
+    for (const f of [signup, token, dashboard, query, migrateSubmit]) f.bindHttpEdge(httpEdge);
+
     this.api = new Api(this, 'Api', {
       routes: [
         { path: '/signup', handler: signup, guarded: false },

@@ -49,13 +49,15 @@ export const stackSettings = z.object({
   authorizerCacheTtlSeconds: int(0, 3600).default(0),
   throttleRateLimit: int(1, 10000).default(50),
   throttleBurstLimit: int(1, 5000).default(100),
-  /** Browser origins allowed by CORS; empty = no CORS at all. */
-  corsOrigins: z.array(z.string().url()).default([]),
+  /** Browser origins allowed by CORS (scheme://host[:port], as browsers send Origin); empty = no CORS at all. */
+  corsOrigins: z
+    .array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin like https://app.example.com (no path, no trailing slash)'))
+    .default([]),
   /** AWS WAF in front of the API: per-IP rate limit and request body size limit. */
   waf: bool.default(true),
   /** Requests per 5 minutes per source IP before WAF blocks. */
   wafRateLimit: int(100, 2_000_000_000).default(1000),
-  /** Largest request body in KB (WAF inspects at most 64 KB of an API Gateway body). */
+  /** Largest request body in KB: the API functions answer 413 above it, and WAF blocks it first when on (WAF inspects at most 64 KB of an API Gateway body). */
   maxBodyKb: z.coerce.number().pipe(z.union([z.literal(16), z.literal(32), z.literal(48), z.literal(64)])).default(64),
 
   // --- functions ---

@@ -26,6 +26,9 @@ const CONFIGURED = {
   hostInstanceType: 'm7i.large',
 };
 
+/** The functions behind API routes: they carry the HTTP edge settings (CORS, body cap). */
+const API_FUNCTIONS = ['signup', 'token', 'dashboard', 'query', 'migrate-submit'];
+
 let s: Synthesized;
 const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
 const envOf = (name: string): Record<string, unknown> => s.resources[functionId(s, name)]!.Properties!.Environment?.Variables ?? {};
@@ -45,6 +48,35 @@ describe('configuration through cdk context', () => {
     const headers = JSON.stringify(options.map(([, m]) => m.Properties!.Integration));
     expect(headers).toContain("'https://app.example.com'");
     expect(headers).not.toContain("'*'");
+  });
+
+  it('puts the configured origin on every answer: handler responses, API Gateway’s own 4xx/5xx', () => {
+    const gatewayResponses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties!);
+    expect(gatewayResponses.map((r) => r.ResponseType).sort()).toEqual(['DEFAULT_4XX', 'DEFAULT_5XX']);
+    for (const r of gatewayResponses) {
+      expect(r.ResponseParameters).toEqual({
+        'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'",
+        'gatewayresponse.header.Vary': "'Origin'",
+      });
+    }
+    for (const name of API_FUNCTIONS) expect(envOf(name).OCTODB_CORS_ORIGINS, name).toBe('https://app.example.com');
+    for (const name of Object.keys(s.stack.functions).filter((n) => !API_FUNCTIONS.includes(n))) {
+      expect(envOf(name).OCTODB_CORS_ORIGINS, name).toBeUndefined();
+    }
+  });
+
+  it('has the API functions refuse bodies over maxBodyKb themselves when WAF is off', () => {
+    for (const name of API_FUNCTIONS) expect(envOf(name).OCTODB_MAX_BODY_BYTES, name).toBe(String(32 * 1024));
+  });
+
+  it('lets WAF’s blocks name the first of several configured origins too', () => {
+    const both = synth({ corsOrigins: '["https://app.example.com","https://admin.example.com:8443"]' });
+    const acl = Object.values(both.resources).find((r) => r.Type === 'AWS::WAFv2::WebACL')!;
+    const headers = [{ Name: 'Access-Control-Allow-Origin', Value: 'https://app.example.com' }, { Name: 'Vary', Value: 'Origin' }];
+    const actions = Object.fromEntries(acl.Properties!.Rules.map((r: any) => [r.Name, r.Action.Block.CustomResponse]));
+    expect(actions).toEqual({ RateLimitPerIp: { ResponseCode: 403, ResponseHeaders: headers }, BodySizeLimit: { ResponseCode: 413, ResponseHeaders: headers } });
+    const signup = both.resources[functionId(both, 'signup')]!.Properties!.Environment.Variables;
+    expect(signup.OCTODB_CORS_ORIGINS).toBe('https://app.example.com,https://admin.example.com:8443');
   });
 
   it('drops WAF when turned off, turns on Multi-AZ Redis and the M1 concurrency asked for', () => {
@@ -104,6 +136,7 @@ describe('bad context values', () => {
     ['an instance type with shell characters', { hostInstanceType: "t4g.small' ; echo" }, /hostInstanceType/],
     ['a non-email alarm address', { alarmEmail: 'not-an-email' }, /alarmEmail/],
     ['a CORS origin that is not a URL', { corsOrigins: '["*"]' }, /corsOrigins/],
+    ['a CORS origin with a path (browsers send none)', { corsOrigins: '["https://app.example.com/"]' }, /corsOrigins/],
     ['a Mailgun domain without its key secret', { mailgunDomain: 'mg.example.com' }, /mailgunApiKeySecretArn/],
     ['a Mailgun key given as a value instead of a secret ARN', { mailgunDomain: 'mg.example.com', mailgunApiKeySecretArn: 'key-123' }, /mailgunApiKeySecretArn/],
     ['a boolean that is not one', { waf: 'yes' }, /waf/],

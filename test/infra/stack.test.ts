@@ -70,8 +70,14 @@ describe('REST API', () => {
     });
   });
 
-  it('answers no CORS preflight when no origin is configured', () => {
+  it('answers no CORS preflight and adds no CORS header when no origin is configured', () => {
     expect(ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS')).toHaveLength(0);
+    expect(ofType('AWS::ApiGateway::GatewayResponse')).toHaveLength(0);
+    for (const name of FUNCTIONS) expect(envOf(name).OCTODB_CORS_ORIGINS, name).toBeUndefined();
+  });
+
+  it('has every API function refuse a body over the 64 KB limit itself, behind WAF too', () => {
+    for (const name of ['signup', 'token', 'dashboard', 'query', 'migrate-submit']) expect(envOf(name).OCTODB_MAX_BODY_BYTES, name).toBe('65536');
   });
 
   it('puts WAF in front of the stage with a per-IP rate limit and a 64 KB body limit, inspected in full', () => {
