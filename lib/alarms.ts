@@ -14,10 +14,12 @@ import { Construct } from 'constructs';
  */
 export class Alarms extends Construct {
   readonly topic: Topic;
+  /** Retained on stack deletion (a KMS key's default); the README's teardown schedules its deletion. */
+  readonly key: Key;
 
   constructor(scope: Construct, id: string, props: { email?: string }) {
     super(scope, id);
-    const key = new Key(this, 'TopicKey', { enableKeyRotation: true, description: 'OctoDB alarm topic' });
+    const key = (this.key = new Key(this, 'TopicKey', { enableKeyRotation: true, description: 'OctoDB alarm topic' }));
     key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.topic = new Topic(this, 'Topic', { displayName: 'OctoDB alarms', masterKey: key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));

@@ -29,6 +29,8 @@ export interface ApiProps {
   authorizerCacheTtlSeconds: number;
   throttleRateLimit: number;
   throttleBurstLimit: number;
+  /** Create the account-wide API Gateway CloudWatch role setting (one stack per account and region should). */
+  cloudWatchRole: boolean;
   corsOrigins: string[];
   waf: boolean;
   wafRateLimit: number;
@@ -55,8 +57,9 @@ export class Api extends Construct {
     this.api = new RestApi(this, 'RestApi', {
       description: 'OctoDB: multi-tenant MySQL as a service',
       endpointTypes: [EndpointType.REGIONAL],
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // Account-wide: kept when this stack goes, so other APIs of the region keep their logging.
+      cloudWatchRole: props.cloudWatchRole,
+      cloudWatchRoleRemovalPolicy: props.cloudWatchRole ? RemovalPolicy.RETAIN : undefined,
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.throttleRateLimit,
@@ -73,10 +76,12 @@ export class Api extends Construct {
           ? { allowOrigins: props.corsOrigins, allowMethods: ['POST', 'OPTIONS'], allowHeaders: ['Content-Type', 'Authorization'] }
           : undefined,
     });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason: 'The role API Gateway (account-wide) uses to write execution logs; AWS maintains it for exactly that.',
-    });
+    if (props.cloudWatchRole) {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The role API Gateway (account-wide) uses to write execution logs; AWS maintains it for exactly that.',
+      });
+    }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason: 'Every request body is validated in its handler with one zod schema per request shape (lambdas/shared/requests.ts), identically on AWS and locally.',

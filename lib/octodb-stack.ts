@@ -240,6 +240,7 @@ export class OctoDbStack extends Stack {
       authorizerCacheTtlSeconds: s.authorizerCacheTtlSeconds,
       throttleRateLimit: s.throttleRateLimit,
       throttleBurstLimit: s.throttleBurstLimit,
+      cloudWatchRole: s.apiGatewayCloudWatchRole,
       corsOrigins: s.corsOrigins,
       waf: s.waf,
       wafRateLimit: s.wafRateLimit,
@@ -295,6 +296,7 @@ export class OctoDbStack extends Stack {
     new CfnOutput(this, 'HostInstanceId', { value: host.instance.instanceId, description: 'MySQL host (aws ssm start-session --target …)' });
     new CfnOutput(this, 'DataVolumeId', { value: host.dataVolume.volumeId, description: 'EBS volume holding MySQL data (retained)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
+    new CfnOutput(this, 'AlarmTopicKeyArn', { value: alarms.key.keyArn, description: 'KMS key of the alarm topic (retained by cdk destroy)' });
     new CfnOutput(this, 'LogTableName', { value: logging.table.tableName });
     new CfnOutput(this, 'AdminFunctionName', { value: admin.functionName, description: 'OCTODB_ADMIN_FUNCTION for npm run admin' });
     new CfnOutput(this, 'MysqlAdminSecretArn', { value: secrets.mysqlAdmin.secretArn, description: 'ARN only; the value stays in Secrets Manager' });

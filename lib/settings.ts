@@ -8,10 +8,19 @@ import { z } from 'zod';
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
+/** 64 (Lambda's limit on function names) minus '-migrate-run'. */
+export const MAX_STACK_NAME = 64 - '-migrate-run'.length;
 
 export const stackSettings = z.object({
-  /** CloudFormation stack name. */
-  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/).default('OctoDb'),
+  /**
+   * CloudFormation stack name. At most 52 characters: M1's function is named
+   * `<stackName>-migrate-run`, and Lambda function names are at most 64.
+   */
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and hyphens, starting with a letter')
+    .max(MAX_STACK_NAME, `at most ${MAX_STACK_NAME} characters (the function "<stackName>-migrate-run" must fit Lambda's 64)`)
+    .default('OctoDb'),
 
   // --- network ---
   vpcCidr: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/(1[6-9]|2[0-4])$/).default('10.42.0.0/16'),
@@ -49,6 +58,11 @@ export const stackSettings = z.object({
   authorizerCacheTtlSeconds: int(0, 3600).default(0),
   throttleRateLimit: int(1, 10000).default(50),
   throttleBurstLimit: int(1, 5000).default(100),
+  /**
+   * Sets the region's account-wide API Gateway CloudWatch Logs role (AWS::ApiGateway::Account),
+   * which stage logging needs. Turn off in further stacks of the same account and region.
+   */
+  apiGatewayCloudWatchRole: bool.default(true),
   /** Browser origins allowed by CORS (scheme://host[:port], as browsers send Origin); empty = no CORS at all. */
   corsOrigins: z
     .array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin like https://app.example.com (no path, no trailing slash)'))

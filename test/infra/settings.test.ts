@@ -24,6 +24,7 @@ const CONFIGURED = {
   mailgunApiKeySecretArn: MAILGUN_ARN,
   interfaceEndpoints: true,
   hostInstanceType: 'm7i.large',
+  apiGatewayCloudWatchRole: 'false',
 };
 
 /** The functions behind API routes: they carry the HTTP edge settings (CORS, body cap). */
@@ -83,6 +84,12 @@ describe('configuration through cdk context', () => {
     expect(ofType('AWS::WAFv2::WebACL')).toHaveLength(0);
     s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumCacheClusters: 2, MultiAZEnabled: true, AutomaticFailoverEnabled: true });
     expect(s.resources[functionId(s, 'migrate-run')]!.Properties!.ReservedConcurrentExecutions).toBe(5);
+  });
+
+  it('leaves the account-wide API Gateway CloudWatch role to another stack when told to', () => {
+    expect(ofType('AWS::ApiGateway::Account')).toHaveLength(0);
+    const roles = ofType('AWS::IAM::Role').map(([, r]) => JSON.stringify(r.Properties!.AssumeRolePolicyDocument));
+    expect(roles.filter((r) => r.includes('apigateway.amazonaws.com'))).toEqual([]);
   });
 
   it('subscribes the alarm email and adds the interface endpoints', () => {
@@ -145,9 +152,29 @@ describe('bad context values', () => {
     expect(read(context)).toThrow(message);
   });
 
+  it('refuses a stack name that would push the M1 function name past Lambda’s 64 characters', () => {
+    expect(read({ stackName: `O${'x'.repeat(52)}` })).toThrow(/stackName: at most 52 characters .*migrate-run.*64/);
+  });
+
+  it('accepts a stack name of 52 characters, giving M1 a name of exactly 64', () => {
+    const name = `O${'x'.repeat(51)}`;
+    const long = synth({ stackName: name });
+    const m1 = long.resources[functionId(long, 'migrate-run')]!.Properties!.FunctionName as string;
+    expect(m1).toBe(`${name}-migrate-run`);
+    expect(m1).toHaveLength(64);
+  });
+
   it('accepts an empty context with the documented defaults', () => {
     const settings = readSettings(new App().node);
-    expect(settings).toMatchObject({ stackName: 'OctoDb', authorizerCacheTtlSeconds: 0, waf: true, maxBodyKb: 64, natGateways: 1, migrateRunConcurrency: 2 });
+    expect(settings).toMatchObject({
+      stackName: 'OctoDb',
+      authorizerCacheTtlSeconds: 0,
+      waf: true,
+      maxBodyKb: 64,
+      natGateways: 1,
+      migrateRunConcurrency: 2,
+      apiGatewayCloudWatchRole: true,
+    });
   });
 });
 

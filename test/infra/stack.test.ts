@@ -70,6 +70,13 @@ describe('REST API', () => {
     });
   });
 
+  it('sets the account-wide API Gateway logging role and keeps it when the stack goes', () => {
+    const [[, account]] = ofType('AWS::ApiGateway::Account') as [[string, any]];
+    expect(account).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    const roleId = refsIn(account.Properties.CloudWatchRoleArn)[0]!;
+    expect(s.resources[roleId]).toMatchObject({ Type: 'AWS::IAM::Role', DeletionPolicy: 'Retain' });
+  });
+
   it('answers no CORS preflight and adds no CORS header when no origin is configured', () => {
     expect(ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS')).toHaveLength(0);
     expect(ofType('AWS::ApiGateway::GatewayResponse')).toHaveLength(0);
