@@ -396,6 +396,16 @@ describe('network and data stores', () => {
     expect(envOf('log-ingest').OCTODB_LOG_TABLE).toEqual({ Ref: id(log.table) });
   });
 
+  it('lets CloudWatch use the alarm topic key only for alarms of this account and region', () => {
+    const policy = s.resources[id(s.stack.alarms.key)]!.Properties!.KeyPolicy.Statement as any[];
+    const services = policy.filter((x) => x.Principal?.Service);
+    expect(services).toHaveLength(1);
+    expect(services[0]).toMatchObject({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] });
+    expect(services[0].Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    const sourceArn = JSON.stringify(services[0].Condition.ArnLike['aws:SourceArn']);
+    expect(sourceArn).toContain('":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:*"');
+  });
+
   it('alarms to the SNS topic on dead letters, failed async events and every function error', () => {
     const topic = id(s.stack.alarms.topic);
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
