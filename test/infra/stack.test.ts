@@ -106,7 +106,9 @@ describe('REST API', () => {
 describe('functions', () => {
   it('bundles one Node 22 arm64 function per handler, each with its own log group retention', () => {
     expect(Object.keys(s.stack.functions).sort()).toEqual([...FUNCTIONS].sort());
-    expect(ofType('AWS::Lambda::Function')).toHaveLength(FUNCTIONS.length);
+    // Besides them, only CDK's deploy-time provider that empties the VPC's default security group.
+    const others = ofType('AWS::Lambda::Function').filter(([fid]) => !FUNCTIONS.some((n) => functionId(s, n) === fid));
+    expect(others.map(([, f]) => f.Properties!.Description)).toEqual(['Lambda function for removing all inbound/outbound rules from the VPC default security group']);
     for (const name of FUNCTIONS) {
       const fn = s.resources[functionId(s, name)]!.Properties!;
       expect(fn, name).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
@@ -271,6 +273,17 @@ describe('network and data stores', () => {
     expect(byTarget[id(net.mysqlSg)]).toMatchObject({ FromPort: 3306, ToPort: 3306, SourceSecurityGroupId: { 'Fn::GetAtt': [id(net.functionsSg), 'GroupId'] } });
     expect(byTarget[id(net.redisSg)]).toMatchObject({ FromPort: 6380, SourceSecurityGroupId: { 'Fn::GetAtt': [id(net.functionsSg), 'GroupId'] } });
     for (const [, sg] of ofType('AWS::EC2::SecurityGroup')) expect(sg.Properties!.SecurityGroupIngress ?? []).toEqual([]);
+  });
+
+  it('empties the VPC default security group (cdk.json feature flag), with a role that can touch nothing else', () => {
+    const [[, restrict]] = ofType('Custom::VpcRestrictDefaultSG') as [[string, any]];
+    expect(restrict.Properties.DefaultSecurityGroupId).toEqual({ 'Fn::GetAtt': [id(s.stack.network.vpc), 'DefaultSecurityGroup'] });
+    const providerId = restrict.Properties.ServiceToken['Fn::GetAtt'][0] as string;
+    const roleId = s.resources[providerId]!.Properties!.Role['Fn::GetAtt'][0] as string;
+    const statements = roles[roleId]!;
+    expect(statements).toHaveLength(1);
+    expect(actionsOf(statements[0]!).every((a) => /^ec2:(Authorize|Revoke)SecurityGroup(Ingress|Egress)$/.test(a))).toBe(true);
+    expect(JSON.stringify(statements[0]!.Resource)).toContain(':security-group/",{"Fn::GetAtt":["' + id(s.stack.network.vpc) + '","DefaultSecurityGroup"]}');
   });
 
   it('keeps the MySQL host private: no public IP, no key pair, IMDSv2, encrypted gp3 root, private subnet', () => {
