@@ -125,11 +125,39 @@ describe('functions', () => {
     }
   });
 
-  it('retries async LF6 and M1 events twice, then sends them to an alarmed failure queue', () => {
+  it.each([
+    ['authorizer', 512, 10],
+    ['signup', 1024, 20], // bcrypt is CPU-bound, and Lambda's CPU grows with memory
+    ['token', 1024, 20],
+    ['query', 512, 20],
+    ['migrate-submit', 512, 20],
+    ['dashboard', 512, 20],
+    ['provision', 512, 900],
+    ['migrate-run', 512, 900],
+    ['admin', 1024, 900],
+    ['log-ingest', 256, 30],
+    ['metadb-migrate', 256, 900],
+  ])('sizes %s at %i MB with a %i s timeout', (name, memory, timeout) => {
+    expect(s.resources[functionId(s, name)]!.Properties).toMatchObject({ MemorySize: memory, Timeout: timeout });
+  });
+
+  it('puts every function that reaches MySQL or Redis in the private subnets with the functions security group', () => {
+    const privateSubnets = s.stack.network.vpc.privateSubnets.map((x) => ({ Ref: s.stack.getLogicalId(x.node.defaultChild as never) }));
+    expect(privateSubnets).toHaveLength(2);
+    for (const name of [...DEPS_FUNCTIONS, 'metadb-migrate']) {
+      const vpc = s.resources[functionId(s, name)]!.Properties!.VpcConfig;
+      expect(vpc, name).toEqual({ SubnetIds: privateSubnets, SecurityGroupIds: [{ 'Fn::GetAtt': [id(s.stack.network.functionsSg), 'GroupId'] }] });
+    }
+    // L1 talks to DynamoDB only: outside the VPC, no network interfaces to wait for.
+    expect(s.resources[functionId(s, 'log-ingest')]!.Properties!.VpcConfig).toBeUndefined();
+  });
+
+  it('retries async LF6 and M1 events twice within an hour, then sends them to an alarmed failure queue', () => {
     for (const name of ['provision', 'migrate-run']) {
       s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: functionId(s, name) },
         MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 3600,
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(s.stack.asyncFailures), 'Arn'] } } },
       });
     }
