@@ -90,7 +90,7 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     "printf '[client]\\nuser=%s\\npassword=\"%s\"\\nhost=127.0.0.1\\nport=3306\\n' \"$ADMIN_USER\" \"$ADMIN_PASS\" > /root/.my.cnf",
     'chmod 600 /root/.my.cnf',
     'unset ADMIN_PASS',
-    "mysql --batch -e 'SELECT 1' > /dev/null",
+    "mysql --batch -e 'SELECT 1' > /dev/null || { echo \"cannot log in to MySQL as $ADMIN_USER: with the secret's password (a data volume from another stack keeps that stack's admin password)\" >&2; exit 1; }",
     'skeema version',
     'echo "octodb host ready"',
   ];
