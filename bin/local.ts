@@ -20,6 +20,7 @@ import { LocalLogQueue } from '#adapters/local-log-queue';
 import { WorkerConsumer } from '#adapters/worker-consumer';
 import { buildDeps, type Deps, useDeps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
+import { httpEdgeOf, useHttpEdge } from '#shared/http';
 import { logger } from '#shared/logger';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
@@ -80,6 +81,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   });
   const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });
   useDeps(deps);
+  useHttpEdge(httpEdgeOf(config)); // the handlers answer with the same CORS origins and body cap as this gateway
 
   const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
   const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');

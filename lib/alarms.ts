@@ -1,7 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -14,11 +14,27 @@ import { Construct } from 'constructs';
  */
 export class Alarms extends Construct {
   readonly topic: Topic;
+  /** Retained on stack deletion (a KMS key's default); the README's teardown schedules its deletion. */
+  readonly key: Key;
 
   constructor(scope: Construct, id: string, props: { email?: string }) {
     super(scope, id);
-    const key = new Key(this, 'TopicKey', { enableKeyRotation: true, description: 'OctoDB alarm topic' });
-    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    const key = (this.key = new Key(this, 'TopicKey', { enableKeyRotation: true, description: 'OctoDB alarm topic' }));
+    // CloudWatch publishes alarm notifications to the encrypted topic with this key: only for
+    // alarms of this account and region (no confused deputy acting for another account's alarm).
+    const stack = Stack.of(this);
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccount',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }),
+    );
     this.topic = new Topic(this, 'Topic', { displayName: 'OctoDB alarms', masterKey: key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
   }

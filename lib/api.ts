@@ -7,6 +7,7 @@ import {
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  ResponseType,
   RestApi,
   TokenAuthorizer,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -28,6 +29,8 @@ export interface ApiProps {
   authorizerCacheTtlSeconds: number;
   throttleRateLimit: number;
   throttleBurstLimit: number;
+  /** Create the account-wide API Gateway CloudWatch role setting (one stack per account and region should). */
+  cloudWatchRole: boolean;
   corsOrigins: string[];
   waf: boolean;
   wafRateLimit: number;
@@ -39,6 +42,11 @@ export interface ApiProps {
  * The REST API (v1, as the local gateway imitates): one POST method per route, the LF0 TOKEN
  * authorizer on the guarded ones, stage throttling, JSON access logs, CORS only when origins are
  * configured, and AWS WAF for a per-IP rate limit and the request body size limit.
+ *
+ * CORS, when configured, covers every answer: preflights (OPTIONS), the handlers' responses
+ * (lambdas/shared/http.ts, the caller's origin when listed), API Gateway's own 4xx/5xx (authorizer
+ * denials, throttling, integration failures) and WAF's blocks. The last two are static, so they
+ * name the first configured origin.
  */
 export class Api extends Construct {
   readonly api: RestApi;
@@ -49,8 +57,9 @@ export class Api extends Construct {
     this.api = new RestApi(this, 'RestApi', {
       description: 'OctoDB: multi-tenant MySQL as a service',
       endpointTypes: [EndpointType.REGIONAL],
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // Account-wide: kept when this stack goes, so other APIs of the region keep their logging.
+      cloudWatchRole: props.cloudWatchRole,
+      cloudWatchRoleRemovalPolicy: props.cloudWatchRole ? RemovalPolicy.RETAIN : undefined,
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.throttleRateLimit,
@@ -67,14 +76,26 @@ export class Api extends Construct {
           ? { allowOrigins: props.corsOrigins, allowMethods: ['POST', 'OPTIONS'], allowHeaders: ['Content-Type', 'Authorization'] }
           : undefined,
     });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason: 'The role API Gateway (account-wide) uses to write execution logs; AWS maintains it for exactly that.',
-    });
+    if (props.cloudWatchRole) {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The role API Gateway (account-wide) uses to write execution logs; AWS maintains it for exactly that.',
+      });
+    }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason: 'Every request body is validated in its handler with one zod schema per request shape (lambdas/shared/requests.ts), identically on AWS and locally.',
     });
+
+    const cors = corsResponseHeaders(props.corsOrigins);
+    if (cors) {
+      for (const [id, type] of [['Default4xx', ResponseType.DEFAULT_4XX], ['Default5xx', ResponseType.DEFAULT_5XX]] as const) {
+        this.api.addGatewayResponse(id, {
+          type,
+          responseHeaders: Object.fromEntries(Object.entries(cors).map(([name, value]) => [name, `'${value}'`])),
+        });
+      }
+    }
 
     const authorizer = new TokenAuthorizer(this, 'Lf0', {
       handler: props.authorizer,
@@ -116,6 +137,8 @@ export class Api extends Construct {
   /** Blocks a source IP above the rate limit and any body larger than maxBodyKb (or not fully inspectable). */
   private addFirewall(props: ApiProps): void {
     const visibility = (name: string) => ({ cloudWatchMetricsEnabled: true, metricName: name, sampledRequestsEnabled: true });
+    const cors = corsResponseHeaders(props.corsOrigins);
+    const responseHeaders = cors ? Object.entries(cors).map(([name, value]) => ({ name, value })) : undefined;
     const acl = new CfnWebACL(this, 'Firewall', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
@@ -126,14 +149,14 @@ export class Api extends Construct {
         {
           name: 'RateLimitPerIp',
           priority: 0,
-          action: { block: {} },
+          action: { block: responseHeaders ? { customResponse: { responseCode: 403, responseHeaders } } : {} },
           statement: { rateBasedStatement: { limit: props.wafRateLimit, aggregateKeyType: 'IP' } },
           visibilityConfig: visibility('octodb-rate-limit'),
         },
         {
           name: 'BodySizeLimit',
           priority: 1,
-          action: { block: { customResponse: { responseCode: 413 } } },
+          action: { block: { customResponse: { responseCode: 413, responseHeaders } } },
           statement: {
             sizeConstraintStatement: {
               fieldToMatch: { body: { oversizeHandling: 'MATCH' } },
@@ -155,4 +178,9 @@ export class Api extends Construct {
   get url(): string {
     return this.api.url;
   }
+}
+
+/** Headers of the answers the API itself gives (gateway responses, WAF blocks): static, so the first origin. */
+function corsResponseHeaders(origins: string[]): Record<string, string> | undefined {
+  return origins.length > 0 ? { 'Access-Control-Allow-Origin': origins[0]!, Vary: 'Origin' } : undefined;
 }

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { BackupPlan, BackupPlanRule, BackupResource, BackupVault } from 'aws-cdk-lib/aws-backup';
 import {
   BlockDeviceVolume,
@@ -7,12 +7,14 @@ import {
   Instance,
   InstanceArchitecture,
   InstanceType,
+  type IMachineImage,
   type ISecurityGroup,
   type IVpc,
   MachineImage,
-  AmazonLinuxCpuType,
+  OperatingSystemType,
   SubnetType,
   UserData,
+  Volume,
 } from 'aws-cdk-lib/aws-ec2';
 import { Schedule } from 'aws-cdk-lib/aws-events';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -21,30 +23,43 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { hostBootstrapCommands } from './host-user-data.ts';
 
-/** The private DNS zone and name the functions reach MySQL at (stable across host replacement). */
+/** The private DNS zone and name the functions reach MySQL at (a replacement host takes the name over). */
 export const PRIVATE_ZONE = 'octodb.internal';
 export const MYSQL_HOSTNAME = `mysql.${PRIVATE_ZONE}`;
+/** The root volume holds only what user data installs again on a new host: kept small. */
+export const ROOT_VOLUME_GB = 16;
+/** Where the host attaches its data volume (on Nitro instances it shows up as an NVMe device). */
+export const DATA_DEVICE = '/dev/sdf';
 
 export interface DatabaseHostProps {
   vpc: IVpc;
   securityGroup: ISecurityGroup;
   adminSecret: ISecret;
   instanceType: string;
+  /** Size of the MySQL data volume. */
   volumeGb: number;
   terminationProtection: boolean;
   backupRetentionDays: number;
   mysqlSeries: '8.0' | '8.4';
   skeemaVersion: string;
   skeemaSha256: { arm64: string; amd64: string };
+  /** A pinned AMI; without it the newest Amazon Linux 2023 AMI at the instance's launch. */
+  amiId?: string;
 }
 
 /**
  * The MySQL EC2 host (Amazon Linux 2023) in a private subnet: managed by SSM only (no key pair,
- * no inbound rule but MySQL from the functions), IMDSv2, encrypted gp3 root volume backed up
- * daily by AWS Backup. CloudFormation waits for its bootstrap to signal success.
+ * no inbound rule but MySQL from the functions), IMDSv2. MySQL's data lives on its own encrypted
+ * gp3 volume, retained when the instance or the stack goes and backed up daily by AWS Backup;
+ * the root volume is disposable (user data rebuilds it). CloudFormation waits for the bootstrap
+ * to signal success.
+ *
+ * The image is chosen when the instance launches (`resolve:ssm:` in ImageId, a literal string to
+ * CloudFormation), not on every deploy: a newly published AMI never replaces a running host.
  */
 export class DatabaseHost extends Construct {
   readonly instance: Instance;
+  readonly dataVolume: Volume;
   readonly record: ARecord;
   readonly hostname = MYSQL_HOSTNAME;
 
@@ -54,7 +69,7 @@ export class DatabaseHost extends Construct {
     const arm = instanceType.architecture === InstanceArchitecture.ARM_64;
     const role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
-      description: 'OctoDB MySQL host: SSM agent, reads the MySQL admin secret',
+      description: 'OctoDB MySQL host: SSM agent, reads the MySQL admin secret, attaches its data volume',
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
     props.adminSecret.grantRead(role);
@@ -63,12 +78,23 @@ export class DatabaseHost extends Construct {
       reason: 'The SSM agent policy AWS maintains for managed instances; SSM is the only way onto this host.',
     });
 
+    // Host and data volume share one subnet's availability zone: a volume attaches only there.
+    const subnet = props.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_WITH_EGRESS }).subnets[0]!;
+    this.dataVolume = new Volume(this, 'DataVolume', {
+      availabilityZone: subnet.availabilityZone,
+      size: Size.gibibytes(props.volumeGb),
+      volumeType: EbsDeviceVolumeType.GP3,
+      encrypted: true,
+      // Never deleted by CloudFormation: not with the instance, not on replacement, not with the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     const userData = UserData.forLinux();
     this.instance = new Instance(this, 'Instance', {
       vpc: props.vpc,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: { subnets: [subnet] },
       instanceType,
-      machineImage: MachineImage.latestAmazonLinux2023({ cpuType: arm ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64 }),
+      machineImage: props.amiId ? pinnedImage(props.amiId) : latestAl2023AtLaunch(arm),
       securityGroup: props.securityGroup,
       role,
       userData,
@@ -81,15 +107,26 @@ export class DatabaseHost extends Construct {
       blockDevices: [
         {
           deviceName: '/dev/xvda',
-          volume: BlockDeviceVolume.ebs(props.volumeGb, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true, deleteOnTermination: true }),
+          volume: BlockDeviceVolume.ebs(ROOT_VOLUME_GB, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true, deleteOnTermination: true }),
         },
       ],
       resourceSignalTimeout: Duration.minutes(30),
+    });
+    // The host attaches the volume to itself at first boot (AttachVolume only between resources
+    // carrying the same grant tag): a CloudFormation VolumeAttachment would wait for the instance,
+    // which waits for its bootstrap, which needs the volume.
+    this.dataVolume.grantAttachVolumeByResourceTag(role, [this.instance]);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      reason:
+        'ec2:AttachVolume of the one data volume, onto an instance that carries the volume grant tag (condition on both): the instance cannot name its own ARN without a circular reference.',
     });
     userData.addCommands(
       ...hostBootstrapCommands({
         region: Stack.of(this).region,
         adminSecretArn: props.adminSecret.secretArn,
+        dataVolumeId: this.dataVolume.volumeId,
+        dataDevice: DATA_DEVICE,
         mysqlSeries: props.mysqlSeries,
         skeemaVersion: props.skeemaVersion,
         skeemaArch: arm ? 'arm64' : 'amd64',
@@ -97,10 +134,17 @@ export class DatabaseHost extends Construct {
       }),
     );
     userData.addSignalOnExitCommand(this.instance);
+    if (!props.amiId) {
+      Validations.of(this.instance).acknowledge({
+        id: 'CloudFormation-Validate::E1152',
+        reason:
+          'ImageId `resolve:ssm:<public AL2023 parameter>` is what EC2 resolves at launch (RunInstances accepts it for parameters of data type aws:ec2:image); the bundled rule predates it (cfn-lint accepts it since aws-cloudformation/cfn-lint#3340).',
+      });
+    }
     if (!props.terminationProtection) {
       Validations.of(this.instance).acknowledge({
         id: 'AwsSolutions-EC29',
-        reason: 'Termination protection turned off by the hostTerminationProtection context setting; daily AWS Backup copies remain.',
+        reason: 'Termination protection turned off by the hostTerminationProtection context setting; the data volume is retained and backed up daily.',
       });
     }
 
@@ -112,20 +156,33 @@ export class DatabaseHost extends Construct {
       ttl: Duration.minutes(1),
     });
 
+    // The data volume is what is worth keeping; the root volume is rebuilt by user data.
     const plan = new BackupPlan(this, 'Backup', {
       backupVault: new BackupVault(this, 'Vault'),
       backupPlanRules: [
         new BackupPlanRule({
-          ruleName: 'DailyHostVolume',
+          ruleName: 'DailyDataVolume',
           scheduleExpression: Schedule.cron({ hour: '3', minute: '0' }),
           deleteAfter: Duration.days(props.backupRetentionDays),
         }),
       ],
     });
-    const selection = plan.addSelection('Host', { resources: [BackupResource.fromEc2Instance(this.instance)] });
+    const volumeArn = Stack.of(this).formatArn({ service: 'ec2', resource: 'volume', resourceName: this.dataVolume.volumeId });
+    const selection = plan.addSelection('DataVolume', { resources: [BackupResource.fromArn(volumeArn)] });
     Validations.of(selection).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
       reason: 'The service role policy AWS Backup documents for taking EC2/EBS backups.',
     });
   }
+}
+
+/** The newest Amazon Linux 2023 AMI when EC2 launches the instance: later AMIs do not touch it. */
+function latestAl2023AtLaunch(arm: boolean): IMachineImage {
+  const parameter = `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${arm ? 'arm64' : 'x86_64'}`;
+  return MachineImage.resolveSsmParameterAtLaunch(parameter, { os: OperatingSystemType.LINUX });
+}
+
+/** One fixed AMI (context `hostAmiId`): changing it is a deliberate host replacement. */
+function pinnedImage(imageId: string): IMachineImage {
+  return { getImage: () => ({ imageId, osType: OperatingSystemType.LINUX, userData: UserData.forLinux() }) };
 }

@@ -1,12 +1,18 @@
 /**
- * First-boot script of the MySQL host (Amazon Linux 2023). Installs MySQL from MySQL's own dnf
- * repository (every package GPG-verified), a pinned Skeema release (sha256-verified), creates the
- * admin account from Secrets Manager and writes root's ~/.my.cnf with it, so host scripts sent by
- * SSM run `mysql` and `skeema` without a password on any command line.
+ * First-boot script of the MySQL host (Amazon Linux 2023). Attaches and mounts the data volume at
+ * MySQL's datadir (formatting it only when it has never been used), installs MySQL from MySQL's
+ * own dnf repository (every package GPG-verified), a pinned Skeema release (sha256-verified),
+ * creates the admin account from Secrets Manager — unless the volume already holds a MySQL data
+ * directory, whose accounts stay as they are — and writes root's ~/.my.cnf with it, so host
+ * scripts sent by SSM run `mysql` and `skeema` without a password on any command line.
  */
 export interface HostBootstrap {
   region: string;
   adminSecretArn: string;
+  /** The retained EBS volume holding /var/lib/mysql. */
+  dataVolumeId: string;
+  /** Device name the volume is attached as (e.g. /dev/sdf). */
+  dataDevice: string;
   mysqlSeries: '8.0' | '8.4';
   skeemaVersion: string;
   skeemaArch: 'arm64' | 'amd64';
@@ -19,7 +25,8 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'set -euo pipefail',
     'exec > >(tee -a /var/log/octodb-bootstrap.log) 2>&1',
     'export HOME=/root # cloud-init may leave HOME unset; mysql reads ~/.my.cnf',
-    'dnf install -y --setopt=install_weak_deps=False aws-cfn-bootstrap python3 tar gzip openssl',
+    'dnf install -y --setopt=install_weak_deps=False aws-cfn-bootstrap python3 tar gzip openssl xfsprogs',
+    ...dataVolumeCommands(b),
 
     '# MySQL community server from repo.mysql.com; dnf checks each package against the MySQL GPG key.',
     'rpm --import https://repo.mysql.com/RPM-GPG-KEY-mysql-2023',
@@ -40,6 +47,12 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'character_set_server=utf8mb4',
     'collation_server=utf8mb4_unicode_ci',
     'CNF',
+    '# mysqld runs only with the data volume mounted: never on an empty datadir on the root volume.',
+    'chown -R mysql:mysql /var/lib/mysql && chmod 751 /var/lib/mysql',
+    'if command -v restorecon > /dev/null; then restorecon -R /var/lib/mysql; fi',
+    'mkdir -p /etc/systemd/system/mysqld.service.d',
+    "printf '[Unit]\\nRequiresMountsFor=/var/lib/mysql\\n' > /etc/systemd/system/mysqld.service.d/octodb-data.conf",
+    'systemctl daemon-reload',
     'systemctl enable --now mysqld',
 
     '# Skeema, pinned: the tarball must match the configured sha256 or the bootstrap stops.',
@@ -56,6 +69,7 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'ADMIN_PASS="$(python3 -c \'import json,sys; print(json.load(sys.stdin)["password"])\' <<<"$SECRET_JSON")"',
     'unset SECRET_JSON',
     '[[ "$ADMIN_USER" =~ ^[A-Za-z0-9_]{1,32}$ && "$ADMIN_PASS" =~ ^[A-Za-z0-9]{24,128}$ ]] || { echo "unexpected admin secret shape" >&2; exit 1; }',
+    'if [ "$EXISTING_DATA" = 0 ]; then',
     "TEMP_PASS=\"$(grep 'temporary password' /var/log/mysqld.log | tail -1 | awk '{print $NF}')\"",
     "printf '[client]\\nuser=root\\npassword=\"%s\"\\n' \"$TEMP_PASS\" > /root/.my.cnf",
     'ROOT_PASS="$(openssl rand -hex 24)Aa1!"', // meets the default password policy; discarded after use
@@ -70,11 +84,63 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     "GRANT ALL PRIVILEGES ON *.* TO '${ADMIN_USER}'@'%' WITH GRANT OPTION;",
     'SQL',
     'unset ROOT_PASS TEMP_PASS',
+    'else',
+    '  echo "MySQL data found on the data volume: its accounts are kept (the admin password is the secret\'s)"',
+    'fi',
     "printf '[client]\\nuser=%s\\npassword=\"%s\"\\nhost=127.0.0.1\\nport=3306\\n' \"$ADMIN_USER\" \"$ADMIN_PASS\" > /root/.my.cnf",
     'chmod 600 /root/.my.cnf',
     'unset ADMIN_PASS',
-    "mysql --batch -e 'SELECT 1' > /dev/null",
+    "mysql --batch -e 'SELECT 1' > /dev/null || { echo \"cannot log in to MySQL as $ADMIN_USER: with the secret's password (a data volume from another stack keeps that stack's admin password)\" >&2; exit 1; }",
     'skeema version',
     'echo "octodb host ready"',
+  ];
+}
+
+/**
+ * Attaches the data volume to this instance and mounts it at /var/lib/mysql (fstab by UUID).
+ * A volume without a filesystem is formatted only when its first MiB is all zeros (never used);
+ * a volume another host still holds stops the bootstrap with the way out in the log.
+ */
+function dataVolumeCommands(b: HostBootstrap): string[] {
+  return [
+    '# The MySQL data volume: retained by CloudFormation, attached here by the host itself.',
+    `DATA_VOLUME='${b.dataVolumeId}'`,
+    'IMDS_TOKEN="$(curl -fsS -X PUT http://169.254.169.254/latest/api/token -H \'X-aws-ec2-metadata-token-ttl-seconds: 300\')"',
+    'INSTANCE_ID="$(curl -fsS -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/instance-id)"',
+    '# Retried: the instance tag and role policy the grant checks may take a moment to be visible.',
+    'ATTACHED=0',
+    'for _ in $(seq 1 12); do',
+    `  if ATTACH_ERR="$(aws ec2 attach-volume --region '${b.region}' --volume-id "$DATA_VOLUME" --instance-id "$INSTANCE_ID" --device '${b.dataDevice}' 2>&1 > /dev/null)"; then ATTACHED=1; break; fi`,
+    '  echo "attach-volume: $ATTACH_ERR" >&2',
+    '  case "$ATTACH_ERR" in *VolumeInUse*|*IncorrectState*) break ;; esac',
+    '  sleep 10',
+    'done',
+    'if [ "$ATTACHED" != 1 ]; then',
+    '  echo "cannot attach data volume $DATA_VOLUME; if the previous host still holds it, stop that host and detach the volume (README: replacing the MySQL host)" >&2',
+    '  exit 1',
+    'fi',
+    `NVME_LINK="/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_\${DATA_VOLUME//-/}"`,
+    'DATA_DEV=""',
+    'for _ in $(seq 1 60); do',
+    `  for candidate in "$NVME_LINK" '${b.dataDevice}' '${b.dataDevice.replace('/dev/sd', '/dev/xvd')}'; do`,
+    '    if [ -b "$candidate" ]; then DATA_DEV="$(readlink -f "$candidate")"; break 2; fi',
+    '  done',
+    '  sleep 5',
+    'done',
+    '[ -n "$DATA_DEV" ] || { echo "data volume $DATA_VOLUME did not appear as a block device" >&2; exit 1; }',
+    'FSTYPE="$(blkid -o value -s TYPE "$DATA_DEV" || true)"',
+    'if [ -z "$FSTYPE" ]; then',
+    '  NONZERO="$(head -c 1048576 "$DATA_DEV" | tr -d \'\\000\' | wc -c)"',
+    '  [ "$NONZERO" -eq 0 ] || { echo "data volume $DATA_VOLUME has no filesystem but is not blank: not formatting it" >&2; exit 1; }',
+    '  mkfs.xfs -L octodb-data "$DATA_DEV"',
+    'elif [ "$FSTYPE" != xfs ]; then',
+    '  echo "data volume $DATA_VOLUME holds a $FSTYPE filesystem, expected xfs" >&2; exit 1',
+    'fi',
+    'DATA_UUID="$(blkid -o value -s UUID "$DATA_DEV")"',
+    'mkdir -p /var/lib/mysql',
+    'grep -q "^UUID=$DATA_UUID " /etc/fstab || echo "UUID=$DATA_UUID /var/lib/mysql xfs defaults,noatime,nofail 0 2" >> /etc/fstab',
+    'systemctl daemon-reload',
+    'mountpoint -q /var/lib/mysql || mount /var/lib/mysql',
+    'if [ -d /var/lib/mysql/mysql ]; then EXISTING_DATA=1; else EXISTING_DATA=0; fi',
   ];
 }

@@ -144,6 +144,16 @@ export class OctoFunction extends NodejsFunction {
     return this;
   }
 
+  /**
+   * The HTTP edge of an API function (lambdas/shared/http.ts): the CORS origins its responses
+   * name and the largest request body it accepts (413 above it, with or without WAF).
+   */
+  bindHttpEdge(edge: { corsOrigins: readonly string[]; maxBodyBytes: number }): this {
+    if (edge.corsOrigins.length > 0) this.addEnvironment('OCTODB_CORS_ORIGINS', edge.corsOrigins.join(','));
+    this.addEnvironment('OCTODB_MAX_BODY_BYTES', String(edge.maxBodyBytes));
+    return this;
+  }
+
   /** Templates bundled next to the handler (bundleDirs 'schemas/templates' → 'templates'). */
   bindTemplates(bundledDir = 'templates'): this {
     this.addEnvironment('OCTODB_TEMPLATES_DIR', `/var/task/${bundledDir}`);

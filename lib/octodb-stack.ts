@@ -70,6 +70,7 @@ export class OctoDbStack extends Stack {
       mysqlSeries: s.mysqlSeries,
       skeemaVersion: s.skeemaVersion,
       skeemaSha256: { arm64: s.skeemaSha256Arm64, amd64: s.skeemaSha256Amd64 },
+      amiId: s.hostAmiId,
     });
     const cache = new Cache(this, 'Cache', {
       vpc: network.vpc,
@@ -222,6 +223,11 @@ export class OctoDbStack extends Stack {
       logRetention,
     });
 
+    // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
+    // themselves: WAF, when on, refuses them first; without it nothing else would.
+    const httpEdge = { corsOrigins: s.corsOrigins, maxBodyBytes: s.maxBodyKb * 1024 };
+    for (const f of [signup, token, dashboard, query, migrateSubmit]) f.bindHttpEdge(httpEdge);
+
     this.api = new Api(this, 'Api', {
       routes: [
         { path: '/signup', handler: signup, guarded: false },
@@ -234,6 +240,7 @@ export class OctoDbStack extends Stack {
       authorizerCacheTtlSeconds: s.authorizerCacheTtlSeconds,
       throttleRateLimit: s.throttleRateLimit,
       throttleBurstLimit: s.throttleBurstLimit,
+      cloudWatchRole: s.apiGatewayCloudWatchRole,
       corsOrigins: s.corsOrigins,
       waf: s.waf,
       wafRateLimit: s.wafRateLimit,
@@ -287,7 +294,9 @@ export class OctoDbStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the OctoDB API' });
     new CfnOutput(this, 'HostInstanceId', { value: host.instance.instanceId, description: 'MySQL host (aws ssm start-session --target …)' });
+    new CfnOutput(this, 'DataVolumeId', { value: host.dataVolume.volumeId, description: 'EBS volume holding MySQL data (retained)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
+    new CfnOutput(this, 'AlarmTopicKeyArn', { value: alarms.key.keyArn, description: 'KMS key of the alarm topic (retained by cdk destroy)' });
     new CfnOutput(this, 'LogTableName', { value: logging.table.tableName });
     new CfnOutput(this, 'AdminFunctionName', { value: admin.functionName, description: 'OCTODB_ADMIN_FUNCTION for npm run admin' });
     new CfnOutput(this, 'MysqlAdminSecretArn', { value: secrets.mysqlAdmin.secretArn, description: 'ARN only; the value stays in Secrets Manager' });

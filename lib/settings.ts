@@ -8,10 +8,19 @@ import { z } from 'zod';
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
+/** 64 (Lambda's limit on function names) minus '-migrate-run'. */
+export const MAX_STACK_NAME = 64 - '-migrate-run'.length;
 
 export const stackSettings = z.object({
-  /** CloudFormation stack name. */
-  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/).default('OctoDb'),
+  /**
+   * CloudFormation stack name. At most 52 characters: M1's function is named
+   * `<stackName>-migrate-run`, and Lambda function names are at most 64.
+   */
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and hyphens, starting with a letter')
+    .max(MAX_STACK_NAME, `at most ${MAX_STACK_NAME} characters (the function "<stackName>-migrate-run" must fit Lambda's 64)`)
+    .default('OctoDb'),
 
   // --- network ---
   vpcCidr: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/(1[6-9]|2[0-4])$/).default('10.42.0.0/16'),
@@ -23,10 +32,13 @@ export const stackSettings = z.object({
 
   // --- MySQL host ---
   hostInstanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/).default('t4g.small'),
+  /** Size of the MySQL data volume (gp3, encrypted, retained); it can grow later, never shrink. */
   hostVolumeGb: int(20, 16384).default(30),
+  /** A fixed AMI for the host; unset = the newest Amazon Linux 2023 AMI at the host's launch. Changing it replaces the host. */
+  hostAmiId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'an AMI id like ami-0123456789abcdef0').optional(),
   /** EC2 termination protection (turn off before `cdk destroy`). */
   hostTerminationProtection: bool.default(true),
-  /** Days AWS Backup keeps the host's daily volume backups. */
+  /** Days AWS Backup keeps the daily backups of the data volume. */
   backupRetentionDays: int(1, 36500).default(35),
   /** MySQL community repository series installed by user data (packages GPG-verified by dnf). */
   mysqlSeries: z.enum(['8.0', '8.4']).default('8.4'),
@@ -46,13 +58,20 @@ export const stackSettings = z.object({
   authorizerCacheTtlSeconds: int(0, 3600).default(0),
   throttleRateLimit: int(1, 10000).default(50),
   throttleBurstLimit: int(1, 5000).default(100),
-  /** Browser origins allowed by CORS; empty = no CORS at all. */
-  corsOrigins: z.array(z.string().url()).default([]),
+  /**
+   * Sets the region's account-wide API Gateway CloudWatch Logs role (AWS::ApiGateway::Account),
+   * which stage logging needs. Turn off in further stacks of the same account and region.
+   */
+  apiGatewayCloudWatchRole: bool.default(true),
+  /** Browser origins allowed by CORS (scheme://host[:port], as browsers send Origin); empty = no CORS at all. */
+  corsOrigins: z
+    .array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin like https://app.example.com (no path, no trailing slash)'))
+    .default([]),
   /** AWS WAF in front of the API: per-IP rate limit and request body size limit. */
   waf: bool.default(true),
   /** Requests per 5 minutes per source IP before WAF blocks. */
   wafRateLimit: int(100, 2_000_000_000).default(1000),
-  /** Largest request body in KB (WAF inspects at most 64 KB of an API Gateway body). */
+  /** Largest request body in KB: the API functions answer 413 above it, and WAF blocks it first when on (WAF inspects at most 64 KB of an API Gateway body). */
   maxBodyKb: z.coerce.number().pipe(z.union([z.literal(16), z.literal(32), z.literal(48), z.literal(64)])).default(64),
 
   // --- functions ---

@@ -28,6 +28,9 @@ export class NotFoundError extends OctoError {
 export class ConflictError extends OctoError {
   readonly status = 409;
 }
+export class PayloadTooLargeError extends OctoError {
+  readonly status = 413;
+}
 /** A dependency (MySQL, Redis, the host) failed in a way the caller may retry. */
 export class UnavailableError extends OctoError {
   readonly status = 503;

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** A browser origin: scheme, host, optional port; what the Origin request header carries. */
+export const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const commaList = (s: string): string[] => s.split(',').map((item) => item.trim()).filter((item) => item !== '');
+
 /**
  * Every setting OctoDB reads, declared once: env name, default, meaning. Read at start-up
  * (a Lambda cold start or the local gateway) and handed to adapters through constructors.
@@ -31,9 +35,12 @@ const settings = z.object({
   OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(600),
   /** On AWS: function names of the asynchronously invoked functions, as JSON {role: name}. */
   OCTODB_FUNCTION_NAMES: z.string().default('{}'),
-  /** Local gateway port and request body cap (API Gateway's own hard cap is 10 MB). */
+  /** Local gateway port. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Largest request body: the local gateway and every HTTP handler answer 413 above it (API Gateway's own cap is 10 MB). */
   OCTODB_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  /** Browser origins allowed by CORS, comma-separated (`https://app.example.com`); empty: no CORS headers. */
+  OCTODB_CORS_ORIGINS: z.string().default('').transform(commaList).pipe(z.array(z.string().regex(ORIGIN, 'each CORS origin must look like https://app.example.com (no path)'))),
 
   // --- /query ---
   /** Rows returned by one SELECT at most; the response says when it was truncated. */

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { OctoError, UnauthorizedError, ValidationError } from '#core/errors';
+import { OctoError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '#core/errors';
 import type { Caller } from '#core/ports';
+import { type Config, loadConfig } from './config.ts';
 import { logger } from './logger.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
@@ -43,17 +44,68 @@ export function callerOf(event: APIGatewayProxyEvent): Caller {
   return { tenantId, dbId, isAdmin: String(ctx.is_admin) === 'true' };
 }
 
-/** Wraps a handler body: typed errors become their status, anything else a 500 that leaks nothing. */
-export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>): HttpHandler {
+/**
+ * What every HTTP handler enforces the same way, on AWS and locally: the CORS origins its
+ * responses name, and the largest request body it accepts (WAF may refuse larger ones first).
+ */
+export interface HttpEdge {
+  corsOrigins: readonly string[];
+  maxBodyBytes: number;
+}
+
+export function httpEdgeOf(config: Pick<Config, 'OCTODB_CORS_ORIGINS' | 'OCTODB_MAX_BODY_BYTES'>): HttpEdge {
+  return { corsOrigins: config.OCTODB_CORS_ORIGINS, maxBodyBytes: config.OCTODB_MAX_BODY_BYTES };
+}
+
+let configuredEdge: HttpEdge | undefined;
+/** The local gateway hands its own settings over (as it does with useDeps); a Lambda reads its environment once. */
+export function useHttpEdge(edge: HttpEdge): void {
+  configuredEdge = edge;
+}
+const currentEdge = (): HttpEdge => (configuredEdge ??= httpEdgeOf(loadConfig()));
+
+/**
+ * CORS response headers: the caller's Origin when it is one of the allowed ones (a response
+ * names exactly one origin), and `Vary: Origin` whenever CORS is on, so caches keep them apart.
+ */
+export function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> {
+  if (allowed.length === 0) return {};
+  return origin !== undefined && allowed.includes(origin) ? { 'access-control-allow-origin': origin, vary: 'Origin' } : { vary: 'Origin' };
+}
+
+/** Header names arrive in whatever case the client (or HTTP/2) used. */
+function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name && value !== undefined) return value;
+  return undefined;
+}
+
+function bodyBytes(event: APIGatewayProxyEvent): number {
+  if (!event.body) return 0;
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').length : Buffer.byteLength(event.body, 'utf8');
+}
+
+/**
+ * Wraps a handler body: a body over the size cap is a 413 before anything runs; typed errors
+ * become their status, anything else a 500 that leaks nothing; every answer carries the CORS
+ * headers. `edge` defaults to the settings of this process.
+ */
+export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>, edge?: HttpEdge): HttpHandler {
   return async (event, context) => {
     const requestId = context?.awsRequestId ?? event.requestContext?.requestId ?? 'local';
+    const { corsOrigins, maxBodyBytes } = edge ?? currentEdge();
+    const cors = corsHeaders(corsOrigins, headerOf(event, 'origin'));
+    const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult =>
+      Object.keys(cors).length === 0 ? result : { ...result, headers: { ...result.headers, ...cors } };
     logger.appendKeys({ request_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id });
     try {
-      return await body(event);
+      if (bodyBytes(event) > maxBodyBytes) {
+        throw new PayloadTooLargeError(`Request body must be at most ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes });
+      }
+      return withCors(await body(event));
     } catch (error) {
-      if (error instanceof OctoError) return json(error.status, error.toJSON());
+      if (error instanceof OctoError) return withCors(json(error.status, error.toJSON()));
       logger.error('unhandled error', { error: error as Error });
-      return json(500, { error: 'Internal server error', request_id: requestId });
+      return withCors(json(500, { error: 'Internal server error', request_id: requestId }));
     } finally {
       logger.removeKeys(['request_id', 'tenant_id']);
     }

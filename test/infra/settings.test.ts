@@ -24,7 +24,11 @@ const CONFIGURED = {
   mailgunApiKeySecretArn: MAILGUN_ARN,
   interfaceEndpoints: true,
   hostInstanceType: 'm7i.large',
+  apiGatewayCloudWatchRole: 'false',
 };
+
+/** The functions behind API routes: they carry the HTTP edge settings (CORS, body cap). */
+const API_FUNCTIONS = ['signup', 'token', 'dashboard', 'query', 'migrate-submit'];
 
 let s: Synthesized;
 const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
@@ -47,10 +51,45 @@ describe('configuration through cdk context', () => {
     expect(headers).not.toContain("'*'");
   });
 
+  it('puts the configured origin on every answer: handler responses, API Gateway’s own 4xx/5xx', () => {
+    const gatewayResponses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties!);
+    expect(gatewayResponses.map((r) => r.ResponseType).sort()).toEqual(['DEFAULT_4XX', 'DEFAULT_5XX']);
+    for (const r of gatewayResponses) {
+      expect(r.ResponseParameters).toEqual({
+        'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'",
+        'gatewayresponse.header.Vary': "'Origin'",
+      });
+    }
+    for (const name of API_FUNCTIONS) expect(envOf(name).OCTODB_CORS_ORIGINS, name).toBe('https://app.example.com');
+    for (const name of Object.keys(s.stack.functions).filter((n) => !API_FUNCTIONS.includes(n))) {
+      expect(envOf(name).OCTODB_CORS_ORIGINS, name).toBeUndefined();
+    }
+  });
+
+  it('has the API functions refuse bodies over maxBodyKb themselves when WAF is off', () => {
+    for (const name of API_FUNCTIONS) expect(envOf(name).OCTODB_MAX_BODY_BYTES, name).toBe(String(32 * 1024));
+  });
+
+  it('lets WAF’s blocks name the first of several configured origins too', () => {
+    const both = synth({ corsOrigins: '["https://app.example.com","https://admin.example.com:8443"]' });
+    const acl = Object.values(both.resources).find((r) => r.Type === 'AWS::WAFv2::WebACL')!;
+    const headers = [{ Name: 'Access-Control-Allow-Origin', Value: 'https://app.example.com' }, { Name: 'Vary', Value: 'Origin' }];
+    const actions = Object.fromEntries(acl.Properties!.Rules.map((r: any) => [r.Name, r.Action.Block.CustomResponse]));
+    expect(actions).toEqual({ RateLimitPerIp: { ResponseCode: 403, ResponseHeaders: headers }, BodySizeLimit: { ResponseCode: 413, ResponseHeaders: headers } });
+    const signup = both.resources[functionId(both, 'signup')]!.Properties!.Environment.Variables;
+    expect(signup.OCTODB_CORS_ORIGINS).toBe('https://app.example.com,https://admin.example.com:8443');
+  });
+
   it('drops WAF when turned off, turns on Multi-AZ Redis and the M1 concurrency asked for', () => {
     expect(ofType('AWS::WAFv2::WebACL')).toHaveLength(0);
     s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumCacheClusters: 2, MultiAZEnabled: true, AutomaticFailoverEnabled: true });
     expect(s.resources[functionId(s, 'migrate-run')]!.Properties!.ReservedConcurrentExecutions).toBe(5);
+  });
+
+  it('leaves the account-wide API Gateway CloudWatch role to another stack when told to', () => {
+    expect(ofType('AWS::ApiGateway::Account')).toHaveLength(0);
+    const roles = ofType('AWS::IAM::Role').map(([, r]) => JSON.stringify(r.Properties!.AssumeRolePolicyDocument));
+    expect(roles.filter((r) => r.includes('apigateway.amazonaws.com'))).toEqual([]);
   });
 
   it('subscribes the alarm email and adds the interface endpoints', () => {
@@ -62,6 +101,14 @@ describe('configuration through cdk context', () => {
     const userData = JSON.stringify(ofType('AWS::EC2::Instance')[0]![1].Properties!.UserData);
     expect(userData).toContain('skeema_1.12.3_linux_amd64.tar.gz');
     expect(userData).toContain('7e7825f27407a79ff7f109ea41ceb4442cde3d075683a4149246e19848d817b8');
+  });
+
+  it('launches an x86 host from the x86 Amazon Linux 2023 parameter, or from a pinned AMI when one is set', () => {
+    expect(ofType('AWS::EC2::Instance')[0]![1].Properties!.ImageId).toBe('resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64');
+    const pinned = synth({ hostAmiId: 'ami-0123456789abcdef0' });
+    const instance = Object.values(pinned.resources).find((r) => r.Type === 'AWS::EC2::Instance')!;
+    expect(instance.Properties!.ImageId).toBe('ami-0123456789abcdef0');
+    expect(Object.keys(pinned.template.toJSON().Parameters ?? {}).filter((k) => k.startsWith('SsmParameterValue'))).toEqual([]);
   });
 
   it('gives only M1 the Mailgun key, by ARN, and the domain', () => {
@@ -96,16 +143,38 @@ describe('bad context values', () => {
     ['an instance type with shell characters', { hostInstanceType: "t4g.small' ; echo" }, /hostInstanceType/],
     ['a non-email alarm address', { alarmEmail: 'not-an-email' }, /alarmEmail/],
     ['a CORS origin that is not a URL', { corsOrigins: '["*"]' }, /corsOrigins/],
+    ['a CORS origin with a path (browsers send none)', { corsOrigins: '["https://app.example.com/"]' }, /corsOrigins/],
     ['a Mailgun domain without its key secret', { mailgunDomain: 'mg.example.com' }, /mailgunApiKeySecretArn/],
     ['a Mailgun key given as a value instead of a secret ARN', { mailgunDomain: 'mg.example.com', mailgunApiKeySecretArn: 'key-123' }, /mailgunApiKeySecretArn/],
     ['a boolean that is not one', { waf: 'yes' }, /waf/],
+    ['an AMI id with shell characters', { hostAmiId: 'ami-0123456789abcdef0;reboot' }, /hostAmiId/],
   ])('refuses %s', (_what, context, message) => {
     expect(read(context)).toThrow(message);
   });
 
+  it('refuses a stack name that would push the M1 function name past Lambda’s 64 characters', () => {
+    expect(read({ stackName: `O${'x'.repeat(52)}` })).toThrow(/stackName: at most 52 characters .*migrate-run.*64/);
+  });
+
+  it('accepts a stack name of 52 characters, giving M1 a name of exactly 64', () => {
+    const name = `O${'x'.repeat(51)}`;
+    const long = synth({ stackName: name });
+    const m1 = long.resources[functionId(long, 'migrate-run')]!.Properties!.FunctionName as string;
+    expect(m1).toBe(`${name}-migrate-run`);
+    expect(m1).toHaveLength(64);
+  });
+
   it('accepts an empty context with the documented defaults', () => {
     const settings = readSettings(new App().node);
-    expect(settings).toMatchObject({ stackName: 'OctoDb', authorizerCacheTtlSeconds: 0, waf: true, maxBodyKb: 64, natGateways: 1, migrateRunConcurrency: 2 });
+    expect(settings).toMatchObject({
+      stackName: 'OctoDb',
+      authorizerCacheTtlSeconds: 0,
+      waf: true,
+      maxBodyKb: 64,
+      natGateways: 1,
+      migrateRunConcurrency: 2,
+      apiGatewayCloudWatchRole: true,
+    });
   });
 });
 

@@ -70,8 +70,21 @@ describe('REST API', () => {
     });
   });
 
-  it('answers no CORS preflight when no origin is configured', () => {
+  it('sets the account-wide API Gateway logging role and keeps it when the stack goes', () => {
+    const [[, account]] = ofType('AWS::ApiGateway::Account') as [[string, any]];
+    expect(account).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    const roleId = refsIn(account.Properties.CloudWatchRoleArn)[0]!;
+    expect(s.resources[roleId]).toMatchObject({ Type: 'AWS::IAM::Role', DeletionPolicy: 'Retain' });
+  });
+
+  it('answers no CORS preflight and adds no CORS header when no origin is configured', () => {
     expect(ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS')).toHaveLength(0);
+    expect(ofType('AWS::ApiGateway::GatewayResponse')).toHaveLength(0);
+    for (const name of FUNCTIONS) expect(envOf(name).OCTODB_CORS_ORIGINS, name).toBeUndefined();
+  });
+
+  it('has every API function refuse a body over the 64 KB limit itself, behind WAF too', () => {
+    for (const name of ['signup', 'token', 'dashboard', 'query', 'migrate-submit']) expect(envOf(name).OCTODB_MAX_BODY_BYTES, name).toBe('65536');
   });
 
   it('puts WAF in front of the stage with a per-IP rate limit and a 64 KB body limit, inspected in full', () => {
@@ -93,7 +106,9 @@ describe('REST API', () => {
 describe('functions', () => {
   it('bundles one Node 22 arm64 function per handler, each with its own log group retention', () => {
     expect(Object.keys(s.stack.functions).sort()).toEqual([...FUNCTIONS].sort());
-    expect(ofType('AWS::Lambda::Function')).toHaveLength(FUNCTIONS.length);
+    // Besides them, only CDK's deploy-time provider that empties the VPC's default security group.
+    const others = ofType('AWS::Lambda::Function').filter(([fid]) => !FUNCTIONS.some((n) => functionId(s, n) === fid));
+    expect(others.map(([, f]) => f.Properties!.Description)).toEqual(['Lambda function for removing all inbound/outbound rules from the VPC default security group']);
     for (const name of FUNCTIONS) {
       const fn = s.resources[functionId(s, name)]!.Properties!;
       expect(fn, name).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
@@ -110,11 +125,39 @@ describe('functions', () => {
     }
   });
 
-  it('retries async LF6 and M1 events twice, then sends them to an alarmed failure queue', () => {
+  it.each([
+    ['authorizer', 512, 10],
+    ['signup', 1024, 20], // bcrypt is CPU-bound, and Lambda's CPU grows with memory
+    ['token', 1024, 20],
+    ['query', 512, 20],
+    ['migrate-submit', 512, 20],
+    ['dashboard', 512, 20],
+    ['provision', 512, 900],
+    ['migrate-run', 512, 900],
+    ['admin', 1024, 900],
+    ['log-ingest', 256, 30],
+    ['metadb-migrate', 256, 900],
+  ])('sizes %s at %i MB with a %i s timeout', (name, memory, timeout) => {
+    expect(s.resources[functionId(s, name)]!.Properties).toMatchObject({ MemorySize: memory, Timeout: timeout });
+  });
+
+  it('puts every function that reaches MySQL or Redis in the private subnets with the functions security group', () => {
+    const privateSubnets = s.stack.network.vpc.privateSubnets.map((x) => ({ Ref: s.stack.getLogicalId(x.node.defaultChild as never) }));
+    expect(privateSubnets).toHaveLength(2);
+    for (const name of [...DEPS_FUNCTIONS, 'metadb-migrate']) {
+      const vpc = s.resources[functionId(s, name)]!.Properties!.VpcConfig;
+      expect(vpc, name).toEqual({ SubnetIds: privateSubnets, SecurityGroupIds: [{ 'Fn::GetAtt': [id(s.stack.network.functionsSg), 'GroupId'] }] });
+    }
+    // L1 talks to DynamoDB only: outside the VPC, no network interfaces to wait for.
+    expect(s.resources[functionId(s, 'log-ingest')]!.Properties!.VpcConfig).toBeUndefined();
+  });
+
+  it('retries async LF6 and M1 events twice within an hour, then sends them to an alarmed failure queue', () => {
     for (const name of ['provision', 'migrate-run']) {
       s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: functionId(s, name) },
         MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 3600,
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(s.stack.asyncFailures), 'Arn'] } } },
       });
     }
@@ -260,13 +303,25 @@ describe('network and data stores', () => {
     for (const [, sg] of ofType('AWS::EC2::SecurityGroup')) expect(sg.Properties!.SecurityGroupIngress ?? []).toEqual([]);
   });
 
-  it('keeps the MySQL host private: no public IP, no key pair, IMDSv2, encrypted gp3, private subnet', () => {
+  it('empties the VPC default security group (cdk.json feature flag), with a role that can touch nothing else', () => {
+    const [[, restrict]] = ofType('Custom::VpcRestrictDefaultSG') as [[string, any]];
+    expect(restrict.Properties.DefaultSecurityGroupId).toEqual({ 'Fn::GetAtt': [id(s.stack.network.vpc), 'DefaultSecurityGroup'] });
+    const providerId = restrict.Properties.ServiceToken['Fn::GetAtt'][0] as string;
+    const roleId = s.resources[providerId]!.Properties!.Role['Fn::GetAtt'][0] as string;
+    const statements = roles[roleId]!;
+    expect(statements).toHaveLength(1);
+    expect(actionsOf(statements[0]!).every((a) => /^ec2:(Authorize|Revoke)SecurityGroup(Ingress|Egress)$/.test(a))).toBe(true);
+    expect(JSON.stringify(statements[0]!.Resource)).toContain(':security-group/",{"Fn::GetAtt":["' + id(s.stack.network.vpc) + '","DefaultSecurityGroup"]}');
+  });
+
+  it('keeps the MySQL host private: no public IP, no key pair, IMDSv2, encrypted gp3 root, private subnet', () => {
     const instance = s.resources[id(s.stack.host.instance)]!;
     const p = instance.Properties!;
     expect(p.KeyName).toBeUndefined();
     expect(p.NetworkInterfaces).toHaveLength(1);
     expect(p.NetworkInterfaces[0]).toMatchObject({ AssociatePublicIpAddress: false, GroupSet: [{ 'Fn::GetAtt': [id(s.stack.network.mysqlSg), 'GroupId'] }] });
-    expect(p.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 30 });
+    expect(p.BlockDeviceMappings).toHaveLength(1); // the root volume only: the data volume is its own resource
+    expect(p.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 16, DeleteOnTermination: true });
     expect(p.DisableApiTermination).toBe(true);
     const privateSubnets = s.stack.network.vpc.privateSubnets.map((x) => s.stack.getLogicalId(x.node.defaultChild as never));
     expect(privateSubnets).toContain(p.NetworkInterfaces[0].SubnetId.Ref);
@@ -295,12 +350,52 @@ describe('network and data stores', () => {
     expect(checked.status).toBe(0);
   });
 
-  it('backs the host volume up daily with AWS Backup', () => {
+  it('backs the data volume up daily with AWS Backup', () => {
     s.template.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: { BackupPlanRule: [Match.objectLike({ ScheduleExpression: 'cron(0 3 * * ? *)', Lifecycle: { DeleteAfterDays: 35 } })] },
     });
     const [[, selection]] = ofType('AWS::Backup::BackupSelection') as [[string, any]];
-    expect(JSON.stringify(selection.Properties.BackupSelection.Resources)).toContain(`{"Ref":"${id(s.stack.host.instance)}"}`);
+    const resources = selection.Properties.BackupSelection.Resources as unknown[];
+    expect(resources).toHaveLength(1);
+    expect(JSON.stringify(resources[0])).toMatch(/:volume\/"/);
+    expect(refsIn(resources[0]).filter((r) => !r.startsWith('AWS::'))).toEqual([id(s.stack.host.dataVolume)]);
+  });
+
+  it('picks the host image when EC2 launches it, so a newly published AMI never replaces the host', () => {
+    // A `AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>` parameter is re-read on every deploy: a new
+    // AMI would change ImageId and CloudFormation would replace the instance. None may exist.
+    const parameters = Object.values(s.template.toJSON().Parameters ?? {}) as { Type: string }[];
+    expect(parameters.filter((x) => x.Type.includes('AWS::EC2::Image::Id'))).toEqual([]);
+    const imageId = s.resources[id(s.stack.host.instance)]!.Properties!.ImageId;
+    // A plain string: nothing in it CloudFormation resolves (no Ref, no {{resolve:…}} dynamic reference).
+    expect(imageId).toBe('resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64');
+    expect(synth().resources[id(s.stack.host.instance)]!.Properties!.ImageId).toBe(imageId);
+  });
+
+  it('keeps MySQL data on its own encrypted gp3 volume that outlives the instance and the stack', () => {
+    const volumeId = id(s.stack.host.dataVolume);
+    const volume = s.resources[volumeId]!;
+    expect(volume).toMatchObject({ Type: 'AWS::EC2::Volume', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(volume.Properties).toMatchObject({ Encrypted: true, VolumeType: 'gp3', Size: 30 });
+    const instance = s.resources[id(s.stack.host.instance)]!.Properties!;
+    expect(volume.Properties!.AvailabilityZone).toEqual(instance.AvailabilityZone); // attachable only in its own AZ
+    // The host attaches it itself: only this volume, only onto an instance carrying the grant tag.
+    const hostRole = s.stack.getLogicalId(s.stack.host.instance.role.node.defaultChild as never);
+    const attach = roles[hostRole]!.filter((x) => actionsOf(x).includes('ec2:AttachVolume'));
+    expect(attach).toHaveLength(1);
+    expect(actionsOf(attach[0]!)).toEqual(['ec2:AttachVolume']);
+    expect(refsIn(attach[0]!.Resource).filter((r) => !r.startsWith('AWS::'))).toEqual([volumeId]);
+    const [tagKey, tagValue] = Object.entries((attach[0] as any).Condition['ForAnyValue:StringEquals'])[0] as [string, string];
+    const tagName = tagKey.replace('ec2:ResourceTag/', '');
+    expect(instance.Tags).toContainEqual({ Key: tagName, Value: tagValue });
+    expect(volume.Properties!.Tags).toContainEqual({ Key: tagName, Value: tagValue });
+    expect(ofType('AWS::EC2::VolumeAttachment')).toHaveLength(0);
+    // User data mounts it at MySQL's datadir before MySQL starts, and mysqld requires the mount.
+    const userData = JSON.stringify(instance.UserData);
+    expect(userData).toContain(`DATA_VOLUME='",{"Ref":"${volumeId}"}`);
+    expect(userData).toContain('/var/lib/mysql xfs defaults,noatime,nofail');
+    expect(userData).toContain('RequiresMountsFor=/var/lib/mysql');
+    expect(userData.indexOf('mount /var/lib/mysql')).toBeLessThan(userData.indexOf('systemctl enable --now mysqld'));
   });
 
   it('deploys MetaDB through the custom resource once the host and its DNS record exist', () => {
@@ -340,6 +435,16 @@ describe('network and data stores', () => {
       SSESpecification: { SSEEnabled: true },
     });
     expect(envOf('log-ingest').OCTODB_LOG_TABLE).toEqual({ Ref: id(log.table) });
+  });
+
+  it('lets CloudWatch use the alarm topic key only for alarms of this account and region', () => {
+    const policy = s.resources[id(s.stack.alarms.key)]!.Properties!.KeyPolicy.Statement as any[];
+    const services = policy.filter((x) => x.Principal?.Service);
+    expect(services).toHaveLength(1);
+    expect(services[0]).toMatchObject({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] });
+    expect(services[0].Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    const sourceArn = JSON.stringify(services[0].Condition.ArnLike['aws:SourceArn']);
+    expect(sourceArn).toContain('":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:*"');
   });
 
   it('alarms to the SNS topic on dead letters, failed async events and every function error', () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { OctoDbStack } from '../../lib/octodb-stack.ts';
@@ -10,15 +12,18 @@ export interface Synthesized {
   resources: Record<string, { Type: string; Properties?: Record<string, any>; DependsOn?: string[] | string; [k: string]: any }>;
 }
 
+/** cdk.json's context (the feature flags `cdk synth` and `cdk deploy` apply), read as the CLI reads it. */
+export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'cdk.json'), 'utf8')).context;
+
 /**
- * Builds the stack as bin/octodb.ts does, from the given cdk context. Bundling is skipped unless
+ * Builds the stack as bin/octodb.ts does, from cdk.json's context and the given one. Bundling is skipped unless
  * asked for (the `aws:cdk:bundling-stacks` context the CDK CLI itself uses), so a synth takes a
  * second; test/infra/bundling.test.ts bundles for real.
  */
 export function synth(context: Record<string, unknown> = {}, opts: { bundle?: boolean; outdir?: string } = {}): Synthesized {
   const app = new App({
     outdir: opts.outdir,
-    context: { ...(opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
+    context: { ...CDK_JSON_CONTEXT, ...(opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
   });
   const settings = readSettings(app.node);
   const stack = new OctoDbStack(app, settings.stackName, { settings });
