@@ -1,23 +1,35 @@
 import {
+  ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { UnavailableError } from '#core/errors';
-import { kindOf, sinceRange, sortKey } from '#core/logs';
-import type { LogCursor, LogKind, LogPage, LogStore, QuerySample, StoredLog } from '#core/ports';
+import { kindOf, sortKey } from '#core/logs';
+import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, StatsBucket, StoredLog } from '#core/ports';
+import { bucketKey, contributionOf } from '#core/query-stats';
+import { logger } from '#shared/logger';
 
 /** BatchWriteItem's cap on requests per call. */
 const BATCH_WRITE_MAX = 25;
+/** ADD clauses per UpdateItem, well inside DynamoDB's 4 KB expression limit. */
+const ADDS_PER_UPDATE = 100;
 
 interface PendingPut {
   item: Record<string, unknown> & { tenant_id: string; sk: string };
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/** One statistics bucket's share of a flush: per attribute, what each record put adds to it. */
+interface BucketUpdate {
+  tenantId: string;
+  sk: string;
+  adds: Map<string, Map<PendingPut[], number>>;
 }
 
 /**
@@ -26,6 +38,10 @@ interface PendingPut {
  * leaves unprocessed are retried with backoff, and what still fails rejects its own put only.
  * A call refused for its content (one item DynamoDB will not take fails the whole call) is
  * retried item by item, so only the refused item's put fails.
+ *
+ * Query records are written one conditional PutItem each instead, and the new ones are folded
+ * into their tenant's minute and hour statistics buckets, one UpdateItem (atomic ADDs) per bucket
+ * per flush (see writeQueries for why).
  */
 export class DynamoLogStore implements LogStore {
   private pending: PendingPut[] = [];
@@ -69,24 +85,24 @@ export class DynamoLogStore implements LogStore {
     };
   }
 
-  async querySamplesSince(tenantId: string, sinceIso: string): Promise<QuerySample[]> {
-    const [from, to] = sinceRange('query', sinceIso);
-    const samples: QuerySample[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.query(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':t': tenantId, ':from': from, ':to': to },
-          ProjectionExpression: 'statement_type, duration_ms, outcome',
-          ExclusiveStartKey: start,
-        }),
-      );
-      samples.push(...((out.Items ?? []) as QuerySample[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return samples;
+  async statsBuckets(tenantId: string, ranges: [string, string][]): Promise<StatsBucket[]> {
+    const buckets: StatsBucket[] = [];
+    for (const [from, to] of ranges) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await this.query(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':t': tenantId, ':from': from, ':to': to },
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const { tenant_id: _t, sk: _sk, ...counters } of (out.Items ?? []) as StatsBucket[]) buckets.push(counters);
+        start = out.LastEvaluatedKey;
+      } while (start);
+    }
+    return buckets;
   }
 
   /** A read the dashboard waits on: an outage is a 503 (try again); anything else is a bug (500). */
@@ -111,7 +127,121 @@ export class DynamoLogStore implements LogStore {
     }
     this.pending = [];
     const groups = [...byKey.values()];
-    for (let i = 0; i < groups.length; i += BATCH_WRITE_MAX) void this.write(groups.slice(i, i + BATCH_WRITE_MAX));
+    const queries = groups.filter((g) => g[0]!.item.sk.startsWith('query#'));
+    const others = groups.filter((g) => !g[0]!.item.sk.startsWith('query#'));
+    if (queries.length) void this.writeQueries(queries);
+    for (let i = 0; i < others.length; i += BATCH_WRITE_MAX) void this.write(others.slice(i, i + BATCH_WRITE_MAX));
+  }
+
+  /**
+   * Query records, counted once each in the statistics however often SQS delivers them.
+   *
+   * Why a conditional put: ADD is not idempotent, so a redelivered message must not add again, and
+   * only DynamoDB can say atomically whether a record is already there. Each query record is put
+   * with `attribute_not_exists(sk)`; only the puts that created their item are counted, and a
+   * refused condition means an earlier delivery stored it (and counted it): nothing to do. Two
+   * deliveries racing each other cannot both win. (A per-batch marker would not do: SQS returns
+   * only a batch's failed messages, so a redelivery comes in another batch, with other neighbours.)
+   * The cost is one PutItem per query record instead of a 25-item BatchWriteItem; the buckets
+   * still take one UpdateItem per tenant and minute/hour per flush.
+   *
+   * A bucket update that fails is compensated before the put is failed (and the message retried):
+   * its record's ADDs to the buckets that did take them are undone, then its raw item is deleted,
+   * so the redelivery is new again and counted in full. Remaining edges, all needing DynamoDB to
+   * fail twice or L1 to die mid-flush: if the undo fails the raw item is kept (the record stays
+   * counted in the buckets that took it, missing from the others); if the delete fails, or L1 is
+   * killed between the put and the ADDs, the record is stored but not counted; an ADD the SDK
+   * retries after a lost response may count once more. Never is a redelivery counted twice.
+   */
+  private async writeQueries(groups: PendingPut[][]): Promise<void> {
+    const fresh: PendingPut[][] = [];
+    await Promise.all(
+      groups.map(async (g) => {
+        try {
+          await this.doc.send(new PutCommand({ TableName: this.table, Item: g[0]!.item, ConditionExpression: 'attribute_not_exists(sk)' }));
+          fresh.push(g);
+        } catch (error) {
+          if (error instanceof ConditionalCheckFailedException) resolveAll(g);
+          else rejectAll(g, error);
+        }
+      }),
+    );
+    if (fresh.length === 0) return;
+
+    const updates = this.bucketUpdates(fresh);
+    const results = await Promise.allSettled(updates.map((u) => this.add(u, (byPut) => [...byPut.values()].reduce((a, b) => a + b, 0))));
+    const failed = new Set<PendingPut[]>();
+    let cause: unknown;
+    updates.forEach((u, i) => {
+      const result = results[i]!;
+      if (result.status === 'fulfilled') return;
+      cause ??= result.reason;
+      for (const byPut of u.adds.values()) for (const g of byPut.keys()) failed.add(g);
+    });
+    for (const g of fresh) if (!failed.has(g)) resolveAll(g);
+    if (failed.size === 0) return;
+
+    const undo = async () => {
+      const taken = updates.filter((_, i) => results[i]!.status === 'fulfilled');
+      await Promise.all(taken.map((u) => this.add(u, (byPut) => -[...byPut].filter(([g]) => failed.has(g)).reduce((a, [, n]) => a + n, 0))));
+    };
+    try {
+      await undo();
+      await Promise.all([...failed].map((g) => this.doc.send(new DeleteCommand({ TableName: this.table, Key: { tenant_id: g[0]!.item.tenant_id, sk: g[0]!.item.sk } }))));
+    } catch (error) {
+      logger.warn('query statistics: compensation failed, records may be undercounted', { records: failed.size, reason: (error as Error).message });
+    }
+    for (const g of failed) rejectAll(g, cause);
+  }
+
+  /** Each new record's counters, by bucket (its minute and its hour), ≤ ADDS_PER_UPDATE per update. */
+  private bucketUpdates(fresh: PendingPut[][]): BucketUpdate[] {
+    const byBucket = new Map<string, BucketUpdate>();
+    for (const g of fresh) {
+      const record = g[0]!.item as unknown as QueryLogRecord;
+      for (const tier of ['m', 'h'] as const) {
+        const sk = bucketKey(tier, record.create_timestamp);
+        const id = `${record.tenant_id}\u0000${sk}`;
+        let u = byBucket.get(id);
+        if (!u) byBucket.set(id, (u = { tenantId: record.tenant_id, sk, adds: new Map() }));
+        for (const attr of contributionOf(record)) {
+          const byPut = u.adds.get(attr) ?? new Map<PendingPut[], number>();
+          byPut.set(g, (byPut.get(g) ?? 0) + 1);
+          u.adds.set(attr, byPut);
+        }
+      }
+    }
+    const chunks: BucketUpdate[] = [];
+    for (const u of byBucket.values()) {
+      const attrs = [...u.adds];
+      for (let i = 0; i < attrs.length; i += ADDS_PER_UPDATE) chunks.push({ ...u, adds: new Map(attrs.slice(i, i + ADDS_PER_UPDATE)) });
+    }
+    return chunks;
+  }
+
+  /** One UpdateItem ADDing `amount(contributions)` to each of the update's attributes (zeros left out). */
+  private async add(u: BucketUpdate, amount: (byPut: Map<PendingPut[], number>) => number): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = {};
+    const clauses: string[] = [];
+    for (const [attr, byPut] of u.adds) {
+      const n = amount(byPut);
+      if (n === 0) continue;
+      const i = clauses.length;
+      names[`#a${i}`] = attr;
+      values[`:v${i}`] = n;
+      clauses.push(`#a${i} :v${i}`);
+    }
+    if (clauses.length === 0) return;
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { tenant_id: u.tenantId, sk: u.sk },
+        UpdateExpression: `ADD ${clauses.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
   }
 
   private async write(groups: PendingPut[][]): Promise<void> {
@@ -148,6 +278,9 @@ export class DynamoLogStore implements LogStore {
     }
   }
 }
+
+const resolveAll = (group: PendingPut[]): void => group.forEach((put) => put.resolve());
+const rejectAll = (group: PendingPut[], error: unknown): void => group.forEach((put) => put.reject(error));
 
 /**
  * An error worth retrying later (network, timeout, throttling, a 5xx), as the SDK's own retry

@@ -1,7 +1,7 @@
 import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
-import { summarizeQuerySamples } from './logs.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
+import { bucketRanges, floorToMinute, summarizeBuckets } from './query-stats.ts';
 import type { DatabaseRecord, LogKind, LogStore, MetaStore, MigrationState, MigrationStore, SchemaInspector, StoredLog } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -115,8 +115,9 @@ export async function getLogPage(
 
 /**
  * get_query_stats: the caller's query count, errors and p50/p95 latency over a recent window.
- * Primary course: read only the window's key range of the tenant's query records (a Query, not
- * a Scan) and summarize it, overall and by statement type.
+ * Primary course: round the window's start down to its minute, read only the statistics buckets
+ * covering [since, now] (minute and hour items, a few Queries, never the raw records), and sum them
+ * overall and by statement type, percentiles from the summed histograms.
  */
 export async function getQueryStats(
   tenantId: string,
@@ -124,9 +125,9 @@ export async function getQueryStats(
   deps: Pick<DashboardDeps, 'logStore'>,
   now: Date = new Date(),
 ) {
-  const since = new Date(now.getTime() - window.ms).toISOString();
-  const samples = await deps.logStore.querySamplesSince(tenantId, since);
-  return { window: window.label, since, until: now.toISOString(), ...summarizeQuerySamples(samples) };
+  const since = floorToMinute(new Date(now.getTime() - window.ms));
+  const buckets = await deps.logStore.statsBuckets(tenantId, bucketRanges(since, now));
+  return { window: window.label, since: since.toISOString(), until: now.toISOString(), ...summarizeBuckets(buckets) };
 }
 
 /** A database of this tenant's; anyone else's (or none) is the same 404, so ids cannot be probed. */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogTableIfMissing, DynamoLogStore } from '#adapters/dynamo-log-store';
@@ -11,6 +11,7 @@ import { LocalDynalite } from '#adapters/local-dynalite';
 import { LocalLogQueue, type SqsConsumer } from '#adapters/local-log-queue';
 import { UnavailableError } from '#core/errors';
 import { ingestLogRecord } from '#core/logs';
+import { bucketRanges, STATS_PREFIX, summarizeBuckets } from '#core/query-stats';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 import { startTestOctoDb } from '../support/octodb.ts';
@@ -56,8 +57,12 @@ const queryRecord = (tenantId: string, i: number): QueryLogRecord => ({
   outcome: 'ok',
 });
 
-/** Every item of a tenant's partition, read back from dynalite. */
+/** Every log item (raw record, not statistics bucket) of a tenant's partition, read back from dynalite. */
 async function itemsOf(tenantId: string): Promise<Record<string, unknown>[]> {
+  return (await partitionOf(tenantId)).filter((i) => !String(i.sk).startsWith(STATS_PREFIX));
+}
+
+async function partitionOf(tenantId: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
@@ -217,6 +222,133 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
   });
 });
 
+/**
+ * What get_query_stats would answer for queryRecord's hour (2030-01-01T00), read from its minute
+ * buckets and again from its hour bucket: the two tiers must agree.
+ */
+async function statsOf(store: DynamoLogStore, tenantId: string) {
+  const read = async (since: string, now: string) => summarizeBuckets(await store.statsBuckets(tenantId, bucketRanges(new Date(since), new Date(now))));
+  const byMinutes = await read('2030-01-01T00:00:00Z', '2030-01-01T00:59:00Z');
+  const byHour = await read('2030-01-01T00:00:00Z', '2030-01-01T01:00:00Z');
+  expect(byHour).toEqual(byMinutes);
+  return byMinutes;
+}
+
+const mixedQueries = (tenantId: string, n: number): QueryLogRecord[] =>
+  Array.from({ length: n }, (_, i) => ({
+    ...queryRecord(tenantId, i),
+    log_id: randomUUID(), // as the producer stamps it: the same on every delivery
+    statement_type: (['SELECT', 'INSERT', 'DELETE'] as const)[i % 3]!,
+    duration_ms: ((i * 13) % 40) + 0.25,
+    outcome: i % 5 === 0 ? ('error' as const) : ('ok' as const),
+  }));
+
+const countsOf = (rs: QueryLogRecord[]) => ({ count: rs.length, errors: rs.filter((r) => r.outcome === 'error').length });
+
+describe('query statistics buckets', () => {
+  it('counts each query record once, in its minute and its hour bucket', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    const sent = mixedQueries(tenant, 60);
+    await q.send(sent);
+    await q.idle();
+    const buckets = (await partitionOf(tenant)).filter((i) => String(i.sk).startsWith(STATS_PREFIX));
+    expect(buckets.map((b) => b.sk).sort()).toEqual(['stats#h#2030-01-01T00', 'stats#m#2030-01-01T00:00']);
+    const hour = buckets.find((b) => b.sk === 'stats#h#2030-01-01T00')!;
+    expect(hour['n#SELECT']).toBe(20);
+    expect(hour['e#SELECT']).toBe(sent.filter((r) => r.statement_type === 'SELECT' && r.outcome === 'error').length);
+    const s = await statsOf(new DynamoLogStore(doc, table), tenant);
+    expect(s.total).toMatchObject(countsOf(sent));
+    for (const type of ['SELECT', 'INSERT', 'DELETE']) expect(s.by_statement_type[type]).toMatchObject(countsOf(sent.filter((r) => r.statement_type === type)));
+    q.close();
+  });
+
+  it('does not count a redelivered batch again, whole or in part', async () => {
+    const tenant = newTenant();
+    const store = new DynamoLogStore(doc, table);
+    let deliveries = 0;
+    // The first delivery is stored and counted, but its acknowledgement is "lost": all come back.
+    const q = queue(async (event: SQSEvent) => {
+      const response = await l1(event);
+      deliveries++;
+      return deliveries === 1 ? { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) } : response;
+    });
+    const sent = mixedQueries(tenant, 40);
+    await q.send(sent);
+    await q.idle();
+    expect(q.failedReceives).toBeGreaterThan(0);
+    const before = await statsOf(store, tenant);
+    expect(before.total).toMatchObject(countsOf(sent));
+
+    // The same messages again, in other batches (SQS redelivers failed messages, not batches).
+    const again = queue(l1);
+    again.sendRaw(sent.slice(5, 17).map((r) => JSON.stringify(r)));
+    again.sendRaw(sent.map((r) => JSON.stringify(r)));
+    await again.idle();
+    expect(await statsOf(store, tenant)).toEqual(before);
+    expect(await itemsOf(tenant)).toHaveLength(40);
+    q.close();
+    again.close();
+  });
+
+  it('counts a record whose bucket update failed exactly once, after its retry', async () => {
+    const tenant = newTenant();
+    let failUpdates = 1;
+    // A client whose first UpdateItem fails, as in a DynamoDB outage the SDK gave up on.
+    const flaky = new Proxy(doc, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return (command: unknown) => {
+          if (command instanceof UpdateCommand && failUpdates-- > 0) return Promise.reject(new Error('injected UpdateItem failure'));
+          return target.send(command as never);
+        };
+      },
+    });
+    const store = new DynamoLogStore(flaky, table);
+    const q = queue(createLogIngestHandler(async () => store), 100);
+    const sent = mixedQueries(tenant, 20);
+    await q.send(sent);
+    await q.idle();
+    expect(q.failedReceives).toBeGreaterThan(0); // some messages failed once and came back
+    expect(q.deadLetters()).toEqual([]);
+    const s = await statsOf(store, tenant);
+    expect(s.total).toMatchObject(countsOf(sent));
+    for (const type of ['SELECT', 'INSERT', 'DELETE']) expect(s.by_statement_type[type]).toMatchObject(countsOf(sent.filter((r) => r.statement_type === type)));
+    expect(await itemsOf(tenant)).toHaveLength(20);
+    q.close();
+  });
+
+  it('reads only bucket items for the statistics: a few Queries, never a raw record', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    await q.send(mixedQueries(tenant, 150));
+    await q.idle();
+    const queries: { condition: string; from: unknown; to: unknown; items: Record<string, unknown>[] }[] = [];
+    const counting = new Proxy(doc, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return async (command: QueryCommand) => {
+          const out = (await target.send(command)) as { Items?: Record<string, unknown>[] };
+          const values = command.input.ExpressionAttributeValues ?? {};
+          queries.push({ condition: String(command.input.KeyConditionExpression), from: values[':from'], to: values[':to'], items: out.Items ?? [] });
+          return out;
+        };
+      },
+    });
+    // 30 days back from 03:10 on the records' day: 50 minute ranges' keys, 719 hours, 11 minutes.
+    const now = new Date('2030-01-01T03:10:00Z');
+    const since = new Date(now.getTime() - 30 * 86_400_000);
+    const s = summarizeBuckets(await new DynamoLogStore(counting, table).statsBuckets(tenant, bucketRanges(since, now)));
+    expect(s.total.count).toBe(150);
+    expect(queries.length).toBeLessThanOrEqual(3);
+    for (const query of queries) expect([query.from, query.to].every((k) => String(k).startsWith(STATS_PREFIX))).toBe(true);
+    const returned = queries.flatMap((query) => query.items);
+    expect(returned.every((i) => String(i.sk).startsWith(STATS_PREFIX))).toBe(true);
+    expect(returned.map((i) => i.sk)).toEqual(['stats#h#2030-01-01T00']); // the records' hour, read as one item
+    q.close();
+  });
+});
+
 describe('DynamoLogStore', () => {
   it('fails only the item DynamoDB refuses, not the others sharing its BatchWriteItem call', async () => {
     const tenant = newTenant();
@@ -254,7 +386,7 @@ describe('DynamoLogStore', () => {
     await dynalite.stop();
     try {
       await expect(store.page(tenant, 'log', 5)).rejects.toBeInstanceOf(UnavailableError);
-      await expect(store.querySamplesSince(tenant, new Date(0).toISOString())).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.statsBuckets(tenant, bucketRanges(new Date(0), new Date()))).rejects.toBeInstanceOf(UnavailableError);
     } finally {
       await dynalite.start();
     }
