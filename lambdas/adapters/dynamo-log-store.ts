@@ -147,11 +147,14 @@ export class DynamoLogStore implements LogStore {
    *
    * A bucket update that fails is compensated before the put is failed (and the message retried):
    * its record's ADDs to the buckets that did take them are undone, then its raw item is deleted,
-   * so the redelivery is new again and counted in full. Remaining edges, all needing DynamoDB to
-   * fail twice or L1 to die mid-flush: if the undo fails the raw item is kept (the record stays
+   * so the redelivery is new again and counted in full. Remaining edges, each needing a failure
+   * to coincide with another: if the undo fails the raw item is kept (the record stays
    * counted in the buckets that took it, missing from the others); if the delete fails, or L1 is
    * killed between the put and the ADDs, the record is stored but not counted; an ADD the SDK
-   * retries after a lost response may count once more. Never is a redelivery counted twice.
+   * retries after a lost response may count once more; and if SQS handed the same message to
+   * another L1 at that very moment, whose put found the item and so was acknowledged, the deleted
+   * record does not come back (stats stay exact, the raw record is lost). Never is a redelivery
+   * counted twice.
    */
   private async writeQueries(groups: PendingPut[][]): Promise<void> {
     const fresh: PendingPut[][] = [];
