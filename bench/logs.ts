@@ -4,8 +4,8 @@
  * DynamoLogStore → dynalite) against the same items written directly with BatchWriteItem (25 per
  * call, as many calls in flight as the queue runs batches), in one run on one dynalite. Prints
  * both throughputs and the ratio; goal: pipeline ≥ 50% of direct. The pipeline does more than the
- * direct writes: each query record is a conditional PutItem, folded into its tenant's statistics
- * buckets (UpdateItem per tenant × minute/hour per flush); that cost is part of what is measured.
+ * direct writes: after its batch is written, each query record is folded into its tenant's hour
+ * statistics bucket (one UpdateItem per tenant × hour per flush); that cost is part of what is measured.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

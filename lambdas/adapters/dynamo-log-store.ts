@@ -1,18 +1,16 @@
 import {
-  ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { UnavailableError } from '#core/errors';
 import { kindOf, sortKey } from '#core/logs';
-import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, StatsBucket, StoredLog } from '#core/ports';
+import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, QuerySample, StatsBucket, StoredLog } from '#core/ports';
 import { bucketKey, contributionOf } from '#core/query-stats';
-import { logger } from '#shared/logger';
 
 /** BatchWriteItem's cap on requests per call. */
 const BATCH_WRITE_MAX = 25;
@@ -25,11 +23,12 @@ interface PendingPut {
   reject(error: unknown): void;
 }
 
-/** One statistics bucket's share of a flush: per attribute, what each record put adds to it. */
+/** One UpdateItem of a flush: the ADDs of whole records (`groups`) to one tenant's hour bucket. */
 interface BucketUpdate {
   tenantId: string;
   sk: string;
-  adds: Map<string, Map<PendingPut[], number>>;
+  adds: Map<string, number>;
+  groups: PendingPut[][];
 }
 
 /**
@@ -39,9 +38,8 @@ interface BucketUpdate {
  * A call refused for its content (one item DynamoDB will not take fails the whole call) is
  * retried item by item, so only the refused item's put fails.
  *
- * Query records are written one conditional PutItem each instead, and the new ones are folded
- * into their tenant's minute and hour statistics buckets, one UpdateItem (atomic ADDs) per bucket
- * per flush (see writeQueries for why).
+ * Query records that were written are then folded into their tenant's hour statistics bucket:
+ * one UpdateItem (atomic ADDs) per tenant × hour per flush (see fold for what redelivery does).
  */
 export class DynamoLogStore implements LogStore {
   private pending: PendingPut[] = [];
@@ -85,24 +83,34 @@ export class DynamoLogStore implements LogStore {
     };
   }
 
-  async statsBuckets(tenantId: string, ranges: [string, string][]): Promise<StatsBucket[]> {
-    const buckets: StatsBucket[] = [];
-    for (const [from, to] of ranges) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await this.query(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':t': tenantId, ':from': from, ':to': to },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const { tenant_id: _t, sk: _sk, ...counters } of (out.Items ?? []) as StatsBucket[]) buckets.push(counters);
-        start = out.LastEvaluatedKey;
-      } while (start);
-    }
-    return buckets;
+  async statsBuckets(tenantId: string, range: [string, string]): Promise<StatsBucket[]> {
+    const items = await this.queryRange(tenantId, range);
+    return items.map(({ tenant_id: _t, sk: _sk, ...counters }) => counters as StatsBucket);
+  }
+
+  async querySamples(tenantId: string, ranges: [string, string][]): Promise<QuerySample[]> {
+    const pages = await Promise.all(ranges.map((range) => this.queryRange(tenantId, range, 'statement_type, duration_ms, outcome')));
+    return pages.flat() as QuerySample[];
+  }
+
+  /** Every item of one inclusive sort-key range of the tenant's partition, page after page. */
+  private async queryRange(tenantId: string, [from, to]: [string, string], projection?: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.query(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':t': tenantId, ':from': from, ':to': to },
+          ProjectionExpression: projection,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 
   /** A read the dashboard waits on: an outage is a 503 (try again); anything else is a bug (500). */
@@ -127,115 +135,57 @@ export class DynamoLogStore implements LogStore {
     }
     this.pending = [];
     const groups = [...byKey.values()];
-    const queries = groups.filter((g) => g[0]!.item.sk.startsWith('query#'));
-    const others = groups.filter((g) => !g[0]!.item.sk.startsWith('query#'));
-    if (queries.length) void this.writeQueries(queries);
-    for (let i = 0; i < others.length; i += BATCH_WRITE_MAX) void this.write(others.slice(i, i + BATCH_WRITE_MAX));
+    const written: PendingPut[][] = [];
+    const stored = (g: PendingPut[]) => (g[0]!.item.sk.startsWith('query#') ? written.push(g) : resolveAll(g));
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < groups.length; i += BATCH_WRITE_MAX) writes.push(this.write(groups.slice(i, i + BATCH_WRITE_MAX), stored));
+    void Promise.all(writes).then(() => this.fold(written));
   }
 
   /**
-   * Query records, counted once each in the statistics however often SQS delivers them.
+   * Adds the query records this flush stored to their tenants' hour buckets, then settles their
+   * puts: one UpdateItem per tenant × hour (more only when a bucket's ADDs would not fit one), all
+   * in flight at once. An update that fails fails its records' puts, so SQS redelivers those
+   * messages: their raw write is an idempotent overwrite (same log_id, same key) and the ADD, which
+   * added nothing, is made again, once. A record is never in two updates, so no update half counts it.
    *
-   * Why a conditional put: ADD is not idempotent, so a redelivered message must not add again, and
-   * only DynamoDB can say atomically whether a record is already there. Each query record is put
-   * with `attribute_not_exists(sk)`; only the puts that created their item are counted, and a
-   * refused condition means an earlier delivery stored it (and counted it): nothing to do. Two
-   * deliveries racing each other cannot both win. (A per-batch marker would not do: SQS returns
-   * only a batch's failed messages, so a redelivery comes in another batch, with other neighbours.)
-   * The cost is one PutItem per query record instead of a 25-item BatchWriteItem; the buckets
-   * still take one UpdateItem per tenant and minute/hour per flush.
-   *
-   * A bucket update that fails is compensated before the put is failed (and the message retried):
-   * its record's ADDs to the buckets that did take them are undone, then its raw item is deleted,
-   * so the redelivery is new again and counted in full. Remaining edges, each needing a failure
-   * to coincide with another: if the undo fails the raw item is kept (the record stays
-   * counted in the buckets that took it, missing from the others); if the delete fails, or L1 is
-   * killed between the put and the ADDs, the record is stored but not counted; an ADD the SDK
-   * retries after a lost response may count once more; and if SQS handed the same message to
-   * another L1 at that very moment, whose put found the item and so was acknowledged, the deleted
-   * record does not come back (stats stay exact, the raw record is lost). Never is a redelivery
-   * counted twice.
+   * Remaining double-count edges, each rare, none worth heavier machinery: L1 dying (or timing out)
+   * after an ADD but before SQS learns the message succeeded; SQS's at-least-once delivery handing
+   * the same message out twice; and the SDK retrying an ADD whose response was lost. Each counts
+   * that record twice in its hour bucket (not in the raw records, so not at the window's edges).
+   * And a message dead-lettered after its ADD failed on every receive is stored but not counted.
    */
-  private async writeQueries(groups: PendingPut[][]): Promise<void> {
-    const fresh: PendingPut[][] = [];
+  private async fold(written: PendingPut[][]): Promise<void> {
+    let updates: BucketUpdate[];
+    try {
+      updates = bucketUpdates(written);
+    } catch (error) {
+      written.forEach((g) => rejectAll(g, error));
+      return;
+    }
     await Promise.all(
-      groups.map(async (g) => {
+      updates.map(async (u) => {
         try {
-          await this.doc.send(new PutCommand({ TableName: this.table, Item: g[0]!.item, ConditionExpression: 'attribute_not_exists(sk)' }));
-          fresh.push(g);
+          await this.add(u);
+          u.groups.forEach(resolveAll);
         } catch (error) {
-          if (error instanceof ConditionalCheckFailedException) resolveAll(g);
-          else rejectAll(g, error);
+          u.groups.forEach((g) => rejectAll(g, error));
         }
       }),
     );
-    if (fresh.length === 0) return;
-
-    const updates = this.bucketUpdates(fresh);
-    const results = await Promise.allSettled(updates.map((u) => this.add(u, (byPut) => [...byPut.values()].reduce((a, b) => a + b, 0))));
-    const failed = new Set<PendingPut[]>();
-    let cause: unknown;
-    updates.forEach((u, i) => {
-      const result = results[i]!;
-      if (result.status === 'fulfilled') return;
-      cause ??= result.reason;
-      for (const byPut of u.adds.values()) for (const g of byPut.keys()) failed.add(g);
-    });
-    for (const g of fresh) if (!failed.has(g)) resolveAll(g);
-    if (failed.size === 0) return;
-
-    const undo = async () => {
-      const taken = updates.filter((_, i) => results[i]!.status === 'fulfilled');
-      await Promise.all(taken.map((u) => this.add(u, (byPut) => -[...byPut].filter(([g]) => failed.has(g)).reduce((a, [, n]) => a + n, 0))));
-    };
-    try {
-      await undo();
-      await Promise.all([...failed].map((g) => this.doc.send(new DeleteCommand({ TableName: this.table, Key: { tenant_id: g[0]!.item.tenant_id, sk: g[0]!.item.sk } }))));
-    } catch (error) {
-      logger.warn('query statistics: compensation failed, records may be undercounted', { records: failed.size, reason: (error as Error).message });
-    }
-    for (const g of failed) rejectAll(g, cause);
   }
 
-  /** Each new record's counters, by bucket (its minute and its hour), ≤ ADDS_PER_UPDATE per update. */
-  private bucketUpdates(fresh: PendingPut[][]): BucketUpdate[] {
-    const byBucket = new Map<string, BucketUpdate>();
-    for (const g of fresh) {
-      const record = g[0]!.item as unknown as QueryLogRecord;
-      for (const tier of ['m', 'h'] as const) {
-        const sk = bucketKey(tier, record.create_timestamp);
-        const id = `${record.tenant_id}\u0000${sk}`;
-        let u = byBucket.get(id);
-        if (!u) byBucket.set(id, (u = { tenantId: record.tenant_id, sk, adds: new Map() }));
-        for (const attr of contributionOf(record)) {
-          const byPut = u.adds.get(attr) ?? new Map<PendingPut[], number>();
-          byPut.set(g, (byPut.get(g) ?? 0) + 1);
-          u.adds.set(attr, byPut);
-        }
-      }
-    }
-    const chunks: BucketUpdate[] = [];
-    for (const u of byBucket.values()) {
-      const attrs = [...u.adds];
-      for (let i = 0; i < attrs.length; i += ADDS_PER_UPDATE) chunks.push({ ...u, adds: new Map(attrs.slice(i, i + ADDS_PER_UPDATE)) });
-    }
-    return chunks;
-  }
-
-  /** One UpdateItem ADDing `amount(contributions)` to each of the update's attributes (zeros left out). */
-  private async add(u: BucketUpdate, amount: (byPut: Map<PendingPut[], number>) => number): Promise<void> {
+  /** One UpdateItem ADDing the update's counters to its bucket. */
+  private async add(u: BucketUpdate): Promise<void> {
     const names: Record<string, string> = {};
     const values: Record<string, number> = {};
     const clauses: string[] = [];
-    for (const [attr, byPut] of u.adds) {
-      const n = amount(byPut);
-      if (n === 0) continue;
+    for (const [attr, n] of u.adds) {
       const i = clauses.length;
       names[`#a${i}`] = attr;
       values[`:v${i}`] = n;
       clauses.push(`#a${i} :v${i}`);
     }
-    if (clauses.length === 0) return;
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
@@ -247,7 +197,8 @@ export class DynamoLogStore implements LogStore {
     );
   }
 
-  private async write(groups: PendingPut[][]): Promise<void> {
+  /** Writes the groups' items; `stored(group)` for each item DynamoDB took, rejects the others' puts. */
+  private async write(groups: PendingPut[][], stored: (group: PendingPut[]) => void): Promise<void> {
     let todo = groups;
     for (let attempt = 0; ; attempt++) {
       let unprocessed: Set<string>;
@@ -260,7 +211,7 @@ export class DynamoLogStore implements LogStore {
       } catch (error) {
         if (todo.length > 1 && !isAvailabilityError(error)) {
           // Refused for its content: find the item(s) at fault by writing each alone.
-          await Promise.all(todo.map((g) => this.write([g])));
+          await Promise.all(todo.map((g) => this.write([g], stored)));
           return;
         }
         // An outage the SDK has already retried (or the one refused item): back to the queue.
@@ -268,7 +219,7 @@ export class DynamoLogStore implements LogStore {
         return;
       }
       const keyOf = (g: PendingPut[]) => `${g[0]!.item.tenant_id}\u0000${g[0]!.item.sk}`;
-      for (const g of todo) if (!unprocessed.has(keyOf(g))) for (const put of g) put.resolve();
+      for (const g of todo) if (!unprocessed.has(keyOf(g))) stored(g);
       todo = todo.filter((g) => unprocessed.has(keyOf(g)));
       if (todo.length === 0) return;
       const delay = this.unprocessedRetryDelaysMs[attempt];
@@ -280,6 +231,29 @@ export class DynamoLogStore implements LogStore {
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/**
+ * The flush's stored query records as UpdateItems, one per tenant × hour bucket; a bucket whose
+ * ADDs would pass ADDS_PER_UPDATE is split between whole records, so each record is in one update.
+ */
+function bucketUpdates(written: PendingPut[][]): BucketUpdate[] {
+  const byBucket = new Map<string, BucketUpdate[]>();
+  for (const g of written) {
+    const record = g[0]!.item as unknown as QueryLogRecord;
+    const sk = bucketKey(record.create_timestamp);
+    const id = `${record.tenant_id}\u0000${sk}`;
+    const chunks = byBucket.get(id) ?? [];
+    byBucket.set(id, chunks);
+    const attrs = contributionOf(record);
+    let u = chunks.at(-1);
+    if (!u || u.adds.size + attrs.filter((a) => !u!.adds.has(a)).length > ADDS_PER_UPDATE) {
+      chunks.push((u = { tenantId: record.tenant_id, sk, adds: new Map(), groups: [] }));
+    }
+    for (const attr of attrs) u.adds.set(attr, (u.adds.get(attr) ?? 0) + 1);
+    u.groups.push(g);
+  }
+  return [...byBucket.values()].flat();
 }
 
 const resolveAll = (group: PendingPut[]): void => group.forEach((put) => put.resolve());

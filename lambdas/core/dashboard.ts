@@ -1,7 +1,7 @@
 import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
-import { bucketRanges, floorToMinute, summarizeBuckets } from './query-stats.ts';
+import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
 import type { DatabaseRecord, LogKind, LogStore, MetaStore, MigrationState, MigrationStore, SchemaInspector, StoredLog } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -115,9 +115,9 @@ export async function getLogPage(
 
 /**
  * get_query_stats: the caller's query count, errors and p50/p95 latency over a recent window.
- * Primary course: round the window's start down to its minute, read only the statistics buckets
- * covering [since, now] (minute and hour items, a few Queries, never the raw records), and sum them
- * overall and by statement type, percentiles from the summed histograms.
+ * Primary course: read the window's full hours from the hour buckets and its two partial edge
+ * hours from the raw query records (key ranges, never a Scan), and sum them overall and by statement
+ * type into one histogram per type, the percentiles read from it.
  */
 export async function getQueryStats(
   tenantId: string,
@@ -125,9 +125,13 @@ export async function getQueryStats(
   deps: Pick<DashboardDeps, 'logStore'>,
   now: Date = new Date(),
 ) {
-  const since = floorToMinute(new Date(now.getTime() - window.ms));
-  const buckets = await deps.logStore.statsBuckets(tenantId, bucketRanges(since, now));
-  return { window: window.label, since: since.toISOString(), until: now.toISOString(), ...summarizeBuckets(buckets) };
+  const since = new Date(now.getTime() - window.ms);
+  const plan = statsReadPlan(since, now);
+  const [buckets, samples] = await Promise.all([
+    plan.hours ? deps.logStore.statsBuckets(tenantId, plan.hours) : [],
+    deps.logStore.querySamples(tenantId, plan.raw),
+  ]);
+  return { window: window.label, since: since.toISOString(), until: now.toISOString(), ...summarizeBuckets([...buckets, tally(samples)]) };
 }
 
 /** A database of this tenant's; anyone else's (or none) is the same 404, so ids cannot be probed. */

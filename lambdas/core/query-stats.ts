@@ -1,20 +1,20 @@
-import type { QueryLogRecord } from './ports.ts';
+import type { QueryLogRecord, QuerySample, StatsBucket } from './ports.ts';
 
 /**
- * Pre-aggregated query statistics: L1 folds every newly stored query record into two buckets of
- * its tenant's partition, the minute and the hour it was created in, each one item holding, per
- * statement type, the count, the errors and a fixed log-scale latency histogram. get_query_stats
- * then reads O(window / bucket) items instead of every record of the window.
+ * Pre-aggregated query statistics: after L1 has stored a batch's query records it folds them into
+ * their tenant's hour buckets, one item per tenant and hour holding, per statement type, the
+ * count, the errors and a fixed log-scale latency histogram. get_query_stats reads the window's
+ * full hours from those items (≤ 720 for 30 days) and only its two partial edge hours from the raw
+ * query records, so it reads O(window / hour) + ≤ 2 hours of records, whatever the window.
  *
- * Item layout (same log_table, partition `tenant_id`): sort key `stats#m#<YYYY-MM-DDTHH:MM>` (minute)
- * or `stats#h#<YYYY-MM-DDTHH>` (hour), outside the `log#` and `query#` ranges the log actions read.
- * Attributes are top-level numbers, so one UpdateItem `ADD`s a whole batch's contribution atomically:
- * `n#<TYPE>` count, `e#<TYPE>` errors, `b#<TYPE>#<bin>` executions whose duration fell in that bin.
+ * Item layout (same log_table, partition `tenant_id`): sort key `stats#h#<YYYY-MM-DDTHH>`, outside
+ * the `log#` and `query#` ranges the log actions read. Attributes are top-level numbers, so one
+ * UpdateItem `ADD`s a whole flush's contribution atomically: `n#<TYPE>` count, `e#<TYPE>` errors,
+ * `b#<TYPE>#<bin>` executions whose duration fell in that bin.
  */
 
 export const STATS_PREFIX = 'stats#';
 export type StatementType = QueryLogRecord['statement_type'];
-export type BucketTier = 'm' | 'h';
 
 /** Bin 0 is [0, BIN_FLOOR_MS); bin k ≥ 1 is [BIN_FLOOR_MS·G^(k-1), BIN_FLOOR_MS·G^k). */
 export const BIN_FLOOR_MS = 0.01;
@@ -34,38 +34,56 @@ export function binValue(bin: number): number {
   return Number((BIN_FLOOR_MS * BIN_GROWTH ** (bin - 0.5)).toPrecision(4));
 }
 
-export const bucketKey = (tier: BucketTier, iso: string): string => `${STATS_PREFIX}${tier}#${iso.slice(0, tier === 'm' ? 16 : 13)}`;
+/** The hour bucket of a record created at `iso` (UTC ISO, as L1 stores it). */
+export const bucketKey = (iso: string): string => `${STATS_PREFIX}h#${iso.slice(0, 13)}`;
 
-/** The attributes one record adds 1 to, in each of its two buckets. */
-export function contributionOf(record: Pick<QueryLogRecord, 'statement_type' | 'duration_ms' | 'outcome'>): string[] {
+/** The attributes one record adds 1 to in its hour bucket. */
+export function contributionOf(record: QuerySample): string[] {
   const t = record.statement_type;
   return [`n#${t}`, ...(record.outcome === 'error' ? [`e#${t}`] : []), `b#${t}#${binOf(record.duration_ms)}`];
 }
 
-const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-/**
- * The window [since, now] as bucket sort-key ranges (inclusive), whole minutes from the minute
- * `since` falls in through the current one: minute items up to the first full hour, hour items
- * for the full hours, minute items for the current hour. At most 59 + 720 + 60 items for 30 days.
- */
-export function bucketRanges(sinceMinute: Date, now: Date): [string, string][] {
-  const from = sinceMinute.getTime();
-  const nowMinute = Math.floor(now.getTime() / MINUTE) * MINUTE;
-  const firstHour = Math.ceil(from / HOUR) * HOUR;
-  const currentHour = Math.floor(now.getTime() / HOUR) * HOUR;
-  const m = (t: number) => bucketKey('m', new Date(t).toISOString());
-  const h = (t: number) => bucketKey('h', new Date(t).toISOString());
-  if (firstHour >= currentHour) return [[m(from), m(nowMinute)]];
-  const ranges: [string, string][] = [];
-  if (from < firstHour) ranges.push([m(from), m(firstHour - MINUTE)]);
-  ranges.push([h(firstHour), h(currentHour - HOUR)]);
-  ranges.push([m(currentHour), m(nowMinute)]);
-  return ranges;
+/** Raw query records' sort keys are `query#<ISO time>#<log_id>` (core/logs.ts sortKey). */
+const rawKey = (t: number): string => `query#${new Date(t).toISOString()}`;
+const hourKey = (t: number): string => bucketKey(new Date(t).toISOString());
+
+/** What get_query_stats reads for a window: inclusive sort-key ranges of hour buckets and of raw records. */
+export interface StatsReadPlan {
+  /** The full hours inside the window, as one range of hour bucket keys (absent when there is none). */
+  hours?: [string, string];
+  /** The partial hours at the window's edges, as ranges of raw query record keys. */
+  raw: [string, string][];
 }
 
-export const floorToMinute = (t: Date): Date => new Date(Math.floor(t.getTime() / MINUTE) * MINUTE);
+/**
+ * The window [since, now] split into the full hours inside it (read from hour buckets) and the
+ * partial hours at both ends, [since, first full hour) and [current hour, now], read from the raw
+ * records: at most 720 bucket items for 30 days and less than 2 hours of raw records, whatever the
+ * window. `since` is not rounded. When no full hour lies inside, the two edges are one range.
+ */
+export function statsReadPlan(since: Date, now: Date): StatsReadPlan {
+  const from = since.getTime();
+  const to = now.getTime();
+  const firstFullHour = Math.ceil(from / HOUR) * HOUR;
+  const currentHour = Math.floor(to / HOUR) * HOUR;
+  // A record's key is `query#<its time>#<log_id>`: `query#<t>` sorts before every record created
+  // at t, so [rawKey(a), rawKey(b)] holds exactly the records created in [a, b).
+  const untilNow = rawKey(to + 1);
+  if (firstFullHour >= currentHour) return { raw: [[rawKey(from), untilNow]] };
+  const raw: [string, string][] = [];
+  if (from < firstFullHour) raw.push([rawKey(from), rawKey(firstFullHour)]);
+  raw.push([rawKey(currentHour), untilNow]);
+  return { hours: [hourKey(firstFullHour), hourKey(currentHour - HOUR)], raw };
+}
+
+/** Raw samples as one bucket's counters, so they merge into the same histogram as the buckets. */
+export function tally(samples: QuerySample[]): StatsBucket {
+  const item: StatsBucket = {};
+  for (const s of samples) for (const attr of contributionOf(s)) item[attr] = (item[attr] ?? 0) + 1;
+  return item;
+}
 
 export interface LatencySummary {
   count: number;

@@ -5,10 +5,11 @@ import {
   binOf,
   binValue,
   bucketKey,
-  bucketRanges,
   contributionOf,
   PERCENTILE_RELATIVE_ERROR,
+  statsReadPlan,
   summarizeBuckets,
+  tally,
 } from '#core/query-stats';
 
 type Sample = Pick<QueryLogRecord, 'statement_type' | 'duration_ms' | 'outcome'>;
@@ -62,27 +63,52 @@ describe('summarizeBuckets', () => {
   });
 });
 
-describe('bucketRanges', () => {
+describe('statsReadPlan', () => {
   const at = (iso: string) => new Date(iso);
-  it('reads minute items only within one hour boundary', () => {
-    expect(bucketRanges(at('2030-01-01T10:05:00Z'), at('2030-01-01T10:50:30Z'))).toEqual([['stats#m#2030-01-01T10:05', 'stats#m#2030-01-01T10:50']]);
-    expect(bucketRanges(at('2030-01-01T09:50:00Z'), at('2030-01-01T10:50:30Z'))).toEqual([['stats#m#2030-01-01T09:50', 'stats#m#2030-01-01T10:50']]);
+  it('reads raw records only when no full hour lies inside the window, from the unrounded since through now', () => {
+    expect(statsReadPlan(at('2030-01-01T10:05:12.345Z'), at('2030-01-01T10:50:30.000Z'))).toEqual({
+      raw: [['query#2030-01-01T10:05:12.345Z', 'query#2030-01-01T10:50:30.001Z']],
+    });
+    // since in the previous hour: the two partial hours are contiguous, one range.
+    expect(statsReadPlan(at('2030-01-01T09:50:00.000Z'), at('2030-01-01T10:50:30.000Z'))).toEqual({
+      raw: [['query#2030-01-01T09:50:00.000Z', 'query#2030-01-01T10:50:30.001Z']],
+    });
   });
 
-  it('reads hour items for the full hours of a long window, minute items at its edges', () => {
-    expect(bucketRanges(at('2030-01-01T07:50:00Z'), at('2030-01-02T10:20:10Z'))).toEqual([
-      ['stats#m#2030-01-01T07:50', 'stats#m#2030-01-01T07:59'],
-      ['stats#h#2030-01-01T08', 'stats#h#2030-01-02T09'],
-      ['stats#m#2030-01-02T10:00', 'stats#m#2030-01-02T10:20'],
-    ]);
-    expect(bucketRanges(at('2030-01-01T08:00:00Z'), at('2030-01-01T10:00:00Z'))).toEqual([
-      ['stats#h#2030-01-01T08', 'stats#h#2030-01-01T09'],
-      ['stats#m#2030-01-01T10:00', 'stats#m#2030-01-01T10:00'],
-    ]);
+  it('reads hour buckets for the full hours of a long window, raw records for the partial hour at each edge', () => {
+    expect(statsReadPlan(at('2030-01-01T07:50:00.500Z'), at('2030-01-02T10:20:10.000Z'))).toEqual({
+      hours: ['stats#h#2030-01-01T08', 'stats#h#2030-01-02T09'],
+      raw: [
+        ['query#2030-01-01T07:50:00.500Z', 'query#2030-01-01T08:00:00.000Z'],
+        ['query#2030-01-02T10:00:00.000Z', 'query#2030-01-02T10:20:10.001Z'],
+      ],
+    });
+    // since on an hour boundary: that hour is full, no raw range before it.
+    expect(statsReadPlan(at('2030-01-01T08:00:00.000Z'), at('2030-01-01T10:00:00.000Z'))).toEqual({
+      hours: ['stats#h#2030-01-01T08', 'stats#h#2030-01-01T09'],
+      raw: [['query#2030-01-01T10:00:00.000Z', 'query#2030-01-01T10:00:00.001Z']],
+    });
   });
 
-  it('names a record’s minute and hour buckets after its UTC creation time', () => {
-    expect(bucketKey('m', '2030-01-01T07:50:59.999Z')).toBe('stats#m#2030-01-01T07:50');
-    expect(bucketKey('h', '2030-01-01T07:50:59.999Z')).toBe('stats#h#2030-01-01T07');
+  it('reads at most 720 hour buckets and under 2 hours of raw records for 30 days', () => {
+    const now = at('2030-02-01T10:20:10.000Z');
+    const plan = statsReadPlan(new Date(now.getTime() - 30 * 86_400_000), now);
+    const hours = (Date.parse(`${plan.hours![1].slice(8)}:00:00Z`) - Date.parse(`${plan.hours![0].slice(8)}:00:00Z`)) / 3_600_000 + 1;
+    expect(hours).toBeLessThanOrEqual(720);
+    const rawMs = plan.raw.reduce((sum, [from, to]) => sum + Date.parse(to.slice(6)) - Date.parse(from.slice(6)), 0);
+    expect(rawMs).toBeLessThan(2 * 3_600_000);
+  });
+
+  it('names a record’s hour bucket after its UTC creation time', () => {
+    expect(bucketKey('2030-01-01T07:50:59.999Z')).toBe('stats#h#2030-01-01T07');
+  });
+});
+
+describe('tally', () => {
+  it('merges raw samples into the same histogram as bucket items', () => {
+    const samples: Sample[] = Array.from({ length: 30 }, (_, i) => ({ statement_type: 'UPDATE', duration_ms: i + 0.5, outcome: i % 3 ? 'ok' : 'error' }));
+    const s = summarizeBuckets([bucketOf(samples.slice(0, 12)), tally(samples.slice(12))]);
+    expect(s).toEqual(summarizeBuckets([bucketOf(samples)]));
+    expect(s.total).toMatchObject({ count: 30, errors: 10 });
   });
 });
