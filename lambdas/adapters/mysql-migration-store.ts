@@ -221,6 +221,18 @@ export class MysqlMigrationStore implements MigrationStore {
     return rows.map(toJob);
   }
 
+  async listDoneUnfinishedBatches(staleAfterSeconds: number, limit: number): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT b.batch_id FROM migration_batches b JOIN migration_jobs j ON j.batch_id = b.batch_id
+       WHERE b.finished_at IS NULL
+       GROUP BY b.batch_id
+       HAVING SUM(j.state NOT IN ${TERMINAL} OR j.follow_up = 1) = 0 AND MAX(j.finished_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND
+       LIMIT ?`,
+      [staleAfterSeconds, limit],
+    );
+    return rows.map((r) => String(r.batch_id));
+  }
+
   async listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
       `SELECT * FROM migration_jobs WHERE follow_up = 1 AND finished_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?`,

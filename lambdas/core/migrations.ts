@@ -797,7 +797,8 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
 /**
  * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
  * `queued` that long) and starts them again (one out of tries is rolled back and failed by its
- * worker); finishes what followed a job whose worker died after its outcome; resumes cascades.
+ * worker); finishes what followed a job whose worker died after its outcome; resumes cascades;
+ * closes batches whose jobs all ended but whose worker died before closing them.
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
@@ -825,5 +826,8 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
     await deps.migrations.handOverCascade(c.batchId, c.hostId, deps.settings.staleSeconds);
     await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: c.batchId, host_id: c.hostId });
   }
-  return stale.length + followUps.length + cascades.length;
+  // A worker that died between its batch's last job and closing the batch: close it, send its emails.
+  const done = await deps.migrations.listDoneUnfinishedBatches(deps.settings.staleSeconds, 100);
+  for (const batchId of done) await finishBatch(batchId, deps);
+  return stale.length + followUps.length + cascades.length + done.length;
 }

@@ -279,6 +279,8 @@ export interface MigrationStore {
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
   listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  /** Unfinished batches whose jobs all ended (and were followed up) longer ago than the limit. */
+  listDoneUnfinishedBatches(staleAfterSeconds: number, limit: number): Promise<string[]>;
   markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
   /** The tables of one database that its tenant customized, by name. */

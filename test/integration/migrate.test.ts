@@ -789,6 +789,25 @@ describe('parent → child cascades', () => {
     );
   });
 
+  it('the sweep closes a batch whose worker died after its last job, and sends its email once', async () => {
+    const t = await tenant();
+    const sub = await migrate(t.token, ITEMS);
+    // As if the worker died between the job's outcome and closing the batch.
+    await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [sub.batch_id]);
+    const fresh = mails.length;
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await octo.invoker.idle();
+    // Ended too recently: a live worker may still be closing it.
+    expect((await rows('', `SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id = '${sub.batch_id}'`))[0]!.finished_at).toBeNull();
+
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET finished_at = NOW(3) - INTERVAL 1 DAY WHERE batch_id = ?`, [sub.batch_id]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(sub.batch_id, 10_000);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await octo.invoker.idle();
+    expect(mails.slice(fresh).filter((m) => m.fields.to === t.email).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
+  });
+
   it('a cascade whose worker died between chunks resumes where it stopped on the next sweep', async () => {
     const { adminToken, parentDb, children } = await parentWithChildren(3);
     const realStore = octo.deps.migrations;

@@ -3,7 +3,7 @@ import { BashHostRunner } from '#adapters/bash-host-runner';
 import type { HostRecord } from '#core/ports';
 
 const host = { hostId: 'local' } as HostRecord;
-const login = { host: '127.0.0.1', port: 3306, user: 'octodb', password: 'secret-pw' };
+const login = { host: '127.0.0.1', port: 3306, user: 'octodb', password: 'secret-pw', database: 'octodb_meta' };
 
 describe('BashHostRunner environment', () => {
   const saved = { ...process.env };
