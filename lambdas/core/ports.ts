@@ -151,6 +151,8 @@ export type SchemaFiles = Record<string, string>;
 
 export interface TemplateSource {
   load(name: string): Promise<SchemaFiles | undefined>;
+  /** Whether load() would find it, without reading a parent's tables (signup has no login that could). */
+  exists(name: string): Promise<boolean>;
 }
 
 // --- log storage (the pipeline's L1 writes, /dashboard reads) ---
@@ -192,7 +194,8 @@ export interface TableInfo {
 
 /** What the MySQL host says about one tenant database (sizes and row counts are estimates). */
 export interface SchemaInspector {
-  describe(host: HostRecord, database: string): Promise<{ sizeBytes: number; tables: TableInfo[] }>;
+  /** Read with the tenant's own login (its database is the login's). */
+  describe(login: TenantLogin): Promise<{ sizeBytes: number; tables: TableInfo[] }>;
 }
 
 // --- migrations (issue 5) ---

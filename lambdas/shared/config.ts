@@ -9,10 +9,14 @@ const commaList = (s: string): string[] => s.split(',').map((item) => item.trim(
  * (a Lambda cold start or the local gateway) and handed to adapters through constructors.
  */
 const settings = z.object({
-  /** Where MySQL adapters connect as the admin account; its path is the MetaDB schema. */
+  /** The admin account (ALL PRIVILEGES: provisioning, migrations, host scripts); its path is the MetaDB schema. */
   OCTODB_MYSQL_URL: z.string().default('mysql://octodb:octodb@127.0.0.1:3306/octodb_meta'),
   /** On AWS: a Secrets Manager secret {username,password,host,port} used instead of the URL's login. */
   OCTODB_MYSQL_SECRET_ARN: z.string().optional(),
+  /** The API account: SELECT/INSERT/UPDATE/DELETE on the MetaDB only; every MetaDB read and write goes through it (local start creates it). */
+  OCTODB_MYSQL_API_URL: z.string().default('mysql://octodb_api:octodb_api@127.0.0.1:3306'),
+  /** On AWS: the API account's secret {username,password,host,port}; a function deployed with it has no admin login. */
+  OCTODB_MYSQL_API_SECRET_ARN: z.string().optional(),
   OCTODB_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** HS256 signing key for tenant JWTs (on AWS read from OCTODB_JWT_SECRET_ARN). */
   OCTODB_JWT_SECRET: z.string().min(32).optional(),

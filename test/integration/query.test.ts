@@ -66,14 +66,14 @@ const runners: MysqlTenantSqlRunner[] = [];
 afterAll(async () => Promise.all(runners.map((r) => r.close())));
 function runnerWith(limits: Partial<TenantSqlLimits>): MysqlTenantSqlRunner {
   const defaults = { rowLimit: 1000, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 8, acquireTimeoutMs: 2000 };
-  const runner = new MysqlTenantSqlRunner(octo.deps.mysqlLogin, { ...defaults, ...limits });
+  const runner = new MysqlTenantSqlRunner({ ...defaults, ...limits });
   runners.push(runner);
   return runner;
 }
 
 /** An admin transaction holding row n = 1 of a tenant's `numbers`: statements on it wait, idle. */
 async function lockNumberOne(db: string) {
-  const locker = await createConnection(octo.deps.mysqlLogin);
+  const locker = await createConnection(octo.deps.adminLogin!);
   await locker.query('BEGIN');
   await locker.query(`SELECT n FROM \`${db}\`.numbers WHERE n = 1 FOR UPDATE`);
   return { release: async () => (await locker.query('ROLLBACK'), await locker.end()) };
