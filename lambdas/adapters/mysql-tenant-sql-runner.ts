@@ -6,6 +6,13 @@ import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationErro
 import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
 
+/**
+ * The SQL mode every tenant statement runs under, the same on MySQL 8 and MariaDB whatever the
+ * server's default: strict writes, and none of the modes that change how text is lexed
+ * (ANSI_QUOTES, NO_BACKSLASH_ESCAPES, PIPES_AS_CONCAT), so MySQL reads a statement as the validator did.
+ */
+export const TENANT_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
+
 export interface TenantSqlLimits {
   /** Rows a SELECT returns at most; one more is fetched to tell that it was truncated. */
   rowLimit: number;
@@ -149,7 +156,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   }
 
   /**
-   * COM_CHANGE_USER resets the session, so the limits and the UTC time zone are set again right
+   * COM_CHANGE_USER resets the session, so the limits, the UTC time zone and the SQL mode are set again right
    * after it. Any failure on the way discards the connection: after a refused COM_CHANGE_USER
    * MariaDB keeps the session of the previous user (another tenant), so it must never run a statement.
    */
@@ -169,7 +176,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const { timeoutMs, rowLimit } = this.limits;
     const timeLimit =
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
-    await conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00'`);
+    await conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MysqlTenantSqlRunner, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
+import { MysqlTenantSqlRunner, TENANT_SQL_MODE, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
 import { BusyError, ProhibitedError, ValidationError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
@@ -266,6 +266,15 @@ describe('JSON-safe values', () => {
     // What NOW() writes reads back as the same instant.
     const { rows } = await run('SELECT CAST(NOW() AS DATETIME) AS now');
     expect(Math.abs(Date.parse(String(rows[0]!.now)) - Date.now())).toBeLessThan(5000);
+  });
+
+  it('runs every statement under the SQL mode the validator lexes by, not the server default', async () => {
+    const run = async (sql: string) => octo.deps.tenantSql.run(await loginOf(b), sql, []);
+    const [[server]] = (await octo.admin.query('SELECT @@GLOBAL.sql_mode AS mode')) as unknown as [[{ mode: string }]];
+    expect(server.mode).not.toBe(TENANT_SQL_MODE);
+    expect((await run('SELECT @@session.sql_mode AS mode')).rows).toEqual([{ mode: TENANT_SQL_MODE }]);
+    // Backslash escapes hold and "..." is a string, as the validator reads them.
+    expect((await run(`SELECT 'a\\\\b' AS s, "x" AS d`)).rows).toEqual([{ s: 'a\\b', d: 'x' }]);
   });
 
   it('gives zero dates as null', async () => {
