@@ -254,6 +254,15 @@ export type NewMigrationJob = Pick<MigrationJobRecord, 'jobId' | 'dbId' | 'hostI
 };
 
 /** Migration batches, jobs, their audit trail and customized tables, in MetaDB. */
+/** A parent change not applied to a child that customized the table: the definition it would have had. */
+export interface PendingParentChange {
+  table: string;
+  parentJobId: string;
+  cascadeJobId: string;
+  definition: string;
+  skippedAt: Date;
+}
+
 export interface MigrationStore {
   createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void>;
   getBatch(batchId: string): Promise<MigrationBatchRecord | undefined>;
@@ -288,6 +297,8 @@ export interface MigrationStore {
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
   /** The tables of one database that its tenant customized, by name. */
   customizedTables(dbId: string): Promise<string[]>;
+  /** Per customized table of one database, the newest parent change its cascade skipped there. */
+  pendingParentChanges(dbId: string): Promise<PendingParentChange[]>;
   /**
    * After a cascade run on a host: its queued jobs of a database that never became ready (failed)
    * are skipped (nothing to migrate), the rest (still provisioning) wait with `waitingReason`.

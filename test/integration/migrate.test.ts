@@ -590,10 +590,16 @@ describe('parent → child cascades', () => {
     expect(cascade.body.kind).toBe('cascade');
     expect(cascade.body.counts).toEqual({ succeeded: 2, skipped: 1 });
     expect(cascade.body.jobs.find((j) => j.db_id === children[2]!.db_id)).toMatchObject({ state: 'skipped', status_reason: 'customized' });
-    const meta2 = await octo.post<{ customized_tables: string[] }>('/dashboard', { action: 'get_database_metadata' }, children[2]!.token);
-    expect(meta2.body.customized_tables).toEqual(['products']);
-    const meta0 = await octo.post<{ customized_tables: string[] }>('/dashboard', { action: 'get_database_metadata' }, children[0]!.token);
-    expect(meta0.body.customized_tables).toEqual([]);
+    type Metadata = { customized_tables: string[]; pending_parent_changes: Array<{ table: string; parent_job_id: string; definition: string }> };
+    const metadata = async (token: string) => (await octo.post<Metadata>('/dashboard', { action: 'get_database_metadata' }, token)).body;
+    const meta2 = await metadata(children[2]!.token);
+    expect(meta2.customized_tables).toEqual(['products']);
+    // The skipped change is kept for the customized child: the parent's new definition, to adopt.
+    expect(meta2.pending_parent_changes).toMatchObject([{ table: 'products', parent_job_id: parent.jobs[0]!.job_id }]);
+    expect(meta2.pending_parent_changes[0]!.definition).toMatch(/`sku` varchar\(20\)/);
+    const meta0 = await metadata(children[0]!.token);
+    expect(meta0.customized_tables).toEqual([]);
+    expect(meta0.pending_parent_changes).toEqual([]);
     const parentDef = await showCreate(databaseName(admin.db_id), 'products');
     for (const [i, c] of children.slice(0, 2).entries()) {
       expect(await showCreate(c.db, 'products')).toBe(parentDef);
@@ -612,6 +618,12 @@ describe('parent → child cascades', () => {
     await migrate(adminToken, 'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, email varchar(254) DEFAULT NULL, vip tinyint(1) NOT NULL DEFAULT 0, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY ix_customers_email (email)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;');
     await octo.invoker.idle();
     expect(await showCreate(children[2]!.db, 'customers')).toMatch(/`vip` tinyint\(1\) NOT NULL DEFAULT 0/);
+
+    // The customized child adopts the kept change with its own migration (dropping its own column
+    // is unsafe, so it says so): nothing is pending then.
+    await migrate(children[2]!.token, `${meta2.pending_parent_changes[0]!.definition};`, { allow_unsafe: true });
+    expect(await showCreate(children[2]!.db, 'products')).toBe(parentDef);
+    expect((await metadata(children[2]!.token)).pending_parent_changes).toEqual([]);
   });
 
   it('a child still provisioning gets the parent change once ready; one that failed is skipped; neither is customized', async () => {
