@@ -265,6 +265,7 @@ export function migrationDeps(d: Deps): MigrationDeps {
       maxRetries: c.OCTODB_MIGRATION_MAX_RETRIES,
       backoffMs: c.OCTODB_MIGRATION_BACKOFF_MS,
       staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
+      lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
       scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
       cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
       cascadeChunk: c.OCTODB_CASCADE_CHUNK,

@@ -65,6 +65,8 @@ const settings = z.object({
   OCTODB_MIGRATION_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
   /** A `running` migration job whose claim is older than this is taken over (also the per-database lock TTL; a heartbeat renews both every third of it). */
   OCTODB_MIGRATION_STALE_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** How long an M1 run waits for a database busy with another migration before leaving the job to its retries and the sweep. */
+  OCTODB_MIGRATION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).default(60),
   /** Local runs only: how often the sweeps of abandoned migrations and provisionings run (on AWS, schedules every 5 minutes); 0: never. */
   OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(300),
   /** Children altered at once per host by a cascade (its admin connections to that host). */

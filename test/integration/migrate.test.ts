@@ -425,6 +425,35 @@ describe('concurrency and recovery', () => {
     expect(await showCreate(t.db, 'items')).toMatch(/`a` int/);
   });
 
+  it('a job whose database stays busy waits only OCTODB_MIGRATION_LOCK_WAIT_SECONDS, stays queued, and the sweep runs it later', async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    const before = await showCreate(t.db, 'items');
+    const wait = octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS;
+    octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS = 1;
+    // Another migration holds the database for longer than the run (and its two retries) will wait.
+    const busy = (await octo.deps.migrationState.tryLock(t.db_id, 600_000))!;
+    let jobId: string;
+    try {
+      const started = Date.now();
+      const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, b int, PRIMARY KEY (id));' }, t.token);
+      jobId = res.body.jobs[0]!.job_id;
+      await octo.invoker.idle();
+      // Three runs of about a second each, not three TTLs.
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect((await jobRow(jobId)).state).toBe('queued');
+      expect(await showCreate(t.db, 'items')).toBe(before);
+    } finally {
+      await octo.deps.migrationState.unlock(t.db_id, busy);
+      octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS = wait;
+    }
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET created_at = NOW(3) - INTERVAL 1 DAY, claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await octo.invoker.idle();
+    expect((await jobRow(jobId)).state).toBe('succeeded');
+    expect(await showCreate(t.db, 'items')).toMatch(/`b` int/);
+  });
+
   it('picks up a job whose worker died while running, and re-running after its push is harmless', async () => {
     const t = await tenant();
     const res = await migrate(t.token, ITEMS);
