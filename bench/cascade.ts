@@ -25,7 +25,7 @@ export async function main(args: string[]): Promise<void> {
   const base = (process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta').replace(/\/[^/]*$/, '');
   const metaDb = `octodb_bench_${randomBytes(4).toString('hex')}`;
   const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}`, OCTODB_OUTBOX_FILE: `/tmp/${metaDb}-outbox.jsonl` });
-  const login = octo.deps.mysqlLogin;
+  const login = octo.deps.adminLogin!;
   const admin = createPool({ host: login.host, port: login.port, user: login.user, password: login.password, connectionLimit: 4 });
   const childDbIds: string[] = [];
   const post = async (path: string, body: unknown, token?: string) => {

@@ -16,7 +16,7 @@ export async function main(args: string[]): Promise<void> {
   const metaDb = `octodb_bench_${randomBytes(4).toString('hex')}`;
   const base = (process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta').replace(/\/[^/]*$/, '');
   const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}` });
-  const admin = await createConnection({ ...octo.deps.mysqlLogin, database: metaDb });
+  const admin = await createConnection({ ...octo.deps.adminLogin!, database: metaDb });
   const host = (await octo.deps.meta.getHost('local'))!;
   const templates = (await octo.deps.templates.load('default'))!;
 

@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { migrateMetaDb } from '#core/metadb';
 import type { HostRecord } from '#core/ports';
 import { FileTemplateSource } from '#adapters/file-template-source';
+import { ensureApiAccount } from '#adapters/mysql-api-account';
 import { createLogTableIfMissing } from '#adapters/dynamo-log-store';
 import { type LocalDynalite, startDynalite } from '#adapters/local-dynalite';
 import { createGateway, type Route } from '#adapters/local-gateway';
@@ -85,7 +86,9 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
 
   const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
   const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');
-  await migrateMetaDb(deps.hostRunner, host, deps.mysqlLogin.database, metaFiles ?? {}, 120);
+  await migrateMetaDb(deps.hostRunner, host, deps.metaLogin.database, metaFiles ?? {}, 120);
+  // MetaDB is reached as the API account (DML only), as on AWS: created or brought in step here.
+  if (deps.adminLogin && deps.metaLogin.user !== deps.adminLogin.user) await ensureApiAccount(deps.adminLogin, deps.metaLogin);
   await deps.meta.registerHost(host);
   await createLogTableIfMissing(deps.dynamo, config.OCTODB_LOG_TABLE);
   logQueue.replaySaved();

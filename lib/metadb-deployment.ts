@@ -14,12 +14,14 @@ export interface MetaDbDeploymentProps {
   hostId: string;
   network: { vpc: IVpc; securityGroup: ISecurityGroup };
   mysqlSecret: ISecret;
+  /** The API account's secret: the deployment creates that account and keeps its password and grants in step. */
+  apiSecret: ISecret;
   mysqlUrl: string;
   logRetention: RetentionDays;
 }
 
 /**
- * Pushes schemas/meta to the MetaDB and registers the host, on every deploy that changes the
+ * Pushes schemas/meta to the MetaDB, creates the API account (DML on MetaDB only) and registers the host, on every deploy that changes the
  * schema files or the host (a custom resource backed by lambdas/metadb-migrate). It runs only
  * after the host signalled that MySQL and Skeema are installed (the instance's creation policy).
  */
@@ -39,6 +41,7 @@ export class MetaDbDeployment extends Construct {
       bundleDirs: { 'schemas/meta': 'meta' },
     })
       .bindMysql(props.mysqlSecret, props.mysqlUrl)
+      .bindMysqlApi(props.apiSecret, props.mysqlUrl)
       .bindHostRunner([props.host.instance.instanceId], 180);
 
     this.resource = new CustomResource(this, 'MetaDb', {
@@ -50,6 +53,8 @@ export class MetaDbDeployment extends Construct {
         Endpoint: props.host.hostname,
         Port: '3306',
         SchemaHash: schemaHash(join(ROOT, 'schemas', 'meta')),
+        // A new API secret (or a stack that had none) re-runs the deployment, which creates the account.
+        ApiSecretArn: props.apiSecret.secretArn,
       },
     });
     this.resource.node.addDependency(props.host.record, props.network.vpc.internetConnectivityEstablished);

@@ -36,10 +36,15 @@ export interface OctoFunctionProps {
 
 /** What every `deps()` (lambdas/adapters/wiring.ts) connects to at a cold start. */
 export interface CoreBindings {
-  mysqlSecret: ISecret;
   mysqlUrl: string;
   redisUrl: string;
 }
+
+/**
+ * The one MySQL login a function holds: `api` (DML on MetaDB only) for everything behind the API,
+ * `admin` only where the code creates users or databases, sets passwords or runs DDL.
+ */
+export type MysqlAccount = { kind: 'admin' | 'api'; secret: ISecret };
 
 /**
  * OctoDB's one Lambda construct: Node 22 on arm64 (bundled for Node 20 syntax, so it also runs
@@ -114,15 +119,24 @@ export class OctoFunction extends NodejsFunction {
     }
   }
 
-  /** What wiring.ts's deps() connects to: MetaDB (admin secret) and Redis. Keys are bound per function. */
-  bindCore(core: CoreBindings): this {
-    return this.bindMysql(core.mysqlSecret, core.mysqlUrl).bindRedis(core.redisUrl);
+  /** What wiring.ts's deps() connects to: MetaDB (as the given account) and Redis. Keys are bound per function. */
+  bindCore(core: CoreBindings, account: MysqlAccount): this {
+    const bound = account.kind === 'admin' ? this.bindMysql(account.secret, core.mysqlUrl) : this.bindMysqlApi(account.secret, core.mysqlUrl);
+    return bound.bindRedis(core.redisUrl);
   }
 
-  /** MetaDB admin login: the secret {username,password,host,port}; the URL carries only host and schema. */
+  /** MySQL admin login: the secret {username,password,host,port}; the URL carries only host and schema. */
   bindMysql(secret: ISecret, url: string): this {
     this.addEnvironment('OCTODB_MYSQL_URL', url);
     this.addEnvironment('OCTODB_MYSQL_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
+  /** MySQL API login (MetaDB rows only), secret as bindMysql's; wiring.ts then has no admin login. */
+  bindMysqlApi(secret: ISecret, url: string): this {
+    this.addEnvironment('OCTODB_MYSQL_URL', url);
+    this.addEnvironment('OCTODB_MYSQL_API_SECRET_ARN', secret.secretArn);
     secret.grantRead(this);
     return this;
   }

@@ -13,7 +13,7 @@ import { DatabaseHost, MYSQL_HOSTNAME } from './database-host.ts';
 import { Logging } from './logging.ts';
 import { MetaDbDeployment } from './metadb-deployment.ts';
 import { Network } from './network.ts';
-import { OctoFunction, type OctoFunctionProps } from './octo-function.ts';
+import { type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
 
@@ -88,13 +88,14 @@ export class OctoDbStack extends Stack {
 
     const vpcAccess = { vpc: network.vpc, securityGroup: network.functionsSg };
     const mysqlUrl = `mysql://${MYSQL_HOSTNAME}:3306/octodb_meta`;
-    const core = {
-      mysqlSecret: secrets.mysqlAdmin,
-      mysqlUrl,
-      redisUrl: cache.url,
-    };
-    const fn = (id: string, p: Omit<OctoFunctionProps, 'logRetention' | 'network'>) =>
-      new OctoFunction(this, id, { ...p, logRetention, network: vpcAccess }).bindCore(core);
+    const core = { mysqlUrl, redisUrl: cache.url };
+    // Least privilege for MySQL: only the functions that create users and databases, set tenant
+    // passwords or run DDL hold the admin login; the API functions (internet-facing, /query runs
+    // hostile SQL) hold the API login, which can change nothing but MetaDB rows.
+    const admin: MysqlAccount = { kind: 'admin', secret: secrets.mysqlAdmin };
+    const api: MysqlAccount = { kind: 'api', secret: secrets.mysqlApi };
+    const fn = (id: string, p: Omit<OctoFunctionProps, 'logRetention' | 'network'>, account: MysqlAccount) =>
+      new OctoFunction(this, id, { ...p, logRetention, network: vpcAccess }).bindCore(core, account);
     const templates = { 'schemas/templates': 'templates' };
 
     // --- functions: one per handler; what each may touch is the list of its bind calls ---
@@ -104,7 +105,7 @@ export class OctoDbStack extends Stack {
       memoryMb: 512,
       timeout: HOST_WORKER_TIMEOUT,
       bundleDirs: templates,
-    })
+    }, admin) // creates the database and user, sets the tenant's password, reads a parent's tables
       .bindTemplates()
       .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
       .bindDataKey(secrets.dataKey) // seals the tenant's MySQL password
@@ -117,19 +118,19 @@ export class OctoDbStack extends Stack {
       timeout: HOST_WORKER_TIMEOUT,
       reservedConcurrency: s.migrateRunConcurrency,
       environment: { OCTODB_MIGRATION_MAX_RETRIES: String(s.migrationMaxRetries) },
-    })
+    }, admin) // ALTERs tenant tables (Skeema on the host, the cascade's direct ALTERs)
       .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
       .bindSelfInvoke('migrate-run')
       .bindLogQueue(logging.queue)
       .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
     // Operator-only (no API route): `npm run admin` invokes it with the operator's IAM credentials.
-    const admin = fn('Admin', {
+    const adminFn = fn('Admin', {
       name: 'admin',
       description: 'OctoDB: creates admin tenants and their parent databases (operator-only)',
       memoryMb: 1024,
       timeout: HOST_WORKER_TIMEOUT,
       bundleDirs: templates,
-    })
+    }, admin) // provisions parent databases like LF6
       .bindTemplates()
       .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
       .bindDataKey(secrets.dataKey)
@@ -139,14 +140,14 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB LF0: TOKEN authorizer for /dashboard, /query, /migrate',
       memoryMb: 512,
       timeout: Duration.seconds(10),
-    }).bindJwtKey(secrets.jwt);
+    }, api).bindJwtKey(secrets.jwt);
     const signup = fn('Signup', {
       name: 'signup',
       description: 'OctoDB LF3: POST /signup',
       memoryMb: 1024, // bcrypt is CPU-bound; Lambda CPU scales with memory
       timeout: API_TIMEOUT,
       bundleDirs: templates,
-    })
+    }, api)
       .bindTemplates()
       .bindInvoke({ provision });
     const token = fn('Token', {
@@ -155,18 +156,18 @@ export class OctoDbStack extends Stack {
       memoryMb: 1024,
       timeout: API_TIMEOUT,
       environment: { OCTODB_TOKEN_TTL_SECONDS: String(s.tokenTtlSeconds) },
-    })
+    }, api)
       .bindJwtKey(secrets.jwt)
       .bindDataKey(secrets.dataKey); // seals the issued token for `read: true`
-    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT })
-      .bindDataKey(secrets.dataKey) // opens tenant MySQL passwords
+    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT }, api)
+      .bindDataKey(secrets.dataKey) // opens tenant MySQL passwords: tenant SQL runs as the tenant's own user
       .bindLogQueue(logging.queue);
     const migrateSubmit = fn('MigrateSubmit', {
       name: 'migrate-submit',
       description: 'OctoDB M0: POST /migrate',
       memoryMb: 512,
       timeout: API_TIMEOUT,
-    })
+    }, api)
       .bindInvoke({ 'migrate-run': migrateRun })
       .bindLogQueue(logging.queue);
     const dashboard = fn('Dashboard', {
@@ -174,8 +175,8 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB: POST /dashboard',
       memoryMb: 512,
       timeout: API_TIMEOUT,
-    })
-      .bindDataKey(secrets.dataKey) // seals and opens page keys
+    }, api)
+      .bindDataKey(secrets.dataKey) // seals and opens page keys; opens the tenant login that reads its table facts
       .bindLogTable(logging.table, 'read');
 
     // Async invokes: Lambda retries match the designs (LF6 claims its database in MetaDB, so a
@@ -219,6 +220,7 @@ export class OctoDbStack extends Stack {
       hostId: HOST_ID,
       network: vpcAccess,
       mysqlSecret: secrets.mysqlAdmin,
+      apiSecret: secrets.mysqlApi,
       mysqlUrl,
       logRetention,
     });
@@ -259,7 +261,7 @@ export class OctoDbStack extends Stack {
       dashboard,
       'log-ingest': logging.ingest,
       'metadb-migrate': metadb.migrator,
-      admin,
+      admin: adminFn,
     };
 
     // --- alarms ---
@@ -298,7 +300,8 @@ export class OctoDbStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
     new CfnOutput(this, 'AlarmTopicKeyArn', { value: alarms.key.keyArn, description: 'KMS key of the alarm topic (retained by cdk destroy)' });
     new CfnOutput(this, 'LogTableName', { value: logging.table.tableName });
-    new CfnOutput(this, 'AdminFunctionName', { value: admin.functionName, description: 'OCTODB_ADMIN_FUNCTION for npm run admin' });
+    new CfnOutput(this, 'AdminFunctionName', { value: adminFn.functionName, description: 'OCTODB_ADMIN_FUNCTION for npm run admin' });
     new CfnOutput(this, 'MysqlAdminSecretArn', { value: secrets.mysqlAdmin.secretArn, description: 'ARN only; the value stays in Secrets Manager' });
+    new CfnOutput(this, 'MysqlApiSecretArn', { value: secrets.mysqlApi.secretArn, description: 'MySQL API login (MetaDB rows only); ARN only' });
   }
 }

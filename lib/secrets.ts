@@ -16,6 +16,8 @@ export class Secrets extends Construct {
   readonly jwt: Secret;
   readonly dataKey: Secret;
   readonly mysqlAdmin: Secret;
+  /** The API account: DML on MetaDB only, created by the MetaDB deployment (lambdas/metadb-migrate). */
+  readonly mysqlApi: Secret;
   readonly mailgunApiKey?: ISecret;
 
   constructor(scope: Construct, id: string, props: SecretsProps) {
@@ -28,24 +30,27 @@ export class Secrets extends Construct {
       });
     this.jwt = random('JwtSigningKey', 'OctoDB: HS256 signing key of tenant JWTs');
     this.dataKey = random('DataKey', 'OctoDB: key sealing stored tenant MySQL passwords and tokens');
-    this.mysqlAdmin = new Secret(this, 'MysqlAdmin', {
-      description: 'OctoDB: MySQL admin login {username,password,host,port} (MetaDB and host scripts)',
-      removalPolicy: RemovalPolicy.DESTROY,
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({ username: 'octodb_admin', host: props.mysqlHost, port: 3306 }),
-        generateStringKey: 'password',
-        passwordLength: 40,
-        excludePunctuation: true, // written into ~/.my.cnf and SQL by the host's bootstrap
-      },
-    });
+    const mysqlLogin = (name: string, username: string, description: string) =>
+      new Secret(this, name, {
+        description,
+        removalPolicy: RemovalPolicy.DESTROY,
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ username, host: props.mysqlHost, port: 3306 }),
+          generateStringKey: 'password',
+          passwordLength: 40,
+          excludePunctuation: true, // written into ~/.my.cnf and SQL by the host's bootstrap
+        },
+      });
+    this.mysqlAdmin = mysqlLogin('MysqlAdmin', 'octodb_admin', 'OctoDB: MySQL admin login {username,password,host,port} (provisioning, migrations, host scripts)');
+    this.mysqlApi = mysqlLogin('MysqlApi', 'octodb_api', 'OctoDB: MySQL API login {username,password,host,port}: SELECT/INSERT/UPDATE/DELETE on MetaDB only');
     if (props.mailgunApiKeySecretArn) {
       this.mailgunApiKey = Secret.fromSecretCompleteArn(this, 'MailgunApiKey', props.mailgunApiKeySecretArn);
     }
-    for (const secret of [this.jwt, this.dataKey, this.mysqlAdmin]) {
+    for (const secret of [this.jwt, this.dataKey, this.mysqlAdmin, this.mysqlApi]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'No automatic rotation: a new JWT key logs every tenant out, a new data key needs every sealed value re-sealed, and the MySQL admin password lives in the host ~/.my.cnf; rotate by the documented runbook.',
+          'No automatic rotation: a new JWT key logs every tenant out, a new data key needs every sealed value re-sealed, the MySQL admin password lives in the host ~/.my.cnf, and the API password is set on MySQL by the MetaDB deployment; rotate by the documented runbook.',
       });
     }
   }

@@ -12,7 +12,7 @@ import { BusyError } from '#core/errors';
  */
 export interface PoolSlot<C> {
   conn: C;
-  /** Whom the connection is switched to; undefined: still the admin login. */
+  /** Whom the connection is switched to; undefined: nobody yet, or a switch that did not finish. */
   who?: string;
   dead?: boolean;
 }
@@ -24,16 +24,18 @@ export interface PoolLimits {
   acquireTimeoutMs: number;
 }
 
-interface Waiter<C> {
+interface Waiter<C, O> {
   who: string;
+  opener: O;
   resolve(slot: PoolSlot<C>): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout;
 }
 
-export class AffinityPool<C> {
+/** `O`: what acquire() hands to connect() for a connection it opens (the runner: the tenant's login). */
+export class AffinityPool<C, O = void> {
   private readonly idle: PoolSlot<C>[] = [];
-  private readonly waiting: Waiter<C>[] = [];
+  private readonly waiting: Waiter<C, O>[] = [];
   private readonly all = new Set<PoolSlot<C>>();
   /** Who holds each handed-out connection, and how many each holds (connections being opened included). */
   private readonly holders = new Map<PoolSlot<C>, string>();
@@ -42,22 +44,22 @@ export class AffinityPool<C> {
 
   constructor(
     private readonly limits: PoolLimits,
-    private readonly connect: (slot: PoolSlot<C>) => Promise<C>,
+    private readonly connect: (slot: PoolSlot<C>, opener: O) => Promise<C>,
     private readonly destroy: (conn: C) => void,
   ) {}
 
-  acquire(who: string): Promise<PoolSlot<C>> {
+  acquire(who: string, opener: O): Promise<PoolSlot<C>> {
     if (this.heldBy(who) < this.limits.perWho) {
       for (let i = this.idle.length - 1; i >= 0; i--) {
         if (this.idle[i]!.who === who) return Promise.resolve(this.hold(this.idle.splice(i, 1)[0]!, who));
       }
       // Below its size the pool grows rather than switch an idle connection away from its tenant.
-      if (this.all.size + this.opening < this.limits.size) return this.open(who);
+      if (this.all.size + this.opening < this.limits.size) return this.open(who, opener);
       const oldest = this.idle.shift();
       if (oldest) return Promise.resolve(this.hold(oldest, who));
     }
     return new Promise((resolve, reject) => {
-      const waiter: Waiter<C> = { who, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
+      const waiter: Waiter<C, O> = { who, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
       this.waiting.push(waiter);
     });
   }
@@ -101,10 +103,10 @@ export class AffinityPool<C> {
     const next = this.waiting.splice(at, 1)[0]!;
     clearTimeout(next.timer);
     if (slot) next.resolve(this.hold(slot, next.who));
-    else this.open(next.who).then(next.resolve, next.reject);
+    else this.open(next.who, next.opener).then(next.resolve, next.reject);
   }
 
-  private expire(waiter: Waiter<C>): void {
+  private expire(waiter: Waiter<C, O>): void {
     const at = this.waiting.indexOf(waiter);
     if (at < 0) return;
     this.waiting.splice(at, 1);
@@ -119,12 +121,12 @@ export class AffinityPool<C> {
     );
   }
 
-  private async open(who: string): Promise<PoolSlot<C>> {
+  private async open(who: string, opener: O): Promise<PoolSlot<C>> {
     this.opening++;
     this.count(who, 1);
     const slot = {} as PoolSlot<C>;
     try {
-      slot.conn = await this.connect(slot);
+      slot.conn = await this.connect(slot, opener);
     } catch (error) {
       this.count(who, -1);
       this.opening--;

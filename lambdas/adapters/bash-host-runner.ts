@@ -32,6 +32,7 @@ export class BashHostRunner implements HostRunner {
     return new Promise((resolve, reject) => {
       const child = spawn(bin!, args, {
         env: {
+          ...dockerClientEnv(),
           PATH: process.env.PATH,
           HOME: this.home,
           OCTODB_DB_HOST: this.dbHost.host,
@@ -52,4 +53,18 @@ export class BashHostRunner implements HostRunner {
       child.stdin.end(script);
     });
   }
+}
+
+/**
+ * What the docker client needs to find its engine (compose's `dbhost` runner): DOCKER_HOST,
+ * DOCKER_CONTEXT and the like, and its config dir, which lives under the real HOME that the
+ * private HOME above would hide (Docker Desktop, rootless Docker and colima select contexts there).
+ */
+function dockerClientEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('DOCKER_') && value !== undefined) env[name] = value;
+  }
+  if (!env.DOCKER_CONFIG && process.env.HOME) env.DOCKER_CONFIG = join(process.env.HOME, '.docker');
+  return env;
 }

@@ -8,6 +8,10 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export class FileTemplateSource implements TemplateSource {
   constructor(private readonly dir: string) {}
 
+  async exists(name: string): Promise<boolean> {
+    return (await this.load(name)) !== undefined;
+  }
+
   async load(name: string): Promise<SchemaFiles | undefined> {
     if (!NAME.test(name)) return undefined;
     let entries: string[];

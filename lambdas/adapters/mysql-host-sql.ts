@@ -10,7 +10,8 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
   private readonly pools = new Map<string, Pool>();
 
   constructor(
-    private readonly login: MysqlLogin,
+    /** The admin login; absent in a function deployed without it, which then never reaches here. */
+    private readonly login: MysqlLogin | undefined,
     private readonly connectionsPerHost: number,
     /** Where to reach a host's MySQL when it is not the host record's endpoint (local runs). */
     private readonly address: (host: HostRecord) => { host: string; port: number } = (h) => ({ host: h.endpoint, port: h.port }),
@@ -41,6 +42,7 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
   private pool(host: HostRecord): Pool {
     let pool = this.pools.get(host.hostId);
     if (!pool) {
+      if (!this.login) throw new Error('configuration: this function has no MySQL admin login (OCTODB_MYSQL_SECRET_ARN)');
       const { host: address, port } = this.address(host);
       pool = createPool({
         host: address,

@@ -6,6 +6,7 @@ import type {
   MigrationJobRecord,
   MigrationStore,
   NewMigrationJob,
+  PendingParentChange,
 } from '#core/ports';
 
 const CHUNK = 500;
@@ -221,6 +222,18 @@ export class MysqlMigrationStore implements MigrationStore {
     return rows.map(toJob);
   }
 
+  async listDoneUnfinishedBatches(staleAfterSeconds: number, limit: number): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT b.batch_id FROM migration_batches b JOIN migration_jobs j ON j.batch_id = b.batch_id
+       WHERE b.finished_at IS NULL
+       GROUP BY b.batch_id
+       HAVING SUM(j.state NOT IN ${TERMINAL} OR j.follow_up = 1) = 0 AND MAX(j.finished_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND
+       LIMIT ?`,
+      [staleAfterSeconds, limit],
+    );
+    return rows.map((r) => String(r.batch_id));
+  }
+
   async listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
       `SELECT * FROM migration_jobs WHERE follow_up = 1 AND finished_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?`,
@@ -243,6 +256,30 @@ export class MysqlMigrationStore implements MigrationStore {
       [dbId],
     );
     return rows.map((r) => String(r.table_name));
+  }
+
+  async pendingParentChanges(dbId: string): Promise<PendingParentChange[]> {
+    // The cascade jobs skipped on this database since its tenant last changed the table itself
+    // (adopting a change with its own migration clears it), newest first, with the parent's definition.
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT j.table_name, j.job_id, p.job_id AS parent_job_id, p.after_sql, j.finished_at
+       FROM migration_jobs j
+       JOIN migration_batches b ON b.batch_id = j.batch_id AND b.kind = 'cascade'
+       JOIN migration_jobs p ON p.job_id = b.parent_job_id
+       JOIN table_customizations c ON c.db_id = j.db_id AND c.table_name = j.table_name
+       WHERE j.db_id = ? AND j.state = 'skipped' AND j.status_reason = 'customized' AND p.after_sql IS NOT NULL
+         AND j.finished_at >= c.customized_at
+       ORDER BY j.finished_at DESC, j.job_id`,
+      [dbId],
+    );
+    const newest = new Map<string, PendingParentChange>();
+    for (const r of rows) {
+      const table = String(r.table_name);
+      if (!newest.has(table)) {
+        newest.set(table, { table, parentJobId: String(r.parent_job_id), cascadeJobId: String(r.job_id), definition: String(r.after_sql), skippedAt: r.finished_at as Date });
+      }
+    }
+    return [...newest.values()].sort((x, y) => x.table.localeCompare(y.table));
   }
 
   async customizedDatabases(dbIds: string[], table: string): Promise<Set<string>> {

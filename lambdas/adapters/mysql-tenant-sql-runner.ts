@@ -6,6 +6,13 @@ import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationErro
 import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
 
+/**
+ * The SQL mode every tenant statement runs under, the same on MySQL 8 and MariaDB whatever the
+ * server's default: strict writes, and none of the modes that change how text is lexed
+ * (ANSI_QUOTES, NO_BACKSLASH_ESCAPES, PIPES_AS_CONCAT), so MySQL reads a statement as the validator did.
+ */
+export const TENANT_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
+
 export interface TenantSqlLimits {
   /** Rows a SELECT returns at most; one more is fetched to tell that it was truncated. */
   rowLimit: number;
@@ -26,8 +33,9 @@ type Flavor = 'mysql' | 'mariadb';
 const coreOf = (conn: Connection): CoreConnection => (conn as unknown as { connection: CoreConnection }).connection;
 
 interface HostPool {
-  pool: AffinityPool<Connection>;
-  flavor: Promise<Flavor>;
+  pool: AffinityPool<Connection, TenantLogin>;
+  /** Learnt from the first connection opened to the host. */
+  flavor?: Flavor;
 }
 
 // MariaDB 1969 ER_STATEMENT_TIMEOUT, MySQL 3024 ER_QUERY_TIMEOUT, 1317 ER_QUERY_INTERRUPTED (KILL QUERY).
@@ -47,36 +55,34 @@ const WATCHDOG_GRACE_MS = 1000;
 
 /**
  * Tenant statements over one small pool per MySQL host (not one per tenant: that fragments into
- * thousands of idle connections). Its connections log in as the admin account and switch to the
- * tenant's own MySQL user (COM_CHANGE_USER) before running anything, so MySQL's grants, not only
- * the validator, keep every tenant inside its database. The pool prefers a connection already
- * switched to the same tenant, which then runs as is.
+ * thousands of idle connections). A connection logs in as the tenant that first needs it and later
+ * switches to another tenant's MySQL user (COM_CHANGE_USER) before running anything for it, so
+ * MySQL's grants, not only the validator, keep every tenant inside its database. No OctoDB account
+ * ever opens these connections: there is no privileged login a half-switched connection could
+ * fall back to, and this function needs no MySQL secret beyond MetaDB's. The pool prefers a
+ * connection already switched to the same tenant, which then runs as is.
  */
 export class MysqlTenantSqlRunner implements TenantSqlRunner {
   private readonly pools = new Map<string, HostPool>();
 
-  constructor(
-    private readonly admin: { user: string; password: string },
-    private readonly limits: TenantSqlLimits,
-  ) {}
+  constructor(private readonly limits: TenantSqlLimits) {}
 
   async run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
     const host = this.poolFor(login.host);
     const who = `${login.user}\u0000${login.database}`;
     let slot: PoolSlot<Connection>;
-    let flavor: Flavor;
     try {
-      flavor = await host.flavor;
-      slot = await host.pool.acquire(who);
+      slot = await host.pool.acquire(who, login);
     } catch (error) {
+      // A tenant login MySQL refuses is OctoDB's fault (a stored password out of step): a 503 too.
       throw error instanceof BusyError ? error : unavailable(error);
     }
     try {
-      if (slot.who !== who) await this.switchTo(slot, login, who, flavor);
-      return await this.execute(slot, sql, params, login.host);
+      if (slot.who !== who) await this.switchTo(slot, login, who, host);
+      return await this.execute(slot, sql, params, login);
     } catch (error) {
-      // A statement MySQL refused leaves the connection sound; anything else (a failed switch of
-      // user, a broken socket) may not, so that connection is never handed to another tenant.
+      // A statement MySQL refused leaves the connection sound; anything else (a broken socket)
+      // may not, so that connection is never handed to another tenant.
       if (!isSqlError(error)) slot.dead = true;
       throw mapError(error, this.limits.timeoutMs);
     } finally {
@@ -94,62 +100,83 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     let entry = this.pools.get(key);
     if (!entry) {
       const { poolSize, acquireTimeoutMs } = this.limits;
-      const pool = new AffinityPool<Connection>(
-        { size: poolSize, perWho: Math.ceil(poolSize / 2), acquireTimeoutMs },
-        async (slot) => {
-          const conn = await createConnection({
-            host: host.endpoint,
-            port: host.port,
-            user: this.admin.user,
-            password: this.admin.password,
-            enableKeepAlive: true,
-            multipleStatements: false,
-            flags: ['-LOCAL_FILES'],
-            charset: 'utf8mb4_unicode_ci',
-            supportBigNumbers: true,
-            bigNumberStrings: true,
-            decimalNumbers: false,
-            // Dates stay the server's text: mysql2's `timezone` would not apply to them (the session's
-            // time_zone, set on every switch of user, makes TIMESTAMPs UTC).
-            dateStrings: true,
-            // Server-side prepared statements per connection; a switch of user discards them anyway.
-            maxPreparedStatements: 64,
-          });
-          // A connection the server or the network closed is dropped, never reused.
-          const lost = () => {
-            slot.dead = true;
-            pool.discard(slot);
-          };
-          coreOf(conn).on('error', lost);
-          coreOf(conn).once('end', lost);
-          return conn;
-        },
-        (conn) => conn.destroy(),
-      );
-      const flavor = createConnection({ host: host.endpoint, port: host.port, ...this.admin }).then(async (conn) => {
-        try {
-          const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
-          return /mariadb/i.test(String(rows[0]?.v)) ? ('mariadb' as const) : ('mysql' as const);
-        } finally {
-          conn.destroy();
-        }
-      });
-      flavor.catch(() => this.pools.delete(key)); // retried by the next request
-      entry = { pool, flavor };
+      const created: HostPool = {
+        pool: new AffinityPool<Connection, TenantLogin>(
+          { size: poolSize, perWho: Math.ceil(poolSize / 2), acquireTimeoutMs },
+          (slot, login) => this.open(created, slot, login),
+          (conn) => conn.destroy(),
+        ),
+      };
+      entry = created;
       this.pools.set(key, entry);
     }
     return entry;
   }
 
-  /** COM_CHANGE_USER resets the session, so the limits and the UTC time zone are set again right after it. */
-  private async switchTo(slot: PoolSlot<Connection>, login: TenantLogin, who: string, flavor: Flavor): Promise<void> {
+  /** A new connection, logged in as the tenant it is opened for and set up as a switch would. */
+  private async open(host: HostPool, slot: PoolSlot<Connection>, login: TenantLogin): Promise<Connection> {
+    const conn = await createConnection({
+      host: login.host.endpoint,
+      port: login.host.port,
+      user: login.user,
+      password: login.password,
+      database: login.database,
+      enableKeepAlive: true,
+      multipleStatements: false,
+      flags: ['-LOCAL_FILES'],
+      charset: 'utf8mb4_unicode_ci',
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
+      // Dates stay the server's text: mysql2's `timezone` would not apply to them (the session's
+      // time_zone, set on every switch of user, makes TIMESTAMPs UTC).
+      dateStrings: true,
+      // Server-side prepared statements per connection; a switch of user discards them anyway.
+      maxPreparedStatements: 64,
+    });
+    // A connection the server or the network closed is dropped, never reused.
+    const lost = () => {
+      slot.dead = true;
+      host.pool.discard(slot);
+    };
+    coreOf(conn).on('error', lost);
+    coreOf(conn).once('end', lost);
+    try {
+      if (!host.flavor) {
+        const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+        host.flavor = /mariadb/i.test(String(rows[0]?.v)) ? 'mariadb' : 'mysql';
+      }
+      await this.limitSession(conn, host.flavor);
+    } catch (error) {
+      conn.destroy();
+      throw error;
+    }
+    slot.who = `${login.user}\u0000${login.database}`;
+    return conn;
+  }
+
+  /**
+   * COM_CHANGE_USER resets the session, so the limits, the UTC time zone and the SQL mode are set again right
+   * after it. Any failure on the way discards the connection: after a refused COM_CHANGE_USER
+   * MariaDB keeps the session of the previous user (another tenant), so it must never run a statement.
+   */
+  private async switchTo(slot: PoolSlot<Connection>, login: TenantLogin, who: string, host: HostPool): Promise<void> {
     slot.who = undefined;
-    await slot.conn.changeUser({ user: login.user, password: login.password, database: login.database });
+    try {
+      await slot.conn.changeUser({ user: login.user, password: login.password, database: login.database });
+      await this.limitSession(slot.conn, host.flavor ?? 'mysql');
+    } catch (error) {
+      slot.dead = true;
+      throw error;
+    }
+    slot.who = who;
+  }
+
+  private async limitSession(conn: Connection, flavor: Flavor): Promise<void> {
     const { timeoutMs, rowLimit } = this.limits;
     const timeLimit =
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
-    await slot.conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00'`);
-    slot.who = who;
+    await conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`);
   }
 
   /**
@@ -157,7 +184,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
    * past either, it stops reading instead of draining, so memory stays bounded by the budget plus
    * one row (≤ max_allowed_packet) whatever the statement would return.
    */
-  private execute(slot: PoolSlot<Connection>, sql: string, params: SqlParam[], host: HostRecord): Promise<StatementResult> {
+  private execute(slot: PoolSlot<Connection>, sql: string, params: SqlParam[], login: TenantLogin): Promise<StatementResult> {
     const core = coreOf(slot.conn);
     const { rowLimit, maxResultBytes, timeoutMs } = this.limits;
     return new Promise((resolve, reject) => {
@@ -188,7 +215,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
         // The KILL may land after the statement ended: the connection then must never serve
         // another tenant, whose statement it would stop.
         slot.dead = true;
-        void this.kill(host, core.threadId);
+        void this.kill(login, core.threadId);
       }, timeoutMs + (this.limits.watchdogGraceMs ?? WATCHDOG_GRACE_MS));
       const command = core.execute({ sql, values: params });
       command.on('fields', (fields?: FieldPacket[]) => {
@@ -219,15 +246,15 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     });
   }
 
-  /** KILL QUERY over a separate admin connection: rare, so not worth a pooled one. */
-  private async kill(host: HostRecord, threadId: number | null): Promise<void> {
+  /** KILL QUERY over a separate connection as the same tenant: a user may stop its own statements without any privilege. */
+  private async kill(login: TenantLogin, threadId: number | null): Promise<void> {
     if (!threadId) return;
     try {
-      const admin = await createConnection({ host: host.endpoint, port: host.port, ...this.admin });
+      const own = await createConnection({ host: login.host.endpoint, port: login.host.port, user: login.user, password: login.password });
       try {
-        await admin.query('KILL QUERY ?', [threadId]);
+        await own.query('KILL QUERY ?', [threadId]);
       } finally {
-        admin.destroy();
+        own.destroy();
       }
     } catch {
       // The statement may have ended meanwhile; nothing else to do.

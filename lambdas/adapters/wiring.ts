@@ -48,7 +48,11 @@ import { SsmHostRunner } from './ssm-host-runner.ts';
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
   config: Config;
-  mysqlLogin: MysqlLogin;
+  /** MetaDB's login: the API account (DML on MetaDB only), or the admin one where only it is deployed. */
+  metaLogin: MysqlLogin;
+  /** Absent in a function deployed without the admin secret (every API function on AWS). */
+  adminLogin?: MysqlLogin;
+  /** MetaDB, as metaLogin. */
   pool: Pool;
   redis: Redis;
   meta: MysqlMetaStore;
@@ -82,12 +86,12 @@ export interface Deps {
 export type DepsOverrides = Partial<Pick<Deps, 'invoker' | 'logs' | 'hostRunner'>>;
 
 export async function buildDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
-  const mysqlLogin = await resolveMysqlLogin(config);
+  const { meta: metaLogin, admin: adminLogin } = await resolveMysqlLogins(config);
   // Each function is deployed with only the keys it uses; one without a key never reads it.
   const jwtSecret = config.OCTODB_JWT_SECRET ?? (await optionalSecret(config.OCTODB_JWT_SECRET_ARN));
   const dataKey = config.OCTODB_DATA_KEY ?? (await optionalSecret(config.OCTODB_DATA_KEY_SECRET_ARN));
   const pool = createPool({
-    ...mysqlLogin,
+    ...metaLogin,
     connectionLimit: 5,
     waitForConnections: true,
     enableKeepAlive: true,
@@ -97,9 +101,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   const meta = new MysqlMetaStore(pool);
   const dynamo = dynamoClient(config);
-  const hostRunner = overrides.hostRunner ?? hostRunnerFor(config, mysqlLogin);
+  const hostRunner = overrides.hostRunner ?? hostRunnerFor(config, adminLogin);
   const sealer = new Sealer(dataKey);
-  const hostSql = new MysqlHostSql(mysqlLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
+  const hostSql = new MysqlHostSql(adminLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
     config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
   );
   const tokenCache =
@@ -109,7 +113,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const logs = overrides.logs ?? logSinkFor(config);
   // On Lambda a buffer would freeze with the sandbox: there each query's record is sent before it answers.
   const queryLogBuffer = config.OCTODB_LOG_QUEUE_URL ? undefined : new BufferedLogSink(logs);
-  const tenantSql = new MysqlTenantSqlRunner(mysqlLogin, {
+  const tenantSql = new MysqlTenantSqlRunner({
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
     maxResultBytes: config.OCTODB_QUERY_MAX_RESULT_BYTES,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
@@ -118,7 +122,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   });
   return {
     config,
-    mysqlLogin,
+    metaLogin,
+    adminLogin,
     pool,
     redis,
     meta,
@@ -133,7 +138,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     flushLogs: async () => queryLogBuffer?.flush(),
     dynamo,
     logStore: logStoreFor(config, dynamo),
-    schemas: new MysqlSchemaInspector(hostSql),
+    schemas: new MysqlSchemaInspector(tenantSql),
     jwtSecret,
     migrations: new MysqlMigrationStore(pool),
     migrationState: new RedisMigrationState(redis),
@@ -173,11 +178,15 @@ export function dynamoClient(config: Config): DynamoDBClient {
   });
 }
 
-export function hostRunnerFor(config: Config, login: MysqlLogin): HostRunner {
+/**
+ * Host scripts run as the admin account: SSM on AWS (the host's own ~/.my.cnf), else with this
+ * login. Without it (an API function) there is nothing to run them with: a runner that refuses.
+ */
+export function hostRunnerFor(config: Config, login: MysqlLogin | undefined): HostRunner {
   const dbHost = { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
+  if (config.OCTODB_HOST_RUNNER === 'ssm') return new SsmHostRunner(new SSMClient({}));
+  if (!login) return { run: () => Promise.reject(new Error('configuration: this function has no MySQL admin login for host scripts')) };
   switch (config.OCTODB_HOST_RUNNER) {
-    case 'ssm':
-      return new SsmHostRunner(new SSMClient({}));
     case 'docker':
       // compose's dbhost container has skeema and the mysql client; it reaches MySQL as `mysql`.
       return new BashHostRunner(login, { host: 'mysql', port: 3306 }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s']);
@@ -186,16 +195,40 @@ export function hostRunnerFor(config: Config, login: MysqlLogin): HostRunner {
   }
 }
 
+/** The admin login: OCTODB_MYSQL_URL, or on AWS its secret. */
 export async function resolveMysqlLogin(config: Config): Promise<MysqlLogin> {
-  const fromUrl = parseMysqlUrl(config.OCTODB_MYSQL_URL);
-  if (!config.OCTODB_MYSQL_SECRET_ARN) return fromUrl;
-  const secret = JSON.parse(await readSecret(config.OCTODB_MYSQL_SECRET_ARN)) as Record<string, unknown>;
+  return loginFrom(config.OCTODB_MYSQL_URL, config.OCTODB_MYSQL_SECRET_ARN, parseMysqlUrl(config.OCTODB_MYSQL_URL).database);
+}
+
+/** The API account's login (OCTODB_MYSQL_API_URL or its secret), on the MetaDB OCTODB_MYSQL_URL names. */
+export async function resolveApiLogin(config: Config): Promise<MysqlLogin> {
+  return loginFrom(config.OCTODB_MYSQL_API_URL, config.OCTODB_MYSQL_API_SECRET_ARN, parseMysqlUrl(config.OCTODB_MYSQL_URL).database);
+}
+
+/**
+ * Locally both logins come from their URLs. On AWS each function is deployed with exactly one of
+ * the two secrets: an API function reaches MetaDB as the API account and has no admin login; an
+ * admin function (LF6, M1, admin) uses its admin login for MetaDB too rather than hold a second secret.
+ */
+export async function resolveMysqlLogins(config: Config): Promise<{ meta: MysqlLogin; admin?: MysqlLogin }> {
+  const onAws = Boolean(config.OCTODB_MYSQL_SECRET_ARN || config.OCTODB_MYSQL_API_SECRET_ARN);
+  const admin = !onAws || config.OCTODB_MYSQL_SECRET_ARN ? await resolveMysqlLogin(config) : undefined;
+  const api = !onAws || config.OCTODB_MYSQL_API_SECRET_ARN ? await resolveApiLogin(config) : undefined;
+  const meta = api ?? admin;
+  if (!meta) throw new Error('configuration: no MySQL login');
+  return { meta, admin };
+}
+
+async function loginFrom(url: string, secretArn: string | undefined, database: string): Promise<MysqlLogin> {
+  const fromUrl = { ...parseMysqlUrl(url), database };
+  if (!secretArn) return fromUrl;
+  const secret = JSON.parse(await readSecret(secretArn)) as Record<string, unknown>;
   return {
     host: String(secret.host ?? fromUrl.host),
     port: Number(secret.port ?? fromUrl.port),
     user: String(secret.username),
     password: String(secret.password),
-    database: fromUrl.database,
+    database,
   };
 }
 
@@ -232,6 +265,7 @@ export function migrationDeps(d: Deps): MigrationDeps {
       maxRetries: c.OCTODB_MIGRATION_MAX_RETRIES,
       backoffMs: c.OCTODB_MIGRATION_BACKOFF_MS,
       staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
+      lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
       scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
       cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
       cascadeChunk: c.OCTODB_CASCADE_CHUNK,

@@ -54,7 +54,8 @@ export async function listTenantDatabases(tenantId: string, deps: Pick<Dashboard
 /**
  * get_database_metadata: one database of the caller's.
  * Primary course: check the tenant owns it (else 404), describe its schema on its host when it
- * is ready, and answer status, size, table count, parent and customized tables.
+ * is ready, and answer status, size, table count, parent, customized tables and the parent
+ * changes they did not take.
  */
 export async function getDatabaseMetadata(tenantId: string, dbId: string, deps: DashboardDeps) {
   const db = await ownedDatabase(tenantId, dbId, deps);
@@ -67,6 +68,14 @@ export async function getDatabaseMetadata(tenantId: string, dbId: string, deps: 
     table_count: schema?.tables.length ?? null,
     parent: db.template,
     customized_tables: await customizedTables(db, deps),
+    // Kept for the tenant: the parent's definition of each customized table, to adopt with /migrate.
+    pending_parent_changes: (await deps.migrations.pendingParentChanges(db.dbId)).map((c) => ({
+      table: c.table,
+      parent_job_id: c.parentJobId,
+      job_id: c.cascadeJobId,
+      definition: c.definition,
+      skipped_at: c.skippedAt.toISOString(),
+    })),
     created_at: db.createdAt.toISOString(),
   };
 }
@@ -141,9 +150,10 @@ async function ownedDatabase(tenantId: string, dbId: string, deps: Pick<Dashboar
   return db;
 }
 
-async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'schemas'>) {
+async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'schemas' | 'sealer'>) {
   if (db.status !== 'ready') return undefined;
   const host = await deps.meta.getHost(db.hostId);
-  if (!host) throw new UnavailableError('Database host not found');
-  return deps.schemas.describe(host, databaseName(db.dbId));
+  if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host not found');
+  // The tenant's own login: /dashboard holds no MySQL account that could read tenant databases.
+  return deps.schemas.describe({ host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) });
 }

@@ -36,6 +36,8 @@ export interface MigrationSettings {
   backoffMs: number;
   /** A `running` job whose claim is older than this belongs to a dead worker; also the lock TTL (renewed every third of it). */
   staleSeconds: number;
+  /** How long a run waits for a busy database: well inside M1's own time limit, which equals staleSeconds on AWS. */
+  lockWaitSeconds: number;
   scriptTimeoutSeconds: number;
   /** Children altered at once per host (the HostSql pool size bounds it as well). */
   cascadeConcurrency: number;
@@ -204,10 +206,13 @@ function holdLease(deps: MigrationDeps, locks: Array<{ name: string; token: stri
   };
 }
 
-/** Waits up to a TTL for the database; a queued job's claim is touched meanwhile: the sweep leaves it alone. */
+/**
+ * Waits a while (lockWaitSeconds, at most a TTL) for the database; a queued job's claim is touched
+ * meanwhile, so the sweep leaves it alone. Giving up leaves it queued for the invoke's retries.
+ */
 async function waitForLock(job: MigrationJobRecord, deps: MigrationDeps): Promise<string | undefined> {
   const ttl = deps.settings.staleSeconds * 1000;
-  const deadline = Date.now() + ttl;
+  const deadline = Date.now() + Math.min(ttl, deps.settings.lockWaitSeconds * 1000);
   for (let touched = 0; ; ) {
     if (job.state === 'queued' && Date.now() - touched > ttl / 3) {
       await deps.migrations.touchJobs([job.jobId]);
@@ -797,7 +802,8 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
 /**
  * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
  * `queued` that long) and starts them again (one out of tries is rolled back and failed by its
- * worker); finishes what followed a job whose worker died after its outcome; resumes cascades.
+ * worker); finishes what followed a job whose worker died after its outcome; resumes cascades;
+ * closes batches whose jobs all ended but whose worker died before closing them.
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
@@ -825,5 +831,8 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
     await deps.migrations.handOverCascade(c.batchId, c.hostId, deps.settings.staleSeconds);
     await deps.invoker.invokeAsync('migrate-run', { cascade_batch_id: c.batchId, host_id: c.hostId });
   }
-  return stale.length + followUps.length + cascades.length;
+  // A worker that died between its batch's last job and closing the batch: close it, send its emails.
+  const done = await deps.migrations.listDoneUnfinishedBatches(deps.settings.staleSeconds, 100);
+  for (const batchId of done) await finishBatch(batchId, deps);
+  return stale.length + followUps.length + cascades.length + done.length;
 }

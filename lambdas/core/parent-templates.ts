@@ -12,13 +12,16 @@ export class ParentAwareTemplates implements TemplateSource {
     private readonly hostSql: HostSql,
   ) {}
 
+  async exists(name: string): Promise<boolean> {
+    if (!isDbId(name)) return this.named.exists(name);
+    return (await this.parentOf(name)) !== undefined;
+  }
+
   async load(name: string): Promise<SchemaFiles | undefined> {
     if (!isDbId(name)) return this.named.load(name);
-    const parent = await this.meta.getDatabase(name);
-    if (!parent || parent.status !== 'ready') return undefined;
-    const owner = await this.meta.getTenant(parent.tenantId);
-    const host = await this.meta.getHost(parent.hostId);
-    if (!owner?.isAdmin || !host) return undefined;
+    const found = await this.parentOf(name);
+    if (!found) return undefined;
+    const { parent, host } = found;
     const database = databaseName(parent.dbId);
     const [tables] = (await this.hostSql.run(host, database, [
       "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name",
@@ -30,5 +33,15 @@ export class ParentAwareTemplates implements TemplateSource {
       files[`${t}.sql`] = `${rows![0]!['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, '')};\n`;
     }
     return files;
+  }
+
+  /** A ready database of an admin tenant, and its host: MetaDB reads only. */
+  private async parentOf(dbId: string) {
+    const parent = await this.meta.getDatabase(dbId);
+    if (!parent || parent.status !== 'ready') return undefined;
+    const owner = await this.meta.getTenant(parent.tenantId);
+    const host = await this.meta.getHost(parent.hostId);
+    if (!owner?.isAdmin || !host) return undefined;
+    return { parent, host };
   }
 }

@@ -151,6 +151,8 @@ export type SchemaFiles = Record<string, string>;
 
 export interface TemplateSource {
   load(name: string): Promise<SchemaFiles | undefined>;
+  /** Whether load() would find it, without reading a parent's tables (signup has no login that could). */
+  exists(name: string): Promise<boolean>;
 }
 
 // --- log storage (the pipeline's L1 writes, /dashboard reads) ---
@@ -201,7 +203,8 @@ export interface TableInfo {
 
 /** What the MySQL host says about one tenant database (sizes and row counts are estimates). */
 export interface SchemaInspector {
-  describe(host: HostRecord, database: string): Promise<{ sizeBytes: number; tables: TableInfo[] }>;
+  /** Read with the tenant's own login (its database is the login's). */
+  describe(login: TenantLogin): Promise<{ sizeBytes: number; tables: TableInfo[] }>;
 }
 
 // --- migrations (issue 5) ---
@@ -260,6 +263,15 @@ export type NewMigrationJob = Pick<MigrationJobRecord, 'jobId' | 'dbId' | 'hostI
 };
 
 /** Migration batches, jobs, their audit trail and customized tables, in MetaDB. */
+/** A parent change not applied to a child that customized the table: the definition it would have had. */
+export interface PendingParentChange {
+  table: string;
+  parentJobId: string;
+  cascadeJobId: string;
+  definition: string;
+  skippedAt: Date;
+}
+
 export interface MigrationStore {
   createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void>;
   getBatch(batchId: string): Promise<MigrationBatchRecord | undefined>;
@@ -288,10 +300,14 @@ export interface MigrationStore {
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
   listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  /** Unfinished batches whose jobs all ended (and were followed up) longer ago than the limit. */
+  listDoneUnfinishedBatches(staleAfterSeconds: number, limit: number): Promise<string[]>;
   markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
   customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
   /** The tables of one database that its tenant customized, by name. */
   customizedTables(dbId: string): Promise<string[]>;
+  /** Per customized table of one database, the newest parent change its cascade skipped there. */
+  pendingParentChanges(dbId: string): Promise<PendingParentChange[]>;
   /**
    * After a cascade run on a host: its queued jobs of a database that never became ready (failed)
    * are skipped (nothing to migrate), the rest (still provisioning) wait with `waitingReason`.

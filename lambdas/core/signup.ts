@@ -29,7 +29,7 @@ export interface SignUpResult {
  * invoke LF6 asynchronously. A taken email is a 409, except the owner retrying a failed database.
  */
 export async function signUpTenant(input: SignUpInput, deps: SignUpDeps): Promise<SignUpResult> {
-  if (!(await deps.templates.load(input.template))) {
+  if (!(await deps.templates.exists(input.template))) {
     throw new ValidationError(`Unknown template: ${input.template}`);
   }
   const passwordHash = await bcrypt.hash(input.password, deps.bcryptRounds);

@@ -8,7 +8,8 @@ import type { HostRecord } from '#core/ports';
 import { sendCfnResponse } from '#adapters/cfn-response';
 import { FileTemplateSource } from '#adapters/file-template-source';
 import { MysqlMetaStore } from '#adapters/mysql-meta-store';
-import { hostRunnerFor, resolveMysqlLogin } from '#adapters/wiring';
+import { ensureApiAccount } from '#adapters/mysql-api-account';
+import { hostRunnerFor, resolveApiLogin, resolveMysqlLogin } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
 import { logger } from '#shared/logger';
 
@@ -23,8 +24,9 @@ const RETRY_DELAY_MS = 20_000;
 
 /**
  * Custom resource run by `cdk deploy` after the MySQL host signalled its bootstrap: pushes the
- * MetaDB schema (schemas/meta) with Skeema on the host through SSM, then registers the host in
- * MetaDB, exactly as bin/local.ts does at local start. Delete leaves MetaDB alone.
+ * MetaDB schema (schemas/meta) with Skeema on the host through SSM, creates the API account (or
+ * brings its password and grants in step with its secret), then registers the host in MetaDB,
+ * exactly as bin/local.ts does at local start. Delete leaves MetaDB and the account alone.
  */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
   const props = event.ResourceProperties as Record<string, unknown>;
@@ -78,6 +80,8 @@ async function deployMetaDb(host: HostRecord): Promise<void> {
       await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
     }
   }
+  // Over a direct admin connection, not a host script: the API password never enters SSM's command history.
+  await ensureApiAccount(login, await resolveApiLogin(config));
   const pool = createPool({ ...login, connectionLimit: 1 });
   try {
     await new MysqlMetaStore(pool).registerHost(host);

@@ -9,10 +9,14 @@ const commaList = (s: string): string[] => s.split(',').map((item) => item.trim(
  * (a Lambda cold start or the local gateway) and handed to adapters through constructors.
  */
 const settings = z.object({
-  /** Where MySQL adapters connect as the admin account; its path is the MetaDB schema. */
+  /** The admin account (ALL PRIVILEGES: provisioning, migrations, host scripts); its path is the MetaDB schema. */
   OCTODB_MYSQL_URL: z.string().default('mysql://octodb:octodb@127.0.0.1:3306/octodb_meta'),
   /** On AWS: a Secrets Manager secret {username,password,host,port} used instead of the URL's login. */
   OCTODB_MYSQL_SECRET_ARN: z.string().optional(),
+  /** The API account: SELECT/INSERT/UPDATE/DELETE on the MetaDB only; every MetaDB read and write goes through it (local start creates it). */
+  OCTODB_MYSQL_API_URL: z.string().default('mysql://octodb_api:octodb_api@127.0.0.1:3306'),
+  /** On AWS: the API account's secret {username,password,host,port}; a function deployed with it has no admin login. */
+  OCTODB_MYSQL_API_SECRET_ARN: z.string().optional(),
   OCTODB_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** HS256 signing key for tenant JWTs (on AWS read from OCTODB_JWT_SECRET_ARN). */
   OCTODB_JWT_SECRET: z.string().min(32).optional(),
@@ -61,6 +65,8 @@ const settings = z.object({
   OCTODB_MIGRATION_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
   /** A `running` migration job whose claim is older than this is taken over (also the per-database lock TTL; a heartbeat renews both every third of it). */
   OCTODB_MIGRATION_STALE_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** How long an M1 run waits for a database busy with another migration before leaving the job to its retries and the sweep. */
+  OCTODB_MIGRATION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).default(60),
   /** Local runs only: how often the sweeps of abandoned migrations and provisionings run (on AWS, schedules every 5 minutes); 0: never. */
   OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(300),
   /** Children altered at once per host by a cascade (its admin connections to that host). */

@@ -263,18 +263,18 @@ describe('IAM: least privilege', () => {
 
   it('lets each function read only the secrets its code reads', () => {
     const sec = s.stack.secrets;
-    const [jwt, dataKey, mysql] = [id(sec.jwt), id(sec.dataKey), id(sec.mysqlAdmin)];
+    const [jwt, dataKey, mysql, api] = [id(sec.jwt), id(sec.dataKey), id(sec.mysqlAdmin), id(sec.mysqlApi)];
     const expected: Record<string, string[]> = {
-      authorizer: [jwt, mysql],
-      token: [jwt, dataKey, mysql],
-      signup: [mysql],
+      authorizer: [jwt, api],
+      token: [jwt, dataKey, api],
+      signup: [api],
       provision: [dataKey, mysql],
-      query: [dataKey, mysql],
-      dashboard: [dataKey, mysql],
-      'migrate-submit': [mysql],
+      query: [dataKey, api],
+      dashboard: [dataKey, api],
+      'migrate-submit': [api],
       'migrate-run': [mysql],
       'log-ingest': [],
-      'metadb-migrate': [mysql],
+      'metadb-migrate': [mysql, api], // creates the API account with its password and grants
       admin: [dataKey, mysql],
     };
     for (const name of Object.keys(expected)) expected[name]!.sort();
@@ -289,6 +289,25 @@ describe('IAM: least privilege', () => {
     const hostRole = s.stack.getLogicalId(s.stack.host.instance.role.node.defaultChild as never);
     const hostReads = roles[hostRole]!.filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')).flatMap((x) => refsIn(x.Resource));
     expect(hostReads).toEqual([id(sec.mysqlAdmin)]);
+  });
+
+  it('gives the MySQL admin login only to the functions that create users, set passwords or run DDL', () => {
+    const sec = s.stack.secrets;
+    const readers = (secret: string) =>
+      FUNCTIONS.filter((name) =>
+        (roles[functionRoleId(s, name)] ?? []).some((x) => actionsOf(x).includes('secretsmanager:GetSecretValue') && refsIn(x.Resource).includes(secret)),
+      ).sort();
+    expect(readers(id(sec.mysqlAdmin))).toEqual(['admin', 'metadb-migrate', 'migrate-run', 'provision']);
+    expect(readers(id(sec.mysqlApi))).toEqual(['authorizer', 'dashboard', 'metadb-migrate', 'migrate-submit', 'query', 'signup', 'token']);
+    // The env says the same: an API function has no admin secret to fall back on.
+    for (const name of ['authorizer', 'signup', 'token', 'query', 'dashboard', 'migrate-submit']) {
+      expect(envOf(name).OCTODB_MYSQL_SECRET_ARN, name).toBeUndefined();
+      expect(refsIn(envOf(name).OCTODB_MYSQL_API_SECRET_ARN), name).toEqual([id(sec.mysqlApi)]);
+    }
+    for (const name of ['provision', 'migrate-run', 'admin']) expect(envOf(name).OCTODB_MYSQL_API_SECRET_ARN, name).toBeUndefined();
+    // The MetaDB deployment re-runs (and creates the account) whenever the API secret changes.
+    const metadb = ofType('Custom::OctoDbMetaDb')[0]?.[1];
+    expect(refsIn(metadb?.Properties?.ApiSecretArn)).toEqual([id(sec.mysqlApi)]);
   });
 });
 

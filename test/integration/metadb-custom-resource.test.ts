@@ -15,6 +15,9 @@ import { MYSQL_URL } from '../support/octodb.ts';
 const metaDb = `octodb_cr_${randomBytes(6).toString('hex')}`;
 const base = new URL(MYSQL_URL);
 base.pathname = `/${metaDb}`;
+// An API account of this test's own (on AWS: the API secret's login), dropped afterwards.
+const apiUser = `octodb_api_${randomBytes(4).toString('hex')}`;
+const apiUrl = (password: string) => `mysql://${apiUser}:${password}@${base.hostname}:${base.port || 3306}`;
 
 let server: Server;
 let responseUrl: string;
@@ -26,6 +29,7 @@ beforeAll(async () => {
   // The handler reads its configuration from the environment at each invocation, as on Lambda.
   process.env.OCTODB_MYSQL_URL = base.toString();
   process.env.OCTODB_HOST_RUNNER = 'bash';
+  process.env.OCTODB_MYSQL_API_URL = apiUrl('first-password');
   delete process.env.OCTODB_MYSQL_SECRET_ARN;
   server = createServer((req, res) => {
     let body = '';
@@ -44,6 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await admin?.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
+  await admin?.query("DROP USER IF EXISTS ?@'%'", [apiUser]);
   await admin?.end();
   await new Promise((r) => server?.close(r));
 });
@@ -73,6 +78,29 @@ describe('MetaDB custom resource', () => {
     expect(tables.map((r) => r.t)).toEqual(expect.arrayContaining(['hosts', 'issued_tokens', 'tenant_databases', 'tenants']));
     const [hosts] = await admin.query<RowDataPacket[]>(`SELECT host_id, instance_id, endpoint, port, active FROM \`${metaDb}\`.hosts`);
     expect(hosts).toEqual([{ host_id: 'mysql-1', instance_id: 'i-0123456789abcdef0', endpoint: 'mysql.octodb.internal', port: 3306, active: 1 }]);
+  });
+
+  it('creates the API account with DML on MetaDB only', async () => {
+    const [grants] = await admin.query<RowDataPacket[]>("SHOW GRANTS FOR ?@'%'", [apiUser]);
+    expect(grants.map((r) => String(Object.values(r)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, ''))).toEqual([
+      `GRANT USAGE ON *.* TO \`${apiUser}\`@\`%\``,
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${metaDb}\`.* TO \`${apiUser}\`@\`%\``,
+    ]);
+    const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'first-password' });
+    try {
+      const [hosts] = await api.query<RowDataPacket[]>(`SELECT host_id FROM \`${metaDb}\`.hosts`);
+      expect(hosts).toHaveLength(1);
+    } finally {
+      await api.end();
+    }
+  });
+
+  it('keeps the API password in step with its secret on update', async () => {
+    process.env.OCTODB_MYSQL_API_URL = apiUrl('second-password');
+    await handler(event('Update', hostProps), context);
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS' });
+    const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'second-password' });
+    await api.end();
   });
 
   it('is idempotent on update: the push finds nothing to change and the host row is updated in place', async () => {

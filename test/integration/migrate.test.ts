@@ -425,6 +425,35 @@ describe('concurrency and recovery', () => {
     expect(await showCreate(t.db, 'items')).toMatch(/`a` int/);
   });
 
+  it('a job whose database stays busy waits only OCTODB_MIGRATION_LOCK_WAIT_SECONDS, stays queued, and the sweep runs it later', async () => {
+    const t = await tenant();
+    await migrate(t.token, ITEMS);
+    const before = await showCreate(t.db, 'items');
+    const wait = octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS;
+    octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS = 1;
+    // Another migration holds the database for longer than the run (and its two retries) will wait.
+    const busy = (await octo.deps.migrationState.tryLock(t.db_id, 600_000))!;
+    let jobId: string;
+    try {
+      const started = Date.now();
+      const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, b int, PRIMARY KEY (id));' }, t.token);
+      jobId = res.body.jobs[0]!.job_id;
+      await octo.invoker.idle();
+      // Three runs of about a second each, not three TTLs.
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect((await jobRow(jobId)).state).toBe('queued');
+      expect(await showCreate(t.db, 'items')).toBe(before);
+    } finally {
+      await octo.deps.migrationState.unlock(t.db_id, busy);
+      octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS = wait;
+    }
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET created_at = NOW(3) - INTERVAL 1 DAY, claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await octo.invoker.idle();
+    expect((await jobRow(jobId)).state).toBe('succeeded');
+    expect(await showCreate(t.db, 'items')).toMatch(/`b` int/);
+  });
+
   it('picks up a job whose worker died while running, and re-running after its push is harmless', async () => {
     const t = await tenant();
     const res = await migrate(t.token, ITEMS);
@@ -590,10 +619,16 @@ describe('parent → child cascades', () => {
     expect(cascade.body.kind).toBe('cascade');
     expect(cascade.body.counts).toEqual({ succeeded: 2, skipped: 1 });
     expect(cascade.body.jobs.find((j) => j.db_id === children[2]!.db_id)).toMatchObject({ state: 'skipped', status_reason: 'customized' });
-    const meta2 = await octo.post<{ customized_tables: string[] }>('/dashboard', { action: 'get_database_metadata' }, children[2]!.token);
-    expect(meta2.body.customized_tables).toEqual(['products']);
-    const meta0 = await octo.post<{ customized_tables: string[] }>('/dashboard', { action: 'get_database_metadata' }, children[0]!.token);
-    expect(meta0.body.customized_tables).toEqual([]);
+    type Metadata = { customized_tables: string[]; pending_parent_changes: Array<{ table: string; parent_job_id: string; definition: string }> };
+    const metadata = async (token: string) => (await octo.post<Metadata>('/dashboard', { action: 'get_database_metadata' }, token)).body;
+    const meta2 = await metadata(children[2]!.token);
+    expect(meta2.customized_tables).toEqual(['products']);
+    // The skipped change is kept for the customized child: the parent's new definition, to adopt.
+    expect(meta2.pending_parent_changes).toMatchObject([{ table: 'products', parent_job_id: parent.jobs[0]!.job_id }]);
+    expect(meta2.pending_parent_changes[0]!.definition).toMatch(/`sku` varchar\(20\)/);
+    const meta0 = await metadata(children[0]!.token);
+    expect(meta0.customized_tables).toEqual([]);
+    expect(meta0.pending_parent_changes).toEqual([]);
     const parentDef = await showCreate(databaseName(admin.db_id), 'products');
     for (const [i, c] of children.slice(0, 2).entries()) {
       expect(await showCreate(c.db, 'products')).toBe(parentDef);
@@ -612,6 +647,12 @@ describe('parent → child cascades', () => {
     await migrate(adminToken, 'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, email varchar(254) DEFAULT NULL, vip tinyint(1) NOT NULL DEFAULT 0, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY ix_customers_email (email)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;');
     await octo.invoker.idle();
     expect(await showCreate(children[2]!.db, 'customers')).toMatch(/`vip` tinyint\(1\) NOT NULL DEFAULT 0/);
+
+    // The customized child adopts the kept change with its own migration (dropping its own column
+    // is unsafe, so it says so): nothing is pending then.
+    await migrate(children[2]!.token, `${meta2.pending_parent_changes[0]!.definition};`, { allow_unsafe: true });
+    expect(await showCreate(children[2]!.db, 'products')).toBe(parentDef);
+    expect((await metadata(children[2]!.token)).pending_parent_changes).toEqual([]);
   });
 
   it('a child still provisioning gets the parent change once ready; one that failed is skipped; neither is customized', async () => {
@@ -787,6 +828,25 @@ describe('parent → child cascades', () => {
     expect(mails.filter((m) => m.fields.to === adminEmail).map((m) => m.fields.subject)).toEqual(
       expect.arrayContaining([expect.stringContaining(sub.batch_id), expect.stringContaining(cascadeBatchId(parentJobId))]),
     );
+  });
+
+  it('the sweep closes a batch whose worker died after its last job, and sends its email once', async () => {
+    const t = await tenant();
+    const sub = await migrate(t.token, ITEMS);
+    // As if the worker died between the job's outcome and closing the batch.
+    await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [sub.batch_id]);
+    const fresh = mails.length;
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await octo.invoker.idle();
+    // Ended too recently: a live worker may still be closing it.
+    expect((await rows('', `SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id = '${sub.batch_id}'`))[0]!.finished_at).toBeNull();
+
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET finished_at = NOW(3) - INTERVAL 1 DAY WHERE batch_id = ?`, [sub.batch_id]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(sub.batch_id, 10_000);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await octo.invoker.idle();
+    expect(mails.slice(fresh).filter((m) => m.fields.to === t.email).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
   });
 
   it('a cascade whose worker died between chunks resumes where it stopped on the next sweep', async () => {

@@ -226,7 +226,7 @@ describe('provisioning failures', () => {
     // A second database record for the same tenant, provisioned against a port where nothing listens.
     const dbId = '0'.repeat(16) + tenant.db_id.slice(16);
     const user = await addProvisioningDatabase(tenant.tenant_id, dbId);
-    const refusing = new BashHostRunner(octo.deps.mysqlLogin, { host: '127.0.0.1', port: 1 });
+    const refusing = new BashHostRunner(octo.deps.adminLogin!, { host: '127.0.0.1', port: 1 });
     const outcome = await provisionDatabase(dbId, { ...octo.deps, hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
     expect(outcome).toBe('failed');
     const [rows] = await octo.admin.query<RowDataPacket[]>(
@@ -250,7 +250,7 @@ describe('provisioning failures', () => {
     await octo.admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'leftover-password'`);
 
     // MySQL is unreachable for the attempt and for its cleanup alike.
-    const refusing = new BashHostRunner(octo.deps.mysqlLogin, { host: '127.0.0.1', port: 1 });
+    const refusing = new BashHostRunner(octo.deps.adminLogin!, { host: '127.0.0.1', port: 1 });
     const outcome = await provisionDatabase(dbId, { ...octo.deps, hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
     expect(outcome).toBe('failed');
     const failed = await octo.waitForDatabase(dbId);
@@ -289,7 +289,7 @@ describe('provisioning failures', () => {
     await octo.waitForDatabase(tenant.db_id);
     const dbId = 'e'.repeat(16) + tenant.db_id.slice(16);
     await addProvisioningDatabase(tenant.tenant_id, dbId);
-    const templates = { load: () => Promise.reject(new Error('Lost connection to MySQL server during query')) };
+    const templates = { load: () => Promise.reject(new Error('Lost connection to MySQL server during query')), exists: async () => true };
     const outcome = await provisionDatabase(dbId, { ...octo.deps, templates, scriptTimeoutSeconds: 30 });
     expect(outcome).toBe('failed');
     expect(await octo.waitForDatabase(dbId)).toEqual({ status: 'failed', status_reason: 'provisioning failed: Lost connection to MySQL server during query' });

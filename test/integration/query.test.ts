@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MysqlTenantSqlRunner, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
+import { MysqlTenantSqlRunner, TENANT_SQL_MODE, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
 import { BusyError, ProhibitedError, ValidationError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
@@ -66,14 +66,14 @@ const runners: MysqlTenantSqlRunner[] = [];
 afterAll(async () => Promise.all(runners.map((r) => r.close())));
 function runnerWith(limits: Partial<TenantSqlLimits>): MysqlTenantSqlRunner {
   const defaults = { rowLimit: 1000, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 8, acquireTimeoutMs: 2000 };
-  const runner = new MysqlTenantSqlRunner(octo.deps.mysqlLogin, { ...defaults, ...limits });
+  const runner = new MysqlTenantSqlRunner({ ...defaults, ...limits });
   runners.push(runner);
   return runner;
 }
 
 /** An admin transaction holding row n = 1 of a tenant's `numbers`: statements on it wait, idle. */
 async function lockNumberOne(db: string) {
-  const locker = await createConnection(octo.deps.mysqlLogin);
+  const locker = await createConnection(octo.deps.adminLogin!);
   await locker.query('BEGIN');
   await locker.query(`SELECT n FROM \`${db}\`.numbers WHERE n = 1 FOR UPDATE`);
   return { release: async () => (await locker.query('ROLLBACK'), await locker.end()) };
@@ -266,6 +266,15 @@ describe('JSON-safe values', () => {
     // What NOW() writes reads back as the same instant.
     const { rows } = await run('SELECT CAST(NOW() AS DATETIME) AS now');
     expect(Math.abs(Date.parse(String(rows[0]!.now)) - Date.now())).toBeLessThan(5000);
+  });
+
+  it('runs every statement under the SQL mode the validator lexes by, not the server default', async () => {
+    const run = async (sql: string) => octo.deps.tenantSql.run(await loginOf(b), sql, []);
+    const [[server]] = (await octo.admin.query('SELECT @@GLOBAL.sql_mode AS mode')) as unknown as [[{ mode: string }]];
+    expect(server.mode).not.toBe(TENANT_SQL_MODE);
+    expect((await run('SELECT @@session.sql_mode AS mode')).rows).toEqual([{ mode: TENANT_SQL_MODE }]);
+    // Backslash escapes hold and "..." is a string, as the validator reads them.
+    expect((await run(`SELECT 'a\\\\b' AS s, "x" AS d`)).rows).toEqual([{ s: 'a\\b', d: 'x' }]);
   });
 
   it('gives zero dates as null', async () => {

@@ -1,0 +1,24 @@
+import { createConnection } from 'mysql2/promise';
+import type { MysqlLogin } from '#shared/config';
+
+/** What the API account may do: rows of MetaDB's tables, nothing else (no DDL, no tenant databases, no global privilege). */
+export const API_GRANTS = 'SELECT, INSERT, UPDATE, DELETE';
+const IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
+
+/**
+ * Creates the API account, or brings its password and grants in step, as the admin account:
+ * idempotent, so every local start and every deploy may run it. The password is bound by mysql2
+ * (client-side escaping: CREATE USER cannot be prepared) and never appears in a log or a host script.
+ */
+export async function ensureApiAccount(admin: MysqlLogin, api: MysqlLogin): Promise<void> {
+  if (!IDENTIFIER.test(api.user) || !IDENTIFIER.test(api.database)) throw new Error('API account: unexpected user or MetaDB name');
+  if (api.user === admin.user) throw new Error('API account: must not be the admin account');
+  const conn = await createConnection({ host: admin.host, port: admin.port, user: admin.user, password: admin.password });
+  try {
+    await conn.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?", [api.user, api.password]);
+    await conn.query("ALTER USER ?@'%' IDENTIFIED BY ?", [api.user, api.password]);
+    await conn.query(`GRANT ${API_GRANTS} ON \`${api.database}\`.* TO ?@'%'`, [api.user]);
+  } finally {
+    await conn.end();
+  }
+}
