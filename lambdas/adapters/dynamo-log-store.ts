@@ -5,19 +5,30 @@ import {
   ResourceNotFoundException,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { UnavailableError } from '#core/errors';
-import { kindOf, sinceRange, sortKey } from '#core/logs';
-import type { LogCursor, LogKind, LogPage, LogStore, QuerySample, StoredLog } from '#core/ports';
+import { kindOf, sortKey } from '#core/logs';
+import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, QuerySample, StatsBucket, StoredLog } from '#core/ports';
+import { bucketKey, contributionOf } from '#core/query-stats';
 
 /** BatchWriteItem's cap on requests per call. */
 const BATCH_WRITE_MAX = 25;
+/** ADD clauses per UpdateItem, well inside DynamoDB's 4 KB expression limit. */
+const ADDS_PER_UPDATE = 100;
 
 interface PendingPut {
   item: Record<string, unknown> & { tenant_id: string; sk: string };
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/** One UpdateItem of a flush: the ADDs of whole records (`groups`) to one tenant's hour bucket. */
+interface BucketUpdate {
+  tenantId: string;
+  sk: string;
+  adds: Map<string, number>;
+  groups: PendingPut[][];
 }
 
 /**
@@ -26,6 +37,9 @@ interface PendingPut {
  * leaves unprocessed are retried with backoff, and what still fails rejects its own put only.
  * A call refused for its content (one item DynamoDB will not take fails the whole call) is
  * retried item by item, so only the refused item's put fails.
+ *
+ * Query records that were written are then folded into their tenant's hour statistics bucket:
+ * one UpdateItem (atomic ADDs) per tenant × hour per flush (see fold for what redelivery does).
  */
 export class DynamoLogStore implements LogStore {
   private pending: PendingPut[] = [];
@@ -69,9 +83,19 @@ export class DynamoLogStore implements LogStore {
     };
   }
 
-  async querySamplesSince(tenantId: string, sinceIso: string): Promise<QuerySample[]> {
-    const [from, to] = sinceRange('query', sinceIso);
-    const samples: QuerySample[] = [];
+  async statsBuckets(tenantId: string, range: [string, string]): Promise<StatsBucket[]> {
+    const items = await this.queryRange(tenantId, range);
+    return items.map(({ tenant_id: _t, sk: _sk, ...counters }) => counters as StatsBucket);
+  }
+
+  async querySamples(tenantId: string, ranges: [string, string][]): Promise<QuerySample[]> {
+    const pages = await Promise.all(ranges.map((range) => this.queryRange(tenantId, range, 'statement_type, duration_ms, outcome')));
+    return pages.flat() as QuerySample[];
+  }
+
+  /** Every item of one inclusive sort-key range of the tenant's partition, page after page. */
+  private async queryRange(tenantId: string, [from, to]: [string, string], projection?: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.query(
@@ -79,14 +103,14 @@ export class DynamoLogStore implements LogStore {
           TableName: this.table,
           KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
           ExpressionAttributeValues: { ':t': tenantId, ':from': from, ':to': to },
-          ProjectionExpression: 'statement_type, duration_ms, outcome',
+          ProjectionExpression: projection,
           ExclusiveStartKey: start,
         }),
       );
-      samples.push(...((out.Items ?? []) as QuerySample[]));
+      items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);
-    return samples;
+    return items;
   }
 
   /** A read the dashboard waits on: an outage is a 503 (try again); anything else is a bug (500). */
@@ -111,10 +135,70 @@ export class DynamoLogStore implements LogStore {
     }
     this.pending = [];
     const groups = [...byKey.values()];
-    for (let i = 0; i < groups.length; i += BATCH_WRITE_MAX) void this.write(groups.slice(i, i + BATCH_WRITE_MAX));
+    const written: PendingPut[][] = [];
+    const stored = (g: PendingPut[]) => (g[0]!.item.sk.startsWith('query#') ? written.push(g) : resolveAll(g));
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < groups.length; i += BATCH_WRITE_MAX) writes.push(this.write(groups.slice(i, i + BATCH_WRITE_MAX), stored));
+    void Promise.all(writes).then(() => this.fold(written));
   }
 
-  private async write(groups: PendingPut[][]): Promise<void> {
+  /**
+   * Adds the query records this flush stored to their tenants' hour buckets, then settles their
+   * puts: one UpdateItem per tenant × hour (more only when a bucket's ADDs would not fit one), all
+   * in flight at once. An update that fails fails its records' puts, so SQS redelivers those
+   * messages: their raw write is an idempotent overwrite (same log_id, same key) and the ADD, which
+   * added nothing, is made again, once. A record is never in two updates, so no update half counts it.
+   *
+   * Remaining double-count edges, each rare, none worth heavier machinery: L1 dying (or timing out)
+   * after an ADD but before SQS learns the message succeeded; SQS's at-least-once delivery handing
+   * the same message out twice; and the SDK retrying an ADD whose response was lost. Each counts
+   * that record twice in its hour bucket (not in the raw records, so not at the window's edges).
+   * And a message dead-lettered after its ADD failed on every receive is stored but not counted.
+   */
+  private async fold(written: PendingPut[][]): Promise<void> {
+    let updates: BucketUpdate[];
+    try {
+      updates = bucketUpdates(written);
+    } catch (error) {
+      written.forEach((g) => rejectAll(g, error));
+      return;
+    }
+    await Promise.all(
+      updates.map(async (u) => {
+        try {
+          await this.add(u);
+          u.groups.forEach(resolveAll);
+        } catch (error) {
+          u.groups.forEach((g) => rejectAll(g, error));
+        }
+      }),
+    );
+  }
+
+  /** One UpdateItem ADDing the update's counters to its bucket. */
+  private async add(u: BucketUpdate): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = {};
+    const clauses: string[] = [];
+    for (const [attr, n] of u.adds) {
+      const i = clauses.length;
+      names[`#a${i}`] = attr;
+      values[`:v${i}`] = n;
+      clauses.push(`#a${i} :v${i}`);
+    }
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { tenant_id: u.tenantId, sk: u.sk },
+        UpdateExpression: `ADD ${clauses.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /** Writes the groups' items; `stored(group)` for each item DynamoDB took, rejects the others' puts. */
+  private async write(groups: PendingPut[][], stored: (group: PendingPut[]) => void): Promise<void> {
     let todo = groups;
     for (let attempt = 0; ; attempt++) {
       let unprocessed: Set<string>;
@@ -127,7 +211,7 @@ export class DynamoLogStore implements LogStore {
       } catch (error) {
         if (todo.length > 1 && !isAvailabilityError(error)) {
           // Refused for its content: find the item(s) at fault by writing each alone.
-          await Promise.all(todo.map((g) => this.write([g])));
+          await Promise.all(todo.map((g) => this.write([g], stored)));
           return;
         }
         // An outage the SDK has already retried (or the one refused item): back to the queue.
@@ -135,7 +219,7 @@ export class DynamoLogStore implements LogStore {
         return;
       }
       const keyOf = (g: PendingPut[]) => `${g[0]!.item.tenant_id}\u0000${g[0]!.item.sk}`;
-      for (const g of todo) if (!unprocessed.has(keyOf(g))) for (const put of g) put.resolve();
+      for (const g of todo) if (!unprocessed.has(keyOf(g))) stored(g);
       todo = todo.filter((g) => unprocessed.has(keyOf(g)));
       if (todo.length === 0) return;
       const delay = this.unprocessedRetryDelaysMs[attempt];
@@ -148,6 +232,32 @@ export class DynamoLogStore implements LogStore {
     }
   }
 }
+
+/**
+ * The flush's stored query records as UpdateItems, one per tenant × hour bucket; a bucket whose
+ * ADDs would pass ADDS_PER_UPDATE is split between whole records, so each record is in one update.
+ */
+function bucketUpdates(written: PendingPut[][]): BucketUpdate[] {
+  const byBucket = new Map<string, BucketUpdate[]>();
+  for (const g of written) {
+    const record = g[0]!.item as unknown as QueryLogRecord;
+    const sk = bucketKey(record.create_timestamp);
+    const id = `${record.tenant_id}\u0000${sk}`;
+    const chunks = byBucket.get(id) ?? [];
+    byBucket.set(id, chunks);
+    const attrs = contributionOf(record);
+    let u = chunks.at(-1);
+    if (!u || u.adds.size + attrs.filter((a) => !u!.adds.has(a)).length > ADDS_PER_UPDATE) {
+      chunks.push((u = { tenantId: record.tenant_id, sk, adds: new Map(), groups: [] }));
+    }
+    for (const attr of attrs) u.adds.set(attr, (u.adds.get(attr) ?? 0) + 1);
+    u.groups.push(g);
+  }
+  return [...byBucket.values()].flat();
+}
+
+const resolveAll = (group: PendingPut[]): void => group.forEach((put) => put.resolve());
+const rejectAll = (group: PendingPut[], error: unknown): void => group.forEach((put) => put.reject(error));
 
 /**
  * An error worth retrying later (network, timeout, throttling, a 5xx), as the SDK's own retry

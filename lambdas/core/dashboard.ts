@@ -1,7 +1,7 @@
 import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
-import { summarizeQuerySamples } from './logs.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
+import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
 import type { DatabaseRecord, LogKind, LogStore, MetaStore, MigrationState, MigrationStore, SchemaInspector, StoredLog } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -124,8 +124,9 @@ export async function getLogPage(
 
 /**
  * get_query_stats: the caller's query count, errors and p50/p95 latency over a recent window.
- * Primary course: read only the window's key range of the tenant's query records (a Query, not
- * a Scan) and summarize it, overall and by statement type.
+ * Primary course: read the window's full hours from the hour buckets and its two partial edge
+ * hours from the raw query records (key ranges, never a Scan), and sum them overall and by statement
+ * type into one histogram per type, the percentiles read from it.
  */
 export async function getQueryStats(
   tenantId: string,
@@ -133,9 +134,13 @@ export async function getQueryStats(
   deps: Pick<DashboardDeps, 'logStore'>,
   now: Date = new Date(),
 ) {
-  const since = new Date(now.getTime() - window.ms).toISOString();
-  const samples = await deps.logStore.querySamplesSince(tenantId, since);
-  return { window: window.label, since, until: now.toISOString(), ...summarizeQuerySamples(samples) };
+  const since = new Date(now.getTime() - window.ms);
+  const plan = statsReadPlan(since, now);
+  const [buckets, samples] = await Promise.all([
+    plan.hours ? deps.logStore.statsBuckets(tenantId, plan.hours) : [],
+    deps.logStore.querySamples(tenantId, plan.raw),
+  ]);
+  return { window: window.label, since: since.toISOString(), until: now.toISOString(), ...summarizeBuckets([...buckets, tally(samples)]) };
 }
 
 /** A database of this tenant's; anyone else's (or none) is the same 404, so ids cannot be probed. */

@@ -177,14 +177,23 @@ export interface LogPage {
 /** What query statistics need from one query record. */
 export type QuerySample = Pick<QueryLogRecord, 'statement_type' | 'duration_ms' | 'outcome'>;
 
+/** A statistics bucket item's counters (`n#TYPE`, `e#TYPE`, `b#TYPE#bin`; see core/query-stats.ts). */
+export type StatsBucket = Record<string, number>;
+
 /** DynamoDB log_table (dynalite locally). */
 export interface LogStore {
-  /** Stores one record (idempotent by tenant_id + log_id); concurrent puts may be batched. */
+  /**
+   * Stores one record (idempotent by tenant_id + log_id); concurrent puts may be batched. A query
+   * record, once stored, is also added to its tenant's hour statistics bucket; the put resolves
+   * after both, and fails when either failed (so the message is redelivered).
+   */
   put(record: StoredLog): Promise<void>;
   /** Newest first, at most `limit`, continuing after `after`. */
   page(tenantId: string, kind: LogKind, limit: number, after?: LogCursor): Promise<LogPage>;
-  /** The tenant's query records created at or after `sinceIso`, read by key range (no scan). */
-  querySamplesSince(tenantId: string, sinceIso: string): Promise<QuerySample[]>;
+  /** The tenant's statistics buckets in this inclusive sort-key range, read by key range (no scan). */
+  statsBuckets(tenantId: string, range: [string, string]): Promise<StatsBucket[]>;
+  /** The tenant's query records in these inclusive sort-key ranges, read by key range (no scan). */
+  querySamples(tenantId: string, ranges: [string, string][]): Promise<QuerySample[]>;
 }
 
 export interface TableInfo {

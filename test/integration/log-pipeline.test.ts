@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogTableIfMissing, DynamoLogStore } from '#adapters/dynamo-log-store';
@@ -11,6 +11,8 @@ import { LocalDynalite } from '#adapters/local-dynalite';
 import { LocalLogQueue, type SqsConsumer } from '#adapters/local-log-queue';
 import { UnavailableError } from '#core/errors';
 import { ingestLogRecord } from '#core/logs';
+import { getQueryStats } from '#core/dashboard';
+import { STATS_PREFIX, statsReadPlan } from '#core/query-stats';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 import { startTestOctoDb } from '../support/octodb.ts';
@@ -56,8 +58,12 @@ const queryRecord = (tenantId: string, i: number): QueryLogRecord => ({
   outcome: 'ok',
 });
 
-/** Every item of a tenant's partition, read back from dynalite. */
+/** Every log item (raw record, not statistics bucket) of a tenant's partition, read back from dynalite. */
 async function itemsOf(tenantId: string): Promise<Record<string, unknown>[]> {
+  return (await partitionOf(tenantId)).filter((i) => !String(i.sk).startsWith(STATS_PREFIX));
+}
+
+async function partitionOf(tenantId: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
@@ -217,6 +223,177 @@ describe('log pipeline: local queue → L1 → dynalite', () => {
   });
 });
 
+/** get_query_stats through this store for the window [since, now]. */
+const statsAt = (store: DynamoLogStore, tenantId: string, since: string, now: string) =>
+  getQueryStats(tenantId, { label: 'test', ms: Date.parse(now) - Date.parse(since) }, { logStore: store }, new Date(now)).then(
+    ({ total, by_statement_type }) => ({ total, by_statement_type }),
+  );
+
+/**
+ * What get_query_stats answers for queryRecord's hour (2030-01-01T00), read from its hour bucket
+ * (a window holding that full hour) and again from the raw records (a window of two partial
+ * hours around it): the two must agree.
+ */
+async function statsOf(store: DynamoLogStore, tenantId: string) {
+  const fromBucket = await statsAt(store, tenantId, '2030-01-01T00:00:00.000Z', '2030-01-01T01:00:00.000Z');
+  const fromRaw = await statsAt(store, tenantId, '2029-12-31T23:30:00.000Z', '2030-01-01T00:59:59.999Z');
+  expect(fromBucket).toEqual(fromRaw);
+  return fromBucket;
+}
+
+const mixedQueries = (tenantId: string, n: number, hours = 1): QueryLogRecord[] =>
+  Array.from({ length: n }, (_, i) => ({
+    ...queryRecord(tenantId, i),
+    create_timestamp: new Date(Date.UTC(2030, 0, 1, i % hours, (i * 7) % 60, 0, i)).toISOString(),
+    log_id: randomUUID(), // as the producer stamps it: the same on every delivery
+    statement_type: (['SELECT', 'INSERT', 'DELETE'] as const)[i % 3]!,
+    duration_ms: ((i * 13) % 40) + 0.25,
+    outcome: i % 5 === 0 ? ('error' as const) : ('ok' as const),
+  }));
+
+const countsOf = (rs: QueryLogRecord[]) => ({ count: rs.length, errors: rs.filter((r) => r.outcome === 'error').length });
+
+function expectExact(s: Awaited<ReturnType<typeof statsOf>>, sent: QueryLogRecord[]) {
+  expect(s.total).toMatchObject(countsOf(sent));
+  for (const type of ['SELECT', 'INSERT', 'DELETE']) expect(s.by_statement_type[type]).toMatchObject(countsOf(sent.filter((r) => r.statement_type === type)));
+}
+
+/** `doc` with some commands failing: `fail(command)` true makes that call reject as an outage would. */
+const failing = (fail: (command: unknown) => boolean) =>
+  new Proxy(doc, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver);
+      return (command: unknown) => {
+        if (fail(command)) return Promise.reject(Object.assign(new Error('injected outage'), { name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 } }));
+        return target.send(command as never);
+      };
+    },
+  });
+
+describe('query statistics buckets', () => {
+  it('adds each stored query record once to its hour bucket', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    const sent = mixedQueries(tenant, 60);
+    await q.send(sent);
+    await q.idle();
+    const buckets = (await partitionOf(tenant)).filter((i) => String(i.sk).startsWith(STATS_PREFIX));
+    expect(buckets.map((b) => b.sk)).toEqual(['stats#h#2030-01-01T00']);
+    expect(buckets[0]!['n#SELECT']).toBe(20);
+    expect(buckets[0]!['e#SELECT']).toBe(sent.filter((r) => r.statement_type === 'SELECT' && r.outcome === 'error').length);
+    expectExact(await statsOf(new DynamoLogStore(doc, table), tenant), sent);
+    q.close();
+  });
+
+  it('counts a message whose raw write failed once, after its redelivery', async () => {
+    const tenant = newTenant();
+    let failWrites = 1;
+    const store = new DynamoLogStore(failing((c) => c instanceof BatchWriteCommand && failWrites-- > 0), table);
+    const q = queue(createLogIngestHandler(async () => store), 100);
+    const sent = mixedQueries(tenant, 20);
+    await q.send(sent);
+    await q.idle();
+    expect(q.failedReceives).toBeGreaterThan(0); // the batch failed once and came back
+    expect(q.deadLetters()).toEqual([]);
+    expectExact(await statsOf(store, tenant), sent);
+    expect(await itemsOf(tenant)).toHaveLength(20);
+    q.close();
+  });
+
+  it('counts a record whose bucket update failed exactly once, after its redelivery', async () => {
+    const tenant = newTenant();
+    let failUpdates = 1;
+    // The first UpdateItem fails, as in a DynamoDB outage the SDK gave up on: its raw write had succeeded.
+    const store = new DynamoLogStore(failing((c) => c instanceof UpdateCommand && failUpdates-- > 0), table);
+    const q = queue(createLogIngestHandler(async () => store), 100);
+    const sent = mixedQueries(tenant, 20);
+    await q.send(sent);
+    await q.idle();
+    expect(q.failedReceives).toBeGreaterThan(0); // some messages failed once and came back
+    expect(q.deadLetters()).toEqual([]);
+    expectExact(await statsOf(store, tenant), sent);
+    const [bucket] = (await partitionOf(tenant)).filter((i) => String(i.sk).startsWith(STATS_PREFIX));
+    expect(['SELECT', 'INSERT', 'DELETE'].reduce((n, t) => n + Number(bucket![`n#${t}`] ?? 0), 0)).toBe(20);
+    expect(await itemsOf(tenant)).toHaveLength(20);
+    q.close();
+  });
+
+  it('keeps tenants apart: each tenant’s bucket and stats hold its own records only', async () => {
+    const [t1, t2] = [newTenant(), newTenant()];
+    const q = queue(l1);
+    const s1 = mixedQueries(t1, 30);
+    const s2 = mixedQueries(t2, 12);
+    await q.send([...s1, ...s2].sort(() => Math.random() - 0.5));
+    await q.idle();
+    const store = new DynamoLogStore(doc, table);
+    expectExact(await statsOf(store, t1), s1);
+    expectExact(await statsOf(store, t2), s2);
+    q.close();
+  });
+
+  it('reads the hour buckets and at most 2 hours of raw records; full hours survive their raw records’ deletion', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    const sent = mixedQueries(tenant, 150, 6); // 2030-01-01T00 through T05
+    await q.send(sent);
+    await q.idle();
+    const reads: { from: string; to: string; items: Record<string, unknown>[] }[] = [];
+    const counting = new Proxy(doc, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return async (command: QueryCommand) => {
+          const out = (await target.send(command)) as { Items?: Record<string, unknown>[] };
+          const values = command.input.ExpressionAttributeValues ?? {};
+          reads.push({ from: String(values[':from']), to: String(values[':to']), items: out.Items ?? [] });
+          return out;
+        };
+      },
+    });
+    const store = new DynamoLogStore(counting, table);
+    // 30 days back from 05:30:00.5 on the records' day: 719 full hours, then 05:00 to now raw.
+    const now = '2030-01-01T05:30:00.500Z';
+    const since = new Date(Date.parse(now) - 30 * 86_400_000).toISOString();
+    const inWindow = sent.filter((r) => r.create_timestamp <= now);
+    const before = await statsAt(store, tenant, since, now);
+    expectExact(before, inWindow);
+
+    expect(reads.length).toBeLessThanOrEqual(3);
+    const plan = statsReadPlan(new Date(since), new Date(now));
+    const bucketReads = reads.filter((r) => r.from.startsWith(STATS_PREFIX));
+    expect(bucketReads.map(({ from, to }) => [from, to])).toEqual([plan.hours]);
+    expect(bucketReads.flatMap((r) => r.items.map((i) => i.sk))).toEqual(Array.from({ length: 5 }, (_, h) => `stats#h#2030-01-01T0${h}`));
+    const rawReads = reads.filter((r) => !r.from.startsWith(STATS_PREFIX));
+    expect(rawReads.every((r) => r.from.startsWith('query#') && r.to.startsWith('query#'))).toBe(true);
+    const rawMs = rawReads.reduce((n, r) => n + Date.parse(r.to.slice(6)) - Date.parse(r.from.slice(6)), 0);
+    expect(rawMs).toBeLessThan(2 * 3_600_000);
+    expect(rawReads.flatMap((r) => r.items)).toHaveLength(sent.filter((r) => r.create_timestamp >= '2030-01-01T05' && r.create_timestamp <= now).length);
+
+    // Delete the raw records of the full hours (00 to 04): the stats do not change.
+    for (const item of await itemsOf(tenant)) {
+      if (String(item.create_timestamp) < '2030-01-01T05') await doc.send(new DeleteCommand({ TableName: table, Key: { tenant_id: tenant, sk: item.sk } }));
+    }
+    expect((await itemsOf(tenant)).length).toBeLessThan(sent.length / 5);
+    expect(await statsAt(store, tenant, since, now)).toEqual(before);
+    q.close();
+  });
+
+  it('counts the window’s edges from the raw records: since is not rounded, and now is inclusive', async () => {
+    const tenant = newTenant();
+    const q = queue(l1);
+    const at = (create_timestamp: string, i: number) => ({ ...mixedQueries(tenant, i + 1)[i]!, create_timestamp });
+    const sent = [at('2030-01-01T00:20:00.000Z', 0), at('2030-01-01T00:20:00.001Z', 1), at('2030-01-01T01:30:00.000Z', 2), at('2030-01-01T03:10:00.000Z', 3), at('2030-01-01T03:10:00.001Z', 4)];
+    await q.send(sent);
+    await q.idle();
+    const store = new DynamoLogStore(doc, table);
+    // [00:20:00.001, 03:10:00.000]: raw 00:20:00.001–01:00, bucket 01 and 02, raw 03:00–03:10:00.000.
+    const s = await statsAt(store, tenant, '2030-01-01T00:20:00.001Z', '2030-01-01T03:10:00.000Z');
+    expect(s.total.count).toBe(3);
+    expect(s.total).toMatchObject(countsOf(sent.slice(1, 4)));
+    expect((await statsAt(store, tenant, '2030-01-01T00:20:00.000Z', '2030-01-01T03:10:00.001Z')).total).toMatchObject(countsOf(sent));
+    q.close();
+  });
+});
+
 describe('DynamoLogStore', () => {
   it('fails only the item DynamoDB refuses, not the others sharing its BatchWriteItem call', async () => {
     const tenant = newTenant();
@@ -254,7 +431,8 @@ describe('DynamoLogStore', () => {
     await dynalite.stop();
     try {
       await expect(store.page(tenant, 'log', 5)).rejects.toBeInstanceOf(UnavailableError);
-      await expect(store.querySamplesSince(tenant, new Date(0).toISOString())).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.statsBuckets(tenant, ['stats#h#1970', 'stats#h#2030'])).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.querySamples(tenant, [['query#1970', 'query#2030']])).rejects.toBeInstanceOf(UnavailableError);
     } finally {
       await dynalite.start();
     }

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { encodeLogMessage } from '#adapters/log-encoding';
-import { summarizeQuerySamples } from '#core/logs';
-import type { QuerySample } from '#core/ports';
 import { MAX_LOG_MESSAGE_BYTES, parseLogMessage } from '#shared/log-messages';
 
 const good = {
@@ -81,19 +79,5 @@ describe('encodeLogMessage (sinks)', () => {
     expect(message.startsWith(parsed.message)).toBe(true);
     expect(parsed.message.length).toBeGreaterThan(10_000);
     expect(() => parseLogMessage(body)).not.toThrow();
-  });
-});
-
-describe('summarizeQuerySamples', () => {
-  it('computes nearest-rank p50/p95, count and errors, overall and per statement type', () => {
-    const samples: QuerySample[] = [
-      ...Array.from({ length: 20 }, (_, i) => ({ statement_type: 'SELECT' as const, duration_ms: i + 1, outcome: 'ok' as const })),
-      { statement_type: 'DELETE', duration_ms: 50, outcome: 'error' },
-    ];
-    const s = summarizeQuerySamples(samples);
-    expect(s.by_statement_type.SELECT).toEqual({ count: 20, errors: 0, p50_ms: 10, p95_ms: 19 });
-    expect(s.by_statement_type.DELETE).toEqual({ count: 1, errors: 1, p50_ms: 50, p95_ms: 50 });
-    expect(s.total).toEqual({ count: 21, errors: 1, p50_ms: 11, p95_ms: 20 });
-    expect(summarizeQuerySamples([]).total).toEqual({ count: 0, errors: 0, p50_ms: null, p95_ms: null });
   });
 });
