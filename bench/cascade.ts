@@ -149,6 +149,8 @@ goal (fan-out ≤ 3x floor): ${fanOutMs <= 3 * floorMs && verified === n && rows
       await admin.query(`DROP USER IF EXISTS '${d.mysql_user}'@'%'`);
     }
     await admin.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
+    // The API account's grant on this MetaDB goes with it (dropping a database keeps its grants).
+    await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [octo.deps.metaLogin.user]).catch(() => undefined);
     await admin.end();
     await octo.close();
   }

@@ -65,6 +65,8 @@ export async function main(args: string[]): Promise<void> {
       await admin.query(`DROP USER IF EXISTS '${db.mysql_user}'@'%'`);
     }
     await admin.query(`DROP DATABASE \`${metaDb}\``);
+    // The API account's grant on this MetaDB goes with it (dropping a database keeps its grants).
+    await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [octo.deps.metaLogin.user]).catch(() => undefined);
     await admin.end();
     await octo.close();
   }

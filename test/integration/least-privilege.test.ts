@@ -42,7 +42,10 @@ describe('the API account (MetaDB reads and writes of every API function)', () =
     const grants = rows.map((r) => String(Object.values(r)[0]));
     expect(grants).toContainEqual(expect.stringMatching(/^GRANT USAGE ON \*\.\* TO /));
     expect(grants).toContainEqual(expect.stringMatching(new RegExp(`^GRANT SELECT, INSERT, UPDATE, DELETE ON \`${octo.metaDb}\`\\.\\* TO `)));
-    expect(grants.filter((g) => !g.startsWith('GRANT USAGE ON *.*') && !g.includes(`\`${octo.metaDb}\``))).toEqual([]);
+    // The one account serves every MetaDB on the server (other test files run theirs at the same
+    // time): each grant beside USAGE is that DML on a MetaDB, never on a tenant database or *.*.
+    const others = grants.filter((g) => !g.startsWith('GRANT USAGE ON *.*'));
+    for (const g of others) expect(g).toMatch(/^GRANT SELECT, INSERT, UPDATE, DELETE ON `octodb_[a-z0-9_]+`\.\* TO /);
   });
 
   it('reads and writes MetaDB rows', async () => {
