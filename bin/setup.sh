@@ -34,12 +34,34 @@ docker_host_runner_ok() { docker_ok && docker compose ps --status running dbhost
 all_ok() { mysql_ok && redis_ok && skeema_ok; }
 if all_ok; then exit 0; fi
 
+create_admin_account() {
+  mysql -uroot <<SQL
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASS';
+CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASS';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%' WITH GRANT OPTION;
+SQL
+}
+
 wait_for() { # name, check function
   for _ in $(seq 1 60); do "$2" && return 0; sleep 1; done
   echo "setup: $1 did not come up" >&2; exit 1
 }
 
 if docker_ok; then
+  if db_port_open && ! mysql_ok && ! docker compose ps --status running mysql 2>/dev/null | grep -q mysql; then
+    # A server of this machine's own holds the port (not compose's, maybe still starting): compose's could not bind it.
+    if [ "$(id -u)" = 0 ] && mysql -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+      create_admin_account
+    else
+      echo "setup: a MySQL server already listens on $DB_HOST:$DB_PORT and $DB_USER cannot log in to it:" >&2
+      echo "       point OCTODB_MYSQL_URL at an account of it, or create '$DB_USER' there (see bin/setup.sh), or stop it" >&2
+      exit 1
+    fi
+  fi
+  all_ok && exit 0
   echo "setup: starting MySQL 8.4, Redis 7 and the db host with docker compose"
   docker compose up -d
   wait_for "Redis" redis_ok
@@ -65,17 +87,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     service mariadb start >/dev/null
     wait_for "MariaDB" db_port_open
   fi
-  if ! mysql_ok; then
-    # A fresh MariaDB lets root in only over the unix socket: create the TCP admin account.
-    mysql -uroot <<SQL
-CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASS';
-CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
-CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASS';
-GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
-GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'127.0.0.1' WITH GRANT OPTION;
-GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%' WITH GRANT OPTION;
-SQL
-  fi
+  # A fresh MariaDB lets root in only over the unix socket: create the TCP admin account.
+  mysql_ok || create_admin_account
   if ! redis_ok; then
     # No dump.rdb in the repo: persistence off, working dir outside the tree.
     redis-server --port "$REDIS_PORT" --save "" --dir /tmp --daemonize yes >/dev/null
