@@ -28,6 +28,8 @@ const base = z.object({
   job_id: z.string().regex(ID).optional(),
   db_id: z.string().regex(ID).optional(),
   log_id: z.string().regex(ID).optional(),
+  /** Which stage of a migration job wrote it (M1's host script output). */
+  stage: z.enum(['backup', 'update', 'validate', 'rollback', 'verify']).optional(),
   /** Set by the sinks when they cut an oversized message. */
   truncated: z.boolean().optional(),
 });
