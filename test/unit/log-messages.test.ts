@@ -16,6 +16,9 @@ describe('parseLogMessage (L1 validation)', () => {
     expect(parseLogMessage(JSON.stringify(good))).toEqual(good);
     expect(parseLogMessage(JSON.stringify(query))).toEqual(query);
     expect(parseLogMessage(JSON.stringify({ ...good, truncated: true }))).toEqual({ ...good, truncated: true });
+    // A migration job's host-script output says which stage wrote it.
+    const migration = { ...good, source: 'migration', job_id: 'f3b1c2d4-0000-4000-8000-000000000001', stage: 'update' };
+    expect(parseLogMessage(JSON.stringify(migration))).toEqual(migration);
   });
 
   it('drops unknown fields, so none can carry a value DynamoDB refuses (Infinity, a nested blob)', () => {
