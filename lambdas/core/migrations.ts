@@ -799,6 +799,9 @@ export function countStates(jobs: Array<{ state: JobState }>): Partial<Record<Jo
   return counts;
 }
 
+/** A follow-up still failing this many stale periods after its job ended is flagged for manual attention. */
+const FOLLOW_UP_FLAG_AFTER_STALE = 4;
+
 /**
  * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
  * `queued` that long) and starts them again (one out of tries is rolled back and failed by its
@@ -811,8 +814,15 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
   for (const job of followUps) {
     try {
       await afterJob(job, job.state, deps);
-    } catch {
-      // Still failing (e.g. the invoke quota): the mark stays and the next sweep tries again.
+    } catch (error) {
+      // Still failing (e.g. the invoke quota): the mark stays and the next sweep tries again. One
+      // failing that long is flagged and its batch closed, so the admin is told instead of waiting.
+      const longAgo = Date.now() - (job.finishedAt?.getTime() ?? Date.now()) > FOLLOW_UP_FLAG_AFTER_STALE * deps.settings.staleSeconds * 1000;
+      if (longAgo && !job.flagged) {
+        const reason = `what follows the job (its cascade to child databases) keeps failing: ${error instanceof Error ? error.message : String(error)}`;
+        await deps.migrations.updateJob(job.jobId, { flagged: true, statusReason: reason.slice(0, 2000) });
+        await finishBatch(job.batchId, deps);
+      }
     }
   }
   const stale = await deps.migrations.listStaleJobs(deps.settings.staleSeconds, 200);

@@ -830,6 +830,37 @@ describe('parent → child cascades', () => {
     );
   });
 
+  it("flags a parent job whose cascade keeps failing to be queued, closes its batch, and still queues the cascade once it can", async () => {
+    const { adminToken, parentDb, children } = await parentWithChildren(1);
+    const realStore = octo.deps.migrations;
+    octo.deps.migrations = Object.assign(Object.create(realStore), { listChildren: () => Promise.reject(new Error('MetaDB went away')) });
+    let sub: { batch_id: string; jobs: Array<{ job_id: string }> };
+    const fresh = mails.length;
+    try {
+      sub = (await octo.post<typeof sub>('/migrate', { sql: SKU }, adminToken)).body;
+      await octo.invoker.idle();
+      // Failing for longer than four stale periods: the next sweep flags the job and closes the batch.
+      await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET finished_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [sub.jobs[0]!.job_id]);
+      await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+      await waitForBatch(sub.batch_id, 10_000);
+      await octo.invoker.idle();
+    } finally {
+      octo.deps.migrations = realStore;
+    }
+    const parentJobId = sub.jobs[0]!.job_id;
+    const job = await jobRow(parentJobId);
+    expect(job).toMatchObject({ state: 'succeeded', flagged: 1, follow_up: 1 });
+    expect(String(job.status_reason)).toMatch(/cascade to child databases\) keeps failing: MetaDB went away/);
+    expect(mails.slice(fresh).filter((m) => m.fields.to === ADMIN_EMAIL).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
+
+    // MetaDB is back: the mark stays, so a sweep still delivers the change to the child.
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await waitForBatch(cascadeBatchId(parentJobId), 10_000);
+    await octo.invoker.idle();
+    expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
+    expect((await jobRow(parentJobId)).follow_up).toBe(0);
+  });
+
   it('the sweep closes a batch whose worker died after its last job, and sends its email once', async () => {
     const t = await tenant();
     const sub = await migrate(t.token, ITEMS);
