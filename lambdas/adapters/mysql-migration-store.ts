@@ -13,6 +13,8 @@ const CHUNK = 500;
 const chunks = <T>(items: T[], size = CHUNK): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 const TERMINAL = "('succeeded','failed','skipped')";
+/** The server's clock in a bulk insert, as every other timestamp here (not this process's clock). */
+const SERVER_NOW = { toSqlString: () => 'CURRENT_TIMESTAMP(3)' };
 
 /** Migration batches, jobs, audit rows and customized tables in MetaDB (schemas/meta/migration_*.sql). */
 export class MysqlMigrationStore implements MigrationStore {
@@ -32,7 +34,7 @@ export class MysqlMigrationStore implements MigrationStore {
           [
             part.map((j) => {
               const state = j.state ?? 'queued';
-              return [j.jobId, batch.batchId, j.dbId, j.hostId, j.table, j.desiredSql, state, j.statusReason ?? null, state === 'queued' ? null : new Date()];
+              return [j.jobId, batch.batchId, j.dbId, j.hostId, j.table, j.desiredSql, state, j.statusReason ?? null, state === 'queued' ? null : SERVER_NOW];
             }),
           ],
         );
@@ -260,7 +262,8 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async pendingParentChanges(dbId: string): Promise<PendingParentChange[]> {
     // The cascade jobs skipped on this database since its tenant last changed the table itself
-    // (adopting a change with its own migration clears it), newest first, with the parent's definition.
+    // (adopting a change with its own migration clears it; a cascade that found the table changed
+    // marks the customization itself, with its job), newest first, with the parent's definition.
     const [rows] = await this.pool.query<RowDataPacket[]>(
       `SELECT j.table_name, j.job_id, p.job_id AS parent_job_id, p.after_sql, j.finished_at
        FROM migration_jobs j
@@ -268,7 +271,7 @@ export class MysqlMigrationStore implements MigrationStore {
        JOIN migration_jobs p ON p.job_id = b.parent_job_id
        JOIN table_customizations c ON c.db_id = j.db_id AND c.table_name = j.table_name
        WHERE j.db_id = ? AND j.state = 'skipped' AND j.status_reason = 'customized' AND p.after_sql IS NOT NULL
-         AND j.finished_at >= c.customized_at
+         AND (j.finished_at >= c.customized_at OR c.job_id = j.job_id)
        ORDER BY j.finished_at DESC, j.job_id`,
       [dbId],
     );
