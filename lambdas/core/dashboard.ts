@@ -65,7 +65,7 @@ export async function getDatabaseMetadata(tenantId: string, dbId: string, deps: 
     status: db.status,
     status_reason: db.statusReason,
     size_bytes: schema?.sizeBytes ?? null,
-    table_count: schema?.tables.length ?? null,
+    table_count: schema?.tableCount ?? null,
     parent: db.template,
     customized_tables: await customizedTables(db, deps),
     // Kept for the tenant: the parent's definition of each customized table, to adopt with /migrate.
@@ -92,6 +92,8 @@ export async function getDatabaseTables(tenantId: string, dbId: string, deps: Da
     db_id: db.dbId,
     status: db.status,
     tables: (schema?.tables ?? []).map((t) => ({ name: t.name, rows_estimate: t.rowsEstimate })),
+    // More tables than the query path's row cap: the listing stops there (table_count has them all).
+    truncated: schema?.truncated ?? false,
   };
 }
 

@@ -204,7 +204,15 @@ export interface TableInfo {
 /** What the MySQL host says about one tenant database (sizes and row counts are estimates). */
 export interface SchemaInspector {
   /** Read with the tenant's own login (its database is the login's). */
-  describe(login: TenantLogin): Promise<{ sizeBytes: number; tables: TableInfo[] }>;
+  describe(login: TenantLogin): Promise<SchemaFacts>;
+}
+
+/** Size and count are of every table; the listing stops at the query path's caps (`truncated`). */
+export interface SchemaFacts {
+  sizeBytes: number;
+  tableCount: number;
+  tables: TableInfo[];
+  truncated: boolean;
 }
 
 // --- migrations (issue 5) ---

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { MysqlSchemaInspector } from '#adapters/mysql-schema-inspector';
+import { MysqlTenantSqlRunner } from '#adapters/mysql-tenant-sql-runner';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { BIN_FLOOR_MS, PERCENTILE_RELATIVE_ERROR } from '#core/query-stats';
 import { loadConfig } from '#shared/config';
@@ -127,6 +129,18 @@ describe('POST /dashboard', () => {
     expect(res.status).toBe(200);
     expect(res.body.tables.map((t) => t.name)).toEqual(['customers', 'orders']);
     for (const t of res.body.tables) expect(t.rows_estimate).toBeGreaterThanOrEqual(0);
+    expect(res.body).toMatchObject({ truncated: false });
+  });
+
+  it('counts and sizes every table even when the listing stops at the row cap', async () => {
+    const runner = new MysqlTenantSqlRunner({ rowLimit: 1, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 2, acquireTimeoutMs: 2000 });
+    try {
+      const facts = await new MysqlSchemaInspector(runner).describe(await octo.deps.tenantLogins.resolve(a.tenant_id, a.db_id));
+      expect(facts).toMatchObject({ tableCount: 2, truncated: true, tables: [{ name: 'customers' }] });
+      expect(facts.sizeBytes).toBeGreaterThan(0);
+    } finally {
+      await runner.close();
+    }
   });
 
   it('answers 404 for a database the caller does not own, or that does not exist', async () => {
