@@ -6,8 +6,9 @@ export const API_GRANTS = 'SELECT, INSERT, UPDATE, DELETE';
 const IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
 
 /**
- * Creates the API account, or brings its password and grants in step, as the admin account:
- * idempotent, so every local start and every deploy may run it. The password is bound by mysql2
+ * Creates the API account, or brings its password in step and grants what it lacks, as the admin
+ * account: idempotent, so every local start and every deploy may run it. Grants added by hand are
+ * not revoked (revoking first would leave the running API functions without privileges a moment). The password is bound by mysql2
  * (client-side escaping: CREATE USER cannot be prepared) and never appears in a log or a host script.
  */
 export async function ensureApiAccount(admin: MysqlLogin, api: MysqlLogin): Promise<void> {

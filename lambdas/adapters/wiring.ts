@@ -206,9 +206,10 @@ export async function resolveApiLogin(config: Config): Promise<MysqlLogin> {
 }
 
 /**
- * Locally both logins come from their URLs. On AWS each function is deployed with exactly one of
- * the two secrets: an API function reaches MetaDB as the API account and has no admin login; an
- * admin function (LF6, M1, admin) uses its admin login for MetaDB too rather than hold a second secret.
+ * Locally both logins come from their URLs. On AWS an API function is deployed with the API secret
+ * only and reaches MetaDB as the API account, with no admin login; an admin function (LF6, M1,
+ * admin) holds only the admin secret and uses it for MetaDB too. The MetaDB deployment alone holds
+ * both: it creates the API account.
  */
 export async function resolveMysqlLogins(config: Config): Promise<{ meta: MysqlLogin; admin?: MysqlLogin }> {
   const onAws = Boolean(config.OCTODB_MYSQL_SECRET_ARN || config.OCTODB_MYSQL_API_SECRET_ARN);
