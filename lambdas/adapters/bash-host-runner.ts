@@ -17,6 +17,8 @@ export class BashHostRunner implements HostRunner {
     login: MysqlLogin,
     private readonly dbHost: { host: string; port: number },
     private readonly command: string[] = ['bash', '-s'],
+    /** What the command itself needs from this process's environment (the docker client's settings). */
+    private readonly commandEnv: Record<string, string> = {},
   ) {
     this.home = mkdtempSync(join(tmpdir(), 'octodb-host-'));
     writeFileSync(join(this.home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\n`, { mode: 0o600 });
@@ -32,7 +34,7 @@ export class BashHostRunner implements HostRunner {
     return new Promise((resolve, reject) => {
       const child = spawn(bin!, args, {
         env: {
-          ...dockerClientEnv(),
+          ...this.commandEnv,
           PATH: process.env.PATH,
           HOME: this.home,
           OCTODB_DB_HOST: this.dbHost.host,
@@ -60,11 +62,11 @@ export class BashHostRunner implements HostRunner {
  * DOCKER_CONTEXT and the like, and its config dir, which lives under the real HOME that the
  * private HOME above would hide (Docker Desktop, rootless Docker and colima select contexts there).
  */
-function dockerClientEnv(): Record<string, string> {
+export function dockerClientEnv(from: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
+  for (const [name, value] of Object.entries(from)) {
     if (name.startsWith('DOCKER_') && value !== undefined) env[name] = value;
   }
-  if (!env.DOCKER_CONFIG && process.env.HOME) env.DOCKER_CONFIG = join(process.env.HOME, '.docker');
+  if (!env.DOCKER_CONFIG && from.HOME) env.DOCKER_CONFIG = join(from.HOME, '.docker');
   return env;
 }

@@ -25,7 +25,7 @@ import type { TokenDeps } from '#core/tokens';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
 import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
-import { BashHostRunner } from './bash-host-runner.ts';
+import { BashHostRunner, dockerClientEnv } from './bash-host-runner.ts';
 import { BufferedLogSink } from './buffered-log-sink.ts';
 import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
@@ -189,7 +189,7 @@ export function hostRunnerFor(config: Config, login: MysqlLogin | undefined): Ho
   switch (config.OCTODB_HOST_RUNNER) {
     case 'docker':
       // compose's dbhost container has skeema and the mysql client; it reaches MySQL as `mysql`.
-      return new BashHostRunner(login, { host: 'mysql', port: 3306 }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s']);
+      return new BashHostRunner(login, { host: 'mysql', port: 3306 }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s'], dockerClientEnv(process.env));
     case 'bash':
       return new BashHostRunner(login, dbHost);
   }

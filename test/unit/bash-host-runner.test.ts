@@ -1,45 +1,46 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { BashHostRunner } from '#adapters/bash-host-runner';
+import { describe, expect, it } from 'vitest';
+import { BashHostRunner, dockerClientEnv } from '#adapters/bash-host-runner';
 import type { HostRecord } from '#core/ports';
 
 const host = { hostId: 'local' } as HostRecord;
 const login = { host: '127.0.0.1', port: 3306, user: 'octodb', password: 'secret-pw', database: 'octodb_meta' };
 
+async function childEnv(commandEnv?: Record<string, string>): Promise<Record<string, string>> {
+  const runner = new BashHostRunner(login, { host: 'mysql', port: 3307 }, ['bash', '-s'], commandEnv);
+  try {
+    const result = await runner.run(host, 'env', 10);
+    expect(result.exitCode).toBe(0);
+    return Object.fromEntries(result.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  } finally {
+    await runner.close();
+  }
+}
+
 describe('BashHostRunner environment', () => {
-  const saved = { ...process.env };
-  afterEach(() => {
-    process.env = { ...saved };
+  it("picks the docker client's engine settings and its config dir under the real HOME", () => {
+    const env = dockerClientEnv({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock', DOCKER_CONTEXT: 'rootless', HOME: '/home/dev', OCTODB_JWT_SECRET: 'x' });
+    expect(env).toEqual({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock', DOCKER_CONTEXT: 'rootless', DOCKER_CONFIG: '/home/dev/.docker' });
+    expect(dockerClientEnv({ DOCKER_CONFIG: '/etc/docker-cfg', HOME: '/home/dev' })).toEqual({ DOCKER_CONFIG: '/etc/docker-cfg' });
   });
 
-  const childEnv = async (): Promise<Record<string, string>> => {
-    const runner = new BashHostRunner(login, { host: 'mysql', port: 3307 });
-    try {
-      const result = await runner.run(host, 'env', 10);
-      expect(result.exitCode).toBe(0);
-      return Object.fromEntries(result.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
-    } finally {
-      await runner.close();
-    }
-  };
-
-  it('hands the docker client its engine settings and config dir, and the script its database address', async () => {
-    process.env.DOCKER_HOST = 'unix:///run/user/1000/docker.sock';
-    process.env.DOCKER_CONTEXT = 'rootless';
-    process.env.HOME = '/home/dev';
-    const env = await childEnv();
+  it('hands the command its own settings and the script its database address, with a private HOME', async () => {
+    const env = await childEnv({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock', DOCKER_CONFIG: '/home/dev/.docker' });
     expect(env.DOCKER_HOST).toBe('unix:///run/user/1000/docker.sock');
-    expect(env.DOCKER_CONTEXT).toBe('rootless');
     expect(env.DOCKER_CONFIG).toBe('/home/dev/.docker');
     expect(env.OCTODB_DB_HOST).toBe('mysql');
     expect(env.OCTODB_DB_PORT).toBe('3307');
-    expect(env.HOME).not.toBe('/home/dev');
+    expect(env.HOME).toMatch(/octodb-host-/);
   });
 
   it('passes none of the process secrets to host scripts', async () => {
-    process.env.OCTODB_JWT_SECRET = 'jwt-secret-value';
-    process.env.OCTODB_DATA_KEY = 'data-key-value';
-    const env = await childEnv();
-    expect(Object.keys(env).filter((name) => name.startsWith('OCTODB_')).sort()).toEqual(['OCTODB_DB_HOST', 'OCTODB_DB_PORT']);
-    expect(JSON.stringify(env)).not.toContain('secret-pw');
+    process.env.OCTODB_TEST_CANARY_SECRET = 'canary-value';
+    try {
+      const env = await childEnv();
+      expect(Object.keys(env).filter((name) => name.startsWith('OCTODB_')).sort()).toEqual(['OCTODB_DB_HOST', 'OCTODB_DB_PORT']);
+      expect(Object.keys(env).filter((name) => name.startsWith('DOCKER_'))).toEqual([]);
+      expect(JSON.stringify(env)).not.toContain('secret-pw');
+    } finally {
+      delete process.env.OCTODB_TEST_CANARY_SECRET;
+    }
   });
 });
