@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { LogCursor, LogKind, LogRecord, LogStore, StoredLog } from './ports.ts';
+import type { HostRunResult, LogCursor, LogKind, LogRecord, LogSink, LogStore, StoredLog } from './ports.ts';
 
 /**
  * Log table layout: partition `tenant_id`, sort key `sk` = `<kind>#<ISO time>#<log_id>`.
@@ -26,4 +26,21 @@ export async function ingestLogRecord(record: LogRecord & { log_id?: string }, b
   const stored: StoredLog = { ...record, log_id: logId, create_timestamp: new Date(record.create_timestamp).toISOString() };
   await store.put(stored);
   return stored;
+}
+
+/** A host script's output as log lines: stdout INFO, stderr ERROR when the script failed; empty streams skipped. */
+export function hostOutputLines(result: HostRunResult): Array<Pick<LogRecord, 'level' | 'message'>> {
+  const lines: Array<Pick<LogRecord, 'level' | 'message'>> = [];
+  if (result.stdout.trim()) lines.push({ level: 'INFO', message: result.stdout });
+  if (result.stderr.trim()) lines.push({ level: result.exitCode === 0 ? 'INFO' : 'ERROR', message: result.stderr });
+  return lines;
+}
+
+/** Sends records, never failing: a log outage must not fail (or undo) the work they describe. */
+export async function sendBestEffort(logs: LogSink, records: LogRecord[]): Promise<void> {
+  try {
+    await logs.send(records);
+  } catch {
+    // The outcome is in MetaDB either way.
+  }
 }

@@ -10,6 +10,7 @@ import {
   runOnHost,
 } from './host-scripts.ts';
 import { databaseName, scratchSchemaName, tempSchemaName } from './ids.ts';
+import { hostOutputLines, sendBestEffort } from './logs.ts';
 import { validateMigrationSql } from './migration-sql.ts';
 import type {
   Caller,
@@ -394,18 +395,10 @@ type JobLog = ReturnType<typeof jobLog>;
 function jobLog(job: MigrationJobRecord, tenantId: string, deps: MigrationDeps) {
   const send = async (records: Array<Pick<LogRecord, 'level' | 'message'> & { stage?: MigrationStage }>) => {
     const base = { tenant_id: tenantId, db_id: job.dbId, job_id: job.jobId, source: 'migration', create_timestamp: new Date().toISOString() };
-    try {
-      await deps.logs.send(records.map((r) => ({ ...base, ...r })));
-    } catch {
-      // A log outage must not fail a migration.
-    }
+    await sendBestEffort(deps.logs, records.map((r) => ({ ...base, ...r })));
   };
   return {
-    output: (stage: MigrationStage, result: HostRunResult) =>
-      send([
-        ...(result.stdout.trim() ? [{ stage, level: 'INFO' as const, message: result.stdout }] : []),
-        ...(result.stderr.trim() ? [{ stage, level: result.exitCode === 0 ? ('INFO' as const) : ('ERROR' as const), message: result.stderr }] : []),
-      ]),
+    output: (stage: MigrationStage, result: HostRunResult) => send(hostOutputLines(result).map((line) => ({ stage, ...line }))),
     outcome: (state: JobState, reason: string | null) =>
       send([{ level: state === 'failed' ? 'ERROR' : 'INFO', message: `migration of ${job.table}: ${state}${reason ? ` (${reason})` : ''}` }]),
   };

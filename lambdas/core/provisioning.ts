@@ -1,5 +1,6 @@
 import { buildDropDatabaseScript, buildProvisionScript, runOnHost } from './host-scripts.ts';
 import { databaseName, newDatabasePassword, tempSchemaName } from './ids.ts';
+import { hostOutputLines, sendBestEffort } from './logs.ts';
 import type { DatabaseAccounts, DatabaseRecord, HostRecord, HostRunner, HostRunResult, LogSink, MetaStore, SchemaFiles, TemplateSource } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -105,16 +106,7 @@ export function failureReason(result: HostRunResult): string {
 }
 
 async function sendOutput(logs: LogSink, tenantId: string, dbId: string, result: HostRunResult): Promise<void> {
-  const now = new Date().toISOString();
-  const base = { tenant_id: tenantId, db_id: dbId, source: 'provision', create_timestamp: now };
-  const records = [
-    { ...base, level: result.exitCode === 0 ? ('INFO' as const) : ('ERROR' as const), message: `exit code ${result.exitCode}` },
-  ];
-  if (result.stdout) records.push({ ...base, level: 'INFO', message: result.stdout });
-  if (result.stderr) records.push({ ...base, level: result.exitCode === 0 ? 'INFO' : 'ERROR', message: result.stderr });
-  try {
-    await logs.send(records);
-  } catch {
-    // Logs are best effort here: a log outage must not turn a provisioned database into a failure.
-  }
+  const base = { tenant_id: tenantId, db_id: dbId, source: 'provision', create_timestamp: new Date().toISOString() };
+  const exit = { level: result.exitCode === 0 ? ('INFO' as const) : ('ERROR' as const), message: `exit code ${result.exitCode}` };
+  await sendBestEffort(logs, [exit, ...hostOutputLines(result)].map((line) => ({ ...base, ...line })));
 }
