@@ -44,6 +44,7 @@ export class OctoDbStack extends Stack {
   readonly logging: Logging;
   readonly asyncFailures: Queue;
   readonly alarms: Alarms;
+  readonly metadb: MetaDbDeployment;
 
   constructor(scope: Construct, id: string, props: OctoDbStackProps) {
     super(scope, id, props);
@@ -215,7 +216,7 @@ export class OctoDbStack extends Stack {
       targets: [new LambdaFunction(provision, { event: RuleTargetInput.fromObject({ sweep: true }) })],
     });
 
-    const metadb = new MetaDbDeployment(this, 'MetaDbDeployment', {
+    const metadb = (this.metadb = new MetaDbDeployment(this, 'MetaDbDeployment', {
       host,
       hostId: HOST_ID,
       network: vpcAccess,
@@ -223,7 +224,10 @@ export class OctoDbStack extends Stack {
       apiSecret: secrets.mysqlApi,
       mysqlUrl,
       logRetention,
-    });
+    }));
+    // The functions on the `octodb_api` login switch to new code or a new API secret only after
+    // the deployment above has created (or re-created) that account in MySQL.
+    for (const f of [authorizer, signup, token, query, dashboard, migrateSubmit]) f.node.addDependency(metadb.resource);
 
     // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
     // themselves: WAF, when on, refuses them first; without it nothing else would.

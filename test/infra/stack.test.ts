@@ -425,6 +425,18 @@ describe('network and data stores', () => {
     expect(cr.DependsOn).toContain(s.stack.getLogicalId(s.stack.host.record.node.defaultChild as never));
   });
 
+  it('switches the functions on the octodb_api login only after the custom resource has created that account', () => {
+    const [[crId]] = ofType('Custom::OctoDbMetaDb') as [[string, unknown]];
+    for (const name of ['authorizer', 'signup', 'token', 'query', 'dashboard', 'migrate-submit']) {
+      expect(envOf(name).OCTODB_MYSQL_API_SECRET_ARN).toBeDefined();
+      expect([s.resources[functionId(s, name)]!.DependsOn].flat()).toContain(crId);
+    }
+    // The admin-login functions need no such order, and the custom resource's own function must not have it.
+    for (const name of ['provision', 'migrate-run', 'admin', 'metadb-migrate']) {
+      expect([s.resources[functionId(s, name)]!.DependsOn ?? []].flat()).not.toContain(crId);
+    }
+  });
+
   it('runs Redis in the private subnets with TLS and encryption at rest', () => {
     const p = s.resources[s.stack.getLogicalId(s.stack.cache.group)]!.Properties!;
     expect(p).toMatchObject({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, Port: 6380, SecurityGroupIds: [{ 'Fn::GetAtt': [id(s.stack.network.redisSg), 'GroupId'] }] });
