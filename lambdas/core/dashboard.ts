@@ -155,7 +155,8 @@ async function ownedDatabase(tenantId: string, dbId: string, deps: Pick<Dashboar
 async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'schemas' | 'sealer'>) {
   if (db.status !== 'ready') return undefined;
   const host = await deps.meta.getHost(db.hostId);
-  if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host not found');
+  if (!host) throw new UnavailableError('Database host not found');
+  if (!db.mysqlPasswordSealed) throw new UnavailableError('Database login not available');
   // The tenant's own login: /dashboard holds no MySQL account that could read tenant databases.
   return deps.schemas.describe({ host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) });
 }

@@ -252,7 +252,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   // Backup once: a re-run after a crash keeps the definition from before the first push.
   let before = job.beforeSql;
   if (before === null) {
-    const attempt = await deps.state.attempts(job.jobId);
+    const attempt = tries;
     const started = new Date();
     const result = await run('backup', buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
     const parsed = parseDefinition(result.stdout);
