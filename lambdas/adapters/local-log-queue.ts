@@ -11,11 +11,15 @@ export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 export interface LocalQueueOptions {
   /** Records per consumer invocation (the Lambda event source mapping's BatchSize). */
   batchSize: number;
-  /**
-   * How long a received message stays invisible before it can be received again. It is also the
-   * consumer's time limit: a batch still running then is given up and its messages become visible.
-   */
+  /** How long a received message stays invisible before it can be received again. */
   visibilityTimeoutMs: number;
+  /**
+   * The consumer's time limit (the Lambda timeout): a batch still running then is given up and
+   * counts as failed, its messages visible again once their visibility timeout has passed too.
+   * Default: visibilityTimeoutMs. Longer lets tests keep quick redeliveries without giving up a
+   * batch that is merely slow (its messages stay invisible until the consumer answers).
+   */
+  consumerTimeoutMs: number;
   /**
    * After its nth failed receive a message stays invisible visibilityTimeoutMs × backoff^(n−1).
    * 1 is SQS's fixed visibility timeout; more lets a longer outage pass before the DLQ.
@@ -63,7 +67,7 @@ const TIMED_OUT = Symbol('timed out');
  * In-process stand-in for SQS + the Lambda event source mapping feeding L1. It keeps the
  * semantics the consumer relies on: batches, a message received is invisible until its visibility
  * timeout ends, only the ids L1 reports as failed (or the whole batch, if L1 throws or outlives
- * the timeout) come back, ApproximateReceiveCount counts receives, and a message whose
+ * its time limit) come back, ApproximateReceiveCount counts receives, and a message whose
  * `maxReceiveCount`th receive fails moves to the dead-letter queue instead of being received again.
  */
 export class LocalLogQueue implements LogSink {
@@ -86,7 +90,8 @@ export class LocalLogQueue implements LogSink {
     private readonly consumer: SqsConsumer,
     options: Partial<LocalQueueOptions> = {},
   ) {
-    this.options = { batchSize: 10, visibilityTimeoutMs: 30_000, visibilityBackoff: 1, maxReceiveCount: 3, concurrency: 4, ...options };
+    const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
+    this.options = { batchSize: 10, visibilityBackoff: 1, maxReceiveCount: 3, concurrency: 4, ...options, visibilityTimeoutMs, consumerTimeoutMs: options.consumerTimeoutMs ?? visibilityTimeoutMs };
   }
 
   async send(records: LogRecord[]): Promise<void> {
@@ -106,7 +111,9 @@ export class LocalLogQueue implements LogSink {
    * Sends again every message an earlier run saved to the dead-letter file (as a DLQ redrive
    * would), as new messages with their receive count reset. The file is set aside meanwhile as
    * `<file>.replaying` and removed once each replayed message is stored or saved anew, so a crash
-   * mid-replay loses none of them (the next start replays them again: log_id dedups the store).
+   * mid-replay loses none of them (the next start replays them again). log_id dedups the raw
+   * records of a message stored twice, not its hour-bucket statistics: a query record L1 had
+   * stored before it was saved is counted twice in get_query_stats.
    */
   replaySaved(): number {
     const file = this.options.deadLetterFile;
@@ -153,7 +160,8 @@ export class LocalLogQueue implements LogSink {
   /**
    * Stops receiving. Messages not consumed yet (waiting, invisible, or in a batch still running)
    * are saved to the dead-letter file, never dropped silently; a batch that completes afterwards
-   * may have stored some of them too (log_id dedups the replay).
+   * may have stored some of them too: their replay dedups the raw records by log_id, but adds the
+   * query records to their hour buckets a second time.
    */
   close(): void {
     if (this.closed) return;
@@ -206,15 +214,16 @@ export class LocalLogQueue implements LogSink {
     const receivedAt = Date.now();
     let failedIds: Set<string>;
     let timer: NodeJS.Timeout | undefined;
-    // As SQS: once the visibility timeout ends, the batch's messages are visible again, even if
-    // the consumer still runs. Its late answer is ignored (a late store is deduped by log_id).
+    // As Lambda: once the consumer's time limit ends, the batch has failed, and its messages come
+    // back even if the consumer still runs. Its late answer is ignored; a late store is deduped
+    // by log_id for the raw records, but its hour-bucket ADDs count those query records twice.
     const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(() => resolve(TIMED_OUT), this.options.visibilityTimeoutMs);
+      timer = setTimeout(() => resolve(TIMED_OUT), this.options.consumerTimeoutMs);
       this.timers.add(timer);
     });
     try {
       const response = await Promise.race([this.consumer({ Records: batch.map(toSqsRecord) }), timedOut]);
-      if (response === TIMED_OUT) logger.warn('log consumer outlived the visibility timeout: its batch is visible again', { count: batch.length });
+      if (response === TIMED_OUT) logger.warn('log consumer outlived its time limit: its batch is visible again', { count: batch.length });
       failedIds = new Set(response === TIMED_OUT ? batch.map((m) => m.messageId) : (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch {
       failedIds = new Set(batch.map((m) => m.messageId)); // a thrown invocation returns the whole batch

@@ -76,9 +76,10 @@ async function partitionOf(tenantId: string): Promise<Record<string, unknown>[]>
   return items;
 }
 
-// Short enough for quick redeliveries, long enough for a batch on a busy machine: it is also the
-// consumer's time limit, after which its batch counts as failed.
-const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 500) => new LocalLogQueue(consumer, { visibilityTimeoutMs });
+// A short visibility timeout for quick redeliveries, and a consumer time limit no busy machine
+// reaches: a slow batch given up while it still runs would add its query records to the hour
+// bucket twice (its redelivery adds them again), and count as failed receives.
+const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 500) => new LocalLogQueue(consumer, { visibilityTimeoutMs, consumerTimeoutMs: 30_000 });
 
 describe('log pipeline: local queue → L1 → dynalite', () => {
   it('stores exactly N items for N messages, each under its time-ordered sort key', async () => {
