@@ -25,7 +25,7 @@ const RETRY_DELAY_MS = 20_000;
 /**
  * Custom resource run by `cdk deploy` after the MySQL host signalled its bootstrap: pushes the
  * MetaDB schema (schemas/meta) with Skeema on the host through SSM, creates the API account (or
- * brings its password and grants in step with its secret), then registers the host in MetaDB,
+ * sets its password from its secret and grants what it lacks), then registers the host in MetaDB,
  * exactly as bin/local.ts does at local start. Delete leaves MetaDB and the account alone.
  */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
