@@ -206,12 +206,27 @@ export class MysqlMigrationStore implements MigrationStore {
 
   async finishBatchIfDone(batchId: string): Promise<boolean> {
     const [result] = await this.pool.execute<ResultSetHeader>(
-      `UPDATE migration_batches b SET b.finished_at = CURRENT_TIMESTAMP(3)
+      `UPDATE migration_batches b SET b.finished_at = CURRENT_TIMESTAMP(3), b.notify_pending = 1
        WHERE b.batch_id = ? AND b.finished_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM migration_jobs j WHERE j.batch_id = b.batch_id AND j.state NOT IN ${TERMINAL})`,
       [batchId],
     );
     return result.affectedRows === 1;
+  }
+
+  async listUnnotifiedBatches(minAgeSeconds: number, limit: number): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT batch_id FROM migration_batches
+       WHERE notify_pending = 1 AND finished_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND
+         AND finished_at > CURRENT_TIMESTAMP(3) - INTERVAL 1 DAY
+       LIMIT ?`,
+      [minAgeSeconds, limit],
+    );
+    return rows.map((r) => String(r.batch_id));
+  }
+
+  async markNotified(batchId: string): Promise<void> {
+    await this.pool.execute('UPDATE migration_batches SET notify_pending = 0 WHERE batch_id = ?', [batchId]);
   }
 
   async listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {

@@ -747,14 +747,22 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return results;
 }
 
-/** Marks a batch finished once all its jobs are, and sends its emails (once). */
+/** Marks a batch finished once all its jobs are, and sends its emails. */
 async function finishBatch(batchId: string, deps: MigrationDeps): Promise<void> {
-  if (!(await deps.migrations.finishBatchIfDone(batchId))) return;
-  const batch = (await deps.migrations.getBatch(batchId))!;
+  if (await deps.migrations.finishBatchIfDone(batchId)) await notifyPending(batchId, deps);
+}
+
+/**
+ * Sends a finished batch's emails and clears their pending mark. A mail outage must not undo a
+ * finished migration: the mark stays and the sweep sends them later (for a day; a tenant email
+ * already sent before the admin's failed goes out again then).
+ */
+async function notifyPending(batchId: string, deps: MigrationDeps): Promise<void> {
   try {
-    await notifyBatch(batch, deps);
+    await notifyBatch((await deps.migrations.getBatch(batchId))!, deps);
+    await deps.migrations.markNotified(batchId);
   } catch {
-    // A mail outage must not undo a finished migration; the outcome stays in MetaDB and /dashboard.
+    // Retried by the sweep; the outcome is in MetaDB and /dashboard meanwhile.
   }
 }
 
@@ -799,7 +807,8 @@ const FOLLOW_UP_FLAG_AFTER_STALE = 4;
  * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
  * `queued` that long) and starts them again (one out of tries is rolled back and failed by its
  * worker); finishes what followed a job whose worker died after its outcome; resumes cascades;
- * closes batches whose jobs all ended but whose worker died before closing them.
+ * closes batches whose jobs all ended but whose worker died before closing them; sends the emails
+ * a mail outage held back.
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
@@ -837,5 +846,8 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
   // A worker that died between its batch's last job and closing the batch: close it, send its emails.
   const done = await deps.migrations.listDoneUnfinishedBatches(deps.settings.staleSeconds, 100);
   for (const batchId of done) await finishBatch(batchId, deps);
-  return stale.length + followUps.length + cascades.length + done.length;
+  // Emails a mail outage held back (a minute's grace: the worker that finished a batch sends its own).
+  const unsent = await deps.migrations.listUnnotifiedBatches(60, 50);
+  for (const batchId of unsent) await notifyPending(batchId, deps);
+  return stale.length + followUps.length + cascades.length + done.length + unsent.length;
 }

@@ -300,7 +300,11 @@ export interface MigrationStore {
   addAudit(entries: AuditEntry[]): Promise<void>;
   listAudit(jobIds: string[]): Promise<AuditEntry[]>;
   /** Marks the batch finished when no job is left queued or running; true for the one caller that did. */
+  /** Marks the batch finished once every job is, with its emails pending; true for the one caller that did. */
   finishBatchIfDone(batchId: string): Promise<boolean>;
+  /** Finished batches whose emails are still pending, finished between `minAgeSeconds` and a day ago. */
+  listUnnotifiedBatches(minAgeSeconds: number, limit: number): Promise<string[]>;
+  markNotified(batchId: string): Promise<void>;
   /**
    * Tenant jobs whose worker vanished: `running` with a claim older than the limit, or still
    * `queued` that long (its invocations gave up waiting for a busy database).

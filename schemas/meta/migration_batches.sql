@@ -7,7 +7,9 @@ CREATE TABLE migration_batches (
   allow_unsafe tinyint(1) NOT NULL DEFAULT 0,
   created_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   finished_at datetime(3) DEFAULT NULL,
+  notify_pending tinyint(1) NOT NULL DEFAULT 0,
   PRIMARY KEY (batch_id),
   KEY ix_migration_batches_tenant (tenant_id),
-  KEY ix_migration_batches_parent_job (parent_job_id)
+  KEY ix_migration_batches_parent_job (parent_job_id),
+  KEY ix_migration_batches_notify (notify_pending, finished_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -20,6 +20,8 @@ interface Captured {
   fields: Record<string, string>;
 }
 const mails: Captured[] = [];
+/** Mailgun answers 503 to this many more requests (a mail outage). */
+let mailOutage = 0;
 let mailServer: Server;
 async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
   const chunks: Buffer[] = [];
@@ -34,6 +36,12 @@ let realRunner: HostRunner;
 
 beforeAll(async () => {
   mailServer = createServer(async (req, res) => {
+    if (mailOutage > 0) {
+      mailOutage--;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"Service Unavailable"}');
+      return;
+    }
     mails.push({ path: req.url ?? '', auth: String(req.headers.authorization), fields: await readForm(req) });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"<x@mg>","message":"Queued. Thank you."}');
   });
@@ -861,6 +869,22 @@ describe('parent → child cascades', () => {
     await octo.invoker.idle();
     expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
     expect((await jobRow(parentJobId)).follow_up).toBe(0);
+  });
+
+  it('sends a batch email that a mail outage held back on a later sweep, once', async () => {
+    const t = await tenant();
+    const fresh = mails.length;
+    mailOutage = 1;
+    const sub = await migrate(t.token, ITEMS);
+    expect(mailOutage).toBe(0); // the one send was refused
+    expect(mails.slice(fresh).filter((m) => m.fields.to === t.email)).toEqual([]);
+    // Past the sweep's grace minute, the held-back email goes out, and only once.
+    await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NOW(3) - INTERVAL 2 MINUTE WHERE batch_id = ?`, [sub.batch_id]);
+    for (let i = 0; i < 2; i++) {
+      await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+      await octo.invoker.idle();
+    }
+    expect(mails.slice(fresh).filter((m) => m.fields.to === t.email).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
   });
 
   it('the sweep closes a batch whose worker died after its last job, and sends its email once', async () => {
