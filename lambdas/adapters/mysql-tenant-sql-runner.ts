@@ -29,6 +29,9 @@ export interface TenantSqlLimits {
 
 type Flavor = 'mysql' | 'mariadb';
 
+/** Whom a pooled connection is switched to: one database's login. */
+const whoOf = (login: TenantLogin): string => `${login.user}\u0000${login.database}`;
+
 /** The callback-style connection under mysql2's promise wrapper: it streams rows as events. */
 const coreOf = (conn: Connection): CoreConnection => (conn as unknown as { connection: CoreConnection }).connection;
 
@@ -69,7 +72,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   async run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
     const host = this.poolFor(login.host);
-    const who = `${login.user}\u0000${login.database}`;
+    const who = whoOf(login);
     let slot: PoolSlot<Connection>;
     try {
       slot = await host.pool.acquire(who, login);
@@ -151,7 +154,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       conn.destroy();
       throw error;
     }
-    slot.who = `${login.user}\u0000${login.database}`;
+    slot.who = whoOf(login);
     return conn;
   }
 
