@@ -9,7 +9,10 @@ import type { HostRunResult, LogCursor, LogKind, LogRecord, LogSink, LogStore, S
  */
 export const kindOf = (record: LogRecord): LogKind => (record.source === 'query' ? 'query' : 'log');
 
-export const sortKey = (kind: LogKind, createdIso: string, logId: string): string => `${kind}#${createdIso}#${logId}`;
+/** Where records of `kind` created at `createdIso` start: it sorts before each of their keys. */
+export const keyAt = (kind: LogKind, createdIso: string): string => `${kind}#${createdIso}`;
+
+export const sortKey = (kind: LogKind, createdIso: string, logId: string): string => `${keyAt(kind, createdIso)}#${logId}`;
 
 /** True when a cursor points into this tenant's partition and this kind's key range. */
 export const cursorFits = (cursor: LogCursor, tenantId: string, kind: LogKind): boolean =>

@@ -1,3 +1,4 @@
+import { keyAt } from './logs.ts';
 import type { QueryLogRecord, QuerySample, StatsBucket } from './ports.ts';
 
 /**
@@ -45,8 +46,7 @@ export function contributionOf(record: QuerySample): string[] {
 
 const HOUR = 3_600_000;
 
-/** Raw query records' sort keys are `query#<ISO time>#<log_id>` (core/logs.ts sortKey). */
-const rawKey = (t: number): string => `query#${new Date(t).toISOString()}`;
+const rawKey = (t: number): string => keyAt('query', new Date(t).toISOString());
 const hourKey = (t: number): string => bucketKey(new Date(t).toISOString());
 
 /** What get_query_stats reads for a window: inclusive sort-key ranges of hour buckets and of raw records. */
@@ -68,8 +68,8 @@ export function statsReadPlan(since: Date, now: Date): StatsReadPlan {
   const to = now.getTime();
   const firstFullHour = Math.ceil(from / HOUR) * HOUR;
   const currentHour = Math.floor(to / HOUR) * HOUR;
-  // A record's key is `query#<its time>#<log_id>`: `query#<t>` sorts before every record created
-  // at t, so [rawKey(a), rawKey(b)] holds exactly the records created in [a, b).
+  // rawKey(t) sorts before every record created at t, so [rawKey(a), rawKey(b)] holds exactly the
+  // records created in [a, b).
   const untilNow = rawKey(to + 1);
   if (firstFullHour >= currentHour) return { raw: [[rawKey(from), untilNow]] };
   const raw: [string, string][] = [];
