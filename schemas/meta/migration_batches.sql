@@ -11,5 +11,6 @@ CREATE TABLE migration_batches (
   PRIMARY KEY (batch_id),
   KEY ix_migration_batches_tenant (tenant_id),
   KEY ix_migration_batches_parent_job (parent_job_id),
-  KEY ix_migration_batches_notify (notify_pending, finished_at)
+  KEY ix_migration_batches_notify (notify_pending, finished_at),
+  KEY ix_migration_batches_finished (finished_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
