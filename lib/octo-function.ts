@@ -127,16 +127,17 @@ export class OctoFunction extends NodejsFunction {
 
   /** MySQL admin login: the secret {username,password,host,port}; the URL carries only host and schema. */
   bindMysql(secret: ISecret, url: string): this {
-    this.addEnvironment('OCTODB_MYSQL_URL', url);
-    this.addEnvironment('OCTODB_MYSQL_SECRET_ARN', secret.secretArn);
-    secret.grantRead(this);
-    return this;
+    return this.bindMysqlSecret('OCTODB_MYSQL_SECRET_ARN', secret, url);
   }
 
   /** MySQL API login (MetaDB rows only), secret as bindMysql's; wiring.ts then has no admin login. */
   bindMysqlApi(secret: ISecret, url: string): this {
+    return this.bindMysqlSecret('OCTODB_MYSQL_API_SECRET_ARN', secret, url);
+  }
+
+  private bindMysqlSecret(arnVariable: string, secret: ISecret, url: string): this {
     this.addEnvironment('OCTODB_MYSQL_URL', url);
-    this.addEnvironment('OCTODB_MYSQL_API_SECRET_ARN', secret.secretArn);
+    this.addEnvironment(arnVariable, secret.secretArn);
     secret.grantRead(this);
     return this;
   }
