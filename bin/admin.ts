@@ -5,16 +5,22 @@
  * OCTODB_ADMIN_FUNCTION set (the stack's AdminFunctionName output) it invokes that function on AWS.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createAdmin } from '#core/admin';
 import { ConflictError } from '#core/errors';
+import { HandoffLogSink } from '#adapters/handoff-log-sink';
 import { buildDeps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
 import { signupRequest } from '#shared/requests';
 import { localSecrets } from './local.ts';
 
-const usage = 'usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]';
+const usage = `usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]
+
+Creates an admin tenant and provisions its database; prints {"tenant_id","db_id","status"} as JSON.
+With OCTODB_ADMIN_FUNCTION set it invokes that deployed function; else it runs on this machine.`;
+const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
 
 /** Calls the deployed admin function synchronously and returns what it answered. */
 export type InvokeAdmin = (functionName: string, payload: Record<string, unknown>) => Promise<Record<string, unknown>>;
@@ -27,16 +33,28 @@ const invokeOnAws: InvokeAdmin = async (functionName, payload) => {
 };
 
 export async function main(argv: string[], env = process.env, invoke: InvokeAdmin = invokeOnAws): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { name: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, template: { type: 'string' } },
-  });
-  if (positionals[0] !== 'create') {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { name: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, template: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  const { positionals, values } = args;
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (positionals[0] !== 'create' || positionals.length !== 1) {
     console.error(usage);
     return 2;
   }
-  const parsed = signupRequest.safeParse({ ...values, template: values.template ?? 'default' });
+  const { help: _, ...fields } = values;
+  const parsed = signupRequest.safeParse({ ...fields, template: fields.template ?? 'default' });
   if (!parsed.success) {
     console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
     return 2;
@@ -51,7 +69,8 @@ export async function main(argv: string[], env = process.env, invoke: InvokeAdmi
     return answer.status === 'ready' ? 0 : 1;
   }
   const config = loadConfig({ ...localSecrets(), ...env });
-  const deps = await buildDeps(config);
+  // Stdout carries the JSON answer alone; the provisioning records go where `npm start` stores them.
+  const deps = await buildDeps(config, { logs: new HandoffLogSink(resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE)) });
   try {
     const result = await createAdmin(parsed.data, {
       ...deps,

@@ -88,6 +88,7 @@ export class OctoFunction extends NodejsFunction {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'octodb',
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        OCTODB_RUNTIME: 'lambda',
         ...props.environment,
       },
       bundling: {

@@ -55,7 +55,8 @@ export interface DeadLetter {
 /** One line of the dead-letter file. */
 export interface SavedMessage {
   at: string;
-  reason: 'dead-letter' | 'shutdown';
+  /** `handoff`: left by a short-lived command (npm run admin) for the next start to store. */
+  reason: 'dead-letter' | 'shutdown' | 'handoff';
   message_id: string;
   receive_count: number;
   body: string;
@@ -268,10 +269,9 @@ export class LocalLogQueue implements LogSink {
     const file = this.options.deadLetterFile;
     if (!file) return false;
     const at = new Date().toISOString();
-    const lines = messages.map((m) => JSON.stringify({ at, reason, message_id: m.messageId, receive_count: m.receiveCount, body: m.body } satisfies SavedMessage));
+    const lines = messages.map((m) => ({ at, reason, message_id: m.messageId, receive_count: m.receiveCount, body: m.body }) satisfies SavedMessage);
     try {
-      mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, `${lines.join('\n')}\n`);
+      appendSaved(file, lines);
       return true;
     } catch (error) {
       this.saveFailed = true;
@@ -296,6 +296,12 @@ export class LocalLogQueue implements LogSink {
       this.head = 0;
     }
   }
+}
+
+/** Appends saved messages to a dead-letter file, as replaySaved() reads them (synchronously: on disk before they settle). */
+export function appendSaved(file: string, saved: SavedMessage[]): void {
+  mkdirSync(dirname(file), { recursive: true });
+  appendFileSync(file, `${saved.map((m) => JSON.stringify(m)).join('\n')}\n`);
 }
 
 function newMessage(body: string): Message {

@@ -31,6 +31,7 @@ import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
 import { LoggerLogSink } from './logger-log-sink.ts';
+import { LoggerNotifier } from './logger-notifier.ts';
 import { MailgunNotifier } from './mailgun-notifier.ts';
 import { MysqlHostSql } from './mysql-host-sql.ts';
 import { MysqlMigrationStore } from './mysql-migration-store.ts';
@@ -250,9 +251,10 @@ export function useDeps(built: Deps): void {
   current = Promise.resolve(built);
 }
 
-async function notifierFor(config: Config): Promise<Notifier> {
+export async function notifierFor(config: Config): Promise<Notifier> {
   const key = config.OCTODB_MAILGUN_API_KEY ?? (config.OCTODB_MAILGUN_API_KEY_SECRET_ARN && (await readSecret(config.OCTODB_MAILGUN_API_KEY_SECRET_ARN)));
-  if (!key) return new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM);
+  // A Lambda's file system is read-only: without Mailgun its emails go to the structured log.
+  if (!key) return config.OCTODB_RUNTIME === 'lambda' ? new LoggerNotifier(config.OCTODB_MAIL_FROM) : new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM);
   if (!config.OCTODB_MAILGUN_DOMAIN) throw new Error('configuration: OCTODB_MAILGUN_DOMAIN is required with a Mailgun key');
   return new MailgunNotifier({ key, url: config.OCTODB_MAILGUN_URL }, config.OCTODB_MAILGUN_DOMAIN, config.OCTODB_MAIL_FROM);
 }

@@ -9,6 +9,8 @@ const commaList = (s: string): string[] => s.split(',').map((item) => item.trim(
  * (a Lambda cold start or the local gateway) and handed to adapters through constructors.
  */
 const settings = z.object({
+  /** Where this process runs: `lambda` (set by the CDK stack on every function) or `local` (npm start, tests, admin). */
+  OCTODB_RUNTIME: z.enum(['lambda', 'local']).default('local'),
   /** The admin account (ALL PRIVILEGES: provisioning, migrations, host scripts); its path is the MetaDB schema. */
   OCTODB_MYSQL_URL: z.string().default('mysql://octodb:octodb@127.0.0.1:3306/octodb_meta'),
   /** On AWS: a Secrets Manager secret {username,password,host,port} used instead of the URL's login. */
@@ -93,7 +95,7 @@ const settings = z.object({
   OCTODB_MAIL_FROM: z.string().default('OctoDB <octodb@localhost>'),
   /** Who hears about jobs that failed for good. */
   OCTODB_ADMIN_EMAIL: z.string().optional(),
-  /** Without a Mailgun key, emails are appended here (one JSON object a line). */
+  /** Without a Mailgun key, emails are appended here locally (one JSON object a line); on Lambda they go to the structured log. */
   OCTODB_OUTBOX_FILE: z.string().default('.octodb/outbox.jsonl'),
 });
 

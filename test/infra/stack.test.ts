@@ -172,6 +172,10 @@ describe('functions', () => {
     }
   });
 
+  it('tells every function it runs on Lambda (read-only files: emails without Mailgun go to the log)', () => {
+    for (const name of FUNCTIONS) expect(envOf(name).OCTODB_RUNTIME, name).toBe('lambda');
+  });
+
   it('runs host scripts through SSM and async invokes through Lambda, with the function names as JSON', () => {
     for (const name of ['provision', 'migrate-run', 'metadb-migrate', 'admin']) expect(envOf(name).OCTODB_HOST_RUNNER).toBe('ssm');
     const names = (fn: string) => JSON.stringify(envOf(fn).OCTODB_FUNCTION_NAMES);

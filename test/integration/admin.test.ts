@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { databaseName } from '#core/ids';
 import { main as adminCommand } from '../../bin/admin.ts';
 import { handler as adminFunction } from '../../lambdas/admin/handler.ts';
-import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
+import { logger } from '#shared/logger';
+import { MYSQL_URL, startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 
 let octo: TestOctoDb;
 beforeAll(async () => {
@@ -54,5 +56,60 @@ describe('npm run admin against AWS (OCTODB_ADMIN_FUNCTION)', () => {
     const answer = await adminFunction({ name: 'X', email, password: 'short' });
     expect(answer.error).toMatch(/password/);
     expect(await tenantRow(email)).toBeUndefined();
+  });
+});
+
+describe('npm run admin on this machine', () => {
+  it('answers --help with its usage and exit 0, and an unknown option with the usage and exit 2, without a stack trace', async () => {
+    const out = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await adminCommand(['--help'], {})).toBe(0);
+      expect(String(out.mock.calls[0]?.[0])).toMatch(/^usage: npm run admin -- create/);
+      expect(await adminCommand(['create', '--bogus'], {})).toBe(2);
+      expect(String(err.mock.calls[0]?.[0])).toMatch(/Unknown option '--bogus'[\s\S]*usage:/);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
+
+  it('prints only its JSON on stdout, and its provisioning records reach the log table at the next start', async () => {
+    // The file this OctoDB replays at start, as `npm start` does with the checkout's .octodb/ one.
+    const handoff = octo.deps.config.OCTODB_LOG_DEAD_LETTER_FILE;
+    const email = uniqueEmail();
+    // The answer goes through console.log, the structured logger writes to process.stdout itself.
+    const answers: string[] = [];
+    const answered = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void answers.push(String(line)));
+    const loggerLines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      loggerLines.push(String(chunk));
+      return true;
+    });
+    logger.setLogLevel('INFO');
+    let exit: number;
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, OCTODB_MYSQL_URL: MYSQL_URL.replace(/\/[^/]*$/, `/${octo.metaDb}`), OCTODB_LOG_DEAD_LETTER_FILE: handoff };
+      delete env.OCTODB_ADMIN_FUNCTION;
+      exit = await adminCommand(['create', '--name', 'Local Ops', '--email', email, '--password', 'admin-password-1'], env);
+    } finally {
+      logger.setLogLevel('SILENT');
+      write.mockRestore();
+      answered.mockRestore();
+    }
+    expect(exit).toBe(0);
+    expect(loggerLines).toEqual([]);
+    expect(answers).toHaveLength(1);
+    const answer = JSON.parse(answers[0]!) as { tenant_id: string; db_id: string; status: string };
+    expect(answer).toMatchObject({ status: 'ready', db_id: (await tenantRow(email))?.db_id });
+    expect(existsSync(handoff)).toBe(true);
+
+    // What the next start does with the file: replay it into the log table.
+    expect(octo.logQueue.replaySaved()).toBeGreaterThan(0);
+    await octo.logQueue.idle();
+    const token = await octo.token(email, 'admin-password-1');
+    const logs = await octo.post<{ items: Array<{ source: string; db_id: string }> }>('/dashboard', { action: 'get_log_table', limit: 100 }, token);
+    expect(logs.status).toBe(200);
+    expect(logs.body.items.filter((i) => i.source === 'provision' && i.db_id === answer.db_id).length).toBeGreaterThan(0);
   });
 });
