@@ -16,7 +16,9 @@
  * 127.0.0.1; every loop stops by itself (a phase's time, a request count, the write budget).
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Agent, request } from 'node:http';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { databaseName } from '#core/ids';
@@ -38,7 +40,7 @@ type Kind = (typeof KINDS)[number];
 
 const FLAGS = {
   /** Seconds of victim load per phase. */
-  seconds: { type: 'string', default: '10' },
+  seconds: { type: 'string', default: '8' },
   /** Victim requests per second (open loop); keep it under the per-tenant rate limit. */
   rate: { type: 'string', default: '50' },
   /** Attack kinds to run, comma-separated: each alone, then all together. */
@@ -55,7 +57,7 @@ const FLAGS = {
   'victim-timeout': { type: 'string', default: '10000' },
   'attacker-timeout': { type: 'string', default: '20000' },
   /** Seconds of quiet after each phase, so work the server still does (a parse, a statement) is not billed to the next. */
-  settle: { type: 'string', default: '3' },
+  settle: { type: 'string', default: '2' },
 } as const;
 
 /** A request loop sends at most this many, whatever its time allows. */
@@ -79,7 +81,6 @@ interface Account {
 }
 interface Attacker extends Account {
   kind: Kind;
-  agent: Agent;
 }
 type Counts = Map<string, number>;
 interface VictimSample {
@@ -128,30 +129,29 @@ export async function main(args: string[]): Promise<void> {
   const { startTestOctoDb } = await import('../test/support/octodb.ts');
   const octo = await startTestOctoDb(SETUP_ENV_OVERRIDES);
   const jobIds: string[] = [];
-  const accounts: Account[] = [];
+  const accounts: Array<Omit<Account, 'token'>> = [];
+  let attackerThread: AttackerThread | undefined;
   try {
     console.log(`setting up 1 victim and ${opts.attackers * opts.kinds.length} attacker accounts…`);
     const signUp = async (): Promise<Account> => {
-      const t = await octo.signUp();
-      accounts.push({ ...t, token: '' });
-      const db = await octo.waitForDatabase(t.db_id, 180_000);
-      if (db.status !== 'ready') throw new Error(`database ${t.db_id} ${db.status}: ${db.status_reason}`);
-      const account = { ...t, token: await octo.token(t.email, t.password) };
-      accounts[accounts.findIndex((a) => a.db_id === t.db_id)] = account;
-      return account;
+      const email = `t-${randomBytes(6).toString('hex')}@example.com`;
+      const password = `pw-${randomBytes(8).toString('hex')}`;
+      const ids = await setupPost<{ tenant_id: string; db_id: string }>(octo.url, '/signup', { name: 'Neighbours bench', email, password }, 202);
+      accounts.push({ ...ids, email, password });
+      const db = await octo.waitForDatabase(ids.db_id, 180_000);
+      if (db.status !== 'ready') throw new Error(`database ${ids.db_id} ${db.status}: ${db.status_reason}`);
+      const { token } = await setupPost<{ token: string }>(octo.url, '/token', { email, password }, 200);
+      return { ...ids, email, password, token };
     };
     const [victim, ...attackerAccounts] = await Promise.all(
       Array.from({ length: 1 + opts.attackers * opts.kinds.length }, signUp),
     );
-    const attackers: Attacker[] = attackerAccounts.map((a, i) => ({
-      ...a,
-      kind: opts.kinds[Math.floor(i / opts.attackers)]!,
-      agent: new Agent({ keepAlive: true, maxSockets: opts.concurrency }),
-    }));
+    const attackers: Attacker[] = attackerAccounts.map((a, i) => ({ ...a, kind: opts.kinds[Math.floor(i / opts.attackers)]! }));
     const seeded = await octo.post('/query', { query: 'INSERT INTO customers (id, name, email) VALUES (1, ?, ?)', params: ['victim', 'v@example.com'] }, victim!.token);
     if (seeded.status !== 200) throw new Error(`victim seed answered ${seeded.status}`);
     for (const a of attackers.filter((x) => x.kind === 'writes')) jobIds.push(...(await createBlobTable(octo, a)));
 
+    attackerThread = new AttackerThread({ ...opts, url: octo.url, attackers });
     const victimAgent = new Agent({ keepAlive: true, maxSockets: 64 });
     const victimCall = (due: number) =>
       call(octo.url, victimAgent, '/query', { query: VICTIM_SQL, params: [1] }, victim!.token, due + opts.victimTimeoutMs).then((status) => ({
@@ -173,32 +173,22 @@ export async function main(args: string[]): Promise<void> {
     const phases: Phase[] = [];
     for (const step of plan) {
       if (aborted) break;
-      process.stdout.write(`phase ${step.name}… `);
       const started = performance.now();
-      const attacks = new Map<Kind, Counts>(step.kinds.map((k) => [k, new Map()]));
-      const attackDeadline = performance.now() + RAMP_MS + opts.seconds * 1000;
-      const budget = { writes: opts.writeStatements };
-      const attacking = Promise.all(
-        attackers
-          .filter((a) => step.kinds.includes(a.kind))
-          .flatMap((a) =>
-            Array.from({ length: opts.concurrency }, () => attackLoop(octo.url, a, attacks.get(a.kind)!, attackDeadline, budget, opts)),
-          ),
-      );
+      const attacking = step.kinds.length ? attackerThread.run(step.kinds, RAMP_MS + opts.seconds * 1000) : Promise.resolve(new Map<Kind, Counts>());
       if (step.kinds.length) await sleep(RAMP_MS);
       const victimSamples = await openLoop(opts.rate, opts.seconds, victimCall);
-      await attacking;
+      const attacks = await attacking;
       const busy = await quiet(octo, attackers);
       await octo.invoker.idle();
       await sleep(opts.settleMs);
       phases.push({ name: step.name, victim: victimSamples, attacks, busyAfterMs: busy });
-      console.log(`${((performance.now() - started) / 1000).toFixed(1)} s${busy ? `, the server still ran attackers' statements for ${(busy / 1000).toFixed(1)} s after` : ''}`);
+      console.log(`phase ${step.name}: ${((performance.now() - started) / 1000).toFixed(1)} s${busy ? `, the server still ran attackers' statements for ${(busy / 1000).toFixed(1)} s after` : ''}`);
     }
     victimAgent.destroy();
-    for (const a of attackers) a.agent.destroy();
     report(phases, opts);
   } finally {
     process.off('SIGINT', onSignal);
+    await attackerThread?.close();
     const forgotten = await forgetRedisKeys(octo, [...accounts.flatMap((a) => [a.tenant_id, a.db_id, a.email]), ...jobIds]);
     await octo.close(); // drops every tenant database and user, then the MetaDB
     console.log(`\ncleaned up: ${accounts.length} tenant databases and users, MetaDB ${octo.metaDb}, ${forgotten} Redis keys`);
@@ -255,6 +245,7 @@ async function openLoop(rate: number, seconds: number, send: (due: number) => Pr
 async function attackLoop(
   url: string,
   a: Attacker,
+  agent: Agent,
   counts: Counts,
   deadline: number,
   budget: { writes: number },
@@ -263,8 +254,98 @@ async function attackLoop(
   for (let i = 0; i < MAX_REQUESTS_PER_WORKER && !aborted && performance.now() < deadline; i++) {
     if (a.kind === 'writes' && budget.writes-- <= 0) return;
     const { path, body, token } = attackRequest(a, i, opts.parserDepth);
-    const status = await call(url, a.agent, path, body, token, performance.now() + opts.attackerTimeoutMs);
+    const status = await call(url, agent, path, body, token, performance.now() + opts.attackerTimeoutMs);
     counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+}
+
+/**
+ * The attackers' clients run on a worker thread, as attackers run on machines of their own: their
+ * loops (fast ones, once a defence answers 429 at once) must not take the event loop OctoDB
+ * serves from, and their timeouts fire on time while OctoDB's thread is blocked.
+ */
+interface AttackerSetup {
+  url: string;
+  attackers: Attacker[];
+  concurrency: number;
+  parserDepth: number;
+  writeStatements: number;
+  attackerTimeoutMs: number;
+}
+type PhaseOrder = { phase: number; kinds: Kind[]; durationMs: number } | { stop: true };
+interface PhaseReply {
+  phase: number;
+  counts: Array<[Kind, Array<[string, number]>]>;
+}
+
+class AttackerThread {
+  private readonly worker: Worker;
+  private phase = 0;
+  private readonly waiting = new Map<number, (counts: Map<Kind, Counts>) => void>();
+
+  constructor(setup: AttackerSetup) {
+    this.worker = new Worker(new URL('./_neighbours-attackers.mjs', import.meta.url), { workerData: setup });
+    this.worker.on('message', ({ phase, counts }: PhaseReply) => {
+      this.waiting.get(phase)?.(new Map(counts.map(([kind, c]) => [kind, new Map(c)])));
+      this.waiting.delete(phase);
+    });
+    this.worker.on('error', (error) => {
+      console.error('attacker thread failed:', error);
+      for (const resolve of this.waiting.values()) resolve(new Map());
+      this.waiting.clear();
+    });
+  }
+
+  run(kinds: Kind[], durationMs: number): Promise<Map<Kind, Counts>> {
+    const phase = ++this.phase;
+    return new Promise((resolve) => {
+      this.waiting.set(phase, resolve);
+      this.worker.postMessage({ phase, kinds, durationMs } satisfies PhaseOrder);
+    });
+  }
+
+  /** Asks the loops to stop (they end within their request timeout), then ends the thread. */
+  async close(): Promise<void> {
+    this.worker.postMessage({ stop: true } satisfies PhaseOrder);
+    await Promise.race([once(this.worker, 'exit'), sleep(30_000)]);
+    await this.worker.terminate();
+  }
+}
+
+/** The worker thread's side (bench/_neighbours-attackers.mjs loads this module there). */
+export function serveAttackerThread(): void {
+  const setup = workerData as AttackerSetup;
+  const agents = new Map(setup.attackers.map((a) => [a, new Agent({ keepAlive: true, maxSockets: setup.concurrency })]));
+  parentPort!.on('message', (order: PhaseOrder) => {
+    if ('stop' in order) {
+      aborted = true;
+      for (const agent of agents.values()) agent.destroy();
+      parentPort!.close();
+      return;
+    }
+    const counts = new Map<Kind, Counts>(order.kinds.map((k) => [k, new Map()]));
+    const deadline = performance.now() + order.durationMs;
+    const budget = { writes: setup.writeStatements };
+    void Promise.all(
+      setup.attackers
+        .filter((a) => order.kinds.includes(a.kind))
+        .flatMap((a) => Array.from({ length: setup.concurrency }, () => attackLoop(setup.url, a, agents.get(a)!, counts.get(a.kind)!, deadline, budget, setup))),
+    ).then(() => parentPort!.postMessage({ phase: order.phase, counts: [...counts].map(([k, c]) => [k, [...c]]) } satisfies PhaseReply));
+  });
+}
+
+/** A set-up request: answered `expected`, or 429 (then again after Retry-After, for 2 minutes at most). */
+async function setupPost<T>(url: string, path: string, body: unknown, expected: number): Promise<T> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    const answer = (await res.json()) as T;
+    if (res.status === expected) return answer;
+    const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+    if (res.status !== 429 || !(retryAfter >= 0) || Date.now() + retryAfter * 1000 > deadline) {
+      throw new Error(`set-up ${path} answered ${res.status}: ${JSON.stringify(answer)}`);
+    }
+    await sleep(retryAfter * 1000 + 50);
   }
 }
 
