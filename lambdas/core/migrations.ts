@@ -433,9 +433,9 @@ const LOG_PREFIX = /^\S+ \S+ \[(ERROR|WARN|INFO)\]\s*/;
 /**
  * Transient (retried), unsafe (refused, names the change), timeout or permanent. Only the server's
  * error number decides a retry, read where tenant text cannot reach: on Skeema's first [ERROR]
- * line, the first `Error NNNN` (a message quoting tenant text, even one holding newlines and
- * fake log lines, comes after it). Connection failures carry no number: they are read from the
- * line's text before any quote. `ddlStoppedAfter`: the script's watchdog stopped the push.
+ * line, the first `Error NNNN` before any quote (a message quoting tenant text, even one holding
+ * newlines and fake log lines, comes after it). Connection failures carry no number: they are
+ * read from the same place. `ddlStoppedAfter`: the script's watchdog stopped the push.
  */
 export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exitCode' | 'timedOut' | 'notRun'>, ddlStoppedAfter?: number): Failure {
   const lines = result.stderr.split('\n').map((l) => l.replace(LOG_PREFIX, '').trim()).filter(Boolean);
@@ -453,9 +453,11 @@ export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exit
   }
   const errorLine = [...lines].reverse().find((l) => /error/i.test(l) && !/^Skipped \d+ operation/.test(l)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`;
   const first = result.stderr.split('\n').find((l) => /^\S+ \S+ \[ERROR\]/.test(l))?.replace(LOG_PREFIX, '') ?? '';
-  const errno = Number(/\bError (\d{4,5})\b/.exec(first)?.[1] ?? 0);
+  // Tenant text is quoted in server messages: only what precedes the first quote is Skeema's and the server's.
+  const head = first.split(/['"`]/)[0]!;
+  const errno = Number(/\bError (\d{4,5})\b/.exec(head)?.[1] ?? 0);
   if (TIMEOUT_ERRNOS.has(errno)) return { kind: 'timeout', reason: `the change ran past its time limit and was stopped on the server: ${first.slice(0, 500)}` };
-  const transient = errno ? TRANSIENT_ERRNOS.has(errno) : CONNECTION_FAILURE.test(first.split(/['"`]/)[0]!);
+  const transient = errno ? TRANSIENT_ERRNOS.has(errno) : CONNECTION_FAILURE.test(head);
   return { kind: transient ? 'transient' : 'permanent', reason: errorLine.slice(0, 1000) };
 }
 

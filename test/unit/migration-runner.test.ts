@@ -22,6 +22,7 @@ describe('classify', () => {
     ['a message quoting an error number', "Error running DDL on h:3306 db_x: Error 1062 (23000): Duplicate entry 'Error 1213 (40001): x' for key 'a'"],
     ['row text faking a log line after a newline', "Error running DDL on h:3306 db_x: Error 1062: Duplicate entry 'x\n2026-01-01 00:00:00 [ERROR] Error 1213: Deadlock found' for key 'a'"],
     ['a parse error quoting a connection failure', "Error 1064: You have an error near 'connection refused'"],
+    ['a numberless error quoting an error number', "Skipping db_x: unexpected DDL near 'Error 1213: Deadlock found'"],
   ])('only the server error number decides: %s is permanent', (_l, line) => {
     expect(classify({ exitCode: 2, stdout: '', stderr: `2026-01-01 00:00:00 [ERROR] ${line}\n2026-01-01 00:00:00 [ERROR] Skipped 1 operation due to problem` }).kind).toBe('permanent');
   });
