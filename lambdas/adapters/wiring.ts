@@ -104,8 +104,11 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const dynamo = dynamoClient(config);
   const hostRunner = overrides.hostRunner ?? hostRunnerFor(config, adminLogin);
   const sealer = new Sealer(dataKey);
-  const hostSql = new MysqlHostSql(adminLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
-    config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
+  const hostSql = new MysqlHostSql(
+    adminLogin,
+    config.OCTODB_CASCADE_CONCURRENCY,
+    (h) => (config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT }),
+    config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
   );
   const tokenCache =
     config.OCTODB_TOKEN_CACHE === 'pubsub'
@@ -270,6 +273,7 @@ export function migrationDeps(d: Deps): MigrationDeps {
       staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
       lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
       scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+      ddlTimeoutSeconds: c.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
       cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
       cascadeChunk: c.OCTODB_CASCADE_CHUNK,
       adminEmail: c.OCTODB_ADMIN_EMAIL,

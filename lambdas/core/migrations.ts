@@ -3,11 +3,11 @@ import { ConflictError, NotFoundError, ProhibitedError, UnavailableError } from 
 import {
   buildAlterPlanScript,
   buildTableBackupScript,
+  buildStopDdlScript,
   buildTableSkeemaScript,
-  DEFINITION_MARKER,
-  DESIRED_MARKER,
-  NO_TABLE_MARKER,
+  newScriptMarkers,
   runOnHost,
+  type ScriptMarkers,
 } from './host-scripts.ts';
 import { databaseName, scratchSchemaName, tempSchemaName } from './ids.ts';
 import { hostOutputLines, sendBestEffort } from './logs.ts';
@@ -31,6 +31,7 @@ import type {
   MigrationStore,
   Notifier,
 } from './ports.ts';
+import { StatementTimeoutError } from './ports.ts';
 
 export interface MigrationSettings {
   maxRetries: number;
@@ -40,6 +41,8 @@ export interface MigrationSettings {
   /** How long a run waits for a busy database: well inside M1's own time limit, which equals staleSeconds on AWS. */
   lockWaitSeconds: number;
   scriptTimeoutSeconds: number;
+  /** How long one push of tenant DDL may run before it is stopped on the server (the cascade's ALTERs are bounded by HostSql). */
+  ddlTimeoutSeconds: number;
   /** Children altered at once per host (the HostSql pool size bounds it as well). */
   cascadeConcurrency: number;
   cascadeChunk: number;
@@ -118,7 +121,8 @@ export async function submitMigration(
   return { message: 'Migration job submitted', batch_id: batchId, jobs: jobs.map((j) => ({ job_id: j.jobId, table: j.table })) };
 }
 
-type Failure = { kind: 'transient' | 'unsafe' | 'permanent'; reason: string };
+/** timeout: the DDL ran past its limit and was stopped on the server; like permanent, never retried. */
+type Failure = { kind: 'transient' | 'unsafe' | 'timeout' | 'permanent'; reason: string };
 type StepResult =
   | { ok: true; definition: string | null; output: string; desired?: string | null }
   | ({ ok: false; definition: string | null } & Failure);
@@ -254,8 +258,9 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   if (before === null) {
     const attempt = tries;
     const started = new Date();
-    const result = await run('backup', buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
-    const parsed = parseDefinition(result.stdout);
+    const markers = newScriptMarkers();
+    const result = await run('backup', buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId, markers }));
+    const parsed = parseDefinition(result.stdout, markers);
     if (result.exitCode !== 0 || parsed === undefined) {
       const failure = classify(result);
       await audit('backup', attempt + 1, started, 'failed', failure.reason);
@@ -278,7 +283,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
 
     const started = new Date();
     await fence();
-    const push = await skeemaStep(run, 'update', job, desired, 'push', batch.allowUnsafe);
+    const push = await skeemaStep(run, 'update', job, desired, 'push', batch.allowUnsafe, deps.settings);
     if (!push.ok) {
       await audit('update', attempt, started, 'failed', push.reason);
       if (push.kind === 'transient' && attempt <= deps.settings.maxRetries) {
@@ -295,7 +300,7 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
     await audit('update', attempt, started, 'ok', push.output || 'no changes');
 
     const validated = new Date();
-    const diff = await skeemaStep(run, 'validate', job, desired, 'diff', false);
+    const diff = await skeemaStep(run, 'validate', job, desired, 'diff', false, deps.settings);
     if (!diff.ok || diff.definition === null || !sameDefinition(diff.definition, diff.desired)) {
       // Diff clean is not enough: the definition read back must equal the desired one in the
       // server's canonical form (e.g. partitioning Skeema keeps would otherwise pass unnoticed).
@@ -333,8 +338,8 @@ async function rollback(
   const started = new Date();
   await fence();
   const definition = before === '' ? null : before;
-  const push = await skeemaStep(run, 'rollback', job, definition, 'push', true);
-  const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false) : push;
+  const push = await skeemaStep(run, 'rollback', job, definition, 'push', true, deps.settings);
+  const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false, deps.settings) : push;
   const ok = diff.ok && normalizeDefinition(diff.definition ?? '') === normalizeDefinition(before);
   await deps.migrations.addAudit([
     {
@@ -357,19 +362,31 @@ async function skeemaStep(
   definition: string | null,
   mode: 'push' | 'diff',
   allowUnsafe: boolean,
+  settings: MigrationSettings,
 ): Promise<StepResult> {
-  const script = buildTableSkeemaScript(
-    { database: databaseName(job.dbId), table: job.table, definition, tempSchema: tempSchemaName(), allowUnsafe },
-    mode,
-  );
+  const markers = newScriptMarkers();
+  const database = databaseName(job.dbId);
+  const tempSchema = tempSchemaName();
+  const ddlTimeoutSeconds = ddlLimit(settings);
+  const script = buildTableSkeemaScript({ database, table: job.table, definition, tempSchema, allowUnsafe, markers, ddlTimeoutSeconds }, mode);
   const result = await run(stage, script);
-  const parsed = parseDefinition(result.stdout);
-  const output = ddlOf(result.stdout);
-  if (result.exitCode === 0 && parsed !== undefined) return { ok: true, definition: parsed, output, desired: parseDesired(result.stdout) };
+  const parsed = parseDefinition(result.stdout, markers);
+  const output = ddlOf(result.stdout, markers);
+  if (result.exitCode === 0 && parsed !== undefined) return { ok: true, definition: parsed, output, desired: parseDesired(result.stdout, markers) };
   if (mode === 'diff' && result.exitCode === 1) {
     return { ok: false, definition: parsed ?? null, kind: 'permanent', reason: `skeema diff is not clean after the push: ${output || 'differences remain'}` };
   }
-  return { ok: false, definition: parsed ?? null, ...classify(result) };
+  if (mode === 'push' && result.timedOut) {
+    // The runner killed the script and its watchdog with it: stop what the push left on the server.
+    await run(stage, buildStopDdlScript({ database, tempSchema }));
+  }
+  const stopped = result.stdout.split('\n').includes(markers.ddlTimeout);
+  return { ok: false, definition: parsed ?? null, ...classify(result, stopped ? ddlTimeoutSeconds : undefined) };
+}
+
+/** The push's limit stays inside the host script's own, so the script's watchdog acts first. */
+function ddlLimit(settings: MigrationSettings): number {
+  return Math.max(1, Math.min(settings.ddlTimeoutSeconds, settings.scriptTimeoutSeconds - 30));
 }
 
 function runScript(deps: MigrationDeps, host: HostRecord, script: string): Promise<HostRunResult> {
@@ -404,11 +421,29 @@ function jobLog(job: MigrationJobRecord, tenantId: string, deps: MigrationDeps) 
   };
 }
 
-const TRANSIENT = /Error (1040|1205|1213|2002|2003|2006|2013)\b|Too many connections|Lock wait timeout|Deadlock found|Lost connection|server has gone away|Can't connect|connection refused|bad connection|invalid connection|i\/o timeout|host command could not run|killed by/i;
+/** MySQL error numbers worth a retry: the server was busy or a connection dropped, not the DDL wrong. */
+export const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([1040, 1205, 1213, 2002, 2003, 2006, 2013]);
+/** A statement stopped at a time limit: MariaDB's max_statement_time, MySQL's max_execution_time, KILL QUERY. */
+const TIMEOUT_ERRNOS: ReadonlySet<number> = new Set([1317, 1969, 3024]);
+/** Failures the Go driver reports without a server error number. */
+const CONNECTION_FAILURE = /invalid connection|bad connection|dial tcp|i\/o timeout|connection refused|Can't connect/;
+/** Skeema's log line prefix. */
+const LOG_PREFIX = /^\S+ \S+ \[(ERROR|WARN|INFO)\]\s*/;
 
-/** Transient (retried), unsafe (refused, names the change) or permanent. */
-export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exitCode'>): Failure {
-  const lines = result.stderr.split('\n').map((l) => l.replace(/^\S+ \S+ \[(ERROR|WARN|INFO)\]\s*/, '').trim()).filter(Boolean);
+/**
+ * Transient (retried), unsafe (refused, names the change), timeout or permanent. Only the server's
+ * error number decides a retry, read where tenant text cannot reach: on Skeema's first [ERROR]
+ * line, the first `Error NNNN` before any quote (a message quoting tenant text, even one holding
+ * newlines and fake log lines, comes after it). Connection failures carry no number: they are
+ * read from the same place. `ddlStoppedAfter`: the script's watchdog stopped the push.
+ */
+export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exitCode' | 'timedOut' | 'notRun'>, ddlStoppedAfter?: number): Failure {
+  const lines = result.stderr.split('\n').map((l) => l.replace(LOG_PREFIX, '').trim()).filter(Boolean);
+  if (ddlStoppedAfter !== undefined || result.timedOut) {
+    const limit = ddlStoppedAfter === undefined ? 'the host script time limit' : `its time limit of ${ddlStoppedAfter}s`;
+    return { kind: 'timeout', reason: `the change ran past ${limit} and was stopped on the server` };
+  }
+  if (result.notRun) return { kind: 'transient', reason: lines[0] ?? 'host command could not run' };
   if (/Preventing execution of unsafe/.test(result.stderr)) {
     const changes = lines.filter((l) => l.startsWith('# ')).map((l) => l.slice(2));
     return {
@@ -417,13 +452,20 @@ export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exit
     };
   }
   const errorLine = [...lines].reverse().find((l) => /error/i.test(l) && !/^Skipped \d+ operation/.test(l)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`;
-  return { kind: TRANSIENT.test(result.stderr) ? 'transient' : 'permanent', reason: errorLine.slice(0, 1000) };
+  const first = result.stderr.split('\n').find((l) => /^\S+ \S+ \[ERROR\]/.test(l))?.replace(LOG_PREFIX, '') ?? '';
+  // Tenant text is quoted in server messages: only what precedes the first quote is Skeema's and the server's.
+  const head = first.split(/['"`]/)[0]!;
+  const errno = Number(/\bError (\d{4,5})\b/.exec(head)?.[1] ?? 0);
+  if (TIMEOUT_ERRNOS.has(errno)) return { kind: 'timeout', reason: `the change ran past its time limit and was stopped on the server: ${first.slice(0, 500)}` };
+  const transient = errno ? TRANSIENT_ERRNOS.has(errno) : CONNECTION_FAILURE.test(head);
+  return { kind: transient ? 'transient' : 'permanent', reason: errorLine.slice(0, 1000) };
 }
 
-/** The DDL Skeema printed (without its `-- instance` and USE lines). */
-export function ddlOf(stdout: string): string {
+/** The DDL Skeema printed (without its `-- instance` and USE lines), up to the script's first marker. */
+export function ddlOf(stdout: string, markers?: ScriptMarkers): string {
   const lines = stdout.split('\n');
-  const end = lines.findIndex((l) => l === DEFINITION_MARKER || l === NO_TABLE_MARKER || l === DESIRED_MARKER);
+  const own = markers ? [markers.definition, markers.noTable, markers.desired, markers.ddlTimeout] : [];
+  const end = lines.findIndex((l) => own.includes(l));
   return (end >= 0 ? lines.slice(0, end) : lines)
     .filter((l) => l.trim() && !l.startsWith('--') && !/^USE /.test(l))
     .join('\n')
@@ -431,19 +473,19 @@ export function ddlOf(stdout: string): string {
 }
 
 /** The definition a table script printed: string, null (no such table), undefined (none printed). */
-export function parseDefinition(stdout: string): string | null | undefined {
+export function parseDefinition(stdout: string, markers: ScriptMarkers): string | null | undefined {
   const lines = stdout.split('\n');
-  const at = lines.lastIndexOf(DEFINITION_MARKER);
+  const at = lines.lastIndexOf(markers.definition);
   if (at >= 0) return lines.slice(at + 1).join('\n').trim();
-  return lines.includes(NO_TABLE_MARKER) ? null : undefined;
+  return lines.includes(markers.noTable) ? null : undefined;
 }
 
 /** The desired definition as `skeema format` wrote it (validate), undefined when not printed. */
-export function parseDesired(stdout: string): string | undefined {
+export function parseDesired(stdout: string, markers: ScriptMarkers): string | undefined {
   const lines = stdout.split('\n');
-  const at = lines.indexOf(DESIRED_MARKER);
+  const at = lines.indexOf(markers.desired);
   if (at < 0) return undefined;
-  const end = lines.findIndex((l, i) => i > at && (l === DEFINITION_MARKER || l === NO_TABLE_MARKER));
+  const end = lines.findIndex((l, i) => i > at && (l === markers.definition || l === markers.noTable));
   return lines.slice(at + 1, end < 0 ? undefined : end).join('\n').trim();
 }
 
@@ -694,7 +736,13 @@ async function applyToChild(
         return done('queued', null, attempt - 1);
       }
       const e = error as { code?: string; errno?: number; message: string };
-      const transient = [1040, 1205, 1213, 2006, 2013].includes(e.errno ?? 0) || /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT/.test(e.code ?? '');
+      if (error instanceof StatementTimeoutError) {
+        // Killed on the server: InnoDB rolled the ALTER back, the child is as it was.
+        stage('update', attempt, started, 'failed', e.message);
+        return done('failed', e.message, attempt);
+      }
+      // The driver's own numbers and codes, never the message (it may quote tenant text).
+      const transient = TRANSIENT_ERRNOS.has(e.errno ?? 0) || /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT/.test(e.code ?? '');
       stage('update', attempt, started, 'failed', e.message);
       if (transient && attempt <= deps.settings.maxRetries) {
         await wait(deps, deps.settings.backoffMs * 2 ** (attempt - 1));

@@ -84,6 +84,10 @@ export interface HostRunResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** The runner stopped the script at its time limit (its processes killed, what it ran on the server maybe not). */
+  timedOut?: boolean;
+  /** The runner could not run the script at all (SSM unreachable, bash missing). */
+  notRun?: boolean;
 }
 
 /** Runs a bash script on a MySQL host: SSM SendCommand on AWS, bash on this machine. */
@@ -355,8 +359,15 @@ export interface MigrationState {
 }
 
 /** SQL on a tenant host as the admin account (the cascade's verify → ALTER → verify). */
+/** HostSql.run stopped a statement on the server (KILL QUERY) when it ran past its time limit. */
+export class StatementTimeoutError extends Error {
+  constructor(readonly limitSeconds: number) {
+    super(`the statement ran past its time limit of ${limitSeconds}s and was stopped on the server`);
+  }
+}
+
 export interface HostSql {
-  /** Runs the statements one after another on one connection, with `database` as the default. */
+  /** Runs the statements one after another on one connection, with `database` as the default; each under the host's statement time limit. */
   run(host: HostRecord, database: string, statements: string[]): Promise<unknown[]>;
   close(): Promise<void>;
 }

@@ -97,6 +97,14 @@ const settings = z.object({
   OCTODB_ADMIN_EMAIL: z.string().optional(),
   /** Without a Mailgun key, emails are appended here locally (one JSON object a line); on Lambda they go to the structured log. */
   OCTODB_OUTBOX_FILE: z.string().default('.octodb/outbox.jsonl'),
+
+  // --- migration bounds ---
+  /**
+   * How long one push of tenant DDL (a /migrate table, its rollback, each ALTER of a cascade) may run.
+   * Past it the statement is stopped on the server (MariaDB max_statement_time; a KILL everywhere),
+   * InnoDB rolls it back and the job fails with the reason. Kept 30 s inside the host script limit.
+   */
+  OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(300),
 });
 
 export type Config = z.infer<typeof settings>;
