@@ -1,5 +1,6 @@
 /**
- * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`.
+ * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`,
+ * or `npm run admin -- set-quota --tenant TENANT_ID --bytes N|default` (a tenant's storage quota).
  * Creates an admin tenant (is_admin) and provisions its database, which can then be a parent
  * (children sign up with `template` = its db_id). Locally it runs against OCTODB_MYSQL_URL; with
  * OCTODB_ADMIN_FUNCTION set (the stack's AdminFunctionName output) it invokes that function on AWS.
@@ -8,13 +9,16 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createAdmin } from '#core/admin';
-import { ConflictError } from '#core/errors';
+import { ConflictError, OctoError } from '#core/errors';
 import { buildDeps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
-import { signupRequest } from '#shared/requests';
+import { setQuotaRequest, signupRequest } from '#shared/requests';
+import { setQuota } from '../lambdas/admin/set-quota.ts';
 import { localSecrets } from './local.ts';
 
-const usage = 'usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]';
+const usage =
+  'usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]\n' +
+  '       npm run admin -- set-quota --tenant TENANT_ID --bytes BYTES|default';
 
 /** Calls the deployed admin function synchronously and returns what it answered. */
 export type InvokeAdmin = (functionName: string, payload: Record<string, unknown>) => Promise<Record<string, unknown>>;
@@ -30,8 +34,16 @@ export async function main(argv: string[], env = process.env, invoke: InvokeAdmi
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, template: { type: 'string' } },
+    options: {
+      name: { type: 'string' },
+      email: { type: 'string' },
+      password: { type: 'string' },
+      template: { type: 'string' },
+      tenant: { type: 'string' },
+      bytes: { type: 'string' },
+    },
   });
+  if (positionals[0] === 'set-quota') return setQuotaCommand(values, env, invoke);
   if (positionals[0] !== 'create') {
     console.error(usage);
     return 2;
@@ -69,6 +81,35 @@ export async function main(argv: string[], env = process.env, invoke: InvokeAdmi
   } finally {
     await deps.close();
   }
+}
+
+/** `set-quota`: validated here, then run by the admin function (AWS) or against the local MetaDB. */
+async function setQuotaCommand(values: { tenant?: string; bytes?: string }, env: NodeJS.ProcessEnv, invoke: InvokeAdmin): Promise<number> {
+  const bytes = values.bytes === 'default' ? null : /^[0-9]+$/.test(values.bytes ?? '') ? Number(values.bytes) : Number.NaN;
+  const parsed = setQuotaRequest.safeParse({ action: 'set-quota', tenant_id: values.tenant, bytes });
+  if (!parsed.success) {
+    console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
+    return 2;
+  }
+  let answer: Record<string, unknown>;
+  if (env.OCTODB_ADMIN_FUNCTION) answer = await invoke(env.OCTODB_ADMIN_FUNCTION, parsed.data);
+  else {
+    const deps = await buildDeps(loadConfig({ ...localSecrets(), ...env }));
+    try {
+      answer = await setQuota(parsed.data, deps);
+    } catch (error) {
+      if (!(error instanceof OctoError)) throw error;
+      answer = { error: error.message };
+    } finally {
+      await deps.close();
+    }
+  }
+  if (answer.error) {
+    console.error(String(answer.error));
+    return 1;
+  }
+  console.log(JSON.stringify(answer));
+  return 0;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

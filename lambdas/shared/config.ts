@@ -95,6 +95,14 @@ const settings = z.object({
   OCTODB_ADMIN_EMAIL: z.string().optional(),
   /** Without a Mailgun key, emails are appended here (one JSON object a line). */
   OCTODB_OUTBOX_FILE: z.string().default('.octodb/outbox.jsonl'),
+
+  // --- storage quotas ---
+  /** Storage per tenant (data + indexes of all its databases, measured on the server); over it, INSERT, UPDATE and /migrate get 403 QUOTA_EXCEEDED. Per tenant: `npm run admin -- set-quota`. */
+  OCTODB_STORAGE_QUOTA_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
+  /** A database is measured again (ANALYZE + information_schema) at most this often, after its writes: also the window a tenant can write past its quota. */
+  OCTODB_STORAGE_MEASURE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
+  /** How long a process trusts the shared (Redis) over-quota state before reading it again. */
+  OCTODB_STORAGE_STATE_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
 });
 
 export type Config = z.infer<typeof settings>;
