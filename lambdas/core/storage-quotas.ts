@@ -35,6 +35,8 @@ export class StorageQuotaGuard implements StorageQuotas {
   private readonly cache = new Map<string, { state: StorageState; until: number }>();
   /** Per database: no measurement before this time (skips the shared claim on every write). */
   private readonly quietUntil = new Map<string, number>();
+  /** Per database: this process's measurement under way, which a write of the same database waits for. */
+  private readonly inflight = new Map<string, Promise<StorageState | undefined>>();
 
   constructor(
     private readonly ports: StorageQuotaPorts,
@@ -42,6 +44,9 @@ export class StorageQuotaGuard implements StorageQuotas {
   ) {}
 
   async assertCanWrite(tenantId: string, dbId: string, login?: TenantLogin): Promise<void> {
+    // A measurement of this database under way (once per window) is waited for: the write after a
+    // large one is judged by what that one wrote.
+    await this.inflight.get(dbId)?.catch(() => undefined);
     let usage = this.usageOf(await this.cachedState(tenantId));
     if (usage.usedBytes <= usage.quotaBytes) return;
     // Over: measure again (once per window) so data deleted since is seen by the next write itself.
@@ -54,7 +59,10 @@ export class StorageQuotaGuard implements StorageQuotas {
   }
 
   async noteWrite(tenantId: string, dbId: string, login: TenantLogin): Promise<void> {
-    const run = this.remeasure(tenantId, dbId, login).catch((error: unknown) => this.options.onError?.(error));
+    const run = this.remeasure(tenantId, dbId, login).catch((error: unknown) => {
+      this.options.onError?.(error);
+      return undefined;
+    });
     if (this.options.awaitMeasurement) await run;
   }
 
@@ -67,11 +75,19 @@ export class StorageQuotaGuard implements StorageQuotas {
   }
 
   /** Measures the database unless it was measured within the window (by any process); the new state, or undefined. */
-  private async remeasure(tenantId: string, dbId: string, login: TenantLogin): Promise<StorageState | undefined> {
+  private remeasure(tenantId: string, dbId: string, login: TenantLogin): Promise<StorageState | undefined> {
     const now = Date.now();
-    if ((this.quietUntil.get(dbId) ?? 0) > now) return undefined;
+    if ((this.quietUntil.get(dbId) ?? 0) > now) return this.inflight.get(dbId) ?? Promise.resolve(undefined);
     if (this.quietUntil.size >= MAX_CACHED) this.quietUntil.clear();
     this.quietUntil.set(dbId, now + this.options.measureIntervalMs);
+    const run = this.measure(tenantId, dbId, login).finally(() => {
+      if (this.inflight.get(dbId) === run) this.inflight.delete(dbId);
+    });
+    this.inflight.set(dbId, run);
+    return run;
+  }
+
+  private async measure(tenantId: string, dbId: string, login: TenantLogin): Promise<StorageState | undefined> {
     if (!(await this.ports.state.claimMeasurement(dbId, this.options.measureIntervalMs))) return undefined;
     const [quota, used] = await Promise.all([this.ports.settings.storageQuota(tenantId), this.ports.meter.measure(login)]);
     await this.ports.state.record(tenantId, dbId, used, quota ?? this.options.defaultQuotaBytes, Date.now());
