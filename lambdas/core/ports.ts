@@ -411,6 +411,8 @@ export interface StorageState {
   quotaBytes?: number;
   /** When the newest measurement was taken (ms since the epoch); absent: never measured. */
   measuredAt?: number;
+  /** When each database was last measured (ms since the epoch). */
+  measuredAtByDb: Record<string, number>;
 }
 
 /** The shared over-quota state (Redis): every process and Lambda instance reads the same. */
@@ -433,7 +435,8 @@ export interface QuotaSettings {
 
 /** Bytes a tenant database holds, read from its server with the tenant's own login. */
 export interface StorageMeter {
-  measure(login: TenantLogin): Promise<number>;
+  /** `sinceMs`: how long ago it was last measured (only tables changed since need refreshing); absent: never. */
+  measure(login: TenantLogin, sinceMs?: number): Promise<number>;
 }
 
 /** A tenant's storage as /dashboard shows it. */

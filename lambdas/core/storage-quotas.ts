@@ -89,7 +89,9 @@ export class StorageQuotaGuard implements StorageQuotas {
 
   private async measure(tenantId: string, dbId: string, login: TenantLogin): Promise<StorageState | undefined> {
     if (!(await this.ports.state.claimMeasurement(dbId, this.options.measureIntervalMs))) return undefined;
-    const [quota, used] = await Promise.all([this.ports.settings.storageQuota(tenantId), this.ports.meter.measure(login)]);
+    const last = (await this.ports.state.read(tenantId)).measuredAtByDb[dbId];
+    const since = last === undefined ? undefined : Math.max(0, Date.now() - last);
+    const [quota, used] = await Promise.all([this.ports.settings.storageQuota(tenantId), this.ports.meter.measure(login, since)]);
     await this.ports.state.record(tenantId, dbId, used, quota ?? this.options.defaultQuotaBytes, Date.now());
     const state = await this.ports.state.read(tenantId);
     this.remember(tenantId, state);

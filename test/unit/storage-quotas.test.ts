@@ -9,12 +9,12 @@ function setup(options: { used: number; quota?: number; intervalMs?: number }) {
   let used = options.used;
   const measured: string[] = [];
   const state: StorageStateStore = {
-    read: async (t) => structuredClone(states.get(t) ?? { usedByDb: {} }),
+    read: async (t) => structuredClone(states.get(t) ?? { usedByDb: {}, measuredAtByDb: {} }),
     record: async (t, db, bytes, quota, at) => {
-      const s = states.get(t) ?? { usedByDb: {} };
-      states.set(t, { usedByDb: { ...s.usedByDb, [db]: bytes }, quotaBytes: quota, measuredAt: at });
+      const s = states.get(t) ?? { usedByDb: {}, measuredAtByDb: {} };
+      states.set(t, { usedByDb: { ...s.usedByDb, [db]: bytes }, measuredAtByDb: { ...s.measuredAtByDb, [db]: at }, quotaBytes: quota, measuredAt: at });
     },
-    setQuota: async (t, quota) => void states.set(t, { ...(states.get(t) ?? { usedByDb: {} }), quotaBytes: quota }),
+    setQuota: async (t, quota) => void states.set(t, { ...(states.get(t) ?? { usedByDb: {}, measuredAtByDb: {} }), quotaBytes: quota }),
     claimMeasurement: async (db, windowMs) => {
       if ((claims.get(db) ?? 0) > Date.now()) return false;
       claims.set(db, Date.now() + windowMs);
