@@ -1,4 +1,4 @@
-import { NotFoundError, ProhibitedError } from './errors.ts';
+import { NotFoundError, ProhibitedError, UnavailableError } from './errors.ts';
 import type { MetaStore, QuotaSettings, StorageMeter, StorageQuotas, StorageState, StorageStateStore, StorageUsage, TenantLogin } from './ports.ts';
 
 /** A write refused because the tenant's measured storage is over its quota (403 QUOTA_EXCEEDED). */
@@ -51,7 +51,11 @@ export class StorageQuotaGuard implements StorageQuotas {
     if (usage.usedBytes <= usage.quotaBytes) return;
     // Over: measure again (once per window) so data deleted since is seen by the next write itself.
     if (login) {
-      const fresh = await this.remeasure(tenantId, dbId, login);
+      // A measurement that failed (e.g. the tenant's connections all busy) leaves the last verdict.
+      const fresh = await this.remeasure(tenantId, dbId, login).catch((error: unknown) => {
+        this.options.onError?.(error);
+        return undefined;
+      });
       if (fresh) usage = this.usageOf(fresh);
       if (usage.usedBytes <= usage.quotaBytes) return;
     }
@@ -101,7 +105,10 @@ export class StorageQuotaGuard implements StorageQuotas {
   private async cachedState(tenantId: string): Promise<StorageState> {
     const hit = this.cache.get(tenantId);
     if (hit && hit.until > Date.now()) return hit.state;
-    const state = await this.ports.state.read(tenantId);
+    // Without the shared state a write cannot be judged: refused as retryable, never let through.
+    const state = await this.ports.state.read(tenantId).catch(() => {
+      throw new UnavailableError('Storage quota state unavailable, try again later');
+    });
     this.remember(tenantId, state);
     return state;
   }

@@ -83,3 +83,14 @@ describe('StorageQuotaGuard', () => {
     expect(measured).toEqual([]);
   });
 });
+
+describe('StorageQuotaGuard without its shared state', () => {
+  it('refuses a write with a retryable 503 when the state cannot be read, never lets it through', async () => {
+    const failing = { read: async () => Promise.reject(new Error('ECONNREFUSED')) } as unknown as StorageStateStore;
+    const guard = new StorageQuotaGuard(
+      { state: failing, settings: { storageQuota: async () => undefined, setStorageQuota: async () => {} }, meter: { measure: async () => 0 } },
+      { defaultQuotaBytes: 1000, measureIntervalMs: 1000, stateCacheMs: 1000, awaitMeasurement: false },
+    );
+    await expect(guard.assertCanWrite('t1', 'd1', login)).rejects.toMatchObject({ status: 503 });
+  });
+});
