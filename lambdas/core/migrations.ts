@@ -30,6 +30,7 @@ import type {
   MigrationState,
   MigrationStore,
   Notifier,
+  StorageQuotas,
 } from './ports.ts';
 import { StatementTimeoutError } from './ports.ts';
 
@@ -59,6 +60,8 @@ export interface MigrationDeps {
   notifier: Notifier;
   logs: LogSink;
   settings: MigrationSettings;
+  /** /migrate is refused to a tenant over its storage quota (an ALTER copies the table). */
+  quotas?: Pick<StorageQuotas, 'assertCanWrite'>;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -93,6 +96,7 @@ export async function submitMigration(
   const db = await deps.meta.getDatabase(dbId);
   if (!db || db.tenantId !== caller.tenantId) throw new ProhibitedError('You can only migrate your own databases');
   if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}, not ready`);
+  await deps.quotas?.assertCanWrite(caller.tenantId, dbId);
 
   const batchId = randomUUID();
   const jobs = definitions.map((d) => ({ jobId: randomUUID(), dbId, hostId: db.hostId, table: d.table, desiredSql: d.sql }));
