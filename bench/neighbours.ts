@@ -515,8 +515,13 @@ victim: ${opts.rate} req/s open loop for ${opts.seconds} s per phase ("${VICTIM_
   }
   console.log('\ngoal (victim: no 5xx, timeout or error; p99 under attack ≤ 3× alone):');
   for (const v of verdicts) console.log(v);
+  const after = phases.at(-1)?.name === 'alone, after' ? summarize(phases.at(-1)!.victim) : undefined;
+  const drift = after ? after.p99 / alone.p99 : 1;
+  if (drift > 2 || drift < 0.5) {
+    console.log(`noise: the victim's p99 alone was ${drift.toFixed(2)}× as long after the attacks as before (another load on the machine, or a host that did not recover); weigh the ratios with care or run again`);
+  }
   const all = verdicts.length > 0 && verdicts.every((v) => v.endsWith('MET'));
-  console.log(`overall: ${all ? 'MET' : 'MISSED'}`);
+  console.log(aborted ? 'overall: no verdict (interrupted, the phases above are partial)' : `overall: ${all ? 'MET' : 'MISSED'}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
