@@ -160,7 +160,8 @@ export async function main(args: string[]): Promise<void> {
       }));
     // Warm-up (JIT, pools, the verdict cache), after the set-up's own work (provisioning,
     // migrations, their logs) has finished, so the baseline is not billed for it.
-    await octo.invoker.idle();
+    await attackerThread.ready;
+    await drained(octo);
     await sleep(opts.settleMs);
     await openLoop(opts.rate, WARM_UP_SECONDS, victimCall);
 
@@ -179,7 +180,7 @@ export async function main(args: string[]): Promise<void> {
       const victimSamples = await openLoop(opts.rate, opts.seconds, victimCall);
       const attacks = await attacking;
       const busy = await quiet(octo, attackers);
-      await octo.invoker.idle();
+      await drained(octo);
       await sleep(opts.settleMs);
       phases.push({ name: step.name, victim: victimSamples, attacks, busyAfterMs: busy });
       console.log(`phase ${step.name}: ${((performance.now() - started) / 1000).toFixed(1)} s${busy ? `, the server still ran attackers' statements for ${(busy / 1000).toFixed(1)} s after` : ''}`);
@@ -207,6 +208,13 @@ async function createBlobTable(octo: TestOctoDb, a: Account): Promise<string[]> 
     await sleep(100);
   }
   return res.body.jobs.map((j) => j.job_id);
+}
+
+/** Until async invokes are done and every log record so far is stored (L1 and dynalite run on threads of this process). */
+async function drained(octo: TestOctoDb): Promise<void> {
+  await octo.invoker.idle();
+  await octo.deps.flushLogs();
+  await octo.logQueue.idle();
 }
 
 /**
@@ -282,9 +290,12 @@ class AttackerThread {
   private readonly worker: Worker;
   private phase = 0;
   private readonly waiting = new Map<number, (counts: Map<Kind, Counts>) => void>();
+  /** Settles once the thread has loaded (compiling its TypeScript takes CPU the baseline must not share). */
+  readonly ready: Promise<unknown>;
 
   constructor(setup: AttackerSetup) {
     this.worker = new Worker(new URL('./_neighbours-attackers.mjs', import.meta.url), { workerData: setup });
+    this.ready = once(this.worker, 'online').then(() => this.run([], 0));
     this.worker.on('message', ({ phase, counts }: PhaseReply) => {
       this.waiting.get(phase)?.(new Map(counts.map(([kind, c]) => [kind, new Map(c)])));
       this.waiting.delete(phase);
