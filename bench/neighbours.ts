@@ -160,7 +160,8 @@ export async function main(args: string[]): Promise<void> {
       }));
     // Warm-up (JIT, pools, the verdict cache), after the set-up's own work (provisioning,
     // migrations, their logs) has finished, so the baseline is not billed for it.
-    await octo.invoker.idle();
+    await attackerThread.ready;
+    await drained(octo);
     await sleep(opts.settleMs);
     await openLoop(opts.rate, WARM_UP_SECONDS, victimCall);
 
@@ -179,7 +180,7 @@ export async function main(args: string[]): Promise<void> {
       const victimSamples = await openLoop(opts.rate, opts.seconds, victimCall);
       const attacks = await attacking;
       const busy = await quiet(octo, attackers);
-      await octo.invoker.idle();
+      await drained(octo);
       await sleep(opts.settleMs);
       phases.push({ name: step.name, victim: victimSamples, attacks, busyAfterMs: busy });
       console.log(`phase ${step.name}: ${((performance.now() - started) / 1000).toFixed(1)} s${busy ? `, the server still ran attackers' statements for ${(busy / 1000).toFixed(1)} s after` : ''}`);
@@ -207,6 +208,13 @@ async function createBlobTable(octo: TestOctoDb, a: Account): Promise<string[]> 
     await sleep(100);
   }
   return res.body.jobs.map((j) => j.job_id);
+}
+
+/** Until async invokes are done and every log record so far is stored (L1 and dynalite run on threads of this process). */
+async function drained(octo: TestOctoDb): Promise<void> {
+  await octo.invoker.idle();
+  await octo.deps.flushLogs();
+  await octo.logQueue.idle();
 }
 
 /**
@@ -282,9 +290,12 @@ class AttackerThread {
   private readonly worker: Worker;
   private phase = 0;
   private readonly waiting = new Map<number, (counts: Map<Kind, Counts>) => void>();
+  /** Settles once the thread has loaded (compiling its TypeScript takes CPU the baseline must not share). */
+  readonly ready: Promise<unknown>;
 
   constructor(setup: AttackerSetup) {
     this.worker = new Worker(new URL('./_neighbours-attackers.mjs', import.meta.url), { workerData: setup });
+    this.ready = once(this.worker, 'online').then(() => this.run([], 0));
     this.worker.on('message', ({ phase, counts }: PhaseReply) => {
       this.waiting.get(phase)?.(new Map(counts.map(([kind, c]) => [kind, new Map(c)])));
       this.waiting.delete(phase);
@@ -515,8 +526,13 @@ victim: ${opts.rate} req/s open loop for ${opts.seconds} s per phase ("${VICTIM_
   }
   console.log('\ngoal (victim: no 5xx, timeout or error; p99 under attack ≤ 3× alone):');
   for (const v of verdicts) console.log(v);
+  const after = phases.at(-1)?.name === 'alone, after' ? summarize(phases.at(-1)!.victim) : undefined;
+  const drift = after ? after.p99 / alone.p99 : 1;
+  if (drift > 2 || drift < 0.5) {
+    console.log(`noise: the victim's p99 alone was ${drift.toFixed(2)}× as long after the attacks as before (another load on the machine, or a host that did not recover); weigh the ratios with care or run again`);
+  }
   const all = verdicts.length > 0 && verdicts.every((v) => v.endsWith('MET'));
-  console.log(`overall: ${all ? 'MET' : 'MISSED'}`);
+  console.log(aborted ? 'overall: no verdict (interrupted, the phases above are partial)' : `overall: ${all ? 'MET' : 'MISSED'}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
