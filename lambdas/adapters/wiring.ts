@@ -44,6 +44,7 @@ import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
+import { WorkerStatementJudge } from './worker-statement-judge.ts';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
@@ -79,6 +80,8 @@ export interface Deps {
   /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
   tenantSql: MysqlTenantSqlRunner;
   tenantLogins: TenantLogins;
+  /** /query's and /migrate's validators, on worker threads under a time budget (started on first use). */
+  statementJudge: WorkerStatementJudge;
   close(): Promise<void>;
 }
 
@@ -120,6 +123,11 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
     acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
+  const statementJudge = new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, {
+    budgetMs: config.OCTODB_VALIDATOR_BUDGET_MS,
+    workers: config.OCTODB_VALIDATOR_WORKERS,
+    perTenantQueue: config.OCTODB_VALIDATOR_QUEUE,
+  });
   return {
     config,
     metaLogin,
@@ -146,13 +154,20 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     notifier: await notifierFor(config),
     tenantSql,
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
+    statementJudge,
     async close() {
       await queryLogBuffer?.flush();
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
+      await Promise.allSettled([statementJudge.close(), pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
       dynamo.destroy();
     },
   };
 }
+
+/**
+ * The judge's worker entry: beside this module in the source tree (it registers tsx), and beside
+ * index.mjs in a Lambda bundle, built there from statement-judge-thread.ts (lib/octo-function.ts).
+ */
+export const STATEMENT_JUDGE_SCRIPT = new URL('./statement-judge-worker.mjs', import.meta.url);
 
 function lambdaInvoker(config: Config): Invoker {
   const names = JSON.parse(config.OCTODB_FUNCTION_NAMES) as Partial<Record<AsyncFunction, string>>;

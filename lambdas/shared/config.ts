@@ -95,6 +95,14 @@ const settings = z.object({
   OCTODB_ADMIN_EMAIL: z.string().optional(),
   /** Without a Mailgun key, emails are appended here (one JSON object a line). */
   OCTODB_OUTBOX_FILE: z.string().default('.octodb/outbox.jsonl'),
+
+  // --- parse budget (bounded validation of /query and /migrate) ---
+  /** Wall time the validator may spend on one statement, on a worker thread; past it: 403 (too costly to validate). */
+  OCTODB_VALIDATOR_BUDGET_MS: z.coerce.number().int().min(5).max(10_000).default(50),
+  /** Validator worker threads per process; one tenant uses one at a time, so 2 keep one free from a flood. */
+  OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
+  /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
+  OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(0).max(1000).default(8),
 });
 
 export type Config = z.infer<typeof settings>;
