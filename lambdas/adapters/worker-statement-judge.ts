@@ -135,13 +135,15 @@ export class WorkerStatementJudge implements StatementJudge {
     const at = this.slots.indexOf(slot);
     if (at < 0) return;
     void slot.worker.terminate();
+    // The refusal first: starting a worker costs this thread a few milliseconds.
+    if (task) {
+      this.counters.overBudget++;
+      this.active.add(task.tenantId);
+      task.resolve({ kind: 'over-budget', step: task.step });
+    }
     const fresh = this.spawn();
+    fresh.heldBy = task?.tenantId;
     this.slots[at] = fresh;
-    if (!task) return this.pump();
-    this.counters.overBudget++;
-    this.active.add(task.tenantId);
-    fresh.heldBy = task.tenantId;
-    task.resolve({ kind: 'over-budget', step: task.step });
     this.pump();
   }
 
@@ -177,6 +179,8 @@ export class WorkerStatementJudge implements StatementJudge {
     }
     if (slot.running?.id !== message.id) return;
     if ('step' in message) {
+      // Each statement has its own budget; the first one's started when the task was posted.
+      if (message.step === slot.running.step) return;
       slot.running.step = message.step;
       return this.arm(slot);
     }
