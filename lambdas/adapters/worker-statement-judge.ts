@@ -7,7 +7,7 @@ export interface JudgeLimits {
   budgetMs: number;
   /** Worker threads; a tenant uses at most one at a time, so with two a flood never takes them all. */
   workers: number;
-  /** Tasks one tenant may have waiting (its running one apart); past it: `busy`. */
+  /** Tasks one tenant may have waiting (its running one apart), at least 1; past it: `busy`. */
   perTenantQueue: number;
   /** Heap of one worker: a statement whose parse needs more ends like one out of time. */
   maxHeapMb?: number;
@@ -81,6 +81,8 @@ export class WorkerStatementJudge implements StatementJudge {
     for (const slot of slots) slot.running?.reject(stopped);
     for (const queue of this.waiting.values()) for (const task of queue) task.reject(stopped);
     this.waiting.clear();
+    this.waitingCount = 0;
+    this.active.clear();
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
