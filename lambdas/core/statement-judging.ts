@@ -27,7 +27,7 @@ export function judgeTask(task: JudgeTask, onStep: (index: number) => void): Jud
 
 const TOO_COSTLY = 'statement is too costly to validate (its validation ran out of its time budget)';
 /** A refusal for cost may come from a moment of contention: it is kept for a while, not for ever. */
-const OVER_BUDGET_TTL_MS = 10 * 60_000;
+const OVER_BUDGET_TTL_MS = 60_000;
 /** Statements longer than this are cached under their hash (the key stays small). */
 const LITERAL_KEY_CHARS = 4096;
 
