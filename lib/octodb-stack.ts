@@ -160,7 +160,7 @@ export class OctoDbStack extends Stack {
     }, api)
       .bindJwtKey(secrets.jwt)
       .bindDataKey(secrets.dataKey); // seals the issued token for `read: true`
-    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT }, api)
+    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT, judgesStatements: true }, api)
       .bindDataKey(secrets.dataKey) // opens tenant MySQL passwords: tenant SQL runs as the tenant's own user
       .bindLogQueue(logging.queue);
     const migrateSubmit = fn('MigrateSubmit', {
@@ -168,6 +168,7 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB M0: POST /migrate',
       memoryMb: 512,
       timeout: API_TIMEOUT,
+      judgesStatements: true,
     }, api)
       .bindInvoke({ 'migrate-run': migrateRun })
       .bindLogQueue(logging.queue);

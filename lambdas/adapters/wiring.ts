@@ -52,6 +52,7 @@ import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
+import { WorkerStatementJudge } from './worker-statement-judge.ts';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
@@ -91,6 +92,9 @@ export interface Deps {
   quotas: StorageQuotaGuard;
   quotaSettings: QuotaSettings;
   storageState: StorageStateStore;
+
+  /** /query's and /migrate's validators, on worker threads under a time budget (started on first use). */
+  statementJudge: WorkerStatementJudge;
   close(): Promise<void>;
 }
 
@@ -148,6 +152,12 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       onError: (error) => logger.warn('storage measurement failed', { error: error as Error }),
     },
   );
+
+  const statementJudge = new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, {
+    budgetMs: config.OCTODB_VALIDATOR_BUDGET_MS,
+    workers: config.OCTODB_VALIDATOR_WORKERS,
+    perTenantQueue: config.OCTODB_VALIDATOR_QUEUE,
+  });
   return {
     config,
     metaLogin,
@@ -177,13 +187,21 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     quotas,
     quotaSettings,
     storageState,
+
+    statementJudge,
     async close() {
       await queryLogBuffer?.flush();
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
+      await Promise.allSettled([statementJudge.close(), pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
       dynamo.destroy();
     },
   };
 }
+
+/**
+ * The judge's worker entry: beside this module in the source tree (it registers tsx), and beside
+ * index.mjs in a Lambda bundle, built there from statement-judge-thread.ts (lib/octo-function.ts).
+ */
+export const STATEMENT_JUDGE_SCRIPT = new URL('./statement-judge-worker.mjs', import.meta.url);
 
 function lambdaInvoker(config: Config): Invoker {
   const names = JSON.parse(config.OCTODB_FUNCTION_NAMES) as Partial<Record<AsyncFunction, string>>;

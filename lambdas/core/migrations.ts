@@ -11,7 +11,7 @@ import {
 } from './host-scripts.ts';
 import { databaseName, scratchSchemaName, tempSchemaName } from './ids.ts';
 import { hostOutputLines, sendBestEffort } from './logs.ts';
-import { validateMigrationSql } from './migration-sql.ts';
+import { judgeMigrationSql } from './statement-judging.ts';
 import type {
   Caller,
   AuditEntry,
@@ -31,6 +31,7 @@ import type {
   MigrationStore,
   Notifier,
   StorageQuotas,
+  StatementJudge,
 } from './ports.ts';
 import { StatementTimeoutError } from './ports.ts';
 
@@ -89,9 +90,9 @@ export function cascadeBatchId(parentJobId: string): string {
 export async function submitMigration(
   input: { sql: string; db_id?: string; allow_unsafe: boolean },
   caller: Caller,
-  deps: MigrationDeps,
+  deps: MigrationDeps & { judge: StatementJudge },
 ): Promise<SubmitResult> {
-  const definitions = validateMigrationSql(input.sql);
+  const definitions = await judgeMigrationSql(input.sql, caller.tenantId, deps.judge);
   const dbId = input.db_id ?? caller.dbId;
   const db = await deps.meta.getDatabase(dbId);
   if (!db || db.tenantId !== caller.tenantId) throw new ProhibitedError('You can only migrate your own databases');

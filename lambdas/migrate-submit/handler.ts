@@ -7,5 +7,6 @@ import { migrateRequest } from '#shared/requests';
 export const handler = httpHandler(async (event) => {
   const caller = callerOf(event);
   const input = parseBody(event, migrateRequest);
-  return json(202, await submitMigration(input, caller, migrationDeps(await deps())));
+  const d = await deps();
+  return json(202, await submitMigration(input, caller, { ...migrationDeps(d), judge: d.statementJudge }));
 });

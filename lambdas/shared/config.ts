@@ -113,6 +113,14 @@ const settings = z.object({
   OCTODB_STORAGE_MEASURE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   /** How long a process trusts the shared (Redis) over-quota state before reading it again. */
   OCTODB_STORAGE_STATE_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+
+  // --- parse budget (bounded validation of /query and /migrate) ---
+  /** Wall time the validator may spend on one statement, on a worker thread; past it: 403 (too costly to validate). */
+  OCTODB_VALIDATOR_BUDGET_MS: z.coerce.number().int().min(5).max(10_000).default(50),
+  /** Validator worker threads per process; one tenant uses one at a time, so 2 keep one free from a flood. */
+  OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
+  /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
+  OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(8),
 });
 
 export type Config = z.infer<typeof settings>;

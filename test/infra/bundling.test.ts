@@ -10,8 +10,10 @@ import { OctoFunction } from '../../lib/octo-function.ts';
 
 /**
  * Real esbuild bundling (no Docker) of the house construct, on two functions that carry extra
- * directories: what `npm run synth` does for all ten, kept to two here for speed.
+ * directories and the query function with its statement judge's worker: what `npm run synth` does
+ * for all ten, kept to three here for speed.
  */
+type BundledHandler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
 let outdir: string;
 const assetDir: Record<string, string> = {};
 
@@ -23,6 +25,7 @@ beforeAll(() => {
   const fns = {
     signup: new OctoFunction(stack, 'Signup', { ...common, name: 'signup', description: 'bundle check', bundleDirs: { 'schemas/templates': 'templates' } }),
     'metadb-migrate': new OctoFunction(stack, 'Migrator', { ...common, name: 'metadb-migrate', description: 'bundle check', bundleDirs: { 'schemas/meta': 'meta' } }),
+    query: new OctoFunction(stack, 'Query', { ...common, name: 'query', description: 'bundle check', judgesStatements: true }),
   };
   app.synth();
   const resources = Template.fromStack(stack).toJSON().Resources as Record<string, any>;
@@ -46,6 +49,26 @@ describe('bundling with the local esbuild', () => {
     expect(readdirSync(join(assetDir['metadb-migrate']!, 'meta')).sort()).toEqual(readdirSync('schemas/meta').sort());
     expect(existsSync(join(assetDir.signup!, 'meta'))).toBe(false);
   });
+
+  it('bundles the statement judge worker beside the query handler only', () => {
+    expect(readdirSync(assetDir.query!)).toEqual(expect.arrayContaining(['index.mjs', 'statement-judge-worker.mjs']));
+    expect(existsSync(join(assetDir.signup!, 'statement-judge-worker.mjs'))).toBe(false);
+  });
+
+  it('judges /query statements in the bundle on its worker, refusing one past the budget', async () => {
+    // deps() reads the environment at the first call; the budget is generous so only cost exceeds it.
+    process.env.OCTODB_VALIDATOR_BUDGET_MS = '2000';
+    const { handler } = (await import(pathToFileURL(join(assetDir.query!, 'index.mjs')).href)) as { handler: BundledHandler };
+    const ask = async (query: string) => {
+      const event = { body: JSON.stringify({ query }), headers: {}, requestContext: { authorizer: { tenant_id: 'bundle-check', db_id: 'a'.repeat(32) } } };
+      const res = await handler(event, {});
+      return { status: res.statusCode, error: (JSON.parse(res.body) as { error: string }).error };
+    };
+    let costly = 'id';
+    for (let i = 0; i < 20; i++) costly = `CASE (${costly}) WHEN 1 THEN 2 END`;
+    expect(await ask('SELECT SLEEP(1) FROM customers')).toEqual({ status: 403, error: 'Prohibited operation detected: SLEEP' });
+    expect(await ask(`SELECT ${costly} FROM customers`)).toEqual({ status: 403, error: expect.stringMatching(/too costly to validate/) });
+  }, 60_000);
 
   it('loads on this Node version (20) and exports the handler', async () => {
     for (const dir of Object.values(assetDir)) {
