@@ -16,11 +16,13 @@ import type {
   MigrationState,
   MigrationStore,
   Notifier,
+  PasswordHasher,
   SchemaInspector,
   TemplateSource,
   TokenRegistry,
 } from '#core/ports';
 import type { MigrationDeps } from '#core/migrations';
+import type { SignUpDeps } from '#core/signup';
 import type { TokenDeps } from '#core/tokens';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
@@ -44,6 +46,7 @@ import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
+import { InlinePasswordHasher, WorkerPasswordHasher } from './worker-password-hasher.ts';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
@@ -79,6 +82,8 @@ export interface Deps {
   /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
   tenantSql: MysqlTenantSqlRunner;
   tenantLogins: TenantLogins;
+  /** bcrypt for /signup, /token and /verify's signup retry: worker threads (started on first use), or inline. */
+  passwords: PasswordHasher;
   close(): Promise<void>;
 }
 
@@ -120,6 +125,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
     acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
+  const passwords: PasswordHasher = config.OCTODB_PASSWORD_WORKERS === 0
+    ? new InlinePasswordHasher()
+    : new WorkerPasswordHasher({ workers: config.OCTODB_PASSWORD_WORKERS, maxQueue: config.OCTODB_PASSWORD_QUEUE });
   return {
     config,
     metaLogin,
@@ -146,9 +154,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     notifier: await notifierFor(config),
     tenantSql,
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
+    passwords,
     async close() {
       await queryLogBuffer?.flush();
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
+      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close(), passwords.close?.()]);
       dynamo.destroy();
     },
   };
@@ -282,9 +291,21 @@ export function tokenDeps(d: Deps): TokenDeps {
     meta: d.meta,
     registry: d.registry,
     sealer: d.sealer,
+    passwords: d.passwords,
     jwtSecret: d.jwtSecret,
     ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS,
     bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
+  };
+}
+
+/** /signup and /verify: the host cap, and the email codes when verification is on. */
+export function signupDeps(d: Deps): SignUpDeps {
+  const c = d.config;
+  return {
+    ...d,
+    bcryptRounds: c.OCTODB_BCRYPT_ROUNDS,
+    hostMaxDatabases: c.OCTODB_HOST_MAX_DATABASES,
+    verification: c.OCTODB_SIGNUP_VERIFY_EMAIL ? { ttlSeconds: c.OCTODB_SIGNUP_CODE_TTL_SECONDS, maxAttempts: c.OCTODB_SIGNUP_CODE_MAX_ATTEMPTS } : undefined,
   };
 }
 
