@@ -100,7 +100,7 @@ const settings = z.object({
   /** Worker threads that run bcrypt for /signup, /token and the signup retry (0: on the request's own thread, as on Lambda). */
   OCTODB_PASSWORD_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
   /** Password checks waiting for a worker at most; past it /signup and /token answer 503 BUSY with a retry hint. */
-  OCTODB_PASSWORD_QUEUE: z.coerce.number().int().min(1).max(10_000).default(16),
+  OCTODB_PASSWORD_QUEUE: z.coerce.number().int().min(1).max(10_000).default(32),
   /** Tenant databases one host holds at most (`provisioning` and `ready`; failed and unverified ones do not count); past it /signup answers 503 NO_CAPACITY. */
   OCTODB_HOST_MAX_DATABASES: z.coerce.number().int().min(1).default(5000),
   /** `true`: /signup emails a code and provisions nothing until POST /verify {email, code}. */
