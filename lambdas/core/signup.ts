@@ -65,10 +65,14 @@ async function retryExistingSignup(input: SignUpInput, deps: SignUpDeps): Promis
   const tenant = await deps.meta.findTenantByEmail(input.email);
   if (!tenant || !(await deps.passwords.verify(input.password, tenant.passwordHash))) throw taken;
   const [first] = await deps.meta.listDatabases(tenant.tenantId);
-  if (first?.status === 'unverified' && deps.verification) {
-    const code = newCode(first.dbId, deps.verification.ttlSeconds);
-    await deps.meta.saveVerificationCode(first.dbId, code.stored);
-    return sendCode(input.email, { tenant_id: tenant.tenantId, db_id: first.dbId, status: 'unverified' }, code.plain, deps);
+  if (first?.status === 'unverified') {
+    if (deps.verification) {
+      const code = newCode(first.dbId, deps.verification.ttlSeconds);
+      await deps.meta.saveVerificationCode(first.dbId, code.stored);
+      return sendCode(input.email, { tenant_id: tenant.tenantId, db_id: first.dbId, status: 'unverified' }, code.plain, deps);
+    }
+    // Verification was switched off since: the owner's signup provisions it as any signup would.
+    if (await deps.meta.activateUnverified(first.dbId, deps.hostMaxDatabases)) return startProvisioning(tenant.tenantId, first.dbId, deps);
   }
   if (!first || !(await deps.meta.resetFailedDatabase(first.dbId, deps.hostMaxDatabases))) throw taken;
   return startProvisioning(tenant.tenantId, first.dbId, deps);

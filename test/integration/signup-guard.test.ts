@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseName } from '#core/ids';
+import { databaseName, databaseUser, newDbId } from '#core/ids';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 
 // Mailgun's API, captured: every request the real mailgun.js client sends lands here.
@@ -85,6 +87,22 @@ describe('the per-host cap on tenant databases', () => {
     expect(retry).toMatchObject({ status: 503, body: { code: 'NO_CAPACITY' } });
     const [[row]] = await octo.admin.query<RowDataPacket[]>(`SELECT status FROM ${h.meta('tenant_databases')} WHERE db_id = ?`, [victim!.db_id]);
     expect(row!.status).toBe('failed');
+  });
+
+  it('provisions a database left unverified when verification was switched off, once its owner signs up again within the cap', async () => {
+    const email = uniqueEmail();
+    const tenantId = randomUUID();
+    const dbId = newDbId();
+    await octo.admin.query(`INSERT INTO ${h.meta('tenants')} (tenant_id, name, email, password_hash) VALUES (?, 'Old', ?, ?)`, [tenantId, email, bcrypt.hashSync(PASSWORD, 4)]);
+    await octo.admin.query(
+      `INSERT INTO ${h.meta('tenant_databases')} (db_id, tenant_id, host_id, template, status, mysql_user) VALUES (?, ?, 'local', 'default', 'unverified', ?)`,
+      [dbId, tenantId, databaseUser(dbId)],
+    );
+    // The host is full: the owner waits like any new signup.
+    expect(await h.signup(email)).toMatchObject({ status: 503, body: { code: 'NO_CAPACITY' } });
+    await octo.admin.query(`UPDATE ${h.meta('tenant_databases')} SET status = 'failed' WHERE status = 'ready' ORDER BY created_at LIMIT 1`);
+    expect(await h.signup(email)).toMatchObject({ status: 202, body: { db_id: dbId, status: 'provisioning' } });
+    expect((await octo.waitForDatabase(dbId)).status).toBe('ready');
   });
 });
 
