@@ -17,12 +17,14 @@ import type {
   MigrationStore,
   Notifier,
   QuotaSettings,
+  PasswordHasher,
   SchemaInspector,
   StorageStateStore,
   TemplateSource,
   TokenRegistry,
 } from '#core/ports';
 import type { MigrationDeps } from '#core/migrations';
+import type { SignUpDeps } from '#core/signup';
 import type { TokenDeps } from '#core/tokens';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
@@ -53,6 +55,7 @@ import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
 import { WorkerStatementJudge } from './worker-statement-judge.ts';
+import { InlinePasswordHasher, WorkerPasswordHasher } from './worker-password-hasher.ts';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
@@ -95,6 +98,8 @@ export interface Deps {
 
   /** /query's and /migrate's validators, on worker threads under a time budget (started on first use). */
   statementJudge: WorkerStatementJudge;
+  /** bcrypt for /signup, /token and /verify's signup retry: worker threads (started on first use), or inline. */
+  passwords: PasswordHasher;
   close(): Promise<void>;
 }
 
@@ -158,6 +163,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     workers: config.OCTODB_VALIDATOR_WORKERS,
     perTenantQueue: config.OCTODB_VALIDATOR_QUEUE,
   });
+  const passwords: PasswordHasher = config.OCTODB_PASSWORD_WORKERS === 0
+    ? new InlinePasswordHasher()
+    : new WorkerPasswordHasher({ workers: config.OCTODB_PASSWORD_WORKERS, maxQueue: config.OCTODB_PASSWORD_QUEUE });
   return {
     config,
     metaLogin,
@@ -187,11 +195,11 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     quotas,
     quotaSettings,
     storageState,
-
     statementJudge,
+    passwords,
     async close() {
       await queryLogBuffer?.flush();
-      await Promise.allSettled([statementJudge.close(), pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
+      await Promise.allSettled([statementJudge.close(), pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close(), passwords.close?.()]);
       dynamo.destroy();
     },
   };
@@ -333,9 +341,21 @@ export function tokenDeps(d: Deps): TokenDeps {
     meta: d.meta,
     registry: d.registry,
     sealer: d.sealer,
+    passwords: d.passwords,
     jwtSecret: d.jwtSecret,
     ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS,
     bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
+  };
+}
+
+/** /signup and /verify: the host cap, and the email codes when verification is on. */
+export function signupDeps(d: Deps): SignUpDeps {
+  const c = d.config;
+  return {
+    ...d,
+    bcryptRounds: c.OCTODB_BCRYPT_ROUNDS,
+    hostMaxDatabases: c.OCTODB_HOST_MAX_DATABASES,
+    verification: c.OCTODB_SIGNUP_VERIFY_EMAIL ? { ttlSeconds: c.OCTODB_SIGNUP_CODE_TTL_SECONDS, maxAttempts: c.OCTODB_SIGNUP_CODE_MAX_ATTEMPTS } : undefined,
   };
 }
 

@@ -6,7 +6,8 @@ import type { GuardedStatement } from './sql-guard.ts';
  * once for AWS and once for this machine; core functions receive them as arguments.
  */
 
-export type DatabaseStatus = 'provisioning' | 'ready' | 'failed';
+/** `unverified`: signed up with email verification on, waiting for POST /verify (nothing on the host yet). */
+export type DatabaseStatus = 'unverified' | 'provisioning' | 'ready' | 'failed';
 
 /** Who is calling, as the authorizer put it into the request context. */
 export interface Caller {
@@ -51,8 +52,11 @@ export interface IssuedTokenRecord {
 
 /** MetaDB: tenants, their databases, hosts and issued tokens. */
 export interface MetaStore {
-  /** Inserts a tenant and its first database together; throws ConflictError on a taken email. */
-  createTenant(tenant: Omit<TenantRecord, 'createdAt'>, database: NewDatabase): Promise<void>;
+  /**
+   * Inserts a tenant and its first database together; throws ConflictError on a taken email, and
+   * UnavailableError NO_CAPACITY when `hostCap` databases already live (or are being made) on the host.
+   */
+  createTenant(tenant: Omit<TenantRecord, 'createdAt'>, database: NewDatabase, options?: NewTenantOptions): Promise<void>;
   findTenantByEmail(email: string): Promise<TenantRecord | undefined>;
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;
   getDatabase(dbId: string): Promise<DatabaseRecord | undefined>;
@@ -69,8 +73,14 @@ export interface MetaStore {
   listStalledProvisioning(staleAfterSeconds: number, limit: number): Promise<string[]>;
   setDatabasePassword(dbId: string, sealedPassword: string): Promise<void>;
   finishProvisioning(dbId: string, status: 'ready' | 'failed', reason: string | null): Promise<void>;
-  /** failed → provisioning, for a tenant's retry; false when the database was not failed. */
-  resetFailedDatabase(dbId: string): Promise<boolean>;
+  /** failed → provisioning, for a tenant's retry (within `hostCap`, as createTenant); false when the database was not failed. */
+  resetFailedDatabase(dbId: string, hostCap?: number): Promise<boolean>;
+  /** unverified → provisioning within `hostCap`, its code spent; false when it was not unverified (a race). */
+  activateUnverified(dbId: string, hostCap: number): Promise<boolean>;
+  /** Stores (or replaces, with attempts reset) the hash of a database's verification code. */
+  saveVerificationCode(dbId: string, code: VerificationCode): Promise<void>;
+  /** Counts one attempt at the code, atomically; the stored hash only while it is unexpired and has attempts left. */
+  spendVerificationAttempt(dbId: string, maxAttempts: number): Promise<VerificationAttempt>;
   /**
    * Makes `token` the tenant's current one while holding a lock on the tenant's row, and runs
    * `whileLocked` (the registry update) before the lock is released: concurrent issuances reach
@@ -82,6 +92,22 @@ export interface MetaStore {
 }
 
 export type NewDatabase = Pick<DatabaseRecord, 'dbId' | 'hostId' | 'template' | 'mysqlUser'>;
+
+export interface NewTenantOptions {
+  /** `unverified` stores `verification` with it, in the same transaction. Default `provisioning`. */
+  status?: 'provisioning' | 'unverified';
+  /** Most databases the host may hold: `provisioning` and `ready` ones count (failed, unverified do not). */
+  hostCap?: number;
+  verification?: VerificationCode;
+}
+
+/** A signup's email code as stored: only its hash. */
+export interface VerificationCode {
+  codeHash: string;
+  expiresAt: Date;
+}
+
+export type VerificationAttempt = { state: 'open'; codeHash: string } | { state: 'none' | 'expired' | 'exhausted' };
 
 export interface HostRunResult {
   exitCode: number;
@@ -373,6 +399,16 @@ export interface HostSql {
   /** Runs the statements one after another on one connection, with `database` as the default; each under the host's statement time limit. */
   run(host: HostRecord, database: string, statements: string[]): Promise<unknown[]>;
   close(): Promise<void>;
+}
+
+/**
+ * bcrypt, where it cannot hold up other requests: worker threads in a long-running process, the
+ * request's own thread on Lambda (one request per instance). A full queue is a BusyError (503).
+ */
+export interface PasswordHasher {
+  hash(password: string, rounds: number): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+  close?(): Promise<void>;
 }
 
 export interface Email {

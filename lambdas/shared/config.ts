@@ -121,6 +121,20 @@ const settings = z.object({
   OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
   /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
   OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(8),
+
+  // --- signup guard ---
+  /** Worker threads that run bcrypt for /signup, /token and the signup retry (0: on the request's own thread, as on Lambda). */
+  OCTODB_PASSWORD_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
+  /** Password checks waiting for a worker at most; past it /signup and /token answer 503 BUSY with a retry hint. */
+  OCTODB_PASSWORD_QUEUE: z.coerce.number().int().min(1).max(10_000).default(32),
+  /** Tenant databases one host holds at most (`provisioning` and `ready`; failed and unverified ones do not count); past it /signup answers 503 NO_CAPACITY. */
+  OCTODB_HOST_MAX_DATABASES: z.coerce.number().int().min(1).default(5000),
+  /** `true`: /signup emails a code and provisions nothing until POST /verify {email, code}. */
+  OCTODB_SIGNUP_VERIFY_EMAIL: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** How long a signup's emailed code works. */
+  OCTODB_SIGNUP_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  /** Wrong codes tried at most per code; then only a new signup (same email and password) sends a new one. */
+  OCTODB_SIGNUP_CODE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
 });
 
 export type Config = z.infer<typeof settings>;

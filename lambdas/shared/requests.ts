@@ -32,6 +32,12 @@ export const signupRequest = z.object({
 });
 export type SignupRequest = z.infer<typeof signupRequest>;
 
+export const verifyRequest = z.object({
+  email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
+  code: z.string().trim().regex(/^[0-9]{8}$/, 'code must be the 8 digits from the email'),
+});
+export type VerifyRequest = z.infer<typeof verifyRequest>;
+
 export const tokenRequest = z.object({
   email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
   password: z.string().min(1, 'password is required').max(1024),
