@@ -158,5 +158,5 @@ async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'me
   if (!host) throw new UnavailableError('Database host not found');
   if (!db.mysqlPasswordSealed) throw new UnavailableError('Database login not available');
   // The tenant's own login: /dashboard holds no MySQL account that could read tenant databases.
-  return deps.schemas.describe({ host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) });
+  return deps.schemas.describe({ tenantId: db.tenantId, host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) });
 }
