@@ -129,7 +129,7 @@ describe('AffinityPool', () => {
       if (fail) throw new Error('refused');
       return 7;
     }, () => {});
-    await expect(pool.acquire('a')).rejects.toThrow('refused');
+    await expect(pool.acquire('a', 'a')).rejects.toThrow('refused');
     fail = false;
     expect((await pool.acquire('a', 'a')).conn).toBe(7);
   });
