@@ -431,7 +431,7 @@ describe('limits', () => {
       for (const e of busy) {
         expect(e).toBeInstanceOf(BusyError);
         expect((e as BusyError).status).toBe(503);
-        expect((e as BusyError).toJSON()).toEqual({ error: 'Too many statements of this database at once (at most 2 run together), try again', code: 'BUSY' });
+        expect((e as BusyError).toJSON()).toEqual({ error: 'Too many statements of this tenant at once (at most 2 run together), try again', code: 'BUSY' });
       }
     } finally {
       await lock.release().catch(() => {});
