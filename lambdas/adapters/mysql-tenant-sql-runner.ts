@@ -20,7 +20,7 @@ export interface TenantSqlLimits {
   timeoutMs: number;
   /** Connections per MySQL host, shared by every tenant on it (see AffinityPool for the fair-share rules). */
   poolSize: number;
-  /** Connections one tenant (all its databases together) holds at once; default 2. */
+  /** Connections one tenant (all its databases together) holds at once; default 4. */
   tenantConcurrency?: number;
   /** Longest a statement waits for a pooled connection before a 503. */
   acquireTimeoutMs: number;
@@ -49,7 +49,7 @@ const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
 const WATCHDOG_GRACE_MS = 1000;
 /** Past every other bound (the wait, the switch, the statement), a request answers 503 anyway. */
 const DEADLINE_SLACK_MS = 2000;
-const DEFAULT_TENANT_CONCURRENCY = 2;
+const DEFAULT_TENANT_CONCURRENCY = 4;
 
 /**
  * Tenant statements over one small pool per MySQL host (not one per tenant: that fragments into

@@ -98,7 +98,7 @@ const settings = z.object({
 
   // --- /query fair share (issue 10) ---
   /** Pooled connections one tenant (all its databases together) holds at once on a host; more statements wait their turn. */
-  OCTODB_QUERY_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(2),
+  OCTODB_QUERY_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
 });
 
 export type Config = z.infer<typeof settings>;

@@ -26,7 +26,8 @@ beforeAll(async () => {
   const signed = await Promise.all(Array.from({ length: ATTACKERS + 1 }, () => octo.signUp()));
   await Promise.all(signed.map((t) => octo.waitForDatabase(t.db_id)));
   const tenants = await Promise.all(signed.map(async (t) => ({ ...t, token: await octo.token(t.email, t.password) })));
-  [victim, ...attackers] = tenants as [Tenant, ...Tenant[]];
+  victim = tenants[0]!;
+  attackers = tenants.slice(1);
 });
 afterAll(async () => octo?.close());
 
@@ -63,7 +64,7 @@ describe('fair share of the /query pool between tenants', () => {
         most.push(Math.max(...(await runningPerAttacker(users))));
       }
       expect(victimAnswers).toEqual(Array.from({ length: 10 }, () => ({ status: 200, code: undefined })));
-      // No attacker ever ran more than its share (2) at once.
+      // Past its first connection, no attacker may take the reserve (2 of 8): with 3 attackers, 2 each at most.
       expect(Math.max(...most)).toBeLessThanOrEqual(2);
     } finally {
       attacking = false;
