@@ -407,11 +407,11 @@ describe('limits', () => {
   });
 
   it('caps the connections one tenant holds and bounds its wait with a 503 BUSY', async () => {
-    const runner = runnerWith({ poolSize: 4, acquireTimeoutMs: 300, timeoutMs: 3000 });
+    const runner = runnerWith({ poolSize: 4, tenantConcurrency: 2, acquireTimeoutMs: 300, timeoutMs: 3000 });
     const [la, lb] = [await loginOf(a), await loginOf(b)];
     const lock = await lockNumberOne(a.db);
     try {
-      // A saturates: four statements that wait on the lock; two run (half the pool), two queue.
+      // A saturates: four statements that wait on the lock; two run (its cap), two queue.
       const outcomes = Array.from({ length: 4 }, () =>
         runner.run(la, 'UPDATE numbers SET n = n WHERE n = 1', []).then(
           () => 'ran',
