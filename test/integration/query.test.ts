@@ -456,6 +456,23 @@ describe('limits', () => {
     expect(await threadOf(lb)).not.toBe(first);
   });
 
+  it('answers a write stopped mid-way before its rollback ends, and serves others meanwhile', async () => {
+    // One connection; the watchdog answers 1.5 s in, long before the server's own limit, as on
+    // MySQL for writes: by then the INSERT has written rows that take a while to roll back.
+    const runner = runnerWith({ poolSize: 1, tenantConcurrency: 1, timeoutMs: 20_000, watchdogGraceMs: -18_500, acquireTimeoutMs: 10_000 });
+    const [la, lb] = [await loginOf(a), await loginOf(b)];
+    const threadOfA = (await runner.run(la, 'SELECT CONNECTION_ID() AS id', [])).rows[0]!.id;
+    const stopped = runner.run(la, 'INSERT INTO orders (customer_id) SELECT seq FROM seq_1_to_100000000', []);
+    await expect(stopped).rejects.toMatchObject({ details: { code: 'TIMEOUT' } });
+    // B is served on the one connection's room while A's thread is still rolling back on the server.
+    expect((await runner.run(lb, 'SELECT COUNT(*) AS n FROM customers', [])).rows).toEqual([{ n: '2' }]);
+    const stillThere = await rowsOf('SELECT COMMAND AS c FROM information_schema.PROCESSLIST WHERE ID = ?', [threadOfA]);
+    expect(stillThere).toEqual([{ c: 'Killed' }]);
+    // The rollback counts against A (its cap is 1): A's next statement runs only once it is gone.
+    expect((await runner.run(la, 'SELECT COUNT(*) AS n FROM orders', [])).rows).toEqual([{ n: '1' }]);
+    expect(await rowsOf('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?', [threadOfA])).toEqual([]);
+  });
+
   it('answers 413 for a body over the cap, as API Gateway would', async () => {
     const res = await fetch(`${octo.url}/query`, {
       method: 'POST',
