@@ -1,6 +1,6 @@
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { AffinityPool } from './affinity-pool.ts';
-import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot } from './tenant-statement.ts';
+import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, within } from './tenant-statement.ts';
 import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
 import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
@@ -108,7 +108,9 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     request.holding(slot);
     try {
       if (request.expired()) throw new UnavailableError('Database did not answer in time, try again', { code: 'DEADLINE' });
-      if (slot.who !== who) await untilLost(slot, this.switchTo(slot, login, who, host));
+      if (slot.who !== who) {
+        await untilLost(slot, within(this.switchTo(slot, login, who, host), this.limits.acquireTimeoutMs, () => unanswered('the switch of user')));
+      }
       return await runStatement(slot, sql, params, this.statementLimits(), (threadId) => {
         const uncharge = host.pool.charge(login.tenantId);
         void stopOnServer(login, threadId).finally(uncharge);
@@ -184,12 +186,16 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     };
     coreOf(conn).on('error', lost);
     coreOf(conn).once('end', () => lost());
-    try {
+    const setUp = async () => {
       if (!host.flavor) {
         const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
         host.flavor = /mariadb/i.test(String(rows[0]?.v)) ? 'mariadb' : 'mysql';
       }
       await this.limitSession(conn, host.flavor);
+    };
+    try {
+      // A server that accepted the connection but does not answer must not keep the room for ever.
+      await within(setUp(), this.limits.acquireTimeoutMs, () => unanswered('the session set-up'));
     } catch (error) {
       closeHard(conn);
       throw error;

@@ -45,6 +45,17 @@ const DATETIME_TYPES = new Set([7, 12, 17, 18]);
 /** MySQL's zero dates ('0000-00-00', '2024-00-00', '2024-02-00') name no calendar day: null. */
 const ZERO_DATE = /^\d{4}-(00|\d\d-00)/;
 
+/** `work`, or `late()`'s error after `ms` if it has not settled by then. */
+export function within<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late()), ms);
+    work.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
+/** A server that accepted the connection but does not answer: the connection is given up (503). */
+export const unanswered = (what: string) => Object.assign(new Error(`MySQL did not answer ${what} in time`), { code: 'ETIMEDOUT' });
+
 export const timeoutError = (timeoutMs: number) =>
   new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' });
 
