@@ -76,6 +76,8 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       expired: () => expired,
       holding: (slot) => (held = slot),
     });
+    // Past the longest legitimate path: wait or open (≤ 2 × acquire), or wait then switch (same), then the statement.
+    const deadlineMs = 2 * acquireTimeoutMs + Math.max(timeoutMs + watchdogGraceMs, 0) + DEADLINE_SLACK_MS;
     return new Promise((resolve, reject) => {
       const deadline = setTimeout(() => {
         expired = true;
@@ -85,7 +87,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
           closeHard(held.conn);
         }
         reject(new UnavailableError('Database did not answer in time, try again', { code: 'DEADLINE' }));
-      }, acquireTimeoutMs + Math.max(timeoutMs + watchdogGraceMs, 0) + DEADLINE_SLACK_MS);
+      }, deadlineMs);
       attempt.then(resolve, reject).finally(() => clearTimeout(deadline));
     });
   }
