@@ -142,6 +142,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     maxResultBytes: config.OCTODB_QUERY_MAX_RESULT_BYTES,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
+    tenantConcurrency: config.OCTODB_QUERY_TENANT_CONCURRENCY,
     acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
   const storageState = new RedisStorageState(redis, metaLogin.database);

@@ -424,6 +424,8 @@ export interface Notifier {
 
 /** Who a tenant statement runs as: the tenant's own MySQL user, on its database's host. */
 export interface TenantLogin {
+  /** Whose login: the unit of fair share on a host (one tenant may own several databases and logins). */
+  tenantId: string;
   host: HostRecord;
   database: string;
   user: string;

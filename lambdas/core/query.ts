@@ -85,7 +85,7 @@ export class TenantLogins {
     if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}`, { status: db.status });
     const host = await this.meta.getHost(db.hostId);
     if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host unknown, try again later');
-    const login = { host, database: databaseName(dbId), user: db.mysqlUser, password: this.sealer.open(db.mysqlPasswordSealed) };
+    const login = { tenantId, host, database: databaseName(dbId), user: db.mysqlUser, password: this.sealer.open(db.mysqlPasswordSealed) };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(dbId, { tenantId, login, until: Date.now() + this.ttlMs });
     return login;

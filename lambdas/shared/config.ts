@@ -55,9 +55,9 @@ const settings = z.object({
   OCTODB_QUERY_MAX_RESULT_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   /** Statement time limit enforced by the server (MAX_EXECUTION_TIME / max_statement_time). */
   OCTODB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
-  /** Connections per MySQL host for tenant statements, shared by all its tenants (they switch user). */
-  OCTODB_QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
-  /** Longest a statement waits for one of those connections (503 BUSY after it); one tenant holds at most half of them. */
+  /** Connections per MySQL host for tenant statements, per process, shared by all its tenants (they switch user); a quarter of them is kept for tenants holding none. */
+  OCTODB_QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(16),
+  /** Longest a statement waits for one of those connections (503 BUSY after it). */
   OCTODB_QUERY_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   /** How long a ready database's login stays cached in memory (0: look it up on every query). */
   OCTODB_QUERY_LOGIN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
@@ -135,6 +135,10 @@ const settings = z.object({
   OCTODB_SIGNUP_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   /** Wrong codes tried at most per code; then only a new signup (same email and password) sends a new one. */
   OCTODB_SIGNUP_CODE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+
+  // --- /query fair share (issue 10) ---
+  /** Pooled connections one tenant (all its databases together) holds at once on a host; more statements wait their turn. */
+  OCTODB_QUERY_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
 });
 
 export type Config = z.infer<typeof settings>;
