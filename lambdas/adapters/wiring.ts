@@ -18,6 +18,7 @@ import type {
   Notifier,
   SchemaInspector,
   TemplateSource,
+  RateLimiter,
   TokenRegistry,
 } from '#core/ports';
 import type { MigrationDeps } from '#core/migrations';
@@ -44,6 +45,9 @@ import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
+import { DirectRateLimiter, MemoryBuckets, RedisBuckets } from './redis-rate-limiter.ts';
+import { SlicedRateLimiter } from './sliced-rate-limiter.ts';
+import { type RateLimitSettings, TenantPlans } from '#core/rate-limits';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
@@ -79,6 +83,11 @@ export interface Deps {
   /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
   tenantSql: MysqlTenantSqlRunner;
   tenantLogins: TenantLogins;
+  /** Rate limits: per tenant (local slices of Redis buckets), per client and email (Redis per call). */
+  tenantRates: RateLimiter;
+  clientRates: RateLimiter;
+  plans: TenantPlans;
+  limits: RateLimitSettings;
   close(): Promise<void>;
 }
 
@@ -146,10 +155,30 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     notifier: await notifierFor(config),
     tenantSql,
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
+    ...rateLimitsFor(config, redis, meta, metaLogin.database),
     async close() {
       await queryLogBuffer?.flush();
       await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
       dynamo.destroy();
+    },
+  };
+}
+
+/** Buckets namespaced by the MetaDB name: OctoDBs (and test runs) sharing a Redis never share one. */
+function rateLimitsFor(config: Config, redis: Redis, meta: MysqlMetaStore, metaDb: string): Pick<Deps, 'tenantRates' | 'clientRates' | 'plans' | 'limits'> {
+  const store = new RedisBuckets(redis, { prefix: `octodb:rl:${metaDb}:`, timeoutMs: config.OCTODB_RATE_REDIS_TIMEOUT_MS, fallback: new MemoryBuckets() });
+  const tenant = { query: config.OCTODB_RATE_QUERY, migrate: config.OCTODB_RATE_MIGRATE, dashboard: config.OCTODB_RATE_DASHBOARD };
+  return {
+    tenantRates: new SlicedRateLimiter(store, { sliceSeconds: config.OCTODB_RATE_SLICE_SECONDS, sliceMax: config.OCTODB_RATE_SLICE_MAX }),
+    clientRates: new DirectRateLimiter(store),
+    plans: new TenantPlans(meta, tenant, config.OCTODB_RATE_PLAN_CACHE_SECONDS * 1000),
+    limits: {
+      tenant,
+      signupPerIp: config.OCTODB_RATE_SIGNUP_PER_IP,
+      signupPerEmail: config.OCTODB_RATE_SIGNUP_PER_EMAIL,
+      tokenPerIp: config.OCTODB_RATE_TOKEN_PER_IP,
+      tokenPerEmail: config.OCTODB_RATE_TOKEN_PER_EMAIL,
+      loginFailures: config.OCTODB_LOGIN_FAILURES,
     },
   };
 }

@@ -3,6 +3,8 @@
  * once for AWS and once for this machine; core functions receive them as arguments.
  */
 
+import type { RateLimit } from './token-bucket.ts';
+
 export type DatabaseStatus = 'provisioning' | 'ready' | 'failed';
 
 /** Who is calling, as the authorizer put it into the request context. */
@@ -76,6 +78,10 @@ export interface MetaStore {
    */
   saveIssuedToken(tenantId: string, token: IssuedTokenRecord, whileLocked: () => Promise<void>): Promise<void>;
   getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined>;
+  /** A tenant's own rate limits (its plan), by route; a route not listed follows the defaults. */
+  getTenantRateLimits(tenantId: string): Promise<TenantRateLimits>;
+  /** Sets one route's limit for a tenant, or clears it (null) back to the default. */
+  setTenantRateLimit(tenantId: string, route: TenantRoute, limit: RateLimit | null): Promise<void>;
 }
 
 export type NewDatabase = Pick<DatabaseRecord, 'dbId' | 'hostId' | 'template' | 'mysqlUser'>;
@@ -399,4 +405,28 @@ export interface StatementResult {
  */
 export interface TenantSqlRunner {
   run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult>;
+}
+
+// --- rate limits (issue 10) ---
+
+export type { RateLimit };
+
+/** The routes limited per tenant (the authorizer's tenant_id is the unit). */
+export const TENANT_ROUTES = ['query', 'migrate', 'dashboard'] as const;
+export type TenantRoute = (typeof TENANT_ROUTES)[number];
+export type TenantRateLimits = Partial<Record<TenantRoute, RateLimit>>;
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+/**
+ * Token buckets shared by every process (Redis). Keys are the core's (`query:<tenant>`); the
+ * adapter namespaces them. Never throws for a Redis failure: see the adapter for what it does then.
+ */
+export interface RateLimiter {
+  /** Takes one token from the key's bucket, or says how long until one is there. */
+  take(key: string, limit: RateLimit): Promise<RateDecision>;
+  /** Whether a token is there, taking none. */
+  peek(key: string, limit: RateLimit): Promise<RateDecision>;
+  /** Forgets the bucket: it is full again. */
+  reset(key: string): Promise<void>;
 }
