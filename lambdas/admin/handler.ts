@@ -1,14 +1,16 @@
 import { createAdmin } from '#core/admin';
 import { OctoError } from '#core/errors';
+import { setTenantLimit } from '#core/rate-limits';
 import { deps } from '#adapters/wiring';
-import { signupRequest } from '#shared/requests';
+import { setLimitsRequest, signupRequest } from '#shared/requests';
 
 /**
- * Operator-only: creates an admin tenant on AWS. It has no API route; `npm run admin` invokes it
+ * Operator-only: creates an admin tenant on AWS, or (`action: 'set-limits'`) sets a tenant's rate limit. It has no API route; `npm run admin` invokes it
  * (OCTODB_ADMIN_FUNCTION) with the operator's own IAM credentials. Answers the command's result
  * or `{error}`.
  */
 export async function handler(event: unknown): Promise<Record<string, unknown>> {
+  if ((event as { action?: unknown } | null)?.action === 'set-limits') return setLimits(event);
   const parsed = signupRequest.safeParse(event);
   if (!parsed.success) return { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
   const d = await deps();
@@ -18,6 +20,18 @@ export async function handler(event: unknown): Promise<Record<string, unknown>> 
       bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
       scriptTimeoutSeconds: d.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
     });
+  } catch (error) {
+    if (error instanceof OctoError) return { error: error.message };
+    throw error;
+  }
+}
+
+/** `{action: 'set-limits', tenant, route, limit}`: a tenant's own rate limit on one route (a plan). */
+async function setLimits(event: unknown): Promise<Record<string, unknown>> {
+  const parsed = setLimitsRequest.safeParse(event);
+  if (!parsed.success) return { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  try {
+    return await setTenantLimit(parsed.data, await deps());
   } catch (error) {
     if (error instanceof OctoError) return { error: error.message };
     throw error;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TooManyRequestsError, UnauthorizedError } from './errors.ts';
+import { NotFoundError, TooManyRequestsError, UnauthorizedError } from './errors.ts';
 import type { MetaStore, RateDecision, RateLimiter, TenantRoute } from './ports.ts';
 import { formatRateLimit, type RateLimit } from './token-bucket.ts';
 
@@ -130,3 +130,17 @@ export function clientOf(sourceIp: string): string {
 
 /** Emails are keyed by digest: no address sits in Redis, and a key's length is fixed. */
 export const emailKey = (email: string): string => createHash('sha256').update(email.trim().toLowerCase()).digest('base64url').slice(0, 22);
+
+/**
+ * Operator command `set-limits`: gives a tenant (by id or email) its own limit on one route, or
+ * (limit null) puts it back on the default. Processes see it once their plan cache expires.
+ */
+export async function setTenantLimit(
+  input: { tenant: string; route: TenantRoute; limit: RateLimit | null },
+  deps: { meta: Pick<MetaStore, 'getTenant' | 'findTenantByEmail' | 'setTenantRateLimit'> },
+): Promise<{ tenant_id: string; route: TenantRoute; limit: string }> {
+  const tenant = input.tenant.includes('@') ? await deps.meta.findTenantByEmail(input.tenant.toLowerCase()) : await deps.meta.getTenant(input.tenant);
+  if (!tenant) throw new NotFoundError(`No tenant ${input.tenant}`);
+  await deps.meta.setTenantRateLimit(tenant.tenantId, input.route, input.limit);
+  return { tenant_id: tenant.tenantId, route: input.route, limit: input.limit ? formatRateLimit(input.limit) : 'default' };
+}

@@ -125,7 +125,7 @@ const settings = z.object({
   /** Failed /token logins per email before that email is locked out (429 before any bcrypt) until the budget refills. */
   OCTODB_LOGIN_FAILURES: rateLimit('10/900s burst 10'),
   /** Per-tenant buckets: a process draws this many seconds' worth of the rate from Redis at once (≥ 1 token)… */
-  OCTODB_RATE_SLICE_SECONDS: z.coerce.number().min(0).max(10).default(0.1),
+  OCTODB_RATE_SLICE_SECONDS: z.coerce.number().min(0).max(86_400).default(0.1),
   /** …but never more than this many tokens (nor the burst): what a process may hold unused. */
   OCTODB_RATE_SLICE_MAX: z.coerce.number().int().min(1).max(1000).default(20),
   /** How long a tenant's plan (its own limits) stays cached in a process. */
