@@ -127,7 +127,7 @@ const settings = z.object({
   /** Per-tenant buckets: a process draws this many seconds' worth of the rate from Redis at once (≥ 1 token)… */
   OCTODB_RATE_SLICE_SECONDS: z.coerce.number().min(0).max(86_400).default(0.1),
   /** …but never more than this many tokens (nor the burst): what a process may hold unused. */
-  OCTODB_RATE_SLICE_MAX: z.coerce.number().int().min(1).max(1000).default(20),
+  OCTODB_RATE_SLICE_MAX: z.coerce.number().int().min(1).max(10_000).default(100),
   /** How long a tenant's plan (its own limits) stays cached in a process. */
   OCTODB_RATE_PLAN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   /** A Redis bucket call slower than this counts as Redis down: limits are kept per process for a while. */
