@@ -32,7 +32,7 @@ import { percentile } from './stats.ts';
  * /token limits stay at their defaults (the set-up asks one token per account).
  */
 export const SETUP_ENV_OVERRIDES: Record<string, string> = {
-  OCTODB_SIGNUP_LIMIT_PER_IP_PER_HOUR: '1000',
+  OCTODB_RATE_SIGNUP_PER_IP: '1000/s burst 1000',
 };
 
 const KINDS = ['parser', 'cartesian', 'writes', 'token'] as const;

@@ -8,10 +8,14 @@ import type {
   MetaStore,
   NewDatabase,
   NewTenantOptions,
+  RateLimit,
+  TenantRateLimits,
   TenantRecord,
+  TenantRoute,
   VerificationAttempt,
   VerificationCode,
 } from '#core/ports';
+import { TENANT_ROUTES } from '#core/ports';
 
 const isDuplicateKey = (error: unknown): boolean => (error as { code?: string }).code === 'ER_DUP_ENTRY';
 
@@ -214,6 +218,26 @@ export class MysqlMetaStore implements MetaStore {
     );
     const row = rows[0];
     return row && { jti: row.jti, tokenSealed: row.token_sealed, expiresAt: new Date(row.expires_at) };
+  }
+
+  async getTenantRateLimits(tenantId: string): Promise<TenantRateLimits> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT route, per_second, burst FROM tenant_rate_limits WHERE tenant_id = ?', [tenantId]);
+    const limits: TenantRateLimits = {};
+    // A row for a route this version does not know is left alone, not a crash.
+    for (const row of rows) if ((TENANT_ROUTES as readonly string[]).includes(row.route)) limits[row.route as TenantRoute] = { perSecond: Number(row.per_second), burst: Number(row.burst) };
+    return limits;
+  }
+
+  async setTenantRateLimit(tenantId: string, route: TenantRoute, limit: RateLimit | null): Promise<void> {
+    if (!limit) {
+      await this.pool.execute('DELETE FROM tenant_rate_limits WHERE tenant_id = ? AND route = ?', [tenantId, route]);
+      return;
+    }
+    await this.pool.execute(
+      `INSERT INTO tenant_rate_limits (tenant_id, route, per_second, burst) VALUES (?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE per_second = VALUES(per_second), burst = VALUES(burst)`,
+      [tenantId, route, limit.perSecond, limit.burst],
+    );
   }
 }
 

@@ -21,6 +21,7 @@ import type {
   SchemaInspector,
   StorageStateStore,
   TemplateSource,
+  RateLimiter,
   TokenRegistry,
 } from '#core/ports';
 import type { MigrationDeps } from '#core/migrations';
@@ -56,6 +57,9 @@ import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
 import { WorkerStatementJudge } from './worker-statement-judge.ts';
 import { InlinePasswordHasher, WorkerPasswordHasher } from './worker-password-hasher.ts';
+import { DirectRateLimiter, MemoryBuckets, RedisBuckets } from './redis-rate-limiter.ts';
+import { SlicedRateLimiter } from './sliced-rate-limiter.ts';
+import { type RateLimitSettings, TenantPlans } from '#core/rate-limits';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
@@ -100,6 +104,12 @@ export interface Deps {
   statementJudge: WorkerStatementJudge;
   /** bcrypt for /signup, /token and /verify's signup retry: worker threads (started on first use), or inline. */
   passwords: PasswordHasher;
+
+  /** Rate limits: per tenant (local slices of Redis buckets), per client and email (Redis per call). */
+  tenantRates: RateLimiter;
+  clientRates: RateLimiter;
+  plans: TenantPlans;
+  limits: RateLimitSettings;
   close(): Promise<void>;
 }
 
@@ -198,6 +208,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     storageState,
     statementJudge,
     passwords,
+
+    ...rateLimitsFor(config, redis, meta, metaLogin.database),
     async close() {
       await queryLogBuffer?.flush();
       await Promise.allSettled([statementJudge.close(), pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close(), passwords.close?.()]);
@@ -211,6 +223,25 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
  * index.mjs in a Lambda bundle, built there from statement-judge-thread.ts (lib/octo-function.ts).
  */
 export const STATEMENT_JUDGE_SCRIPT = new URL('./statement-judge-worker.mjs', import.meta.url);
+
+/** Buckets namespaced by the MetaDB name: OctoDBs (and test runs) sharing a Redis never share one. */
+function rateLimitsFor(config: Config, redis: Redis, meta: MysqlMetaStore, metaDb: string): Pick<Deps, 'tenantRates' | 'clientRates' | 'plans' | 'limits'> {
+  const store = new RedisBuckets(redis, { prefix: `octodb:rl:${metaDb}:`, timeoutMs: config.OCTODB_RATE_REDIS_TIMEOUT_MS, fallback: new MemoryBuckets() });
+  const tenant = { query: config.OCTODB_RATE_QUERY, migrate: config.OCTODB_RATE_MIGRATE, dashboard: config.OCTODB_RATE_DASHBOARD };
+  return {
+    tenantRates: new SlicedRateLimiter(store, { sliceSeconds: config.OCTODB_RATE_SLICE_SECONDS, sliceMax: config.OCTODB_RATE_SLICE_MAX }),
+    clientRates: new DirectRateLimiter(store),
+    plans: new TenantPlans(meta, tenant, config.OCTODB_RATE_PLAN_CACHE_SECONDS * 1000),
+    limits: {
+      tenant,
+      signupPerIp: config.OCTODB_RATE_SIGNUP_PER_IP,
+      signupPerEmail: config.OCTODB_RATE_SIGNUP_PER_EMAIL,
+      tokenPerIp: config.OCTODB_RATE_TOKEN_PER_IP,
+      tokenPerEmail: config.OCTODB_RATE_TOKEN_PER_EMAIL,
+      loginFailures: config.OCTODB_LOGIN_FAILURES,
+    },
+  };
+}
 
 function lambdaInvoker(config: Config): Invoker {
   const names = JSON.parse(config.OCTODB_FUNCTION_NAMES) as Partial<Record<AsyncFunction, string>>;

@@ -6,6 +6,8 @@ import type { GuardedStatement } from './sql-guard.ts';
  * once for AWS and once for this machine; core functions receive them as arguments.
  */
 
+import type { RateLimit } from './token-bucket.ts';
+
 /** `unverified`: signed up with email verification on, waiting for POST /verify (nothing on the host yet). */
 export type DatabaseStatus = 'unverified' | 'provisioning' | 'ready' | 'failed';
 
@@ -89,6 +91,10 @@ export interface MetaStore {
    */
   saveIssuedToken(tenantId: string, token: IssuedTokenRecord, whileLocked: () => Promise<void>): Promise<void>;
   getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined>;
+  /** A tenant's own rate limits (its plan), by route; a route not listed follows the defaults. */
+  getTenantRateLimits(tenantId: string): Promise<TenantRateLimits>;
+  /** Sets one route's limit for a tenant, or clears it (null) back to the default. */
+  setTenantRateLimit(tenantId: string, route: TenantRoute, limit: RateLimit | null): Promise<void>;
 }
 
 export type NewDatabase = Pick<DatabaseRecord, 'dbId' | 'hostId' | 'template' | 'mysqlUser'>;
@@ -537,4 +543,28 @@ export type JudgeVerdict =
  */
 export interface StatementJudge {
   judge(tenantId: string, task: JudgeTask): Promise<JudgeVerdict>;
+}
+
+// --- rate limits (issue 10) ---
+
+export type { RateLimit };
+
+/** The routes limited per tenant (the authorizer's tenant_id is the unit). */
+export const TENANT_ROUTES = ['query', 'migrate', 'dashboard'] as const;
+export type TenantRoute = (typeof TENANT_ROUTES)[number];
+export type TenantRateLimits = Partial<Record<TenantRoute, RateLimit>>;
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+/**
+ * Token buckets shared by every process (Redis). Keys are the core's (`query:<tenant>`); the
+ * adapter namespaces them. Never throws for a Redis failure: see the adapter for what it does then.
+ */
+export interface RateLimiter {
+  /** Takes one token from the key's bucket, or says how long until one is there. */
+  take(key: string, limit: RateLimit): Promise<RateDecision>;
+  /** Whether a token is there, taking none. */
+  peek(key: string, limit: RateLimit): Promise<RateDecision>;
+  /** Forgets the bucket: it is full again. */
+  reset(key: string): Promise<void>;
 }

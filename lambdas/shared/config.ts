@@ -1,7 +1,18 @@
 import { z } from 'zod';
+import { parseRateLimit, type RateLimit } from '#core/token-bucket';
 
 /** A browser origin: scheme, host, optional port; what the Origin request header carries. */
 export const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+/** A rate limit setting: `N/s` or `N/Ts` (N per T seconds), optionally ` burst B`. */
+const rateLimit = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((spec, ctx): RateLimit => {
+      const limit = parseRateLimit(spec);
+      if (!limit) ctx.addIssue({ code: 'custom', message: 'a rate limit looks like `100/s burst 200` or `30/3600s burst 10`' });
+      return limit ?? { perSecond: 1, burst: 1 };
+    });
 const commaList = (s: string): string[] => s.split(',').map((item) => item.trim()).filter((item) => item !== '');
 
 /**
@@ -139,6 +150,32 @@ const settings = z.object({
   // --- /query fair share (issue 10) ---
   /** Pooled connections one tenant (all its databases together) holds at once on a host; more statements wait their turn. */
   OCTODB_QUERY_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+
+  // --- rate limits (docs/limits-rate-limits.md) ---
+  /** /query per tenant, shared by every process; a tenant's plan (`npm run admin -- set-limits`) overrides it. */
+  OCTODB_RATE_QUERY: rateLimit('100/s burst 200'),
+  /** /migrate per tenant: each call may start a Skeema run per table on the host. */
+  OCTODB_RATE_MIGRATE: rateLimit('30/60s burst 10'),
+  /** /dashboard per tenant: schema listings and log pages read MySQL and DynamoDB. */
+  OCTODB_RATE_DASHBOARD: rateLimit('20/s burst 40'),
+  /** /signup per client IP: each signup creates a database, a MySQL user and a Skeema push. */
+  OCTODB_RATE_SIGNUP_PER_IP: rateLimit('30/3600s burst 10'),
+  /** /signup per email (a signup is once per email, but a failed provisioning may be retried). */
+  OCTODB_RATE_SIGNUP_PER_EMAIL: rateLimit('5/3600s burst 3'),
+  /** /token per client IP: each call runs bcrypt. */
+  OCTODB_RATE_TOKEN_PER_IP: rateLimit('60/60s burst 30'),
+  /** /token per email, failed or not. */
+  OCTODB_RATE_TOKEN_PER_EMAIL: rateLimit('30/60s burst 10'),
+  /** Failed /token logins per email before that email is locked out (429 before any bcrypt) until the budget refills. */
+  OCTODB_LOGIN_FAILURES: rateLimit('10/900s burst 10'),
+  /** Per-tenant buckets: a process draws this many seconds' worth of the rate from Redis at once (≥ 1 token)… */
+  OCTODB_RATE_SLICE_SECONDS: z.coerce.number().min(0).max(86_400).default(0.1),
+  /** …but never more than this many tokens (nor the burst): what a process may hold unused. */
+  OCTODB_RATE_SLICE_MAX: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** How long a tenant's plan (its own limits) stays cached in a process. */
+  OCTODB_RATE_PLAN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** A Redis bucket call slower than this counts as Redis down: limits are kept per process for a while. */
+  OCTODB_RATE_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
 });
 
 export type Config = z.infer<typeof settings>;
