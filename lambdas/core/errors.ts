@@ -46,8 +46,8 @@ export class TooManyRequestsError extends OctoError {
 /** A dependency (MySQL, Redis, the host) failed in a way the caller may retry. */
 export class UnavailableError extends OctoError {
   readonly status = 503;
-  /** Soon: a 503 here is a transient failure or a full queue, not a maintenance window. */
-  override readonly retryAfterSeconds: number = 1;
+  /** Soon (a transient failure or a full queue), unless the error names its own `retry_after_seconds`. */
+  override readonly retryAfterSeconds: number = typeof this.details?.retry_after_seconds === 'number' ? this.details.retry_after_seconds : 1;
 }
 /** Too much asked of a shared resource at once (e.g. every pooled connection in use): retry shortly. */
 export class BusyError extends UnavailableError {}

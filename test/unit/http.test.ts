@@ -112,6 +112,13 @@ describe('Retry-After', () => {
     expect(result.headers?.['retry-after']).toBe('1');
   });
 
+  it('takes the wait a 503 names in its body (no capacity: an hour) for the header too', async () => {
+    const error = new UnavailableError('No capacity for new databases right now; try again later', { code: 'NO_CAPACITY', retry_after_seconds: 3600 });
+    const result = await httpHandler(throwing(error), edge())(event());
+    expect(result.headers?.['retry-after']).toBe('3600');
+    expect(JSON.parse(result.body)).toMatchObject({ code: 'NO_CAPACITY', retry_after_seconds: 3600 });
+  });
+
   it('sends none with other errors', async () => {
     const result = await httpHandler(notFound, edge())(event());
     expect(result.headers?.['retry-after']).toBeUndefined();
