@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- neighbours [--seconds 10] [--rate 50] [--kinds parser,cartesian,writes,token] …`
- * (every flag: FLAGS below; docs/limits-neighbours.md).
+ * (every flag: FLAGS below; docs/limits.md).
  *
  * Can one tenant hurt another (issue 10)? A victim tenant sends a steady OPEN-LOOP load (a fixed
  * rate, whatever the answers do) of a primary-key SELECT on its own table, first alone, then while

@@ -151,7 +151,7 @@ const settings = z.object({
   /** Pooled connections one tenant (all its databases together) holds at once on a host; more statements wait their turn. */
   OCTODB_QUERY_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
 
-  // --- rate limits (docs/limits-rate-limits.md) ---
+  // --- rate limits (docs/limits.md) ---
   /** /query per tenant, shared by every process; a tenant's plan (`npm run admin -- set-limits`) overrides it. */
   OCTODB_RATE_QUERY: rateLimit('100/s burst 200'),
   /** /migrate per tenant: each call may start a Skeema run per table on the host. */
