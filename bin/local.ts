@@ -84,6 +84,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   });
   const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });
   useDeps(deps);
+  deps.statementJudge.warm(); // a long-running process: the first statement pays no worker start-up
   useHttpEdge(httpEdgeOf(config)); // the handlers answer with the same CORS origins and body cap as this gateway
 
   const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };

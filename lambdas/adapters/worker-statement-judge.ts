@@ -62,8 +62,13 @@ export class WorkerStatementJudge implements StatementJudge {
     private readonly limits: JudgeLimits,
   ) {}
 
-  judge(tenantId: string, task: JudgeTask): Promise<JudgeVerdict> {
+  /** Starts the workers now (a long-running process): the first statement then pays no worker start-up. */
+  warm(): void {
     while (this.slots.length < this.limits.workers) this.slots.push(this.spawn());
+  }
+
+  judge(tenantId: string, task: JudgeTask): Promise<JudgeVerdict> {
+    this.warm();
     const queue = this.waiting.get(tenantId) ?? [];
     if (queue.length >= this.limits.perTenantQueue || this.waitingCount >= MAX_WAITING) return Promise.resolve({ kind: 'busy' });
     return new Promise((resolve, reject) => {

@@ -131,7 +131,7 @@ const settings = z.object({
   /** Validator worker threads per process; one tenant uses one at a time, so 2 keep one free from a flood. */
   OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
   /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
-  OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(8),
+  OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(64),
 
   // --- signup guard ---
   /** Worker threads that run bcrypt for /signup, /token and the signup retry (0: on the request's own thread, as on Lambda). */
