@@ -1,6 +1,7 @@
 import { createPool, type Pool } from 'mysql2/promise';
 import type { DatabaseAccounts, HostRecord, HostSql } from '#core/ports';
 import type { MysqlLogin } from '#shared/config';
+import { mapMysqlError } from './mysql-errors.ts';
 
 /**
  * Admin SQL on tenant hosts through one small pool per host: the pool size is the cascade's
@@ -17,13 +18,16 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
     private readonly address: (host: HostRecord) => { host: string; port: number } = (h) => ({ host: h.endpoint, port: h.port }),
   ) {}
 
+  /** Throws TransientError (core/errors) for a failure worth retrying, e.g. too many connections. */
   async run(host: HostRecord, database: string, statements: string[]): Promise<unknown[]> {
-    const conn = await this.pool(host).getConnection();
+    const conn = await this.pool(host).getConnection().catch((error: unknown) => Promise.reject(mapMysqlError(error)));
     try {
       await conn.query(`USE \`${database.replace(/`/g, '')}\``);
       const results: unknown[] = [];
       for (const sql of statements) results.push((await conn.query(sql))[0]);
       return results;
+    } catch (error) {
+      throw mapMysqlError(error);
     } finally {
       conn.release();
     }

@@ -2,7 +2,7 @@ import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
 import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
-import type { DatabaseRecord, LogKind, LogStore, MetaStore, MigrationState, MigrationStore, SchemaInspector, StoredLog } from './ports.ts';
+import type { AuditLog, BatchStore, CascadeStore, DatabaseRecord, JobStore, LogKind, LogStore, MetaStore, SchemaInspector, StoredLog } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 /** What the /dashboard actions read. Every function takes the caller's tenant id from the token. */
@@ -11,8 +11,8 @@ export interface DashboardDeps {
   logStore: LogStore;
   schemas: SchemaInspector;
   sealer: Sealer;
-  migrations: MigrationStore;
-  migrationState: MigrationState;
+  /** What get_database_metadata and get_migration_status read of the migration tables. */
+  migrations: Pick<CascadeStore, 'customizedTables' | 'pendingParentChanges'> & Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'listJobs'> & AuditLog;
 }
 
 /**

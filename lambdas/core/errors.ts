@@ -37,3 +37,10 @@ export class UnavailableError extends OctoError {
 }
 /** Too much asked of a shared resource at once (e.g. every pooled connection in use): retry shortly. */
 export class BusyError extends UnavailableError {}
+/** A record with this key exists already (adapters map their driver's duplicate-key error to it). */
+export class DuplicateError extends ConflictError {}
+/**
+ * A failure the same work may get past if tried again shortly (too many connections, lock wait,
+ * deadlock, a lost connection): adapters map their driver's codes to it, core retries on it.
+ */
+export class TransientError extends UnavailableError {}

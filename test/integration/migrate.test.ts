@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin } from '#core/admin';
 import { buildAlterPlanScript } from '#core/host-scripts';
 import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
-import { cascadeBatchId, ddlOf, WAITING_FOR_DATABASE } from '#core/migrations';
+import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/cascade';
+import { ddlOf } from '#core/skeema';
 import type { HostRunner, LogRecord } from '#core/ports';
 import { main as adminMain } from '../../bin/admin.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -334,7 +335,7 @@ describe('retries', () => {
     return runner;
   }
 
-  it('retries a transient failure with backoff, counted in Redis, and then succeeds', async () => {
+  it('retries a transient failure with backoff, counted in MetaDB before each try, and then succeeds', async () => {
     const t = await tenant();
     octo.deps.hostRunner = flakyPushes(1);
     try {
@@ -342,7 +343,8 @@ describe('retries', () => {
       const job = await jobRow(res.jobs[0]!.job_id);
       expect(job.state).toBe('succeeded');
       expect(job.attempts).toBe(2);
-      expect(await octo.deps.migrationState.attempts(job.job_id)).toBe(2);
+      const status = await octo.post<{ attempts: number }>('/dashboard', { action: 'get_migration_status', job_id: job.job_id }, t.token);
+      expect(status.body.attempts).toBe(2);
       const s = await stages(job.job_id);
       expect(s.map((x) => `${x.stage}:${x.outcome}:${x.attempt}`)).toEqual(['backup:ok:1', 'update:failed:1', 'update:ok:2', 'validate:ok:2']);
       expect(s[1]!.detail).toMatch(/Too many connections/);
@@ -490,9 +492,8 @@ describe('concurrency and recovery', () => {
     const jobId = res.jobs[0]!.job_id;
     expect(await showCreate(t.db, 'items')).toMatch(/`a` int/);
     // As if the worker died on its third and last try, after the push went through.
-    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET state = 'running', claimed_at = NOW(3) - INTERVAL 1 DAY, finished_at = NULL, follow_up = 0 WHERE job_id = ?`, [jobId]);
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET state = 'running', claimed_at = NOW(3) - INTERVAL 1 DAY, finished_at = NULL, follow_up = 0, attempts = 3 WHERE job_id = ?`, [jobId]);
     await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [res.batch_id]);
-    await octo.deps.redis.hset(`octodb:migration:job:${jobId}`, 'attempts', 3);
 
     await octo.invoker.invokeAsync('migrate-run', { sweep: true });
     await waitForBatch(res.batch_id, 10_000);
