@@ -19,7 +19,7 @@ export async function main(args: string[]): Promise<void> {
   const { startOctoDb } = await import('../bin/local.ts');
   const { createAdmin } = await import('#core/admin');
   const { databaseName, databaseUser, newDbId } = await import('#core/ids');
-  const { buildTableSkeemaScript } = await import('#core/host-scripts');
+  const { buildTableSkeemaScript, newScriptMarkers } = await import('#core/host-scripts');
   const { tempSchemaName } = await import('#core/ids');
 
   const base = (process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta').replace(/\/[^/]*$/, '');
@@ -122,7 +122,7 @@ export async function main(args: string[]): Promise<void> {
     const naiveStart = Date.now();
     let naiveOk = 0;
     for (const id of childDbIds.slice(0, sample)) {
-      const script = buildTableSkeemaScript({ database: databaseName(id), table: 'items', definition: def(', c1 int DEFAULT NULL'), tempSchema: tempSchemaName() }, 'push');
+      const script = buildTableSkeemaScript({ database: databaseName(id), table: 'items', definition: def(', c1 int DEFAULT NULL'), tempSchema: tempSchemaName(), markers: newScriptMarkers(), ddlTimeoutSeconds: 100 }, 'push');
       if ((await octo.deps.hostRunner.run(host, script, 120)).exitCode === 0) naiveOk++;
     }
     const naiveSampleMs = Date.now() - naiveStart;

@@ -1,5 +1,6 @@
 /**
- * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`.
+ * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`,
+ * or `npm run admin -- set-quota --tenant TENANT_ID --bytes N|default` (a tenant's storage quota).
  * Creates an admin tenant (is_admin) and provisions its database, which can then be a parent
  * (children sign up with `template` = its db_id). Locally it runs against OCTODB_MYSQL_URL; with
  * OCTODB_ADMIN_FUNCTION set (the stack's AdminFunctionName output) it invokes that function on AWS.
@@ -9,16 +10,19 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createAdmin } from '#core/admin';
-import { ConflictError } from '#core/errors';
+import { ConflictError, OctoError } from '#core/errors';
 import { HandoffLogSink } from '#adapters/handoff-log-sink';
 import { buildDeps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
-import { signupRequest } from '#shared/requests';
+import { setQuotaRequest, signupRequest } from '#shared/requests';
+import { setQuota } from '../lambdas/admin/set-quota.ts';
 import { localSecrets } from './local.ts';
 
 const usage = `usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]
+       npm run admin -- set-quota --tenant TENANT_ID --bytes BYTES|default
 
-Creates an admin tenant and provisions its database; prints {"tenant_id","db_id","status"} as JSON.
+create: an admin tenant and its database; prints {"tenant_id","db_id","status"} as JSON.
+set-quota: a tenant's storage quota in bytes (default: back to OCTODB_STORAGE_QUOTA_BYTES).
 With OCTODB_ADMIN_FUNCTION set it invokes that deployed function; else it runs on this machine.`;
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -38,10 +42,19 @@ export async function main(argv: string[], env = process.env, invoke: InvokeAdmi
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { name: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, template: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        name: { type: 'string' },
+        email: { type: 'string' },
+        password: { type: 'string' },
+        template: { type: 'string' },
+        tenant: { type: 'string' },
+        bytes: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
-    console.error(`${(error as Error).message}\n${usage}`);
+    console.error(`${(error as Error).message}
+${usage}`);
     return 2;
   }
   const { positionals, values } = args;
@@ -49,12 +62,13 @@ export async function main(argv: string[], env = process.env, invoke: InvokeAdmi
     console.log(usage);
     return 0;
   }
+  if (positionals[0] === 'set-quota') return setQuotaCommand(values, env, invoke);
   if (positionals[0] !== 'create' || positionals.length !== 1) {
     console.error(usage);
     return 2;
   }
-  const { help: _, ...fields } = values;
-  const parsed = signupRequest.safeParse({ ...fields, template: fields.template ?? 'default' });
+  const { name, email, password, template } = values;
+  const parsed = signupRequest.safeParse({ name, email, password, template: template ?? 'default' });
   if (!parsed.success) {
     console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
     return 2;
@@ -88,6 +102,35 @@ export async function main(argv: string[], env = process.env, invoke: InvokeAdmi
   } finally {
     await deps.close();
   }
+}
+
+/** `set-quota`: validated here, then run by the admin function (AWS) or against the local MetaDB. */
+async function setQuotaCommand(values: { tenant?: string; bytes?: string }, env: NodeJS.ProcessEnv, invoke: InvokeAdmin): Promise<number> {
+  const bytes = values.bytes === 'default' ? null : /^[0-9]+$/.test(values.bytes ?? '') ? Number(values.bytes) : Number.NaN;
+  const parsed = setQuotaRequest.safeParse({ action: 'set-quota', tenant_id: values.tenant, bytes });
+  if (!parsed.success) {
+    console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
+    return 2;
+  }
+  let answer: Record<string, unknown>;
+  if (env.OCTODB_ADMIN_FUNCTION) answer = await invoke(env.OCTODB_ADMIN_FUNCTION, parsed.data);
+  else {
+    const deps = await buildDeps(loadConfig({ ...localSecrets(), ...env }));
+    try {
+      answer = await setQuota(parsed.data, deps);
+    } catch (error) {
+      if (!(error instanceof OctoError)) throw error;
+      answer = { error: error.message };
+    } finally {
+      await deps.close();
+    }
+  }
+  if (answer.error) {
+    console.error(String(answer.error));
+    return 1;
+  }
+  console.log(JSON.stringify(answer));
+  return 0;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
  */
 export class Alarms extends Construct {
   readonly topic: Topic;
-  /** Retained on stack deletion (a KMS key's default); the README's teardown schedules its deletion. */
+  /** Retained on stack deletion (a KMS key's default); the teardown in docs/deploy.md schedules its deletion. */
   readonly key: Key;
 
   constructor(scope: Construct, id: string, props: { email?: string }) {

@@ -116,7 +116,7 @@ function dataVolumeCommands(b: HostBootstrap): string[] {
     '  sleep 10',
     'done',
     'if [ "$ATTACHED" != 1 ]; then',
-    '  echo "cannot attach data volume $DATA_VOLUME; if the previous host still holds it, stop that host and detach the volume (README: replacing the MySQL host)" >&2',
+    '  echo "cannot attach data volume $DATA_VOLUME; if the previous host still holds it, stop that host and detach the volume (docs/deploy.md: replacing the MySQL host)" >&2',
     '  exit 1',
     'fi',
     `NVME_LINK="/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_\${DATA_VOLUME//-/}"`,

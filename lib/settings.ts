@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /**
  * Every deployment setting, read from cdk.json context (or `cdk deploy -c key=value`), declared
- * once with its default. README "Deploy to AWS" documents each one.
+ * once with its default. docs/deploy.md documents each one.
  */
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

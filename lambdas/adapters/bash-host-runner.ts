@@ -29,6 +29,10 @@ export class BashHostRunner implements HostRunner {
     rmSync(this.home, { recursive: true, force: true });
   }
 
+  /**
+   * The script runs in its own process group: past its time limit the whole group is killed (bash,
+   * skeema, mysql), so no orphan keeps running or holds the output pipes open.
+   */
   run(_host: HostRecord, script: string, timeoutSeconds: number): Promise<HostRunResult> {
     const [bin, ...args] = this.command;
     return new Promise((resolve, reject) => {
@@ -41,19 +45,47 @@ export class BashHostRunner implements HostRunner {
           OCTODB_DB_PORT: String(this.dbHost.port),
         },
         stdio: ['pipe', 'pipe', 'pipe'],
-        timeout: timeoutSeconds * 1000,
+        detached: true,
       });
       let stdout = '';
       let stderr = '';
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child.pid);
+        // A process that left the group may still hold the pipes: stop reading them.
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, timeoutSeconds * 1000);
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        if (signal) stderr += `\nkilled by ${signal} (timeout ${timeoutSeconds}s)`;
-        resolve({ exitCode: code ?? -1, stdout, stderr });
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
       });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        // The script is done: what it started in the background goes with it.
+        killGroup(child.pid);
+        const settle = () => {
+          if (timedOut) stderr += `\nkilled: host script time limit of ${timeoutSeconds}s reached`;
+          resolve({ exitCode: code ?? -1, stdout, stderr, ...(timedOut ? { timedOut } : {}) });
+        };
+        // Output still buffered in the pipes arrives before 'close'; a destroyed pipe never closes.
+        if (timedOut || (child.stdout.closed && child.stderr.closed)) settle();
+        else child.once('close', settle);
+      });
+      child.stdin.on('error', () => undefined); // a script that exits before reading all of it
       child.stdin.end(script);
     });
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  try {
+    if (pid) process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is gone already.
   }
 }
 

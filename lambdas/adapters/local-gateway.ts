@@ -41,10 +41,10 @@ export function createGateway(options: GatewayOptions): Server {
 async function serve(req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
   const url = parseUrl(req.url ?? '/');
   const method = req.method ?? 'GET';
-  const route = options.routes.find((r) => r.path === url.pathname && r.method === method);
+  const route = url && options.routes.find((r) => r.path === url.pathname && r.method === method);
   const body = await readBody(req, options.maxBodyBytes);
   if (body === undefined) return send(res, gatewayError(413, 'Request Too Long'));
-  if (!route) return send(res, gatewayError(403, 'Missing Authentication Token'));
+  if (!route || !url) return send(res, gatewayError(403, 'Missing Authentication Token'));
 
   let authorizerContext: Record<string, string> | undefined;
   if (route.guarded) {
@@ -70,8 +70,10 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Gateway
 
 /** A plain path (the common case) needs no URL object: it is its own pathname, with no query. */
 const PLAIN_PATH = /^\/[A-Za-z0-9/_-]*$/;
-function parseUrl(raw: string): { pathname: string; searchParams?: URLSearchParams } {
-  return PLAIN_PATH.test(raw) ? { pathname: raw } : new URL(raw, 'http://localhost');
+/** A target that is no URL at all (`http://[::1`) names no route: undefined, answered as API Gateway answers an unknown one. */
+function parseUrl(raw: string): { pathname: string; searchParams?: URLSearchParams } | undefined {
+  if (PLAIN_PATH.test(raw)) return { pathname: raw };
+  return URL.canParse(raw, 'http://localhost') ? new URL(raw, 'http://localhost') : undefined;
 }
 
 function toEvent(

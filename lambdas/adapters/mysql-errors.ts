@@ -1,4 +1,5 @@
 import { DuplicateError, TransientError } from '#core/errors';
+import { TRANSIENT_ERRNOS } from '#core/skeema';
 
 /** mysql2's error fields. */
 interface MysqlDriverError {
@@ -7,13 +8,13 @@ interface MysqlDriverError {
   message: string;
 }
 
-// Too many connections, lock wait timeout, deadlock, server gone away, lost connection.
-const TRANSIENT_ERRNOS = new Set([1040, 1205, 1213, 2006, 2013]);
+// The numbers are the ones classify reads in Skeema's errors (one set); the codes are the driver's own.
 const TRANSIENT_CODES = /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT/;
 
 /**
- * The MySQL driver's codes turned into the typed errors core checks by instanceof (the driver's
- * numbers stay in adapters); anything else is returned as it was.
+ * The MySQL driver's numbers and codes turned into the typed errors core checks by instanceof
+ * (core's engine never reads a driver error's fields); anything else (a StatementTimeoutError,
+ * say) is returned as it was.
  */
 export function mapMysqlError(error: unknown): unknown {
   const e = error as MysqlDriverError;

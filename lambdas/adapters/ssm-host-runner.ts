@@ -33,6 +33,8 @@ export class SsmHostRunner implements HostRunner {
             exitCode: inv.ResponseCode ?? -1,
             stdout: inv.StandardOutputContent ?? '',
             stderr: inv.StandardErrorContent ?? (inv.Status === 'Success' ? '' : `SSM status ${inv.Status}`),
+            // executionTimeout reached: the agent killed the script's process tree (not what it runs on the server).
+            ...(inv.Status === 'TimedOut' ? { timedOut: true } : {}),
           };
         }
       } catch (error) {

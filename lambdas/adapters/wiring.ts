@@ -16,7 +16,9 @@ import type {
   MigrationLocks,
   MigrationStore,
   Notifier,
+  QuotaSettings,
   SchemaInspector,
+  StorageStateStore,
   TemplateSource,
   TokenRegistry,
 } from '#core/ports';
@@ -41,6 +43,11 @@ import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import { TenantLogins } from '#core/query';
+import { StorageQuotaGuard } from '#core/storage-quotas';
+import { logger } from '#shared/logger';
+import { MysqlQuotaSettings } from './mysql-quota-settings.ts';
+import { MysqlStorageMeter } from './mysql-storage-meter.ts';
+import { RedisStorageState } from './redis-storage-state.ts';
 import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
@@ -80,6 +87,10 @@ export interface Deps {
   /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
   tenantSql: MysqlTenantSqlRunner;
   tenantLogins: TenantLogins;
+  /** Storage quotas: the shared over-quota state (Redis), per-tenant quotas (MetaDB), measured with tenant logins. */
+  quotas: StorageQuotaGuard;
+  quotaSettings: QuotaSettings;
+  storageState: StorageStateStore;
   close(): Promise<void>;
 }
 
@@ -104,8 +115,11 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const dynamo = dynamoClient(config);
   const hostRunner = overrides.hostRunner ?? hostRunnerFor(config, adminLogin);
   const sealer = new Sealer(dataKey);
-  const hostSql = new MysqlHostSql(adminLogin, config.OCTODB_CASCADE_CONCURRENCY, (h) =>
-    config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
+  const hostSql = new MysqlHostSql(
+    adminLogin,
+    config.OCTODB_CASCADE_CONCURRENCY,
+    (h) => (config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT }),
+    config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
   );
   const tokenCache =
     config.OCTODB_TOKEN_CACHE === 'pubsub'
@@ -121,6 +135,19 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
     acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
+  const storageState = new RedisStorageState(redis, metaLogin.database);
+  const quotaSettings = new MysqlQuotaSettings(pool);
+  const quotas = new StorageQuotaGuard(
+    { state: storageState, settings: quotaSettings, meter: new MysqlStorageMeter(tenantSql) },
+    {
+      defaultQuotaBytes: config.OCTODB_STORAGE_QUOTA_BYTES,
+      measureIntervalMs: config.OCTODB_STORAGE_MEASURE_INTERVAL_MS,
+      stateCacheMs: config.OCTODB_STORAGE_STATE_CACHE_MS,
+      // As with query logs: on Lambda work left after the answer would freeze with the sandbox.
+      awaitMeasurement: Boolean(config.OCTODB_LOG_QUEUE_URL),
+      onError: (error) => logger.warn('storage measurement failed', { error: error as Error }),
+    },
+  );
   return {
     config,
     metaLogin,
@@ -147,6 +174,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     notifier: await notifierFor(config),
     tenantSql,
     tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
+    quotas,
+    quotaSettings,
+    storageState,
     async close() {
       await queryLogBuffer?.flush();
       await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
@@ -275,6 +305,7 @@ export function migrationDeps(d: Deps): MigrationDeps {
       staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
       lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
       scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+      ddlTimeoutSeconds: c.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
       cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
       cascadeChunk: c.OCTODB_CASCADE_CHUNK,
       adminEmail: c.OCTODB_ADMIN_EMAIL,

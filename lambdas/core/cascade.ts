@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { DuplicateError, NotFoundError, TransientError, UnavailableError } from './errors.ts';
+import { DuplicateError, NotFoundError, StatementTimeoutError, TransientError, UnavailableError } from './errors.ts';
 import { buildAlterPlanScript } from './host-scripts.ts';
 import { databaseName, scratchSchemaName, tempSchemaName } from './ids.ts';
 import type { MigrationDeps } from './migration-deps.ts';
@@ -207,6 +207,11 @@ async function applyToChild(job: MigrationJobRecord, host: HostRecord, plan: Cas
         return done('queued', null, attempt - 1);
       }
       const message = (error as Error).message;
+      if (error instanceof StatementTimeoutError) {
+        // Killed on the server: InnoDB rolled the ALTER back, the child is as it was (never retried).
+        stage('update', attempt, started, 'failed', message);
+        return done('failed', message, attempt);
+      }
       const transient = error instanceof TransientError;
       stage('update', attempt, started, 'failed', message);
       // One DDL statement either applies or not; a table left half-way is flagged by validate.

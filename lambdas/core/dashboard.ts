@@ -2,7 +2,8 @@ import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
 import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
-import type { AuditLog, BatchStore, CascadeStore, DatabaseRecord, JobStore, LogKind, LogStore, MetaStore, SchemaInspector, StoredLog } from './ports.ts';
+import type { AuditLog, BatchStore, CascadeStore, DatabaseRecord, JobStore, LogKind, LogStore, MetaStore, SchemaInspector, StorageQuotas, StoredLog, TenantLogin } from './ports.ts';
+import { storageFields } from './storage-quotas.ts';
 import type { Sealer } from './sealed.ts';
 
 /** What the /dashboard actions read. Every function takes the caller's tenant id from the token. */
@@ -13,14 +14,15 @@ export interface DashboardDeps {
   sealer: Sealer;
   /** What get_database_metadata and get_migration_status read of the migration tables. */
   migrations: Pick<CascadeStore, 'customizedTables' | 'pendingParentChanges'> & Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'listJobs'> & AuditLog;
+  quotas: Pick<StorageQuotas, 'usage' | 'lastUsage'>;
 }
 
 /**
  * get_user_info: the caller's own tenant row.
  * Primary course: read the tenant by the id from the token; answer its public fields only
- * (never the password hash).
+ * (never the password hash) and its storage as last measured, against its quota.
  */
-export async function getUserInfo(tenantId: string, deps: Pick<DashboardDeps, 'meta'>) {
+export async function getUserInfo(tenantId: string, deps: Pick<DashboardDeps, 'meta' | 'quotas'>) {
   const tenant = await deps.meta.getTenant(tenantId);
   if (!tenant) throw new NotFoundError('Tenant not found');
   return {
@@ -29,6 +31,7 @@ export async function getUserInfo(tenantId: string, deps: Pick<DashboardDeps, 'm
     email: tenant.email,
     created_at: tenant.createdAt.toISOString(),
     is_admin: tenant.isAdmin,
+    storage: storageFields(await deps.quotas.lastUsage(tenantId)),
   };
 }
 
@@ -53,19 +56,25 @@ export async function listTenantDatabases(tenantId: string, deps: Pick<Dashboard
 
 /**
  * get_database_metadata: one database of the caller's.
- * Primary course: check the tenant owns it (else 404), describe its schema on its host when it
- * is ready, and answer status, size, table count, parent, customized tables and the parent
+ * Primary course: check the tenant owns it (else 404), when it is ready measure its storage
+ * (unless measured within the window) and describe its schema on its host, and answer status,
+ * size, storage against the tenant's quota, table count, parent, customized tables and the parent
  * changes they did not take.
  */
 export async function getDatabaseMetadata(tenantId: string, dbId: string, deps: DashboardDeps) {
   const db = await ownedDatabase(tenantId, dbId, deps);
-  const schema = await describeIfReady(db, deps);
+  const login = await loginIfReady(db, deps);
+  // Measured first: the measurement's ANALYZE makes the schema's size below fresh too.
+  const usage = login ? await deps.quotas.usage(tenantId, db.dbId, login) : await deps.quotas.lastUsage(tenantId);
+  const schema = login ? await deps.schemas.describe(login) : undefined;
   return {
     db_id: db.dbId,
     status: db.status,
     status_reason: db.statusReason,
     size_bytes: schema?.sizeBytes ?? null,
     table_count: schema?.tableCount ?? null,
+    // The tenant's storage over all its databases, against its quota.
+    storage: storageFields(usage),
     parent: db.template,
     customized_tables: await customizedTables(db, deps),
     // Kept for the tenant: the parent's definition of each customized table, to adopt with /migrate.
@@ -153,10 +162,15 @@ async function ownedDatabase(tenantId: string, dbId: string, deps: Pick<Dashboar
 }
 
 async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'schemas' | 'sealer'>) {
+  const login = await loginIfReady(db, deps);
+  return login ? deps.schemas.describe(login) : undefined;
+}
+
+async function loginIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'sealer'>): Promise<TenantLogin | undefined> {
   if (db.status !== 'ready') return undefined;
   const host = await deps.meta.getHost(db.hostId);
   if (!host) throw new UnavailableError('Database host not found');
   if (!db.mysqlPasswordSealed) throw new UnavailableError('Database login not available');
   // The tenant's own login: /dashboard holds no MySQL account that could read tenant databases.
-  return deps.schemas.describe({ host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) });
+  return { host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) };
 }

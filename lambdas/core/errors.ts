@@ -44,3 +44,12 @@ export class DuplicateError extends ConflictError {}
  * deadlock, a lost connection): adapters map their driver's codes to it, core retries on it.
  */
 export class TransientError extends UnavailableError {}
+/**
+ * A statement ran past its time limit and was stopped on the server (HostSql kills it; InnoDB rolls
+ * it back). No TransientError: the same statement would run into the same limit again.
+ */
+export class StatementTimeoutError extends UnavailableError {
+  constructor(readonly limitSeconds: number) {
+    super(`the statement ran past its time limit of ${limitSeconds}s and was stopped on the server`);
+  }
+}

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { HostRecord, HostRunner, HostRunResult, SchemaFiles } from './ports.ts';
 
 /**
@@ -98,29 +99,77 @@ sql "DROP DATABASE IF EXISTS \\\`${db}\\\`; DROP USER IF EXISTS '${user}'@'%'"
 
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const JOB_ID = /^[0-9a-f-]{36}$/;
-/** Markers the core splits a table script's stdout on. */
-export const DEFINITION_MARKER = '__OCTODB_DEFINITION__';
-export const NO_TABLE_MARKER = '__OCTODB_NO_TABLE__';
-/** Validate: the desired definition in the server's canonical form (`skeema format`) follows it. */
-export const DESIRED_MARKER = '__OCTODB_DESIRED__';
 
-/** Prints the table's definition after DEFINITION_MARKER (or NO_TABLE_MARKER when it does not exist). */
-function showCreate(db: string, table: string): string {
+/**
+ * The lines the core splits a table script's stdout on. Each run has its own random nonce: the
+ * script also prints DDL and definitions holding tenant text (comments, names, row values in
+ * errors), which can hold a line that looks like a marker but never one with this run's nonce.
+ */
+export interface ScriptMarkers {
+  /** The table's definition read back follows it. */
+  definition: string;
+  /** The table does not exist. */
+  noTable: string;
+  /** Validate: the desired definition in the server's canonical form (`skeema format`) follows it. */
+  desired: string;
+  /** The push ran past its DDL time limit: it was killed, and its statements on the server too. */
+  ddlTimeout: string;
+}
+
+export function newScriptMarkers(nonce = randomBytes(12).toString('hex')): ScriptMarkers {
+  if (!/^[0-9a-f]{8,64}$/.test(nonce)) throw new Error('a marker nonce is hex');
+  return {
+    definition: `__OCTODB_DEFINITION_${nonce}__`,
+    noTable: `__OCTODB_NO_TABLE_${nonce}__`,
+    desired: `__OCTODB_DESIRED_${nonce}__`,
+    ddlTimeout: `__OCTODB_DDL_TIMEOUT_${nonce}__`,
+  };
+}
+
+/** Prints the table's definition after the definition marker (or the no-table marker when it does not exist). */
+function showCreate(db: string, table: string, markers: ScriptMarkers): string {
   return `if [ "$(sql "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='${db}' AND table_name='${table}'")" = "0" ]; then
-  echo "${NO_TABLE_MARKER}"
+  echo "${markers.noTable}"
 else
-  echo "${DEFINITION_MARKER}"
+  echo "${markers.definition}"
   mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --raw --skip-column-names -e "SHOW CREATE TABLE \\\`${db}\\\`.\\\`${table}\\\`" | sed '1s/^[^\t]*\t//'
 fi`;
 }
 
+/**
+ * Kills this admin account's statements running in the tenant database or the run's temp schema
+ * (the migration lock makes them this job's), waits until the server has rolled them back, then
+ * drops the temp schema a killed Skeema leaves behind.
+ */
+function stopDdl(db: string, temp: string): string {
+  const running = `FROM information_schema.processlist WHERE user = SUBSTRING_INDEX(USER(), '@', 1) AND db IN ('${db}', '${temp}') AND command <> 'Sleep' AND id <> CONNECTION_ID()`;
+  return `stop_ddl() {
+  for id in $(sql "SELECT id ${running}"); do sql "KILL $id" 2>/dev/null || true; done
+  for _ in $(seq 1 240); do
+    [ "$(sql "SELECT COUNT(*) ${running}")" = "0" ] && break
+    sleep 0.5
+  done
+  sql "DROP DATABASE IF EXISTS \\\`${temp}\\\`" || true
+}`;
+}
+
+/** Stops what a killed table script left running on the server (the runner's time limit killed its watchdog too). */
+export function buildStopDdlScript(input: { database: string; tempSchema: string }): string {
+  const db = must(SCHEMA_NAME, input.database, 'database name');
+  const temp = must(SCHEMA_NAME, input.tempSchema, 'temp schema');
+  return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
+${stopDdl(db, temp)}
+stop_ddl
+`;
+}
+
 /** Backup stage: prints the table's current definition and keeps a copy on the host. */
-export function buildTableBackupScript(input: { database: string; table: string; jobId: string }): string {
+export function buildTableBackupScript(input: { database: string; table: string; jobId: string; markers: ScriptMarkers }): string {
   const db = must(SCHEMA_NAME, input.database, 'database name');
   const table = must(TABLE_NAME, input.table, 'table name');
   const job = must(JOB_ID, input.jobId, 'job id');
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
-OUT="$(${showCreate(db, table)})"
+OUT="$(${showCreate(db, table, input.markers)})"
 BACKUPS="$HOME/octodb-backups/${db}"
 mkdir -p "$BACKUPS" && chmod 700 "$HOME/octodb-backups"
 printf '%s\\n' "$OUT" > "$BACKUPS/${table}.${job}.sql"
@@ -135,6 +184,15 @@ export interface TableSkeemaInput {
   definition: string | null;
   tempSchema: string;
   allowUnsafe?: boolean;
+  markers: ScriptMarkers;
+  /** Push: how long the push may run; past it Skeema is killed and its statements on the server too. */
+  ddlTimeoutSeconds: number;
+  /**
+   * Push on MariaDB: the same limit as the server's max_statement_time, which covers DDL there
+   * (MySQL 8's max_execution_time covers SELECT only: the kill is what bounds it). False leaves
+   * only the kill (tests prove with it what bounds MySQL 8).
+   */
+  serverTimeLimit?: boolean;
 }
 
 /**
@@ -154,12 +212,13 @@ export function buildTableSkeemaScript(input: TableSkeemaInput, mode: 'push' | '
       ? `rm -f ${file}`
       : `printf '%s' '${Buffer.from(`${input.definition.trim()};\n`, 'utf8').toString('base64')}' | base64 -d > ${file}`;
   const flags = `--temp-schema='${temp}'${input.allowUnsafe ? ' --allow-unsafe' : ''}`;
+  const { markers } = input;
   const format =
     mode === 'diff' && input.definition !== null
       ? `mkdir -p "$WORK/f" && cp "$WORK/s/.skeema" ${file} "$WORK/f/"
 (cd "$WORK/f" && skeema format --temp-schema='${temp}' >&2)
 FRC=$?
-if [ "$FRC" -le 1 ]; then echo "${DESIRED_MARKER}"; cat "$WORK/f/${table}.sql"; echo; elif [ "$RC" -eq 0 ]; then RC=$FRC; fi
+if [ "$FRC" -le 1 ]; then echo "${markers.desired}"; cat "$WORK/f/${table}.sql"; echo; elif [ "$RC" -eq 0 ]; then RC=$FRC; fi
 `
       : '';
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
@@ -168,12 +227,33 @@ printf 'host=%s\\nport=%s\\nschema=%s\\n' "$DB_HOST" "$DB_PORT" '${db}' > "$WORK
 (cd "$WORK/s" && skeema pull --temp-schema='${temp}' >/dev/null)
 ${write}
 set +e
-(cd "$WORK/s" && skeema ${mode} ${flags})
-RC=$?
+${mode === 'push' ? boundedPush(db, temp, flags, input) : `(cd "$WORK/s" && skeema diff ${flags})\nRC=$?`}
 ${format}set -e
-${showCreate(db, table)}
+${showCreate(db, table, markers)}
 exit "$RC"
 `;
+}
+
+/**
+ * `skeema push` under the DDL time limit: on MariaDB the server stops a statement past it
+ * (max_statement_time, Error 1969); everywhere a watchdog kills Skeema a little later and then
+ * its statements on the server, waits for their rollback, and prints the timeout marker.
+ */
+function boundedPush(db: string, temp: string, flags: string, input: TableSkeemaInput): string {
+  const limit = Math.max(1, Math.floor(input.ddlTimeoutSeconds));
+  const serverLimit =
+    input.serverTimeLimit === false
+      ? ''
+      : `if sql "SELECT VERSION()" | grep -qi mariadb; then LIMIT=" --connect-options=max_statement_time=${limit}"; fi\n`;
+  return `${stopDdl(db, temp)}
+LIMIT=""
+${serverLimit}(cd "$WORK/s" && exec timeout -s KILL ${limit + 2} skeema push ${flags}$LIMIT)
+RC=$?
+if [ "$RC" -eq 137 ]; then
+  echo "the push ran past its time limit of ${limit}s: stopping its statements on the server" >&2
+  stop_ddl
+  echo "${input.markers.ddlTimeout}"
+fi`;
 }
 
 /**
@@ -207,6 +287,6 @@ export async function runOnHost(runner: HostRunner, host: HostRecord, script: st
   try {
     return await runner.run(host, script, timeoutSeconds);
   } catch (error) {
-    return { exitCode: -1, stdout: '', stderr: `host command could not run: ${(error as Error).message}` };
+    return { exitCode: -1, stdout: '', stderr: `host command could not run: ${(error as Error).message}`, notRun: true };
   }
 }

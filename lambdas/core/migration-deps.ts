@@ -12,6 +12,7 @@ import type {
   MetaStore,
   MigrationLocks,
   Notifier,
+  StorageQuotas,
 } from './ports.ts';
 
 export interface MigrationSettings {
@@ -22,6 +23,8 @@ export interface MigrationSettings {
   /** How long a run waits for a busy database: well inside M1's own time limit, which equals staleSeconds on AWS. */
   lockWaitSeconds: number;
   scriptTimeoutSeconds: number;
+  /** How long one push of tenant DDL may run before it is stopped on the server (the cascade's ALTERs are bounded by HostSql). */
+  ddlTimeoutSeconds: number;
   /** Children altered at once per host (the HostSql pool size bounds it as well). */
   cascadeConcurrency: number;
   cascadeChunk: number;
@@ -42,6 +45,8 @@ export interface MigrationDeps {
   notifier: Notifier;
   logs: LogSink;
   settings: MigrationSettings;
+  /** /migrate is refused to a tenant over its storage quota (an ALTER copies the table). */
+  quotas?: Pick<StorageQuotas, 'assertCanWrite'>;
   sleep?: Sleep;
 }
 

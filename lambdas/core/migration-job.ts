@@ -1,6 +1,6 @@
 import { queueCascade } from './cascade.ts';
 import { UnavailableError } from './errors.ts';
-import { buildTableBackupScript } from './host-scripts.ts';
+import { buildTableBackupScript, newScriptMarkers } from './host-scripts.ts';
 import { databaseName } from './ids.ts';
 import { TERMINAL, type MigrationDeps } from './migration-deps.ts';
 import { LockLostError, holdLease, waitForLock } from './migration-lease.ts';
@@ -79,8 +79,9 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   if (before === null) {
     const audit = auditor(job.jobId, deps);
     const started = new Date();
-    const result = await run('backup', buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId }));
-    const parsed = parseDefinition(result.stdout);
+    const markers = newScriptMarkers();
+    const result = await run('backup', buildTableBackupScript({ database: databaseName(job.dbId), table: job.table, jobId: job.jobId, markers }));
+    const parsed = parseDefinition(result.stdout, markers);
     if (result.exitCode !== 0 || parsed === undefined) {
       const failure = classify(result);
       await audit('backup', tries + 1, started, 'failed', failure.reason);
@@ -120,7 +121,7 @@ async function pushAndValidate(job: MigrationJobRecord, batch: MigrationBatchRec
   await deps.jobs.touchJobs([job.jobId]);
   const started = new Date();
   await fence();
-  const push = await skeemaStep(run, 'update', job, desired, 'push', batch.allowUnsafe);
+  const push = await skeemaStep(run, 'update', job, desired, 'push', batch.allowUnsafe, deps.settings);
   if (!push.ok) {
     await audit('update', attempt, started, 'failed', push.reason);
     return { ok: false, stage: 'update', kind: push.kind, reason: push.reason };
@@ -130,7 +131,7 @@ async function pushAndValidate(job: MigrationJobRecord, batch: MigrationBatchRec
   await audit('update', attempt, started, 'ok', push.output || 'no changes');
 
   const validated = new Date();
-  const diff = await skeemaStep(run, 'validate', job, desired, 'diff', false);
+  const diff = await skeemaStep(run, 'validate', job, desired, 'diff', false, deps.settings);
   if (!diff.ok || diff.definition === null || !sameDefinition(diff.definition, diff.desired)) {
     // Diff clean is not enough: the definition read back must equal the desired one in the
     // server's canonical form (e.g. partitioning Skeema keeps would otherwise pass unnoticed).
@@ -155,8 +156,8 @@ async function rollback(job: MigrationJobRecord, before: string, attempt: number
   const started = new Date();
   await fence();
   const definition = before === '' ? null : before;
-  const push = await skeemaStep(run, 'rollback', job, definition, 'push', true);
-  const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false) : push;
+  const push = await skeemaStep(run, 'rollback', job, definition, 'push', true, deps.settings);
+  const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false, deps.settings) : push;
   const ok = diff.ok && normalizeDefinition(diff.definition ?? '') === normalizeDefinition(before);
   const detail = ok ? (push.ok && push.output ? push.output : 'table unchanged') : diff.ok ? 'definition differs from the backup' : diff.reason;
   await auditor(job.jobId, deps)('rollback', attempt, started, ok ? 'ok' : 'failed', detail);

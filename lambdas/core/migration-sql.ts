@@ -1,5 +1,6 @@
 import nodeSqlParser from 'node-sql-parser';
 import { ProhibitedError, ValidationError } from './errors.ts';
+import { findProhibited } from './sql-guard.ts';
 
 const { Parser } = nodeSqlParser;
 const parser = new Parser();
@@ -153,6 +154,10 @@ function checkStatement(sql: string): TableDefinition | Finding {
   if (containsNode(node.create_definitions, (n) => n.table !== undefined && Array.isArray(n.table) && n.table.some((t: { db?: unknown }) => t?.db))) {
     return { kind: 'prohibited', reason: 'a migration may only reference tables of your own database' };
   }
+  // DEFAULT, CHECK and generated expressions run on the server as the admin: the /query rules,
+  // with no other database and no variables at all (the validator does not know the database's name).
+  const refused = findProhibited(node, { ownDatabase: '', userVariables: false });
+  if (refused) return { kind: 'prohibited', reason: `${refused} is not allowed in a migration` };
   const columns: string[] = [];
   for (const def of node.create_definitions ?? []) {
     if (def.resource !== 'column') continue;
@@ -164,6 +169,10 @@ function checkStatement(sql: string): TableDefinition | Finding {
     columns.push(name);
   }
   if (columns.length === 0) return { kind: 'invalid', reason: 'a table needs at least one column' };
+  const badName = invalidName(sql, node.create_definitions);
+  if (badName !== undefined) {
+    return { kind: 'invalid', reason: `invalid name ${JSON.stringify(badName)} (letters, digits, _; starts with a letter; ≤ 64)` };
+  }
   return { table: target.table, sql, columns };
 }
 
@@ -203,6 +212,33 @@ function columnName(column: unknown): string | undefined {
   return typeof expr === 'string' ? expr : undefined;
 }
 
+/** Strings and backquoted names, as MySQL quotes them. */
+const QUOTED = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`/g;
+
+/**
+ * The first name that is not an IDENTIFIER: index and constraint names in the AST, and every
+ * backquoted name in the text (whatever the parser calls it), so no name carries a newline or
+ * other text into host scripts or their output. Unquoted names outside ASCII are refused too.
+ */
+function invalidName(sql: string, definitions: unknown): string | undefined {
+  const names: string[] = [];
+  const stack: unknown[] = [definitions];
+  while (stack.length) {
+    const node = stack.pop();
+    if (!node || typeof node !== 'object') continue;
+    const n = node as Record<string, unknown>;
+    for (const key of ['index', 'constraint']) if (typeof n[key] === 'string') names.push(n[key] as string);
+    stack.push(...Object.values(n));
+  }
+  for (const token of sql.match(QUOTED) ?? []) {
+    if (token.startsWith('`')) names.push(token.slice(1, -1).replace(/``/g, '`'));
+  }
+  const bare = sql.replace(QUOTED, ' ');
+  const foreign = /[^\x00-\x7f]+/.exec(bare)?.[0];
+  if (foreign !== undefined) return foreign;
+  return names.find((name) => !IDENTIFIER.test(name));
+}
+
 // biome-ignore lint: a generic AST walk
 function containsNode(value: unknown, test: (node: any) => boolean): boolean {
   if (value === null || typeof value !== 'object') return false;
@@ -216,6 +252,6 @@ function containsNode(value: unknown, test: (node: any) => boolean): boolean {
  * `call2` is the word CALL2, not CALL.
  */
 function keywordsOutsideQuotes(sql: string): Set<string> {
-  const bare = sql.replace(/'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`/g, ' ');
+  const bare = sql.replace(QUOTED, ' ');
   return new Set((bare.match(/[A-Za-z0-9_$]+/g) ?? []).map((w) => w.toUpperCase()));
 }

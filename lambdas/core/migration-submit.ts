@@ -18,13 +18,14 @@ export interface SubmitResult {
 export async function submitMigration(
   input: { sql: string; db_id?: string; allow_unsafe: boolean },
   caller: Caller,
-  deps: Pick<MigrationDeps, 'meta' | 'jobs' | 'batches' | 'invoker'>,
+  deps: Pick<MigrationDeps, 'meta' | 'jobs' | 'batches' | 'invoker' | 'quotas'>,
 ): Promise<SubmitResult> {
   const definitions = validateMigrationSql(input.sql);
   const dbId = input.db_id ?? caller.dbId;
   const db = await deps.meta.getDatabase(dbId);
   if (!db || db.tenantId !== caller.tenantId) throw new ProhibitedError('You can only migrate your own databases');
   if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}, not ready`);
+  await deps.quotas?.assertCanWrite(caller.tenantId, dbId);
 
   const batchId = randomUUID();
   const jobs = definitions.map((d) => ({ jobId: randomUUID(), dbId, hostId: db.hostId, table: d.table, desiredSql: d.sql }));

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, OctoError, UnavailableError } from './errors.ts';
 import { databaseName, isDbId } from './ids.ts';
-import type { LogSink, MetaStore, QueryLogRecord, SqlParam, TenantLogin, TenantSqlRunner } from './ports.ts';
+import type { LogSink, MetaStore, QueryLogRecord, SqlParam, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 import { checkTenantStatement, SqlRefusedError, type StatementType } from './sql-guard.ts';
 
@@ -25,12 +25,14 @@ export interface QueryDeps {
   tenantLogins: TenantLogins;
   tenantSql: TenantSqlRunner;
   logs: LogSink;
+  quotas: Pick<StorageQuotas, 'assertCanWrite' | 'noteWrite'>;
 }
 
 /**
  * POST /query: one statement in the caller's own database, as the caller's own MySQL user.
  * Primary course: validate the statement (one SELECT/INSERT/UPDATE/DELETE inside its database),
- * resolve the tenant's login for that database, run it with driver-bound params, log the outcome.
+ * resolve the tenant's login for that database, refuse an INSERT/UPDATE of a tenant over its storage
+ * quota, run it with driver-bound params, have a write re-measured (debounced), log the outcome.
  */
 export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promise<QueryResult> {
   const started = performance.now();
@@ -38,7 +40,9 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
   try {
     type = checkTenantStatement(input.query, databaseName(input.dbId)).type;
     const login = await deps.tenantLogins.resolve(input.tenantId, input.dbId);
+    if (type === 'INSERT' || type === 'UPDATE') await deps.quotas.assertCanWrite(input.tenantId, input.dbId, login);
     const result = await deps.tenantSql.run(login, input.query, input.params);
+    if (type !== 'SELECT' && result.affectedRows > 0) await deps.quotas.noteWrite(input.tenantId, input.dbId, login);
     await logQuery(deps.logs, input, type, started, result.affectedRows);
     const response: QueryResult = { message: 'Query executed successfully', rowsAffected: result.affectedRows, data: result.rows };
     if (type === 'SELECT') response.truncated = result.truncated;

@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
+const TAG_BYTES = 16;
+
 /**
  * Secrets OctoDB must read back later (tenant MySQL passwords, the last issued token) are kept
  * sealed with AES-256-GCM under the data key, so MetaDB and its backups never hold them in clear.
@@ -27,8 +29,12 @@ export class Sealer {
   open(sealed: string): string {
     const [version, iv, tag, body] = sealed.split('.');
     if (version !== 'v1' || !iv || !tag || body === undefined) throw new Error('not a sealed value');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));
-    decipher.setAuthTag(Buffer.from(tag, 'base64'));
+    // GCM verifies any tag length from 4 bytes up unless told otherwise: a truncated tag would
+    // cut the work of forging a value from 2^128 tries to 2^32. Only the full tag is accepted.
+    const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'), { authTagLength: TAG_BYTES });
+    const tagBytes = Buffer.from(tag, 'base64');
+    if (tagBytes.length !== TAG_BYTES) throw new Error('not a sealed value');
+    decipher.setAuthTag(tagBytes);
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]).toString('utf8');
   }
 }

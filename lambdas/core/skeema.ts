@@ -1,4 +1,4 @@
-import { buildTableSkeemaScript, DEFINITION_MARKER, DESIRED_MARKER, NO_TABLE_MARKER } from './host-scripts.ts';
+import { buildStopDdlScript, buildTableSkeemaScript, newScriptMarkers, type ScriptMarkers } from './host-scripts.ts';
 import { databaseName, tempSchemaName } from './ids.ts';
 import type { HostRunResult, MigrationJobRecord, MigrationStage } from './ports.ts';
 
@@ -17,16 +17,22 @@ export const SkeemaExit = {
   BadConfig: 78,
 } as const;
 
-/** runOnHost's exit code for a script that could not be started at all (SSM or bash unavailable). */
+/**
+ * runOnHost's exit code for a script that could not be started at all (SSM or bash unavailable),
+ * which also sets HostRunResult.notRun. A runner that stopped a script at its time limit reports
+ * -1 as well, with timedOut: that is no 'not-run'.
+ */
 export const NOT_RUN = -1;
 
 /** What a Skeema run (or a host script ending with Skeema's code) came to. */
-export type SkeemaOutcome = 'clean' | 'differences' | 'partial-error' | 'fatal' | 'bad-config' | 'not-run';
+export type SkeemaOutcome = 'clean' | 'differences' | 'partial-error' | 'fatal' | 'bad-config' | 'not-run' | 'timed-out';
 
 /** Skeema's own words for exit 1 as a partial error: the summary, or a table it skipped. */
 const PARTIAL_ERROR = /\bSkipped \d+ operations? due to (?:an )?unsupported feature|Skeema does not support generating a diff/;
 
-export function skeemaOutcome(result: Pick<HostRunResult, 'exitCode' | 'stderr'>): SkeemaOutcome {
+export function skeemaOutcome(result: Pick<HostRunResult, 'exitCode' | 'stderr' | 'timedOut' | 'notRun'>): SkeemaOutcome {
+  if (result.timedOut) return 'timed-out';
+  if (result.notRun) return 'not-run';
   switch (result.exitCode) {
     case SkeemaExit.Success:
       return 'clean';
@@ -52,48 +58,76 @@ export interface TableScriptOutput {
   desired: string | undefined;
 }
 
-export function parseTableScript(result: HostRunResult): TableScriptOutput {
-  return { outcome: skeemaOutcome(result), ddl: ddlOf(result.stdout), definition: parseDefinition(result.stdout), desired: parseDesired(result.stdout) };
+export function parseTableScript(result: HostRunResult, markers: ScriptMarkers): TableScriptOutput {
+  const { stdout } = result;
+  return { outcome: skeemaOutcome(result), ddl: ddlOf(stdout, markers), definition: parseDefinition(stdout, markers), desired: parseDesired(stdout, markers) };
 }
 
-/** The DDL Skeema printed (without its `-- instance` and USE lines). */
-export function ddlOf(stdout: string): string {
+/** The DDL Skeema printed (without its `-- instance` and USE lines), up to the script's first marker. */
+export function ddlOf(stdout: string, markers?: ScriptMarkers): string {
   const lines = stdout.split('\n');
-  const end = lines.findIndex((l) => l === DEFINITION_MARKER || l === NO_TABLE_MARKER || l === DESIRED_MARKER);
+  const own = markers ? [markers.definition, markers.noTable, markers.desired, markers.ddlTimeout] : [];
+  const end = lines.findIndex((l) => own.includes(l));
   return (end >= 0 ? lines.slice(0, end) : lines)
     .filter((l) => l.trim() && !l.startsWith('--') && !/^USE /.test(l))
     .join('\n')
     .trim();
 }
 
-/** The definition a table script printed: string, null (no such table), undefined (none printed). */
-export function parseDefinition(stdout: string): string | null | undefined {
+/**
+ * The definition a table script printed: string, null (no such table), undefined (none printed).
+ * Only this run's markers count: tenant text in the output may print a line like another run's.
+ */
+export function parseDefinition(stdout: string, markers: ScriptMarkers): string | null | undefined {
   const lines = stdout.split('\n');
-  const at = lines.lastIndexOf(DEFINITION_MARKER);
+  const at = lines.lastIndexOf(markers.definition);
   if (at >= 0) return lines.slice(at + 1).join('\n').trim();
-  return lines.includes(NO_TABLE_MARKER) ? null : undefined;
+  return lines.includes(markers.noTable) ? null : undefined;
 }
 
 /** The desired definition as `skeema format` wrote it (validate), undefined when not printed. */
-export function parseDesired(stdout: string): string | undefined {
+export function parseDesired(stdout: string, markers: ScriptMarkers): string | undefined {
   const lines = stdout.split('\n');
-  const at = lines.indexOf(DESIRED_MARKER);
+  const at = lines.indexOf(markers.desired);
   if (at < 0) return undefined;
-  const end = lines.findIndex((l, i) => i > at && (l === DEFINITION_MARKER || l === NO_TABLE_MARKER));
+  const end = lines.findIndex((l, i) => i > at && (l === markers.definition || l === markers.noTable));
   return lines.slice(at + 1, end < 0 ? undefined : end).join('\n').trim();
 }
 
-export type Failure = { kind: 'transient' | 'unsafe' | 'permanent'; reason: string };
+/** timeout: the DDL ran past its limit and was stopped on the server; like permanent, never retried. */
+export type Failure = { kind: 'transient' | 'unsafe' | 'timeout' | 'permanent'; reason: string };
 /** One Skeema step of a job (push or diff of one table), as the job runner consumes it. */
 export type StepResult =
   | { ok: true; definition: string | null; output: string; desired?: string | null }
   | ({ ok: false; definition: string | null } & Failure);
 
-const TRANSIENT = /Error (1040|1205|1213|2002|2003|2006|2013)\b|Too many connections|Lock wait timeout|Deadlock found|Lost connection|server has gone away|Can't connect|connection refused|bad connection|invalid connection|i\/o timeout|host command could not run|killed by/i;
+/**
+ * MySQL server (and client library) error numbers worth a retry: the server was busy or a
+ * connection dropped, not the DDL wrong. The one set: Skeema's errors here, the MySQL driver's in
+ * adapters/mysql-errors.ts.
+ */
+export const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([1040, 1205, 1213, 2002, 2003, 2006, 2013]);
+/** A statement stopped at a time limit: MariaDB's max_statement_time, MySQL's max_execution_time, KILL QUERY. */
+const TIMEOUT_ERRNOS: ReadonlySet<number> = new Set([1317, 1969, 3024]);
+/** Failures the Go driver reports without a server error number. */
+const CONNECTION_FAILURE = /invalid connection|bad connection|dial tcp|i\/o timeout|connection refused|Can't connect/;
+/** Skeema's log line prefix. */
+const LOG_PREFIX = /^\S+ \S+ \[(ERROR|WARN|INFO)\]\s*/;
 
-/** Transient (retried), unsafe (refused, names the change) or permanent. */
-export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exitCode'>): Failure {
-  const lines = result.stderr.split('\n').map((l) => l.replace(/^\S+ \S+ \[(ERROR|WARN|INFO)\]\s*/, '').trim()).filter(Boolean);
+/**
+ * Transient (retried), unsafe (refused, names the change), timeout or permanent. Only the server's
+ * error number decides a retry, read where tenant text cannot reach: on Skeema's first [ERROR]
+ * line, the first `Error NNNN` before any quote (a message quoting tenant text, even one holding
+ * newlines and fake log lines, comes after it). Connection failures carry no number: they are
+ * read from the same place. `ddlStoppedAfter`: the script's watchdog stopped the push.
+ */
+export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exitCode' | 'timedOut' | 'notRun'>, ddlStoppedAfter?: number): Failure {
+  const lines = result.stderr.split('\n').map((l) => l.replace(LOG_PREFIX, '').trim()).filter(Boolean);
+  if (ddlStoppedAfter !== undefined || result.timedOut) {
+    const limit = ddlStoppedAfter === undefined ? 'the host script time limit' : `its time limit of ${ddlStoppedAfter}s`;
+    return { kind: 'timeout', reason: `the change ran past ${limit} and was stopped on the server` };
+  }
+  if (result.notRun) return { kind: 'transient', reason: lines[0] ?? 'host command could not run' };
   if (/Preventing execution of unsafe/.test(result.stderr)) {
     const changes = lines.filter((l) => l.startsWith('# ')).map((l) => l.slice(2));
     return {
@@ -102,7 +136,13 @@ export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exit
     };
   }
   const errorLine = [...lines].reverse().find((l) => /error/i.test(l) && !/^Skipped \d+ operation/.test(l)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`;
-  return { kind: TRANSIENT.test(result.stderr) ? 'transient' : 'permanent', reason: errorLine.slice(0, 1000) };
+  const first = result.stderr.split('\n').find((l) => /^\S+ \S+ \[ERROR\]/.test(l))?.replace(LOG_PREFIX, '') ?? '';
+  // Tenant text is quoted in server messages: only what precedes the first quote is Skeema's and the server's.
+  const head = first.split(/['"`]/)[0]!;
+  const errno = Number(/\bError (\d{4,5})\b/.exec(head)?.[1] ?? 0);
+  if (TIMEOUT_ERRNOS.has(errno)) return { kind: 'timeout', reason: `the change ran past its time limit and was stopped on the server: ${first.slice(0, 500)}` };
+  const transient = errno ? TRANSIENT_ERRNOS.has(errno) : CONNECTION_FAILURE.test(head);
+  return { kind: transient ? 'transient' : 'permanent', reason: errorLine.slice(0, 1000) };
 }
 
 /** SHOW CREATE TABLE without the parts that change with data (AUTO_INCREMENT=n) or a final semicolon. */
@@ -129,10 +169,20 @@ function comparable(definition: string): string {
 /** Runs one of a job's host scripts for a stage (its output goes to the job's log records). */
 export type ScriptRun = (stage: MigrationStage, script: string) => Promise<HostRunResult>;
 
+/** The time limits a step runs under (MigrationSettings has both). */
+export interface StepLimits {
+  /** How long one push may run before it is stopped on the server. */
+  ddlTimeoutSeconds: number;
+  /** The host script's own limit (the runner's). */
+  scriptTimeoutSeconds: number;
+}
+
 /**
  * `skeema push` (or `diff`) of one table's definition (null: the table must not exist) in a
- * workspace of its database, read back after. A diff with differences is a permanent failure;
- * a partial error (a table Skeema cannot diff) too; anything else goes through classify.
+ * workspace of its database, read back after. A push runs under the DDL time limit. A diff with
+ * differences is a permanent failure; a partial error (a table Skeema cannot diff) too; a script
+ * that could not start is transient; anything else goes through classify. `markers`: the run's
+ * own (a fresh nonce unless a test pins one).
  */
 export async function skeemaStep(
   run: ScriptRun,
@@ -141,13 +191,15 @@ export async function skeemaStep(
   definition: string | null,
   mode: 'push' | 'diff',
   allowUnsafe: boolean,
+  limits: StepLimits,
+  markers: ScriptMarkers = newScriptMarkers(),
 ): Promise<StepResult> {
-  const script = buildTableSkeemaScript(
-    { database: databaseName(job.dbId), table: job.table, definition, tempSchema: tempSchemaName(), allowUnsafe },
-    mode,
-  );
+  const database = databaseName(job.dbId);
+  const tempSchema = tempSchemaName();
+  const ddlTimeoutSeconds = ddlLimit(limits);
+  const script = buildTableSkeemaScript({ database, table: job.table, definition, tempSchema, allowUnsafe, markers, ddlTimeoutSeconds }, mode);
   const result = await run(stage, script);
-  const out = parseTableScript(result);
+  const out = parseTableScript(result, markers);
   if (out.outcome === 'clean' && out.definition !== undefined) return { ok: true, definition: out.definition, output: out.ddl, desired: out.desired };
   const definitionRead = out.definition ?? null;
   if (mode === 'diff' && out.outcome === 'differences') {
@@ -157,5 +209,16 @@ export async function skeemaStep(
     const skipped = result.stderr.split('\n').filter((l) => PARTIAL_ERROR.test(l)).map((l) => l.replace(/^\S+ \S+ \[WARN\]\s*/, '').trim());
     return { ok: false, definition: definitionRead, kind: 'permanent', reason: `Skeema skipped what it cannot change: ${skipped.join('; ')}`.slice(0, 1000) };
   }
-  return { ok: false, definition: definitionRead, ...classify(result) };
+  if (out.outcome === 'not-run') return { ok: false, definition: definitionRead, ...classify({ ...result, notRun: true }) };
+  if (mode === 'push' && out.outcome === 'timed-out') {
+    // The runner killed the script and its watchdog with it: stop what the push left on the server.
+    await run(stage, buildStopDdlScript({ database, tempSchema }));
+  }
+  const stopped = result.stdout.split('\n').includes(markers.ddlTimeout);
+  return { ok: false, definition: definitionRead, ...classify(result, stopped ? ddlTimeoutSeconds : undefined) };
+}
+
+/** The push's limit stays inside the host script's own, so the script's watchdog acts first. */
+function ddlLimit(limits: StepLimits): number {
+  return Math.max(1, Math.min(limits.ddlTimeoutSeconds, limits.scriptTimeoutSeconds - 30));
 }

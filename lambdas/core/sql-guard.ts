@@ -33,13 +33,13 @@ parser.astify('SELECT 1 FROM t WHERE a = ?', PARSE_OPTIONS);
 
 const ALLOWED = new Set(['select', 'insert', 'update', 'delete']);
 /** Functions that wait, read files, hold locks across requests, or burn CPU on purpose. */
-const PROHIBITED_FUNCTIONS = new Set([
+export const PROHIBITED_FUNCTIONS: ReadonlySet<string> = new Set([
   'SLEEP', 'BENCHMARK', 'LOAD_FILE', 'GET_LOCK', 'RELEASE_LOCK', 'RELEASE_ALL_LOCKS', 'IS_FREE_LOCK',
   'IS_USED_LOCK', 'MASTER_POS_WAIT', 'SOURCE_POS_WAIT', 'MASTER_GTID_WAIT', 'WAIT_FOR_EXECUTED_GTID_SET',
   'WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS', 'SYS_EXEC', 'SYS_EVAL', 'SYS_GET', 'SYS_SET',
 ]);
 /** MariaDB's sequence functions (NEXT VALUE FOR and PREVIOUS VALUE FOR do not parse, so are refused). */
-const SEQUENCE_FUNCTIONS = new Set(['NEXTVAL', 'LASTVAL', 'SETVAL']);
+export const SEQUENCE_FUNCTIONS: ReadonlySet<string> = new Set(['NEXTVAL', 'LASTVAL', 'SETVAL']);
 /** First words the parser may not know, named in the refusal instead of a parse error. */
 const PROHIBITED_KEYWORDS = new Set([
   'ALTER', 'ANALYZE', 'BEGIN', 'BINLOG', 'CACHE', 'CALL', 'CHANGE', 'CHECK', 'CHECKSUM', 'COMMIT', 'CREATE',
@@ -98,6 +98,19 @@ function judgeStatement(sql: string, ownDatabase: string): GuardedStatement {
 
 /** Walks every node of the AST (iteratively: hostile nesting must not exhaust the stack). */
 function inspectNodes(root: unknown, ownDatabase: string): void {
+  const what = findProhibited(root, { ownDatabase, userVariables: true });
+  if (what) throw prohibited(what);
+}
+
+/**
+ * The /query rules for any AST (the /migrate validator applies them to every expression of a
+ * table definition): functions that wait, read files or hold locks, system variables, references
+ * to another database (a qualified name, a sequence, a function's schema), SELECT … INTO.
+ * `ownDatabase` '' allows no qualified name at all; `userVariables` false refuses `@name` too.
+ * Returns what is refused, or undefined.
+ */
+export function findProhibited(root: unknown, rules: { ownDatabase: string; userVariables: boolean }): string | undefined {
+  const own = rules.ownDatabase.toLowerCase();
   const stack: unknown[] = [root];
   while (stack.length) {
     const node = stack.pop();
@@ -109,33 +122,39 @@ function inspectNodes(root: unknown, ownDatabase: string): void {
     const n = node as Record<string, unknown>;
 
     const db = nameOf(n.db);
-    if (db !== undefined && db.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${db}`);
+    if (db !== undefined && db.toLowerCase() !== own) return `reference to database ${db}`;
     const into = n.into as { type?: unknown; keyword?: unknown } | null | undefined;
     if (into && typeof into === 'object' && into.type === 'into') {
       const target = String(into.keyword ?? '').toUpperCase();
-      throw prohibited(`SELECT ... INTO ${target === 'VAR' ? '@variable' : target}`);
+      return `SELECT ... INTO ${target === 'VAR' ? '@variable' : target}`;
     }
-    if (n.type === 'function') inspectFunction(n, ownDatabase);
-    if (n.type === 'var' && n.prefix === '@@') throw prohibited(`system variable @@${String(n.name)}`);
+    if (n.type === 'function') {
+      const what = inspectFunction(n, own);
+      if (what) return what;
+    }
+    if (n.type === 'var' && n.prefix === '@@') return `system variable @@${String(n.name)}`;
+    if (n.type === 'var' && n.prefix === '@' && !rules.userVariables) return `user variable @${String(n.name)}`;
 
     for (const value of Object.values(n)) if (value && typeof value === 'object') stack.push(value);
   }
+  return undefined;
 }
 
-function inspectFunction(node: Record<string, unknown>, ownDatabase: string): void {
+function inspectFunction(node: Record<string, unknown>, ownDatabase: string): string | undefined {
   const name = node.name as { name?: Array<{ value?: unknown }>; schema?: { value?: unknown } } | undefined;
   const schema = name?.schema?.value;
-  if (typeof schema === 'string' && schema.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${schema}`);
+  if (typeof schema === 'string' && schema.toLowerCase() !== ownDatabase) return `reference to database ${schema}`;
   for (const part of name?.name ?? []) {
     const fn = String(part.value ?? '').toUpperCase();
-    if (PROHIBITED_FUNCTIONS.has(fn)) throw prohibited(fn);
+    if (PROHIBITED_FUNCTIONS.has(fn)) return fn;
     if (SEQUENCE_FUNCTIONS.has(fn)) {
       // The argument is a sequence, `db.seq`, which the parser reads as a column: `table.column`.
       const sequence = (node.args as { value?: Array<Record<string, unknown>> } | undefined)?.value?.[0];
       const seqDb = sequence?.type === 'column_ref' ? nameOf(sequence.table) : undefined;
-      if (seqDb !== undefined && seqDb.toLowerCase() !== ownDatabase) throw prohibited(`reference to database ${seqDb}`);
+      if (seqDb !== undefined && seqDb.toLowerCase() !== ownDatabase) return `reference to database ${seqDb}`;
     }
   }
+  return undefined;
 }
 
 /** An identifier as the parser gives it: a string, or `{ value }` when it was quoted. */

@@ -15,7 +15,7 @@ import type { Caller } from '#shared/http';
 
 /**
  * The /dashboard actions: name → parameter schema + the core function it calls. Adding an action
- * is one entry here (and its README example); the handler needs no change. Parameters come from
+ * is one entry here (and its example in docs/api.md); the handler needs no change. Parameters come from
  * the body; the tenant only ever from the caller (the authorizer context).
  */
 export interface DashboardAction<S extends z.ZodType = z.ZodType> {

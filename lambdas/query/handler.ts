@@ -9,6 +9,6 @@ export const handler = httpHandler(async (event) => {
   const input = parseBody(event, queryRequest);
   const { query, params, db_id } = input;
   const d = await deps();
-  const ports = { tenantLogins: d.tenantLogins, tenantSql: d.tenantSql, logs: d.queryLogs };
+  const ports = { tenantLogins: d.tenantLogins, tenantSql: d.tenantSql, logs: d.queryLogs, quotas: d.quotas };
   return json(200, await runTenantQuery({ tenantId: caller.tenantId, dbId: db_id ?? caller.dbId, query, params }, ports));
 });

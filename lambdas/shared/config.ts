@@ -97,6 +97,22 @@ const settings = z.object({
   OCTODB_ADMIN_EMAIL: z.string().optional(),
   /** Without a Mailgun key, emails are appended here locally (one JSON object a line); on Lambda they go to the structured log. */
   OCTODB_OUTBOX_FILE: z.string().default('.octodb/outbox.jsonl'),
+
+  // --- migration bounds ---
+  /**
+   * How long one push of tenant DDL (a /migrate table, its rollback, each ALTER of a cascade) may run.
+   * Past it the statement is stopped on the server (MariaDB max_statement_time; a KILL everywhere),
+   * InnoDB rolls it back and the job fails with the reason. Kept 30 s inside the host script limit.
+   */
+  OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(300),
+
+  // --- storage quotas ---
+  /** Storage per tenant (data + indexes of all its databases, measured on the server); over it, INSERT, UPDATE and /migrate get 403 QUOTA_EXCEEDED. Per tenant: `npm run admin -- set-quota`. */
+  OCTODB_STORAGE_QUOTA_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
+  /** A database is measured again (ANALYZE + information_schema) at most this often, after its writes: also the window a tenant can write past its quota. */
+  OCTODB_STORAGE_MEASURE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
+  /** How long a process trusts the shared (Redis) over-quota state before reading it again. */
+  OCTODB_STORAGE_STATE_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
 });
 
 export type Config = z.infer<typeof settings>;

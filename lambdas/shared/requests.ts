@@ -76,3 +76,11 @@ export const queryRequest = z.object({
   db_id: z.string({ error: 'db_id must be a string' }).regex(DB_ID_PATTERN, 'db_id must be 32 hex characters').optional(),
 });
 export type QueryRequest = z.infer<typeof queryRequest>;
+
+/** Operator command `set-quota`: a tenant's storage quota in bytes, or null for the default. */
+export const setQuotaRequest = z.strictObject({
+  action: z.literal('set-quota'),
+  tenant_id: z.uuid('tenant_id must be a uuid'),
+  bytes: z.number().int('bytes must be an integer').min(1, 'bytes must be positive').max(Number.MAX_SAFE_INTEGER).nullable(),
+});
+export type SetQuotaRequest = z.infer<typeof setQuotaRequest>;

@@ -178,24 +178,10 @@ describe('bad context values', () => {
   });
 });
 
-describe('README', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = (heading: string) => {
-    const start = readme.indexOf(`\n## ${heading}\n`);
-    expect(start, heading).toBeGreaterThan(0);
-    const end = readme.indexOf('\n## ', start + 1);
-    return readme.slice(start, end < 0 ? undefined : end);
-  };
-
-  it('documents every setting of lambdas/shared/config.ts in the configuration table', () => {
-    const declared = [...readFileSync(join(ROOT, 'lambdas/shared/config.ts'), 'utf8').matchAll(/^\s+((?:OCTODB_)?[A-Z][A-Z0-9_]+): z\./gm)].map((m) => m[1]!);
-    expect(declared).toContain('PORT');
-    const table = section('Configuration');
-    for (const name of declared) expect(table, name).toContain(`| \`${name}\` |`);
-  });
-
-  it('documents every cdk context key of lib/settings.ts in the deploy section', () => {
-    const deploy = section('Deploy to AWS');
+describe('docs/deploy.md', () => {
+  // The configuration table is kept in step with config.ts by test/unit/docs.test.ts.
+  it('documents every cdk context key of lib/settings.ts', () => {
+    const deploy = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
     for (const key of Object.keys(stackSettings.shape)) expect(deploy, key).toContain(`\`${key}\``);
   });
 });

@@ -103,7 +103,14 @@ describe('POST /dashboard', () => {
   it('get_user_info answers the caller’s own tenant, never the password hash', async () => {
     const res = await dash(a, { action: 'get_user_info' });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ tenant_id: a.tenant_id, name: 'Test Tenant', email: a.email, created_at: expect.any(String), is_admin: false });
+    expect(res.body).toEqual({
+      tenant_id: a.tenant_id,
+      name: 'Test Tenant',
+      email: a.email,
+      created_at: expect.any(String),
+      is_admin: false,
+      storage: { used_bytes: expect.any(Number), quota_bytes: 1024 * 1024 * 1024, measured_at: expect.toBeOneOf([null, expect.any(String)]) },
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/password|\$2[aby]\$/);
   });
 

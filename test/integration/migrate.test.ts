@@ -6,13 +6,16 @@ import { promisify } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin } from '#core/admin';
-import { buildAlterPlanScript } from '#core/host-scripts';
+import { buildAlterPlanScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
 import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
 import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/cascade';
+import { StatementTimeoutError } from '#core/errors';
 import { ddlOf } from '#core/skeema';
 import type { HostRunner, LogRecord } from '#core/ports';
+import { MysqlHostSql } from '#adapters/mysql-host-sql';
 import { main as adminMain } from '../../bin/admin.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { parseMysqlUrl } from '#shared/config';
 
 // Mailgun's API, captured: every request the real mailgun.js client sends lands here.
 interface Captured {
@@ -147,6 +150,10 @@ describe('POST /migrate input', () => {
     ['a comment hiding text', { sql: `${ITEMS} -- DROP TABLE customers` }, 403, /comments/],
     ['a missing semicolon', { sql: ITEMS.slice(0, -1) }, 400, /semicolon/],
     ['another tenant database by name', { sql: 'CREATE TABLE db_0.t (id int);' }, 403, /own database/],
+    ['a DEFAULT reading a server variable', { sql: 'CREATE TABLE t (id int, d varchar(200) DEFAULT (@@datadir));' }, 403, /system variable @@datadir/],
+    ["a DEFAULT probing another database's sequence", { sql: 'CREATE TABLE t (id int DEFAULT (NEXTVAL(otherdb.seq)));' }, 403, /reference to database otherdb/],
+    ['a generated column calling SLEEP', { sql: 'CREATE TABLE t (id int, s int AS (SLEEP(5)) VIRTUAL);' }, 403, /SLEEP/],
+    ['an index name forging a host script marker', { sql: 'CREATE TABLE t (id int, KEY `k\n__OCTODB_NO_TABLE__` (id));' }, 400, /invalid name/],
   ])('answers %s with its status and queues nothing', async (_label, body, status, message) => {
     const before = await jobCount();
     const res = await octo.post('/migrate', body, t.token);
@@ -397,6 +404,86 @@ describe('retries', () => {
       octo.deps.hostRunner = realRunner;
     }
   });
+});
+
+describe('bounded DDL', () => {
+  const BIG = 'CREATE TABLE big (id int NOT NULL, a varchar(100) DEFAULT NULL, PRIMARY KEY (id));';
+  /** A STORED generated column: the ALTER computes it for every row (tens of seconds over these rows). */
+  const SLOW = 'CREATE TABLE big (id int NOT NULL, a varchar(100) DEFAULT NULL, h varchar(128) AS (SHA2(REPEAT(CONCAT(a, id), 20), 512)) STORED, PRIMARY KEY (id));';
+  const ROWS = 300_000;
+  let t: Awaited<ReturnType<typeof tenant>>;
+  let before: string;
+  beforeAll(async () => {
+    t = await tenant();
+    await migrate(t.token, BIG);
+    await octo.admin.query(`INSERT INTO \`${t.db}\`.big (id, a) SELECT seq, REPEAT('x', 100) FROM \`${t.db}\`.seq_1_to_${ROWS}`);
+    before = await showCreate(t.db, 'big');
+  }, 120_000);
+
+  /** What of the ALTER is left on the server: statements of the admin account in the tenant database. */
+  const leftOnServer = async () =>
+    rows(t.db, `SELECT id, command, info FROM information_schema.processlist WHERE db = '${t.db}' AND command <> 'Sleep' AND id <> CONNECTION_ID()`);
+
+  async function withDdlLimit<T>(seconds: number, fn: () => Promise<T>): Promise<T> {
+    const saved = octo.deps.config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS;
+    octo.deps.config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS = seconds;
+    try {
+      return await fn();
+    } finally {
+      octo.deps.config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS = saved;
+    }
+  }
+
+  it('stops a migration past its DDL time limit on the server, leaves the table as it was and fails the job once with the reason', async () => {
+    const res = await withDdlLimit(1, () => migrate(t.token, SLOW));
+    const job = await jobRow(res.jobs[0]!.job_id);
+    expect(job).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(job.status_reason).toMatch(/time limit.*stopped on the server/);
+    expect((await stages(job.job_id)).filter((x) => x.stage === 'update')).toHaveLength(1);
+    expect(await leftOnServer()).toEqual([]);
+    expect(await showCreate(t.db, 'big')).toBe(before);
+    expect(await rows(t.db, 'SELECT COUNT(*) AS n FROM $db.big')).toEqual([{ n: ROWS }]);
+  }, 120_000);
+
+  it('kills the push and its statement on the server where no server limit covers DDL (MySQL 8)', async () => {
+    const markers = newScriptMarkers();
+    const script = buildTableSkeemaScript(
+      { database: t.db, table: 'big', definition: SLOW.replace(/;$/, ''), tempSchema: tempSchemaName(), markers, ddlTimeoutSeconds: 1, serverTimeLimit: false },
+      'push',
+    );
+    const host = (await octo.deps.meta.getHost('local'))!;
+    const result = await realRunner.run(host, script, 120);
+    expect(result.stdout.split('\n')).toContain(markers.ddlTimeout);
+    expect(await leftOnServer()).toEqual([]);
+    expect(await showCreate(t.db, 'big')).toBe(before);
+  }, 120_000);
+
+  it("KILLs a cascade's ALTER past its limit on the server and says so with a typed error", async () => {
+    const sql = new MysqlHostSql(parseMysqlUrl(MYSQL_URL), 2, () => ({ host: '127.0.0.1', port: 3306 }), 1);
+    try {
+      const host = (await octo.deps.meta.getHost('local'))!;
+      const alter = 'ALTER TABLE big ADD COLUMN h varchar(128) AS (SHA2(REPEAT(CONCAT(a, id), 20), 512)) STORED';
+      await expect(sql.run(host, t.db, [alter])).rejects.toBeInstanceOf(StatementTimeoutError);
+      expect(await leftOnServer()).toEqual([]);
+      expect(await showCreate(t.db, 'big')).toBe(before);
+    } finally {
+      await sql.close();
+    }
+  }, 120_000);
+
+  it('fails once, unretried, a migration whose own text quotes a deadlock message but fails for another reason', async () => {
+    const deadlock = 'Deadlock found when trying to get lock; try restarting transaction';
+    const u = await tenant();
+    await migrate(u.token, `CREATE TABLE notes (id int NOT NULL, a varchar(100) DEFAULT NULL, PRIMARY KEY (id)) COMMENT '${deadlock}';`);
+    await octo.admin.query(`INSERT INTO \`${u.db}\`.notes VALUES (1, ?), (2, ?)`, [`Error 1213 (40001): ${deadlock}`, `Error 1213 (40001): ${deadlock}`]);
+    // A unique key over duplicate rows: Error 1062, whose message quotes the row text.
+    const res = await migrate(u.token, `CREATE TABLE notes (id int NOT NULL, a varchar(100) DEFAULT NULL, PRIMARY KEY (id), UNIQUE KEY uq_a (a)) COMMENT '${deadlock}';`);
+    const job = await jobRow(res.jobs[0]!.job_id);
+    expect(job).toMatchObject({ state: 'failed', attempts: 1, flagged: 0 });
+    expect(job.status_reason).toMatch(/1062|Duplicate/);
+    expect((await stages(job.job_id)).filter((x) => x.stage === 'update')).toHaveLength(1);
+    expect(await showCreate(u.db, 'notes')).not.toMatch(/uq_a/);
+  }, 120_000);
 });
 
 describe('notifications', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BashHostRunner, dockerClientEnv } from '#adapters/bash-host-runner';
 import type { HostRecord } from '#core/ports';
@@ -41,6 +42,44 @@ describe('BashHostRunner environment', () => {
       expect(JSON.stringify(env)).not.toContain('secret-pw');
     } finally {
       delete process.env.OCTODB_TEST_CANARY_SECRET;
+    }
+  });
+});
+
+describe('BashHostRunner time limit', () => {
+  /** Running, not a zombie awaiting its reaper (a killed process stays one for a moment). */
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  it('kills the whole process group at the limit, so an orphan holding the pipes neither runs on nor stalls the run', async () => {
+    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+    try {
+      // A background child that keeps stdout open: killing bash alone left it running and the run waiting on it.
+      const result = await runner.run(host, '(exec sleep 300) &\necho "child $!"\nsleep 300\n', 1);
+      expect(result.timedOut).toBe(true);
+      expect(result.stderr).toMatch(/time limit of 1s/);
+      const pid = Number(/child (\d+)/.exec(result.stdout)?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      await expect.poll(() => alive(pid), { timeout: 5000 }).toBe(false);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('ends what a finished script left running in the background', async () => {
+    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+    try {
+      const result = await runner.run(host, '(exec sleep 300) &\necho "child $!"\n', 30);
+      expect(result).toMatchObject({ exitCode: 0 });
+      expect(result.timedOut).toBeUndefined();
+      await expect.poll(() => alive(Number(/child (\d+)/.exec(result.stdout)?.[1])), { timeout: 5000 }).toBe(false);
+    } finally {
+      await runner.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildDropDatabaseScript, buildProvisionScript, buildSchemaPushScript } from '#core/host-scripts';
+import { buildDropDatabaseScript, buildProvisionScript, buildSchemaPushScript, buildStopDdlScript, buildTableBackupScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
 
 const valid = {
   database: 'db_0123456789abcdef0123456789abcdef',
@@ -72,5 +72,33 @@ describe('other host scripts', () => {
   it('refuses unsafe names in them too', () => {
     expect(() => buildSchemaPushScript({ schema: 'a;b', files: {}, tempSchema: '_t' })).toThrow();
     expect(() => buildDropDatabaseScript({ database: 'db_x', user: "u'" })).toThrow();
+  });
+});
+
+describe('table scripts', () => {
+  const markers = newScriptMarkers('0123456789abcdef');
+  const input = { database: valid.database, table: 't', definition: 'CREATE TABLE t (a int)', tempSchema: '_skeema_tmp_abc', markers, ddlTimeoutSeconds: 7 };
+
+  it('prints only markers carrying the run\'s nonce', () => {
+    for (const script of [buildTableSkeemaScript(input, 'push'), buildTableSkeemaScript(input, 'diff'), buildTableBackupScript({ ...input, jobId: '0'.repeat(36) })]) {
+      expect(bashSyntaxOk(script)).toBe(true);
+      expect(script.match(/__OCTODB_[A-Z_]+[0-9a-f]*__/g)?.every((m) => m.includes('0123456789abcdef'))).toBe(true);
+    }
+    expect(() => newScriptMarkers('not hex\n')).toThrow();
+  });
+
+  it('runs the push under a watchdog that kills Skeema and then its statements on the server', () => {
+    const script = buildTableSkeemaScript(input, 'push');
+    expect(script).toContain('timeout -s KILL 9 skeema push');
+    expect(script).toContain('--connect-options=max_statement_time=7');
+    expect(script).toMatch(/if \[ "\$RC" -eq 137 \]; then[\s\S]*stop_ddl\n  echo "__OCTODB_DDL_TIMEOUT_0123456789abcdef__"/);
+    expect(script).toContain(`db IN ('${valid.database}', '_skeema_tmp_abc')`);
+    expect(buildTableSkeemaScript({ ...input, serverTimeLimit: false }, 'push')).not.toContain('max_statement_time');
+    expect(buildTableSkeemaScript(input, 'diff')).not.toContain('timeout -s KILL');
+  });
+
+  it('builds a stop script bash accepts, refusing unsafe names', () => {
+    expect(bashSyntaxOk(buildStopDdlScript({ database: valid.database, tempSchema: '_t' }))).toBe(true);
+    expect(() => buildStopDdlScript({ database: "db_x'", tempSchema: '_t' })).toThrow(/unsafe/);
   });
 });

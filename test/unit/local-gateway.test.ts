@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '#adapters/local-gateway';
@@ -37,6 +37,17 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((r) => server.close(r)));
 
+/** One request written by hand, for targets fetch() would refuse to send; resolves with the status line. */
+const rawStatusLine = (target: string) =>
+  new Promise<string>((resolve, reject) => {
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('end', () => resolve(answer.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
+    socket.end(`POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}`);
+  });
+
 const post = async (path: string, policy?: string) =>
   (await fetch(`${url}${path}`, { method: 'POST', body: '{}', headers: policy ? { authorization: `Bearer ${policy}` } : {} })).status;
 
@@ -65,5 +76,18 @@ describe('local gateway', () => {
     expect(await post('/open')).toBe(200);
     expect(last()?.queryStringParameters).toBeNull();
     expect(await post('/missing')).toBe(403);
+  });
+
+  it.each(['http://[::1', 'http://[::1]:99999/open', 'http://%zz/open', '//[::1'])(
+    'answers a request target that is no URL (%s) with 403, as an unknown route',
+    async (target) => {
+      seen = undefined;
+      expect(await rawStatusLine(target)).toBe('HTTP/1.1 403 Forbidden');
+      expect(last()).toBeUndefined();
+    },
+  );
+
+  it('routes an absolute-form request target by its path', async () => {
+    expect(await rawStatusLine('http://127.0.0.1/open')).toBe('HTTP/1.1 200 OK');
   });
 });

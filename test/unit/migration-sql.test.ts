@@ -21,6 +21,9 @@ describe('validateMigrationSql accepts', () => {
     ['column names that contain a keyword and digits', 'CREATE TABLE t (id int, call2 int, select1 int, execute3 int, v2prepare int);', ['t']],
     ['columns named engine, connection and directory', 'CREATE TABLE t (id int, engine varchar(9), connection int, directory int);', ['t']],
     ['ENGINE=InnoDB in lower case', 'CREATE TABLE t (id int) engine=innodb;', ['t']],
+    ['expressions of its own columns in DEFAULT, CHECK and generated columns', 'CREATE TABLE t (a int DEFAULT (1 + 2), b int AS (a * 2) STORED, c varchar(9) DEFAULT (UPPER(\'x\')), CONSTRAINT ck_a CHECK (a > 0));', ['t']],
+    ['backquoted index and constraint names', 'CREATE TABLE t (a int, b int, KEY `ix_a` (`a`), CONSTRAINT `ck_b` CHECK (b > 0));', ['t']],
+    ['text outside ASCII inside a string', "CREATE TABLE t (a varchar(9) DEFAULT 'ключ' COMMENT 'ünïcode');", ['t']],
   ])('%s', (_label, sql, tables) => {
     expect(validateMigrationSql(sql).map((d) => d.table)).toEqual(tables);
   });
@@ -79,6 +82,17 @@ describe('validateMigrationSql refuses with 403', () => {
     ['DATA DIRECTORY', "CREATE TABLE t (id int) DATA DIRECTORY='/var/lib/mysql-files';", /DATA DIRECTORY/],
     ['INDEX DIRECTORY', "CREATE TABLE t (id int) INDEX DIRECTORY='/tmp';", /INDEX DIRECTORY/],
     ['a CONNECTION string', "CREATE TABLE t (id int) CONNECTION='mysql://u@h/db/t';", /CONNECTION/],
+    ['a system variable in a DEFAULT', 'CREATE TABLE t (a varchar(200) DEFAULT (@@datadir));', /system variable @@datadir/],
+    ['a system variable in a generated column', 'CREATE TABLE t (a int, b varchar(99) AS (CONCAT(a, @@hostname)) VIRTUAL);', /system variable @@hostname/],
+    ['a system variable in a CHECK', 'CREATE TABLE t (a int, CONSTRAINT ck CHECK (a < @@max_connections));', /system variable @@max_connections/],
+    ['a user variable in a DEFAULT', 'CREATE TABLE t (a int DEFAULT (@x));', /user variable @x/],
+    ['a user variable in a column CHECK', 'CREATE TABLE t (a int CHECK (a > @x));', /user variable @x/],
+    ["a sequence of another database in a DEFAULT", 'CREATE TABLE t (a int DEFAULT (NEXTVAL(otherdb.seq)));', /reference to database otherdb/],
+    ["a function of another database in a DEFAULT", 'CREATE TABLE t (a int DEFAULT (otherdb.f(1)));', /reference to database otherdb/],
+    ['SLEEP in a CHECK', 'CREATE TABLE t (a int, CONSTRAINT ck CHECK (a > SLEEP(1)));', /SLEEP/],
+    ['BENCHMARK in a generated column', "CREATE TABLE t (a int, b int AS (BENCHMARK(1000000000, MD5('x'))) VIRTUAL);", /BENCHMARK/],
+    ['LOAD_FILE in a DEFAULT', "CREATE TABLE t (a blob DEFAULT (LOAD_FILE('/etc/passwd')));", /LOAD_FILE/],
+    ['GET_LOCK in a generated column', "CREATE TABLE t (a int, b int AS (GET_LOCK('x', 10)) VIRTUAL);", /GET_LOCK/],
   ])('%s', (_label, sql, reason) => {
     const error = refused(sql);
     expect(error).toBeInstanceOf(ProhibitedError);
@@ -100,6 +114,12 @@ describe('validateMigrationSql refuses with 400', () => {
     ['a table name with a space', 'CREATE TABLE `a b` (id int);', /invalid table name/],
     ['a column name with a dollar', 'CREATE TABLE t (`a$b` int);', /invalid column name/],
     ['a column name with a quote', 'CREATE TABLE t (`a"b` int);', /invalid column name/],
+    ['an index name with a newline (it would reach host script output)', 'CREATE TABLE t (a int, KEY `ix\n__OCTODB_NO_TABLE__` (a));', /invalid name/],
+    ['a constraint name with a newline', 'CREATE TABLE t (a int, CONSTRAINT `ck\nx` CHECK (a > 0));', /invalid name/],
+    ['a unique key name with a space', 'CREATE TABLE t (a int, UNIQUE KEY `u a` (a));', /invalid name/],
+    ['a foreign key name with a dollar', 'CREATE TABLE t (a int, CONSTRAINT `f$k` FOREIGN KEY (a) REFERENCES u (id));', /invalid name/],
+    ['a referenced column with a newline', 'CREATE TABLE t (a int, FOREIGN KEY (a) REFERENCES u (`i\nd`));', /invalid name/],
+    ['an unquoted index name outside ASCII', 'CREATE TABLE t (a int, KEY índice (a));', /invalid name/],
     ['a column defined twice', 'CREATE TABLE t (a int, A int);', /defined twice/],
     ['a table defined twice', 'CREATE TABLE t (a int); CREATE TABLE t (b int);', /defined twice/],
     ['an unterminated string', "CREATE TABLE t (s varchar(9) DEFAULT 'x);", /unterminated/],

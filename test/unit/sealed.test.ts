@@ -24,6 +24,12 @@ describe('Sealer', () => {
     expect(() => new Sealer('another-key-entirely-0123456789abcdef').open(sealed)).toThrow();
     expect(() => sealer.open('garbage')).toThrow(/not a sealed value/);
   });
+
+  it('refuses a value whose authentication tag was truncated', () => {
+    const [version, iv, tag, body] = sealer.seal('s3cret-password').split('.') as [string, string, string, string];
+    const short = Buffer.from(tag, 'base64').subarray(0, 4).toString('base64');
+    expect(() => sealer.open([version, iv, short, body].join('.'))).toThrow();
+  });
 });
 
 describe('Sealer without a data key', () => {

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DEFINITION_MARKER, DESIRED_MARKER, NO_TABLE_MARKER } from '#core/host-scripts';
+import { newScriptMarkers } from '#core/host-scripts';
 import type { HostRunResult } from '#core/ports';
 import { NOT_RUN, parseTableScript, SkeemaExit, skeemaOutcome, skeemaStep, type ScriptRun } from '#core/skeema';
 
+// The run's own markers (a pinned nonce): the script prints them, the parser reads only them.
+const m = newScriptMarkers('00c0ffee');
+const DEFINITION_MARKER = m.definition;
+const DESIRED_MARKER = m.desired;
+const NO_TABLE_MARKER = m.noTable;
 const log = (level: string, message: string) => `2026-01-01 00:00:00 [${level}] ${message}`;
 const UNSUPPORTED = [
   log('WARN', 'Skipping table `t`: Skeema does not support generating a diff of this table. Use --debug to see which properties of this table are not supported.'),
@@ -35,7 +40,7 @@ describe('parseTableScript: one parser for a table script output', () => {
     ['a diff that skipped the table', { exitCode: 1, stdout: `${DEFINITION_MARKER}\n${def}\n`, stderr: UNSUPPORTED }, { outcome: 'partial-error', ddl: '', definition: def, desired: undefined }],
     ['a script that printed nothing', { exitCode: 2, stdout: '' }, { outcome: 'fatal', ddl: '', definition: undefined, desired: undefined }],
   ])('%s', (_label, result, parsed) => {
-    expect(parseTableScript({ stderr: '', ...result })).toEqual(parsed);
+    expect(parseTableScript({ stderr: '', ...result }, m)).toEqual(parsed);
   });
 });
 
@@ -53,6 +58,6 @@ describe('skeemaStep: what a step result says', () => {
     ['a push refused as unsafe', 'push', { exitCode: 2, stderr: `${log('ERROR', 'Preventing execution of unsafe or potentially destructive statement:')}\n${log('ERROR', '  # ALTER TABLE `t` DROP COLUMN `a`')}` }, { ok: false, kind: 'unsafe', reason: expect.stringContaining('ALTER TABLE `t` DROP COLUMN `a`') }],
     ['a script that could not start', 'push', { exitCode: NOT_RUN, stderr: 'host command could not run: SSM throttled' }, { ok: false, kind: 'transient', reason: 'host command could not run: SSM throttled' }],
   ] as const)('%s', async (_label, mode, result, expected) => {
-    expect(await skeemaStep(runner(result), 'update', job, def, mode, false)).toMatchObject(expected);
+    expect(await skeemaStep(runner(result), 'update', job, def, mode, false, { ddlTimeoutSeconds: 60, scriptTimeoutSeconds: 600 }, m)).toMatchObject(expected);
   });
 });
