@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- neighbours [--seconds 10] [--rate 50] [--kinds parser,cartesian,writes,token] …`
- * (every flag: FLAGS below; docs/limits-neighbours.md).
+ * (every flag: FLAGS below; docs/limits.md).
  *
  * Can one tenant hurt another (issue 10)? A victim tenant sends a steady OPEN-LOOP load (a fixed
  * rate, whatever the answers do) of a primary-key SELECT on its own table, first alone, then while
@@ -32,7 +32,7 @@ import { percentile } from './stats.ts';
  * /token limits stay at their defaults (the set-up asks one token per account).
  */
 export const SETUP_ENV_OVERRIDES: Record<string, string> = {
-  OCTODB_SIGNUP_LIMIT_PER_IP_PER_HOUR: '1000',
+  OCTODB_RATE_SIGNUP_PER_IP: '1000/s burst 1000',
 };
 
 const KINDS = ['parser', 'cartesian', 'writes', 'token'] as const;

@@ -47,7 +47,8 @@ export async function main(args: string[]): Promise<void> {
   const { LocalLogQueue } = await import('#adapters/local-log-queue');
   const { BufferedLogSink } = await import('#adapters/buffered-log-sink');
 
-  const octo = await startTestOctoDb();
+  // Rate limits on, at a plan high enough never to refuse: the runs pay the limiter's real cost.
+  const octo = await startTestOctoDb({ OCTODB_RATE_QUERY: '1000000/s burst 1000000' });
   const bare = createServer((_req, res) => {
     const body = JSON.stringify({ message: 'Query executed successfully', rowsAffected: 1, data: [{ id: '1', name: 'bench', email: 'b@example.com' }], truncated: false });
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);

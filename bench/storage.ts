@@ -39,7 +39,7 @@ export async function main(args: string[]): Promise<void> {
     acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
   const host = { hostId: 'bench', instanceId: 'bench', endpoint: adminLogin.host, port: adminLogin.port, active: true } as never;
-  const login = (database: string): TenantLogin => ({ host, database, user, password });
+  const login = (database: string): TenantLogin => ({ tenantId: 'bench', host, database, user, password });
   const meter = new MysqlStorageMeter(runner);
   const time = async (n: number, f: () => Promise<unknown>) => {
     const ms: number[] = [];

@@ -1,6 +1,7 @@
 /**
  * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`,
- * or `npm run admin -- set-quota --tenant TENANT_ID --bytes N|default` (a tenant's storage quota).
+ * `npm run admin -- set-quota --tenant TENANT_ID --bytes N|default` (a tenant's storage quota) or
+ * `npm run admin -- set-limits --tenant ID|EMAIL --route query|migrate|dashboard --limit '500/s burst 1000'|default`.
  * Creates an admin tenant (is_admin) and provisions its database, which can then be a parent
  * (children sign up with `template` = its db_id). Locally it runs against OCTODB_MYSQL_URL; with
  * OCTODB_ADMIN_FUNCTION set (the stack's AdminFunctionName output) it invokes that function on AWS.
@@ -10,19 +11,22 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createAdmin } from '#core/admin';
+import { setTenantLimit } from '#core/rate-limits';
 import { ConflictError, OctoError } from '#core/errors';
 import { HandoffLogSink } from '#adapters/handoff-log-sink';
-import { buildDeps } from '#adapters/wiring';
+import { buildDeps, type Deps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
-import { setQuotaRequest, signupRequest } from '#shared/requests';
+import { setLimitsRequest, setQuotaRequest, signupRequest } from '#shared/requests';
 import { setQuota } from '../lambdas/admin/set-quota.ts';
 import { localSecrets } from './local.ts';
 
 const usage = `usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]
        npm run admin -- set-quota --tenant TENANT_ID --bytes BYTES|default
+       npm run admin -- set-limits --tenant TENANT_ID|EMAIL --route query|migrate|dashboard --limit '500/s burst 1000'|default
 
 create: an admin tenant and its database; prints {"tenant_id","db_id","status"} as JSON.
 set-quota: a tenant's storage quota in bytes (default: back to OCTODB_STORAGE_QUOTA_BYTES).
+set-limits: a tenant's rate limit on one route (default: back to the OCTODB_RATE_* setting).
 With OCTODB_ADMIN_FUNCTION set it invokes that deployed function; else it runs on this machine.`;
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -49,6 +53,8 @@ export async function main(argv: string[], env = process.env, invoke: InvokeAdmi
         template: { type: 'string' },
         tenant: { type: 'string' },
         bytes: { type: 'string' },
+        route: { type: 'string' },
+        limit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -62,7 +68,16 @@ ${usage}`);
     console.log(usage);
     return 0;
   }
-  if (positionals[0] === 'set-quota') return setQuotaCommand(values, env, invoke);
+  if (positionals[0] === 'set-quota') {
+    const bytes = values.bytes === 'default' ? null : /^[0-9]+$/.test(values.bytes ?? '') ? Number(values.bytes) : Number.NaN;
+    const parsed = setQuotaRequest.safeParse({ action: 'set-quota', tenant_id: values.tenant, bytes });
+    return parsed.success ? operatorAction(parsed.data, (d) => setQuota(parsed.data, d), env, invoke) : badInput(parsed.error);
+  }
+  if (positionals[0] === 'set-limits') {
+    const request = { action: 'set-limits', tenant: values.tenant, route: values.route, limit: values.limit };
+    const parsed = setLimitsRequest.safeParse(request);
+    return parsed.success ? operatorAction(request, (d) => setTenantLimit(parsed.data, d), env, invoke) : badInput(parsed.error);
+  }
   if (positionals[0] !== 'create' || positionals.length !== 1) {
     console.error(usage);
     return 2;
@@ -104,20 +119,24 @@ ${usage}`);
   }
 }
 
-/** `set-quota`: validated here, then run by the admin function (AWS) or against the local MetaDB. */
-async function setQuotaCommand(values: { tenant?: string; bytes?: string }, env: NodeJS.ProcessEnv, invoke: InvokeAdmin): Promise<number> {
-  const bytes = values.bytes === 'default' ? null : /^[0-9]+$/.test(values.bytes ?? '') ? Number(values.bytes) : Number.NaN;
-  const parsed = setQuotaRequest.safeParse({ action: 'set-quota', tenant_id: values.tenant, bytes });
-  if (!parsed.success) {
-    console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
-    return 2;
-  }
+function badInput(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): number {
+  console.error(`${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
+  return 2;
+}
+
+/** A validated operator setting: through the admin function on AWS, else on OCTODB_MYSQL_URL's MetaDB. */
+async function operatorAction(
+  request: Record<string, unknown>,
+  runLocally: (deps: Deps) => Promise<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv,
+  invoke: InvokeAdmin,
+): Promise<number> {
   let answer: Record<string, unknown>;
-  if (env.OCTODB_ADMIN_FUNCTION) answer = await invoke(env.OCTODB_ADMIN_FUNCTION, parsed.data);
+  if (env.OCTODB_ADMIN_FUNCTION) answer = await invoke(env.OCTODB_ADMIN_FUNCTION, request);
   else {
     const deps = await buildDeps(loadConfig({ ...localSecrets(), ...env }));
     try {
-      answer = await setQuota(parsed.data, deps);
+      answer = await runLocally(deps);
     } catch (error) {
       if (!(error instanceof OctoError)) throw error;
       answer = { error: error.message };

@@ -31,12 +31,14 @@ import { handler as provision } from '../lambdas/provision/handler.ts';
 import { handler as query } from '../lambdas/query/handler.ts';
 import { handler as signup } from '../lambdas/signup/handler.ts';
 import { handler as token } from '../lambdas/token/handler.ts';
+import { handler as verify } from '../lambdas/verify/handler.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const routes: Route[] = [
   { method: 'POST', path: '/signup', guarded: false, handler: signup },
   { method: 'POST', path: '/token', guarded: false, handler: token },
+  { method: 'POST', path: '/verify', guarded: false, handler: verify },
   { method: 'POST', path: '/dashboard', guarded: true, handler: dashboard },
   { method: 'POST', path: '/query', guarded: true, handler: query },
   { method: 'POST', path: '/migrate', guarded: true, handler: migrateSubmit },

@@ -32,6 +32,20 @@ export interface OctoFunctionProps {
   environment?: Record<string, string>;
   /** A fixed name, only for a function that must know its own (see bindSelfInvoke). */
   functionName?: string;
+  /** Validates tenant SQL (/query, /migrate): bundles the statement judge's worker next to index.mjs. */
+  judgesStatements?: boolean;
+}
+
+/** Worker thread entries bundled beside index.mjs, each where its adapter looks for it: output name → source. */
+const STATEMENT_JUDGE_WORKER = { 'statement-judge-worker.mjs': 'lambdas/adapters/statement-judge-thread.ts' };
+const REQUIRE_BANNER = "import { createRequire as __octoCreateRequire } from 'node:module'; const require = __octoCreateRequire(import.meta.url);";
+
+/** One more esbuild run (esbuild bundles one entry per function; a worker is a second entry). */
+function bundleWorker(inputDir: string, outputDir: string, out: string, source: string): string {
+  return [
+    `"${inputDir}/node_modules/.bin/esbuild" "${inputDir}/${source}" --bundle --platform=node --format=esm --target=node20`,
+    `--minify --sourcemap --sources-content=false --main-fields=module,main --outfile="${outputDir}/${out}" --banner:js="${REQUIRE_BANNER}"`,
+  ].join(' ');
 }
 
 /** What every `deps()` (lambdas/adapters/wiring.ts) connects to at a cold start. */
@@ -67,6 +81,7 @@ export class OctoFunction extends NodejsFunction {
     });
     logs.grantWrite(role);
     const copies = Object.entries(props.bundleDirs ?? {});
+    const workers = Object.entries(props.judgesStatements ? STATEMENT_JUDGE_WORKER : {});
     super(scope, id, {
       entry: join(ROOT, 'lambdas', props.name, 'handler.ts'),
       handler: 'handler',
@@ -100,12 +115,14 @@ export class OctoFunction extends NodejsFunction {
         bundleAwsSDK: true, // the SDK versions the tests ran with, not whatever the runtime ships
         mainFields: ['module', 'main'],
         // CommonJS dependencies (mysql2, ioredis) call require() for Node built-ins.
-        banner: "import { createRequire as __octoCreateRequire } from 'node:module'; const require = __octoCreateRequire(import.meta.url);",
+        banner: REQUIRE_BANNER,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) =>
-            copies.map(([from, to]) => `cp -R "${inputDir}/${from}" "${outputDir}/${to}"`),
+          afterBundling: (inputDir: string, outputDir: string) => [
+            ...copies.map(([from, to]) => `cp -R "${inputDir}/${from}" "${outputDir}/${to}"`),
+            ...workers.map(([out, source]) => bundleWorker(inputDir, outputDir, out, source)),
+          ],
         },
       },
     });

@@ -142,25 +142,41 @@ export class OctoDbStack extends Stack {
       memoryMb: 512,
       timeout: Duration.seconds(10),
     }, api).bindJwtKey(secrets.jwt);
+    // Signup's guard, shared by /signup and /verify. A Lambda instance serves one request at a time,
+    // so bcrypt runs on the request's own thread there (a worker would only add a thread start).
+    const signupGuard = {
+      OCTODB_PASSWORD_WORKERS: '0',
+      OCTODB_HOST_MAX_DATABASES: String(s.hostMaxDatabases),
+      OCTODB_SIGNUP_VERIFY_EMAIL: String(s.signupVerifyEmail),
+    };
     const signup = fn('Signup', {
       name: 'signup',
       description: 'OctoDB LF3: POST /signup',
       memoryMb: 1024, // bcrypt is CPU-bound; Lambda CPU scales with memory
       timeout: API_TIMEOUT,
       bundleDirs: templates,
+      environment: signupGuard,
     }, api)
       .bindTemplates()
       .bindInvoke({ provision });
+    if (s.signupVerifyEmail) signup.bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom });
+    const verify = fn('Verify', {
+      name: 'verify',
+      description: 'OctoDB: POST /verify (a signup\'s emailed code starts its provisioning)',
+      memoryMb: 512,
+      timeout: API_TIMEOUT,
+      environment: signupGuard,
+    }, api).bindInvoke({ provision });
     const token = fn('Token', {
       name: 'token',
       description: 'OctoDB: POST /token',
       memoryMb: 1024,
       timeout: API_TIMEOUT,
-      environment: { OCTODB_TOKEN_TTL_SECONDS: String(s.tokenTtlSeconds) },
+      environment: { OCTODB_TOKEN_TTL_SECONDS: String(s.tokenTtlSeconds), OCTODB_PASSWORD_WORKERS: '0' },
     }, api)
       .bindJwtKey(secrets.jwt)
       .bindDataKey(secrets.dataKey); // seals the issued token for `read: true`
-    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT }, api)
+    const query = fn('Query', { name: 'query', description: 'OctoDB: POST /query', memoryMb: 512, timeout: API_TIMEOUT, judgesStatements: true }, api)
       .bindDataKey(secrets.dataKey) // opens tenant MySQL passwords: tenant SQL runs as the tenant's own user
       .bindLogQueue(logging.queue);
     const migrateSubmit = fn('MigrateSubmit', {
@@ -168,6 +184,7 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB M0: POST /migrate',
       memoryMb: 512,
       timeout: API_TIMEOUT,
+      judgesStatements: true,
     }, api)
       .bindInvoke({ 'migrate-run': migrateRun })
       .bindLogQueue(logging.queue);
@@ -227,17 +244,18 @@ export class OctoDbStack extends Stack {
     }));
     // The functions on the `octodb_api` login switch to new code or a new API secret only after
     // the deployment above has created (or re-created) that account in MySQL.
-    for (const f of [authorizer, signup, token, query, dashboard, migrateSubmit]) f.node.addDependency(metadb.resource);
+    for (const f of [authorizer, signup, verify, token, query, dashboard, migrateSubmit]) f.node.addDependency(metadb.resource);
 
     // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
     // themselves: WAF, when on, refuses them first; without it nothing else would.
     const httpEdge = { corsOrigins: s.corsOrigins, maxBodyBytes: s.maxBodyKb * 1024 };
-    for (const f of [signup, token, dashboard, query, migrateSubmit]) f.bindHttpEdge(httpEdge);
+    for (const f of [signup, verify, token, dashboard, query, migrateSubmit]) f.bindHttpEdge(httpEdge);
 
     this.api = new Api(this, 'Api', {
       routes: [
         { path: '/signup', handler: signup, guarded: false },
         { path: '/token', handler: token, guarded: false },
+        { path: '/verify', handler: verify, guarded: false },
         { path: '/dashboard', handler: dashboard, guarded: true },
         { path: '/query', handler: query, guarded: true },
         { path: '/migrate', handler: migrateSubmit, guarded: true },
@@ -257,6 +275,7 @@ export class OctoDbStack extends Stack {
     this.functions = {
       authorizer,
       signup,
+      verify,
       token,
       provision,
       query,

@@ -84,6 +84,12 @@ export const stackSettings = z.object({
   migrationMaxRetries: int(0, 2).default(2),
   tokenTtlSeconds: int(60, 30 * 86400).default(3600),
 
+  // --- signup guard ---
+  /** OCTODB_SIGNUP_VERIFY_EMAIL: signups provision only after POST /verify with the code Mailgun sent (needs Mailgun). */
+  signupVerifyEmail: bool.default(false),
+  /** OCTODB_HOST_MAX_DATABASES: tenant databases the MySQL host holds at most; past it /signup answers 503 NO_CAPACITY. */
+  hostMaxDatabases: int(1, 1_000_000).default(5000),
+
   // --- notifications ---
   /** Subscribed by email to the alarm topic when set. */
   alarmEmail: z.string().email().optional(),
@@ -111,6 +117,9 @@ export function readSettings(node: Node): StackSettings {
   const s = parsed.data;
   if (Boolean(s.mailgunDomain) !== Boolean(s.mailgunApiKeySecretArn)) {
     throw new Error('invalid cdk context: set both mailgunDomain and mailgunApiKeySecretArn, or neither');
+  }
+  if (s.signupVerifyEmail && !s.mailgunDomain) {
+    throw new Error('invalid cdk context: signupVerifyEmail needs Mailgun (mailgunDomain and mailgunApiKeySecretArn) to send the codes');
   }
   return s;
 }

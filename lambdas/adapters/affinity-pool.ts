@@ -1,14 +1,18 @@
 import { BusyError } from '#core/errors';
 
 /**
- * A fixed-size connection pool that remembers which tenant each connection is switched to and
- * hands a tenant back a connection already switched to it when one is idle, else a new one while
- * below its size, else the one idle the longest. With as many busy tenants as connections, most
- * statements skip the switch.
+ * A fixed-size connection pool that remembers whom each connection is switched to (`who`, a
+ * database login) and hands a login back a connection already switched to it when one is idle,
+ * else a new one while below its size, else the one idle the longest. With as many busy logins
+ * as connections, most statements skip the switch.
  *
- * Fairness: one tenant holds at most `perWho` connections at once, so a tenant running slow
- * statements cannot take the whole pool; and nobody waits longer than `acquireTimeoutMs` (then
- * BusyError, 503), so a queue behind slow statements cannot grow without bound.
+ * Fair share is per tenant (one tenant may own many logins, one per database):
+ * - a tenant holds at most `perTenant` connections at once;
+ * - the last `reserve` free connections go only to tenants holding none, so tenants running slow
+ *   statements on their first connection cannot starve a tenant that holds nothing;
+ * - freed room goes to the waiter whose tenant holds the fewest connections (the earliest among
+ *   equals), not to the first in line;
+ * - nobody waits longer than `acquireTimeoutMs` (then BusyError, 503), so queues stay bounded.
  */
 export interface PoolSlot<C> {
   conn: C;
@@ -19,12 +23,15 @@ export interface PoolSlot<C> {
 
 export interface PoolLimits {
   size: number;
-  /** Connections one `who` may hold at once (≤ size). */
-  perWho: number;
+  /** Connections one tenant may hold at once (≤ size). */
+  perTenant: number;
+  /** Free connections a tenant already holding one may not take: kept for tenants holding none. */
+  reserve: number;
   acquireTimeoutMs: number;
 }
 
 interface Waiter<C, O> {
+  tenant: string;
   who: string;
   opener: O;
   resolve(slot: PoolSlot<C>): void;
@@ -37,7 +44,7 @@ export class AffinityPool<C, O = void> {
   private readonly idle: PoolSlot<C>[] = [];
   private readonly waiting: Waiter<C, O>[] = [];
   private readonly all = new Set<PoolSlot<C>>();
-  /** Who holds each handed-out connection, and how many each holds (connections being opened included). */
+  /** Which tenant holds each handed-out connection, and how many each holds (being opened and charges included). */
   private readonly holders = new Map<PoolSlot<C>, string>();
   private readonly held = new Map<string, number>();
   private opening = 0;
@@ -48,18 +55,11 @@ export class AffinityPool<C, O = void> {
     private readonly destroy: (conn: C) => void,
   ) {}
 
-  acquire(who: string, opener: O): Promise<PoolSlot<C>> {
-    if (this.heldBy(who) < this.limits.perWho) {
-      for (let i = this.idle.length - 1; i >= 0; i--) {
-        if (this.idle[i]!.who === who) return Promise.resolve(this.hold(this.idle.splice(i, 1)[0]!, who));
-      }
-      // Below its size the pool grows rather than switch an idle connection away from its tenant.
-      if (this.all.size + this.opening < this.limits.size) return this.open(who, opener);
-      const oldest = this.idle.shift();
-      if (oldest) return Promise.resolve(this.hold(oldest, who));
-    }
+  /** Every waiter that could be served is served at once, so a newcomer allowed now jumps nobody more deserving. */
+  acquire(tenant: string, who: string, opener: O): Promise<PoolSlot<C>> {
+    if (this.mayTake(tenant)) return this.take(tenant, who, opener);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter<C, O> = { who, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
+      const waiter: Waiter<C, O> = { tenant, who, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
       this.waiting.push(waiter);
     });
   }
@@ -67,10 +67,11 @@ export class AffinityPool<C, O = void> {
   release(slot: PoolSlot<C>): void {
     if (slot.dead) return this.discard(slot);
     this.unhold(slot);
-    this.handOver(slot);
+    this.idle.push(slot);
+    this.handOver();
   }
 
-  /** Closes a connection that may be unsound; a waiter gets a fresh one instead. */
+  /** Closes a connection that may be unsound; its room goes to a waiter (who gets a fresh one). */
   discard(slot: PoolSlot<C>): void {
     slot.dead = true;
     this.unhold(slot);
@@ -81,6 +82,21 @@ export class AffinityPool<C, O = void> {
     this.handOver();
   }
 
+  /**
+   * Counts work of a tenant's that holds no pooled connection (a stopped statement still rolling
+   * back on the server) against its share, until the returned function is called.
+   */
+  charge(tenant: string): () => void {
+    this.count(tenant, 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.count(tenant, -1);
+      this.handOver();
+    };
+  }
+
   async close(): Promise<void> {
     for (const w of this.waiting.splice(0)) {
       clearTimeout(w.timer);
@@ -89,76 +105,98 @@ export class AffinityPool<C, O = void> {
     for (const slot of [...this.all]) this.discard(slot);
   }
 
-  /**
-   * Room freed (a released connection, or space to open one): the first waiter below its cap
-   * gets it. Only a release or a discard lowers a count or frees room, so no waiter that could
-   * be served is left waiting while a connection sits idle.
-   */
-  private handOver(slot?: PoolSlot<C>): void {
-    const at = this.waiting.findIndex((w) => this.heldBy(w.who) < this.limits.perWho);
-    if (at < 0) {
-      if (slot) this.idle.push(slot);
-      return;
+  /** Free connections: idle ones and room to open more. */
+  private room(): number {
+    return this.idle.length + this.limits.size - this.all.size - this.opening;
+  }
+
+  private mayTake(tenant: string): boolean {
+    const held = this.heldBy(tenant);
+    const room = this.room();
+    return held < this.limits.perTenant && room > 0 && (held === 0 || room > this.limits.reserve);
+  }
+
+  private take(tenant: string, who: string, opener: O): Promise<PoolSlot<C>> {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      if (this.idle[i]!.who === who) return Promise.resolve(this.hold(this.idle.splice(i, 1)[0]!, tenant));
     }
-    const next = this.waiting.splice(at, 1)[0]!;
-    clearTimeout(next.timer);
-    if (slot) next.resolve(this.hold(slot, next.who));
-    else this.open(next.who, next.opener).then(next.resolve, next.reject);
+    // Below its size the pool grows rather than switch an idle connection away from its login.
+    if (this.all.size + this.opening < this.limits.size) return this.open(tenant, opener);
+    return Promise.resolve(this.hold(this.idle.shift()!, tenant));
+  }
+
+  /**
+   * Room freed or a tenant's count lowered: serve, while room lasts, the waiter allowed to take
+   * whose tenant holds the fewest connections.
+   */
+  private handOver(): void {
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < this.waiting.length; i++) {
+        const w = this.waiting[i]!;
+        if (!this.mayTake(w.tenant)) continue;
+        if (best < 0 || this.heldBy(w.tenant) < this.heldBy(this.waiting[best]!.tenant)) best = i;
+      }
+      if (best < 0) return;
+      const next = this.waiting.splice(best, 1)[0]!;
+      clearTimeout(next.timer);
+      this.take(next.tenant, next.who, next.opener).then(next.resolve, next.reject);
+    }
   }
 
   private expire(waiter: Waiter<C, O>): void {
     const at = this.waiting.indexOf(waiter);
     if (at < 0) return;
     this.waiting.splice(at, 1);
-    const atCap = this.heldBy(waiter.who) >= this.limits.perWho;
+    const atCap = this.heldBy(waiter.tenant) >= this.limits.perTenant;
     waiter.reject(
       new BusyError(
         atCap
-          ? `Too many statements of this database at once (at most ${this.limits.perWho} run together), try again`
+          ? `Too many statements of this tenant at once (at most ${this.limits.perTenant} run together), try again`
           : `Database host busy: no connection free within ${this.limits.acquireTimeoutMs} ms, try again`,
         { code: 'BUSY' },
       ),
     );
   }
 
-  private async open(who: string, opener: O): Promise<PoolSlot<C>> {
+  private async open(tenant: string, opener: O): Promise<PoolSlot<C>> {
     this.opening++;
-    this.count(who, 1);
+    this.count(tenant, 1);
     const slot = {} as PoolSlot<C>;
     try {
       slot.conn = await this.connect(slot, opener);
     } catch (error) {
-      this.count(who, -1);
       this.opening--;
+      this.count(tenant, -1);
       this.handOver(); // the room is free again: a waiter tries (and learns the host is down) now
       throw error;
     }
     this.opening--;
     this.all.add(slot);
-    this.holders.set(slot, who);
+    this.holders.set(slot, tenant);
     return slot;
   }
 
-  private hold(slot: PoolSlot<C>, who: string): PoolSlot<C> {
-    this.holders.set(slot, who);
-    this.count(who, 1);
+  private hold(slot: PoolSlot<C>, tenant: string): PoolSlot<C> {
+    this.holders.set(slot, tenant);
+    this.count(tenant, 1);
     return slot;
   }
 
   private unhold(slot: PoolSlot<C>): void {
-    const who = this.holders.get(slot);
-    if (who === undefined) return;
+    const tenant = this.holders.get(slot);
+    if (tenant === undefined) return;
     this.holders.delete(slot);
-    this.count(who, -1);
+    this.count(tenant, -1);
   }
 
-  private heldBy(who: string): number {
-    return this.held.get(who) ?? 0;
+  private heldBy(tenant: string): number {
+    return this.held.get(tenant) ?? 0;
   }
 
-  private count(who: string, delta: number): void {
-    const n = this.heldBy(who) + delta;
-    if (n > 0) this.held.set(who, n);
-    else this.held.delete(who);
+  private count(tenant: string, delta: number): void {
+    const n = this.heldBy(tenant) + delta;
+    if (n > 0) this.held.set(tenant, n);
+    else this.held.delete(tenant);
   }
 }

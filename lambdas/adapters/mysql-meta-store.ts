@@ -1,5 +1,5 @@
-import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { ConflictError } from '#core/errors';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { ConflictError, UnavailableError } from '#core/errors';
 import type {
   DatabaseRecord,
   DatabaseStatus,
@@ -7,8 +7,15 @@ import type {
   IssuedTokenRecord,
   MetaStore,
   NewDatabase,
+  NewTenantOptions,
+  RateLimit,
+  TenantRateLimits,
   TenantRecord,
+  TenantRoute,
+  VerificationAttempt,
+  VerificationCode,
 } from '#core/ports';
+import { TENANT_ROUTES } from '#core/ports';
 
 const isDuplicateKey = (error: unknown): boolean => (error as { code?: string }).code === 'ER_DUP_ENTRY';
 
@@ -16,19 +23,21 @@ const isDuplicateKey = (error: unknown): boolean => (error as { code?: string })
 export class MysqlMetaStore implements MetaStore {
   constructor(private readonly pool: Pool) {}
 
-  async createTenant(tenant: Omit<TenantRecord, 'createdAt'>, db: NewDatabase): Promise<void> {
+  async createTenant(tenant: Omit<TenantRecord, 'createdAt'>, db: NewDatabase, options: NewTenantOptions = {}): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
+      if (options.hostCap !== undefined) await reserveHostPlace(conn, db.hostId, options.hostCap);
       await conn.execute(
         'INSERT INTO tenants (tenant_id, name, email, password_hash, is_admin) VALUES (?, ?, ?, ?, ?)',
         [tenant.tenantId, tenant.name, tenant.email, tenant.passwordHash, tenant.isAdmin ? 1 : 0],
       );
       await conn.execute(
         `INSERT INTO tenant_databases (db_id, tenant_id, host_id, template, status, mysql_user)
-         VALUES (?, ?, ?, ?, 'provisioning', ?)`,
-        [db.dbId, tenant.tenantId, db.hostId, db.template, db.mysqlUser],
+         VALUES (?, ?, ?, ?, ?, ?)`,
+        [db.dbId, tenant.tenantId, db.hostId, db.template, options.status ?? 'provisioning', db.mysqlUser],
       );
+      if (options.verification) await saveCode(conn, db.dbId, options.verification);
       await conn.commit();
     } catch (error) {
       await conn.rollback();
@@ -119,13 +128,64 @@ export class MysqlMetaStore implements MetaStore {
     );
   }
 
-  async resetFailedDatabase(dbId: string): Promise<boolean> {
+  async resetFailedDatabase(dbId: string, hostCap?: number): Promise<boolean> {
+    return this.changeStatus(dbId, 'failed', hostCap);
+  }
+
+  async activateUnverified(dbId: string, hostCap: number): Promise<boolean> {
+    return this.changeStatus(dbId, 'unverified', hostCap);
+  }
+
+  /** from → provisioning, inside the host's capacity when a cap is given; the database's code is spent with it. */
+  private async changeStatus(dbId: string, from: 'failed' | 'unverified', hostCap: number | undefined): Promise<boolean> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const [rows] = await conn.execute<RowDataPacket[]>('SELECT host_id FROM tenant_databases WHERE db_id = ? AND status = ?', [dbId, from]);
+      if (!rows[0]) {
+        await conn.rollback();
+        return false;
+      }
+      if (hostCap !== undefined) await reserveHostPlace(conn, String(rows[0].host_id), hostCap);
+      const [result] = await conn.execute<ResultSetHeader>(
+        `UPDATE tenant_databases SET status = 'provisioning', status_reason = NULL, claimed_at = NULL
+         WHERE db_id = ? AND status = ?`,
+        [dbId, from],
+      );
+      await conn.execute('DELETE FROM signup_verifications WHERE db_id = ?', [dbId]);
+      await conn.commit();
+      return result.affectedRows === 1;
+    } catch (error) {
+      await conn.rollback().catch(() => undefined);
+      throw error;
+    } finally {
+      conn.release();
+    }
+  }
+
+  async saveVerificationCode(dbId: string, code: VerificationCode): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      await saveCode(conn, dbId, code);
+    } finally {
+      conn.release();
+    }
+  }
+
+  async spendVerificationAttempt(dbId: string, maxAttempts: number): Promise<VerificationAttempt> {
     const [result] = await this.pool.execute<ResultSetHeader>(
-      `UPDATE tenant_databases SET status = 'provisioning', status_reason = NULL, claimed_at = NULL
-       WHERE db_id = ? AND status = 'failed'`,
+      `UPDATE signup_verifications SET attempts = attempts + 1
+       WHERE db_id = ? AND attempts < ? AND expires_at > CURRENT_TIMESTAMP(3)`,
+      [dbId, maxAttempts],
+    );
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      'SELECT code_hash, expires_at > CURRENT_TIMESTAMP(3) AS live FROM signup_verifications WHERE db_id = ?',
       [dbId],
     );
-    return result.affectedRows === 1;
+    const row = rows[0];
+    if (!row) return { state: 'none' };
+    if (result.affectedRows === 1) return { state: 'open', codeHash: String(row.code_hash) };
+    return { state: Number(row.live) === 1 ? 'exhausted' : 'expired' };
   }
 
   async saveIssuedToken(tenantId: string, token: IssuedTokenRecord, whileLocked: () => Promise<void>): Promise<void> {
@@ -159,6 +219,52 @@ export class MysqlMetaStore implements MetaStore {
     const row = rows[0];
     return row && { jti: row.jti, tokenSealed: row.token_sealed, expiresAt: new Date(row.expires_at) };
   }
+
+  async getTenantRateLimits(tenantId: string): Promise<TenantRateLimits> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT route, per_second, burst FROM tenant_rate_limits WHERE tenant_id = ?', [tenantId]);
+    const limits: TenantRateLimits = {};
+    // A row for a route this version does not know is left alone, not a crash.
+    for (const row of rows) if ((TENANT_ROUTES as readonly string[]).includes(row.route)) limits[row.route as TenantRoute] = { perSecond: Number(row.per_second), burst: Number(row.burst) };
+    return limits;
+  }
+
+  async setTenantRateLimit(tenantId: string, route: TenantRoute, limit: RateLimit | null): Promise<void> {
+    if (!limit) {
+      await this.pool.execute('DELETE FROM tenant_rate_limits WHERE tenant_id = ? AND route = ?', [tenantId, route]);
+      return;
+    }
+    await this.pool.execute(
+      `INSERT INTO tenant_rate_limits (tenant_id, route, per_second, burst) VALUES (?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE per_second = VALUES(per_second), burst = VALUES(burst)`,
+      [tenantId, route, limit.perSecond, limit.burst],
+    );
+  }
+}
+
+/**
+ * Locks the host's row (concurrent signups on one host wait here, so two cannot both take its last
+ * place) and refuses when `cap` databases are already made or being made on it.
+ */
+async function reserveHostPlace(conn: PoolConnection, hostId: string, cap: number): Promise<void> {
+  await conn.execute('SELECT host_id FROM hosts WHERE host_id = ? FOR UPDATE', [hostId]);
+  const [rows] = await conn.execute<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM tenant_databases WHERE host_id = ? AND status IN ('provisioning', 'ready')",
+    [hostId],
+  );
+  if (Number(rows[0]?.n) >= cap) {
+    throw new UnavailableError('No capacity for new databases right now; try again later', { code: 'NO_CAPACITY', retry_after_seconds: NO_CAPACITY_RETRY_SECONDS });
+  }
+}
+
+/** Capacity comes back when an operator adds a host or databases go: not within seconds. */
+const NO_CAPACITY_RETRY_SECONDS = 3600;
+
+async function saveCode(conn: PoolConnection, dbId: string, code: VerificationCode): Promise<void> {
+  await conn.execute(
+    `INSERT INTO signup_verifications (db_id, code_hash, expires_at) VALUES (?, ?, ?)
+     ON DUPLICATE KEY UPDATE code_hash = VALUES(code_hash), expires_at = VALUES(expires_at), attempts = 0, created_at = CURRENT_TIMESTAMP(3)`,
+    [dbId, code.codeHash, code.expiresAt],
+  );
 }
 
 function toTenant(row: RowDataPacket): TenantRecord {

@@ -1,7 +1,6 @@
-import type { Socket } from 'node:net';
-import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
-import { AffinityPool, type PoolSlot } from './affinity-pool.ts';
+import { AffinityPool } from './affinity-pool.ts';
+import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, within } from './tenant-statement.ts';
 import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
 import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
@@ -19,11 +18,13 @@ export interface TenantSqlLimits {
   /** JSON bytes of a SELECT's rows at most (a Lambda response holds 6 MB); past it the rows are truncated. */
   maxResultBytes: number;
   timeoutMs: number;
-  /** Connections per MySQL host, shared by every tenant on it; one database's login holds at most half of them. */
+  /** Connections per MySQL host, shared by every tenant on it (see AffinityPool for the fair-share rules). */
   poolSize: number;
+  /** Connections one tenant (all its databases together) holds at once; default 4. */
+  tenantConcurrency?: number;
   /** Longest a statement waits for a pooled connection before a 503. */
   acquireTimeoutMs: number;
-  /** After the time limit, how long before the watchdog kills the statement (tests shorten it). */
+  /** After the time limit, how long before the watchdog answers TIMEOUT and stops the statement (tests shorten it). */
   watchdogGraceMs?: number;
 }
 
@@ -31,9 +32,6 @@ type Flavor = 'mysql' | 'mariadb';
 
 /** Whom a pooled connection is switched to: one database's login. */
 const whoOf = (login: TenantLogin): string => `${login.user}\u0000${login.database}`;
-
-/** The callback-style connection under mysql2's promise wrapper: it streams rows as events. */
-const coreOf = (conn: Connection): CoreConnection => (conn as unknown as { connection: CoreConnection }).connection;
 
 interface HostPool {
   pool: AffinityPool<Connection, TenantLogin>;
@@ -47,14 +45,11 @@ const TIMEOUT_ERRNOS = new Set([1969, 3024, 1317]);
 const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
 // Lock wait timeout, deadlock, too many connections: the same request may succeed later.
 const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
-// mysql2 column types whose values come back (dateStrings) as 'YYYY-MM-DD' (DATE, NEWDATE) and
-// 'YYYY-MM-DD hh:mm:ss[.ffffff]' (TIMESTAMP, DATETIME, TIMESTAMP2, DATETIME2).
-const DATE_TYPES = new Set([10, 14]);
-const DATETIME_TYPES = new Set([7, 12, 17, 18]);
-/** MySQL's zero dates ('0000-00-00', '2024-00-00', '2024-02-00') name no calendar day: null. */
-const ZERO_DATE = /^\d{4}-(00|\d\d-00)/;
-/** A watchdog kills a statement the server did not stop (MySQL's limit covers SELECT only). */
+/** Past the time limit, how long before the watchdog answers (the server's own limit usually answers first). */
 const WATCHDOG_GRACE_MS = 1000;
+/** Past every other bound (the wait, the switch, the statement), a request answers 503 anyway. */
+const DEADLINE_SLACK_MS = 2000;
+const DEFAULT_TENANT_CONCURRENCY = 4;
 
 /**
  * Tenant statements over one small pool per MySQL host (not one per tenant: that fragments into
@@ -63,26 +58,65 @@ const WATCHDOG_GRACE_MS = 1000;
  * MySQL's grants, not only the validator, keep every tenant inside its database. No OctoDB account
  * ever opens these connections: there is no privileged login a half-switched connection could
  * fall back to, and this function needs no MySQL secret beyond MetaDB's. The pool prefers a
- * connection already switched to the same tenant, which then runs as is.
+ * connection already switched to the same login, which then runs as is.
+ *
+ * Every run() settles: a refused statement, the watchdog, the loss of the connection, and, last,
+ * a deadline over the whole request (wait + switch + statement + slack) all answer it.
  */
 export class MysqlTenantSqlRunner implements TenantSqlRunner {
   private readonly pools = new Map<string, HostPool>();
 
   constructor(private readonly limits: TenantSqlLimits) {}
 
-  async run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
+  run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
+    const { acquireTimeoutMs, timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
+    let expired = false;
+    let held: TenantSlot | undefined;
+    const attempt = this.attempt(login, sql, params, {
+      expired: () => expired,
+      holding: (slot) => (held = slot),
+    });
+    // Past the longest legitimate path: wait or open (≤ 2 × acquire), or wait then switch (same), then the statement.
+    const deadlineMs = 2 * acquireTimeoutMs + Math.max(timeoutMs + watchdogGraceMs, 0) + DEADLINE_SLACK_MS;
+    return new Promise((resolve, reject) => {
+      const deadline = setTimeout(() => {
+        expired = true;
+        // Whatever it waits on, the connection is given up: its loss settles the attempt too.
+        if (held) {
+          held.dead = true;
+          closeHard(held.conn);
+        }
+        reject(new UnavailableError('Database did not answer in time, try again', { code: 'DEADLINE' }));
+      }, deadlineMs);
+      attempt.then(resolve, reject).finally(() => clearTimeout(deadline));
+    });
+  }
+
+  private async attempt(
+    login: TenantLogin,
+    sql: string,
+    params: SqlParam[],
+    request: { expired(): boolean; holding(slot: TenantSlot): void },
+  ): Promise<StatementResult> {
     const host = this.poolFor(login.host);
     const who = whoOf(login);
-    let slot: PoolSlot<Connection>;
+    let slot: TenantSlot;
     try {
-      slot = await host.pool.acquire(who, login);
+      slot = await host.pool.acquire(login.tenantId, who, login);
     } catch (error) {
       // A tenant login MySQL refuses is OctoDB's fault (a stored password out of step): a 503 too.
       throw error instanceof BusyError ? error : unavailable(error);
     }
+    request.holding(slot);
     try {
-      if (slot.who !== who) await this.switchTo(slot, login, who, host);
-      return await this.execute(slot, sql, params, login);
+      if (request.expired()) throw new UnavailableError('Database did not answer in time, try again', { code: 'DEADLINE' });
+      if (slot.who !== who) {
+        await untilLost(slot, within(this.switchTo(slot, login, who, host), this.limits.acquireTimeoutMs, () => unanswered('the switch of user')));
+      }
+      return await runStatement(slot, sql, params, this.statementLimits(), (threadId) => {
+        const uncharge = host.pool.charge(login.tenantId);
+        void stopOnServer(login, threadId).finally(uncharge);
+      });
     } catch (error) {
       // A statement MySQL refused leaves the connection sound; anything else (a broken socket)
       // may not, so that connection is never handed to another tenant.
@@ -98,16 +132,23 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     this.pools.clear();
   }
 
+  private statementLimits() {
+    const { rowLimit, maxResultBytes, timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
+    return { rowLimit, maxResultBytes, timeoutMs, graceMs: watchdogGraceMs };
+  }
+
   private poolFor(host: HostRecord): HostPool {
     const key = `${host.endpoint}:${host.port}`;
     let entry = this.pools.get(key);
     if (!entry) {
-      const { poolSize, acquireTimeoutMs } = this.limits;
+      const { poolSize, acquireTimeoutMs, tenantConcurrency = DEFAULT_TENANT_CONCURRENCY } = this.limits;
+      // A quarter of the pool (at least one connection once there are two) waits for tenants holding none.
+      const reserve = poolSize > 1 ? Math.max(1, Math.floor(poolSize / 4)) : 0;
       const created: HostPool = {
         pool: new AffinityPool<Connection, TenantLogin>(
-          { size: poolSize, perWho: Math.ceil(poolSize / 2), acquireTimeoutMs },
+          { size: poolSize, perTenant: Math.min(tenantConcurrency, poolSize), reserve, acquireTimeoutMs },
           (slot, login) => this.open(created, slot, login),
-          (conn) => conn.destroy(),
+          closeHard,
         ),
       };
       entry = created;
@@ -117,7 +158,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   }
 
   /** A new connection, logged in as the tenant it is opened for and set up as a switch would. */
-  private async open(host: HostPool, slot: PoolSlot<Connection>, login: TenantLogin): Promise<Connection> {
+  private async open(host: HostPool, slot: TenantSlot, login: TenantLogin): Promise<Connection> {
     const conn = await createConnection({
       host: login.host.endpoint,
       port: login.host.port,
@@ -125,6 +166,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       password: login.password,
       database: login.database,
       enableKeepAlive: true,
+      connectTimeout: this.limits.acquireTimeoutMs,
       multipleStatements: false,
       flags: ['-LOCAL_FILES'],
       charset: 'utf8mb4_unicode_ci',
@@ -137,21 +179,27 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       // Server-side prepared statements per connection; a switch of user discards them anyway.
       maxPreparedStatements: 64,
     });
-    // A connection the server or the network closed is dropped, never reused.
-    const lost = () => {
+    // A connection the server, the network or the driver closed is dropped, never reused, and
+    // the statement on it (if any) fails now rather than never.
+    const lost = (error?: Error) => {
       slot.dead = true;
+      slot.onLost?.(error ?? Object.assign(new Error('Connection lost: the server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' }));
       host.pool.discard(slot);
     };
     coreOf(conn).on('error', lost);
-    coreOf(conn).once('end', lost);
-    try {
+    coreOf(conn).once('end', () => lost());
+    const setUp = async () => {
       if (!host.flavor) {
         const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
         host.flavor = /mariadb/i.test(String(rows[0]?.v)) ? 'mariadb' : 'mysql';
       }
       await this.limitSession(conn, host.flavor);
+    };
+    try {
+      // A server that accepted the connection but does not answer must not keep the room for ever.
+      await within(setUp(), this.limits.acquireTimeoutMs, () => unanswered('the session set-up'));
     } catch (error) {
-      conn.destroy();
+      closeHard(conn);
       throw error;
     }
     slot.who = whoOf(login);
@@ -159,14 +207,18 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   }
 
   /**
-   * COM_CHANGE_USER resets the session, so the limits, the UTC time zone and the SQL mode are set again right
-   * after it. Any failure on the way discards the connection: after a refused COM_CHANGE_USER
-   * MariaDB keeps the session of the previous user (another tenant), so it must never run a statement.
+   * COM_CHANGE_USER resets the session (user variables, temporary tables, prepared statements,
+   * LAST_INSERT_ID, session variables), so the limits, the UTC time zone and the SQL mode are set
+   * again right after it. FOUND_ROWS() survives it (and COM_RESET_CONNECTION) on MariaDB: the
+   * first statement of every switch is a SELECT of no rows, which sets it to 0. Any failure on the
+   * way discards the connection: after a refused COM_CHANGE_USER MariaDB keeps the session of the
+   * previous user (another tenant), so it must never run a statement.
    */
-  private async switchTo(slot: PoolSlot<Connection>, login: TenantLogin, who: string, host: HostPool): Promise<void> {
+  private async switchTo(slot: TenantSlot, login: TenantLogin, who: string, host: HostPool): Promise<void> {
     slot.who = undefined;
     try {
       await slot.conn.changeUser({ user: login.user, password: login.password, database: login.database });
+      await slot.conn.query('SELECT 1 FROM DUAL WHERE 0');
       await this.limitSession(slot.conn, host.flavor ?? 'mysql');
     } catch (error) {
       slot.dead = true;
@@ -181,108 +233,14 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
     await conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`);
   }
-
-  /**
-   * Streams the rows and keeps them under the row cap and the byte budget (the rows' JSON size):
-   * past either, it stops reading instead of draining, so memory stays bounded by the budget plus
-   * one row (≤ max_allowed_packet) whatever the statement would return.
-   */
-  private execute(slot: PoolSlot<Connection>, sql: string, params: SqlParam[], login: TenantLogin): Promise<StatementResult> {
-    const core = coreOf(slot.conn);
-    const { rowLimit, maxResultBytes, timeoutMs } = this.limits;
-    return new Promise((resolve, reject) => {
-      const rows: Record<string, unknown>[] = [];
-      let convert: ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
-      let header: ResultSetHeader | undefined;
-      let bytes = 0;
-      let truncated = false;
-      let settled = false;
-      const settle = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(watchdog);
-        outcome();
-      };
-      const selected = (): StatementResult => ({ rows, truncated, affectedRows: rows.length, insertId: null });
-      // Mid-result the connection is unusable: it is closed (the server stops the statement when
-      // its next write fails) and never reused. mysql2's destroy() only half-closes the socket,
-      // which would go on reading the rest, so the socket itself is destroyed too.
-      const stopReading = () => {
-        truncated = true;
-        slot.dead = true;
-        core.destroy();
-        (core as unknown as { stream: Socket }).stream.destroy();
-        settle(() => resolve(selected()));
-      };
-      const watchdog = setTimeout(() => {
-        // The KILL may land after the statement ended: the connection then must never serve
-        // another tenant, whose statement it would stop.
-        slot.dead = true;
-        void this.kill(login, core.threadId);
-      }, timeoutMs + (this.limits.watchdogGraceMs ?? WATCHDOG_GRACE_MS));
-      const command = core.execute({ sql, values: params });
-      command.on('fields', (fields?: FieldPacket[]) => {
-        convert = fields ? converterFor(fields) : undefined;
-      });
-      command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
-        if (!convert) header = row as ResultSetHeader;
-        else if (settled) return;
-        else if (rows.length === rowLimit) {
-          // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
-          if (truncated) stopReading();
-          else truncated = true;
-        } else {
-          const value = convert(row as Record<string, unknown>);
-          bytes += Buffer.byteLength(JSON.stringify(value));
-          if (bytes > maxResultBytes) stopReading();
-          else rows.push(value);
-        }
-      });
-      command.on('error', (error: Error) => settle(() => reject(error)));
-      command.on('end', () =>
-        settle(() => {
-          if (!header) return resolve(selected());
-          const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
-          resolve({ rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
-        }),
-      );
-    });
-  }
-
-  /** KILL QUERY over a separate connection as the same tenant: a user may stop its own statements without any privilege. */
-  private async kill(login: TenantLogin, threadId: number | null): Promise<void> {
-    if (!threadId) return;
-    try {
-      const own = await createConnection({ host: login.host.endpoint, port: login.host.port, user: login.user, password: login.password });
-      try {
-        await own.query('KILL QUERY ?', [threadId]);
-      } finally {
-        own.destroy();
-      }
-    } catch {
-      // The statement may have ended meanwhile; nothing else to do.
-    }
-  }
 }
 
-/**
- * JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 in UTC (the session's time
- * zone); zero dates as null (BIGINT/DECIMAL arrive as strings).
- */
-function converterFor(fields: FieldPacket[]): (row: Record<string, unknown>) => Record<string, unknown> {
-  const named = (types: Set<number>) => new Set(fields.filter((f) => types.has(Number(f.columnType))).map((f) => f.name));
-  const dates = named(DATE_TYPES);
-  const datetimes = named(DATETIME_TYPES);
-  return (row) => {
-    for (const key in row) {
-      const value = row[key];
-      if (Buffer.isBuffer(value)) row[key] = value.toString('base64');
-      else if (typeof value !== 'string') continue;
-      else if (datetimes.has(key)) row[key] = ZERO_DATE.test(value) ? null : `${value.replace(' ', 'T')}Z`;
-      else if (dates.has(key) && ZERO_DATE.test(value)) row[key] = null;
-    }
-    return row;
-  };
+/** Work on a slot's connection that fails as soon as the connection is lost, whatever the driver does. */
+function untilLost<T>(slot: TenantSlot, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    slot.onLost = reject;
+    work.then(resolve, reject).finally(() => (slot.onLost = undefined));
+  });
 }
 
 interface MysqlError {

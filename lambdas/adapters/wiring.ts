@@ -17,12 +17,15 @@ import type {
   MigrationStore,
   Notifier,
   QuotaSettings,
+  PasswordHasher,
   SchemaInspector,
   StorageStateStore,
   TemplateSource,
+  RateLimiter,
   TokenRegistry,
 } from '#core/ports';
 import type { MigrationDeps } from '#core/migration-deps';
+import type { SignUpDeps } from '#core/signup';
 import type { TokenDeps } from '#core/tokens';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { Sealer } from '#core/sealed';
@@ -52,6 +55,11 @@ import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.
 import { readSecret } from './secrets.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
+import { WorkerStatementJudge } from './worker-statement-judge.ts';
+import { InlinePasswordHasher, WorkerPasswordHasher } from './worker-password-hasher.ts';
+import { DirectRateLimiter, MemoryBuckets, RedisBuckets } from './redis-rate-limiter.ts';
+import { SlicedRateLimiter } from './sliced-rate-limiter.ts';
+import { type RateLimitSettings, TenantPlans } from '#core/rate-limits';
 
 /** Everything handlers need, built once per cold start (or once by the local gateway). */
 export interface Deps {
@@ -91,6 +99,17 @@ export interface Deps {
   quotas: StorageQuotaGuard;
   quotaSettings: QuotaSettings;
   storageState: StorageStateStore;
+
+  /** /query's and /migrate's validators, on worker threads under a time budget (started on first use). */
+  statementJudge: WorkerStatementJudge;
+  /** bcrypt for /signup, /token and /verify's signup retry: worker threads (started on first use), or inline. */
+  passwords: PasswordHasher;
+
+  /** Rate limits: per tenant (local slices of Redis buckets), per client and email (Redis per call). */
+  tenantRates: RateLimiter;
+  clientRates: RateLimiter;
+  plans: TenantPlans;
+  limits: RateLimitSettings;
   close(): Promise<void>;
 }
 
@@ -133,6 +152,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     maxResultBytes: config.OCTODB_QUERY_MAX_RESULT_BYTES,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
+    tenantConcurrency: config.OCTODB_QUERY_TENANT_CONCURRENCY,
     acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
   const storageState = new RedisStorageState(redis, metaLogin.database);
@@ -148,6 +168,15 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       onError: (error) => logger.warn('storage measurement failed', { error: error as Error }),
     },
   );
+
+  const statementJudge = new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, {
+    budgetMs: config.OCTODB_VALIDATOR_BUDGET_MS,
+    workers: config.OCTODB_VALIDATOR_WORKERS,
+    perTenantQueue: config.OCTODB_VALIDATOR_QUEUE,
+  });
+  const passwords: PasswordHasher = config.OCTODB_PASSWORD_WORKERS === 0
+    ? new InlinePasswordHasher()
+    : new WorkerPasswordHasher({ workers: config.OCTODB_PASSWORD_WORKERS, maxQueue: config.OCTODB_PASSWORD_QUEUE });
   return {
     config,
     metaLogin,
@@ -177,10 +206,39 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     quotas,
     quotaSettings,
     storageState,
+    statementJudge,
+    passwords,
+
+    ...rateLimitsFor(config, redis, meta, metaLogin.database),
     async close() {
       await queryLogBuffer?.flush();
-      await Promise.allSettled([pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close()]);
+      await Promise.allSettled([statementJudge.close(), pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close(), passwords.close?.()]);
       dynamo.destroy();
+    },
+  };
+}
+
+/**
+ * The judge's worker entry: beside this module in the source tree (it registers tsx), and beside
+ * index.mjs in a Lambda bundle, built there from statement-judge-thread.ts (lib/octo-function.ts).
+ */
+export const STATEMENT_JUDGE_SCRIPT = new URL('./statement-judge-worker.mjs', import.meta.url);
+
+/** Buckets namespaced by the MetaDB name: OctoDBs (and test runs) sharing a Redis never share one. */
+function rateLimitsFor(config: Config, redis: Redis, meta: MysqlMetaStore, metaDb: string): Pick<Deps, 'tenantRates' | 'clientRates' | 'plans' | 'limits'> {
+  const store = new RedisBuckets(redis, { prefix: `octodb:rl:${metaDb}:`, timeoutMs: config.OCTODB_RATE_REDIS_TIMEOUT_MS, fallback: new MemoryBuckets() });
+  const tenant = { query: config.OCTODB_RATE_QUERY, migrate: config.OCTODB_RATE_MIGRATE, dashboard: config.OCTODB_RATE_DASHBOARD };
+  return {
+    tenantRates: new SlicedRateLimiter(store, { sliceSeconds: config.OCTODB_RATE_SLICE_SECONDS, sliceMax: config.OCTODB_RATE_SLICE_MAX }),
+    clientRates: new DirectRateLimiter(store),
+    plans: new TenantPlans(meta, tenant, config.OCTODB_RATE_PLAN_CACHE_SECONDS * 1000),
+    limits: {
+      tenant,
+      signupPerIp: config.OCTODB_RATE_SIGNUP_PER_IP,
+      signupPerEmail: config.OCTODB_RATE_SIGNUP_PER_EMAIL,
+      tokenPerIp: config.OCTODB_RATE_TOKEN_PER_IP,
+      tokenPerEmail: config.OCTODB_RATE_TOKEN_PER_EMAIL,
+      loginFailures: config.OCTODB_LOGIN_FAILURES,
     },
   };
 }
@@ -320,9 +378,21 @@ export function tokenDeps(d: Deps): TokenDeps {
     meta: d.meta,
     registry: d.registry,
     sealer: d.sealer,
+    passwords: d.passwords,
     jwtSecret: d.jwtSecret,
     ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS,
     bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
+  };
+}
+
+/** /signup and /verify: the host cap, and the email codes when verification is on. */
+export function signupDeps(d: Deps): SignUpDeps {
+  const c = d.config;
+  return {
+    ...d,
+    bcryptRounds: c.OCTODB_BCRYPT_ROUNDS,
+    hostMaxDatabases: c.OCTODB_HOST_MAX_DATABASES,
+    verification: c.OCTODB_SIGNUP_VERIFY_EMAIL ? { ttlSeconds: c.OCTODB_SIGNUP_CODE_TTL_SECONDS, maxAttempts: c.OCTODB_SIGNUP_CODE_MAX_ATTEMPTS } : undefined,
   };
 }
 

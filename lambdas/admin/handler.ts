@@ -1,17 +1,20 @@
 import { createAdmin } from '#core/admin';
 import { OctoError } from '#core/errors';
+import { setTenantLimit } from '#core/rate-limits';
 import { deps } from '#adapters/wiring';
-import { signupRequest } from '#shared/requests';
+import { setLimitsRequest, signupRequest } from '#shared/requests';
 import { isSetQuota, setQuota } from './set-quota.ts';
 
 /**
- * Operator-only: creates an admin tenant on AWS, or (`{action: 'set-quota', tenant_id, bytes}`)
- * sets a tenant's storage quota. It has no API route; `npm run admin` invokes it
+ * Operator-only: creates an admin tenant on AWS, or sets a tenant's storage quota
+ * (`{action: 'set-quota', tenant_id, bytes}`) or rate limit (`{action: 'set-limits', tenant, route, limit}`).
+ * It has no API route; `npm run admin` invokes it
  * (OCTODB_ADMIN_FUNCTION) with the operator's own IAM credentials. Answers the command's result
  * or `{error}`.
  */
 export async function handler(event: unknown): Promise<Record<string, unknown>> {
   if (isSetQuota(event)) return answerOf(async () => setQuota(event, await deps()));
+  if ((event as { action?: unknown } | null)?.action === 'set-limits') return setLimits(event);
   const parsed = signupRequest.safeParse(event);
   if (!parsed.success) return { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
   const d = await deps();
@@ -25,6 +28,13 @@ export async function handler(event: unknown): Promise<Record<string, unknown>> 
     if (error instanceof OctoError) return { error: error.message };
     throw error;
   }
+}
+
+/** `{action: 'set-limits', tenant, route, limit}`: a tenant's own rate limit on one route (a plan). */
+async function setLimits(event: unknown): Promise<Record<string, unknown>> {
+  const parsed = setLimitsRequest.safeParse(event);
+  if (!parsed.success) return { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  return answerOf(async () => setTenantLimit(parsed.data, await deps()));
 }
 
 async function answerOf(run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {

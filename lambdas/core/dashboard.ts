@@ -172,5 +172,5 @@ async function loginIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta'
   if (!host) throw new UnavailableError('Database host not found');
   if (!db.mysqlPasswordSealed) throw new UnavailableError('Database login not available');
   // The tenant's own login: /dashboard holds no MySQL account that could read tenant databases.
-  return { host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) };
+  return { tenantId: db.tenantId, host, database: databaseName(db.dbId), user: db.mysqlUser, password: deps.sealer.open(db.mysqlPasswordSealed) };
 }

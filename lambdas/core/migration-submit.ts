@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ProhibitedError, UnavailableError } from './errors.ts';
 import type { MigrationDeps } from './migration-deps.ts';
-import { validateMigrationSql } from './migration-sql.ts';
-import type { Caller } from './ports.ts';
+import type { Caller, StatementJudge } from './ports.ts';
+import { judgeMigrationSql } from './statement-judging.ts';
 
 export interface SubmitResult {
   message: string;
@@ -18,9 +18,9 @@ export interface SubmitResult {
 export async function submitMigration(
   input: { sql: string; db_id?: string; allow_unsafe: boolean },
   caller: Caller,
-  deps: Pick<MigrationDeps, 'meta' | 'jobs' | 'batches' | 'invoker' | 'quotas'>,
+  deps: Pick<MigrationDeps, 'meta' | 'jobs' | 'batches' | 'invoker' | 'quotas'> & { judge: StatementJudge },
 ): Promise<SubmitResult> {
-  const definitions = validateMigrationSql(input.sql);
+  const definitions = await judgeMigrationSql(input.sql, caller.tenantId, deps.judge);
   const dbId = input.db_id ?? caller.dbId;
   const db = await deps.meta.getDatabase(dbId);
   if (!db || db.tenantId !== caller.tenantId) throw new ProhibitedError('You can only migrate your own databases');

@@ -1,9 +1,15 @@
+import type { TableDefinition } from './migration-sql.ts';
+import type { GuardedStatement } from './sql-guard.ts';
+
 /**
  * The ports the core needs from the outside world. Adapters in lambdas/adapters implement them,
  * once for AWS and once for this machine; core functions receive them as arguments.
  */
 
-export type DatabaseStatus = 'provisioning' | 'ready' | 'failed';
+import type { RateLimit } from './token-bucket.ts';
+
+/** `unverified`: signed up with email verification on, waiting for POST /verify (nothing on the host yet). */
+export type DatabaseStatus = 'unverified' | 'provisioning' | 'ready' | 'failed';
 
 /** Who is calling, as the authorizer put it into the request context. */
 export interface Caller {
@@ -48,8 +54,11 @@ export interface IssuedTokenRecord {
 
 /** MetaDB: tenants, their databases, hosts and issued tokens. */
 export interface MetaStore {
-  /** Inserts a tenant and its first database together; throws ConflictError on a taken email. */
-  createTenant(tenant: Omit<TenantRecord, 'createdAt'>, database: NewDatabase): Promise<void>;
+  /**
+   * Inserts a tenant and its first database together; throws ConflictError on a taken email, and
+   * UnavailableError NO_CAPACITY when `hostCap` databases already live (or are being made) on the host.
+   */
+  createTenant(tenant: Omit<TenantRecord, 'createdAt'>, database: NewDatabase, options?: NewTenantOptions): Promise<void>;
   findTenantByEmail(email: string): Promise<TenantRecord | undefined>;
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;
   getDatabase(dbId: string): Promise<DatabaseRecord | undefined>;
@@ -66,8 +75,14 @@ export interface MetaStore {
   listStalledProvisioning(staleAfterSeconds: number, limit: number): Promise<string[]>;
   setDatabasePassword(dbId: string, sealedPassword: string): Promise<void>;
   finishProvisioning(dbId: string, status: 'ready' | 'failed', reason: string | null): Promise<void>;
-  /** failed → provisioning, for a tenant's retry; false when the database was not failed. */
-  resetFailedDatabase(dbId: string): Promise<boolean>;
+  /** failed → provisioning, for a tenant's retry (within `hostCap`, as createTenant); false when the database was not failed. */
+  resetFailedDatabase(dbId: string, hostCap?: number): Promise<boolean>;
+  /** unverified → provisioning within `hostCap`, its code spent; false when it was not unverified (a race). */
+  activateUnverified(dbId: string, hostCap: number): Promise<boolean>;
+  /** Stores (or replaces, with attempts reset) the hash of a database's verification code. */
+  saveVerificationCode(dbId: string, code: VerificationCode): Promise<void>;
+  /** Counts one attempt at the code, atomically; the stored hash only while it is unexpired and has attempts left. */
+  spendVerificationAttempt(dbId: string, maxAttempts: number): Promise<VerificationAttempt>;
   /**
    * Makes `token` the tenant's current one while holding a lock on the tenant's row, and runs
    * `whileLocked` (the registry update) before the lock is released: concurrent issuances reach
@@ -76,9 +91,29 @@ export interface MetaStore {
    */
   saveIssuedToken(tenantId: string, token: IssuedTokenRecord, whileLocked: () => Promise<void>): Promise<void>;
   getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined>;
+  /** A tenant's own rate limits (its plan), by route; a route not listed follows the defaults. */
+  getTenantRateLimits(tenantId: string): Promise<TenantRateLimits>;
+  /** Sets one route's limit for a tenant, or clears it (null) back to the default. */
+  setTenantRateLimit(tenantId: string, route: TenantRoute, limit: RateLimit | null): Promise<void>;
 }
 
 export type NewDatabase = Pick<DatabaseRecord, 'dbId' | 'hostId' | 'template' | 'mysqlUser'>;
+
+export interface NewTenantOptions {
+  /** `unverified` stores `verification` with it, in the same transaction. Default `provisioning`. */
+  status?: 'provisioning' | 'unverified';
+  /** Most databases the host may hold: `provisioning` and `ready` ones count (failed, unverified do not). */
+  hostCap?: number;
+  verification?: VerificationCode;
+}
+
+/** A signup's email code as stored: only its hash. */
+export interface VerificationCode {
+  codeHash: string;
+  expiresAt: Date;
+}
+
+export type VerificationAttempt = { state: 'open'; codeHash: string } | { state: 'none' | 'expired' | 'exhausted' };
 
 export interface HostRunResult {
   exitCode: number;
@@ -233,6 +268,16 @@ export interface HostSql {
   close(): Promise<void>;
 }
 
+/**
+ * bcrypt, where it cannot hold up other requests: worker threads in a long-running process, the
+ * request's own thread on Lambda (one request per instance). A full queue is a BusyError (503).
+ */
+export interface PasswordHasher {
+  hash(password: string, rounds: number): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+  close?(): Promise<void>;
+}
+
 export interface Email {
   to: string;
   subject: string;
@@ -246,6 +291,8 @@ export interface Notifier {
 
 /** Who a tenant statement runs as: the tenant's own MySQL user, on its database's host. */
 export interface TenantLogin {
+  /** Whose login: the unit of fair share on a host (one tenant may own several databases and logins). */
+  tenantId: string;
   host: HostRecord;
   database: string;
   user: string;
@@ -328,4 +375,57 @@ export interface StorageQuotas {
   usage(tenantId: string, dbId: string, login: TenantLogin): Promise<StorageUsage>;
   /** The tenant's totals as last measured (no measurement). */
   lastUsage(tenantId: string): Promise<StorageUsage>;
+}
+
+/** What a statement judge runs (core/statement-judging.ts judgeTask): plain data, it crosses threads. */
+export type JudgeTask = { kind: 'query'; sql: string; database: string } | { kind: 'migration'; text: string };
+
+/** A refusal as data: `sql` is a /query SqlRefusedError, the others a /migrate error with its verdicts. */
+export type JudgeRefusal =
+  | { error: 'sql'; code: 'PROHIBITED' | 'PARSE'; message: string }
+  | { error: 'prohibited' | 'invalid'; message: string; details?: Record<string, unknown> };
+
+/** How a task ended where it ran. */
+export type JudgeOutcome =
+  | { kind: 'statement'; statement: GuardedStatement }
+  | { kind: 'tables'; tables: TableDefinition[] }
+  | { kind: 'refused'; refusal: JudgeRefusal };
+
+export type JudgeVerdict =
+  | JudgeOutcome
+  /** Stopped past the budget (time, or the memory cap); `step`: the statement being judged then. */
+  | { kind: 'over-budget'; step: number }
+  /** The tenant already has as many tasks waiting as it may. */
+  | { kind: 'busy' };
+
+/**
+ * Runs validation where it can be stopped: within a time budget per statement, never on the thread
+ * serving other tenants, one task per tenant at a time, tenants served in turn.
+ */
+export interface StatementJudge {
+  judge(tenantId: string, task: JudgeTask): Promise<JudgeVerdict>;
+}
+
+// --- rate limits (issue 10) ---
+
+export type { RateLimit };
+
+/** The routes limited per tenant (the authorizer's tenant_id is the unit). */
+export const TENANT_ROUTES = ['query', 'migrate', 'dashboard'] as const;
+export type TenantRoute = (typeof TENANT_ROUTES)[number];
+export type TenantRateLimits = Partial<Record<TenantRoute, RateLimit>>;
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+/**
+ * Token buckets shared by every process (Redis). Keys are the core's (`query:<tenant>`); the
+ * adapter namespaces them. Never throws for a Redis failure: see the adapter for what it does then.
+ */
+export interface RateLimiter {
+  /** Takes one token from the key's bucket, or says how long until one is there. */
+  take(key: string, limit: RateLimit): Promise<RateDecision>;
+  /** Whether a token is there, taking none. */
+  peek(key: string, limit: RateLimit): Promise<RateDecision>;
+  /** Forgets the bucket: it is full again. */
+  reset(key: string): Promise<void>;
 }

@@ -1,8 +1,9 @@
 import { ConflictError, NotFoundError, OctoError, UnavailableError } from './errors.ts';
 import { databaseName, isDbId } from './ids.ts';
-import type { LogSink, MetaStore, QueryLogRecord, SqlParam, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
+import type { LogSink, MetaStore, QueryLogRecord, SqlParam, StatementJudge, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
 import type { Sealer } from './sealed.ts';
-import { checkTenantStatement, SqlRefusedError, type StatementType } from './sql-guard.ts';
+import { checkParamCount, SqlRefusedError, type StatementType } from './sql-guard.ts';
+import { guardTenantStatement } from './statement-judging.ts';
 
 export interface QueryInput {
   tenantId: string;
@@ -26,6 +27,7 @@ export interface QueryDeps {
   tenantSql: TenantSqlRunner;
   logs: LogSink;
   quotas: Pick<StorageQuotas, 'assertCanWrite' | 'noteWrite'>;
+  judge: StatementJudge;
 }
 
 /**
@@ -38,7 +40,9 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
   const started = performance.now();
   let type: StatementType | 'OTHER' = 'OTHER';
   try {
-    type = checkTenantStatement(input.query, databaseName(input.dbId)).type;
+    const statement = await guardTenantStatement(input.query, databaseName(input.dbId), input.tenantId, deps.judge);
+    type = statement.type;
+    checkParamCount(statement, input.params.length);
     const login = await deps.tenantLogins.resolve(input.tenantId, input.dbId);
     if (type === 'INSERT' || type === 'UPDATE') await deps.quotas.assertCanWrite(input.tenantId, input.dbId, login);
     const result = await deps.tenantSql.run(login, input.query, input.params);
@@ -81,7 +85,7 @@ export class TenantLogins {
     if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}`, { status: db.status });
     const host = await this.meta.getHost(db.hostId);
     if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host unknown, try again later');
-    const login = { host, database: databaseName(dbId), user: db.mysqlUser, password: this.sealer.open(db.mysqlPasswordSealed) };
+    const login = { tenantId, host, database: databaseName(dbId), user: db.mysqlUser, password: this.sealer.open(db.mysqlPasswordSealed) };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(dbId, { tenantId, login, until: Date.now() + this.ttlMs });
     return login;

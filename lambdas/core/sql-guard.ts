@@ -1,5 +1,5 @@
 import parserModule from 'node-sql-parser/build/mysql.js';
-import { ProhibitedError } from './errors.ts';
+import { ProhibitedError, ValidationError } from './errors.ts';
 
 /**
  * The /query validator: exactly one SELECT, INSERT, UPDATE or DELETE, judged on the
@@ -11,6 +11,8 @@ export type StatementType = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 
 export interface GuardedStatement {
   type: StatementType;
+  /** `?` placeholders outside quotes and comments: how many params the statement binds. */
+  placeholders: number;
 }
 
 /** Every refusal; `code` becomes the query log's error_class. */
@@ -27,6 +29,7 @@ const prohibited = (what: string) => new SqlRefusedError(`Prohibited operation d
 const unparseable = (reason: string) => new SqlRefusedError(`SQL could not be parsed: ${reason}`, 'PARSE');
 
 // Loaded once per process (a cold start pays for it, not the first query: see the warm-up below).
+// On the request path that process is a statement judge's worker (adapters/worker-statement-judge.ts).
 const parser = new parserModule.Parser();
 const PARSE_OPTIONS = { database: 'MySQL' } as const;
 parser.astify('SELECT 1 FROM t WHERE a = ?', PARSE_OPTIONS);
@@ -50,30 +53,13 @@ const PROHIBITED_KEYWORDS = new Set([
 ]);
 
 /**
- * Judges one tenant statement before it reaches MySQL.
+ * Judges one tenant statement before it reaches MySQL. Its cost grows with the statement's shape,
+ * so the request path runs it on a worker under a time budget (core/statement-judging.ts).
  * Primary course: scan the text for what the parser cannot see or would read unlike MySQL
  * (executable comments, stacked statements, `--1`) and for what would make it slow, parse it,
  * accept one DML statement whose every node stays inside `ownDatabase`.
  */
 export function checkTenantStatement(sql: string, ownDatabase: string): GuardedStatement {
-  // Parsing is most of the validator's cost and applications repeat their statements (params
-  // change, the text does not): a verdict depends on nothing but the text and the database.
-  const key = sql.length <= CACHEABLE_CHARS ? `${ownDatabase}\u0000${sql}` : undefined;
-  const known = key && verdicts.get(key);
-  if (known) return known;
-  const verdict = judgeStatement(sql, ownDatabase);
-  if (key) {
-    if (verdicts.size >= CACHED_VERDICTS) verdicts.delete(verdicts.keys().next().value as string);
-    verdicts.set(key, verdict);
-  }
-  return verdict;
-}
-
-const CACHEABLE_CHARS = 4096;
-const CACHED_VERDICTS = 5000;
-const verdicts = new Map<string, GuardedStatement>();
-
-function judgeStatement(sql: string, ownDatabase: string): GuardedStatement {
   const scan = scanSql(sql);
   if (scan.problem) throw scan.problem;
   if (scan.statements > 1) throw prohibited('multiple statements');
@@ -93,7 +79,13 @@ function judgeStatement(sql: string, ownDatabase: string): GuardedStatement {
   const type = String(root.type ?? 'unknown');
   if (!ALLOWED.has(type)) throw prohibited(type.replace(/_/g, ' ').toUpperCase());
   inspectNodes(root, ownDatabase.toLowerCase());
-  return Object.freeze({ type: type.toUpperCase() as StatementType });
+  return Object.freeze({ type: type.toUpperCase() as StatementType, placeholders: scan.placeholders });
+}
+
+/** The driver binds params in order: one too many would shift every value after a missing one (400). */
+export function checkParamCount(statement: GuardedStatement, params: number): void {
+  if (params === statement.placeholders) return;
+  throw new ValidationError(`params has ${params} values but the statement has ${statement.placeholders} ? placeholders`, { code: 'PARAMS' });
 }
 
 /** Walks every node of the AST (iteratively: hostile nesting must not exhaust the stack). */
@@ -166,6 +158,7 @@ function nameOf(id: unknown): string | undefined {
 
 interface Scan {
   statements: number;
+  placeholders: number;
   firstWord: string;
   problem?: SqlRefusedError;
 }
@@ -190,6 +183,7 @@ const MAX_REPARSE_WORK = 8192;
  */
 export function scanSql(sql: string): Scan {
   let statements = 0;
+  let placeholders = 0;
   let inStatement = false;
   let firstWord = '';
   /** The last word, while only blanks and comments follow it: `CAST (` is a CAST too. */
@@ -200,7 +194,7 @@ export function scanSql(sql: string): Scan {
   let work = 0;
   let i = 0;
   const n = sql.length;
-  const refuse = (problem: SqlRefusedError): Scan => ({ statements, firstWord, problem });
+  const refuse = (problem: SqlRefusedError): Scan => ({ statements, placeholders, firstWord, problem });
   const code = () => {
     if (!inStatement) statements++;
     inStatement = true;
@@ -243,6 +237,7 @@ export function scanSql(sql: string): Scan {
     } else {
       if (c === ';') inStatement = false;
       else code();
+      if (c === '?') placeholders++;
       if (c === '(') {
         if (outer.length >= MAX_NESTING) return refuse(unparseable(`more than ${MAX_NESTING} nested parentheses`));
         outer.push(weight);
@@ -258,7 +253,7 @@ export function scanSql(sql: string): Scan {
       if (work > MAX_REPARSE_WORK) return refuse(unparseable('CAST, CONVERT or TRIM nested too deeply or around too long an argument'));
     }
   }
-  return { statements, firstWord };
+  return { statements, placeholders, firstWord };
 }
 
 /** Letters, digits, `_`, `$` and anything non-ASCII: what MySQL and the parser read as one word. */

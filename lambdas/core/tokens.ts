@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
-import { NotFoundError, UnauthorizedError } from './errors.ts';
+import { NotFoundError, ProhibitedError, UnauthorizedError } from './errors.ts';
 import { verifyHs256 } from './hs256.ts';
-import type { MetaStore, TokenRegistry } from './ports.ts';
+import type { MetaStore, PasswordHasher, TokenRegistry } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 export interface TokenDeps {
   meta: MetaStore;
   registry: TokenRegistry;
   sealer: Sealer;
+  /** bcrypt off the request thread (a worker pool) where other requests share it. */
+  passwords: PasswordHasher;
   jwtSecret: string;
   ttlSeconds: number;
   /** OCTODB_BCRYPT_ROUNDS: the cost signup hashes passwords with. */
@@ -37,9 +38,12 @@ const dummyHashes = new Map<number, Promise<string>>();
  * the configured cost: a fixed cost-10 hash would make an unknown email answer faster or slower
  * than a wrong password whenever OCTODB_BCRYPT_ROUNDS is not 10.
  */
-export function dummyHash(rounds: number): Promise<string> {
+export function dummyHash(rounds: number, passwords: PasswordHasher): Promise<string> {
   let hash = dummyHashes.get(rounds);
-  if (!hash) dummyHashes.set(rounds, (hash = bcrypt.hash('no such account', rounds)));
+  if (!hash) {
+    dummyHashes.set(rounds, (hash = passwords.hash('no such account', rounds)));
+    hash.catch(() => dummyHashes.delete(rounds)); // a busy pool must not poison it for good
+  }
   return hash;
 }
 
@@ -55,7 +59,7 @@ export async function issueToken(
   deps: TokenDeps,
 ): Promise<IssuedToken> {
   const tenant = await deps.meta.findTenantByEmail(input.email);
-  const ok = await bcrypt.compare(input.password, tenant?.passwordHash ?? (await dummyHash(deps.bcryptRounds)));
+  const ok = await deps.passwords.verify(input.password, tenant?.passwordHash ?? (await dummyHash(deps.bcryptRounds, deps.passwords)));
   if (!tenant || !ok) throw new UnauthorizedError(INVALID_LOGIN);
 
   if (input.read) {
@@ -68,6 +72,9 @@ export async function issueToken(
 
   const [primary] = await deps.meta.listDatabases(tenant.tenantId);
   if (!primary) throw new NotFoundError('This account has no database');
+  if (primary.status === 'unverified') {
+    throw new ProhibitedError('Verify your email first: POST /verify with the code we sent', { code: 'EMAIL_NOT_VERIFIED' });
+  }
   const jti = randomUUID();
   const claims: AccessClaims = { tenant_id: tenant.tenantId, db_id: primary.dbId, is_admin: tenant.isAdmin, jti };
   const token = jwt.sign(claims, deps.jwtSecret, {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '#core/errors';
+import { limitTenant } from '#core/rate-limits';
 import { deps } from '#adapters/wiring';
 import { callerOf, httpHandler, json, parseBody } from '#shared/http';
 import { dashboardActions } from './actions.ts';
@@ -9,6 +10,8 @@ const envelope = z.looseObject({ action: z.string({ error: 'action is required' 
 /** POST /dashboard `{action, ...params}`: one of dashboardActions, for the caller's tenant only. */
 export const handler = httpHandler(async (event) => {
   const caller = callerOf(event);
+  const d = await deps();
+  await limitTenant('dashboard', caller.tenantId, d);
   const valid = Object.keys(dashboardActions);
   let name: string;
   try {
@@ -20,5 +23,5 @@ export const handler = httpHandler(async (event) => {
   const action = Object.hasOwn(dashboardActions, name) ? dashboardActions[name] : undefined;
   if (!action) throw new ValidationError(`Unknown action: ${name.slice(0, 64)}`, { valid_actions: valid });
   const params = parseBody(event, action.params);
-  return json(200, await action.run(params, caller, await deps()));
+  return json(200, await action.run(params, caller, d));
 });

@@ -1,7 +1,18 @@
 import { z } from 'zod';
+import { parseRateLimit, type RateLimit } from '#core/token-bucket';
 
 /** A browser origin: scheme, host, optional port; what the Origin request header carries. */
 export const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+/** A rate limit setting: `N/s` or `N/Ts` (N per T seconds), optionally ` burst B`. */
+const rateLimit = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((spec, ctx): RateLimit => {
+      const limit = parseRateLimit(spec);
+      if (!limit) ctx.addIssue({ code: 'custom', message: 'a rate limit looks like `100/s burst 200` or `30/3600s burst 10`' });
+      return limit ?? { perSecond: 1, burst: 1 };
+    });
 const commaList = (s: string): string[] => s.split(',').map((item) => item.trim()).filter((item) => item !== '');
 
 /**
@@ -55,9 +66,9 @@ const settings = z.object({
   OCTODB_QUERY_MAX_RESULT_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   /** Statement time limit enforced by the server (MAX_EXECUTION_TIME / max_statement_time). */
   OCTODB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
-  /** Connections per MySQL host for tenant statements, shared by all its tenants (they switch user). */
-  OCTODB_QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
-  /** Longest a statement waits for one of those connections (503 BUSY after it); one tenant holds at most half of them. */
+  /** Connections per MySQL host for tenant statements, per process, shared by all its tenants (they switch user); a quarter of them is kept for tenants holding none. */
+  OCTODB_QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(16),
+  /** Longest a statement waits for one of those connections (503 BUSY after it). */
   OCTODB_QUERY_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   /** How long a ready database's login stays cached in memory (0: look it up on every query). */
   OCTODB_QUERY_LOGIN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
@@ -113,6 +124,58 @@ const settings = z.object({
   OCTODB_STORAGE_MEASURE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   /** How long a process trusts the shared (Redis) over-quota state before reading it again. */
   OCTODB_STORAGE_STATE_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+
+  // --- parse budget (bounded validation of /query and /migrate) ---
+  /** Wall time the validator may spend on one statement, on a worker thread; past it: 403 (too costly to validate). */
+  OCTODB_VALIDATOR_BUDGET_MS: z.coerce.number().int().min(5).max(10_000).default(50),
+  /** Validator worker threads per process; one tenant uses one at a time, so 2 keep one free from a flood. */
+  OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
+  /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
+  OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(8),
+
+  // --- signup guard ---
+  /** Worker threads that run bcrypt for /signup, /token and the signup retry (0: on the request's own thread, as on Lambda). */
+  OCTODB_PASSWORD_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
+  /** Password checks waiting for a worker at most; past it /signup and /token answer 503 BUSY with a retry hint. */
+  OCTODB_PASSWORD_QUEUE: z.coerce.number().int().min(1).max(10_000).default(32),
+  /** Tenant databases one host holds at most (`provisioning` and `ready`; failed and unverified ones do not count); past it /signup answers 503 NO_CAPACITY. */
+  OCTODB_HOST_MAX_DATABASES: z.coerce.number().int().min(1).default(5000),
+  /** `true`: /signup emails a code and provisions nothing until POST /verify {email, code}. */
+  OCTODB_SIGNUP_VERIFY_EMAIL: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** How long a signup's emailed code works. */
+  OCTODB_SIGNUP_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  /** Wrong codes tried at most per code; then only a new signup (same email and password) sends a new one. */
+  OCTODB_SIGNUP_CODE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+
+  // --- /query fair share (issue 10) ---
+  /** Pooled connections one tenant (all its databases together) holds at once on a host; more statements wait their turn. */
+  OCTODB_QUERY_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+
+  // --- rate limits (docs/limits.md) ---
+  /** /query per tenant, shared by every process; a tenant's plan (`npm run admin -- set-limits`) overrides it. */
+  OCTODB_RATE_QUERY: rateLimit('100/s burst 200'),
+  /** /migrate per tenant: each call may start a Skeema run per table on the host. */
+  OCTODB_RATE_MIGRATE: rateLimit('30/60s burst 10'),
+  /** /dashboard per tenant: schema listings and log pages read MySQL and DynamoDB. */
+  OCTODB_RATE_DASHBOARD: rateLimit('20/s burst 40'),
+  /** /signup per client IP: each signup creates a database, a MySQL user and a Skeema push. */
+  OCTODB_RATE_SIGNUP_PER_IP: rateLimit('30/3600s burst 10'),
+  /** /signup per email (a signup is once per email, but a failed provisioning may be retried). */
+  OCTODB_RATE_SIGNUP_PER_EMAIL: rateLimit('5/3600s burst 3'),
+  /** /token per client IP: each call runs bcrypt. */
+  OCTODB_RATE_TOKEN_PER_IP: rateLimit('60/60s burst 30'),
+  /** /token per email, failed or not. */
+  OCTODB_RATE_TOKEN_PER_EMAIL: rateLimit('30/60s burst 10'),
+  /** Failed /token logins per email before that email is locked out (429 before any bcrypt) until the budget refills. */
+  OCTODB_LOGIN_FAILURES: rateLimit('10/900s burst 10'),
+  /** Per-tenant buckets: a process draws this many seconds' worth of the rate from Redis at once (≥ 1 token)… */
+  OCTODB_RATE_SLICE_SECONDS: z.coerce.number().min(0).max(86_400).default(0.1),
+  /** …but never more than this many tokens (nor the burst): what a process may hold unused. */
+  OCTODB_RATE_SLICE_MAX: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** How long a tenant's plan (its own limits) stays cached in a process. */
+  OCTODB_RATE_PLAN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** A Redis bucket call slower than this counts as Redis down: limits are kept per process for a while. */
+  OCTODB_RATE_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
 });
 
 export type Config = z.infer<typeof settings>;

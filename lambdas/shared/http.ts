@@ -44,6 +44,11 @@ export function callerOf(event: APIGatewayProxyEvent): Caller {
   return { tenantId, dbId, isAdmin: String(ctx.is_admin) === 'true' };
 }
 
+/** The client's address as API Gateway (and the local gateway) saw it: the unit of per-client limits. */
+export function sourceIpOf(event: APIGatewayProxyEvent): string {
+  return event.requestContext?.identity?.sourceIp ?? 'unknown';
+}
+
 /**
  * What every HTTP handler enforces the same way, on AWS and locally: the CORS origins its
  * responses name, and the largest request body it accepts (WAF may refuse larger ones first).
@@ -84,6 +89,10 @@ function bodyBytes(event: APIGatewayProxyEvent): number {
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').length : Buffer.byteLength(event.body, 'utf8');
 }
 
+function withRetryAfter(result: APIGatewayProxyResult, seconds: number | undefined): APIGatewayProxyResult {
+  return seconds === undefined ? result : { ...result, headers: { ...result.headers, 'retry-after': String(seconds) } };
+}
+
 /**
  * Wraps a handler body: a body over the size cap is a 413 before anything runs; typed errors
  * become their status, anything else a 500 that leaks nothing; every answer carries the CORS
@@ -103,7 +112,7 @@ export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGa
       }
       return withCors(await body(event));
     } catch (error) {
-      if (error instanceof OctoError) return withCors(json(error.status, error.toJSON()));
+      if (error instanceof OctoError) return withCors(withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds));
       logger.error('unhandled error', { error: error as Error });
       return withCors(json(500, { error: 'Internal server error', request_id: requestId }));
     } finally {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { TENANT_ROUTES } from '#core/ports';
+import { parseRateLimit } from '#core/token-bucket';
 import { DB_ID_PATTERN } from '#core/ids';
 
 /** One schema per request shape, validated at the edge; the core trusts what passes. */
@@ -31,6 +33,12 @@ export const signupRequest = z.object({
     .default('default'),
 });
 export type SignupRequest = z.infer<typeof signupRequest>;
+
+export const verifyRequest = z.object({
+  email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
+  code: z.string().trim().regex(/^[0-9]{8}$/, 'code must be the 8 digits from the email'),
+});
+export type VerifyRequest = z.infer<typeof verifyRequest>;
 
 export const tokenRequest = z.object({
   email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
@@ -84,3 +92,20 @@ export const setQuotaRequest = z.strictObject({
   bytes: z.number().int('bytes must be an integer').min(1, 'bytes must be positive').max(Number.MAX_SAFE_INTEGER).nullable(),
 });
 export type SetQuotaRequest = z.infer<typeof setQuotaRequest>;
+
+/** Operator's `set-limits`: a tenant (id or email), a route, and a limit (`100/s burst 200`) or `default`. */
+export const setLimitsRequest = z.strictObject({
+  action: z.literal('set-limits'),
+  tenant: z.string().trim().min(1, 'tenant (id or email) is required').max(254),
+  route: z.enum(TENANT_ROUTES),
+  limit: z
+    .string()
+    .trim()
+    .max(64)
+    .transform((spec, ctx) => {
+      if (spec === 'default') return null;
+      const limit = parseRateLimit(spec);
+      if (!limit) ctx.addIssue({ code: 'custom', message: 'limit must look like `100/s burst 200` or `30/3600s burst 10`, or be `default`' });
+      return limit ?? null;
+    }),
+});

@@ -1,12 +1,14 @@
+import { limitSignup } from '#core/rate-limits';
 import { signUpTenant } from '#core/signup';
-import { deps } from '#adapters/wiring';
-import { httpHandler, json, parseBody } from '#shared/http';
+import { deps, signupDeps } from '#adapters/wiring';
+import { httpHandler, json, parseBody, sourceIpOf } from '#shared/http';
 import { signupRequest } from '#shared/requests';
 
 /** LF3 — POST /signup: registers a tenant; its database is provisioned asynchronously (LF6). */
 export const handler = httpHandler(async (event) => {
   const input = parseBody(event, signupRequest);
   const d = await deps();
-  const result = await signUpTenant(input, { ...d, bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS });
+  await limitSignup(sourceIpOf(event), input.email, d);
+  const result = await signUpTenant(input, signupDeps(d));
   return json(202, result);
 });

@@ -28,7 +28,7 @@ const CONFIGURED = {
 };
 
 /** The functions behind API routes: they carry the HTTP edge settings (CORS, body cap). */
-const API_FUNCTIONS = ['signup', 'token', 'dashboard', 'query', 'migrate-submit'];
+const API_FUNCTIONS = ['signup', 'verify', 'token', 'dashboard', 'query', 'migrate-submit'];
 
 let s: Synthesized;
 const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
@@ -145,6 +145,7 @@ describe('bad context values', () => {
     ['a CORS origin that is not a URL', { corsOrigins: '["*"]' }, /corsOrigins/],
     ['a CORS origin with a path (browsers send none)', { corsOrigins: '["https://app.example.com/"]' }, /corsOrigins/],
     ['a Mailgun domain without its key secret', { mailgunDomain: 'mg.example.com' }, /mailgunApiKeySecretArn/],
+    ['email verification of signups without Mailgun to send the codes', { signupVerifyEmail: true }, /signupVerifyEmail needs Mailgun/],
     ['a Mailgun key given as a value instead of a secret ARN', { mailgunDomain: 'mg.example.com', mailgunApiKeySecretArn: 'key-123' }, /mailgunApiKeySecretArn/],
     ['a boolean that is not one', { waf: 'yes' }, /waf/],
     ['an AMI id with shell characters', { hostAmiId: 'ami-0123456789abcdef0;reboot' }, /hostAmiId/],

@@ -8,10 +8,10 @@ import { ROOT } from '../../lib/octo-function.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
 
 const GUARDED = ['dashboard', 'migrate', 'query'];
-const UNGUARDED = ['signup', 'token'];
-const FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'log-ingest', 'metadb-migrate', 'admin'];
+const UNGUARDED = ['signup', 'token', 'verify'];
+const FUNCTIONS = ['authorizer', 'signup', 'verify', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'log-ingest', 'metadb-migrate', 'admin'];
 /** Functions whose handler builds wiring.ts's deps() (MetaDB and Redis at a cold start). */
-const DEPS_FUNCTIONS = ['authorizer', 'signup', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'admin'];
+const DEPS_FUNCTIONS = ['authorizer', 'signup', 'verify', 'token', 'provision', 'query', 'migrate-submit', 'migrate-run', 'dashboard', 'admin'];
 
 let s: Synthesized;
 let roles: Record<string, Statement[]>;
@@ -37,10 +37,10 @@ function methodsByPath(): Record<string, Record<string, any>> {
 }
 
 describe('REST API', () => {
-  it('has exactly the five POST routes, each integrated with its own function', () => {
+  it('has exactly the six POST routes, each integrated with its own function', () => {
     const methods = methodsByPath();
-    expect(Object.keys(methods).sort()).toEqual(['POST /dashboard', 'POST /migrate', 'POST /query', 'POST /signup', 'POST /token']);
-    const target = { '/signup': 'signup', '/token': 'token', '/dashboard': 'dashboard', '/query': 'query', '/migrate': 'migrate-submit' };
+    expect(Object.keys(methods).sort()).toEqual(['POST /dashboard', 'POST /migrate', 'POST /query', 'POST /signup', 'POST /token', 'POST /verify']);
+    const target = { '/signup': 'signup', '/verify': 'verify', '/token': 'token', '/dashboard': 'dashboard', '/query': 'query', '/migrate': 'migrate-submit' };
     for (const [path, fn] of Object.entries(target)) {
       expect(refsIn(methods[`POST ${path}`]!.Integration.Uri)).toContain(functionId(s, fn));
     }
@@ -84,7 +84,7 @@ describe('REST API', () => {
   });
 
   it('has every API function refuse a body over the 64 KB limit itself, behind WAF too', () => {
-    for (const name of ['signup', 'token', 'dashboard', 'query', 'migrate-submit']) expect(envOf(name).OCTODB_MAX_BODY_BYTES, name).toBe('65536');
+    for (const name of ['signup', 'verify', 'token', 'dashboard', 'query', 'migrate-submit']) expect(envOf(name).OCTODB_MAX_BODY_BYTES, name).toBe('65536');
   });
 
   it('puts WAF in front of the stage with a per-IP rate limit and a 64 KB body limit, inspected in full', () => {
@@ -100,6 +100,29 @@ describe('REST API', () => {
     const [[, association]] = ofType('AWS::WAFv2::WebACLAssociation') as [[string, any]];
     expect(refsIn(association.Properties.WebACLArn)).toEqual([aclId]);
     expect(refsIn(association.Properties.ResourceArn)).toContain(id(s.stack.api.api.deploymentStage));
+  });
+});
+
+describe('signup guard', () => {
+  it('runs bcrypt on the request thread of the signup and token functions (one request per instance) and caps the host at 5000 databases', () => {
+    for (const name of ['signup', 'verify', 'token']) expect(envOf(name).OCTODB_PASSWORD_WORKERS, name).toBe('0');
+    for (const name of ['signup', 'verify']) {
+      expect(envOf(name), name).toMatchObject({ OCTODB_HOST_MAX_DATABASES: '5000', OCTODB_SIGNUP_VERIFY_EMAIL: 'false' });
+    }
+    expect(envOf('signup').OCTODB_MAILGUN_DOMAIN).toBeUndefined();
+  });
+
+  it('with signupVerifyEmail, mails the codes from signup through Mailgun, and only signup and verify know', () => {
+    const mailgun = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:octodb/mailgun-AbCdEf';
+    const on = synth({ signupVerifyEmail: 'true', hostMaxDatabases: '800', mailgunDomain: 'mg.example.com', mailgunApiKeySecretArn: mailgun });
+    const env = (name: string): Record<string, unknown> => on.resources[functionId(on, name)]!.Properties!.Environment?.Variables ?? {};
+    expect(env('signup')).toMatchObject({ OCTODB_SIGNUP_VERIFY_EMAIL: 'true', OCTODB_HOST_MAX_DATABASES: '800', OCTODB_MAILGUN_DOMAIN: 'mg.example.com', OCTODB_MAILGUN_API_KEY_SECRET_ARN: mailgun });
+    expect(env('verify')).toMatchObject({ OCTODB_SIGNUP_VERIFY_EMAIL: 'true', OCTODB_HOST_MAX_DATABASES: '800' });
+    expect(env('verify').OCTODB_MAILGUN_API_KEY_SECRET_ARN).toBeUndefined(); // it sends nothing
+    const readsMailgun = statementsByRole(on.resources)[functionRoleId(on, 'signup')]!.some(
+      (x) => actionsOf(x).includes('secretsmanager:GetSecretValue') && JSON.stringify(x.Resource).includes('octodb/mailgun'),
+    );
+    expect(readsMailgun).toBe(true);
   });
 });
 
@@ -128,6 +151,7 @@ describe('functions', () => {
   it.each([
     ['authorizer', 512, 10],
     ['signup', 1024, 20], // bcrypt is CPU-bound, and Lambda's CPU grows with memory
+    ['verify', 512, 20],
     ['token', 1024, 20],
     ['query', 512, 20],
     ['migrate-submit', 512, 20],
@@ -219,7 +243,7 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('allows lambda:InvokeFunction only from signup on LF6, from M0 on M1, and from M1 on itself', () => {
+  it('allows lambda:InvokeFunction only from signup and verify on LF6, from M0 on M1, and from M1 on itself', () => {
     const m1Role = functionRoleId(s, 'migrate-run');
     const invokes = statementsWith('lambda:InvokeFunction');
     const grants = invokes
@@ -229,6 +253,7 @@ describe('IAM: least privilege', () => {
     expect(grants).toEqual(
       [
         `${functionRoleId(s, 'signup')} → ${functionId(s, 'provision')}`,
+        `${functionRoleId(s, 'verify')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'migrate-submit')} → ${functionId(s, 'migrate-run')}`,
       ].sort(),
     );
@@ -272,6 +297,7 @@ describe('IAM: least privilege', () => {
       authorizer: [jwt, api],
       token: [jwt, dataKey, api],
       signup: [api],
+      verify: [api],
       provision: [dataKey, mysql],
       query: [dataKey, api],
       dashboard: [dataKey, api],
@@ -302,9 +328,9 @@ describe('IAM: least privilege', () => {
         (roles[functionRoleId(s, name)] ?? []).some((x) => actionsOf(x).includes('secretsmanager:GetSecretValue') && refsIn(x.Resource).includes(secret)),
       ).sort();
     expect(readers(id(sec.mysqlAdmin))).toEqual(['admin', 'metadb-migrate', 'migrate-run', 'provision']);
-    expect(readers(id(sec.mysqlApi))).toEqual(['authorizer', 'dashboard', 'metadb-migrate', 'migrate-submit', 'query', 'signup', 'token']);
+    expect(readers(id(sec.mysqlApi))).toEqual(['authorizer', 'dashboard', 'metadb-migrate', 'migrate-submit', 'query', 'signup', 'token', 'verify']);
     // The env says the same: an API function has no admin secret to fall back on.
-    for (const name of ['authorizer', 'signup', 'token', 'query', 'dashboard', 'migrate-submit']) {
+    for (const name of ['authorizer', 'signup', 'verify', 'token', 'query', 'dashboard', 'migrate-submit']) {
       expect(envOf(name).OCTODB_MYSQL_SECRET_ARN, name).toBeUndefined();
       expect(refsIn(envOf(name).OCTODB_MYSQL_API_SECRET_ARN), name).toEqual([id(sec.mysqlApi)]);
     }
@@ -430,7 +456,7 @@ describe('network and data stores', () => {
 
   it('switches the functions on the octodb_api login only after the custom resource has created that account', () => {
     const [[crId]] = ofType('Custom::OctoDbMetaDb') as [[string, unknown]];
-    for (const name of ['authorizer', 'signup', 'token', 'query', 'dashboard', 'migrate-submit']) {
+    for (const name of ['authorizer', 'signup', 'verify', 'token', 'query', 'dashboard', 'migrate-submit']) {
       expect(envOf(name).OCTODB_MYSQL_API_SECRET_ARN).toBeDefined();
       expect([s.resources[functionId(s, name)]!.DependsOn].flat()).toContain(crId);
     }

@@ -407,11 +407,11 @@ describe('limits', () => {
   });
 
   it('caps the connections one tenant holds and bounds its wait with a 503 BUSY', async () => {
-    const runner = runnerWith({ poolSize: 4, acquireTimeoutMs: 300, timeoutMs: 3000 });
+    const runner = runnerWith({ poolSize: 4, tenantConcurrency: 2, acquireTimeoutMs: 300, timeoutMs: 3000 });
     const [la, lb] = [await loginOf(a), await loginOf(b)];
     const lock = await lockNumberOne(a.db);
     try {
-      // A saturates: four statements that wait on the lock; two run (half the pool), two queue.
+      // A saturates: four statements that wait on the lock; two run (its cap), two queue.
       const outcomes = Array.from({ length: 4 }, () =>
         runner.run(la, 'UPDATE numbers SET n = n WHERE n = 1', []).then(
           () => 'ran',
@@ -431,7 +431,7 @@ describe('limits', () => {
       for (const e of busy) {
         expect(e).toBeInstanceOf(BusyError);
         expect((e as BusyError).status).toBe(503);
-        expect((e as BusyError).toJSON()).toEqual({ error: 'Too many statements of this database at once (at most 2 run together), try again', code: 'BUSY' });
+        expect((e as BusyError).toJSON()).toEqual({ error: 'Too many statements of this tenant at once (at most 2 run together), try again', code: 'BUSY' });
       }
     } finally {
       await lock.release().catch(() => {});
@@ -454,6 +454,23 @@ describe('limits', () => {
       await lock.release();
     }
     expect(await threadOf(lb)).not.toBe(first);
+  });
+
+  it('answers a write stopped mid-way before its rollback ends, and serves others meanwhile', async () => {
+    // One connection; the watchdog answers 1.5 s in, long before the server's own limit, as on
+    // MySQL for writes: by then the INSERT has written rows that take a while to roll back.
+    const runner = runnerWith({ poolSize: 1, tenantConcurrency: 1, timeoutMs: 20_000, watchdogGraceMs: -18_500, acquireTimeoutMs: 10_000 });
+    const [la, lb] = [await loginOf(a), await loginOf(b)];
+    const threadOfA = (await runner.run(la, 'SELECT CONNECTION_ID() AS id', [])).rows[0]!.id;
+    const stopped = runner.run(la, 'INSERT INTO orders (customer_id) SELECT seq FROM seq_1_to_100000000', []);
+    await expect(stopped).rejects.toMatchObject({ details: { code: 'TIMEOUT' } });
+    // B is served on the one connection's room while A's thread is still rolling back on the server.
+    expect((await runner.run(lb, 'SELECT COUNT(*) AS n FROM customers', [])).rows).toEqual([{ n: '2' }]);
+    const stillThere = await rowsOf('SELECT COMMAND AS c FROM information_schema.PROCESSLIST WHERE ID = ?', [threadOfA]);
+    expect(stillThere).toEqual([{ c: 'Killed' }]);
+    // The rollback counts against A (its cap is 1): A's next statement runs only once it is gone.
+    expect((await runner.run(la, 'SELECT COUNT(*) AS n FROM orders', [])).rows).toEqual([{ n: '1' }]);
+    expect(await rowsOf('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?', [threadOfA])).toEqual([]);
   });
 
   it('answers 413 for a body over the cap, as API Gateway would', async () => {

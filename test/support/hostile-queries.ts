@@ -175,7 +175,10 @@ export const hostileCases: HostileCase[] = [
   { label: '64 nested parentheses', body: q(deep(64)), status: 200 },
   { label: '3 nested CAST', body: q(`SELECT ${cast(3, 'DECIMAL(10,2)', 'total')} AS t FROM orders`), status: 200 },
   { label: 'NUL byte', body: q('SELECT 1\u0000; DROP TABLE customers'), status: 403, error: MULTI },
-  { label: 'fewer params than placeholders', body: q('SELECT * FROM customers WHERE id = ?', []), status: 400, error: /^Query failed: / },
+  { label: 'fewer params than placeholders', body: q('SELECT * FROM customers WHERE id = ?', []), status: 400, error: /^params has 0 values but the statement has 1 \? placeholders/ },
+  { label: 'more params than placeholders', body: q('SELECT * FROM customers WHERE id = ? AND name = ?', [1, 'x', 'y']), status: 400, error: /^params has 3 values but the statement has 2 \? placeholders/ },
+  { label: 'a ? inside a string is no placeholder', body: q("SELECT * FROM customers WHERE name = '?'", ['x']), status: 400, error: /^params has 1 values but the statement has 0 \? placeholders/ },
+  { label: 'a ? inside a comment is no placeholder', body: q('SELECT * FROM customers WHERE id = ? -- or ?\n', [1, 2]), status: 400, error: /^params has 2 values but the statement has 1 \? placeholders/ },
   // Bad request shapes
   { label: 'missing query', body: {}, status: 400, error: /query/ },
   { label: 'query of wrong type', body: { query: 42 }, status: 400, error: /query must be a string/ },

@@ -40,6 +40,8 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
     OCTODB_MYSQL_URL: `${base}/${metaDb}`,
     OCTODB_DYNALITE_DIR: dynaliteDir,
     OCTODB_LOG_DEAD_LETTER_FILE: deadLetterFile,
+    // Test machines are loaded: an ordinary statement must not be refused for a moment of contention.
+    OCTODB_VALIDATOR_BUDGET_MS: '2000',
     ...env,
   });
   const login = parseMysqlUrl(MYSQL_URL);

@@ -1,12 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { AffinityPool } from '#adapters/affinity-pool';
+import { AffinityPool, type PoolSlot } from '#adapters/affinity-pool';
 import { BusyError } from '#core/errors';
 
-/** Connections are numbers here: the pool only moves them around. No cap per tenant unless asked. */
-function poolOf(size: number, { perWho = size, acquireTimeoutMs = 1000 } = {}) {
+/**
+ * Connections are numbers here: the pool only moves them around. No cap per tenant and no
+ * reserve unless asked. `acquire(x)` stands for tenant x's one login; tenants with several
+ * logins are spelled out.
+ */
+function poolOf(size: number, { perTenant = size, reserve = 0, acquireTimeoutMs = 1000 } = {}) {
   let opened = 0;
   const destroyed: number[] = [];
-  const pool = new AffinityPool<number>({ size, perWho, acquireTimeoutMs }, async () => ++opened, (c) => destroyed.push(c));
+  const raw = new AffinityPool<number>({ size, perTenant, reserve, acquireTimeoutMs }, async () => ++opened, (c) => destroyed.push(c));
+  const pool = {
+    acquire: (tenant: string, who = tenant) => raw.acquire(tenant, who),
+    release: (slot: PoolSlot<number>) => raw.release(slot),
+    discard: (slot: PoolSlot<number>) => raw.discard(slot),
+    charge: (tenant: string) => raw.charge(tenant),
+  };
   return { pool, destroyed, opened: () => opened };
 }
 
@@ -82,23 +92,18 @@ describe('AffinityPool', () => {
   });
 
   it('lets one tenant hold at most its cap, keeping the rest for others', async () => {
-    const { pool } = poolOf(4, { perWho: 2 });
+    const { pool } = poolOf(4, { perTenant: 2 });
     const held = [await pool.acquire('a'), await pool.acquire('a')];
     const third = pool.acquire('a');
     expect(await settled(third)).toBe(false);
     const b = [await pool.acquire('b'), await pool.acquire('b')];
     expect(new Set([...held, ...b].map((s) => s.conn)).size).toBe(4);
-    // A's own release serves A's waiter, even though B's is also waiting (for room, not its cap).
-    const c = pool.acquire('c');
     pool.release(held[0]!);
     expect(await third).toBe(held[0]);
-    expect(await settled(c)).toBe(false);
-    pool.release(b[0]!);
-    expect(await c).toBe(b[0]);
   });
 
   it('serves a waiter below its cap before an earlier one at its cap', async () => {
-    const { pool } = poolOf(2, { perWho: 1 });
+    const { pool } = poolOf(2, { perTenant: 1 });
     const a = await pool.acquire('a');
     const b = await pool.acquire('b');
     const a2 = pool.acquire('a'); // at its cap: waits for one of A's own
@@ -111,22 +116,65 @@ describe('AffinityPool', () => {
   });
 
   it('tells a tenant at its cap that it is its own statements that wait', async () => {
-    const { pool } = poolOf(4, { perWho: 1, acquireTimeoutMs: 10 });
+    const { pool } = poolOf(4, { perTenant: 1, acquireTimeoutMs: 10 });
     await pool.acquire('a');
-    await expect(pool.acquire('a')).rejects.toThrow(/Too many statements of this database at once \(at most 1 run together\)/);
+    await expect(pool.acquire('a')).rejects.toThrow(/Too many statements of this tenant at once \(at most 1 run together\)/);
     // Others are not held back by A.
     expect(await settled(pool.acquire('b'))).toBe(true);
   });
 
   it('frees the room of a connection that failed to open, for the next waiter', async () => {
     let fail = true;
-    const pool = new AffinityPool<number>({ size: 1, perWho: 1, acquireTimeoutMs: 1000 }, async () => {
+    const pool = new AffinityPool<number>({ size: 1, perTenant: 1, reserve: 0, acquireTimeoutMs: 1000 }, async () => {
       if (fail) throw new Error('refused');
       return 7;
     }, () => {});
-    await expect(pool.acquire('a')).rejects.toThrow('refused');
+    await expect(pool.acquire('a', 'a')).rejects.toThrow('refused');
     fail = false;
-    expect((await pool.acquire('a')).conn).toBe(7);
+    expect((await pool.acquire('a', 'a')).conn).toBe(7);
+  });
+
+  /**
+   * Whether an acquire is served at once: `holding` are connections handed out before it (tenant,
+   * or tenant/login), `charged` rolling-back statements counted against their tenant.
+   */
+  const takes: Array<{ rule: string; size: number; perTenant: number; reserve: number; holding: string[]; charged?: string[]; asks: string; served: boolean }> = [
+    { rule: 'a tenant holding none takes a free connection', size: 4, perTenant: 2, reserve: 2, holding: ['a', 'b'], asks: 'c', served: true },
+    { rule: 'a second connection must leave the reserve free', size: 4, perTenant: 2, reserve: 2, holding: ['a', 'b'], asks: 'a', served: false },
+    { rule: 'a second connection beyond the reserve is fine', size: 8, perTenant: 2, reserve: 2, holding: ['a', 'b'], asks: 'a', served: true },
+    { rule: 'the reserve is for tenants holding none, down to the last connection', size: 4, perTenant: 2, reserve: 2, holding: ['a', 'b', 'c'], asks: 'd', served: true },
+    { rule: 'the cap counts every login of a tenant together', size: 8, perTenant: 2, reserve: 0, holding: ['a/db1', 'a/db2'], asks: 'a/db3', served: false },
+    { rule: "another tenant's logins are not counted", size: 8, perTenant: 2, reserve: 0, holding: ['a/db1', 'a/db2'], asks: 'b/db1', served: true },
+    { rule: 'a stopped statement still rolling back counts against its tenant', size: 8, perTenant: 2, reserve: 0, holding: ['a'], charged: ['a'], asks: 'a', served: false },
+    { rule: 'a rolling-back statement does not take a connection from others', size: 2, perTenant: 2, reserve: 0, holding: ['a'], charged: ['a', 'a'], asks: 'b', served: true },
+    { rule: 'a full pool serves nobody at once', size: 2, perTenant: 2, reserve: 0, holding: ['a', 'b'], asks: 'c', served: false },
+  ];
+  it.each(takes)('acquire: $rule', async ({ size, perTenant, reserve, holding, charged = [], asks, served }) => {
+    const { pool } = poolOf(size, { perTenant, reserve });
+    const acquire = (name: string) => pool.acquire(name.split('/')[0]!, name);
+    for (const name of holding) expect(await settled(acquire(name))).toBe(true);
+    for (const tenant of charged) pool.charge(tenant);
+    expect(await settled(acquire(asks))).toBe(served);
+  });
+
+  /** Who gets a connection freed by `releases` (a tenant holding it), among `waiting` (in arrival order). */
+  const handOvers: Array<{ rule: string; size: number; perTenant: number; reserve: number; holding: string[]; waiting: string[]; releases: string; next: string }> = [
+    { rule: 'the tenant holding the fewest goes first, not the first in line', size: 3, perTenant: 3, reserve: 0, holding: ['a', 'a', 'b'], waiting: ['a', 'b', 'c'], releases: 'a', next: 'c' },
+    { rule: 'among equals, the earliest', size: 2, perTenant: 2, reserve: 0, holding: ['a', 'b'], waiting: ['d', 'c'], releases: 'a', next: 'd' },
+    { rule: 'a tenant at its cap is passed over', size: 4, perTenant: 1, reserve: 0, holding: ['a', 'b', 'c', 'd'], waiting: ['a', 'e'], releases: 'b', next: 'e' },
+    { rule: "a tenant's own release serves its waiter when it is the only one allowed", size: 4, perTenant: 2, reserve: 0, holding: ['a', 'a', 'b', 'b'], waiting: ['a'], releases: 'a', next: 'a' },
+    { rule: 'the reserve goes to a tenant holding none, though a holder waited longer', size: 4, perTenant: 2, reserve: 1, holding: ['a', 'b', 'c', 'd'], waiting: ['a', 'e'], releases: 'b', next: 'e' },
+  ];
+  it.each(handOvers)('hand-over: $rule', async ({ size, perTenant, reserve, holding, waiting, releases, next }) => {
+    const { pool } = poolOf(size, { perTenant, reserve });
+    const slots: Array<[string, PoolSlot<number>]> = [];
+    for (const tenant of holding) slots.push([tenant, await pool.acquire(tenant)]);
+    const served: string[] = [];
+    for (const tenant of waiting) void pool.acquire(tenant).then(() => served.push(tenant), () => {});
+    await settled(Promise.resolve());
+    expect(served).toEqual([]);
+    pool.release(slots.find(([t]) => t === releases)![1]);
+    await settled(Promise.resolve());
+    expect(served).toEqual([next]);
   });
 });
-

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { NotFoundError } from '#core/errors';
+import { BusyError, NotFoundError, TooManyRequestsError, UnavailableError } from '#core/errors';
 import { loadConfig } from '#shared/config';
 import { corsHeaders, type HttpEdge, httpEdgeOf, httpHandler } from '#shared/http';
 
@@ -88,5 +88,39 @@ describe('edge settings', () => {
 
   it.each(['*', 'https://app.example.com/', 'app.example.com', "https://a.example.com'"])('refuses the CORS origin %s', (origin) => {
     expect(() => loadConfig({ OCTODB_CORS_ORIGINS: origin })).toThrow(/OCTODB_CORS_ORIGINS/);
+  });
+});
+
+describe('Retry-After', () => {
+  const throwing = (error: Error) => async (): Promise<APIGatewayProxyResult> => {
+    throw error;
+  };
+
+  it('answers a rate limit with 429, Retry-After and the wait in the body', async () => {
+    const result = await httpHandler(throwing(new TooManyRequestsError('Rate limit of /query exceeded', 7)), edge())(event());
+    expect(result.statusCode).toBe(429);
+    expect(result.headers?.['retry-after']).toBe('7');
+    expect(JSON.parse(result.body)).toEqual({ error: 'Rate limit of /query exceeded', code: 'RATE_LIMITED', retry_after_seconds: 7 });
+  });
+
+  it.each([
+    ['unavailable', new UnavailableError('Database temporarily unavailable, try again')],
+    ['busy', new BusyError('All connections are in use', { code: 'BUSY' })],
+  ])('puts a retry hint on every 503 (%s)', async (_what, error) => {
+    const result = await httpHandler(throwing(error), edge())(event());
+    expect(result.statusCode).toBe(503);
+    expect(result.headers?.['retry-after']).toBe('1');
+  });
+
+  it('takes the wait a 503 names in its body (no capacity: an hour) for the header too', async () => {
+    const error = new UnavailableError('No capacity for new databases right now; try again later', { code: 'NO_CAPACITY', retry_after_seconds: 3600 });
+    const result = await httpHandler(throwing(error), edge())(event());
+    expect(result.headers?.['retry-after']).toBe('3600');
+    expect(JSON.parse(result.body)).toMatchObject({ code: 'NO_CAPACITY', retry_after_seconds: 3600 });
+  });
+
+  it('sends none with other errors', async () => {
+    const result = await httpHandler(notFound, edge())(event());
+    expect(result.headers?.['retry-after']).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { OctoError } from '#core/errors';
-import { checkTenantStatement, scanSql, SqlRefusedError } from '#core/sql-guard';
+import { checkParamCount, checkTenantStatement, scanSql, SqlRefusedError } from '#core/sql-guard';
 import { parseBody } from '#shared/http';
 import { queryRequest } from '#shared/requests';
 import { hostileCases } from '../support/hostile-queries.ts';
@@ -15,7 +15,7 @@ function judge(body: unknown): { status: number; error?: string } {
   try {
     const event = { body: typeof body === 'string' ? body : JSON.stringify(body) } as APIGatewayProxyEvent;
     const input = parseBody(event, queryRequest);
-    checkTenantStatement(fill(input.query), SELF);
+    checkParamCount(checkTenantStatement(fill(input.query), SELF), input.params.length);
     return { status: 200 };
   } catch (error) {
     if (error instanceof OctoError) return { status: error.status, error: error.message };
@@ -55,11 +55,21 @@ describe('checkTenantStatement accepts ordinary DML', () => {
     ['DELETE FROM orders WHERE total < ?', 'DELETE'],
     ['/* why */ DELETE FROM orders WHERE id = 1 -- because', 'DELETE'],
   ])('%s → %s', (sql, type) => {
-    expect(checkTenantStatement(sql, SELF)).toEqual({ type });
+    expect(checkTenantStatement(sql, SELF)).toMatchObject({ type });
   });
 });
 
 describe('scanSql', () => {
+  it.each([
+    ['SELECT * FROM customers WHERE id = ? AND name = ?', 2],
+    ["SELECT '?', \"?\", `?` FROM t WHERE a = ?", 1],
+    ['SELECT 1 -- why?\n, ? /* and ? */ # or ?', 1],
+    ['INSERT INTO t (a, b) VALUES (?, ?), (?, ?)', 4],
+    ['SELECT 1', 0],
+  ])('counts the ? placeholders in %j as %d, none inside quotes or comments', (sql, placeholders) => {
+    expect(scanSql(sql).placeholders).toBe(placeholders);
+  });
+
   it.each([
     ["SELECT ';' AS a", 1],
     ['SELECT `;` FROM t', 1],

@@ -1,4 +1,5 @@
 import bcrypt from 'bcryptjs';
+import { InlinePasswordHasher } from '#adapters/worker-password-hasher';
 import jwt from 'jsonwebtoken';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UnauthorizedError } from '#core/errors';
@@ -33,7 +34,7 @@ function fixture() {
     fill: async (id, jti) => void (cache.has(id) || cache.set(id, jti)),
     forget: async (id) => void cache.delete(id),
   };
-  const deps = { meta, registry, sealer: new Sealer('k'.repeat(32)), jwtSecret: 's'.repeat(40), ttlSeconds: 600, bcryptRounds: 4 };
+  const deps = { meta, registry, sealer: new Sealer('k'.repeat(32)), passwords: new InlinePasswordHasher(), jwtSecret: 's'.repeat(40), ttlSeconds: 600, bcryptRounds: 4 };
   return { deps, cache };
 }
 
@@ -76,16 +77,17 @@ describe('the hash an unknown email is checked against', () => {
   const costOf = (hash: string) => Number(/^\$2[aby]\$(\d\d)\$/.exec(hash)?.[1]);
 
   it.each([4, 7, 11])('has the configured cost %i, so both failures cost one bcrypt of that cost', async (rounds) => {
-    expect(costOf(await dummyHash(rounds))).toBe(rounds);
+    expect(costOf(await dummyHash(rounds, new InlinePasswordHasher()))).toBe(rounds);
   });
 
   it('is computed once per cost', async () => {
-    expect(await dummyHash(5)).toBe(await dummyHash(5));
+    const passwords = new InlinePasswordHasher();
+    expect(await dummyHash(5, passwords)).toBe(await dummyHash(5, passwords));
   });
 
   it('is what issueToken compares with when the email is unknown', async () => {
     const { deps } = fixture();
-    const compare = vi.spyOn(bcrypt, 'compare');
+    const compare = vi.spyOn(deps.passwords, 'verify');
     await expect(issueToken({ email: 'x@example.com', password: 'pw', read: false }, { ...deps, bcryptRounds: 6 })).rejects.toThrow(UnauthorizedError);
     expect(compare).toHaveBeenCalledOnce();
     expect(costOf(compare.mock.calls[0]![1] as string)).toBe(6);

@@ -1,0 +1,192 @@
+import type { Socket } from 'node:net';
+import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
+import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
+import type { PoolSlot } from './affinity-pool.ts';
+import { ValidationError } from '#core/errors';
+import type { SqlParam, StatementResult, TenantLogin } from '#core/ports';
+
+/**
+ * One tenant statement on a pooled connection, and what stops it: the row and byte budgets, the
+ * watchdog past the time limit, and the loss of the connection. Whatever happens, the promise
+ * settles: the connection's loss (a KILL, a server restart, a driver exception) rejects it too.
+ */
+export interface TenantSlot extends PoolSlot<Connection> {
+  /** Set while a statement runs on the connection: called when the connection is lost. */
+  onLost?: (error: Error) => void;
+}
+
+export interface StatementLimits {
+  rowLimit: number;
+  maxResultBytes: number;
+  timeoutMs: number;
+  /** After the time limit, how long before the watchdog answers TIMEOUT and gives the connection up. */
+  graceMs: number;
+}
+
+/** The callback-style connection under mysql2's promise wrapper: it streams rows as events. */
+export const coreOf = (conn: Connection): CoreConnection => (conn as unknown as { connection: CoreConnection }).connection;
+
+/**
+ * Closes a connection at once, both ways: mysql2's destroy() only half-closes the socket, which
+ * would go on reading the rest of a result.
+ */
+export function closeHard(conn: Connection): void {
+  const core = coreOf(conn);
+  core.destroy();
+  (core as unknown as { stream?: Socket }).stream?.destroy();
+}
+
+/** Column names mysql2 refuses to make object keys: it throws while parsing, killing the connection. */
+const UNSAFE_NAMES = new Set(['__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+// mysql2 column types whose values come back (dateStrings) as 'YYYY-MM-DD' (DATE, NEWDATE) and
+// 'YYYY-MM-DD hh:mm:ss[.ffffff]' (TIMESTAMP, DATETIME, TIMESTAMP2, DATETIME2).
+const DATE_TYPES = new Set([10, 14]);
+const DATETIME_TYPES = new Set([7, 12, 17, 18]);
+/** MySQL's zero dates ('0000-00-00', '2024-00-00', '2024-02-00') name no calendar day: null. */
+const ZERO_DATE = /^\d{4}-(00|\d\d-00)/;
+
+/** `work`, or `late()`'s error after `ms` if it has not settled by then. */
+export function within<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late()), ms);
+    work.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
+/** A server that accepted the connection but does not answer: the connection is given up (503). */
+export const unanswered = (what: string) => Object.assign(new Error(`MySQL did not answer ${what} in time`), { code: 'ETIMEDOUT' });
+
+export const timeoutError = (timeoutMs: number) =>
+  new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' });
+
+/**
+ * Streams the rows and keeps them under the row cap and the byte budget (the rows' JSON size):
+ * past either, it stops reading instead of draining, so memory stays bounded by the budget plus
+ * one row (≤ max_allowed_packet) whatever the statement would return. At the time limit plus the
+ * grace it answers TIMEOUT and marks the connection dead; `overran` stops the statement on the server.
+ */
+export function runStatement(
+  slot: TenantSlot,
+  sql: string,
+  params: SqlParam[],
+  limits: StatementLimits,
+  overran: (threadId: number | null) => void,
+): Promise<StatementResult> {
+  const core = coreOf(slot.conn);
+  const { rowLimit, maxResultBytes, timeoutMs } = limits;
+  return new Promise((resolve, reject) => {
+    const rows: Record<string, unknown>[] = [];
+    let convert: ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
+    let header: ResultSetHeader | undefined;
+    let bytes = 0;
+    let truncated = false;
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      slot.onLost = undefined;
+      clearTimeout(watchdog);
+      outcome();
+    };
+    /** The connection is mid-result or mid-statement: it is closed and never reused. */
+    const abandon = () => {
+      slot.dead = true;
+      closeHard(slot.conn);
+    };
+    const selected = (): StatementResult => ({ rows, truncated, affectedRows: rows.length, insertId: null });
+    const stopReading = () => {
+      truncated = true;
+      abandon();
+      settle(() => resolve(selected()));
+    };
+    slot.onLost = (error) => settle(() => reject(error));
+    // The server's own limit answers first; this answers a statement it did not stop (MySQL's
+    // limit covers SELECT only) or one rolling back, without waiting for the rollback.
+    const watchdog = setTimeout(() => {
+      slot.dead = true;
+      overran(core.threadId);
+      settle(() => reject(timeoutError(timeoutMs)));
+    }, timeoutMs + limits.graceMs);
+    const command = core.execute({ sql, values: params });
+    command.on('fields', (fields?: FieldPacket[]) => {
+      const unsafe = fields?.find((f) => UNSAFE_NAMES.has(f.name));
+      if (unsafe) {
+        abandon();
+        return settle(() =>
+          reject(new ValidationError(`Query failed: a result column may not be named ${unsafe.name} (rename it with AS)`, { code: 'UNSAFE_COLUMN_NAME' })),
+        );
+      }
+      convert = fields ? converterFor(fields) : undefined;
+    });
+    command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
+      if (!convert) header = row as ResultSetHeader;
+      else if (settled) return;
+      else if (rows.length === rowLimit) {
+        // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
+        if (truncated) stopReading();
+        else truncated = true;
+      } else {
+        const value = convert(row as Record<string, unknown>);
+        bytes += Buffer.byteLength(JSON.stringify(value));
+        if (bytes > maxResultBytes) stopReading();
+        else rows.push(value);
+      }
+    });
+    command.on('error', (error: Error) => settle(() => reject(error)));
+    command.on('end', () =>
+      settle(() => {
+        if (!header) return resolve(selected());
+        const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
+        resolve({ rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
+      }),
+    );
+  });
+}
+
+/** How long a stopped statement's rollback is waited for (and counted against its tenant) at most. */
+const ROLLBACK_WAIT_MS = 60_000;
+const ROLLBACK_POLL_MS = 250;
+
+/**
+ * KILL CONNECTION over a side connection as the same tenant (a user may stop its own threads
+ * without any privilege), then waits while the server thread is still there (rolling back), so
+ * the caller can count it against the tenant until it is gone; at most ROLLBACK_WAIT_MS.
+ */
+export async function stopOnServer(login: TenantLogin, threadId: number | null): Promise<void> {
+  if (!threadId) return;
+  let own: Connection | undefined;
+  try {
+    own = await createConnection({ host: login.host.endpoint, port: login.host.port, user: login.user, password: login.password, connectTimeout: 5000 });
+    await own.query('KILL CONNECTION ?', [threadId]).catch(() => undefined); // it may have ended meanwhile
+    const until = Date.now() + ROLLBACK_WAIT_MS;
+    while (Date.now() < until) {
+      const [rows] = await own.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
+      if (Number(rows[0]?.n) === 0) return;
+      await new Promise((r) => setTimeout(r, ROLLBACK_POLL_MS));
+    }
+  } catch {
+    // The host is unreachable: nothing more to stop from here.
+  } finally {
+    own?.destroy();
+  }
+}
+
+/**
+ * JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 in UTC (the session's time
+ * zone); zero dates as null (BIGINT/DECIMAL arrive as strings).
+ */
+function converterFor(fields: FieldPacket[]): (row: Record<string, unknown>) => Record<string, unknown> {
+  const named = (types: Set<number>) => new Set(fields.filter((f) => types.has(Number(f.columnType))).map((f) => f.name));
+  const dates = named(DATE_TYPES);
+  const datetimes = named(DATETIME_TYPES);
+  return (row) => {
+    for (const key in row) {
+      const value = row[key];
+      if (Buffer.isBuffer(value)) row[key] = value.toString('base64');
+      else if (typeof value !== 'string') continue;
+      else if (datetimes.has(key)) row[key] = ZERO_DATE.test(value) ? null : `${value.replace(' ', 'T')}Z`;
+      else if (dates.has(key) && ZERO_DATE.test(value)) row[key] = null;
+    }
+    return row;
+  };
+}

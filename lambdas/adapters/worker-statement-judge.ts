@@ -1,0 +1,194 @@
+import { Worker } from 'node:worker_threads';
+import { LRUCache } from 'lru-cache';
+import type { JudgeOutcome, JudgeTask, JudgeVerdict, StatementJudge } from '#core/ports';
+
+export interface JudgeLimits {
+  /** Wall time one statement may take on a worker; past it the worker is terminated and replaced. */
+  budgetMs: number;
+  /** Worker threads; a tenant uses at most one at a time, so with two a flood never takes them all. */
+  workers: number;
+  /** Tasks one tenant may have waiting (its running one apart), at least 1; past it: `busy`. */
+  perTenantQueue: number;
+  /** Heap of one worker: a statement whose parse needs more ends like one out of time. */
+  maxHeapMb?: number;
+}
+
+/** Worker → this thread: ready once loaded; per task, the statement being judged, then the outcome. */
+export type JudgeMessage = { ready: true } | { id: number; step: number } | { id: number; outcome: JudgeOutcome } | { id: number; error: string };
+
+interface Task {
+  id: number;
+  tenantId: string;
+  task: JudgeTask;
+  step: number;
+  resolve(verdict: JudgeVerdict): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  running?: Task;
+  timer?: NodeJS.Timeout;
+  /** The tenant whose statement killed this slot's last worker: its turn ends when the replacement is ready. */
+  heldBy?: string;
+}
+
+/** At most this many tasks wait in all; each tenant's own bound comes first. */
+const MAX_WAITING = 1000;
+
+/**
+ * StatementJudge on worker threads (worker_threads), so that a parse never blocks the event loop
+ * serving every tenant and can be stopped: a task past its budget has its worker terminated and a
+ * fresh one started. Fair share: one running task per tenant; of the tenants waiting, the one served
+ * longest ago goes first; a tenant whose statement killed a worker waits for its replacement.
+ */
+export class WorkerStatementJudge implements StatementJudge {
+  private readonly slots: Slot[] = [];
+  /** Waiting tasks per tenant. */
+  private readonly waiting = new Map<string, Task[]>();
+  /** Tenants with a running task, or whose last task is still being paid for (its worker's replacement). */
+  private readonly active = new Set<string>();
+  /** When each tenant last started a task: the one served longest ago (or never) goes next. */
+  private readonly lastServed = new LRUCache<string, number>({ max: 10_000 });
+  private served = 0;
+  private nextId = 0;
+  private waitingCount = 0;
+  /** Tasks handed to a worker, and workers stopped past the budget: what tests and benchmarks observe. */
+  readonly counters = { judged: 0, overBudget: 0, workersStarted: 0 };
+
+  constructor(
+    private readonly script: URL,
+    private readonly limits: JudgeLimits,
+  ) {}
+
+  judge(tenantId: string, task: JudgeTask): Promise<JudgeVerdict> {
+    while (this.slots.length < this.limits.workers) this.slots.push(this.spawn());
+    const queue = this.waiting.get(tenantId) ?? [];
+    if (queue.length >= this.limits.perTenantQueue || this.waitingCount >= MAX_WAITING) return Promise.resolve({ kind: 'busy' });
+    return new Promise((resolve, reject) => {
+      queue.push({ id: this.nextId++, tenantId, task, step: 1, resolve, reject });
+      this.waiting.set(tenantId, queue);
+      this.waitingCount++;
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0);
+    for (const slot of slots) clearTimeout(slot.timer);
+    const stopped = new Error('statement judge closed');
+    for (const slot of slots) slot.running?.reject(stopped);
+    for (const queue of this.waiting.values()) for (const task of queue) task.reject(stopped);
+    this.waiting.clear();
+    this.waitingCount = 0;
+    this.active.clear();
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  /** Hands waiting tasks to idle workers, each tenant in turn. */
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.running) continue;
+      const task = this.nextTask();
+      if (!task) return;
+      this.start(slot, task);
+    }
+  }
+
+  private nextTask(): Task | undefined {
+    let next: { tenantId: string; queue: Task[]; at: number } | undefined;
+    for (const [tenantId, queue] of this.waiting) {
+      if (this.active.has(tenantId)) continue;
+      const at = this.lastServed.get(tenantId) ?? -1;
+      if (!next || at < next.at) next = { tenantId, queue, at };
+    }
+    if (!next) return undefined;
+    this.lastServed.set(next.tenantId, this.served++);
+    this.waitingCount--;
+    if (next.queue.length === 1) this.waiting.delete(next.tenantId);
+    return next.queue.shift();
+  }
+
+  private start(slot: Slot, task: Task): void {
+    this.active.add(task.tenantId);
+    slot.running = task;
+    this.counters.judged++;
+    slot.worker.postMessage({ id: task.id, task: task.task });
+    this.arm(slot);
+  }
+
+  private arm(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = setTimeout(() => this.stop(slot), this.limits.budgetMs);
+  }
+
+  private finish(slot: Slot): Task | undefined {
+    const task = slot.running;
+    clearTimeout(slot.timer);
+    slot.running = undefined;
+    if (task) this.active.delete(task.tenantId);
+    return task;
+  }
+
+  /** Past the budget (or the heap cap): refuse the task, replace the worker, keep the tenant's turn until it is. */
+  private stop(slot: Slot): void {
+    const task = this.finish(slot);
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return;
+    void slot.worker.terminate();
+    // The refusal first: starting a worker costs this thread a few milliseconds.
+    if (task) {
+      this.counters.overBudget++;
+      this.active.add(task.tenantId);
+      task.resolve({ kind: 'over-budget', step: task.step });
+    }
+    const fresh = this.spawn();
+    fresh.heldBy = task?.tenantId;
+    this.slots[at] = fresh;
+    this.pump();
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.script, { resourceLimits: { maxOldGenerationSizeMb: this.limits.maxHeapMb ?? 128 } });
+    worker.unref(); // an idle judge must not keep the process alive
+    this.counters.workersStarted++;
+    const slot: Slot = { worker, ready: false };
+    worker.on('message', (message: JudgeMessage) => this.hear(slot, message));
+    const died = (error: Error) => {
+      const at = this.slots.indexOf(slot);
+      if (at < 0) return; // terminated by stop() or close()
+      if (slot.ready) return this.stop(slot); // out of memory, or crashed: the statement's doing
+      // A worker that cannot even load: dropped (the next call starts another); with none left, the waiting fail (500).
+      this.slots.splice(at, 1);
+      if (slot.heldBy !== undefined) this.active.delete(slot.heldBy);
+      if (this.slots.length > 0) return this.pump();
+      for (const queue of this.waiting.values()) for (const task of queue) task.reject(error);
+      this.waiting.clear();
+      this.waitingCount = 0;
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`statement judge worker exited with code ${code}`)));
+    return slot;
+  }
+
+  private hear(slot: Slot, message: JudgeMessage): void {
+    if ('ready' in message) {
+      slot.ready = true;
+      if (slot.heldBy !== undefined) this.active.delete(slot.heldBy);
+      slot.heldBy = undefined;
+      return this.pump();
+    }
+    if (slot.running?.id !== message.id) return;
+    if ('step' in message) {
+      // Each statement has its own budget; the first one's started when the task was posted.
+      if (message.step === slot.running.step) return;
+      slot.running.step = message.step;
+      return this.arm(slot);
+    }
+    const task = this.finish(slot)!;
+    if ('error' in message) task.reject(new Error(`statement judge failed: ${message.error}`));
+    else task.resolve(message.outcome);
+    this.pump();
+  }
+}

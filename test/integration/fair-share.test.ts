@@ -1,0 +1,78 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+
+/**
+ * Eight pooled connections shared by every tenant; attackers are separate signed-up accounts
+ * (separate tenants) each flooding /query with slow cartesian SELECTs that only the time limit
+ * stops. The victim's light load must still be served: per-tenant cap, the reserve for tenants
+ * holding none, and fewest-held-first hand-over.
+ */
+const ATTACKERS = 3;
+const PER_ATTACKER = 5; // statements each attacker keeps in flight: more than its share
+const SLOW = 'SELECT COUNT(*) AS n FROM seq_1_to_100000 x, seq_1_to_100000 y';
+
+let octo: TestOctoDb;
+type Tenant = { tenant_id: string; db_id: string; token: string };
+let victim: Tenant;
+let attackers: Tenant[];
+
+beforeAll(async () => {
+  octo = await startTestOctoDb({
+    OCTODB_QUERY_POOL_SIZE: '8',
+    OCTODB_QUERY_TENANT_CONCURRENCY: '2',
+    OCTODB_QUERY_TIMEOUT_MS: '3000',
+    OCTODB_QUERY_ACQUIRE_TIMEOUT_MS: '1000',
+  });
+  const signed = await Promise.all(Array.from({ length: ATTACKERS + 1 }, () => octo.signUp()));
+  await Promise.all(signed.map((t) => octo.waitForDatabase(t.db_id)));
+  const tenants = await Promise.all(signed.map(async (t) => ({ ...t, token: await octo.token(t.email, t.password) })));
+  victim = tenants[0]!;
+  attackers = tenants.slice(1);
+});
+afterAll(async () => octo?.close());
+
+const query = (t: Tenant, sql: string) => octo.post<{ code?: string }>('/query', { query: sql }, t.token);
+
+/** Attacker statements on the server now, per MySQL user. */
+async function runningPerAttacker(users: string[]): Promise<number[]> {
+  const [rows] = await octo.admin.query<RowDataPacket[]>(
+    "SELECT user, COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE user IN (?) AND info LIKE 'SELECT COUNT(*)%' GROUP BY user",
+    [users],
+  );
+  return users.map((u) => Number(rows.find((r) => r.user === u)?.n ?? 0));
+}
+
+describe('fair share of the /query pool between tenants', () => {
+  it("serves a victim's SELECT 1 while several attacker tenants run slow statements", async () => {
+    const users = await Promise.all(attackers.map(async (t) => (await octo.deps.tenantLogins.resolve(t.tenant_id, t.db_id)).user));
+    let attacking = true;
+    const attackerAnswers: number[] = [];
+    const loops = attackers.flatMap((t) =>
+      Array.from({ length: PER_ATTACKER }, async () => {
+        while (attacking) attackerAnswers.push((await query(t, SLOW)).status);
+      }),
+    );
+    try {
+      // Wait until the attackers hold all they can (a guard against looping for ever, not a timed assertion).
+      const until = Date.now() + 30_000;
+      while ((await runningPerAttacker(users)).reduce((x, y) => x + y, 0) < 6 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      const victimAnswers: Array<{ status: number; code?: string }> = [];
+      const most: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const res = await query(victim, 'SELECT 1 AS one');
+        victimAnswers.push({ status: res.status, code: res.body.code });
+        most.push(Math.max(...(await runningPerAttacker(users))));
+      }
+      expect(victimAnswers).toEqual(Array.from({ length: 10 }, () => ({ status: 200, code: undefined })));
+      // No attacker ever ran more than its cap at once.
+      expect(Math.max(...most)).toBeLessThanOrEqual(2);
+    } finally {
+      attacking = false;
+      await Promise.all(loops);
+    }
+    // Attackers were answered too: stopped by the time limit (400) or told to wait their turn (503 BUSY).
+    expect(attackerAnswers.length).toBeGreaterThan(0);
+    expect(attackerAnswers.every((s) => s === 400 || s === 503)).toBe(true);
+  });
+});

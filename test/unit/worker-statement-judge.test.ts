@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { STATEMENT_JUDGE_SCRIPT } from '#adapters/wiring';
+import { type JudgeLimits, WorkerStatementJudge } from '#adapters/worker-statement-judge';
+import type { JudgeTask, JudgeVerdict } from '#core/ports';
+
+/** Nested simple CASE around a parenthesised operand: node-sql-parser's work doubles per level (seconds at 18). */
+export const costlyCase = (depth: number) => {
+  let e = 'id';
+  for (let i = 0; i < depth; i++) e = `CASE (${e}) WHEN 1 THEN 2 END`;
+  return `SELECT ${e} FROM customers`;
+};
+const query = (sql: string): JudgeTask => ({ kind: 'query', sql, database: 'db_test' });
+
+// Generous budget: ordinary statements must pass on a loaded machine; the costly one needs far more.
+const LIMITS: JudgeLimits = { budgetMs: 500, workers: 1, perTenantQueue: 2 };
+const judges: WorkerStatementJudge[] = [];
+const judgeWith = (limits: Partial<JudgeLimits> = {}) => {
+  const judge = new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, { ...LIMITS, ...limits });
+  judges.push(judge);
+  return judge;
+};
+afterEach(async () => Promise.all(judges.splice(0).map((j) => j.close())));
+
+describe('WorkerStatementJudge', () => {
+  it('judges a statement on its worker', async () => {
+    const judge = judgeWith();
+    await expect(judge.judge('t1', query('SELECT name FROM customers WHERE id = ? AND name = ?'))).resolves.toEqual({
+      kind: 'statement',
+      statement: { type: 'SELECT', placeholders: 2 },
+    });
+    expect(await judge.judge('t1', query('SELECT SLEEP(1)'))).toMatchObject({ kind: 'refused', refusal: { error: 'sql', code: 'PROHIBITED' } });
+    expect(judge.counters.judged).toBe(2);
+  });
+
+  it('refuses a statement past its budget, replaces the worker, and the replacement serves the next statement', async () => {
+    const judge = judgeWith();
+    expect(await judge.judge('t1', query(costlyCase(18)))).toEqual({ kind: 'over-budget', step: 1 });
+    expect(judge.counters).toMatchObject({ overBudget: 1, workersStarted: 2 });
+    expect(await judge.judge('t1', query('DELETE FROM customers WHERE id = ?'))).toEqual({ kind: 'statement', statement: { type: 'DELETE', placeholders: 1 } });
+  }, 30_000);
+
+  it('names the migration statement that ran out of budget', async () => {
+    const judge = judgeWith();
+    let e = '1';
+    for (let i = 0; i < 18; i++) e = `CASE (${e}) WHEN 1 THEN 2 END`;
+    const text = `CREATE TABLE a (id INT PRIMARY KEY); CREATE TABLE b (id INT PRIMARY KEY, x INT DEFAULT ((${e})));`;
+    expect(await judge.judge('t1', { kind: 'migration', text })).toEqual({ kind: 'over-budget', step: 2 });
+  }, 30_000);
+
+  it('serves a waiting tenant before the next statement of a tenant flooding costly ones', async () => {
+    const judge = judgeWith();
+    await judge.judge('warm-up', query('SELECT 1')); // hostile 1 runs at once, 2 and 3 wait
+    const order: string[] = [];
+    const track = (label: string, p: Promise<JudgeVerdict>) => p.then((v) => (order.push(label), v));
+    const first = track('hostile 1', judge.judge('hostile', query(costlyCase(18))));
+    const second = track('hostile 2', judge.judge('hostile', query(costlyCase(19))));
+    const third = track('hostile 3', judge.judge('hostile', query(costlyCase(20))));
+    const overflow = await judge.judge('hostile', query(costlyCase(21)));
+    const victim = track('victim', judge.judge('victim', query('SELECT 1')));
+    expect(overflow).toEqual({ kind: 'busy' });
+    expect(await victim).toMatchObject({ kind: 'statement' });
+    await Promise.all([first, second, third]);
+    expect(order).toEqual(['hostile 1', 'victim', 'hostile 2', 'hostile 3']);
+  }, 60_000);
+
+  it('keeps a tenant to one worker at a time while another worker is free for others', async () => {
+    const judge = judgeWith({ workers: 2, budgetMs: 3000 });
+    const order: string[] = [];
+    const hostile = [18, 19].map((d, i) => judge.judge('hostile', query(costlyCase(d))).then(() => order.push(`hostile ${i + 1}`)));
+    await judge.judge('victim', query('SELECT 1')).then(() => order.push('victim'));
+    await Promise.all(hostile);
+    expect(order).toEqual(['victim', 'hostile 1', 'hostile 2']);
+  }, 60_000);
+});
