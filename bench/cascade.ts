@@ -83,7 +83,7 @@ export async function main(args: string[]): Promise<void> {
     const res = await post('/migrate', { sql: `${def(', c1 int DEFAULT NULL')};` }, token);
     const parentJob = (res.body.jobs as Array<{ job_id: string }>)[0]!.job_id;
     await waitBatch(String(res.body.batch_id));
-    const { cascadeBatchId } = await import('#core/migrations');
+    const { cascadeBatchId } = await import('#core/cascade');
     const cascade = await waitBatch(cascadeBatchId(parentJob));
     await octo.invoker.idle();
     const cascadeTotalMs = Date.now() - submitted;

@@ -1,6 +1,8 @@
 import { createConnection, createPool, type Pool, type PoolConnection } from 'mysql2/promise';
-import { type DatabaseAccounts, type HostRecord, type HostSql, StatementTimeoutError } from '#core/ports';
+import { StatementTimeoutError } from '#core/errors';
+import type { DatabaseAccounts, HostRecord, HostSql } from '#core/ports';
 import type { MysqlLogin } from '#shared/config';
+import { mapMysqlError } from './mysql-errors.ts';
 
 /**
  * Admin SQL on tenant hosts through one small pool per host: the pool size is the cascade's
@@ -19,13 +21,16 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
     private readonly statementTimeoutSeconds = 0,
   ) {}
 
+  /** Throws TransientError (core/errors) for a failure worth retrying, e.g. too many connections; StatementTimeoutError past the limit. */
   async run(host: HostRecord, database: string, statements: string[]): Promise<unknown[]> {
-    const conn = await this.pool(host).getConnection();
+    const conn = await this.pool(host).getConnection().catch((error: unknown) => Promise.reject(mapMysqlError(error)));
     try {
       await conn.query(`USE \`${database.replace(/`/g, '')}\``);
       const results: unknown[] = [];
       for (const sql of statements) results.push(await this.bounded(host, conn, sql));
       return results;
+    } catch (error) {
+      throw mapMysqlError(error);
     } finally {
       conn.release();
     }

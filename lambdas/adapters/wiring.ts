@@ -13,7 +13,7 @@ import type {
   Invoker,
   LogSink,
   LogStore,
-  MigrationState,
+  MigrationLocks,
   MigrationStore,
   Notifier,
   QuotaSettings,
@@ -24,7 +24,7 @@ import type {
   RateLimiter,
   TokenRegistry,
 } from '#core/ports';
-import type { MigrationDeps } from '#core/migrations';
+import type { MigrationDeps } from '#core/migration-deps';
 import type { SignUpDeps } from '#core/signup';
 import type { TokenDeps } from '#core/tokens';
 import { ParentAwareTemplates } from '#core/parent-templates';
@@ -41,7 +41,7 @@ import { MailgunNotifier } from './mailgun-notifier.ts';
 import { MysqlHostSql } from './mysql-host-sql.ts';
 import { MysqlMigrationStore } from './mysql-migration-store.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
-import { RedisMigrationState } from './redis-migration-state.ts';
+import { RedisMigrationLocks } from './redis-migration-locks.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
@@ -85,7 +85,7 @@ export interface Deps {
   /** Only the token and authorizer functions are deployed with the signing key. */
   jwtSecret: string | undefined;
   migrations: MigrationStore;
-  migrationState: MigrationState;
+  migrationState: MigrationLocks;
   hostSql: HostSql;
   notifier: Notifier;
   /** /query's log port: `logs` itself on AWS; locally a buffer in front of it (no wait per query). */
@@ -198,7 +198,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     schemas: new MysqlSchemaInspector(tenantSql),
     jwtSecret,
     migrations: new MysqlMigrationStore(pool),
-    migrationState: new RedisMigrationState(redis),
+    migrationState: new RedisMigrationLocks(redis),
     hostSql,
     notifier: await notifierFor(config),
     tenantSql,
@@ -351,7 +351,12 @@ export function migrationDeps(d: Deps): MigrationDeps {
   const c = d.config;
   return {
     ...d,
-    state: d.migrationState,
+    // One adapter implements the four store ports; read per call, as tests swap d.migrations.
+    jobs: d.migrations,
+    batches: d.migrations,
+    cascades: d.migrations,
+    audit: d.migrations,
+    locks: d.migrationState,
     settings: {
       maxRetries: c.OCTODB_MIGRATION_MAX_RETRIES,
       backoffMs: c.OCTODB_MIGRATION_BACKOFF_MS,

@@ -2,7 +2,7 @@ import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
 import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
-import type { DatabaseRecord, LogKind, LogStore, MetaStore, MigrationState, MigrationStore, SchemaInspector, StorageQuotas, StoredLog, TenantLogin } from './ports.ts';
+import type { AuditLog, BatchStore, CascadeStore, DatabaseRecord, JobStore, LogKind, LogStore, MetaStore, SchemaInspector, StorageQuotas, StoredLog, TenantLogin } from './ports.ts';
 import { storageFields } from './storage-quotas.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -12,8 +12,8 @@ export interface DashboardDeps {
   logStore: LogStore;
   schemas: SchemaInspector;
   sealer: Sealer;
-  migrations: MigrationStore;
-  migrationState: MigrationState;
+  /** What get_database_metadata and get_migration_status read of the migration tables. */
+  migrations: Pick<CascadeStore, 'customizedTables' | 'pendingParentChanges'> & Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'listJobs'> & AuditLog;
   quotas: Pick<StorageQuotas, 'usage' | 'lastUsage'>;
 }
 

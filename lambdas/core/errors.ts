@@ -51,3 +51,19 @@ export class UnavailableError extends OctoError {
 }
 /** Too much asked of a shared resource at once (e.g. every pooled connection in use): retry shortly. */
 export class BusyError extends UnavailableError {}
+/** A record with this key exists already (adapters map their driver's duplicate-key error to it). */
+export class DuplicateError extends ConflictError {}
+/**
+ * A failure the same work may get past if tried again shortly (too many connections, lock wait,
+ * deadlock, a lost connection): adapters map their driver's codes to it, core retries on it.
+ */
+export class TransientError extends UnavailableError {}
+/**
+ * A statement ran past its time limit and was stopped on the server (HostSql kills it; InnoDB rolls
+ * it back). No TransientError: the same statement would run into the same limit again.
+ */
+export class StatementTimeoutError extends UnavailableError {
+  constructor(readonly limitSeconds: number) {
+    super(`the statement ran past its time limit of ${limitSeconds}s and was stopped on the server`);
+  }
+}

@@ -1,11 +1,10 @@
 import { NotFoundError, ValidationError } from './errors.ts';
-import { cascadeBatchId, countStates } from './migrations.ts';
-import type { Caller, JobState, MetaStore, MigrationJobRecord, MigrationState, MigrationStore } from './ports.ts';
+import { cascadeBatchId } from './cascade.ts';
+import type { AuditLog, BatchStore, Caller, JobState, JobStore, MetaStore, MigrationJobRecord } from './ports.ts';
 
 export interface MigrationStatusDeps {
   meta: MetaStore;
-  migrations: MigrationStore;
-  state: MigrationState;
+  migrations: Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'listJobs'> & AuditLog;
 }
 
 export interface JobStatus {
@@ -89,7 +88,6 @@ async function describeJobs(jobs: MigrationJobRecord[], deps: MigrationStatusDep
   const audit = await deps.migrations.listAudit(jobs.map((j) => j.jobId));
   const out: JobStatus[] = [];
   for (const job of jobs) {
-    const live = await deps.state.getState(job.jobId);
     const status: JobStatus = {
       job_id: job.jobId,
       batch_id: job.batchId,
@@ -97,7 +95,7 @@ async function describeJobs(jobs: MigrationJobRecord[], deps: MigrationStatusDep
       table: job.table,
       state: job.state,
       status_reason: job.statusReason,
-      attempts: Math.max(job.attempts, live.attempts),
+      attempts: job.attempts,
       flagged: job.flagged,
       applied_sql: job.appliedSql,
       created_at: job.createdAt.toISOString(),

@@ -254,155 +254,16 @@ export interface SchemaFacts {
   truncated: boolean;
 }
 
-// --- migrations (issue 5) ---
-
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
-export type MigrationStage = 'backup' | 'update' | 'validate' | 'rollback' | 'verify';
-
-export interface MigrationBatchRecord {
-  batchId: string;
-  tenantId: string;
-  dbId: string;
-  /** `tenant`: a tenant's own request; `cascade`: a parent change fanned out to its children. */
-  kind: 'tenant' | 'cascade';
-  parentJobId: string | null;
-  allowUnsafe: boolean;
-  createdAt: Date;
-  finishedAt: Date | null;
-}
-
-export interface MigrationJobRecord {
-  jobId: string;
-  batchId: string;
-  dbId: string;
-  hostId: string;
-  table: string;
-  /** The desired CREATE TABLE (tenant jobs); null for cascade jobs, which use the parent job's. */
-  desiredSql: string | null;
-  state: JobState;
-  statusReason: string | null;
-  attempts: number;
-  flagged: boolean;
-  /** Set with the job's outcome, cleared once what follows it (customization mark, cascade, batch end) is done. */
-  followUp: boolean;
-  /** Definition before (backup), the DDL applied, and the definition read back after. */
-  beforeSql: string | null;
-  appliedSql: string | null;
-  afterSql: string | null;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-}
-
-export interface AuditEntry {
-  jobId: string;
-  attempt: number;
-  stage: MigrationStage;
-  outcome: 'ok' | 'failed';
-  detail: string | null;
-  startedAt: Date;
-  finishedAt: Date;
-}
-
-export type NewMigrationJob = Pick<MigrationJobRecord, 'jobId' | 'dbId' | 'hostId' | 'table' | 'desiredSql'> & {
-  state?: JobState;
-  statusReason?: string | null;
-};
-
-/** Migration batches, jobs, their audit trail and customized tables, in MetaDB. */
-/** A parent change not applied to a child that customized the table: the definition it would have had. */
-export interface PendingParentChange {
-  table: string;
-  parentJobId: string;
-  cascadeJobId: string;
-  definition: string;
-  skippedAt: Date;
-}
-
-export interface MigrationStore {
-  createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void>;
-  getBatch(batchId: string): Promise<MigrationBatchRecord | undefined>;
-  getJob(jobId: string): Promise<MigrationJobRecord | undefined>;
-  listJobs(batchId: string): Promise<MigrationJobRecord[]>;
-  countJobs(batchId: string): Promise<Partial<Record<JobState, number>>>;
-  /** queued (or `running` but stale) → running; false when another worker has it or it is done. */
-  claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
-  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is `ready`. */
-  claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
-  /** Keeps a running job's claim fresh; on a queued job: a worker is on its way (waiting for the lock). */
-  touchJobs(jobIds: string[]): Promise<void>;
-  updateJob(jobId: string, patch: Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'followUp' | 'beforeSql' | 'appliedSql' | 'afterSql'>>): Promise<void>;
-  /** Sets one outcome on many jobs at once (the cascade's per-chunk write). */
-  finishJobs(jobIds: string[], state: JobState, reason: string | null, attempts: number, flagged?: boolean): Promise<void>;
-  /** running → queued (for the next try) without touching the claim owner's data. */
-  requeueJobs(jobIds: string[]): Promise<void>;
-  addAudit(entries: AuditEntry[]): Promise<void>;
-  listAudit(jobIds: string[]): Promise<AuditEntry[]>;
-  /** Marks the batch finished when no job is left queued or running; true for the one caller that did. */
-  /** Marks the batch finished once every job is, with its emails pending; true for the one caller that did. */
-  finishBatchIfDone(batchId: string): Promise<boolean>;
-  /** Finished batches whose emails are still pending, finished between `minAgeSeconds` and a day ago. */
-  listUnnotifiedBatches(minAgeSeconds: number, limit: number): Promise<string[]>;
-  markNotified(batchId: string): Promise<void>;
-  /**
-   * Tenant jobs whose worker vanished: `running` with a claim older than the limit, or still
-   * `queued` that long (its invocations gave up waiting for a busy database).
-   */
-  listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
-  /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
-  listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
-  /** Unfinished batches whose jobs all ended (and were followed up) longer ago than the limit. */
-  listDoneUnfinishedBatches(staleAfterSeconds: number, limit: number): Promise<string[]>;
-  markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
-  customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
-  /** The tables of one database that its tenant customized, by name. */
-  customizedTables(dbId: string): Promise<string[]>;
-  /** Per customized table of one database, the newest parent change its cascade skipped there. */
-  pendingParentChanges(dbId: string): Promise<PendingParentChange[]>;
-  /**
-   * After a cascade run on a host: its queued jobs of a database that never became ready (failed)
-   * are skipped (nothing to migrate), the rest (still provisioning) wait with `waitingReason`.
-   */
-  parkCascadeJobs(batchId: string, hostId: string, waitingReason: string): Promise<void>;
-  /**
-   * Cascades (batch, host) nobody is running: a job `running` with a stale claim, or `queued`
-   * (database not provisioning) untouched that long or waiting with `waitingReason`.
-   */
-  listCascadesToResume(waitingReason: string, staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
-  /** A worker is on its way to a cascade's jobs on a host: its queued and stale ones become queued, freshly touched, no longer waiting. */
-  handOverCascade(batchId: string, hostId: string, staleAfterSeconds: number): Promise<void>;
-  /** A cascade worker's heartbeat for the jobs of its host still queued. */
-  touchQueuedCascade(batchId: string, hostId: string): Promise<void>;
-  /** Databases created from this parent (its children), with their hosts. */
-  listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
-}
-
-/** Fast job state, attempt counts and per-database locks (Redis). */
-export interface MigrationState {
-  /** Counts one more attempt of a job; returns the count so far. */
-  countAttempt(jobId: string): Promise<number>;
-  attempts(jobId: string): Promise<number>;
-  setState(jobId: string, state: JobState): Promise<void>;
-  getState(jobId: string): Promise<{ state: JobState | null; attempts: number }>;
-  /** Takes a lock if free: returns its token, or undefined when another holder has it. */
-  tryLock(name: string, ttlMs: number): Promise<string | undefined>;
-  tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>>;
-  unlock(name: string, token: string): Promise<void>;
-  unlockMany(locks: Array<{ name: string; token: string }>): Promise<void>;
-  /** Extends each lock that still holds its token (heartbeat and fencing check); false where it is lost. */
-  renewLocks(locks: Array<{ name: string; token: string }>, ttlMs: number): Promise<boolean[]>;
-}
+// --- migrations (issue 5): lambdas/core/migration-ports.ts ---
+export type * from './migration-ports.ts';
 
 /** SQL on a tenant host as the admin account (the cascade's verify → ALTER → verify). */
-/** HostSql.run stopped a statement on the server (KILL QUERY) when it ran past its time limit. */
-export class StatementTimeoutError extends Error {
-  constructor(readonly limitSeconds: number) {
-    super(`the statement ran past its time limit of ${limitSeconds}s and was stopped on the server`);
-  }
-}
-
 export interface HostSql {
-  /** Runs the statements one after another on one connection, with `database` as the default; each under the host's statement time limit. */
+  /**
+   * Runs the statements one after another on one connection, with `database` as the default; each
+   * under the host's statement time limit. Throws StatementTimeoutError (stopped on the server at
+   * the limit) and TransientError (worth a retry) from core/errors.
+   */
   run(host: HostRecord, database: string, statements: string[]): Promise<unknown[]>;
   close(): Promise<void>;
 }

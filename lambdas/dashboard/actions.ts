@@ -76,6 +76,6 @@ export const dashboardActions: Record<string, DashboardAction> = {
   }),
   get_migration_status: action({
     params: migrationStatusRequest,
-    run: (p, caller, deps) => getMigrationStatus(p, caller, { ...deps, state: deps.migrationState }),
+    run: (p, caller, deps) => getMigrationStatus(p, caller, deps),
   }),
 };

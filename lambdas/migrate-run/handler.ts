@@ -1,4 +1,6 @@
-import { recoverStaleJobs, runCascade, runMigrationJob } from '#core/migrations';
+import { runCascade } from '#core/cascade';
+import { runMigrationJob } from '#core/migration-job';
+import { recoverStaleJobs } from '#core/migration-sweep';
 import { deps, migrationDeps } from '#adapters/wiring';
 import { logger } from '#shared/logger';
 

@@ -1,4 +1,4 @@
-import { submitMigration } from '#core/migrations';
+import { submitMigration } from '#core/migration-submit';
 import { limitTenant } from '#core/rate-limits';
 import { deps, migrationDeps } from '#adapters/wiring';
 import { callerOf, httpHandler, json, parseBody } from '#shared/http';

@@ -7,6 +7,8 @@ CREATE TABLE migration_jobs (
   desired_sql mediumtext DEFAULT NULL,
   state varchar(16) NOT NULL,
   status_reason varchar(2000) DEFAULT NULL,
+  skip_reason enum('customized','no_database') DEFAULT NULL,
+  wait_reason enum('database_not_ready') DEFAULT NULL,
   attempts int unsigned NOT NULL DEFAULT 0,
   flagged tinyint(1) NOT NULL DEFAULT 0,
   follow_up tinyint(1) NOT NULL DEFAULT 0,

@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin } from '#core/admin';
 import { buildAlterPlanScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
 import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
-import { cascadeBatchId, ddlOf, WAITING_FOR_DATABASE } from '#core/migrations';
-import { type HostRunner, type LogRecord, StatementTimeoutError } from '#core/ports';
+import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/cascade';
+import { StatementTimeoutError } from '#core/errors';
+import { ddlOf } from '#core/skeema';
+import type { HostRunner, LogRecord } from '#core/ports';
 import { MysqlHostSql } from '#adapters/mysql-host-sql';
 import { main as adminMain } from '../../bin/admin.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -340,7 +342,7 @@ describe('retries', () => {
     return runner;
   }
 
-  it('retries a transient failure with backoff, counted in Redis, and then succeeds', async () => {
+  it('retries a transient failure with backoff, counted in MetaDB before each try, and then succeeds', async () => {
     const t = await tenant();
     octo.deps.hostRunner = flakyPushes(1);
     try {
@@ -348,11 +350,33 @@ describe('retries', () => {
       const job = await jobRow(res.jobs[0]!.job_id);
       expect(job.state).toBe('succeeded');
       expect(job.attempts).toBe(2);
-      expect(await octo.deps.migrationState.attempts(job.job_id)).toBe(2);
+      const status = await octo.post<{ attempts: number }>('/dashboard', { action: 'get_migration_status', job_id: job.job_id }, t.token);
+      expect(status.body.attempts).toBe(2);
       const s = await stages(job.job_id);
       expect(s.map((x) => `${x.stage}:${x.outcome}:${x.attempt}`)).toEqual(['backup:ok:1', 'update:failed:1', 'update:ok:2', 'validate:ok:2']);
       expect(s[1]!.detail).toMatch(/Too many connections/);
       expect(await showCreate(t.db, 'items')).toMatch(/CREATE TABLE `items`/);
+    } finally {
+      octo.deps.hostRunner = realRunner;
+    }
+  });
+
+  it('counts a try in MetaDB before its push starts, so a worker dying mid-push has used it', async () => {
+    const t = await tenant();
+    const duringPush: number[] = [];
+    octo.deps.hostRunner = {
+      async run(host, script, timeout) {
+        if (script.includes('skeema push') && !script.includes('--allow-unsafe')) {
+          const [r] = await octo.admin.query<RowDataPacket[]>(`SELECT attempts FROM ${meta('migration_jobs')} WHERE db_id = ? AND state = 'running'`, [t.db_id]);
+          duringPush.push(Number(r[0]!.attempts));
+        }
+        return realRunner.run(host, script, timeout);
+      },
+    };
+    try {
+      const res = await migrate(t.token, ITEMS);
+      expect(duringPush).toEqual([1]);
+      expect((await jobRow(res.jobs[0]!.job_id)).attempts).toBe(1);
     } finally {
       octo.deps.hostRunner = realRunner;
     }
@@ -576,9 +600,8 @@ describe('concurrency and recovery', () => {
     const jobId = res.jobs[0]!.job_id;
     expect(await showCreate(t.db, 'items')).toMatch(/`a` int/);
     // As if the worker died on its third and last try, after the push went through.
-    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET state = 'running', claimed_at = NOW(3) - INTERVAL 1 DAY, finished_at = NULL, follow_up = 0 WHERE job_id = ?`, [jobId]);
+    await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET state = 'running', claimed_at = NOW(3) - INTERVAL 1 DAY, finished_at = NULL, follow_up = 0, attempts = 3 WHERE job_id = ?`, [jobId]);
     await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [res.batch_id]);
-    await octo.deps.redis.hset(`octodb:migration:job:${jobId}`, 'attempts', 3);
 
     await octo.invoker.invokeAsync('migrate-run', { sweep: true });
     await waitForBatch(res.batch_id, 10_000);
@@ -715,6 +738,8 @@ describe('parent → child cascades', () => {
     expect(cascade.body.kind).toBe('cascade');
     expect(cascade.body.counts).toEqual({ succeeded: 2, skipped: 1 });
     expect(cascade.body.jobs.find((j) => j.db_id === children[2]!.db_id)).toMatchObject({ state: 'skipped', status_reason: 'customized' });
+    const reasons = await rows('', `SELECT db_id, skip_reason FROM ${meta('migration_jobs')} WHERE batch_id = '${cascadeId}' ORDER BY db_id`);
+    expect(reasons).toEqual(children.map((c, i) => ({ db_id: c.db_id, skip_reason: i === 2 ? 'customized' : null })).sort((a, b) => (a.db_id < b.db_id ? -1 : 1)));
     type Metadata = { customized_tables: string[]; pending_parent_changes: Array<{ table: string; parent_job_id: string; definition: string }> };
     const metadata = async (token: string) => (await octo.post<Metadata>('/dashboard', { action: 'get_database_metadata' }, token)).body;
     const meta2 = await metadata(children[2]!.token);
@@ -778,11 +803,12 @@ describe('parent → child cascades', () => {
     try {
       const cascadeId = await addSkuOnParent(adminToken);
       const cascadeJobs = async () => {
-        const [r] = await octo.admin.query<RowDataPacket[]>(`SELECT db_id, state, status_reason FROM ${meta('migration_jobs')} WHERE batch_id = ? ORDER BY db_id`, [cascadeId]);
-        return Object.fromEntries(r.map((j) => [j.db_id, { state: j.state, status_reason: j.status_reason }]));
+        const [r] = await octo.admin.query<RowDataPacket[]>(`SELECT db_id, state, status_reason, skip_reason, wait_reason FROM ${meta('migration_jobs')} WHERE batch_id = ? ORDER BY db_id`, [cascadeId]);
+        return Object.fromEntries(r.map((j) => [j.db_id, { state: j.state, status_reason: j.status_reason, skip_reason: j.skip_reason, wait_reason: j.wait_reason }]));
       };
       // The cascade's run leaves both children waiting, the batch open.
-      const waiting = { state: 'queued', status_reason: WAITING_FOR_DATABASE };
+      // Machines read why in wait_reason; status_reason keeps the sentence for people.
+      const waiting = { state: 'queued', status_reason: WAITING_FOR_DATABASE, skip_reason: null, wait_reason: 'database_not_ready' };
       const parked = (jobs: Record<string, { status_reason: string | null }>) => Object.values(jobs).filter((j) => j.status_reason === WAITING_FOR_DATABASE).length === 2;
       for (let i = 0; i < 200 && !parked(await cascadeJobs()); i++) await new Promise((r) => setTimeout(r, 50));
       expect(await cascadeJobs()).toEqual({ [late.db_id]: waiting, [broken.db_id]: waiting });
@@ -797,8 +823,8 @@ describe('parent → child cascades', () => {
       await waitForBatch(cascadeId);
 
       const done = await cascadeJobs();
-      expect(done[late.db_id]).toEqual({ state: 'succeeded', status_reason: null });
-      expect(done[broken.db_id]).toEqual({ state: 'skipped', status_reason: 'database failed: no tables to migrate' });
+      expect(done[late.db_id]).toEqual({ state: 'succeeded', status_reason: null, skip_reason: null, wait_reason: null });
+      expect(done[broken.db_id]).toEqual({ state: 'skipped', status_reason: 'database failed: no tables to migrate', skip_reason: 'no_database', wait_reason: null });
       expect(await showCreate(databaseName(late.db_id), 'products')).toBe(await showCreate(databaseName(admin.db_id), 'products'));
       const [custom] = await octo.admin.query<RowDataPacket[]>(`SELECT db_id FROM ${meta('table_customizations')} WHERE db_id IN (?, ?)`, [late.db_id, broken.db_id]);
       expect(custom).toEqual([]);

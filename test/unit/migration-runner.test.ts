@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
-import { cascadeBatchId, classify, ddlOf, normalizeDefinition, parseDefinition, parseDesired, sameDefinition } from '#core/migrations';
+import { cascadeBatchId } from '#core/cascade';
+import { classify, ddlOf, normalizeDefinition, parseDefinition, parseDesired, sameDefinition } from '#core/skeema';
 import { OutboxNotifier } from '#adapters/outbox-notifier';
 
 describe('classify', () => {

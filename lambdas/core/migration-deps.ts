@@ -1,0 +1,53 @@
+import type { Sleep } from './retry.ts';
+import type {
+  AuditLog,
+  BatchStore,
+  CascadeStore,
+  HostRunner,
+  HostSql,
+  Invoker,
+  JobState,
+  JobStore,
+  LogSink,
+  MetaStore,
+  MigrationLocks,
+  Notifier,
+  StorageQuotas,
+} from './ports.ts';
+
+export interface MigrationSettings {
+  maxRetries: number;
+  backoffMs: number;
+  /** A `running` job whose claim is older than this belongs to a dead worker; also the lock TTL (renewed every third of it). */
+  staleSeconds: number;
+  /** How long a run waits for a busy database: well inside M1's own time limit, which equals staleSeconds on AWS. */
+  lockWaitSeconds: number;
+  scriptTimeoutSeconds: number;
+  /** How long one push of tenant DDL may run before it is stopped on the server (the cascade's ALTERs are bounded by HostSql). */
+  ddlTimeoutSeconds: number;
+  /** Children altered at once per host (the HostSql pool size bounds it as well). */
+  cascadeConcurrency: number;
+  cascadeChunk: number;
+  adminEmail?: string;
+}
+
+/** What the migration engine's modules use; each takes this (or a Pick of it). */
+export interface MigrationDeps {
+  meta: MetaStore;
+  jobs: JobStore;
+  batches: BatchStore;
+  cascades: CascadeStore;
+  audit: AuditLog;
+  locks: MigrationLocks;
+  invoker: Invoker;
+  hostRunner: HostRunner;
+  hostSql: HostSql;
+  notifier: Notifier;
+  logs: LogSink;
+  settings: MigrationSettings;
+  /** /migrate is refused to a tenant over its storage quota (an ALTER copies the table). */
+  quotas?: Pick<StorageQuotas, 'assertCanWrite'>;
+  sleep?: Sleep;
+}
+
+export const TERMINAL: readonly JobState[] = ['succeeded', 'failed', 'skipped'];

@@ -1,0 +1,172 @@
+/**
+ * The migration engine's ports, split by job: jobs, batches, cascades (with customizations), the
+ * audit trail, and the per-database locks. One MySQL adapter implements the first four.
+ */
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+export type MigrationStage = 'backup' | 'update' | 'validate' | 'rollback' | 'verify';
+/** Why a cascade job was skipped, as machine state (status_reason keeps the text for people). */
+export type SkipReason = 'customized' | 'no_database';
+/** Why a cascade job still waits: its database was provisioning; the sweep resumes it once ready. */
+export type WaitReason = 'database_not_ready';
+
+export interface MigrationBatchRecord {
+  batchId: string;
+  tenantId: string;
+  dbId: string;
+  /** `tenant`: a tenant's own request; `cascade`: a parent change fanned out to its children. */
+  kind: 'tenant' | 'cascade';
+  parentJobId: string | null;
+  allowUnsafe: boolean;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface MigrationJobRecord {
+  jobId: string;
+  batchId: string;
+  dbId: string;
+  hostId: string;
+  table: string;
+  /** The desired CREATE TABLE (tenant jobs); null for cascade jobs, which use the parent job's. */
+  desiredSql: string | null;
+  state: JobState;
+  statusReason: string | null;
+  skipReason: SkipReason | null;
+  waitReason: WaitReason | null;
+  /** Tries started so far (counted before each push: one a dead worker made counts too). */
+  attempts: number;
+  flagged: boolean;
+  /** Set with the job's outcome, cleared once what follows it (customization mark, cascade, batch end) is done. */
+  followUp: boolean;
+  /** Definition before (backup), the DDL applied, and the definition read back after. */
+  beforeSql: string | null;
+  appliedSql: string | null;
+  afterSql: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface AuditEntry {
+  jobId: string;
+  attempt: number;
+  stage: MigrationStage;
+  outcome: 'ok' | 'failed';
+  detail: string | null;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export type NewMigrationJob = Pick<MigrationJobRecord, 'jobId' | 'dbId' | 'hostId' | 'table' | 'desiredSql'> & {
+  state?: JobState;
+  statusReason?: string | null;
+  skipReason?: SkipReason | null;
+};
+
+/** One outcome written on many jobs at once (the cascade's per-chunk write). */
+export interface JobOutcome {
+  state: JobState;
+  reason: string | null;
+  attempts: number;
+  flagged?: boolean;
+  skipReason?: SkipReason | null;
+}
+
+/** A parent change not applied to a child that customized the table: the definition it would have had. */
+export interface PendingParentChange {
+  table: string;
+  parentJobId: string;
+  cascadeJobId: string;
+  definition: string;
+  skippedAt: Date;
+}
+
+export type JobPatch = Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'followUp' | 'beforeSql' | 'appliedSql' | 'afterSql'>>;
+
+/** Migration jobs in MetaDB: claims, outcomes and the one attempt counter. */
+export interface JobStore {
+  getJob(jobId: string): Promise<MigrationJobRecord | undefined>;
+  /** queued (or `running` but stale) → running; false when another worker has it or it is done. */
+  claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
+  /** Counts one more try of a job, durably, before it starts; returns the count so far. */
+  countAttempt(jobId: string): Promise<number>;
+  /** Keeps a running job's claim fresh; on a queued job: a worker is on its way (waiting for the lock). */
+  touchJobs(jobIds: string[]): Promise<void>;
+  updateJob(jobId: string, patch: JobPatch): Promise<void>;
+  finishJobs(jobIds: string[], outcome: JobOutcome): Promise<void>;
+  /** running → queued (for the next try) without touching the claim owner's data. */
+  requeueJobs(jobIds: string[]): Promise<void>;
+  /**
+   * Tenant jobs whose worker vanished: `running` with a claim older than the limit, or still
+   * `queued` that long (its invocations gave up waiting for a busy database).
+   */
+  listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
+  listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+}
+
+/** Migration batches in MetaDB: one per request (or cascade), with its jobs and its emails. */
+export interface BatchStore {
+  /** Records a batch and its jobs together; throws DuplicateError (core/errors) when the batch id is taken. */
+  createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void>;
+  getBatch(batchId: string): Promise<MigrationBatchRecord | undefined>;
+  listJobs(batchId: string): Promise<MigrationJobRecord[]>;
+  countJobs(batchId: string): Promise<Partial<Record<JobState, number>>>;
+  /** Marks the batch finished once every job is, with its emails pending; true for the one caller that did. */
+  finishBatchIfDone(batchId: string): Promise<boolean>;
+  /** Finished batches whose emails are still pending, finished between `minAgeSeconds` and a day ago. */
+  listUnnotifiedBatches(minAgeSeconds: number, limit: number): Promise<string[]>;
+  markNotified(batchId: string): Promise<void>;
+  /** Unfinished batches whose jobs all ended (and were followed up) longer ago than the limit. */
+  listDoneUnfinishedBatches(staleAfterSeconds: number, limit: number): Promise<string[]>;
+}
+
+/** A parent's children, their cascade jobs per host, and the tables they customized. */
+export interface CascadeStore {
+  /** Databases created from this parent (its children), with their hosts. */
+  listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
+  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is `ready`. */
+  claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
+  /**
+   * After a cascade run on a host: its queued jobs of a database that never became ready (failed)
+   * are skipped (`no_database`), the rest (still provisioning) wait (`database_not_ready`, with
+   * `waitingText` for people).
+   */
+  parkCascadeJobs(batchId: string, hostId: string, waitingText: string): Promise<void>;
+  /**
+   * Cascades (batch, host) nobody is running: a job `running` with a stale claim, or `queued`
+   * (database not provisioning) untouched that long or waiting for its database.
+   */
+  listCascadesToResume(staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>>;
+  /** A worker is on its way to a cascade's jobs on a host: its queued and stale ones become queued, freshly touched, no longer waiting. */
+  handOverCascade(batchId: string, hostId: string, staleAfterSeconds: number): Promise<void>;
+  /** A cascade worker's heartbeat for the jobs of its host still queued. */
+  touchQueuedCascade(batchId: string, hostId: string): Promise<void>;
+  markCustomized(dbId: string, table: string, jobId: string): Promise<void>;
+  customizedDatabases(dbIds: string[], table: string): Promise<Set<string>>;
+  /** The tables of one database that its tenant customized, by name. */
+  customizedTables(dbId: string): Promise<string[]>;
+  /** Per customized table of one database, the newest parent change its cascade skipped there. */
+  pendingParentChanges(dbId: string): Promise<PendingParentChange[]>;
+}
+
+/** Each job's stages, per try, with timestamps and details. */
+export interface AuditLog {
+  addAudit(entries: AuditEntry[]): Promise<void>;
+  listAudit(jobIds: string[]): Promise<AuditEntry[]>;
+}
+
+/** All of MetaDB's migration tables: what the one MySQL adapter implements. */
+export type MigrationStore = JobStore & BatchStore & CascadeStore & AuditLog;
+
+/** Per-database locks with a token and a TTL (Redis), so one migration at a time runs on a database. */
+export interface MigrationLocks {
+  /** Takes a lock if free: returns its token, or undefined when another holder has it. */
+  tryLock(name: string, ttlMs: number): Promise<string | undefined>;
+  tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>>;
+  unlock(name: string, token: string): Promise<void>;
+  unlockMany(locks: Array<{ name: string; token: string }>): Promise<void>;
+  /** Extends each lock that still holds its token (heartbeat and fencing check); false where it is lost. */
+  renewLocks(locks: Array<{ name: string; token: string }>, ttlMs: number): Promise<boolean[]>;
+}
