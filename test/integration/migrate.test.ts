@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,54 +12,29 @@ import { ddlOf } from '#core/skeema';
 import type { HostRunner, LogRecord } from '#core/ports';
 import { MysqlHostSql } from '#adapters/mysql-host-sql';
 import { main as adminMain } from '../../bin/admin.ts';
+import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-capture.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { parseMysqlUrl } from '#shared/config';
 
-// Mailgun's API, captured: every request the real mailgun.js client sends lands here.
-interface Captured {
-  path: string;
-  auth: string;
-  fields: Record<string, string>;
-}
-const mails: Captured[] = [];
-/** Mailgun answers 503 to this many more requests (a mail outage). */
-let mailOutage = 0;
-let mailServer: Server;
-async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const form = await new Request('http://x', { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body: Buffer.concat(chunks) }).formData();
-  return Object.fromEntries([...form.entries()].map(([k, v]) => [k, String(v)]));
-}
-
 const ADMIN_EMAIL = 'ops@example.com';
 let octo: TestOctoDb;
+let mailgun: MailgunCapture;
 let realRunner: HostRunner;
 
 beforeAll(async () => {
-  mailServer = createServer(async (req, res) => {
-    if (mailOutage > 0) {
-      mailOutage--;
-      req.resume();
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"Service Unavailable"}');
-      return;
-    }
-    mails.push({ path: req.url ?? '', auth: String(req.headers.authorization), fields: await readForm(req) });
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"<x@mg>","message":"Queued. Thank you."}');
-  });
-  await new Promise<void>((r) => mailServer.listen(0, '127.0.0.1', r));
+  mailgun = await startMailgunCapture();
   octo = await startTestOctoDb({
     OCTODB_MIGRATION_BACKOFF_MS: '20',
     OCTODB_MAILGUN_API_KEY: 'key-test-123',
     OCTODB_MAILGUN_DOMAIN: 'mg.example.com',
-    OCTODB_MAILGUN_URL: `http://127.0.0.1:${(mailServer.address() as AddressInfo).port}`,
+    OCTODB_MAILGUN_URL: mailgun.url,
     OCTODB_ADMIN_EMAIL: ADMIN_EMAIL,
   });
   realRunner = octo.deps.hostRunner;
 });
 afterAll(async () => {
   await octo?.close();
-  mailServer?.close();
+  await mailgun?.close();
 });
 
 const meta = (table: string) => `\`${octo.metaDb}\`.${table}`;
@@ -393,11 +366,11 @@ describe('retries', () => {
       expect((await stages(job.job_id)).filter((s) => s.stage === 'update').map((s) => s.attempt)).toEqual([1, 2, 3]);
       expect(await rows(t.db, "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = '" + t.db + "' AND table_name = 'items'")).toEqual([{ n: 0 }]);
 
-      const toAdmin = mails.find((m) => m.fields.to === ADMIN_EMAIL && m.fields.text?.includes(job.job_id));
+      const toAdmin = mailgun.mails.find((m) => m.fields.to === ADMIN_EMAIL && m.fields.text?.includes(job.job_id));
       expect(toAdmin).toBeDefined();
       expect(toAdmin!.path).toBe('/v3/mg.example.com/messages');
       expect(toAdmin!.fields.subject).toMatch(/failed for good/);
-      const toTenant = mails.find((m) => m.fields.to === t.email && m.fields.subject?.includes(res.batch_id));
+      const toTenant = mailgun.mails.find((m) => m.fields.to === t.email && m.fields.subject?.includes(res.batch_id));
       expect(toTenant!.fields.text).toMatch(/items: failed/);
       expect(toTenant!.auth).toBe(`Basic ${Buffer.from('api:key-test-123').toString('base64')}`);
     } finally {
@@ -491,7 +464,7 @@ describe('notifications', () => {
     const t = await tenant();
     const res = await migrate(t.token, `${ITEMS}\nCREATE TABLE tags (id int unsigned NOT NULL, PRIMARY KEY (id));`);
     await octo.invoker.idle();
-    const sent = mails.filter((m) => m.fields.to === t.email);
+    const sent = mailgun.mails.filter((m) => m.fields.to === t.email);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.fields).toMatchObject({ from: expect.stringContaining('OctoDB'), subject: expect.stringContaining(res.batch_id) });
     expect(sent[0]!.fields.text).toMatch(/- items: succeeded/);
@@ -947,7 +920,7 @@ describe('parent → child cascades', () => {
     await octo.invoker.idle();
     expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
     const adminEmail = (await octo.deps.meta.getTenant((await octo.deps.meta.getDatabase(admin.db_id))!.tenantId))!.email;
-    expect(mails.filter((m) => m.fields.to === adminEmail).map((m) => m.fields.subject)).toEqual(
+    expect(mailgun.mails.filter((m) => m.fields.to === adminEmail).map((m) => m.fields.subject)).toEqual(
       expect.arrayContaining([expect.stringContaining(sub.batch_id), expect.stringContaining(cascadeBatchId(parentJobId))]),
     );
   });
@@ -957,7 +930,7 @@ describe('parent → child cascades', () => {
     const realStore = octo.deps.migrations;
     octo.deps.migrations = Object.assign(Object.create(realStore), { listChildren: () => Promise.reject(new Error('MetaDB went away')) });
     let sub: { batch_id: string; jobs: Array<{ job_id: string }> };
-    const fresh = mails.length;
+    const fresh = mailgun.mails.length;
     try {
       sub = (await octo.post<typeof sub>('/migrate', { sql: SKU }, adminToken)).body;
       await octo.invoker.idle();
@@ -973,7 +946,7 @@ describe('parent → child cascades', () => {
     const job = await jobRow(parentJobId);
     expect(job).toMatchObject({ state: 'succeeded', flagged: 1, follow_up: 1 });
     expect(String(job.status_reason)).toMatch(/cascade to child databases\) keeps failing: MetaDB went away/);
-    expect(mails.slice(fresh).filter((m) => m.fields.to === ADMIN_EMAIL).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
+    expect(mailgun.mails.slice(fresh).filter((m) => m.fields.to === ADMIN_EMAIL).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
 
     // MetaDB is back: the mark stays, so a sweep still delivers the change to the child.
     await octo.invoker.invokeAsync('migrate-run', { sweep: true });
@@ -985,18 +958,18 @@ describe('parent → child cascades', () => {
 
   it('sends a batch email that a mail outage held back on a later sweep, once', async () => {
     const t = await tenant();
-    const fresh = mails.length;
-    mailOutage = 1;
+    const fresh = mailgun.mails.length;
+    mailgun.outage = 1;
     const sub = await migrate(t.token, ITEMS);
-    expect(mailOutage).toBe(0); // the one send was refused
-    expect(mails.slice(fresh).filter((m) => m.fields.to === t.email)).toEqual([]);
+    expect(mailgun.outage).toBe(0); // the one send was refused
+    expect(mailgun.mails.slice(fresh).filter((m) => m.fields.to === t.email)).toEqual([]);
     // Past the sweep's grace minute, the held-back email goes out, and only once.
     await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NOW(3) - INTERVAL 2 MINUTE WHERE batch_id = ?`, [sub.batch_id]);
     for (let i = 0; i < 2; i++) {
       await octo.invoker.invokeAsync('migrate-run', { sweep: true });
       await octo.invoker.idle();
     }
-    expect(mails.slice(fresh).filter((m) => m.fields.to === t.email).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
+    expect(mailgun.mails.slice(fresh).filter((m) => m.fields.to === t.email).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
   });
 
   it('the sweep closes a batch whose worker died after its last job, and sends its email once', async () => {
@@ -1004,7 +977,7 @@ describe('parent → child cascades', () => {
     const sub = await migrate(t.token, ITEMS);
     // As if the worker died between the job's outcome and closing the batch.
     await octo.admin.query(`UPDATE ${meta('migration_batches')} SET finished_at = NULL WHERE batch_id = ?`, [sub.batch_id]);
-    const fresh = mails.length;
+    const fresh = mailgun.mails.length;
     await octo.invoker.invokeAsync('migrate-run', { sweep: true });
     await octo.invoker.idle();
     // Ended too recently: a live worker may still be closing it.
@@ -1015,7 +988,7 @@ describe('parent → child cascades', () => {
     await waitForBatch(sub.batch_id, 10_000);
     await octo.invoker.invokeAsync('migrate-run', { sweep: true });
     await octo.invoker.idle();
-    expect(mails.slice(fresh).filter((m) => m.fields.to === t.email).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
+    expect(mailgun.mails.slice(fresh).filter((m) => m.fields.to === t.email).map((m) => m.fields.subject)).toEqual([expect.stringContaining(sub.batch_id)]);
   });
 
   it('a cascade whose worker died between chunks resumes where it stopped on the next sweep', async () => {

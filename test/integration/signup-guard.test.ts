@@ -1,38 +1,16 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseName, databaseUser, newDbId } from '#core/ids';
+import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-capture.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 
-// Mailgun's API, captured: every request the real mailgun.js client sends lands here.
-const mails: Array<Record<string, string>> = [];
-/** Mailgun answers 503 to this many more requests (a mail outage). */
-let mailOutage = 0;
-let mailServer: Server;
-async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const form = await new Request('http://x', { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body: Buffer.concat(chunks) }).formData();
-  return Object.fromEntries([...form.entries()].map(([k, v]) => [k, String(v)]));
-}
-
+let mailgun: MailgunCapture;
 beforeAll(async () => {
-  mailServer = createServer(async (req, res) => {
-    if (mailOutage > 0) {
-      mailOutage--;
-      req.resume();
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"Service Unavailable"}');
-      return;
-    }
-    mails.push(await readForm(req));
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"<x@mg>","message":"Queued. Thank you."}');
-  });
-  await new Promise<void>((r) => mailServer.listen(0, '127.0.0.1', r));
+  mailgun = await startMailgunCapture();
 });
-afterAll(() => mailServer?.close());
+afterAll(() => mailgun?.close());
 
 const PASSWORD = 'a-long-password';
 
@@ -116,15 +94,15 @@ describe('email verification before provisioning', () => {
       OCTODB_SIGNUP_CODE_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
       OCTODB_MAILGUN_API_KEY: 'key-test-123',
       OCTODB_MAILGUN_DOMAIN: 'mg.example.com',
-      OCTODB_MAILGUN_URL: `http://127.0.0.1:${(mailServer.address() as AddressInfo).port}`,
+      OCTODB_MAILGUN_URL: mailgun.url,
     });
   });
   afterAll(async () => octo?.close());
 
   /** The last code Mailgun was asked to send to `email`. */
   const codeFor = (email: string): string => {
-    const mail = mails.filter((m) => m.to === email).at(-1);
-    const code = /\b(\d{8})\b/.exec(mail?.text ?? '')?.[1];
+    const mail = mailgun.mails.filter((m) => m.fields.to === email).at(-1);
+    const code = /\b(\d{8})\b/.exec(mail?.fields.text ?? '')?.[1];
     if (!code) throw new Error(`no code mailed to ${email}`);
     return code;
   };
@@ -140,8 +118,8 @@ describe('email verification before provisioning', () => {
     expect(res).toMatchObject({ status: 202, body: { status: 'unverified' } });
     const dbId = String(res.body.db_id);
     const code = codeFor(email);
-    expect(mails.filter((m) => m.to === email)).toHaveLength(1);
-    expect(mails.at(-1)).toMatchObject({ from: expect.any(String), subject: expect.stringMatching(/verification code/i) });
+    expect(mailgun.mails.filter((m) => m.fields.to === email)).toHaveLength(1);
+    expect(mailgun.mails.at(-1)?.fields).toMatchObject({ from: expect.any(String), subject: expect.stringMatching(/verification code/i) });
 
     // Only the code's hash is stored; nothing exists on the host; no token before verifying.
     const [[stored]] = await octo.admin.query<RowDataPacket[]>(`SELECT code_hash, attempts FROM ${h.meta('signup_verifications')} WHERE db_id = ?`, [dbId]);
@@ -203,9 +181,9 @@ describe('email verification before provisioning', () => {
 
   it('answers 503 when the code cannot be mailed, and signing up again sends one', async () => {
     const email = uniqueEmail();
-    mailOutage = 10; // mailgun.js does not retry: one refusal fails the send
+    mailgun.outage = 10; // mailgun.js does not retry: one refusal fails the send
     const first = await h.signup(email);
-    mailOutage = 0;
+    mailgun.outage = 0;
     expect(first.status).toBe(503);
     const again = await h.signup(email);
     expect(again).toMatchObject({ status: 202, body: { status: 'unverified' } });
