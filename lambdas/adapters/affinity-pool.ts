@@ -7,7 +7,9 @@ import { BusyError } from '#core/errors';
  * as connections, most statements skip the switch.
  *
  * Fair share is per tenant (one tenant may own many logins, one per database):
- * - a tenant holds at most `perTenant` connections at once;
+ * - a tenant holds at most `perTenant` connections at once, and only `slowPerTenant` while its
+ *   statements are slow (one held past `slowMs`, or ended past it in the last `slowCooldownMs`):
+ *   on a host of few cores a tenant's slow statements cost CPU the others need, so it gets fewer;
  * - the last `reserve` free connections go only to tenants holding none, so tenants running slow
  *   statements on their first connection cannot starve a tenant that holds nothing;
  * - freed room goes to the waiter whose tenant holds the fewest connections (the earliest among
@@ -28,7 +30,15 @@ export interface PoolLimits {
   /** Free connections a tenant already holding one may not take: kept for tenants holding none. */
   reserve: number;
   acquireTimeoutMs: number;
+  /** A statement held this long is slow; 0 or absent: no slow-tenant cap. */
+  slowMs?: number;
+  /** Connections a tenant with slow statements may hold at once (≤ perTenant). */
+  slowPerTenant?: number;
+  /** How long a tenant stays slow after its last slow statement ended. */
+  slowCooldownMs?: number;
 }
+
+const SLOW_COOLDOWN_MS = 10_000;
 
 interface Waiter<C, O> {
   tenant: string;
@@ -47,6 +57,9 @@ export class AffinityPool<C, O = void> {
   /** Which tenant holds each handed-out connection, and how many each holds (being opened and charges included). */
   private readonly holders = new Map<PoolSlot<C>, string>();
   private readonly held = new Map<string, number>();
+  /** When each handed-out connection was taken, and until when each tenant counts as slow. */
+  private readonly since = new Map<PoolSlot<C>, number>();
+  private readonly slowUntil = new Map<string, number>();
   private opening = 0;
 
   constructor(
@@ -113,7 +126,17 @@ export class AffinityPool<C, O = void> {
   private mayTake(tenant: string): boolean {
     const held = this.heldBy(tenant);
     const room = this.room();
-    return held < this.limits.perTenant && room > 0 && (held === 0 || room > this.limits.reserve);
+    return held < this.capOf(tenant) && room > 0 && (held === 0 || room > this.limits.reserve);
+  }
+
+  /** `perTenant`, or `slowPerTenant` while the tenant's statements are slow. */
+  private capOf(tenant: string): number {
+    const { slowMs, slowPerTenant, perTenant } = this.limits;
+    if (!slowMs || slowPerTenant === undefined) return perTenant;
+    const now = Date.now();
+    if ((this.slowUntil.get(tenant) ?? 0) > now) return slowPerTenant;
+    for (const [slot, taken] of this.since) if (now - taken > slowMs && this.holders.get(slot) === tenant) return slowPerTenant;
+    return perTenant;
   }
 
   private take(tenant: string, who: string, opener: O): Promise<PoolSlot<C>> {
@@ -148,11 +171,11 @@ export class AffinityPool<C, O = void> {
     const at = this.waiting.indexOf(waiter);
     if (at < 0) return;
     this.waiting.splice(at, 1);
-    const atCap = this.heldBy(waiter.tenant) >= this.limits.perTenant;
+    const cap = this.capOf(waiter.tenant);
     waiter.reject(
       new BusyError(
-        atCap
-          ? `Too many statements of this tenant at once (at most ${this.limits.perTenant} run together), try again`
+        this.heldBy(waiter.tenant) >= cap
+          ? `Too many statements of this tenant at once (at most ${cap} run together${cap < this.limits.perTenant ? ' while its statements are slow' : ''}), try again`
           : `Database host busy: no connection free within ${this.limits.acquireTimeoutMs} ms, try again`,
         { code: 'BUSY' },
       ),
@@ -174,11 +197,13 @@ export class AffinityPool<C, O = void> {
     this.opening--;
     this.all.add(slot);
     this.holders.set(slot, tenant);
+    this.since.set(slot, Date.now());
     return slot;
   }
 
   private hold(slot: PoolSlot<C>, tenant: string): PoolSlot<C> {
     this.holders.set(slot, tenant);
+    this.since.set(slot, Date.now());
     this.count(tenant, 1);
     return slot;
   }
@@ -188,6 +213,18 @@ export class AffinityPool<C, O = void> {
     if (tenant === undefined) return;
     this.holders.delete(slot);
     this.count(tenant, -1);
+    const taken = this.since.get(slot);
+    this.since.delete(slot);
+    const { slowMs } = this.limits;
+    if (slowMs && taken !== undefined && Date.now() - taken > slowMs) {
+      this.slowUntil.set(tenant, Date.now() + (this.limits.slowCooldownMs ?? SLOW_COOLDOWN_MS));
+      if (this.slowUntil.size > 10_000) this.forgetCooledDown();
+    }
+  }
+
+  private forgetCooledDown(): void {
+    const now = Date.now();
+    for (const [tenant, until] of this.slowUntil) if (until <= now) this.slowUntil.delete(tenant);
   }
 
   private heldBy(tenant: string): number {

@@ -22,6 +22,9 @@ export interface TenantSqlLimits {
   poolSize: number;
   /** Connections one tenant (all its databases together) holds at once; default 4. */
   tenantConcurrency?: number;
+  /** A statement running longer is slow: its tenant then holds at most `slowTenantConcurrency` connections for a while. */
+  slowStatementMs?: number;
+  slowTenantConcurrency?: number;
   /** Longest a statement waits for a pooled connection before a 503. */
   acquireTimeoutMs: number;
   /** After the time limit, how long before the watchdog answers TIMEOUT and stops the statement (tests shorten it). */
@@ -146,7 +149,14 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       const reserve = poolSize > 1 ? Math.max(1, Math.floor(poolSize / 4)) : 0;
       const created: HostPool = {
         pool: new AffinityPool<Connection, TenantLogin>(
-          { size: poolSize, perTenant: Math.min(tenantConcurrency, poolSize), reserve, acquireTimeoutMs },
+          {
+            size: poolSize,
+            perTenant: Math.min(tenantConcurrency, poolSize),
+            reserve,
+            acquireTimeoutMs,
+            slowMs: this.limits.slowStatementMs,
+            slowPerTenant: Math.min(this.limits.slowTenantConcurrency ?? tenantConcurrency, tenantConcurrency, poolSize),
+          },
           (slot, login) => this.open(created, slot, login),
           closeHard,
         ),

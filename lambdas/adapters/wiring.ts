@@ -153,6 +153,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
     poolSize: config.OCTODB_QUERY_POOL_SIZE,
     tenantConcurrency: config.OCTODB_QUERY_TENANT_CONCURRENCY,
+    slowStatementMs: config.OCTODB_QUERY_SLOW_STATEMENT_MS,
+    slowTenantConcurrency: config.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
     acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
   });
   const storageState = new RedisStorageState(redis, metaLogin.database);

@@ -150,6 +150,10 @@ const settings = z.object({
   // --- /query fair share (issue 10) ---
   /** Pooled connections one tenant (all its databases together) holds at once on a host; more statements wait their turn. */
   OCTODB_QUERY_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  /** A /query statement holding its connection longer than this is slow (0: never); its tenant then gets the cap below for 10 s. */
+  OCTODB_QUERY_SLOW_STATEMENT_MS: z.coerce.number().int().min(0).default(250),
+  /** Connections a tenant whose statements are slow holds at once: slow statements cost CPU the host's other tenants need. */
+  OCTODB_QUERY_SLOW_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
 
   // --- rate limits (docs/limits.md) ---
   /** /query per tenant, shared by every process; a tenant's plan (`npm run admin -- set-limits`) overrides it. */

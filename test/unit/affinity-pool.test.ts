@@ -177,4 +177,43 @@ describe('AffinityPool', () => {
     await settled(Promise.resolve());
     expect(served).toEqual([next]);
   });
+
+  describe('slow tenants', () => {
+    /** slowMs 20, slow cap 1, cooldown 200 ms: a tenant whose statement was held past 20 ms gets one connection. */
+    const slowPool = () =>
+      new AffinityPool<number>(
+        { size: 8, perTenant: 4, reserve: 0, acquireTimeoutMs: 1000, slowMs: 20, slowPerTenant: 1, slowCooldownMs: 200 },
+        (() => {
+          let n = 0;
+          return async () => ++n;
+        })(),
+        () => undefined,
+      );
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('caps a tenant at one connection while one of its statements is held past slowMs, and not another tenant', async () => {
+      const pool = slowPool();
+      const first = await pool.acquire('slow', 'slow');
+      await sleep(30);
+      expect(await settled(pool.acquire('slow', 'slow'))).toBe(false);
+      const fast = await Promise.all([1, 2, 3, 4].map(() => pool.acquire('fast', 'fast')));
+      expect(fast).toHaveLength(4);
+      pool.release(first);
+    });
+
+    it('keeps the cap for the cooldown after the slow statement ended, then lifts it', async () => {
+      const pool = slowPool();
+      const first = await pool.acquire('slow', 'slow');
+      await sleep(30);
+      pool.release(first);
+      const again = await pool.acquire('slow', 'slow');
+      const queued = pool.acquire('slow', 'slow');
+      expect(await settled(queued)).toBe(false);
+      pool.release(again);
+      pool.release(await queued); // served as soon as its tenant held none, and given back at once
+      await sleep(250);
+      const [a, b] = [await pool.acquire('slow', 'slow'), await pool.acquire('slow', 'slow')];
+      expect(a.conn).not.toBe(b.conn);
+    });
+  });
 });
