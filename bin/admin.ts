@@ -16,7 +16,8 @@ import { ConflictError, OctoError } from '#core/errors';
 import { HandoffLogSink } from '#adapters/handoff-log-sink';
 import { buildDeps, type Deps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
-import { setLimitsRequest, setQuotaRequest, signupRequest } from '#shared/requests';
+import { issuesOf, setLimitsRequest, setQuotaRequest, signupRequest } from '#shared/requests';
+import type { ZodError } from 'zod';
 import { setQuota } from '../lambdas/admin/set-quota.ts';
 import { localSecrets } from './local.ts';
 
@@ -84,10 +85,7 @@ ${usage}`);
   }
   const { name, email, password, template } = values;
   const parsed = signupRequest.safeParse({ name, email, password, template: template ?? 'default' });
-  if (!parsed.success) {
-    console.error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
-    return 2;
-  }
+  if (!parsed.success) return badInput(parsed.error);
   if (env.OCTODB_ADMIN_FUNCTION) {
     const answer = await invoke(env.OCTODB_ADMIN_FUNCTION, parsed.data);
     if (answer.error) {
@@ -119,8 +117,8 @@ ${usage}`);
   }
 }
 
-function badInput(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): number {
-  console.error(`${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${usage}`);
+function badInput(error: ZodError): number {
+  console.error(`${issuesOf(error, '\n')}\n${usage}`);
   return 2;
 }
 

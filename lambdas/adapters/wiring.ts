@@ -146,7 +146,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       : undefined;
   const logs = overrides.logs ?? logSinkFor(config);
   // On Lambda a buffer would freeze with the sandbox: there each query's record is sent before it answers.
-  const queryLogBuffer = config.OCTODB_LOG_QUEUE_URL ? undefined : new BufferedLogSink(logs);
+  const queryLogBuffer = config.OCTODB_RUNTIME === 'lambda' ? undefined : new BufferedLogSink(logs);
   const tenantSql = new MysqlTenantSqlRunner({
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
     maxResultBytes: config.OCTODB_QUERY_MAX_RESULT_BYTES,
@@ -166,7 +166,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       measureIntervalMs: config.OCTODB_STORAGE_MEASURE_INTERVAL_MS,
       stateCacheMs: config.OCTODB_STORAGE_STATE_CACHE_MS,
       // As with query logs: on Lambda work left after the answer would freeze with the sandbox.
-      awaitMeasurement: Boolean(config.OCTODB_LOG_QUEUE_URL),
+      awaitMeasurement: config.OCTODB_RUNTIME === 'lambda',
       onError: (error) => logger.warn('storage measurement failed', { error: error as Error }),
     },
   );

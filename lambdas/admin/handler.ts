@@ -2,7 +2,7 @@ import { createAdmin } from '#core/admin';
 import { OctoError } from '#core/errors';
 import { setTenantLimit } from '#core/rate-limits';
 import { deps } from '#adapters/wiring';
-import { setLimitsRequest, signupRequest } from '#shared/requests';
+import { issuesOf, setLimitsRequest, signupRequest } from '#shared/requests';
 import { isSetQuota, setQuota } from './set-quota.ts';
 
 /**
@@ -16,7 +16,7 @@ export async function handler(event: unknown): Promise<Record<string, unknown>> 
   if (isSetQuota(event)) return answerOf(async () => setQuota(event, await deps()));
   if ((event as { action?: unknown } | null)?.action === 'set-limits') return setLimits(event);
   const parsed = signupRequest.safeParse(event);
-  if (!parsed.success) return { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  if (!parsed.success) return { error: issuesOf(parsed.error) };
   const d = await deps();
   try {
     return await createAdmin(parsed.data, {
@@ -33,7 +33,7 @@ export async function handler(event: unknown): Promise<Record<string, unknown>> 
 /** `{action: 'set-limits', tenant, route, limit}`: a tenant's own rate limit on one route (a plan). */
 async function setLimits(event: unknown): Promise<Record<string, unknown>> {
   const parsed = setLimitsRequest.safeParse(event);
-  if (!parsed.success) return { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  if (!parsed.success) return { error: issuesOf(parsed.error) };
   return answerOf(async () => setTenantLimit(parsed.data, await deps()));
 }
 

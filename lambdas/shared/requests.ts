@@ -7,6 +7,9 @@ import { DB_ID_PATTERN } from '#core/ids';
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+/** A request's problems as one line per field, for operator answers that are not HTTP responses. */
+export const issuesOf = (error: z.ZodError, separator = '; '): string => error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(separator);
+
 export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export const signupRequest = z.object({
