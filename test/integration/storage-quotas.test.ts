@@ -50,6 +50,18 @@ async function writeUntilAccepted(who: Tenant, sql: string, timeoutMs = 60_000) 
   }
 }
 
+/** Writes until one is refused (at most `tries`), and returns every answer it got. */
+async function writeUntilRefused(who: Tenant, sql: string, tries = 5) {
+  const answers: Array<{ status: number; code: unknown }> = [];
+  for (let i = 0; i < tries; i++) {
+    const res = await query(who, sql);
+    answers.push({ status: res.status, code: res.body.code });
+    if (res.status !== 200) return answers;
+    await new Promise((r) => setTimeout(r, 250)); // past the 200 ms measurement window
+  }
+  return answers;
+}
+
 beforeAll(async () => {
   // A short window keeps the test quick; the behaviour does not depend on it.
   octo = await startTestOctoDb({ OCTODB_STORAGE_MEASURE_INTERVAL_MS: '200', OCTODB_STORAGE_STATE_CACHE_MS: '0' });
@@ -120,7 +132,11 @@ describe('storage quota per tenant', () => {
 
   it('lets an operator raise a quota: the tenant over its old one writes at once', async () => {
     expect((await query(a, BIG_INSERT)).status).toBe(200);
-    expect((await query(a, SMALL_INSERT)).status).toBe(403);
+    // Measured at most once a window per database: a write inside the window of the previous test's
+    // measurement is let through (the documented overshoot); the one after the next measurement is not.
+    const answers = await writeUntilRefused(a, SMALL_INSERT);
+    expect(answers.at(-1)).toEqual({ status: 403, code: 'QUOTA_EXCEEDED' });
+    expect(answers.length).toBeLessThanOrEqual(2);
     expect(await adminFunction({ action: 'set-quota', tenant_id: a.tenant_id, bytes: null })).toMatchObject({ quota_bytes: 1024 * 1024 * 1024, default: true });
     expect((await query(a, SMALL_INSERT)).status).toBe(200);
     const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${octo.metaDb}\`.tenant_quotas WHERE tenant_id = ?`, [a.tenant_id]);
