@@ -1,8 +1,7 @@
 import { z } from 'zod';
+import { ORIGIN } from '#core/patterns';
 import { parseRateLimit, type RateLimit } from '#core/token-bucket';
 
-/** A browser origin: scheme, host, optional port; what the Origin request header carries. */
-export const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 /** A rate limit setting: `N/s` or `N/Ts` (N per T seconds), optionally ` burst B`. */
 const rateLimit = (fallback: string) =>
   z
