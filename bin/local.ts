@@ -22,6 +22,7 @@ import { WorkerConsumer } from '#adapters/worker-consumer';
 import { buildDeps, type Deps, useDeps } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { logger } from '#shared/logger';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
@@ -71,15 +72,15 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   // Logs: in-process queue → L1 → dynalite (embedded, data under OCTODB_DYNALITE_DIR).
   const dynalite = config.OCTODB_DYNAMODB_ENDPOINT ? undefined : await startDynalite(resolve(ROOT, config.OCTODB_DYNALITE_DIR));
   const depsConfig = { ...config, OCTODB_DYNAMODB_ENDPOINT: config.OCTODB_DYNAMODB_ENDPOINT ?? dynalite?.endpoint };
-  // L1 on a worker thread, as on AWS it is a Lambda of its own; batches of 25 as the CDK stack's.
+  // L1 on a worker thread, as on AWS it is a Lambda of its own; batches, time limit and receives
+  // as the CDK stack's (LOG_PIPELINE), with a growing wait between receives; past the last, and
+  // at shutdown, messages go to the dead-letter file, sent again at the next start.
   const logConsumer = new WorkerConsumer(new URL('./local-log-worker.mjs', import.meta.url), depsConfig);
-  // SQS's 3 receives, but received again 30 s after the first failure and 5 min after the second,
-  // so a DynamoDB outage up to ~5 min loses nothing; past that, and at shutdown, messages go to
-  // the dead-letter file, sent again at the next start.
   const logQueue = new LocalLogQueue((event) => logConsumer.consume(event), {
-    batchSize: 25,
-    visibilityTimeoutMs: 30_000,
-    visibilityBackoff: 10,
+    batchSize: LOG_PIPELINE.batchSize,
+    visibilityTimeoutMs: LOG_PIPELINE.ingestTimeoutSeconds * 1000,
+    visibilityBackoff: LOG_PIPELINE.localVisibilityBackoff,
+    maxReceiveCount: LOG_PIPELINE.maxReceiveCount,
     deadLetterFile: resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE),
   });
   const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });

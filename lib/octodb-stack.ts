@@ -6,6 +6,8 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import type { ConfigEnvironment } from '#shared/config';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { Alarms, FIVE_MINUTES } from './alarms.ts';
 import { Api } from './api.ts';
 import { Cache } from './cache.ts';
@@ -17,11 +19,13 @@ import { type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
 
-/** The host id MetaDB knows the EC2 MySQL host by. */
+/** The host id MetaDB knows the EC2 MySQL host by (an OPAQUE_ID, lambdas/core/patterns.ts). */
 export const HOST_ID = 'mysql-1';
-/** Skeema runs on the host may take this long before SSM gives up (OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS). */
-const HOST_SCRIPT_TIMEOUT_SECONDS = 600;
-/** LF6 and M1 wait for SSM: the longest a Lambda may run. */
+/**
+ * LF6, M1 and the admin function wait for host scripts through SSM (each at most
+ * HOST_SCRIPT_TIMEOUT_SECONDS, lambdas/core/host-script-timeout.ts; bindHostRunner checks the wait
+ * fits) and a migration job runs several: the longest a Lambda may run.
+ */
 const HOST_WORKER_TIMEOUT = Duration.minutes(15);
 const API_TIMEOUT = Duration.seconds(20);
 
@@ -108,7 +112,7 @@ export class OctoDbStack extends Stack {
       bundleDirs: templates,
     }, admin) // creates the database and user, sets the tenant's password, reads a parent's tables
       .bindTemplates()
-      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey) // seals the tenant's MySQL password
       .bindLogQueue(logging.queue);
     const migrateRun = fn('MigrateRun', {
@@ -120,7 +124,7 @@ export class OctoDbStack extends Stack {
       reservedConcurrency: s.migrateRunConcurrency,
       environment: { OCTODB_MIGRATION_MAX_RETRIES: String(s.migrationMaxRetries) },
     }, admin) // ALTERs tenant tables (Skeema on the host, the cascade's direct ALTERs)
-      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindHostRunner([host.instance.instanceId])
       .bindSelfInvoke('migrate-run')
       .bindLogQueue(logging.queue)
       .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
@@ -133,7 +137,7 @@ export class OctoDbStack extends Stack {
       bundleDirs: templates,
     }, admin) // provisions parent databases like LF6
       .bindTemplates()
-      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey)
       .bindLogQueue(logging.queue);
     const authorizer = fn('Authorizer', {
@@ -144,7 +148,7 @@ export class OctoDbStack extends Stack {
     }, api).bindJwtKey(secrets.jwt);
     // Signup's guard, shared by /signup and /verify. A Lambda instance serves one request at a time,
     // so bcrypt runs on the request's own thread there (a worker would only add a thread start).
-    const signupGuard = {
+    const signupGuard: ConfigEnvironment = {
       OCTODB_PASSWORD_WORKERS: '0',
       OCTODB_HOST_MAX_DATABASES: String(s.hostMaxDatabases),
       OCTODB_SIGNUP_VERIFY_EMAIL: String(s.signupVerifyEmail),
@@ -290,7 +294,7 @@ export class OctoDbStack extends Stack {
     // --- alarms ---
     const alarms = (this.alarms = new Alarms(this, 'Alarms', { email: s.alarmEmail }));
     alarms.whenAbove('LogDeadLetters', logging.deadLetters.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
-      'Log records failed 3 times and wait in the dead-letter queue');
+      `Log records failed ${LOG_PIPELINE.maxReceiveCount} times and wait in the dead-letter queue`);
     alarms.whenAbove('AsyncFailures', asyncFailures.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
       'An asynchronous provisioning or migration event failed after its retries');
     for (const [name, f] of Object.entries(this.functions)) {

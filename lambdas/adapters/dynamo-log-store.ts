@@ -11,6 +11,7 @@ import { UnavailableError } from '#core/errors';
 import { kindOf, sortKey } from '#core/logs';
 import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, QuerySample, StatsBucket, StoredLog } from '#core/ports';
 import { bucketKey, contributionOf } from '#core/query-stats';
+import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_PARTITION_KEY as PK, LOG_TABLE_SORT_KEY as SK, type LogTableKey } from '#shared/log-table';
 
 /** BatchWriteItem's cap on requests per call. */
 const BATCH_WRITE_MAX = 25;
@@ -18,7 +19,7 @@ const BATCH_WRITE_MAX = 25;
 const ADDS_PER_UPDATE = 100;
 
 interface PendingPut {
-  item: Record<string, unknown> & { tenant_id: string; sk: string };
+  item: Record<string, unknown> & LogTableKey;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -66,7 +67,7 @@ export class DynamoLogStore implements LogStore {
     const out = await this.query(
       new QueryCommand({
         TableName: this.table,
-        KeyConditionExpression: 'tenant_id = :t AND begins_with(sk, :p)',
+        KeyConditionExpression: `${PK} = :t AND begins_with(${SK}, :p)`,
         ExpressionAttributeValues: { ':t': tenantId, ':p': `${kind}#` },
         ScanIndexForward: false,
         Limit: limit + 1,
@@ -101,7 +102,7 @@ export class DynamoLogStore implements LogStore {
       const out = await this.query(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
+          KeyConditionExpression: `${PK} = :t AND ${SK} BETWEEN :from AND :to`,
           ExpressionAttributeValues: { ':t': tenantId, ':from': from, ':to': to },
           ProjectionExpression: projection,
           ExclusiveStartKey: start,
@@ -189,7 +190,7 @@ export class DynamoLogStore implements LogStore {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { tenant_id: u.tenantId, sk: u.sk },
+        Key: { tenant_id: u.tenantId, sk: u.sk } satisfies LogTableKey,
         UpdateExpression: `ADD ${clauses.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -284,14 +285,8 @@ export async function createLogTableIfMissing(client: DynamoDBClient, table: str
       new CreateTableCommand({
         TableName: table,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'tenant_id', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'tenant_id', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
+        AttributeDefinitions: [...LOG_TABLE_KEY_SCHEMA.AttributeDefinitions],
+        KeySchema: [...LOG_TABLE_KEY_SCHEMA.KeySchema],
       }),
     );
   } catch (error) {

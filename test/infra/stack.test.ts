@@ -1,10 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../lib/octo-function.ts';
+import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { HOST_SCRIPT_TIMEOUT_SECONDS, hostScriptWaitSeconds } from '#core/host-script-timeout';
+import { OPAQUE_ID } from '#core/patterns';
+import { CONFIG_KEYS, type ConfigKey } from '#shared/config';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
+import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
+import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT } from '../../lib/octo-function.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
 
 const GUARDED = ['dashboard', 'migrate', 'query'];
@@ -148,6 +153,23 @@ describe('functions', () => {
     }
   });
 
+  it('gives LF6, M1 and the admin function the shared host script limit, and every host script runner a timeout that outlives its wait', () => {
+    for (const name of ['provision', 'migrate-run', 'admin']) expect(envOf(name).OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, name).toBe(String(HOST_SCRIPT_TIMEOUT_SECONDS));
+    const runners = FUNCTIONS.filter((name) => envOf(name).OCTODB_HOST_RUNNER === 'ssm');
+    expect(runners.sort()).toEqual(['admin', 'metadb-migrate', 'migrate-run', 'provision']);
+    for (const name of runners) {
+      const wait = hostScriptWaitSeconds(Number(envOf(name).OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS));
+      expect(s.resources[functionId(s, name)]!.Properties!.Timeout, name).toBeGreaterThan(wait);
+    }
+  });
+
+  it('refuses to synthesize a host script runner that Lambda would stop while it waits for a script', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Short');
+    const props: OctoFunctionProps = { name: 'provision', description: 'too short', memoryMb: 128, logRetention: RetentionDays.ONE_DAY, timeout: Duration.seconds(hostScriptWaitSeconds(60)) };
+    expect(() => new OctoFunction(stack, 'Short', props).bindHostRunner(['i-0123456789abcdef0'], 60)).toThrow(/longer than the function's timeout/);
+    expect(() => new OctoFunction(stack, 'Enough', { ...props, timeout: Duration.seconds(hostScriptWaitSeconds(60) + 1) }).bindHostRunner(['i-0123456789abcdef0'], 60)).not.toThrow();
+  });
+
   it.each([
     ['authorizer', 512, 10],
     ['signup', 1024, 20], // bcrypt is CPU-bound, and Lambda's CPU grows with memory
@@ -159,7 +181,7 @@ describe('functions', () => {
     ['provision', 512, 900],
     ['migrate-run', 512, 900],
     ['admin', 1024, 900],
-    ['log-ingest', 256, 30],
+    ['log-ingest', 256, LOG_PIPELINE.ingestTimeoutSeconds],
     ['metadb-migrate', 256, 900],
   ])('sizes %s at %i MB with a %i s timeout', (name, memory, timeout) => {
     expect(s.resources[functionId(s, name)]!.Properties).toMatchObject({ MemorySize: memory, Timeout: timeout });
@@ -187,13 +209,16 @@ describe('functions', () => {
     }
   });
 
-  it('uses only environment variables declared in lambdas/shared/config.ts', () => {
-    const declared = new Set([...readFileSync(join(ROOT, 'lambdas/shared/config.ts'), 'utf8').matchAll(/^\s+(OCTODB_[A-Z0-9_]+):/gm)].map((m) => m[1]));
-    expect(declared.size).toBeGreaterThan(20);
-    for (const name of FUNCTIONS) {
-      const octo = Object.keys(envOf(name)).filter((k) => k.startsWith('OCTODB_'));
-      for (const key of octo) expect(declared, `${name}: ${key}`).toContain(key);
+  it('uses only environment variables declared in lambdas/shared/config.ts, besides Node and Powertools own', () => {
+    const declared = new Set<string>([...CONFIG_KEYS, ...Object.keys(PLATFORM_ENVIRONMENT)]);
+    expect(CONFIG_KEYS.length).toBeGreaterThan(20);
+    for (const [fid, fn] of ofType('AWS::Lambda::Function').filter(([fid]) => FUNCTIONS.some((n) => functionId(s, n) === fid))) {
+      for (const key of Object.keys(fn.Properties!.Environment?.Variables ?? {})) expect(declared, `${fid}: ${key}`).toContain(key);
     }
+    for (const key of Object.keys(PLATFORM_ENVIRONMENT)) expect(key.startsWith('OCTODB_'), key).toBe(false);
+    // The construct takes only config names: a typo in lib/ is a compile error (checked by tsc).
+    expectTypeOf<Parameters<OctoFunction['addEnvironment']>[0]>().toEqualTypeOf<ConfigKey>();
+    expectTypeOf<keyof NonNullable<OctoFunctionProps['environment']>>().toEqualTypeOf<ConfigKey>();
   });
 
   it('tells every function it runs on Lambda (read-only files: emails without Mailgun go to the log)', () => {
@@ -450,6 +475,7 @@ describe('network and data stores', () => {
     const [[, cr]] = ofType('Custom::OctoDbMetaDb') as [[string, any]];
     expect(refsIn(cr.Properties.ServiceToken)).toEqual([functionId(s, 'metadb-migrate')]);
     expect(cr.Properties).toMatchObject({ HostId: 'mysql-1', InstanceId: { Ref: id(s.stack.host.instance) }, Endpoint: 'mysql.octodb.internal' });
+    expect(cr.Properties.HostId).toMatch(OPAQUE_ID); // the host id shape MetaDB and log records take
     expect(cr.Properties.SchemaHash).toMatch(/^[0-9a-f]{16}$/);
     expect(cr.DependsOn).toContain(s.stack.getLogicalId(s.stack.host.record.node.defaultChild as never));
   });
@@ -471,25 +497,27 @@ describe('network and data stores', () => {
     expect(p).toMatchObject({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, Port: 6380, SecurityGroupIds: [{ 'Fn::GetAtt': [id(s.stack.network.redisSg), 'GroupId'] }] });
   });
 
-  it('feeds logs SQS → L1 (partial batch failures) → log_table, with a 3-receive dead-letter queue', () => {
+  it('feeds logs SQS → L1 (partial batch failures) → log_table, with the pipeline’s dead-letter queue and key layout', () => {
     const log = s.stack.logging;
-    s.template.hasResourceProperties('AWS::SQS::Queue', {
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id(log.deadLetters), 'Arn'] }, maxReceiveCount: 3 },
+    expect(s.resources[id(log.queue)]!.Properties).toMatchObject({
+      VisibilityTimeout: LOG_PIPELINE.visibilityTimeoutSeconds,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id(log.deadLetters), 'Arn'] }, maxReceiveCount: LOG_PIPELINE.maxReceiveCount },
     });
+    // AWS's guidance for an SQS event source: a visibility timeout of at least 6 × the function's timeout.
+    expect(LOG_PIPELINE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * s.resources[functionId(s, 'log-ingest')]!.Properties!.Timeout);
     s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: functionId(s, 'log-ingest') },
       EventSourceArn: { 'Fn::GetAtt': [id(log.queue), 'Arn'] },
+      BatchSize: LOG_PIPELINE.batchSize,
+      MaximumBatchingWindowInSeconds: LOG_PIPELINE.maxBatchingWindowSeconds,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
-    expect(s.resources[id(log.table)]!.Properties).toMatchObject({
-      KeySchema: [
-        { AttributeName: 'tenant_id', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'tenant_id', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
+    const table = s.resources[id(log.table)]!.Properties!;
+    expect(table.KeySchema).toEqual(LOG_TABLE_KEY_SCHEMA.KeySchema);
+    expect(table.AttributeDefinitions).toEqual(LOG_TABLE_KEY_SCHEMA.AttributeDefinitions);
+    expect(table.GlobalSecondaryIndexes).toBeUndefined();
+    expect(table.TimeToLiveSpecification).toBeUndefined();
+    expect(table).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
