@@ -15,7 +15,7 @@ import { FileTemplateSource } from '#adapters/file-template-source';
 import { ensureApiAccount } from '#adapters/mysql-api-account';
 import { createLogTableIfMissing } from '#adapters/dynamo-log-store';
 import { type LocalDynalite, startDynalite } from '#adapters/local-dynalite';
-import { createGateway, type Route } from '#adapters/local-gateway';
+import { createGateway, routesOf } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
 import { WorkerConsumer } from '#adapters/worker-consumer';
@@ -36,14 +36,8 @@ import { handler as verify } from '../lambdas/verify/handler.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export const routes: Route[] = [
-  { method: 'POST', path: '/signup', guarded: false, handler: signup },
-  { method: 'POST', path: '/token', guarded: false, handler: token },
-  { method: 'POST', path: '/verify', guarded: false, handler: verify },
-  { method: 'POST', path: '/dashboard', guarded: true, handler: dashboard },
-  { method: 'POST', path: '/query', guarded: true, handler: query },
-  { method: 'POST', path: '/migrate', guarded: true, handler: migrateSubmit },
-];
+/** The API's routes (#shared/http-api), each function id served by its handler module. */
+const routes = routesOf({ signup, token, verify, dashboard, query, 'migrate-submit': migrateSubmit });
 
 export interface LocalOctoDb {
   url: string;
@@ -86,7 +80,8 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });
   useDeps(deps);
   deps.statementJudge.warm(); // a long-running process: the first statement pays no worker start-up
-  useHttpEdge(httpEdgeOf(config)); // the handlers answer with the same CORS origins and body cap as this gateway
+  const edge = httpEdgeOf(config);
+  useHttpEdge(edge); // the handlers answer with the same CORS origins and body cap as this gateway
 
   const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
   const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');
@@ -103,7 +98,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     void invoker.invokeAsync('provision', { sweep: true });
   };
   const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(sweepAll, config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
-  const server = createGateway({ routes, authorizer, maxBodyBytes: config.OCTODB_MAX_BODY_BYTES });
+  const server = createGateway({ routes, authorizer, edge });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -253,17 +253,11 @@ export class OctoDbStack extends Stack {
     // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
     // themselves: WAF, when on, refuses them first; without it nothing else would.
     const httpEdge = { corsOrigins: s.corsOrigins, maxBodyBytes: s.maxBodyKb * 1024 };
-    for (const f of [signup, verify, token, dashboard, query, migrateSubmit]) f.bindHttpEdge(httpEdge);
+    const routed = { signup, verify, token, dashboard, query, 'migrate-submit': migrateSubmit }; // the functions of the API's routes, by id
+    for (const f of Object.values(routed)) f.bindHttpEdge(httpEdge);
 
     this.api = new Api(this, 'Api', {
-      routes: [
-        { path: '/signup', handler: signup, guarded: false },
-        { path: '/token', handler: token, guarded: false },
-        { path: '/verify', handler: verify, guarded: false },
-        { path: '/dashboard', handler: dashboard, guarded: true },
-        { path: '/query', handler: query, guarded: true },
-        { path: '/migrate', handler: migrateSubmit, guarded: true },
-      ],
+      handlers: routed,
       authorizer,
       authorizerCacheTtlSeconds: s.authorizerCacheTtlSeconds,
       throttleRateLimit: s.throttleRateLimit,

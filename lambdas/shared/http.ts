@@ -1,8 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { OctoError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '#core/errors';
+import { OctoError, UnauthorizedError, ValidationError } from '#core/errors';
 import type { Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
+import { bodyTooLarge } from './http-api.ts';
 import { logger } from './logger.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
@@ -93,6 +94,16 @@ function withRetryAfter(result: APIGatewayProxyResult, seconds: number | undefin
   return seconds === undefined ? result : { ...result, headers: { ...result.headers, 'retry-after': String(seconds) } };
 }
 
+function withHeaders(result: APIGatewayProxyResult, headers: Record<string, string>): APIGatewayProxyResult {
+  return Object.keys(headers).length === 0 ? result : { ...result, headers: { ...result.headers, ...headers } };
+}
+
+/** The answer to a body over the cap: the same status, headers and body from every handler and from the local gateway. */
+export function tooLargeAnswer(edge: HttpEdge, origin: string | undefined): APIGatewayProxyResult {
+  const error = bodyTooLarge(edge.maxBodyBytes);
+  return withHeaders(json(error.status, error.toJSON()), corsHeaders(edge.corsOrigins, origin));
+}
+
 /**
  * Wraps a handler body: a body over the size cap is a 413 before anything runs; typed errors
  * become their status, anything else a 500 that leaks nothing; every answer carries the CORS
@@ -101,15 +112,13 @@ function withRetryAfter(result: APIGatewayProxyResult, seconds: number | undefin
 export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>, edge?: HttpEdge): HttpHandler {
   return async (event, context) => {
     const requestId = context?.awsRequestId ?? event.requestContext?.requestId ?? 'local';
-    const { corsOrigins, maxBodyBytes } = edge ?? currentEdge();
-    const cors = corsHeaders(corsOrigins, headerOf(event, 'origin'));
-    const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult =>
-      Object.keys(cors).length === 0 ? result : { ...result, headers: { ...result.headers, ...cors } };
+    const settings = edge ?? currentEdge();
+    const origin = headerOf(event, 'origin');
+    const cors = corsHeaders(settings.corsOrigins, origin);
+    const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult => withHeaders(result, cors);
     logger.appendKeys({ request_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id });
     try {
-      if (bodyBytes(event) > maxBodyBytes) {
-        throw new PayloadTooLargeError(`Request body must be at most ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes });
-      }
+      if (bodyBytes(event) > settings.maxBodyBytes) return tooLargeAnswer(settings, origin);
       return withCors(await body(event));
     } catch (error) {
       if (error instanceof OctoError) return withCors(withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds));

@@ -9,7 +9,9 @@ import { OPAQUE_ID } from '#core/patterns';
 import { CONFIG_KEYS, type ConfigKey } from '#shared/config';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
-import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT } from '../../lib/octo-function.ts';
+import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT, ROOT } from '../../lib/octo-function.ts';
+import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
+import { ROUTES } from '../../lambdas/shared/http-api.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
 
 const GUARDED = ['dashboard', 'migrate', 'query'];
@@ -48,6 +50,16 @@ describe('REST API', () => {
     const target = { '/signup': 'signup', '/verify': 'verify', '/token': 'token', '/dashboard': 'dashboard', '/query': 'query', '/migrate': 'migrate-submit' };
     for (const [path, fn] of Object.entries(target)) {
       expect(refsIn(methods[`POST ${path}`]!.Integration.Uri)).toContain(functionId(s, fn));
+    }
+  });
+
+  it('has exactly the routes of the API’s table (lambdas/shared/http-api.ts), each with its function, guarded as the table says', () => {
+    const methods = methodsByPath();
+    expect(Object.keys(methods).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const route of ROUTES) {
+      const method = methods[`${route.method} ${route.path}`]!;
+      expect(refsIn(method.Integration.Uri), route.path).toContain(functionId(s, route.fn));
+      expect(method.AuthorizationType, route.path).toBe(route.guarded ? 'CUSTOM' : 'NONE');
     }
   });
 
@@ -102,6 +114,11 @@ describe('REST API', () => {
       FieldToMatch: { Body: { OversizeHandling: 'MATCH' } },
     });
     expect(acl.Properties.AssociationConfig).toEqual({ RequestBody: { API_GATEWAY: { DefaultSizeInspectionLimit: 'KB_64' } } });
+    // WAF's 413 has the body the functions (and the local gateway) answer a body over the cap with.
+    expect(rules.BodySizeLimit.Action.Block.CustomResponse).toEqual({ ResponseCode: 413, CustomResponseBodyKey: 'BodyTooLarge' });
+    const handlers413 = tooLargeAnswer({ corsOrigins: [], maxBodyBytes: 64 * 1024 }, undefined).body;
+    expect(handlers413).toBe('{"error":"Request body must be at most 65536 bytes","limit_bytes":65536}');
+    expect(acl.Properties.CustomResponseBodies).toEqual({ BodyTooLarge: { ContentType: 'APPLICATION_JSON', Content: handlers413 } });
     const [[, association]] = ofType('AWS::WAFv2::WebACLAssociation') as [[string, any]];
     expect(refsIn(association.Properties.WebACLArn)).toEqual([aclId]);
     expect(refsIn(association.Properties.ResourceArn)).toContain(id(s.stack.api.api.deploymentStage));
