@@ -9,8 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { migrateMetaDb } from '#core/metadb';
-import type { HostRecord } from '#core/ports';
+import { deployMetaDb } from '#core/metadb';
 import { FileTemplateSource } from '#adapters/file-template-source';
 import { ensureApiAccount } from '#adapters/mysql-api-account';
 import { createLogTableIfMissing } from '#adapters/dynamo-log-store';
@@ -83,12 +82,19 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const edge = httpEdgeOf(config);
   useHttpEdge(edge); // the handlers answer with the same CORS origins and body cap as this gateway
 
-  const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
-  const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');
-  await migrateMetaDb(deps.hostRunner, host, deps.metaLogin.database, metaFiles ?? {}, 120);
   // MetaDB is reached as the API account (DML only), as on AWS: created or brought in step here.
-  if (deps.adminLogin && deps.metaLogin.user !== deps.adminLogin.user) await ensureApiAccount(deps.adminLogin, deps.metaLogin);
-  await deps.meta.registerHost(host);
+  const { adminLogin, metaLogin } = deps;
+  await deployMetaDb(
+    { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
+    {
+      runner: deps.hostRunner,
+      hosts: deps.meta,
+      ensureApiAccount: adminLogin && metaLogin.user !== adminLogin.user ? () => ensureApiAccount(adminLogin, metaLogin) : undefined,
+      schema: metaLogin.database,
+      files: (await new FileTemplateSource(join(ROOT, 'schemas')).load('meta')) ?? {},
+      scriptTimeoutSeconds: 120,
+    },
+  );
   await createLogTableIfMissing(deps.dynamo, config.OCTODB_LOG_TABLE);
   logQueue.replaySaved();
 

@@ -8,6 +8,7 @@ import {
 import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { UnavailableError } from '#core/errors';
+import { retry } from '#core/retry';
 import { kindOf, sortKey } from '#core/logs';
 import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, QuerySample, StatsBucket, StoredLog } from '#core/ports';
 import { bucketKey, contributionOf } from '#core/query-stats';
@@ -200,37 +201,37 @@ export class DynamoLogStore implements LogStore {
 
   /** Writes the groups' items; `stored(group)` for each item DynamoDB took, rejects the others' puts. */
   private async write(groups: PendingPut[][], stored: (group: PendingPut[]) => void): Promise<void> {
+    const delays = this.unprocessedRetryDelaysMs;
     let todo = groups;
-    for (let attempt = 0; ; attempt++) {
-      let unprocessed: Set<string>;
-      try {
-        const out = await this.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: todo.map((g) => ({ PutRequest: { Item: g[0]!.item } })) } }),
-        );
-        const left = out.UnprocessedItems?.[this.table] ?? [];
-        unprocessed = new Set(left.map((r) => `${r.PutRequest?.Item?.tenant_id}\u0000${r.PutRequest?.Item?.sk}`));
-      } catch (error) {
-        if (todo.length > 1 && !isAvailabilityError(error)) {
-          // Refused for its content: find the item(s) at fault by writing each alone.
-          await Promise.all(todo.map((g) => this.write([g], stored)));
-          return;
+    // Each try answers what is still unprocessed; only items DynamoDB left unprocessed are sent again.
+    const { value: left } = await retry(
+      async (): Promise<PendingPut[][]> => {
+        let unprocessed: Set<string>;
+        try {
+          const out = await this.doc.send(
+            new BatchWriteCommand({ RequestItems: { [this.table]: todo.map((g) => ({ PutRequest: { Item: g[0]!.item } })) } }),
+          );
+          const left = out.UnprocessedItems?.[this.table] ?? [];
+          unprocessed = new Set(left.map((r) => `${r.PutRequest?.Item?.tenant_id}\u0000${r.PutRequest?.Item?.sk}`));
+        } catch (error) {
+          if (todo.length > 1 && !isAvailabilityError(error)) {
+            // Refused for its content: find the item(s) at fault by writing each alone.
+            await Promise.all(todo.map((g) => this.write([g], stored)));
+            return [];
+          }
+          // An outage the SDK has already retried (or the one refused item): back to the queue.
+          for (const put of todo.flat()) put.reject(error);
+          return [];
         }
-        // An outage the SDK has already retried (or the one refused item): back to the queue.
-        for (const put of todo.flat()) put.reject(error);
-        return;
-      }
-      const keyOf = (g: PendingPut[]) => `${g[0]!.item.tenant_id}\u0000${g[0]!.item.sk}`;
-      for (const g of todo) if (!unprocessed.has(keyOf(g))) stored(g);
-      todo = todo.filter((g) => unprocessed.has(keyOf(g)));
-      if (todo.length === 0) return;
-      const delay = this.unprocessedRetryDelaysMs[attempt];
-      if (delay === undefined) {
-        const error = new UnavailableError('log table did not accept the write');
-        for (const put of todo.flat()) put.reject(error);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
+        const keyOf = (g: PendingPut[]) => `${g[0]!.item.tenant_id}\u0000${g[0]!.item.sk}`;
+        for (const g of todo) if (!unprocessed.has(keyOf(g))) stored(g);
+        todo = todo.filter((g) => unprocessed.has(keyOf(g)));
+        return todo;
+      },
+      { retryIf: (left) => left.length > 0, maxAttempts: delays.length + 1, delayMs: (attempt) => delays[attempt - 1]! },
+    );
+    const error = new UnavailableError('log table did not accept the write');
+    for (const put of left.flat()) put.reject(error);
   }
 }
 

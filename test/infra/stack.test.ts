@@ -25,6 +25,13 @@ let roles: Record<string, Statement[]>;
 const id = (construct: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(construct.node.defaultChild as never);
 const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
 const envOf = (name: string): Record<string, unknown> => s.resources[functionId(s, name)]!.Properties!.Environment?.Variables ?? {};
+/** CDK's custom-resource Provider framework function: it invokes the MetaDB deployment and answers CloudFormation. */
+function framework() {
+  const found = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties!.Handler === 'framework.onEvent');
+  expect(found).toHaveLength(1);
+  const [fid, f] = found[0]!;
+  return { id: fid, roleId: refsIn(f.Properties!.Role)[0]!, properties: f.Properties! };
+}
 
 beforeAll(() => {
   s = synth();
@@ -151,9 +158,13 @@ describe('signup guard', () => {
 describe('functions', () => {
   it('bundles one Node 22 arm64 function per handler, each with its own log group retention', () => {
     expect(Object.keys(s.stack.functions).sort()).toEqual([...FUNCTIONS].sort());
-    // Besides them, only CDK's deploy-time provider that empties the VPC's default security group.
+    // Besides them, only CDK's deploy-time providers: the one that empties the VPC's default security
+    // group, and the custom-resource framework that answers CloudFormation for the MetaDB deployment.
     const others = ofType('AWS::Lambda::Function').filter(([fid]) => !FUNCTIONS.some((n) => functionId(s, n) === fid));
-    expect(others.map(([, f]) => f.Properties!.Description)).toEqual(['Lambda function for removing all inbound/outbound rules from the VPC default security group']);
+    expect(others.map(([, f]) => f.Properties!.Description).sort()).toEqual([
+      'AWS CDK resource provider framework - onEvent (OctoDb/MetaDbDeployment/Provider)',
+      'Lambda function for removing all inbound/outbound rules from the VPC default security group',
+    ]);
     for (const name of FUNCTIONS) {
       const fn = s.resources[functionId(s, name)]!.Properties!;
       expect(fn, name).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
@@ -199,7 +210,7 @@ describe('functions', () => {
     ['migrate-run', 512, 900],
     ['admin', 1024, 900],
     ['log-ingest', 256, LOG_PIPELINE.ingestTimeoutSeconds],
-    ['metadb-migrate', 256, 900],
+    ['metadb-migrate', 256, 840], // under the Provider framework's 15 minutes, so the framework can still answer FAILED
   ])('sizes %s at %i MB with a %i s timeout', (name, memory, timeout) => {
     expect(s.resources[functionId(s, name)]!.Properties).toMatchObject({ MemorySize: memory, Timeout: timeout });
   });
@@ -285,18 +296,19 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('allows lambda:InvokeFunction only from signup and verify on LF6, from M0 on M1, and from M1 on itself', () => {
+  it('allows lambda:InvokeFunction only from signup and verify on LF6, from M0 on M1, from M1 on itself, and from the custom-resource framework on the MetaDB deployment', () => {
     const m1Role = functionRoleId(s, 'migrate-run');
     const invokes = statementsWith('lambda:InvokeFunction');
     const grants = invokes
       .filter(({ role }) => role !== m1Role)
-      .map(({ role, x }) => `${role} → ${refsIn(x.Resource).join(',')}`)
+      .map(({ role, x }) => `${role} → ${[...new Set(refsIn(x.Resource))].join(',')}`)
       .sort();
     expect(grants).toEqual(
       [
         `${functionRoleId(s, 'signup')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'verify')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'migrate-submit')} → ${functionId(s, 'migrate-run')}`,
+        `${framework().roleId} → ${functionId(s, 'metadb-migrate')}`,
       ].sort(),
     );
     // M1 continues cascades and sweeps in fresh invocations of itself, named explicitly.
@@ -490,11 +502,28 @@ describe('network and data stores', () => {
 
   it('deploys MetaDB through the custom resource once the host and its DNS record exist', () => {
     const [[, cr]] = ofType('Custom::OctoDbMetaDb') as [[string, any]];
-    expect(refsIn(cr.Properties.ServiceToken)).toEqual([functionId(s, 'metadb-migrate')]);
+    // CloudFormation talks to CDK's Provider framework, which invokes the MetaDB deployment (its onEvent handler).
+    const fw = framework();
+    expect(refsIn(cr.Properties.ServiceToken)).toEqual([fw.id]);
+    expect(refsIn(fw.properties.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN)).toEqual([functionId(s, 'metadb-migrate')]);
+    expect(fw.properties.Timeout).toBe(900);
     expect(cr.Properties).toMatchObject({ HostId: 'mysql-1', InstanceId: { Ref: id(s.stack.host.instance) }, Endpoint: 'mysql.octodb.internal' });
     expect(cr.Properties.HostId).toMatch(OPAQUE_ID); // the host id shape MetaDB and log records take
     expect(cr.Properties.SchemaHash).toMatch(/^[0-9a-f]{16}$/);
     expect(cr.DependsOn).toContain(s.stack.getLogicalId(s.stack.host.record.node.defaultChild as never));
+  });
+
+  it('lets the custom-resource framework write its own logs and invoke the MetaDB deployment, nothing else, outside the VPC', () => {
+    const fw = framework();
+    expect(fw.properties.VpcConfig).toBeUndefined();
+    const logGroup = refsIn(fw.properties.LoggingConfig.LogGroup);
+    expect(s.resources[logGroup[0]!]!.Properties!.RetentionInDays).toBe(30);
+    const migrator = functionId(s, 'metadb-migrate');
+    const granted = roles[fw.roleId]!.map((x) => `${actionsOf(x).join(',')} → ${[...new Set(refsIn(x.Resource))].join(',')}`).sort();
+    expect(granted).toEqual([`lambda:GetFunction → ${migrator}`, `lambda:InvokeFunction → ${migrator}`, `logs:CreateLogStream,logs:PutLogEvents → ${logGroup[0]}`]);
+    expect(s.resources[fw.roleId]!.Properties!.ManagedPolicyArns).toBeUndefined();
+    // The deployment's own role is unchanged by the framework: SSM to the host, its two secrets, no invoke.
+    expect(roles[functionRoleId(s, 'metadb-migrate')]!.flatMap(actionsOf).filter((a) => a.startsWith('lambda:'))).toEqual([]);
   });
 
   it('switches the functions on the octodb_api login only after the custom resource has created that account', () => {
