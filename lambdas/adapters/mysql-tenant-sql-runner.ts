@@ -270,16 +270,17 @@ function mapError(error: unknown, timeoutMs: number): OctoError {
   const e = error as MysqlError;
   if (!isSqlError(error) || typeof e.errno !== 'number') return unavailable(error);
   const code = e.code ?? `ERR_${e.errno}`;
+  const cause = { cause: error };
   if (TIMEOUT_ERRNOS.has(e.errno)) {
-    return new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' });
+    return new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' }, cause);
   }
-  if (DENIED_ERRNOS.has(e.errno)) return new ProhibitedError(`Prohibited operation detected: ${e.sqlMessage}`, { code });
-  if (RETRYABLE_ERRNOS.has(e.errno)) return new UnavailableError(`Database busy, try again: ${e.sqlMessage}`, { code });
-  return new ValidationError(`Query failed: ${e.sqlMessage}`, { code });
+  if (DENIED_ERRNOS.has(e.errno)) return new ProhibitedError(`Prohibited operation detected: ${e.sqlMessage}`, { code }, cause);
+  if (RETRYABLE_ERRNOS.has(e.errno)) return new UnavailableError(`Database busy, try again: ${e.sqlMessage}`, { code }, cause);
+  return new ValidationError(`Query failed: ${e.sqlMessage}`, { code }, cause);
 }
 
 function unavailable(error: unknown): UnavailableError {
   logger.warn('tenant statement could not run', { error: error as Error });
   const code = (error as { code?: string }).code;
-  return new UnavailableError('Database temporarily unavailable, try again', { code: code ?? 'UNAVAILABLE' });
+  return new UnavailableError('Database temporarily unavailable, try again', { code: code ?? 'UNAVAILABLE' }, { cause: error });
 }

@@ -21,8 +21,8 @@ export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, sche
   try {
     const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
     raw = text.trim() === '' ? {} : JSON.parse(text);
-  } catch {
-    throw new ValidationError('Request body must be valid JSON');
+  } catch (error) {
+    throw new ValidationError('Request body must be valid JSON', undefined, { cause: error });
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
