@@ -2,7 +2,6 @@ import { type Connection, createConnection, type RowDataPacket } from 'mysql2/pr
 import { AffinityPool } from './affinity-pool.ts';
 import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, within } from './tenant-statement.ts';
 import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
-import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
 
 /**
@@ -279,8 +278,8 @@ function mapError(error: unknown, timeoutMs: number): OctoError {
   return new ValidationError(`Query failed: ${e.sqlMessage}`, { code }, cause);
 }
 
+/** Logged where it ends: as the cause of the 503 (shared/http.ts), or by the storage meter's onError. */
 function unavailable(error: unknown): UnavailableError {
-  logger.warn('tenant statement could not run', { error: error as Error });
   const code = (error as { code?: string }).code;
   return new UnavailableError('Database temporarily unavailable, try again', { code: code ?? 'UNAVAILABLE' }, { cause: error });
 }

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { OctoError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '#core/errors';
 import type { Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
-import { logger } from './logger.ts';
+import { logger, withRequestKeys } from './logger.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
 
@@ -96,7 +96,8 @@ function withRetryAfter(result: APIGatewayProxyResult, seconds: number | undefin
 /**
  * Wraps a handler body: a body over the size cap is a 413 before anything runs; typed errors
  * become their status, anything else a 500 that leaks nothing; every answer carries the CORS
- * headers. `edge` defaults to the settings of this process.
+ * headers. Every line logged while it runs names this request (and its tenant, behind LF0).
+ * `edge` defaults to the settings of this process.
  */
 export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>, edge?: HttpEdge): HttpHandler {
   return async (event, context) => {
@@ -105,18 +106,24 @@ export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGa
     const cors = corsHeaders(corsOrigins, headerOf(event, 'origin'));
     const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult =>
       Object.keys(cors).length === 0 ? result : { ...result, headers: { ...result.headers, ...cors } };
-    logger.appendKeys({ request_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id });
-    try {
-      if (bodyBytes(event) > maxBodyBytes) {
-        throw new PayloadTooLargeError(`Request body must be at most ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes });
+    const keys = { request_id: requestId, correlation_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id };
+    return withRequestKeys(keys, async () => {
+      try {
+        if (bodyBytes(event) > maxBodyBytes) {
+          throw new PayloadTooLargeError(`Request body must be at most ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes });
+        }
+        return withCors(await body(event));
+      } catch (error) {
+        return withCors(failureAnswer(error, requestId));
       }
-      return withCors(await body(event));
-    } catch (error) {
-      if (error instanceof OctoError) return withCors(withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds));
-      logger.error('unhandled error', { error: error as Error });
-      return withCors(json(500, { error: 'Internal server error', request_id: requestId }));
-    } finally {
-      logger.removeKeys(['request_id', 'tenant_id']);
-    }
+    });
   };
+}
+
+/** A 5xx is ours to look into: logged with its whole cause chain. A 4xx is the caller's: not logged. */
+function failureAnswer(error: unknown, requestId: string): APIGatewayProxyResult {
+  const status = error instanceof OctoError ? error.status : 500;
+  if (status >= 500) logger.error('request failed', { status, error: error as Error });
+  if (error instanceof OctoError) return withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds);
+  return json(500, { error: 'Internal server error', request_id: requestId });
 }
