@@ -120,7 +120,7 @@ export class DynamoLogStore implements LogStore {
     try {
       return await this.doc.send(command);
     } catch (error) {
-      if (isAvailabilityError(error)) throw new UnavailableError('The log table is unavailable, try again');
+      if (isAvailabilityError(error)) throw new UnavailableError('The log table is unavailable, try again', undefined, { cause: error });
       throw error;
     }
   }

@@ -106,8 +106,8 @@ export class StorageQuotaGuard implements StorageQuotas {
     const hit = this.cache.get(tenantId);
     if (hit && hit.until > Date.now()) return hit.state;
     // Without the shared state a write cannot be judged: refused as retryable, never let through.
-    const state = await this.ports.state.read(tenantId).catch(() => {
-      throw new UnavailableError('Storage quota state unavailable, try again later');
+    const state = await this.ports.state.read(tenantId).catch((error: unknown) => {
+      throw new UnavailableError('Storage quota state unavailable, try again later', undefined, { cause: error });
     });
     this.remember(tenantId, state);
     return state;

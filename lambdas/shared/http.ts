@@ -4,7 +4,7 @@ import { OctoError, UnauthorizedError, ValidationError } from '#core/errors';
 import type { Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
 import { bodyTooLarge } from './http-api.ts';
-import { logger } from './logger.ts';
+import { logger, withRequestKeys } from './logger.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
 
@@ -22,8 +22,8 @@ export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, sche
   try {
     const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
     raw = text.trim() === '' ? {} : JSON.parse(text);
-  } catch {
-    throw new ValidationError('Request body must be valid JSON');
+  } catch (error) {
+    throw new ValidationError('Request body must be valid JSON', undefined, { cause: error });
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
@@ -107,7 +107,8 @@ export function tooLargeAnswer(edge: HttpEdge, origin: string | undefined): APIG
 /**
  * Wraps a handler body: a body over the size cap is a 413 before anything runs; typed errors
  * become their status, anything else a 500 that leaks nothing; every answer carries the CORS
- * headers. `edge` defaults to the settings of this process.
+ * headers. Every line logged while it runs names this request (and its tenant, behind LF0).
+ * `edge` defaults to the settings of this process.
  */
 export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>, edge?: HttpEdge): HttpHandler {
   return async (event, context) => {
@@ -116,16 +117,22 @@ export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGa
     const origin = headerOf(event, 'origin');
     const cors = corsHeaders(settings.corsOrigins, origin);
     const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult => withHeaders(result, cors);
-    logger.appendKeys({ request_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id });
-    try {
-      if (bodyBytes(event) > settings.maxBodyBytes) return tooLargeAnswer(settings, origin);
-      return withCors(await body(event));
-    } catch (error) {
-      if (error instanceof OctoError) return withCors(withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds));
-      logger.error('unhandled error', { error: error as Error });
-      return withCors(json(500, { error: 'Internal server error', request_id: requestId }));
-    } finally {
-      logger.removeKeys(['request_id', 'tenant_id']);
-    }
+    const keys = { request_id: requestId, correlation_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id };
+    return withRequestKeys(keys, async () => {
+      try {
+        if (bodyBytes(event) > settings.maxBodyBytes) return tooLargeAnswer(settings, origin);
+        return withCors(await body(event));
+      } catch (error) {
+        return withCors(failureAnswer(error, requestId));
+      }
+    });
   };
+}
+
+/** A 5xx is ours to look into: logged with its whole cause chain. A 4xx is the caller's: not logged. */
+function failureAnswer(error: unknown, requestId: string): APIGatewayProxyResult {
+  const status = error instanceof OctoError ? error.status : 500;
+  if (status >= 500) logger.error('request failed', { status, error: error as Error });
+  if (error instanceof OctoError) return withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds);
+  return json(500, { error: 'Internal server error', request_id: requestId });
 }
