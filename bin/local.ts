@@ -19,7 +19,7 @@ import { createGateway, type Route } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
 import { WorkerConsumer } from '#adapters/worker-consumer';
-import { buildDeps, type Deps, useDeps } from '#adapters/wiring';
+import { Parts, useParts } from '#adapters/parts';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
 import { logger } from '#shared/logger';
@@ -46,7 +46,8 @@ export const routes: Route[] = [
 
 export interface LocalOctoDb {
   url: string;
-  deps: Deps;
+  /** The parts every function's root draws from in this process (one MetaDB pool, one Redis). */
+  parts: Parts;
   invoker: LocalInvoker;
   /** The in-process log queue feeding L1 (log-ingest). */
   logQueue: LocalLogQueue;
@@ -82,18 +83,20 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     visibilityBackoff: 10,
     deadLetterFile: resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE),
   });
-  const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });
-  useDeps(deps);
-  deps.statementJudge.warm(); // a long-running process: the first statement pays no worker start-up
+  const parts = new Parts(depsConfig, { invoker, ...(config.OCTODB_LOG_QUEUE_URL ? {} : { logs: logQueue }) });
+  useParts(parts);
+  (await parts.get('statementJudge')).warm(); // a long-running process: the first statement pays no worker start-up
+  await parts.get('notifier'); // a Mailgun key without its domain fails the start, not the first email
   useHttpEdge(httpEdgeOf(config)); // the handlers answer with the same CORS origins and body cap as this gateway
 
   const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
   const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');
-  await migrateMetaDb(deps.hostRunner, host, deps.metaLogin.database, metaFiles ?? {}, 120);
+  const { hostRunner, logins, meta, dynamo } = await parts.pick('hostRunner', 'logins', 'meta', 'dynamo');
+  await migrateMetaDb(hostRunner, host, logins.meta.database, metaFiles ?? {}, 120);
   // MetaDB is reached as the API account (DML only), as on AWS: created or brought in step here.
-  if (deps.adminLogin && deps.metaLogin.user !== deps.adminLogin.user) await ensureApiAccount(deps.adminLogin, deps.metaLogin);
-  await deps.meta.registerHost(host);
-  await createLogTableIfMissing(deps.dynamo, config.OCTODB_LOG_TABLE);
+  if (logins.admin && logins.meta.user !== logins.admin.user) await ensureApiAccount(logins.admin, logins.meta);
+  await meta.registerHost(host);
+  await createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
   logQueue.replaySaved();
 
   // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally this timer does.
@@ -107,7 +110,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    deps,
+    parts,
     invoker,
     logQueue,
     dynalite,
@@ -115,11 +118,11 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
       clearInterval(sweep);
       await new Promise((resolve) => server.close(resolve));
       await invoker.idle();
-      await deps.flushLogs();
+      await parts.flush();
       await Promise.race([logQueue.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
       logQueue.close(); // saves what is left to the dead-letter file
       await logConsumer.close();
-      await deps.close();
+      await parts.close();
       await dynalite?.stop();
     },
   };

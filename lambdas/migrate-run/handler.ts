@@ -1,7 +1,7 @@
 import { runCascade } from '#core/cascade';
 import { runMigrationJob } from '#core/migration-job';
 import { recoverStaleJobs } from '#core/migration-sweep';
-import { deps, migrationDeps } from '#adapters/wiring';
+import { migrateRunRoot } from '#adapters/roots';
 import { logger } from '#shared/logger';
 
 /**
@@ -9,7 +9,7 @@ import { logger } from '#shared/logger';
  * jobs on one host; {sweep: true} (a schedule) only restarts jobs whose worker died.
  */
 export async function handler(event: { job_id?: unknown; cascade_batch_id?: unknown; host_id?: unknown; sweep?: unknown }): Promise<unknown> {
-  const d = migrationDeps(await deps());
+  const d = await migrateRunRoot();
   const recovered = await recoverStaleJobs(d);
   if (recovered > 0) logger.warn('restarted stale migration jobs', { recovered });
   if (typeof event.job_id === 'string') {
