@@ -18,6 +18,7 @@ export async function main(args: string[]): Promise<void> {
   process.env.OCTODB_BCRYPT_ROUNDS ??= '4';
   const { startOctoDb } = await import('../bin/local.ts');
   const { createAdmin } = await import('#core/admin');
+  const { adminRoot } = await import('#adapters/roots');
   const { databaseName, databaseUser, newDbId } = await import('#core/ids');
   const { buildTableSkeemaScript, newScriptMarkers } = await import('#core/host-scripts');
   const { tempSchemaName } = await import('#core/ids');
@@ -25,7 +26,7 @@ export async function main(args: string[]): Promise<void> {
   const base = (process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta').replace(/\/[^/]*$/, '');
   const metaDb = `octodb_bench_${randomBytes(4).toString('hex')}`;
   const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}`, OCTODB_OUTBOX_FILE: `/tmp/${metaDb}-outbox.jsonl` });
-  const login = octo.deps.adminLogin!;
+  const login = (await octo.parts.get('logins')).admin!;
   const admin = createPool({ host: login.host, port: login.port, user: login.user, password: login.password, connectionLimit: 4 });
   const childDbIds: string[] = [];
   const post = async (path: string, body: unknown, token?: string) => {
@@ -51,14 +52,14 @@ export async function main(args: string[]): Promise<void> {
     const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
     const parent = await createAdmin(
       { name: 'Bench admin', email, password: 'bench-password', template: 'default' },
-      { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 },
+      { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 },
     );
     const token = String((await post('/token', { email, password: 'bench-password' })).body.token);
     const first = await post('/migrate', { sql: `${def('')};` }, token);
     await waitBatch(String(first.body.batch_id));
     const parentDef = await showCreate(admin, databaseName(parent.db_id));
 
-    const tenantId = (await octo.deps.meta.getDatabase(parent.db_id))!.tenantId;
+    const tenantId = (await (await octo.parts.get('meta')).getDatabase(parent.db_id))!.tenantId;
     const t0 = Date.now();
     const values = Array.from({ length: rowsPerChild }, (_, i) => `('row ${i}', ${i})`).join(',');
     for (let i = 0; i < n; i++) childDbIds.push(newDbId());
@@ -118,12 +119,12 @@ export async function main(args: string[]): Promise<void> {
 
     // 3. Naive: one Skeema host script per child (what one M1 job per child would run), same change.
     await revert();
-    const host = (await octo.deps.meta.getHost('local'))!;
+    const host = (await (await octo.parts.get('meta')).getHost('local'))!;
     const naiveStart = Date.now();
     let naiveOk = 0;
     for (const id of childDbIds.slice(0, sample)) {
       const script = buildTableSkeemaScript({ database: databaseName(id), table: 'items', definition: def(', c1 int DEFAULT NULL'), tempSchema: tempSchemaName(), markers: newScriptMarkers(), ddlTimeoutSeconds: 100 }, 'push');
-      if ((await octo.deps.hostRunner.run(host, script, 120)).exitCode === 0) naiveOk++;
+      if ((await (await octo.parts.get('hostRunner')).run(host, script, 120)).exitCode === 0) naiveOk++;
     }
     const naiveSampleMs = Date.now() - naiveStart;
     const naiveMs = (naiveSampleMs / sample) * n;
@@ -150,7 +151,7 @@ goal (fan-out ≤ 3x floor): ${fanOutMs <= 3 * floorMs && verified === n && rows
     }
     await admin.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
     // The API account's grant on this MetaDB goes with it (dropping a database keeps its grants).
-    await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [octo.deps.metaLogin.user]).catch(() => undefined);
+    await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [(await octo.parts.get('logins')).meta.user]).catch(() => undefined);
     await admin.end();
     await octo.close();
   }

@@ -213,7 +213,7 @@ async function createBlobTable(octo: TestOctoDb, a: Account): Promise<string[]> 
 /** Until async invokes are done and every log record so far is stored (L1 and dynalite run on threads of this process). */
 async function drained(octo: TestOctoDb): Promise<void> {
   await octo.invoker.idle();
-  await octo.deps.flushLogs();
+  await octo.parts.flush();
   await octo.logQueue.idle();
 }
 
@@ -448,7 +448,7 @@ function statusOf(status: number, chunks: Buffer[]): string {
 /** Deletes the Redis keys that name one of this run's tenants, databases, emails or migration jobs. */
 async function forgetRedisKeys(octo: TestOctoDb, ids: string[]): Promise<number> {
   if (!ids.length) return 0;
-  const redis = octo.deps.redis;
+  const redis = await octo.parts.get('redis');
   const ours: string[] = [];
   const lowered = ids.map((id) => id.toLowerCase());
   for await (const keys of redis.scanStream({ count: 1000 }) as AsyncIterable<string[]>) {

@@ -81,7 +81,7 @@ export async function main(args: string[]): Promise<void> {
       }),
     );
     const first = tenants[0]!;
-    const login = await octo.deps.tenantLogins.resolve(first.tenant_id, first.db_id);
+    const login = await (await octo.parts.get('tenantLogins')).resolve(first.tenant_id, first.db_id);
     const direct = createPool({
       host: login.host.endpoint,
       port: login.host.port,
@@ -102,12 +102,12 @@ export async function main(args: string[]): Promise<void> {
     let counted = 0;
     const countingQueue = new LocalLogQueue(async (event: SQSEvent) => void (counted += event.Records.length), { batchSize: LOG_PIPELINE.batchSize });
     const counting = new BufferedLogSink(countingQueue);
-    const pipeline = octo.deps.queryLogs;
-    const stored = async () => (await octo.deps.flushLogs(), await octo.logQueue.idle());
+    const stored = async () => (await octo.parts.flush(), await octo.logQueue.idle());
+    let restore = () => {};
     const requestPath = {
-      before: () => void (octo.deps.queryLogs = counting),
+      before: () => void (restore = octo.parts.override({ queryLogs: counting })),
       after: async () => {
-        octo.deps.queryLogs = pipeline;
+        restore();
         await counting.flush();
         await countingQueue.idle();
       },

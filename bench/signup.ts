@@ -16,9 +16,10 @@ export async function main(args: string[]): Promise<void> {
   const metaDb = `octodb_bench_${randomBytes(4).toString('hex')}`;
   const base = (process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta').replace(/\/[^/]*$/, '');
   const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}` });
-  const admin = await createConnection({ ...octo.deps.adminLogin!, database: metaDb });
-  const host = (await octo.deps.meta.getHost('local'))!;
-  const templates = (await octo.deps.templates.load('default'))!;
+  const admin = await createConnection({ ...(await octo.parts.get('logins')).admin!, database: metaDb });
+  const host = (await (await octo.parts.get('meta')).getHost('local'))!;
+  const templates = (await (await octo.parts.get('templates')).load('default'))!;
+  const hostRunner = await octo.parts.get('hostRunner');
 
   try {
     const direct: number[] = [];
@@ -31,10 +32,10 @@ export async function main(args: string[]): Promise<void> {
         tempSchema: tempSchemaName(),
       });
       const started = performance.now();
-      const result = await octo.deps.hostRunner.run(host, script, 120);
+      const result = await hostRunner.run(host, script, 120);
       direct.push(performance.now() - started);
       if (result.exitCode !== 0) throw new Error(result.stderr);
-      await octo.deps.hostRunner.run(host, buildDropDatabaseScript({ database: databaseName(dbId), user: databaseUser(dbId) }), 60);
+      await hostRunner.run(host, buildDropDatabaseScript({ database: databaseName(dbId), user: databaseUser(dbId) }), 60);
     }
 
     const endToEnd: number[] = [];
@@ -66,7 +67,7 @@ export async function main(args: string[]): Promise<void> {
     }
     await admin.query(`DROP DATABASE \`${metaDb}\``);
     // The API account's grant on this MetaDB goes with it (dropping a database keeps its grants).
-    await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [octo.deps.metaLogin.user]).catch(() => undefined);
+    await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [(await octo.parts.get('logins')).meta.user]).catch(() => undefined);
     await admin.end();
     await octo.close();
   }

@@ -14,7 +14,8 @@ import { createAdmin } from '#core/admin';
 import { setTenantLimit } from '#core/rate-limits';
 import { ConflictError, OctoError } from '#core/errors';
 import { HandoffLogSink } from '#adapters/handoff-log-sink';
-import { buildDeps, type Deps } from '#adapters/wiring';
+import { Parts } from '#adapters/parts';
+import { adminRoot, type AdminRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
 import { issuesOf, setLimitsRequest, setQuotaRequest, signupRequest } from '#shared/requests';
 import type { ZodError } from 'zod';
@@ -72,12 +73,12 @@ ${usage}`);
   if (positionals[0] === 'set-quota') {
     const bytes = values.bytes === 'default' ? null : /^[0-9]+$/.test(values.bytes ?? '') ? Number(values.bytes) : Number.NaN;
     const parsed = setQuotaRequest.safeParse({ action: 'set-quota', tenant_id: values.tenant, bytes });
-    return parsed.success ? operatorAction(parsed.data, (d) => setQuota(parsed.data, d), env, invoke) : badInput(parsed.error);
+    return parsed.success ? operatorAction(parsed.data, async (admin) => setQuota(parsed.data, await admin.setQuota()), env, invoke) : badInput(parsed.error);
   }
   if (positionals[0] === 'set-limits') {
     const request = { action: 'set-limits', tenant: values.tenant, route: values.route, limit: values.limit };
     const parsed = setLimitsRequest.safeParse(request);
-    return parsed.success ? operatorAction(request, (d) => setTenantLimit(parsed.data, d), env, invoke) : badInput(parsed.error);
+    return parsed.success ? operatorAction(request, async (admin) => setTenantLimit(parsed.data, await admin.setLimits()), env, invoke) : badInput(parsed.error);
   }
   if (positionals[0] !== 'create' || positionals.length !== 1) {
     console.error(usage);
@@ -97,13 +98,9 @@ ${usage}`);
   }
   const config = loadConfig({ ...localSecrets(), ...env });
   // Stdout carries the JSON answer alone; the provisioning records go where `npm start` stores them.
-  const deps = await buildDeps(config, { logs: new HandoffLogSink(resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE)) });
+  const parts = new Parts(config, { logs: new HandoffLogSink(resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE)) });
   try {
-    const result = await createAdmin(parsed.data, {
-      ...deps,
-      bcryptRounds: config.OCTODB_BCRYPT_ROUNDS,
-      scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
-    });
+    const result = await createAdmin(parsed.data, await adminRoot(parts).create());
     console.log(JSON.stringify(result));
     return result.status === 'ready' ? 0 : 1;
   } catch (error) {
@@ -113,7 +110,7 @@ ${usage}`);
     }
     throw error;
   } finally {
-    await deps.close();
+    await parts.close();
   }
 }
 
@@ -125,21 +122,21 @@ function badInput(error: ZodError): number {
 /** A validated operator setting: through the admin function on AWS, else on OCTODB_MYSQL_URL's MetaDB. */
 async function operatorAction(
   request: Record<string, unknown>,
-  runLocally: (deps: Deps) => Promise<Record<string, unknown>>,
+  runLocally: (admin: AdminRoot) => Promise<Record<string, unknown>>,
   env: NodeJS.ProcessEnv,
   invoke: InvokeAdmin,
 ): Promise<number> {
   let answer: Record<string, unknown>;
   if (env.OCTODB_ADMIN_FUNCTION) answer = await invoke(env.OCTODB_ADMIN_FUNCTION, request);
   else {
-    const deps = await buildDeps(loadConfig({ ...localSecrets(), ...env }));
+    const parts = new Parts(loadConfig({ ...localSecrets(), ...env }));
     try {
-      answer = await runLocally(deps);
+      answer = await runLocally(adminRoot(parts));
     } catch (error) {
       if (!(error instanceof OctoError)) throw error;
       answer = { error: error.message };
     } finally {
-      await deps.close();
+      await parts.close();
     }
   }
   if (answer.error) {

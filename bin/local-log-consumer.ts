@@ -5,13 +5,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SQSEvent } from 'aws-lambda';
-import { dynamoClient, logStoreFor } from '#adapters/wiring';
+import { Parts } from '#adapters/parts';
+import { logIngestRoot } from '#adapters/roots';
 import type { Config } from '#shared/config';
 import { createLogIngestHandler } from '../lambdas/log-ingest/handler.ts';
 
-const config = workerData as Config;
-const store = logStoreFor(config, dynamoClient(config));
-const ingest = createLogIngestHandler(async () => store);
+const parts = new Parts(workerData as Config);
+const ingest = createLogIngestHandler(() => logIngestRoot(parts));
 
 parentPort!.on('message', ({ id, event }: { id: number; event: SQSEvent }) => {
   ingest(event).then(

@@ -18,7 +18,7 @@ import { createGateway, routesOf } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
 import { WorkerConsumer } from '#adapters/worker-consumer';
-import { buildDeps, type Deps, useDeps } from '#adapters/wiring';
+import { Parts, useParts } from '#adapters/parts';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
@@ -40,7 +40,8 @@ const routes = routesOf({ signup, token, verify, dashboard, query, 'migrate-subm
 
 export interface LocalOctoDb {
   url: string;
-  deps: Deps;
+  /** The parts every function's root draws from in this process (one MetaDB pool, one Redis). */
+  parts: Parts;
   invoker: LocalInvoker;
   /** The in-process log queue feeding L1 (log-ingest). */
   logQueue: LocalLogQueue;
@@ -76,26 +77,28 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     maxReceiveCount: LOG_PIPELINE.maxReceiveCount,
     deadLetterFile: resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE),
   });
-  const deps = await buildDeps(depsConfig, { invoker, logs: config.OCTODB_LOG_QUEUE_URL ? undefined : logQueue });
-  useDeps(deps);
-  deps.statementJudge.warm(); // a long-running process: the first statement pays no worker start-up
+  const parts = new Parts(depsConfig, { invoker, ...(config.OCTODB_LOG_QUEUE_URL ? {} : { logs: logQueue }) });
+  useParts(parts);
+  (await parts.get('statementJudge')).warm(); // a long-running process: the first statement pays no worker start-up
+  await parts.get('notifier'); // a Mailgun key without its domain fails the start, not the first email
   const edge = httpEdgeOf(config);
   useHttpEdge(edge); // the handlers answer with the same CORS origins and body cap as this gateway
 
   // MetaDB is reached as the API account (DML only), as on AWS: created or brought in step here.
-  const { adminLogin, metaLogin } = deps;
+  const { hostRunner, logins, meta, dynamo } = await parts.pick('hostRunner', 'logins', 'meta', 'dynamo');
+  const { admin: adminLogin, meta: metaLogin } = logins;
   await deployMetaDb(
     { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
     {
-      runner: deps.hostRunner,
-      hosts: deps.meta,
+      runner: hostRunner,
+      hosts: meta,
       ensureApiAccount: adminLogin && metaLogin.user !== adminLogin.user ? () => ensureApiAccount(adminLogin, metaLogin) : undefined,
       schema: metaLogin.database,
       files: (await new FileTemplateSource(join(ROOT, 'schemas')).load('meta')) ?? {},
       scriptTimeoutSeconds: 120,
     },
   );
-  await createLogTableIfMissing(deps.dynamo, config.OCTODB_LOG_TABLE);
+  await createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
   logQueue.replaySaved();
 
   // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally this timer does.
@@ -109,7 +112,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    deps,
+    parts,
     invoker,
     logQueue,
     dynalite,
@@ -117,11 +120,11 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
       clearInterval(sweep);
       await new Promise((resolve) => server.close(resolve));
       await invoker.idle();
-      await deps.flushLogs();
+      await parts.flush();
       await Promise.race([logQueue.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
       logQueue.close(); // saves what is left to the dead-letter file
       await logConsumer.close();
-      await deps.close();
+      await parts.close();
       await dynalite?.stop();
     },
   };

@@ -58,10 +58,10 @@ function bundleWorker(inputDir: string, outputDir: string, out: string, source: 
   ].join(' ');
 }
 
-/** What every `deps()` (lambdas/adapters/wiring.ts) connects to at a cold start. */
+/** What a function's root (lambdas/adapters/roots.ts) connects to: MetaDB, and Redis unless it never uses it. */
 export interface CoreBindings {
   mysqlUrl: string;
-  redisUrl: string;
+  redisUrl?: string;
 }
 
 /**
@@ -150,10 +150,10 @@ export class OctoFunction extends NodejsFunction {
     return super.addEnvironment(key, value, options);
   }
 
-  /** What wiring.ts's deps() connects to: MetaDB (as the given account) and Redis. Keys are bound per function. */
+  /** What the function's root connects to: MetaDB (as the given account) and Redis if named. Keys are bound per function. */
   bindCore(core: CoreBindings, account: MysqlAccount): this {
     const bound = account.kind === 'admin' ? this.bindMysql(account.secret, core.mysqlUrl) : this.bindMysqlApi(account.secret, core.mysqlUrl);
-    return bound.bindRedis(core.redisUrl);
+    return core.redisUrl ? bound.bindRedis(core.redisUrl) : bound;
   }
 
   /** MySQL admin login: the secret {username,password,host,port}; the URL carries only host and schema. */
@@ -161,7 +161,7 @@ export class OctoFunction extends NodejsFunction {
     return this.bindMysqlSecret('OCTODB_MYSQL_SECRET_ARN', secret, url);
   }
 
-  /** MySQL API login (MetaDB rows only), secret as bindMysql's; wiring.ts then has no admin login. */
+  /** MySQL API login (MetaDB rows only), secret as bindMysql's; the function then has no admin login. */
   bindMysqlApi(secret: ISecret, url: string): this {
     return this.bindMysqlSecret('OCTODB_MYSQL_API_SECRET_ARN', secret, url);
   }

@@ -15,7 +15,7 @@ import { DatabaseHost, MYSQL_HOSTNAME } from './database-host.ts';
 import { Logging } from './logging.ts';
 import { MetaDbDeployment } from './metadb-deployment.ts';
 import { Network } from './network.ts';
-import { type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
+import { type CoreBindings, type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
 
@@ -93,14 +93,15 @@ export class OctoDbStack extends Stack {
 
     const vpcAccess = { vpc: network.vpc, securityGroup: network.functionsSg };
     const mysqlUrl = `mysql://${MYSQL_HOSTNAME}:3306/octodb_meta`;
-    const core = { mysqlUrl, redisUrl: cache.url };
+    const core: CoreBindings = { mysqlUrl, redisUrl: cache.url };
+    const mysqlOnly: CoreBindings = { mysqlUrl }; // LF6 and /verify never reach Redis
     // Least privilege for MySQL: only the functions that create users and databases, set tenant
     // passwords or run DDL hold the admin login; the API functions (internet-facing, /query runs
     // hostile SQL) hold the API login, which can change nothing but MetaDB rows.
     const admin: MysqlAccount = { kind: 'admin', secret: secrets.mysqlAdmin };
     const api: MysqlAccount = { kind: 'api', secret: secrets.mysqlApi };
-    const fn = (id: string, p: Omit<OctoFunctionProps, 'logRetention' | 'network'>, account: MysqlAccount) =>
-      new OctoFunction(this, id, { ...p, logRetention, network: vpcAccess }).bindCore(core, account);
+    const fn = (id: string, p: Omit<OctoFunctionProps, 'logRetention' | 'network'>, account: MysqlAccount, reaches = core) =>
+      new OctoFunction(this, id, { ...p, logRetention, network: vpcAccess }).bindCore(reaches, account);
     const templates = { 'schemas/templates': 'templates' };
 
     // --- functions: one per handler; what each may touch is the list of its bind calls ---
@@ -110,7 +111,7 @@ export class OctoDbStack extends Stack {
       memoryMb: 512,
       timeout: HOST_WORKER_TIMEOUT,
       bundleDirs: templates,
-    }, admin) // creates the database and user, sets the tenant's password, reads a parent's tables
+    }, admin, mysqlOnly) // creates the database and user, sets the tenant's password, reads a parent's tables
       .bindTemplates()
       .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey) // seals the tenant's MySQL password
@@ -170,7 +171,7 @@ export class OctoDbStack extends Stack {
       memoryMb: 512,
       timeout: API_TIMEOUT,
       environment: signupGuard,
-    }, api).bindInvoke({ provision });
+    }, api, mysqlOnly).bindInvoke({ provision });
     const token = fn('Token', {
       name: 'token',
       description: 'OctoDB: POST /token',

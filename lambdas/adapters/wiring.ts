@@ -4,32 +4,15 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Redis } from 'ioredis';
-import { createPool, type Pool } from 'mysql2/promise';
-import type {
-  AsyncFunction,
-  DatabaseAccounts,
-  HostRunner,
-  HostSql,
-  Invoker,
-  LogSink,
-  LogStore,
-  MigrationLocks,
-  MigrationStore,
-  Notifier,
-  QuotaSettings,
-  PasswordHasher,
-  SchemaInspector,
-  StorageStateStore,
-  TemplateSource,
-  RateLimiter,
-  TokenRegistry,
-} from '#core/ports';
-import type { MigrationDeps } from '#core/migration-deps';
-import type { SignUpDeps } from '#core/signup';
-import type { TokenDeps } from '#core/tokens';
+import { createPool } from 'mysql2/promise';
+import type { AsyncFunction, HostRunner, Notifier } from '#core/ports';
 import { ParentAwareTemplates } from '#core/parent-templates';
+import { TenantLogins } from '#core/query';
+import { TenantPlans } from '#core/rate-limits';
 import { Sealer } from '#core/sealed';
-import { type Config, loadConfig, type MysqlLogin, parseMysqlUrl } from '#shared/config';
+import { StorageQuotaGuard } from '#core/storage-quotas';
+import { type Config, type MysqlLogin, parseMysqlUrl } from '#shared/config';
+import { logger } from '#shared/logger';
 import { BashHostRunner, dockerClientEnv } from './bash-host-runner.ts';
 import { BufferedLogSink } from './buffered-log-sink.ts';
 import { DynamoLogStore } from './dynamo-log-store.ts';
@@ -39,186 +22,24 @@ import { LoggerLogSink } from './logger-log-sink.ts';
 import { LoggerNotifier } from './logger-notifier.ts';
 import { MailgunNotifier } from './mailgun-notifier.ts';
 import { MysqlHostSql } from './mysql-host-sql.ts';
-import { MysqlMigrationStore } from './mysql-migration-store.ts';
-import { OutboxNotifier } from './outbox-notifier.ts';
-import { RedisMigrationLocks } from './redis-migration-locks.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
-import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
-import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
-import { TenantLogins } from '#core/query';
-import { StorageQuotaGuard } from '#core/storage-quotas';
-import { logger } from '#shared/logger';
+import { MysqlMigrationStore } from './mysql-migration-store.ts';
 import { MysqlQuotaSettings } from './mysql-quota-settings.ts';
+import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlStorageMeter } from './mysql-storage-meter.ts';
+import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
+import { OutboxNotifier } from './outbox-notifier.ts';
+import type { MysqlLogins, PartName, PartTypes, Recipe } from './parts.ts';
+import { DirectRateLimiter, MemoryBuckets, RedisBuckets } from './redis-rate-limiter.ts';
+import { RedisMigrationLocks } from './redis-migration-locks.ts';
 import { RedisStorageState } from './redis-storage-state.ts';
 import { CachedTokenRegistry, RedisTokenRegistry } from './redis-token-registry.ts';
 import { readSecret } from './secrets.ts';
+import { SlicedRateLimiter } from './sliced-rate-limiter.ts';
 import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
-import { WorkerStatementJudge } from './worker-statement-judge.ts';
 import { InlinePasswordHasher, WorkerPasswordHasher } from './worker-password-hasher.ts';
-import { DirectRateLimiter, MemoryBuckets, RedisBuckets } from './redis-rate-limiter.ts';
-import { SlicedRateLimiter } from './sliced-rate-limiter.ts';
-import { type RateLimitSettings, TenantPlans } from '#core/rate-limits';
-
-/** Everything handlers need, built once per cold start (or once by the local gateway). */
-export interface Deps {
-  config: Config;
-  /** MetaDB's login: the API account (DML on MetaDB only), or the admin one where only it is deployed. */
-  metaLogin: MysqlLogin;
-  /** Absent in a function deployed without the admin secret (every API function on AWS). */
-  adminLogin?: MysqlLogin;
-  /** MetaDB, as metaLogin. */
-  pool: Pool;
-  redis: Redis;
-  meta: MysqlMetaStore;
-  registry: TokenRegistry;
-  invoker: Invoker;
-  hostRunner: HostRunner;
-  accounts: DatabaseAccounts;
-  templates: TemplateSource;
-  sealer: Sealer;
-  logs: LogSink;
-  dynamo: DynamoDBClient;
-  logStore: LogStore;
-  schemas: SchemaInspector;
-  /** Only the token and authorizer functions are deployed with the signing key. */
-  jwtSecret: string | undefined;
-  migrations: MigrationStore;
-  migrationState: MigrationLocks;
-  hostSql: HostSql;
-  notifier: Notifier;
-  /** /query's log port: `logs` itself on AWS; locally a buffer in front of it (no wait per query). */
-  queryLogs: LogSink;
-  /** Hands on every log record still buffered (close() does it first). */
-  flushLogs(): Promise<void>;
-  /** /query: tenant statements over one pool per MySQL host, and the cached tenant logins. */
-  tenantSql: MysqlTenantSqlRunner;
-  tenantLogins: TenantLogins;
-  /** Storage quotas: the shared over-quota state (Redis), per-tenant quotas (MetaDB), measured with tenant logins. */
-  quotas: StorageQuotaGuard;
-  quotaSettings: QuotaSettings;
-  storageState: StorageStateStore;
-
-  /** /query's and /migrate's validators, on worker threads under a time budget (started on first use). */
-  statementJudge: WorkerStatementJudge;
-  /** bcrypt for /signup, /token and /verify's signup retry: worker threads (started on first use), or inline. */
-  passwords: PasswordHasher;
-
-  /** Rate limits: per tenant (local slices of Redis buckets), per client and email (Redis per call). */
-  tenantRates: RateLimiter;
-  clientRates: RateLimiter;
-  plans: TenantPlans;
-  limits: RateLimitSettings;
-  close(): Promise<void>;
-}
-
-/** What the local entry point supplies itself (the in-process invoker knows the handlers). */
-export type DepsOverrides = Partial<Pick<Deps, 'invoker' | 'logs' | 'hostRunner'>>;
-
-export async function buildDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
-  const { meta: metaLogin, admin: adminLogin } = await resolveMysqlLogins(config);
-  // Each function is deployed with only the keys it uses; one without a key never reads it.
-  const jwtSecret = config.OCTODB_JWT_SECRET ?? (await optionalSecret(config.OCTODB_JWT_SECRET_ARN));
-  const dataKey = config.OCTODB_DATA_KEY ?? (await optionalSecret(config.OCTODB_DATA_KEY_SECRET_ARN));
-  const pool = createPool({
-    ...metaLogin,
-    connectionLimit: 5,
-    waitForConnections: true,
-    enableKeepAlive: true,
-    timezone: 'Z',
-    dateStrings: false,
-  });
-  const redis = new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
-  const meta = new MysqlMetaStore(pool);
-  const dynamo = dynamoClient(config);
-  const hostRunner = overrides.hostRunner ?? hostRunnerFor(config, adminLogin);
-  const sealer = new Sealer(dataKey);
-  const hostSql = new MysqlHostSql(
-    adminLogin,
-    config.OCTODB_CASCADE_CONCURRENCY,
-    (h) => (config.OCTODB_HOST_RUNNER === 'ssm' ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT }),
-    config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
-  );
-  const tokenCache =
-    config.OCTODB_TOKEN_CACHE === 'pubsub'
-      ? new CachedTokenRegistry(redis, redis.duplicate({ autoResubscribe: false }), { maxEntries: 100_000, maxAgeMs: 60_000 })
-      : undefined;
-  const logs = overrides.logs ?? logSinkFor(config);
-  // On Lambda a buffer would freeze with the sandbox: there each query's record is sent before it answers.
-  const queryLogBuffer = config.OCTODB_RUNTIME === 'lambda' ? undefined : new BufferedLogSink(logs);
-  const tenantSql = new MysqlTenantSqlRunner({
-    rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
-    maxResultBytes: config.OCTODB_QUERY_MAX_RESULT_BYTES,
-    timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,
-    poolSize: config.OCTODB_QUERY_POOL_SIZE,
-    tenantConcurrency: config.OCTODB_QUERY_TENANT_CONCURRENCY,
-    slowStatementMs: config.OCTODB_QUERY_SLOW_STATEMENT_MS,
-    slowTenantConcurrency: config.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
-    acquireTimeoutMs: config.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
-  });
-  const storageState = new RedisStorageState(redis, metaLogin.database);
-  const quotaSettings = new MysqlQuotaSettings(pool);
-  const quotas = new StorageQuotaGuard(
-    { state: storageState, settings: quotaSettings, meter: new MysqlStorageMeter(tenantSql) },
-    {
-      defaultQuotaBytes: config.OCTODB_STORAGE_QUOTA_BYTES,
-      measureIntervalMs: config.OCTODB_STORAGE_MEASURE_INTERVAL_MS,
-      stateCacheMs: config.OCTODB_STORAGE_STATE_CACHE_MS,
-      // As with query logs: on Lambda work left after the answer would freeze with the sandbox.
-      awaitMeasurement: config.OCTODB_RUNTIME === 'lambda',
-      onError: (error) => logger.warn('storage measurement failed', { error: error as Error }),
-    },
-  );
-
-  const statementJudge = new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, {
-    budgetMs: config.OCTODB_VALIDATOR_BUDGET_MS,
-    workers: config.OCTODB_VALIDATOR_WORKERS,
-    perTenantQueue: config.OCTODB_VALIDATOR_QUEUE,
-  });
-  const passwords: PasswordHasher = config.OCTODB_PASSWORD_WORKERS === 0
-    ? new InlinePasswordHasher()
-    : new WorkerPasswordHasher({ workers: config.OCTODB_PASSWORD_WORKERS, maxQueue: config.OCTODB_PASSWORD_QUEUE });
-  return {
-    config,
-    metaLogin,
-    adminLogin,
-    pool,
-    redis,
-    meta,
-    registry: tokenCache ?? new RedisTokenRegistry(redis),
-    invoker: overrides.invoker ?? lambdaInvoker(config),
-    hostRunner,
-    accounts: hostSql,
-    templates: new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), meta, hostSql),
-    sealer,
-    logs,
-    queryLogs: queryLogBuffer ?? logs,
-    flushLogs: async () => queryLogBuffer?.flush(),
-    dynamo,
-    logStore: logStoreFor(config, dynamo),
-    schemas: new MysqlSchemaInspector(tenantSql),
-    jwtSecret,
-    migrations: new MysqlMigrationStore(pool),
-    migrationState: new RedisMigrationLocks(redis),
-    hostSql,
-    notifier: await notifierFor(config),
-    tenantSql,
-    tenantLogins: new TenantLogins(meta, sealer, config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000),
-    quotas,
-    quotaSettings,
-    storageState,
-    statementJudge,
-    passwords,
-
-    ...rateLimitsFor(config, redis, meta, metaLogin.database),
-    async close() {
-      await queryLogBuffer?.flush();
-      await Promise.allSettled([statementJudge.close(), pool.end(), redis.quit(), hostSql.close(), tenantSql.close(), hostRunner.close?.(), tokenCache?.close(), passwords.close?.()]);
-      dynamo.destroy();
-    },
-  };
-}
+import { WorkerStatementJudge } from './worker-statement-judge.ts';
 
 /**
  * The judge's worker entry: beside this module in the source tree (it registers tsx), and beside
@@ -226,41 +47,128 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
  */
 export const STATEMENT_JUDGE_SCRIPT = new URL('./statement-judge-worker.mjs', import.meta.url);
 
-/** Buckets namespaced by the MetaDB name: OctoDBs (and test runs) sharing a Redis never share one. */
-function rateLimitsFor(config: Config, redis: Redis, meta: MysqlMetaStore, metaDb: string): Pick<Deps, 'tenantRates' | 'clientRates' | 'plans' | 'limits'> {
-  const store = new RedisBuckets(redis, { prefix: `octodb:rl:${metaDb}:`, timeoutMs: config.OCTODB_RATE_REDIS_TIMEOUT_MS, fallback: new MemoryBuckets() });
-  const tenant = { query: config.OCTODB_RATE_QUERY, migrate: config.OCTODB_RATE_MIGRATE, dashboard: config.OCTODB_RATE_DASHBOARD };
-  return {
-    tenantRates: new SlicedRateLimiter(store, { sliceSeconds: config.OCTODB_RATE_SLICE_SECONDS, sliceMax: config.OCTODB_RATE_SLICE_MAX }),
-    clientRates: new DirectRateLimiter(store),
-    plans: new TenantPlans(meta, tenant, config.OCTODB_RATE_PLAN_CACHE_SECONDS * 1000),
-    limits: {
-      tenant,
-      signupPerIp: config.OCTODB_RATE_SIGNUP_PER_IP,
-      signupPerEmail: config.OCTODB_RATE_SIGNUP_PER_EMAIL,
-      tokenPerIp: config.OCTODB_RATE_TOKEN_PER_IP,
-      tokenPerEmail: config.OCTODB_RATE_TOKEN_PER_EMAIL,
-      loginFailures: config.OCTODB_LOGIN_FAILURES,
+const onLambda = (config: Config) => config.OCTODB_RUNTIME === 'lambda';
+/** Redis keys are namespaced by the MetaDB name: OctoDBs (and test runs) sharing a Redis never share one. */
+const metaDbOf = (config: Config) => parseMysqlUrl(config.OCTODB_MYSQL_URL).database;
+
+export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
+  logins: { make: (p) => resolveMysqlLogins(p.config) },
+  // Each function is deployed with only the keys it uses; one without a key never reads it.
+  jwtSecret: {
+    make: async ({ config }) => {
+      const secret = config.OCTODB_JWT_SECRET ?? (await optionalSecret(config.OCTODB_JWT_SECRET_ARN));
+      if (!secret) throw new Error('configuration: set OCTODB_JWT_SECRET or OCTODB_JWT_SECRET_ARN');
+      return secret;
     },
-  };
-}
+  },
+  sealer: { make: async ({ config }) => new Sealer(config.OCTODB_DATA_KEY ?? (await optionalSecret(config.OCTODB_DATA_KEY_SECRET_ARN))) },
+  pool: {
+    make: async (p) => createPool({ ...(await p.get('logins')).meta, connectionLimit: 5, waitForConnections: true, enableKeepAlive: true, timezone: 'Z', dateStrings: false }),
+    close: (pool) => pool.end(),
+  },
+  redis: {
+    make: ({ config }) => new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true }),
+    close: (redis) => redis.quit(),
+  },
+  meta: { make: async (p) => new MysqlMetaStore(await p.get('pool')) },
+  registry: {
+    make: async (p) => {
+      const redis = await p.get('redis');
+      // One long-running process (npm start) may cache current tokens, kept fresh by pub/sub.
+      if (p.config.OCTODB_TOKEN_CACHE === 'off') return new RedisTokenRegistry(redis);
+      return new CachedTokenRegistry(redis, redis.duplicate({ autoResubscribe: false }), { maxEntries: 100_000, maxAgeMs: 60_000 });
+    },
+    close: (registry) => (registry instanceof CachedTokenRegistry ? registry.close() : undefined),
+  },
+  invoker: { make: ({ config }) => new LambdaInvoker(new LambdaClient({}), JSON.parse(config.OCTODB_FUNCTION_NAMES) as Partial<Record<AsyncFunction, string>>) },
+  hostRunner: { make: async (p) => hostRunnerFor(p.config, (await p.get('logins')).admin), close: (runner) => runner.close?.() },
+  adminSql: {
+    make: async ({ config, get }) =>
+      new MysqlHostSql(
+        (await get('logins')).admin,
+        config.OCTODB_CASCADE_CONCURRENCY,
+        // On AWS a host is reached at its catalog endpoint; locally every host is this machine's MySQL.
+        (h) => (onLambda(config) ? { host: h.endpoint, port: h.port } : { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT }),
+        config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
+      ),
+    close: (adminSql) => adminSql.close(),
+  },
+  hostSql: { make: (p) => p.get('adminSql') },
+  accounts: { make: (p) => p.get('adminSql') },
+  templates: { make: async ({ config, get }) => new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), await get('meta'), await get('hostSql')) },
+  // SQS where the function is given a queue; else the structured log (the local entry supplies its own queue).
+  logs: { make: ({ config }) => (config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink()) },
+  // On Lambda a buffer would freeze with the sandbox: there each query's record is sent before it answers.
+  queryLogs: {
+    make: async ({ config, get }) => (onLambda(config) ? get('logs') : new BufferedLogSink(await get('logs'))),
+    flush: (sink) => (sink instanceof BufferedLogSink ? sink.flush() : undefined),
+  },
+  dynamo: { make: ({ config }) => dynamoClient(config), close: (dynamo) => dynamo.destroy() },
+  logStore: {
+    make: async ({ config, get }) =>
+      new DynamoLogStore(DynamoDBDocumentClient.from(await get('dynamo'), { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE),
+  },
+  tenantSql: {
+    make: ({ config: c }) =>
+      new MysqlTenantSqlRunner({
+        rowLimit: c.OCTODB_QUERY_ROW_LIMIT,
+        maxResultBytes: c.OCTODB_QUERY_MAX_RESULT_BYTES,
+        timeoutMs: c.OCTODB_QUERY_TIMEOUT_MS,
+        poolSize: c.OCTODB_QUERY_POOL_SIZE,
+        tenantConcurrency: c.OCTODB_QUERY_TENANT_CONCURRENCY,
+        slowStatementMs: c.OCTODB_QUERY_SLOW_STATEMENT_MS,
+        slowTenantConcurrency: c.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
+        acquireTimeoutMs: c.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
+      }),
+    close: (tenantSql) => tenantSql.close(),
+  },
+  tenantLogins: { make: async ({ config, get }) => new TenantLogins(await get('meta'), await get('sealer'), config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000) },
+  schemas: { make: async (p) => new MysqlSchemaInspector(await p.get('tenantSql')) },
+  migrations: { make: async (p) => new MysqlMigrationStore(await p.get('pool')) },
+  migrationLocks: { make: async (p) => new RedisMigrationLocks(await p.get('redis')) },
+  notifier: { make: (p) => notifierFor(p.config) },
+  storageState: { make: async ({ config, get }) => new RedisStorageState(await get('redis'), metaDbOf(config)) },
+  quotaSettings: { make: async (p) => new MysqlQuotaSettings(await p.get('pool')) },
+  quotas: {
+    make: async ({ config, get }) =>
+      new StorageQuotaGuard(
+        { state: await get('storageState'), settings: await get('quotaSettings'), meter: new MysqlStorageMeter(await get('tenantSql')) },
+        {
+          defaultQuotaBytes: config.OCTODB_STORAGE_QUOTA_BYTES,
+          measureIntervalMs: config.OCTODB_STORAGE_MEASURE_INTERVAL_MS,
+          stateCacheMs: config.OCTODB_STORAGE_STATE_CACHE_MS,
+          // As with query logs: on Lambda work left after the answer would freeze with the sandbox.
+          awaitMeasurement: onLambda(config),
+          onError: (error) => logger.warn('storage measurement failed', { error: error as Error }),
+        },
+      ),
+  },
+  statementJudge: {
+    make: ({ config: c }) =>
+      new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, { budgetMs: c.OCTODB_VALIDATOR_BUDGET_MS, workers: c.OCTODB_VALIDATOR_WORKERS, perTenantQueue: c.OCTODB_VALIDATOR_QUEUE }),
+    close: (judge) => judge.close(),
+  },
+  passwords: {
+    make: ({ config: c }) =>
+      c.OCTODB_PASSWORD_WORKERS === 0 ? new InlinePasswordHasher() : new WorkerPasswordHasher({ workers: c.OCTODB_PASSWORD_WORKERS, maxQueue: c.OCTODB_PASSWORD_QUEUE }),
+    close: (passwords) => passwords.close?.(),
+  },
+  rateBuckets: {
+    make: async ({ config, get }) =>
+      new RedisBuckets(await get('redis'), { prefix: `octodb:rl:${metaDbOf(config)}:`, timeoutMs: config.OCTODB_RATE_REDIS_TIMEOUT_MS, fallback: new MemoryBuckets() }),
+  },
+  tenantRates: {
+    make: async ({ config, get }) => new SlicedRateLimiter(await get('rateBuckets'), { sliceSeconds: config.OCTODB_RATE_SLICE_SECONDS, sliceMax: config.OCTODB_RATE_SLICE_MAX }),
+  },
+  clientRates: { make: async (p) => new DirectRateLimiter(await p.get('rateBuckets')) },
+  plans: { make: async ({ config, get }) => new TenantPlans(await get('meta'), tenantRateDefaults(config), config.OCTODB_RATE_PLAN_CACHE_SECONDS * 1000) },
+};
 
-function lambdaInvoker(config: Config): Invoker {
-  const names = JSON.parse(config.OCTODB_FUNCTION_NAMES) as Partial<Record<AsyncFunction, string>>;
-  return new LambdaInvoker(new LambdaClient({}), names);
-}
-
-/** SQS when a queue is configured (AWS); else the logger (the local entry supplies its own queue). */
-function logSinkFor(config: Config): LogSink {
-  return config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink();
-}
-
-export function logStoreFor(config: Config, dynamo: DynamoDBClient): LogStore {
-  return new DynamoLogStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE);
-}
+/** Each route's rate per tenant unless its plan says otherwise. */
+export const tenantRateDefaults = (c: Config) => ({ query: c.OCTODB_RATE_QUERY, migrate: c.OCTODB_RATE_MIGRATE, dashboard: c.OCTODB_RATE_DASHBOARD });
 
 /** DynamoDB on AWS; dynalite (any endpoint, dummy credentials) locally. */
-export function dynamoClient(config: Config): DynamoDBClient {
+function dynamoClient(config: Config): DynamoDBClient {
   if (!config.OCTODB_DYNAMODB_ENDPOINT) return new DynamoDBClient({});
   return new DynamoDBClient({
     endpoint: config.OCTODB_DYNAMODB_ENDPOINT,
@@ -288,26 +196,26 @@ export function hostRunnerFor(config: Config, login: MysqlLogin | undefined): Ho
 
 /** The admin login: OCTODB_MYSQL_URL, or on AWS its secret. */
 export async function resolveMysqlLogin(config: Config): Promise<MysqlLogin> {
-  return loginFrom(config.OCTODB_MYSQL_URL, config.OCTODB_MYSQL_SECRET_ARN, parseMysqlUrl(config.OCTODB_MYSQL_URL).database);
+  return loginFrom(config.OCTODB_MYSQL_URL, config.OCTODB_MYSQL_SECRET_ARN, metaDbOf(config));
 }
 
 /** The API account's login (OCTODB_MYSQL_API_URL or its secret), on the MetaDB OCTODB_MYSQL_URL names. */
 export async function resolveApiLogin(config: Config): Promise<MysqlLogin> {
-  return loginFrom(config.OCTODB_MYSQL_API_URL, config.OCTODB_MYSQL_API_SECRET_ARN, parseMysqlUrl(config.OCTODB_MYSQL_URL).database);
+  return loginFrom(config.OCTODB_MYSQL_API_URL, config.OCTODB_MYSQL_API_SECRET_ARN, metaDbOf(config));
 }
 
 /**
- * Locally both logins come from their URLs. On AWS an API function is deployed with the API secret
- * only and reaches MetaDB as the API account, with no admin login; an admin function (LF6, M1,
- * admin) holds only the admin secret and uses it for MetaDB too. The MetaDB deployment alone holds
- * both: it creates the API account.
+ * Locally both logins come from their URLs. On Lambda an API function is deployed with the API
+ * secret only and reaches MetaDB as the API account, with no admin login; an admin function (LF6,
+ * M1, admin) holds only the admin secret and uses it for MetaDB too. The MetaDB deployment alone
+ * holds both: it creates the API account.
  */
-export async function resolveMysqlLogins(config: Config): Promise<{ meta: MysqlLogin; admin?: MysqlLogin }> {
-  const onAws = Boolean(config.OCTODB_MYSQL_SECRET_ARN || config.OCTODB_MYSQL_API_SECRET_ARN);
-  const admin = !onAws || config.OCTODB_MYSQL_SECRET_ARN ? await resolveMysqlLogin(config) : undefined;
-  const api = !onAws || config.OCTODB_MYSQL_API_SECRET_ARN ? await resolveApiLogin(config) : undefined;
+export async function resolveMysqlLogins(config: Config): Promise<MysqlLogins> {
+  const local = !onLambda(config);
+  const admin = local || config.OCTODB_MYSQL_SECRET_ARN ? await resolveMysqlLogin(config) : undefined;
+  const api = local || config.OCTODB_MYSQL_API_SECRET_ARN ? await resolveApiLogin(config) : undefined;
   const meta = api ?? admin;
-  if (!meta) throw new Error('configuration: no MySQL login');
+  if (!meta) throw new Error('configuration: no MySQL login (OCTODB_MYSQL_SECRET_ARN or OCTODB_MYSQL_API_SECRET_ARN)');
   return { meta, admin };
 }
 
@@ -328,87 +236,10 @@ async function optionalSecret(arn: string | undefined): Promise<string | undefin
   return arn ? readSecret(arn) : undefined;
 }
 
-let current: Promise<Deps> | undefined;
-
-/** The process's dependencies: built from the environment on first use (a Lambda cold start). */
-export function deps(): Promise<Deps> {
-  current ??= buildDeps(loadConfig());
-  return current;
-}
-
-/** The local gateway installs the dependencies it built (with its in-process invoker). */
-export function useDeps(built: Deps): void {
-  current = Promise.resolve(built);
-}
-
 export async function notifierFor(config: Config): Promise<Notifier> {
-  const key = config.OCTODB_MAILGUN_API_KEY ?? (config.OCTODB_MAILGUN_API_KEY_SECRET_ARN && (await readSecret(config.OCTODB_MAILGUN_API_KEY_SECRET_ARN)));
+  const key = config.OCTODB_MAILGUN_API_KEY ?? (await optionalSecret(config.OCTODB_MAILGUN_API_KEY_SECRET_ARN));
   // A Lambda's file system is read-only: without Mailgun its emails go to the structured log.
-  if (!key) return config.OCTODB_RUNTIME === 'lambda' ? new LoggerNotifier(config.OCTODB_MAIL_FROM) : new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM);
+  if (!key) return onLambda(config) ? new LoggerNotifier(config.OCTODB_MAIL_FROM) : new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM);
   if (!config.OCTODB_MAILGUN_DOMAIN) throw new Error('configuration: OCTODB_MAILGUN_DOMAIN is required with a Mailgun key');
   return new MailgunNotifier({ key, url: config.OCTODB_MAILGUN_URL }, config.OCTODB_MAILGUN_DOMAIN, config.OCTODB_MAIL_FROM);
-}
-
-export function migrationDeps(d: Deps): MigrationDeps {
-  const c = d.config;
-  return {
-    ...d,
-    // One adapter implements the four store ports; read per call, as tests swap d.migrations.
-    jobs: d.migrations,
-    batches: d.migrations,
-    cascades: d.migrations,
-    audit: d.migrations,
-    locks: d.migrationState,
-    settings: {
-      maxRetries: c.OCTODB_MIGRATION_MAX_RETRIES,
-      backoffMs: c.OCTODB_MIGRATION_BACKOFF_MS,
-      staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
-      lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
-      scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
-      ddlTimeoutSeconds: c.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
-      cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
-      cascadeChunk: c.OCTODB_CASCADE_CHUNK,
-      adminEmail: c.OCTODB_ADMIN_EMAIL,
-    },
-  };
-}
-
-/** Only what the token functions use: the authorizer builds this on every request. */
-export function tokenDeps(d: Deps): TokenDeps {
-  if (!d.jwtSecret) throw new Error('configuration: set OCTODB_JWT_SECRET or OCTODB_JWT_SECRET_ARN');
-  return {
-    meta: d.meta,
-    registry: d.registry,
-    sealer: d.sealer,
-    passwords: d.passwords,
-    jwtSecret: d.jwtSecret,
-    ttlSeconds: d.config.OCTODB_TOKEN_TTL_SECONDS,
-    bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
-  };
-}
-
-/** /signup and /verify: the host cap, and the email codes when verification is on. */
-export function signupDeps(d: Deps): SignUpDeps {
-  const c = d.config;
-  return {
-    ...d,
-    bcryptRounds: c.OCTODB_BCRYPT_ROUNDS,
-    hostMaxDatabases: c.OCTODB_HOST_MAX_DATABASES,
-    verification: c.OCTODB_SIGNUP_VERIFY_EMAIL ? { ttlSeconds: c.OCTODB_SIGNUP_CODE_TTL_SECONDS, maxAttempts: c.OCTODB_SIGNUP_CODE_MAX_ATTEMPTS } : undefined,
-  };
-}
-
-let currentLogStore: Promise<LogStore> | undefined;
-
-/**
- * L1's only dependency. On Lambda it builds just the log table client (no MySQL, Redis or
- * secrets for a function that only writes logs); locally it shares the installed deps.
- */
-export function logStoreDeps(): Promise<LogStore> {
-  if (current) return current.then((d) => d.logStore);
-  currentLogStore ??= Promise.resolve().then(() => {
-    const config = loadConfig();
-    return logStoreFor(config, dynamoClient(config));
-  });
-  return currentLogStore;
 }

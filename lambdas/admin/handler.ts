@@ -1,7 +1,7 @@
 import { createAdmin } from '#core/admin';
 import { OctoError } from '#core/errors';
 import { setTenantLimit } from '#core/rate-limits';
-import { deps } from '#adapters/wiring';
+import { adminRoot } from '#adapters/roots';
 import { invocationHandler } from '#shared/logger';
 import { issuesOf, setLimitsRequest, signupRequest } from '#shared/requests';
 import { isSetQuota, setQuota } from './set-quota.ts';
@@ -16,28 +16,18 @@ import { isSetQuota, setQuota } from './set-quota.ts';
 export const handler = invocationHandler(administer);
 
 async function administer(event: unknown): Promise<Record<string, unknown>> {
-  if (isSetQuota(event)) return answerOf(async () => setQuota(event, await deps()));
+  if (isSetQuota(event)) return answerOf(async () => setQuota(event, await adminRoot().setQuota()));
   if ((event as { action?: unknown } | null)?.action === 'set-limits') return setLimits(event);
   const parsed = signupRequest.safeParse(event);
   if (!parsed.success) return { error: issuesOf(parsed.error) };
-  const d = await deps();
-  try {
-    return await createAdmin(parsed.data, {
-      ...d,
-      bcryptRounds: d.config.OCTODB_BCRYPT_ROUNDS,
-      scriptTimeoutSeconds: d.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
-    });
-  } catch (error) {
-    if (error instanceof OctoError) return { error: error.message };
-    throw error;
-  }
+  return answerOf(async () => createAdmin(parsed.data, await adminRoot().create()));
 }
 
 /** `{action: 'set-limits', tenant, route, limit}`: a tenant's own rate limit on one route (a plan). */
 async function setLimits(event: unknown): Promise<Record<string, unknown>> {
   const parsed = setLimitsRequest.safeParse(event);
   if (!parsed.success) return { error: issuesOf(parsed.error) };
-  return answerOf(async () => setTenantLimit(parsed.data, await deps()));
+  return answerOf(async () => setTenantLimit(parsed.data, await adminRoot().setLimits()));
 }
 
 async function answerOf(run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {

@@ -1,7 +1,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { UnauthorizedError } from '#core/errors';
 import { verifyAccessToken } from '#core/tokens';
-import { deps, tokenDeps } from '#adapters/wiring';
+import { authorizerRoot } from '#adapters/roots';
 import { invocationHandler, logger } from '#shared/logger';
 
 /**
@@ -15,7 +15,7 @@ async function authorize(event: APIGatewayTokenAuthorizerEvent): Promise<APIGate
   const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(event.authorizationToken ?? '');
   if (!match) throw new Error('Unauthorized');
   try {
-    const claims = await verifyAccessToken(match[1]!, tokenDeps(await deps()));
+    const claims = await verifyAccessToken(match[1]!, await authorizerRoot());
     return {
       principalId: claims.tenant_id,
       policyDocument: {

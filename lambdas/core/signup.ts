@@ -16,6 +16,9 @@ export interface SignUpDeps {
   verification?: { ttlSeconds: number; maxAttempts: number };
 }
 
+/** What /verify needs: MetaDB, the host cap and LF6 (no template, hash or email). */
+export type VerifyDeps = Pick<SignUpDeps, 'meta' | 'invoker' | 'hostMaxDatabases' | 'verification'>;
+
 export interface SignUpInput {
   name: string;
   email: string;
@@ -78,7 +81,7 @@ async function retryExistingSignup(input: SignUpInput, deps: SignUpDeps): Promis
   return startProvisioning(tenant.tenantId, first.dbId, deps);
 }
 
-async function startProvisioning(tenantId: string, dbId: string, deps: SignUpDeps): Promise<SignUpResult> {
+async function startProvisioning(tenantId: string, dbId: string, deps: Pick<SignUpDeps, 'meta' | 'invoker'>): Promise<SignUpResult> {
   try {
     await deps.invoker.invokeAsync('provision', { db_id: dbId });
   } catch (error) {
@@ -124,7 +127,7 @@ async function sendCode(to: string, result: SignUpResult, code: string, deps: Si
  * the hashes, move it to `provisioning` within the host's capacity (the code is gone with it), invoke LF6.
  * Any failure is a 401 that says no more than a typed `code` (unknown emails look like wrong codes).
  */
-export async function verifySignup(input: { email: string; code: string }, deps: SignUpDeps): Promise<SignUpResult> {
+export async function verifySignup(input: { email: string; code: string }, deps: VerifyDeps): Promise<SignUpResult> {
   const refuse = (code: 'INVALID_CODE' | 'CODE_EXPIRED' | 'TOO_MANY_ATTEMPTS') => new UnauthorizedError(INVALID_CODE, { code });
   const tenant = await deps.meta.findTenantByEmail(input.email);
   const [db] = tenant ? await deps.meta.listDatabases(tenant.tenantId) : [];

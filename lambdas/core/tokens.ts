@@ -16,6 +16,9 @@ export interface TokenDeps {
   bcryptRounds: number;
 }
 
+/** What verifying a token needs (the authorizer holds no data key and hashes no password). */
+export type VerifyTokenDeps = Pick<TokenDeps, 'meta' | 'registry' | 'jwtSecret'>;
+
 export interface AccessClaims {
   tenant_id: string;
   db_id: string;
@@ -93,7 +96,7 @@ export async function issueToken(
  * LF0: accepts only a well-signed (HS256), unexpired token that is its tenant's current one.
  * Any other token throws UnauthorizedError.
  */
-export async function verifyAccessToken(token: string, deps: TokenDeps): Promise<AccessClaims> {
+export async function verifyAccessToken(token: string, deps: VerifyTokenDeps): Promise<AccessClaims> {
   const claims = verifyHs256(token, deps.jwtSecret) as AccessClaims | undefined;
   if (!claims) throw new UnauthorizedError('Unauthorized');
   if (typeof claims.tenant_id !== 'string' || typeof claims.db_id !== 'string' || typeof claims.jti !== 'string') {

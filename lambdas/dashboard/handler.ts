@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from '#core/errors';
 import { limitTenant } from '#core/rate-limits';
-import { deps } from '#adapters/wiring';
+import { dashboardRoot } from '#adapters/roots';
 import { callerOf, httpHandler, json, parseBody } from '#shared/http';
 import { dashboardActions } from './actions.ts';
 
@@ -10,7 +10,7 @@ const envelope = z.looseObject({ action: z.string({ error: 'action is required' 
 /** POST /dashboard `{action, ...params}`: one of dashboardActions, for the caller's tenant only. */
 export const handler = httpHandler(async (event) => {
   const caller = callerOf(event);
-  const d = await deps();
+  const d = await dashboardRoot();
   await limitTenant('dashboard', caller.tenantId, d);
   const valid = Object.keys(dashboardActions);
   let name: string;

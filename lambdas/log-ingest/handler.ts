@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ingestLogRecord } from '#core/logs';
 import type { LogStore } from '#core/ports';
-import { logStoreDeps } from '#adapters/wiring';
+import { logIngestRoot } from '#adapters/roots';
 import { parseLogMessage } from '#shared/log-messages';
 import { invocationHandler, logger } from '#shared/logger';
 
@@ -30,4 +30,4 @@ export function createLogIngestHandler(store: () => Promise<LogStore>) {
   });
 }
 
-export const handler = createLogIngestHandler(logStoreDeps);
+export const handler = createLogIngestHandler(() => logIngestRoot());

@@ -1,7 +1,7 @@
 import { runCascade } from '#core/cascade';
 import { runMigrationJob } from '#core/migration-job';
 import { recoverStaleJobs } from '#core/migration-sweep';
-import { deps, migrationDeps } from '#adapters/wiring';
+import { migrateRunRoot } from '#adapters/roots';
 import { invocationHandler, logger } from '#shared/logger';
 
 /**
@@ -11,7 +11,7 @@ import { invocationHandler, logger } from '#shared/logger';
 export const handler = invocationHandler(migrateRun);
 
 async function migrateRun(event: { job_id?: unknown; cascade_batch_id?: unknown; host_id?: unknown; sweep?: unknown }): Promise<unknown> {
-  const d = migrationDeps(await deps());
+  const d = await migrateRunRoot();
   const recovered = await recoverStaleJobs(d);
   if (recovered > 0) logger.warn('restarted stale migration jobs', { recovered });
   if (typeof event.job_id === 'string') {

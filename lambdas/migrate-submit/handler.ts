@@ -1,14 +1,14 @@
 import { submitMigration } from '#core/migration-submit';
 import { limitTenant } from '#core/rate-limits';
-import { deps, migrationDeps } from '#adapters/wiring';
+import { migrateSubmitRoot } from '#adapters/roots';
 import { callerOf, httpHandler, json, parseBody } from '#shared/http';
 import { migrateRequest } from '#shared/requests';
 
 /** POST /migrate (M0): validates the CREATE TABLE statements and queues one job per table. */
 export const handler = httpHandler(async (event) => {
   const caller = callerOf(event);
-  const d = await deps();
+  const d = await migrateSubmitRoot();
   await limitTenant('migrate', caller.tenantId, d);
   const input = parseBody(event, migrateRequest);
-  return json(202, await submitMigration(input, caller, { ...migrationDeps(d), judge: d.statementJudge }));
+  return json(202, await submitMigration(input, caller, d));
 });

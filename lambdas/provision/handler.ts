@@ -1,5 +1,5 @@
 import { provisionDatabase, sweepStalledProvisioning } from '#core/provisioning';
-import { deps } from '#adapters/wiring';
+import { provisionRoot } from '#adapters/roots';
 import { invocationHandler, logger } from '#shared/logger';
 
 /**
@@ -9,10 +9,9 @@ import { invocationHandler, logger } from '#shared/logger';
 export const handler = invocationHandler(provision);
 
 async function provision(event: { db_id?: unknown; sweep?: unknown }): Promise<Record<string, unknown>> {
-  const d = await deps();
-  const provisionDeps = { ...d, scriptTimeoutSeconds: d.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
+  const d = await provisionRoot();
   if (event.sweep === true) {
-    const outcomes = await sweepStalledProvisioning(provisionDeps);
+    const outcomes = await sweepStalledProvisioning(d);
     logger.info('provisioning sweep finished', { outcomes });
     return { outcomes };
   }
@@ -20,7 +19,7 @@ async function provision(event: { db_id?: unknown; sweep?: unknown }): Promise<R
     logger.error('provision event without db_id', { event });
     return { outcome: 'skipped' };
   }
-  const outcome = await provisionDatabase(event.db_id, provisionDeps);
+  const outcome = await provisionDatabase(event.db_id, d);
   logger.info('provisioning finished', { db_id: event.db_id, outcome });
   return { outcome };
 }

@@ -64,7 +64,7 @@ export function httpEdgeOf(config: Pick<Config, 'OCTODB_CORS_ORIGINS' | 'OCTODB_
 }
 
 let configuredEdge: HttpEdge | undefined;
-/** The local gateway hands its own settings over (as it does with useDeps); a Lambda reads its environment once. */
+/** The local gateway hands its own settings over (as it does with useParts); a Lambda reads its environment once. */
 export function useHttpEdge(edge: HttpEdge): void {
   configuredEdge = edge;
 }

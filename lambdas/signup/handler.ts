@@ -1,14 +1,13 @@
 import { limitSignup } from '#core/rate-limits';
 import { signUpTenant } from '#core/signup';
-import { deps, signupDeps } from '#adapters/wiring';
+import { signupRoot } from '#adapters/roots';
 import { httpHandler, json, parseBody, sourceIpOf } from '#shared/http';
 import { signupRequest } from '#shared/requests';
 
 /** LF3 — POST /signup: registers a tenant; its database is provisioned asynchronously (LF6). */
 export const handler = httpHandler(async (event) => {
   const input = parseBody(event, signupRequest);
-  const d = await deps();
+  const d = await signupRoot();
   await limitSignup(sourceIpOf(event), input.email, d);
-  const result = await signUpTenant(input, signupDeps(d));
-  return json(202, result);
+  return json(202, await signUpTenant(input, d));
 });

@@ -1,10 +1,10 @@
 import { verifySignup } from '#core/signup';
-import { deps, signupDeps } from '#adapters/wiring';
+import { verifyRoot } from '#adapters/roots';
 import { httpHandler, json, parseBody } from '#shared/http';
 import { verifyRequest } from '#shared/requests';
 
 /** POST /verify: a signup's emailed code starts provisioning its database (LF6), as /signup does without verification. */
 export const handler = httpHandler(async (event) => {
   const input = parseBody(event, verifyRequest);
-  return json(202, await verifySignup(input, signupDeps(await deps())));
+  return json(202, await verifySignup(input, await verifyRoot()));
 });

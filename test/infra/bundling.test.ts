@@ -61,7 +61,7 @@ describe('bundling with the local esbuild', () => {
   });
 
   it('judges /query statements in the bundle on its worker, refusing one past the budget', async () => {
-    // deps() reads the environment at the first call; the budget is generous so only cost exceeds it.
+    // The function's parts are made from the environment at first use; the budget is generous so only cost exceeds it.
     process.env.OCTODB_VALIDATOR_BUDGET_MS = '2000';
     const { handler } = (await import(pathToFileURL(join(assetDir.query!, 'index.mjs')).href)) as { handler: BundledHandler };
     const ask = async (query: string) => {

@@ -76,7 +76,7 @@ describe('npm run admin on this machine', () => {
 
   it('prints only its JSON on stdout, and its provisioning records reach the log table at the next start', async () => {
     // The file this OctoDB replays at start, as `npm start` does with the checkout's .octodb/ one.
-    const handoff = octo.deps.config.OCTODB_LOG_DEAD_LETTER_FILE;
+    const handoff = octo.parts.config.OCTODB_LOG_DEAD_LETTER_FILE;
     const email = uniqueEmail();
     // The answer goes through console.log, the structured logger writes to process.stdout itself.
     const answers: string[] = [];

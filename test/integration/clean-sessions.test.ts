@@ -14,10 +14,11 @@ type Tenant = { tenant_id: string; db_id: string; token: string; db: string };
 let a: Tenant;
 let b: Tenant;
 const logged: LogRecord[] = [];
+let restoreLogs: (() => void) | undefined;
 
 beforeAll(async () => {
   octo = await startTestOctoDb({ OCTODB_QUERY_POOL_SIZE: '1', OCTODB_QUERY_TIMEOUT_MS: '20000', OCTODB_QUERY_ACQUIRE_TIMEOUT_MS: '5000' });
-  octo.deps.queryLogs = { send: async (records) => void logged.push(...records) };
+  restoreLogs = octo.parts.override({ queryLogs: { send: async (records) => void logged.push(...records) } });
   const [ta, tb] = await Promise.all([octo.signUp(), octo.signUp()]);
   await Promise.all([octo.waitForDatabase(ta.db_id), octo.waitForDatabase(tb.db_id)]);
   a = { ...ta, token: await octo.token(ta.email, ta.password), db: databaseName(ta.db_id) };
@@ -25,7 +26,10 @@ beforeAll(async () => {
   await octo.admin.query(`INSERT INTO \`${a.db}\`.customers (id, name) VALUES (1, 'a-one')`);
   await octo.admin.query(`INSERT INTO \`${b.db}\`.customers (id, name) VALUES (1, 'b-one')`);
 });
-afterAll(async () => octo?.close());
+afterAll(async () => {
+  restoreLogs?.();
+  await octo?.close();
+});
 
 type Answer = { status: number; body: Record<string, unknown> & { data: Record<string, unknown>[]; code?: string } };
 const query = (t: Tenant, sql: string, params: unknown[] = []) => octo.post('/query', { query: sql, params }, t.token) as Promise<Answer>;
@@ -114,7 +118,7 @@ describe('every request settles', () => {
 
   it('answers 503 when the connection is killed mid-statement, and the next query works', async () => {
     logged.length = 0;
-    const user = (await octo.deps.tenantLogins.resolve(a.tenant_id, a.db_id)).user;
+    const user = (await (await octo.parts.get('tenantLogins')).resolve(a.tenant_id, a.db_id)).user;
     const slow = query(a, 'SELECT COUNT(*) AS n FROM seq_1_to_100000 x, seq_1_to_100000 y');
     const running = async () =>
       (await octo.admin.query<RowDataPacket[]>("SELECT id FROM information_schema.PROCESSLIST WHERE user = ? AND info LIKE 'SELECT COUNT(*)%'", [user]))[0];

@@ -92,9 +92,9 @@ beforeAll(async () => {
   aQueries = Array.from({ length: 31 }, (_, i) => queryLine(a, i));
   bQueries = Array.from({ length: 4 }, (_, i) => queryLine(b, i, { duration_ms: 1000 + i }));
   // Query records as the query path will send them, through the same log port.
-  await octo.deps.logs.send([...aLogs, ...aQueries, ...bQueries, logLine(b, 1)]);
+  await (await octo.parts.get('logs')).send([...aLogs, ...aQueries, ...bQueries, logLine(b, 1)]);
   // Older than a 1h window: counted by 24h, not by 1h.
-  await octo.deps.logs.send([queryLine(a, 100, { create_timestamp: minutesAgo(120), duration_ms: 5000 })]);
+  await (await octo.parts.get('logs')).send([queryLine(a, 100, { create_timestamp: minutesAgo(120), duration_ms: 5000 })]);
   await octo.logQueue.idle();
 });
 afterAll(async () => octo?.close());
@@ -142,7 +142,7 @@ describe('POST /dashboard', () => {
   it('counts and sizes every table even when the listing stops at the row cap', async () => {
     const runner = new MysqlTenantSqlRunner({ rowLimit: 1, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 2, acquireTimeoutMs: 2000 });
     try {
-      const facts = await new MysqlSchemaInspector(runner).describe(await octo.deps.tenantLogins.resolve(a.tenant_id, a.db_id));
+      const facts = await new MysqlSchemaInspector(runner).describe(await (await octo.parts.get('tenantLogins')).resolve(a.tenant_id, a.db_id));
       expect(facts).toMatchObject({ tableCount: 2, truncated: true, tables: [{ name: 'customers' }] });
       expect(facts.sizeBytes).toBeGreaterThan(0);
     } finally {
@@ -280,7 +280,7 @@ describe('get_query_stats from hour buckets and the raw records of the edge hour
     const inside = queryLine(c, 1, { create_timestamp: minutesAgo(59), duration_ms: 3 });
     const outside = queryLine(c, 2, { create_timestamp: minutesAgo(61), duration_ms: 400, outcome: 'error' });
     const future = queryLine(c, 3, { create_timestamp: minutesAgo(-5), duration_ms: 9 });
-    await octo.deps.logs.send([inside, outside, future]);
+    await (await octo.parts.get('logs')).send([inside, outside, future]);
     await octo.logQueue.idle();
     const res = await stats(c);
     expect(res.status).toBe(200);
@@ -293,7 +293,7 @@ describe('get_query_stats from hour buckets and the raw records of the edge hour
   // Last: it deletes tenant A's raw query records of the hours before the current one.
   it('answers full hours from the hour buckets: the same stats after those hours’ raw query records are deleted', async () => {
     const before = await stats(a, '24h');
-    const doc = DynamoDBDocumentClient.from(octo.deps.dynamo);
+    const doc = DynamoDBDocumentClient.from(await octo.parts.get('dynamo'));
     const table = loadConfig().OCTODB_LOG_TABLE;
     const raw = await doc.send(
       new QueryCommand({ TableName: table, KeyConditionExpression: 'tenant_id = :t AND begins_with(sk, :p)', ExpressionAttributeValues: { ':t': a.tenant_id, ':p': 'query#' } }),

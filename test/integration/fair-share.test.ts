@@ -45,7 +45,7 @@ async function runningPerAttacker(users: string[]): Promise<number[]> {
 
 describe('fair share of the /query pool between tenants', () => {
   it("serves a victim's SELECT 1 while several attacker tenants run slow statements", async () => {
-    const users = await Promise.all(attackers.map(async (t) => (await octo.deps.tenantLogins.resolve(t.tenant_id, t.db_id)).user));
+    const users = await Promise.all(attackers.map(async (t) => (await (await octo.parts.get('tenantLogins')).resolve(t.tenant_id, t.db_id)).user));
     let attacking = true;
     const attackerAnswers: number[] = [];
     const loops = attackers.flatMap((t) =>

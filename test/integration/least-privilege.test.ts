@@ -17,7 +17,7 @@ beforeAll(async () => {
   await Promise.all([octo.waitForDatabase(t.db_id), octo.waitForDatabase(o.db_id)]);
   tenant = { ...t, token: await octo.token(t.email, t.password) };
   other = o;
-  const login = octo.deps.metaLogin;
+  const login = (await octo.parts.get('logins')).meta;
   api = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
 });
 afterAll(async () => {
@@ -33,8 +33,9 @@ const refusal = (sql: string, params: unknown[] = []) =>
   );
 
 describe('the API account (MetaDB reads and writes of every API function)', () => {
-  it('is the account MetaDB is reached with, not the admin one', () => {
-    expect(octo.deps.metaLogin.user).not.toBe(octo.deps.adminLogin?.user);
+  it('is the account MetaDB is reached with, not the admin one', async () => {
+    const logins = await octo.parts.get('logins');
+    expect(logins.meta.user).not.toBe(logins.admin?.user);
   });
 
   it('holds exactly SELECT, INSERT, UPDATE, DELETE on the MetaDB and no global privilege', async () => {
@@ -76,7 +77,7 @@ describe('the API account (MetaDB reads and writes of every API function)', () =
 });
 
 describe('tenant statements (/query and the dashboard table facts)', () => {
-  const loginOf = (t: { tenant_id: string; db_id: string }): Promise<TenantLogin> => octo.deps.tenantLogins.resolve(t.tenant_id, t.db_id);
+  const loginOf = async (t: { tenant_id: string; db_id: string }): Promise<TenantLogin> => (await octo.parts.get('tenantLogins')).resolve(t.tenant_id, t.db_id);
 
   it('run on connections logged in as the tenant itself', async () => {
     const res = await octo.post<{ data: { who: string }[] }>('/query', { query: 'SELECT CURRENT_USER() AS who' }, tenant.token);

@@ -482,7 +482,7 @@ describe('npm start', () => {
     try {
       const first = await startTestOctoDb(env);
       await first.dynalite!.stop(); // DynamoDB down: every message waits out its visibility timeout
-      await first.deps.logs.send(Array.from({ length: 12 }, (_, i) => record(tenant, i)));
+      await (await first.parts.get('logs')).send(Array.from({ length: 12 }, (_, i) => record(tenant, i)));
       while (first.logQueue.failedReceives < 12) await new Promise((r) => setTimeout(r, 10));
       await first.close();
       const saved = readFileSync(env.OCTODB_LOG_DEAD_LETTER_FILE, 'utf8').trim().split('\n');
@@ -491,7 +491,7 @@ describe('npm start', () => {
       const second = await startTestOctoDb(env);
       try {
         await second.logQueue.idle();
-        const page = await second.deps.logStore.page(tenant, 'log', 100);
+        const page = await (await second.parts.get('logStore')).page(tenant, 'log', 100);
         expect(page.items.map((i) => i.message).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `line ${i}`).sort());
       } finally {
         await second.close();

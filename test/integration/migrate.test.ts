@@ -9,8 +9,10 @@ import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
 import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/cascade';
 import { StatementTimeoutError } from '#core/errors';
 import { ddlOf } from '#core/skeema';
-import type { HostRunner, LogRecord } from '#core/ports';
+import type { HostRunner, HostSql, Invoker, LogRecord } from '#core/ports';
 import { MysqlHostSql } from '#adapters/mysql-host-sql';
+import { adminRoot } from '#adapters/roots';
+import type { PartTypes } from '#adapters/parts';
 import { main as adminMain } from '../../bin/admin.ts';
 import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-capture.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -20,6 +22,8 @@ const ADMIN_EMAIL = 'ops@example.com';
 let octo: TestOctoDb;
 let mailgun: MailgunCapture;
 let realRunner: HostRunner;
+/** The real parts the functions use; a test swaps one only through octo.parts.override, restored in finally. */
+let real: Pick<PartTypes, 'meta' | 'migrationLocks' | 'migrations' | 'redis'>;
 
 beforeAll(async () => {
   mailgun = await startMailgunCapture();
@@ -30,7 +34,8 @@ beforeAll(async () => {
     OCTODB_MAILGUN_URL: mailgun.url,
     OCTODB_ADMIN_EMAIL: ADMIN_EMAIL,
   });
-  realRunner = octo.deps.hostRunner;
+  realRunner = await octo.parts.get('hostRunner');
+  real = await octo.parts.pick('meta', 'migrationLocks', 'migrations', 'redis');
 });
 afterAll(async () => {
   await octo?.close();
@@ -92,7 +97,7 @@ async function addSkuOnParent(adminToken: string): Promise<string> {
 /** An admin whose parent database holds `products`, and `n` ready children created from it. */
 async function parentWithChildren(n: number) {
   const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-  const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+  const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
   const adminToken = await octo.token(email, 'admin-password-1');
   await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
   const children: Array<Awaited<ReturnType<typeof tenant>>> = [];
@@ -264,14 +269,13 @@ describe('migration logs', () => {
   it("sends each host script's stdout and stderr as log records of the job, under the tenant", async () => {
     const t = await tenant();
     await migrate(t.token, ITEMS);
-    const realLogs = octo.deps.logs;
     const sent: LogRecord[] = [];
-    octo.deps.logs = { send: async (records) => void sent.push(...records) };
+    const restore = octo.parts.override({ logs: { send: async (records) => void sent.push(...records) } });
     let res: Awaited<ReturnType<typeof migrate>>;
     try {
       res = await migrate(t.token, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, qty int, PRIMARY KEY (id));');
     } finally {
-      octo.deps.logs = realLogs;
+      restore();
     }
     const jobId = res.jobs[0]!.job_id;
     const mine = sent.filter((r) => r.job_id === jobId);
@@ -291,7 +295,7 @@ describe('the ALTER a change needs, computed again (host script)', () => {
     const scratch = scratchSchemaName();
     const from = 'CREATE TABLE `lines` (\n  `id` int(11) NOT NULL,\n  `order_id` int(11) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  KEY `fk_o` (`order_id`),\n  CONSTRAINT `fk_o` FOREIGN KEY (`order_id`) REFERENCES `orders` (`id`)\n) ENGINE=InnoDB';
     const to = from.replace('  PRIMARY KEY', '  `qty` int(11) NOT NULL DEFAULT 1,\n  PRIMARY KEY');
-    const host = (await octo.deps.meta.getHost('local'))!;
+    const host = (await real.meta.getHost('local'))!;
     const result = await realRunner.run(host, buildAlterPlanScript({ scratch, table: 'lines', from, to, tempSchema: tempSchemaName() }), 120);
     expect(result.exitCode, result.stderr).toBe(0);
     // As the server prints it: int(11) and DEFAULT 1 on MariaDB, int and DEFAULT '1' on MySQL 8.
@@ -317,7 +321,7 @@ describe('retries', () => {
 
   it('retries a transient failure with backoff, counted in MetaDB before each try, and then succeeds', async () => {
     const t = await tenant();
-    octo.deps.hostRunner = flakyPushes(1);
+    const restore = octo.parts.override({ hostRunner: flakyPushes(1) });
     try {
       const res = await migrate(t.token, ITEMS);
       const job = await jobRow(res.jobs[0]!.job_id);
@@ -330,14 +334,14 @@ describe('retries', () => {
       expect(s[1]!.detail).toMatch(/Too many connections/);
       expect(await showCreate(t.db, 'items')).toMatch(/CREATE TABLE `items`/);
     } finally {
-      octo.deps.hostRunner = realRunner;
+      restore();
     }
   });
 
   it('counts a try in MetaDB before its push starts, so a worker dying mid-push has used it', async () => {
     const t = await tenant();
     const duringPush: number[] = [];
-    octo.deps.hostRunner = {
+    const runner: HostRunner = {
       async run(host, script, timeout) {
         if (script.includes('skeema push') && !script.includes('--allow-unsafe')) {
           const [r] = await octo.admin.query<RowDataPacket[]>(`SELECT attempts FROM ${meta('migration_jobs')} WHERE db_id = ? AND state = 'running'`, [t.db_id]);
@@ -346,18 +350,19 @@ describe('retries', () => {
         return realRunner.run(host, script, timeout);
       },
     };
+    const restore = octo.parts.override({ hostRunner: runner });
     try {
       const res = await migrate(t.token, ITEMS);
       expect(duringPush).toEqual([1]);
       expect((await jobRow(res.jobs[0]!.job_id)).attempts).toBe(1);
     } finally {
-      octo.deps.hostRunner = realRunner;
+      restore();
     }
   });
 
   it('fails and flags a job whose transient failure persists, after max retries, and tells the admin', async () => {
     const t = await tenant();
-    octo.deps.hostRunner = flakyPushes(100);
+    const restore = octo.parts.override({ hostRunner: flakyPushes(100) });
     try {
       const res = await migrate(t.token, ITEMS);
       const job = await jobRow(res.jobs[0]!.job_id);
@@ -374,7 +379,7 @@ describe('retries', () => {
       expect(toTenant!.fields.text).toMatch(/items: failed/);
       expect(toTenant!.auth).toBe(`Basic ${Buffer.from('api:key-test-123').toString('base64')}`);
     } finally {
-      octo.deps.hostRunner = realRunner;
+      restore();
     }
   });
 });
@@ -398,12 +403,11 @@ describe('bounded DDL', () => {
     rows(t.db, `SELECT id, command, info FROM information_schema.processlist WHERE db = '${t.db}' AND command <> 'Sleep' AND id <> CONNECTION_ID()`);
 
   async function withDdlLimit<T>(seconds: number, fn: () => Promise<T>): Promise<T> {
-    const saved = octo.deps.config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS;
-    octo.deps.config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS = seconds;
+    const restore = octo.parts.override({ config: { OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS: seconds } });
     try {
       return await fn();
     } finally {
-      octo.deps.config.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS = saved;
+      restore();
     }
   }
 
@@ -424,7 +428,7 @@ describe('bounded DDL', () => {
       { database: t.db, table: 'big', definition: SLOW.replace(/;$/, ''), tempSchema: tempSchemaName(), markers, ddlTimeoutSeconds: 1, serverTimeLimit: false },
       'push',
     );
-    const host = (await octo.deps.meta.getHost('local'))!;
+    const host = (await real.meta.getHost('local'))!;
     const result = await realRunner.run(host, script, 120);
     expect(result.stdout.split('\n')).toContain(markers.ddlTimeout);
     expect(await leftOnServer()).toEqual([]);
@@ -434,7 +438,7 @@ describe('bounded DDL', () => {
   it("KILLs a cascade's ALTER past its limit on the server and says so with a typed error", async () => {
     const sql = new MysqlHostSql(parseMysqlUrl(MYSQL_URL), 2, () => ({ host: '127.0.0.1', port: 3306 }), 1);
     try {
-      const host = (await octo.deps.meta.getHost('local'))!;
+      const host = (await real.meta.getHost('local'))!;
       const alter = 'ALTER TABLE big ADD COLUMN h varchar(128) AS (SHA2(REPEAT(CONCAT(a, id), 20), 512)) STORED';
       await expect(sql.run(host, t.db, [alter])).rejects.toBeInstanceOf(StatementTimeoutError);
       expect(await leftOnServer()).toEqual([]);
@@ -475,11 +479,12 @@ describe('notifications', () => {
 describe('concurrency and recovery', () => {
   it('fails only the jobs it could not start when an invoke fails midway, and says which', async () => {
     const t = await tenant();
-    const realInvoker = octo.deps.invoker;
+    const realInvoker = await octo.parts.get('invoker');
     let calls = 0;
-    octo.deps.invoker = {
+    const invoker: Invoker = {
       invokeAsync: (fn, payload) => (++calls === 2 ? Promise.reject(new Error('Rate exceeded')) : realInvoker.invokeAsync(fn, payload)),
     };
+    const restore = octo.parts.override({ invoker });
     try {
       const res = await octo.post<{ error: string; batch_id: string; started: string[]; not_started: string[] }>(
         '/migrate',
@@ -497,7 +502,7 @@ describe('concurrency and recovery', () => {
       ]);
       expect(await showCreate(t.db, 'items')).toMatch(/CREATE TABLE `items`/);
     } finally {
-      octo.deps.invoker = realInvoker;
+      restore();
     }
   });
 
@@ -522,10 +527,9 @@ describe('concurrency and recovery', () => {
     const t = await tenant();
     await migrate(t.token, ITEMS);
     const before = await showCreate(t.db, 'items');
-    const wait = octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS;
-    octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS = 1;
+    const restore = octo.parts.override({ config: { OCTODB_MIGRATION_LOCK_WAIT_SECONDS: 1 } });
     // Another migration holds the database for longer than the run (and its two retries) will wait.
-    const busy = (await octo.deps.migrationState.tryLock(t.db_id, 600_000))!;
+    const busy = (await real.migrationLocks.tryLock(t.db_id, 600_000))!;
     let jobId: string;
     try {
       const started = Date.now();
@@ -537,8 +541,8 @@ describe('concurrency and recovery', () => {
       expect((await jobRow(jobId)).state).toBe('queued');
       expect(await showCreate(t.db, 'items')).toBe(before);
     } finally {
-      await octo.deps.migrationState.unlock(t.db_id, busy);
-      octo.deps.config.OCTODB_MIGRATION_LOCK_WAIT_SECONDS = wait;
+      await real.migrationLocks.unlock(t.db_id, busy);
+      restore();
     }
     await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET created_at = NOW(3) - INTERVAL 1 DAY, claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
     await octo.invoker.invokeAsync('migrate-run', { sweep: true });
@@ -589,19 +593,18 @@ describe('concurrency and recovery', () => {
   it('renews the database lock and the job claim while a job runs longer than their TTL', async () => {
     const t = await tenant();
     const seen: Array<{ lock: string | undefined; stale: string[] }> = [];
-    const staleSeconds = octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS;
-    octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = 1;
-    octo.deps.hostRunner = {
+    const runner: HostRunner = {
       async run(host, script, timeout) {
         if (script.includes('skeema push') && seen.length === 0) {
           await new Promise((r) => setTimeout(r, 2500)); // a push taking over twice the TTL
-          const lock = await octo.deps.migrationState.tryLock(t.db_id, 1000);
-          if (lock) await octo.deps.migrationState.unlock(t.db_id, lock);
-          seen.push({ lock, stale: (await octo.deps.migrations.listStaleJobs(1, 1000)).map((j) => j.jobId) });
+          const lock = await real.migrationLocks.tryLock(t.db_id, 1000);
+          if (lock) await real.migrationLocks.unlock(t.db_id, lock);
+          seen.push({ lock, stale: (await real.migrations.listStaleJobs(1, 1000)).map((j) => j.jobId) });
         }
         return realRunner.run(host, script, timeout);
       },
     };
+    const restore = octo.parts.override({ hostRunner: runner, config: { OCTODB_MIGRATION_STALE_SECONDS: 1 } });
     try {
       const res = await migrate(t.token, ITEMS);
       const jobId = res.jobs[0]!.job_id;
@@ -610,46 +613,45 @@ describe('concurrency and recovery', () => {
       // One worker ran it: a stale claim would have started a second one.
       expect((await stages(jobId)).map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
     } finally {
-      octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = staleSeconds;
-      octo.deps.hostRunner = realRunner;
+      restore();
     }
   });
 
   it('runs a job left queued after its invocations gave up waiting for a busy database', async () => {
     const t = await tenant();
-    const staleSeconds = octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS;
-    octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = 1; // each invocation waits 1 s for the lock
-    const long = (await octo.deps.migrationState.tryLock(t.db_id, 60_000))!; // a long job holds the database
+    const restore = octo.parts.override({ config: { OCTODB_MIGRATION_STALE_SECONDS: 1 } }); // each invocation waits 1 s for the lock
+    const long = (await real.migrationLocks.tryLock(t.db_id, 60_000))!; // a long job holds the database
     try {
       const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: ITEMS }, t.token);
       await octo.invoker.idle(); // the invocation and its two retries gave up
       const jobId = res.body.jobs[0]!.job_id;
       expect((await jobRow(jobId)).state).toBe('queued');
-      await octo.deps.migrationState.unlock(t.db_id, long);
+      await real.migrationLocks.unlock(t.db_id, long);
       await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
       await octo.invoker.invokeAsync('migrate-run', { sweep: true });
       await waitForBatch(res.body.batch_id, 10_000);
       expect((await jobRow(jobId)).state).toBe('succeeded');
       expect((await stages(jobId)).map((s) => s.stage)).toEqual(['backup', 'update', 'validate']);
     } finally {
-      octo.deps.config.OCTODB_MIGRATION_STALE_SECONDS = staleSeconds;
-      await octo.deps.migrationState.unlock(t.db_id, long);
+      restore();
+      await real.migrationLocks.unlock(t.db_id, long);
     }
   });
 
   it('a worker that lost its lock stops before writing; the job is run again once its claim is stale', async () => {
     const t = await tenant();
     let thief: string | undefined;
-    octo.deps.hostRunner = {
+    const runner: HostRunner = {
       async run(host, script, timeout) {
         if (script.includes('octodb-backups') && thief === undefined) {
           // As if the lock expired unrenewed (a frozen worker) and another worker took the database.
-          await octo.deps.redis.del(`octodb:migration:lock:${t.db_id}`);
-          thief = await octo.deps.migrationState.tryLock(t.db_id, 60_000);
+          await real.redis.del(`octodb:migration:lock:${t.db_id}`);
+          thief = await real.migrationLocks.tryLock(t.db_id, 60_000);
         }
         return realRunner.run(host, script, timeout);
       },
     };
+    const restore = octo.parts.override({ hostRunner: runner });
     try {
       const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: ITEMS }, t.token);
       expect(res.status).toBe(202);
@@ -660,16 +662,16 @@ describe('concurrency and recovery', () => {
       expect((await stages(jobId)).map((s) => `${s.stage}:${s.outcome}`)).toEqual(['backup:ok']);
       expect(await rows(t.db, "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = '" + t.db + "' AND table_name = 'items'")).toEqual([{ n: 0 }]);
       // The other worker's lock was left alone.
-      expect(await octo.deps.migrationState.tryLock(t.db_id, 1000)).toBeUndefined();
+      expect(await real.migrationLocks.tryLock(t.db_id, 1000)).toBeUndefined();
 
-      await octo.deps.migrationState.unlock(t.db_id, thief!);
+      await real.migrationLocks.unlock(t.db_id, thief!);
       await octo.admin.query(`UPDATE ${meta('migration_jobs')} SET claimed_at = NOW(3) - INTERVAL 1 DAY WHERE job_id = ?`, [jobId]);
       await octo.invoker.invokeAsync('migrate-run', { sweep: true });
       await waitForBatch(res.body.batch_id);
       expect((await jobRow(jobId)).state).toBe('succeeded');
       expect(await showCreate(t.db, 'items')).toMatch(/CREATE TABLE `items`/);
     } finally {
-      octo.deps.hostRunner = realRunner;
+      restore();
     }
   });
 });
@@ -751,7 +753,7 @@ describe('parent → child cascades', () => {
 
   it('a child still provisioning gets the parent change once ready; one that failed is skipped; neither is customized', async () => {
     const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
     expect(admin.status).toBe('ready');
     const adminToken = await octo.token(email, 'admin-password-1');
     await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
@@ -765,13 +767,14 @@ describe('parent → child cascades', () => {
       }
       return decisions.get(db)!;
     };
-    octo.deps.hostRunner = {
+    const runner: HostRunner = {
       async run(host, script, timeout) {
         const db = /CREATE DATABASE \\`(db_[0-9a-f]+)\\`/.exec(script)?.[1];
         if (db && (await gate(db).promise) === 'fail') return { exitCode: 1, stdout: '', stderr: 'ERROR 1030 (HY000): Got error 28 "No space left on device"' };
         return realRunner.run(host, script, timeout);
       },
     };
+    const restore = octo.parts.override({ hostRunner: runner });
     const [late, broken] = [await octo.signUp({ template: admin.db_id }), await octo.signUp({ template: admin.db_id })];
     try {
       const cascadeId = await addSkuOnParent(adminToken);
@@ -803,29 +806,30 @@ describe('parent → child cascades', () => {
       expect(custom).toEqual([]);
     } finally {
       for (const d of decisions.values()) d.decide('run');
-      octo.deps.hostRunner = realRunner;
+      restore();
     }
   });
 
   it('a cascade worker that lost a child lock does not alter that child; the child gets the change once the lock is free', async () => {
     const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...octo.deps, bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
     const adminToken = await octo.token(email, 'admin-password-1');
     await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
     const child = await tenant({ template: admin.db_id });
-    const realSql = octo.deps.hostSql;
+    const realSql = await octo.parts.get('hostSql');
     let thief: string | undefined;
-    octo.deps.hostSql = {
+    const hostSql: HostSql = {
       async run(host, database, statements) {
         if (database === child.db && thief === undefined) {
           // Between the worker's lock and its ALTER, the lock lapses and another worker takes the child.
-          await octo.deps.redis.del(`octodb:migration:lock:${child.db_id}`);
-          thief = await octo.deps.migrationState.tryLock(child.db_id, 60_000);
+          await real.redis.del(`octodb:migration:lock:${child.db_id}`);
+          thief = await real.migrationLocks.tryLock(child.db_id, 60_000);
         }
         return realSql.run(host, database, statements);
       },
       close: () => realSql.close(),
     };
+    const restore = octo.parts.override({ hostSql });
     try {
       const cascadeId = await addSkuOnParent(adminToken);
       const childJob = async () =>
@@ -840,19 +844,19 @@ describe('parent → child cascades', () => {
       expect((await childJob())!.state).not.toBe('succeeded');
       expect(await showCreate(child.db, 'products')).not.toMatch(/sku/);
 
-      await octo.deps.migrationState.unlock(child.db_id, thief!);
+      await real.migrationLocks.unlock(child.db_id, thief!);
       await waitForBatch(cascadeId);
       expect((await childJob())!.state).toBe('succeeded');
       expect(await showCreate(child.db, 'products')).toBe(await showCreate(databaseName(admin.db_id), 'products'));
     } finally {
-      octo.deps.hostSql = realSql;
+      restore();
     }
   });
 
   it('a parent job retried after its push went through still cascades the ALTER to its children', async () => {
     const { adminToken, parentDb, children } = await parentWithChildren(1);
     let cut = false;
-    octo.deps.hostRunner = {
+    const runner: HostRunner = {
       async run(host, script, timeout) {
         const result = await realRunner.run(host, script, timeout);
         if (!cut && script.includes('skeema push') && script.includes(parentDb)) {
@@ -863,6 +867,7 @@ describe('parent → child cascades', () => {
         return result;
       },
     };
+    const restore = octo.parts.override({ hostRunner: runner });
     try {
       const parentJobId = (await octo.post<{ jobs: Array<{ job_id: string }> }>('/migrate', { sql: 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));' }, adminToken)).body.jobs[0]!.job_id;
       await waitForBatch(cascadeBatchId(parentJobId));
@@ -875,17 +880,18 @@ describe('parent → child cascades', () => {
       expect(child).toEqual({ state: 'succeeded', status_reason: null, flagged: 0 });
       expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
     } finally {
-      octo.deps.hostRunner = realRunner;
+      restore();
     }
   });
 
   it('a cascade whose invoke was refused once (Rate exceeded) is queued by the retry, and the parent batch finishes', async () => {
     const { adminToken, parentDb, children } = await parentWithChildren(1);
-    const realInvoker = octo.deps.invoker;
+    const realInvoker = await octo.parts.get('invoker');
     let refused = 0;
-    octo.deps.invoker = {
+    const invoker: Invoker = {
       invokeAsync: (fn, payload) => ('cascade_batch_id' in payload && refused++ === 0 ? Promise.reject(new Error('Rate exceeded')) : realInvoker.invokeAsync(fn, payload)),
     };
+    const restore = octo.parts.override({ invoker });
     try {
       const sub = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: SKU }, adminToken);
       await waitForBatch(cascadeBatchId(sub.body.jobs[0]!.job_id), 10_000);
@@ -893,21 +899,20 @@ describe('parent → child cascades', () => {
       expect(refused).toBeGreaterThan(1);
       expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
     } finally {
-      octo.deps.invoker = realInvoker;
+      restore();
     }
   });
 
   it('the sweep queues the cascade of a parent job whose worker died right after it succeeded', async () => {
     const { admin, adminToken, parentDb, children } = await parentWithChildren(1);
-    const realStore = octo.deps.migrations;
     // Every try fails between the job's success and its cascade, as a worker dying there would.
-    octo.deps.migrations = Object.assign(Object.create(realStore), { listChildren: () => Promise.reject(new Error('MetaDB went away')) });
+    const restore = octo.parts.override({ migrations: Object.assign(Object.create(real.migrations), { listChildren: () => Promise.reject(new Error('MetaDB went away')) }) });
     let sub: { batch_id: string; jobs: Array<{ job_id: string }> };
     try {
       sub = (await octo.post<typeof sub>('/migrate', { sql: SKU }, adminToken)).body;
       await octo.invoker.idle();
     } finally {
-      octo.deps.migrations = realStore;
+      restore();
     }
     const parentJobId = sub.jobs[0]!.job_id;
     expect((await jobRow(parentJobId)).state).toBe('succeeded');
@@ -919,7 +924,7 @@ describe('parent → child cascades', () => {
     await waitForBatch(sub.batch_id, 1000);
     await octo.invoker.idle();
     expect(await showCreate(children[0]!.db, 'products')).toBe(await showCreate(parentDb, 'products'));
-    const adminEmail = (await octo.deps.meta.getTenant((await octo.deps.meta.getDatabase(admin.db_id))!.tenantId))!.email;
+    const adminEmail = (await real.meta.getTenant((await real.meta.getDatabase(admin.db_id))!.tenantId))!.email;
     expect(mailgun.mails.filter((m) => m.fields.to === adminEmail).map((m) => m.fields.subject)).toEqual(
       expect.arrayContaining([expect.stringContaining(sub.batch_id), expect.stringContaining(cascadeBatchId(parentJobId))]),
     );
@@ -927,8 +932,7 @@ describe('parent → child cascades', () => {
 
   it("flags a parent job whose cascade keeps failing to be queued, closes its batch, and still queues the cascade once it can", async () => {
     const { adminToken, parentDb, children } = await parentWithChildren(1);
-    const realStore = octo.deps.migrations;
-    octo.deps.migrations = Object.assign(Object.create(realStore), { listChildren: () => Promise.reject(new Error('MetaDB went away')) });
+    const restore = octo.parts.override({ migrations: Object.assign(Object.create(real.migrations), { listChildren: () => Promise.reject(new Error('MetaDB went away')) }) });
     let sub: { batch_id: string; jobs: Array<{ job_id: string }> };
     const fresh = mailgun.mails.length;
     try {
@@ -940,7 +944,7 @@ describe('parent → child cascades', () => {
       await waitForBatch(sub.batch_id, 10_000);
       await octo.invoker.idle();
     } finally {
-      octo.deps.migrations = realStore;
+      restore();
     }
     const parentJobId = sub.jobs[0]!.job_id;
     const job = await jobRow(parentJobId);
@@ -993,21 +997,21 @@ describe('parent → child cascades', () => {
 
   it('a cascade whose worker died between chunks resumes where it stopped on the next sweep', async () => {
     const { adminToken, parentDb, children } = await parentWithChildren(3);
-    const realStore = octo.deps.migrations;
-    const chunk = octo.deps.config.OCTODB_CASCADE_CHUNK;
-    octo.deps.config.OCTODB_CASCADE_CHUNK = 1;
+    const realStore = real.migrations;
     let claims = 0;
     // The worker (and each retry) dies once it has applied its first chunk of one child.
-    octo.deps.migrations = Object.assign(Object.create(realStore), {
-      claimCascadeJobs: (...args: Parameters<typeof realStore.claimCascadeJobs>) => (claims++ === 0 ? realStore.claimCascadeJobs(...args) : Promise.reject(new Error('worker killed'))),
+    const restore = octo.parts.override({
+      config: { OCTODB_CASCADE_CHUNK: 1 },
+      migrations: Object.assign(Object.create(realStore), {
+        claimCascadeJobs: (...args: Parameters<typeof realStore.claimCascadeJobs>) => (claims++ === 0 ? realStore.claimCascadeJobs(...args) : Promise.reject(new Error('worker killed'))),
+      }),
     });
     let cascadeId: string;
     try {
       cascadeId = await addSkuOnParent(adminToken);
       await octo.invoker.idle();
     } finally {
-      octo.deps.migrations = realStore;
-      octo.deps.config.OCTODB_CASCADE_CHUNK = chunk;
+      restore();
     }
     const jobs = async () => rows('', `SELECT job_id, state FROM ${meta('migration_jobs')} WHERE batch_id = '${cascadeId}' ORDER BY job_id`);
     const first = (await jobs()).filter((j) => j.state === 'succeeded');

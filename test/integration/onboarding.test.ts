@@ -5,6 +5,7 @@ import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BashHostRunner } from '#adapters/bash-host-runner';
+import { provisionRoot } from '#adapters/roots';
 import { provisionDatabase } from '#core/provisioning';
 import { databaseName, databaseUser } from '#core/ids';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
@@ -40,7 +41,7 @@ const mysqlUserOf = async (dbId: string) => {
     `SELECT mysql_user, mysql_password_sealed FROM \`${octo.metaDb}\`.tenant_databases WHERE db_id = ?`,
     [dbId],
   );
-  return { user: String(rows[0]!.mysql_user), password: octo.deps.sealer.open(String(rows[0]!.mysql_password_sealed)) };
+  return { user: String(rows[0]!.mysql_user), password: (await octo.parts.get('sealer')).open(String(rows[0]!.mysql_password_sealed)) };
 };
 
 /** A second database record of `tenantId`, still `provisioning` (claimed that many seconds ago, or never): its MySQL user. */
@@ -250,8 +251,8 @@ describe('provisioning failures', () => {
     // A second database record for the same tenant, provisioned against a port where nothing listens.
     const dbId = '0'.repeat(16) + tenant.db_id.slice(16);
     const user = await addProvisioningDatabase(tenant.tenant_id, dbId);
-    const refusing = new BashHostRunner(octo.deps.adminLogin!, { host: '127.0.0.1', port: 1 });
-    const outcome = await provisionDatabase(dbId, { ...octo.deps, hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
+    const refusing = new BashHostRunner((await octo.parts.get('logins')).admin!, { host: '127.0.0.1', port: 1 });
+    const outcome = await provisionDatabase(dbId, { ...(await provisionRoot(octo.parts)), hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
     expect(outcome).toBe('failed');
     const [rows] = await octo.admin.query<RowDataPacket[]>(
       `SELECT status, status_reason, mysql_password_sealed FROM \`${octo.metaDb}\`.tenant_databases WHERE db_id = ?`,
@@ -274,8 +275,8 @@ describe('provisioning failures', () => {
     await octo.admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'leftover-password'`);
 
     // MySQL is unreachable for the attempt and for its cleanup alike.
-    const refusing = new BashHostRunner(octo.deps.adminLogin!, { host: '127.0.0.1', port: 1 });
-    const outcome = await provisionDatabase(dbId, { ...octo.deps, hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
+    const refusing = new BashHostRunner((await octo.parts.get('logins')).admin!, { host: '127.0.0.1', port: 1 });
+    const outcome = await provisionDatabase(dbId, { ...(await provisionRoot(octo.parts)), hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
     expect(outcome).toBe('failed');
     const failed = await octo.waitForDatabase(dbId);
     expect(failed.status).toBe('failed');
@@ -283,8 +284,8 @@ describe('provisioning failures', () => {
     expect(await schemaExists(dbId)).toBe(1); // as the reason says: left behind
 
     // The tenant's retry (what signing up again does) provisions over the leftover.
-    expect(await octo.deps.meta.resetFailedDatabase(dbId)).toBe(true);
-    expect(await provisionDatabase(dbId, { ...octo.deps, scriptTimeoutSeconds: 30 })).toBe('ready');
+    expect(await (await octo.parts.get('meta')).resetFailedDatabase(dbId)).toBe(true);
+    expect(await provisionDatabase(dbId, { ...(await provisionRoot(octo.parts)), scriptTimeoutSeconds: 30 })).toBe('ready');
     const [tables] = await octo.admin.query<RowDataPacket[]>(
       'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name',
       [databaseName(dbId)],
@@ -301,7 +302,7 @@ describe('provisioning failures', () => {
     const dbId = 'f'.repeat(16) + tenant.db_id.slice(16);
     const user = await addProvisioningDatabase(tenant.tenant_id, dbId);
     const accounts = { setPassword: () => Promise.reject(new Error('Lost connection to MySQL server')) };
-    const outcome = await provisionDatabase(dbId, { ...octo.deps, accounts, scriptTimeoutSeconds: 30 });
+    const outcome = await provisionDatabase(dbId, { ...(await provisionRoot(octo.parts)), accounts, scriptTimeoutSeconds: 30 });
     expect(outcome).toBe('failed');
     expect((await octo.waitForDatabase(dbId)).status_reason).toMatch(/Lost connection/);
     expect(await schemaExists(dbId)).toBe(0);
@@ -314,7 +315,7 @@ describe('provisioning failures', () => {
     const dbId = 'e'.repeat(16) + tenant.db_id.slice(16);
     await addProvisioningDatabase(tenant.tenant_id, dbId);
     const templates = { load: () => Promise.reject(new Error('Lost connection to MySQL server during query')), exists: async () => true };
-    const outcome = await provisionDatabase(dbId, { ...octo.deps, templates, scriptTimeoutSeconds: 30 });
+    const outcome = await provisionDatabase(dbId, { ...(await provisionRoot(octo.parts)), templates, scriptTimeoutSeconds: 30 });
     expect(outcome).toBe('failed');
     expect(await octo.waitForDatabase(dbId)).toEqual({ status: 'failed', status_reason: 'provisioning failed: Lost connection to MySQL server during query' });
     expect(await schemaExists(dbId)).toBe(0);
@@ -338,7 +339,7 @@ describe('provisioning failures', () => {
   it('does nothing for a duplicate delivery of the same provisioning event', async () => {
     const tenant = await octo.signUp();
     await octo.waitForDatabase(tenant.db_id);
-    const outcome = await provisionDatabase(tenant.db_id, { ...octo.deps, scriptTimeoutSeconds: 30 });
+    const outcome = await provisionDatabase(tenant.db_id, { ...(await provisionRoot(octo.parts)), scriptTimeoutSeconds: 30 });
     expect(outcome).toBe('skipped');
     expect(await schemaExists(tenant.db_id)).toBe(1);
   });

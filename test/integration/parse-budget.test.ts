@@ -41,7 +41,7 @@ describe('bounded validation', () => {
   it('refuses a statement too costly to parse with 403 while another tenant is served first', async () => {
     expect(COSTLY_SELECT.length).toBeGreaterThan(450);
     expect((await post('/query', victim.token, { query: 'SELECT 1 AS one' })).status).toBe(200);
-    const counters = octo.deps.statementJudge.counters;
+    const counters = (await octo.parts.get('statementJudge')).counters;
     const judged = counters.judged;
     const order: string[] = [];
     const attack = post('/query', hostile.token, { query: COSTLY_SELECT }).then((r) => (order.push('hostile'), r));
@@ -58,11 +58,11 @@ describe('bounded validation', () => {
 
   it('answers a repeated refused statement from the cache, without a worker', async () => {
     const first = await post('/query', hostile.token, { query: `${COSTLY_SELECT} WHERE id = 2` });
-    const counters = { ...octo.deps.statementJudge.counters };
+    const counters = { ...(await octo.parts.get('statementJudge')).counters };
     const again = await post('/query', hostile.token, { query: `${COSTLY_SELECT} WHERE id = 2` });
     expect(again).toEqual(first);
     expect(again.status).toBe(403);
-    expect(octo.deps.statementJudge.counters).toEqual(counters);
+    expect((await octo.parts.get('statementJudge')).counters).toEqual(counters);
   }, 120_000);
 
   it('refuses a migration whose DEFAULT expression is too costly to parse with a 403 naming the statement', async () => {

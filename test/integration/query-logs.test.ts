@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeps } from '#adapters/wiring';
+import { Parts } from '#adapters/parts';
 import type { LogRecord } from '#core/ports';
 import { loadConfig } from '#shared/config';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -26,7 +26,7 @@ describe('query logs through the buffer', () => {
     );
     expect(statuses.filter((s) => s === 200)).toHaveLength(30);
     expect(statuses.filter((s) => s === 403)).toHaveLength(10);
-    await octo.deps.flushLogs();
+    await octo.parts.flush();
     await octo.logQueue.idle();
 
     const items: Page['items'] = [];
@@ -42,11 +42,12 @@ describe('query logs through the buffer', () => {
     expect(items).toHaveLength(40);
   });
 
-  it('hands every buffered record on when the dependencies are closed', async () => {
+  it('hands every buffered record on when the parts are closed', async () => {
     const received: LogRecord[] = [];
-    const deps = await buildDeps(loadConfig({ ...process.env, OCTODB_MYSQL_URL: MYSQL_URL }), {
+    const parts = new Parts(loadConfig({ ...process.env, OCTODB_MYSQL_URL: MYSQL_URL }), {
       logs: { send: async (records) => void received.push(...records) },
     });
+    const queryLogs = await parts.get('queryLogs');
     const records = Array.from({ length: 25 }, (_, i): LogRecord => ({
       tenant_id: 't',
       source: 'query',
@@ -54,9 +55,9 @@ describe('query logs through the buffer', () => {
       message: `m${i}`,
       create_timestamp: new Date().toISOString(),
     }));
-    for (const r of records) await deps.queryLogs.send([r]);
+    for (const r of records) await queryLogs.send([r]);
     expect(received).toHaveLength(0); // held: the queries did not wait for them
-    await deps.close();
+    await parts.close();
     expect(received.map((r) => r.message)).toEqual(records.map((r) => r.message));
   });
 });

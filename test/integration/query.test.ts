@@ -16,6 +16,7 @@ let octo: TestOctoDb;
 let a: { tenant_id: string; db_id: string; token: string; db: string };
 let b: { tenant_id: string; db_id: string; token: string; db: string };
 const logged: LogRecord[] = [];
+let restoreLogs: (() => void) | undefined;
 
 beforeAll(async () => {
   octo = await startTestOctoDb({
@@ -26,7 +27,7 @@ beforeAll(async () => {
     OCTODB_QUERY_POOL_SIZE: '2',
   });
   // The log pipeline is another issue's: capture what the query path hands to its port.
-  octo.deps.queryLogs = { send: async (records) => void logged.push(...records) };
+  restoreLogs = octo.parts.override({ queryLogs: { send: async (records) => void logged.push(...records) } });
   const [ta, tb] = await Promise.all([octo.signUp(), octo.signUp()]);
   await Promise.all([octo.waitForDatabase(ta.db_id), octo.waitForDatabase(tb.db_id)]);
   a = { ...ta, token: await octo.token(ta.email, ta.password), db: databaseName(ta.db_id) };
@@ -36,7 +37,10 @@ beforeAll(async () => {
   await octo.admin.query(`INSERT INTO \`${b.db}\`.customers (id, name) VALUES (1, 'b-secret'), (2, 'b-secret-2')`);
   await octo.admin.query(`INSERT INTO \`${b.db}\`.orders (customer_id, total) VALUES (1, 99.99)`);
 });
-afterAll(async () => octo?.close());
+afterAll(async () => {
+  restoreLogs?.();
+  await octo?.close();
+});
 
 const query = (token: string, body: Record<string, unknown>) =>
   octo.post<Record<string, unknown> & { data: Record<string, unknown>[]; error: string }>('/query', body, token);
@@ -58,7 +62,7 @@ async function snapshot() {
 }
 
 async function loginOf(tenant: { tenant_id: string; db_id: string }): Promise<TenantLogin> {
-  return octo.deps.tenantLogins.resolve(tenant.tenant_id, tenant.db_id);
+  return (await octo.parts.get('tenantLogins')).resolve(tenant.tenant_id, tenant.db_id);
 }
 
 /** A runner of its own (limits of its own, no validator in front), closed after the test. */
@@ -73,7 +77,7 @@ function runnerWith(limits: Partial<TenantSqlLimits>): MysqlTenantSqlRunner {
 
 /** An admin transaction holding row n = 1 of a tenant's `numbers`: statements on it wait, idle. */
 async function lockNumberOne(db: string) {
-  const locker = await createConnection(octo.deps.adminLogin!);
+  const locker = await createConnection((await octo.parts.get('logins')).admin!);
   await locker.query('BEGIN');
   await locker.query(`SELECT n FROM \`${db}\`.numbers WHERE n = 1 FOR UPDATE`);
   return { release: async () => (await locker.query('ROLLBACK'), await locker.end()) };
@@ -133,7 +137,7 @@ describe('cross-tenant canaries', () => {
 
   it('still refuses with MySQL grants when the validator is bypassed', async () => {
     const login = await loginOf(a);
-    const run = (sql: string) => octo.deps.tenantSql.run(login, sql, []);
+    const run = async (sql: string) => (await octo.parts.get('tenantSql')).run(login, sql, []);
     for (const sql of [
       `SELECT * FROM \`${b.db}\`.customers`,
       `INSERT INTO \`${b.db}\`.customers (name) VALUES ('from-a')`,
@@ -261,7 +265,7 @@ describe('JSON-safe values', () => {
   });
 
   it('runs every session in UTC, whatever the server time zone', async () => {
-    const run = async (sql: string) => octo.deps.tenantSql.run(await loginOf(a), sql, []);
+    const run = async (sql: string) => (await octo.parts.get('tenantSql')).run(await loginOf(a), sql, []);
     expect((await run('SELECT @@session.time_zone AS tz')).rows).toEqual([{ tz: '+00:00' }]);
     // What NOW() writes reads back as the same instant.
     const { rows } = await run('SELECT CAST(NOW() AS DATETIME) AS now');
@@ -269,7 +273,7 @@ describe('JSON-safe values', () => {
   });
 
   it('runs every statement under the SQL mode the validator lexes by, not the server default', async () => {
-    const run = async (sql: string) => octo.deps.tenantSql.run(await loginOf(b), sql, []);
+    const run = async (sql: string) => (await octo.parts.get('tenantSql')).run(await loginOf(b), sql, []);
     const [[server]] = (await octo.admin.query('SELECT @@GLOBAL.sql_mode AS mode')) as unknown as [[{ mode: string }]];
     expect(server.mode).not.toBe(TENANT_SQL_MODE);
     expect((await run('SELECT @@session.sql_mode AS mode')).rows).toEqual([{ mode: TENANT_SQL_MODE }]);
@@ -477,7 +481,7 @@ describe('limits', () => {
     const res = await fetch(`${octo.url}/query`, {
       method: 'POST',
       headers: { authorization: `Bearer ${a.token}` },
-      body: 'x'.repeat(octo.deps.config.OCTODB_MAX_BODY_BYTES + 1),
+      body: 'x'.repeat(octo.parts.config.OCTODB_MAX_BODY_BYTES + 1),
     });
     expect(res.status).toBe(413);
   });

@@ -104,7 +104,7 @@ describe('per-tenant rate limits', () => {
     expect(refusal.body.error).toMatch(/\/query/);
     for (let i = 0; i < 5; i++) expect((await selectOne(b.token)()).status).toBe(200);
     // The bucket is in Redis under this OctoDB's MetaDB name, so parallel runs never share one.
-    expect(await octo.deps.redis.exists(`octodb:rl:${octo.metaDb}:query:${a.tenant_id}`)).toBe(1);
+    expect(await (await octo.parts.get('redis')).exists(`octodb:rl:${octo.metaDb}:query:${a.tenant_id}`)).toBe(1);
   });
 
   it('follows a tenant plan set by the operator: a lower and a higher limit than the default', async () => {
@@ -231,15 +231,16 @@ describe('buckets shared through Redis', () => {
 
   it('runs the bucket arithmetic in the Redis script exactly as in TypeScript', async () => {
     const { store } = process(`octodb:rl:${octo.metaDb}:script:`);
+    const redis = await octo.parts.get('redis');
     for (const [label, state, l, want, now, expected] of BUCKET_CASES) {
       const key = `case:${label}`;
       const full = `octodb:rl:${octo.metaDb}:script:${key}`;
-      await octo.deps.redis.del(full);
-      if (state) await octo.deps.redis.hset(full, 'n', String(state.tokens), 't', String(state.atMs));
+      await redis.del(full);
+      if (state) await redis.hset(full, 'n', String(state.tokens), 't', String(state.atMs));
       const [granted, waitMs] = await store.drawAt(key, l, want, now);
       expect({ granted, waitMs }, label).toEqual({ granted: expected.granted, waitMs: expected.waitMs });
-      expect(Number(await octo.deps.redis.hget(full, 'n')), label).toBeCloseTo(expected.tokens, 9);
-      expect(await octo.deps.redis.pttl(full), label).toBeGreaterThan(0); // forgotten once it would be full again
+      expect(Number(await redis.hget(full, 'n')), label).toBeCloseTo(expected.tokens, 9);
+      expect(await redis.pttl(full), label).toBeGreaterThan(0); // forgotten once it would be full again
     }
   });
 

@@ -76,7 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!octo) return;
   const keys = [a, b].filter(Boolean).flatMap((t) => [`octodb:${octo.metaDb}:storage:${t.tenant_id}`, `octodb:${octo.metaDb}:storage-measure:${t.db_id}`]);
-  if (keys.length) await octo.deps.redis.del(...keys);
+  if (keys.length) await (await octo.parts.get('redis')).del(...keys);
   await octo.close();
 });
 

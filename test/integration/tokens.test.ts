@@ -29,7 +29,7 @@ describe('POST /token', () => {
   it('issues a token carrying tenant_id, db_id, is_admin, jti and exp', async () => {
     const res = await octo.post<{ token: string; expires_at: string }>('/token', { email: tenant.email, password: tenant.password });
     expect(res.status).toBe(200);
-    const claims = jwt.verify(res.body.token, octo.deps.jwtSecret!, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+    const claims = jwt.verify(res.body.token, await octo.parts.get('jwtSecret'), { algorithms: ['HS256'] }) as jwt.JwtPayload;
     expect(claims).toMatchObject({ tenant_id: tenant.tenant_id, db_id: tenant.db_id, is_admin: false });
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
     expect(new Date(res.body.expires_at).getTime()).toBe(claims.exp! * 1000);
@@ -67,7 +67,7 @@ describe('POST /token', () => {
   it('keeps revocation when the Redis cache is lost (falls back to MetaDB)', async () => {
     const first = await octo.token(tenant.email, tenant.password);
     const second = await octo.token(tenant.email, tenant.password);
-    await octo.deps.registry.forget(tenant.tenant_id);
+    await (await octo.parts.get('registry')).forget(tenant.tenant_id);
     expect(await guarded(`Bearer ${first}`)).toBe(401);
     expect(passes(await guarded(`Bearer ${second}`))).toBe(true);
   });
@@ -85,7 +85,7 @@ describe('POST /token', () => {
       expect(passing).toEqual([read.body.token]);
       expect(answers.filter((a) => !passes(a))).toEqual(Array(19).fill(401));
       const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT jti FROM \`${octo.metaDb}\`.issued_tokens WHERE tenant_id = ?`, [tenant.tenant_id]);
-      expect(await octo.deps.redis.get(`octodb:token:${tenant.tenant_id}`)).toBe(rows[0]!.jti);
+      expect(await (await octo.parts.get('redis')).get(`octodb:token:${tenant.tenant_id}`)).toBe(rows[0]!.jti);
       expect((jwt.decode(read.body.token) as { jti: string }).jti).toBe(rows[0]!.jti);
     }
   });
@@ -139,7 +139,7 @@ describe('LF0 authorizer', () => {
   ])('denies %s with 401', async (_label, forge) => {
     const token = await current();
     expect(passes(await guarded(`Bearer ${token}`))).toBe(true);
-    expect(await guarded(`Bearer ${forge(token, octo.deps.jwtSecret!)}`)).toBe(401);
+    expect(await guarded(`Bearer ${forge(token, await octo.parts.get('jwtSecret'))}`)).toBe(401);
   });
 
   it.each([['Basic dXNlcjpwYXNz'], ['Bearer'], ['bearer'], ['token-without-scheme']])(

@@ -100,7 +100,8 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
       }
       await admin.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
       // The API account's grant on this MetaDB goes with it.
-      await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [octo.deps.metaLogin.user]).catch(() => undefined);
+      const { meta: metaLogin } = await octo.parts.get('logins');
+      await admin.query(`REVOKE ALL PRIVILEGES ON \`${metaDb}\`.* FROM ?@'%'`, [metaLogin.user]).catch(() => undefined);
       await admin.end();
       await octo.close();
       rmSync(dynaliteDir, { recursive: true, force: true });

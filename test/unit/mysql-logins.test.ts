@@ -12,7 +12,8 @@ vi.mock('../../lambdas/adapters/secrets.ts', () => ({
 }));
 const { hostRunnerFor, resolveMysqlLogins } = await import('#adapters/wiring');
 
-const onAws = { OCTODB_MYSQL_URL: 'mysql://mysql.octodb.internal:3306/octodb_meta' };
+// As the stack deploys a function: the runtime named, the host in the URL, the login in a secret.
+const onAws = { OCTODB_RUNTIME: 'lambda', OCTODB_MYSQL_URL: 'mysql://mysql.octodb.internal:3306/octodb_meta' };
 
 describe('which MySQL logins a function holds', () => {
   it('gives a function deployed with the API secret alone no admin login, and never reads the admin secret', async () => {
@@ -40,5 +41,19 @@ describe('which MySQL logins a function holds', () => {
     expect(logins.admin).toMatchObject({ user: 'octodb', database: 'octodb_test_x' });
     expect(logins.meta).toMatchObject({ user: 'octodb_api', password: 'octodb_api', database: 'octodb_test_x' });
     expect(read).toEqual([]);
+  });
+
+  it('on Lambda takes no login from the URLs: a function deployed with neither secret has none', async () => {
+    read.length = 0;
+    await expect(resolveMysqlLogins(loadConfig(onAws))).rejects.toThrow(/no MySQL login/);
+    expect(read).toEqual([]);
+  });
+
+  it('locally reads a secret named in the settings, without taking the runtime for AWS', async () => {
+    read.length = 0;
+    const logins = await resolveMysqlLogins(loadConfig({ OCTODB_MYSQL_URL: 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta', OCTODB_MYSQL_API_SECRET_ARN: 'arn:api' }));
+    expect(logins.meta.user).toBe('octodb_api');
+    expect(logins.admin).toMatchObject({ user: 'octodb', host: '127.0.0.1' });
+    expect(read).toEqual(['arn:api']);
   });
 });

@@ -1,0 +1,195 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'mysql2/promise';
+import type {
+  DatabaseAccounts,
+  HostRunner,
+  HostSql,
+  Invoker,
+  LogSink,
+  LogStore,
+  MigrationLocks,
+  Notifier,
+  PasswordHasher,
+  QuotaSettings,
+  RateLimiter,
+  SchemaInspector,
+  StorageStateStore,
+  TemplateSource,
+  TokenRegistry,
+} from '#core/ports';
+import type { TenantLogins } from '#core/query';
+import type { TenantPlans } from '#core/rate-limits';
+import type { Sealer } from '#core/sealed';
+import type { StorageQuotaGuard } from '#core/storage-quotas';
+import { type Config, loadConfig, type MysqlLogin } from '#shared/config';
+import type { MysqlHostSql } from './mysql-host-sql.ts';
+import type { MysqlMetaStore } from './mysql-meta-store.ts';
+import type { MysqlMigrationStore } from './mysql-migration-store.ts';
+import type { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
+import type { BucketStore } from './redis-rate-limiter.ts';
+import { RECIPES } from './wiring.ts';
+import type { WorkerStatementJudge } from './worker-statement-judge.ts';
+
+/** The MySQL logins a function holds (see wiring.ts's resolveMysqlLogins). */
+export interface MysqlLogins {
+  /** MetaDB's login: the API account (DML on MetaDB only), or the admin one where only it is deployed. */
+  meta: MysqlLogin;
+  /** Absent in a function deployed without the admin secret (every API function on AWS). */
+  admin?: MysqlLogin;
+}
+
+/** Every shared part by name: what the functions' roots (roots.ts) are composed of. */
+export interface PartTypes {
+  logins: MysqlLogins;
+  /** Only the token and authorizer functions are deployed with the signing key. */
+  jwtSecret: string;
+  sealer: Sealer;
+  /** MetaDB, as logins.meta. */
+  pool: Pool;
+  redis: Redis;
+  meta: MysqlMetaStore;
+  registry: TokenRegistry;
+  invoker: Invoker;
+  hostRunner: HostRunner;
+  /** The admin login's pools on tenant hosts, serving the two parts below. */
+  adminSql: MysqlHostSql;
+  /** Admin SQL on tenant hosts (the cascade's ALTERs, a parent's tables). */
+  hostSql: HostSql;
+  /** The tenants' MySQL accounts. */
+  accounts: DatabaseAccounts;
+  templates: TemplateSource;
+  logs: LogSink;
+  /** /query's log port: `logs` itself on Lambda; locally a buffer in front of it (no wait per query). */
+  queryLogs: LogSink;
+  dynamo: DynamoDBClient;
+  logStore: LogStore;
+  /** /query: tenant statements over one pool per MySQL host. */
+  tenantSql: MysqlTenantSqlRunner;
+  tenantLogins: TenantLogins;
+  schemas: SchemaInspector;
+  migrations: MysqlMigrationStore;
+  migrationLocks: MigrationLocks;
+  notifier: Notifier;
+  /** Storage quotas: the shared over-quota state (Redis), per-tenant quotas (MetaDB), measured with tenant logins. */
+  storageState: StorageStateStore;
+  quotaSettings: QuotaSettings;
+  quotas: StorageQuotaGuard;
+  /** /query's and /migrate's validators, on worker threads under a time budget (started on first use). */
+  statementJudge: WorkerStatementJudge;
+  /** bcrypt for /signup, /token and /verify's signup retry: worker threads (started on first use), or inline. */
+  passwords: PasswordHasher;
+  /** Rate limits: per tenant (local slices of Redis buckets), per client and email (Redis per call). */
+  rateBuckets: BucketStore;
+  tenantRates: RateLimiter;
+  clientRates: RateLimiter;
+  plans: TenantPlans;
+}
+
+export type PartName = keyof PartTypes;
+
+/** How a part is made from the config and other parts (wiring.ts), and what it holds that must be let go. */
+export interface Recipe<T> {
+  make(parts: Parts): T | Promise<T>;
+  /** Hands on what the part still holds (before close, and whenever asked). */
+  flush?(part: T): Promise<void> | void;
+  close?(part: T): Promise<unknown> | unknown;
+}
+
+/** Parts (and settings) a test puts in place of the real ones for a while (Parts.override). */
+export type PartOverrides = Partial<PartTypes> & { config?: Partial<Config> };
+
+/**
+ * The parts a process's functions are composed of (pools, clients, adapters), each made on first
+ * use (wiring.ts's recipes) and then kept: a function whose root (roots.ts) never asks for Redis
+ * never connects to it. On Lambda each function's process has its own set; `npm start` installs
+ * one set that every function shares (one MetaDB pool, one Redis).
+ */
+export class Parts {
+  private readonly made = new Map<PartName, Promise<unknown>>();
+  private readonly provided: ReadonlySet<PartName>;
+  private overrides: PartOverrides = {};
+
+  /** `provided`: parts the caller made itself (the local invoker, its log queue), used as they are and never closed here. */
+  constructor(
+    private readonly baseConfig: Config,
+    provided: Partial<PartTypes> = {},
+  ) {
+    for (const [name, part] of Object.entries(provided)) this.made.set(name as PartName, Promise.resolve(part));
+    this.provided = new Set(Object.keys(provided) as PartName[]);
+  }
+
+  /** The settings, as overridden for the while (roots read them per invocation, recipes when they make a part). */
+  get config(): Config {
+    return this.overrides.config ? { ...this.baseConfig, ...this.overrides.config } : this.baseConfig;
+  }
+
+  /** The part, made now if it was not yet. A failed make is forgotten, so the next call tries again. (Bound: recipes destructure it.) */
+  readonly get = <K extends PartName>(name: K): Promise<PartTypes[K]> => {
+    if (Object.hasOwn(this.overrides, name)) return Promise.resolve(this.overrides[name] as PartTypes[K]);
+    let part = this.made.get(name) as Promise<PartTypes[K]> | undefined;
+    if (!part) {
+      const making = Promise.resolve().then(() => RECIPES[name].make(this));
+      making.catch(() => this.made.get(name) === making && this.made.delete(name));
+      this.made.set(name, making);
+      part = making;
+    }
+    return part;
+  };
+
+  /** Several parts at once (made side by side: a cold start reads its secrets in parallel). */
+  async pick<K extends PartName>(...names: K[]): Promise<Pick<PartTypes, K>> {
+    const parts = await Promise.all(names.map((name) => this.get(name)));
+    return Object.fromEntries(names.map((name, i) => [name, parts[i]])) as unknown as Pick<PartTypes, K>;
+  }
+
+  /** The parts made here so far, in the order they were first asked for. */
+  opened(): PartName[] {
+    return [...this.made.keys()].filter((name) => !this.provided.has(name));
+  }
+
+  /**
+   * Tests: these parts and settings instead of the real ones, for every root built until restore()
+   * is called. Parts already made keep what they were made with.
+   */
+  override(values: PartOverrides): () => void {
+    const before = this.overrides;
+    const config = before.config || values.config ? { ...before.config, ...values.config } : undefined;
+    this.overrides = { ...before, ...values, config };
+    return () => {
+      this.overrides = before;
+    };
+  }
+
+  /** Hands on what made parts still hold (the buffered /query records). */
+  async flush(): Promise<void> {
+    await Promise.all(this.own('flush').map(async ([name, part]) => (RECIPES[name] as Recipe<unknown>).flush?.(await part)));
+  }
+
+  /** Flushes, then lets go of every part made here (never the provided ones), even if the flush failed. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      await Promise.allSettled(this.own('close').map(async ([name, part]) => (RECIPES[name] as Recipe<unknown>).close?.(await part)));
+    }
+  }
+
+  /** The parts made here (not provided) whose recipe has this step. */
+  private own(step: 'flush' | 'close'): Array<[PartName, Promise<unknown>]> {
+    return [...this.made].filter(([name]) => !this.provided.has(name) && RECIPES[name][step]);
+  }
+}
+
+let installed: Parts | undefined;
+
+/** The process's parts: on Lambda from the environment, made as the function's root asks (a cold start). */
+export function sharedParts(): Parts {
+  installed ??= new Parts(loadConfig());
+  return installed;
+}
+
+/** `npm start` installs the parts it built (with its in-process invoker and log queue) for every function. */
+export function useParts(parts: Parts): void {
+  installed = parts;
+}

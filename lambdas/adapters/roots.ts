@@ -1,0 +1,127 @@
+import type { CreateAdminDeps } from '#core/admin';
+import type { DashboardDeps } from '#core/dashboard';
+import type { MigrationDeps, MigrationSettings } from '#core/migration-deps';
+import type { submitMigration } from '#core/migration-submit';
+import type { LogStore } from '#core/ports';
+import type { ProvisionDeps } from '#core/provisioning';
+import type { QueryDeps } from '#core/query';
+import type { ClientRateDeps, RateLimitSettings, setTenantLimit, TenantRateDeps } from '#core/rate-limits';
+import type { SignUpDeps, VerifyDeps } from '#core/signup';
+import type { SetQuotaDeps } from '#core/storage-quotas';
+import type { TokenDeps, VerifyTokenDeps } from '#core/tokens';
+import type { Config } from '#shared/config';
+import { type Parts, sharedParts } from './parts.ts';
+import { tenantRateDefaults } from './wiring.ts';
+
+/*
+ * One composition root per function: exactly what its handler and core function use, typed by the
+ * core's deps interfaces, drawn from the shared parts (made on first use). A root is assembled per
+ * invocation from parts made once; the handler calls its own root and nothing else.
+ */
+
+/** LF0: the token's signature, and whether it is still the tenant's current one (Redis, else MetaDB). */
+export function authorizerRoot(parts = sharedParts()): Promise<VerifyTokenDeps> {
+  return parts.pick('meta', 'registry', 'jwtSecret');
+}
+
+/** POST /token: issues or reads back a token, within the per-client and per-email limits. */
+export async function tokenRoot(parts = sharedParts()): Promise<TokenDeps & ClientRateDeps> {
+  const c = parts.config;
+  const p = await parts.pick('meta', 'registry', 'sealer', 'passwords', 'jwtSecret', 'clientRates');
+  return { ...p, ttlSeconds: c.OCTODB_TOKEN_TTL_SECONDS, bcryptRounds: c.OCTODB_BCRYPT_ROUNDS, limits: rateLimitSettings(c) };
+}
+
+/** LF3 — POST /signup: records the tenant and starts LF6 (or emails a code), within the per-client limits. */
+export async function signupRoot(parts = sharedParts()): Promise<SignUpDeps & ClientRateDeps> {
+  const p = await parts.pick('meta', 'invoker', 'templates', 'passwords', 'notifier', 'clientRates');
+  return { ...p, ...signupSettings(parts.config), limits: rateLimitSettings(parts.config) };
+}
+
+/** POST /verify: a signup's code checked in MetaDB starts LF6 (no Redis, no template, no hash). */
+export async function verifyRoot(parts = sharedParts()): Promise<VerifyDeps> {
+  const { hostMaxDatabases, verification } = signupSettings(parts.config);
+  return { ...(await parts.pick('meta', 'invoker')), hostMaxDatabases, verification };
+}
+
+/** LF6: host scripts, the tenant's MySQL account and its sealed password (no Redis). */
+export async function provisionRoot(parts = sharedParts()): Promise<ProvisionDeps> {
+  const p = await parts.pick('meta', 'hostRunner', 'accounts', 'templates', 'sealer', 'logs');
+  return { ...p, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
+}
+
+/** POST /query: the tenant's statement, judged and run as its own MySQL user, within its rate and quota. */
+export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & TenantRateDeps> {
+  const p = await parts.pick('tenantLogins', 'tenantSql', 'queryLogs', 'quotas', 'statementJudge', 'tenantRates', 'plans');
+  return { tenantLogins: p.tenantLogins, tenantSql: p.tenantSql, logs: p.queryLogs, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans };
+}
+
+/** POST /dashboard: MetaDB, the log table, the tenant's schema facts, within its rate. */
+export function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & TenantRateDeps> {
+  return parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans');
+}
+
+/** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */
+export async function migrateSubmitRoot(parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & TenantRateDeps> {
+  const p = await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans');
+  return { meta: p.meta, jobs: p.migrations, batches: p.migrations, invoker: p.invoker, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans };
+}
+
+/** M1: runs jobs and cascades on the host, under Redis locks; notifies and logs. */
+export async function migrateRunRoot(parts = sharedParts()): Promise<MigrationDeps> {
+  const p = await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs');
+  const { migrations, migrationLocks: locks, ...rest } = p;
+  // One adapter holds the four migration stores.
+  return { ...rest, jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, settings: migrationSettings(parts.config) };
+}
+
+/** The operator's function: each action's deps made when that action runs (creating a tenant needs no Redis). */
+export function adminRoot(parts = sharedParts()) {
+  return {
+    create: async (): Promise<CreateAdminDeps> => ({ ...(await provisionRoot(parts)), bcryptRounds: parts.config.OCTODB_BCRYPT_ROUNDS }),
+    setQuota: async (): Promise<SetQuotaDeps> => ({
+      ...(await parts.pick('meta', 'quotaSettings', 'storageState')),
+      defaultQuotaBytes: parts.config.OCTODB_STORAGE_QUOTA_BYTES,
+    }),
+    setLimits: (): Promise<Parameters<typeof setTenantLimit>[1]> => parts.pick('meta'),
+  };
+}
+export type AdminRoot = ReturnType<typeof adminRoot>;
+
+/** L1: the log table only (no MySQL, Redis or secrets for a function that only writes logs). */
+export function logIngestRoot(parts: Parts = sharedParts()): Promise<LogStore> {
+  return parts.get('logStore');
+}
+
+function rateLimitSettings(c: Config): RateLimitSettings {
+  return {
+    tenant: tenantRateDefaults(c),
+    signupPerIp: c.OCTODB_RATE_SIGNUP_PER_IP,
+    signupPerEmail: c.OCTODB_RATE_SIGNUP_PER_EMAIL,
+    tokenPerIp: c.OCTODB_RATE_TOKEN_PER_IP,
+    tokenPerEmail: c.OCTODB_RATE_TOKEN_PER_EMAIL,
+    loginFailures: c.OCTODB_LOGIN_FAILURES,
+  };
+}
+
+/** /signup and /verify: the bcrypt cost, the host cap, and the email codes when verification is on. */
+function signupSettings(c: Config): Pick<SignUpDeps, 'bcryptRounds' | 'hostMaxDatabases' | 'verification'> {
+  return {
+    bcryptRounds: c.OCTODB_BCRYPT_ROUNDS,
+    hostMaxDatabases: c.OCTODB_HOST_MAX_DATABASES,
+    verification: c.OCTODB_SIGNUP_VERIFY_EMAIL ? { ttlSeconds: c.OCTODB_SIGNUP_CODE_TTL_SECONDS, maxAttempts: c.OCTODB_SIGNUP_CODE_MAX_ATTEMPTS } : undefined,
+  };
+}
+
+function migrationSettings(c: Config): MigrationSettings {
+  return {
+    maxRetries: c.OCTODB_MIGRATION_MAX_RETRIES,
+    backoffMs: c.OCTODB_MIGRATION_BACKOFF_MS,
+    staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
+    lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
+    scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+    ddlTimeoutSeconds: c.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
+    cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
+    cascadeChunk: c.OCTODB_CASCADE_CHUNK,
+    adminEmail: c.OCTODB_ADMIN_EMAIL,
+  };
+}
