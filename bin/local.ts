@@ -11,7 +11,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deployMetaDb } from '#core/metadb';
 import { FileTemplateSource } from '#adapters/file-template-source';
-import { ensureApiAccount } from '#adapters/mysql-api-account';
 import { createLogTableIfMissing } from '#adapters/dynamo-log-store';
 import { type LocalDynalite, startDynalite } from '#adapters/local-dynalite';
 import { createGateway, routesOf } from '#adapters/local-gateway';
@@ -19,6 +18,7 @@ import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
 import { WorkerConsumer } from '#adapters/worker-consumer';
 import { Parts, useParts } from '#adapters/parts';
+import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
@@ -85,19 +85,10 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   useHttpEdge(edge); // the handlers answer with the same CORS origins and body cap as this gateway
 
   // MetaDB is reached as the API account (DML only), as on AWS: created or brought in step here.
-  const { hostRunner, logins, meta, dynamo } = await parts.pick('hostRunner', 'logins', 'meta', 'dynamo');
-  const { admin: adminLogin, meta: metaLogin } = logins;
-  await deployMetaDb(
-    { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
-    {
-      runner: hostRunner,
-      hosts: meta,
-      ensureApiAccount: adminLogin && metaLogin.user !== adminLogin.user ? () => ensureApiAccount(adminLogin, metaLogin) : undefined,
-      schema: metaLogin.database,
-      files: (await new FileTemplateSource(join(ROOT, 'schemas')).load('meta')) ?? {},
-      scriptTimeoutSeconds: 120,
-    },
-  );
+  const metaFiles = (await new FileTemplateSource(join(ROOT, 'schemas')).load('meta')) ?? {};
+  const host = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
+  await deployMetaDb(host, { ...(await metaDbRoot(metaFiles, parts)), scriptTimeoutSeconds: 120 });
+  const dynamo = await parts.get('dynamo');
   await createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
   logQueue.replaySaved();
 

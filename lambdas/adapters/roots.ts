@@ -2,7 +2,8 @@ import type { CreateAdminDeps } from '#core/admin';
 import type { DashboardDeps } from '#core/dashboard';
 import type { MigrationDeps, MigrationSettings } from '#core/migration-deps';
 import type { submitMigration } from '#core/migration-submit';
-import type { LogStore } from '#core/ports';
+import type { MetaDbDeploymentDeps } from '#core/metadb';
+import type { LogStore, SchemaFiles } from '#core/ports';
 import type { ProvisionDeps } from '#core/provisioning';
 import type { QueryDeps } from '#core/query';
 import type { ClientRateDeps, RateLimitSettings, setTenantLimit, TenantRateDeps } from '#core/rate-limits';
@@ -10,6 +11,7 @@ import type { SignUpDeps, VerifyDeps } from '#core/signup';
 import type { SetQuotaDeps } from '#core/storage-quotas';
 import type { TokenDeps, VerifyTokenDeps } from '#core/tokens';
 import type { Config } from '#shared/config';
+import { ensureApiAccount } from './mysql-api-account.ts';
 import { type Parts, sharedParts } from './parts.ts';
 import { tenantRateDefaults } from './wiring.ts';
 
@@ -86,6 +88,24 @@ export function adminRoot(parts = sharedParts()) {
   };
 }
 export type AdminRoot = ReturnType<typeof adminRoot>;
+
+/**
+ * The MetaDB deployment (#core/metadb), for local start and the custom resource: the host runner,
+ * MetaDB as its API account, and that account made or brought in step by the admin login (over a
+ * direct connection, so the API password never enters SSM's command history).
+ */
+export async function metaDbRoot(files: SchemaFiles, parts: Parts = sharedParts()): Promise<MetaDbDeploymentDeps> {
+  const { hostRunner, logins, meta } = await parts.pick('hostRunner', 'logins', 'meta');
+  const { admin, meta: api } = logins;
+  return {
+    runner: hostRunner,
+    hosts: meta,
+    ensureApiAccount: admin && api.user !== admin.user ? () => ensureApiAccount(admin, api) : undefined,
+    schema: api.database,
+    files,
+    scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+  };
+}
 
 /** L1: the log table only (no MySQL, Redis or secrets for a function that only writes logs). */
 export function logIngestRoot(parts: Parts = sharedParts()): Promise<LogStore> {

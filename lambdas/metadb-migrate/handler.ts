@@ -2,20 +2,18 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { createPool } from 'mysql2/promise';
 import { deployMetaDb } from '#core/metadb';
+import { OPAQUE_ID } from '#core/patterns';
 import type { HostRecord } from '#core/ports';
 import { FileTemplateSource } from '#adapters/file-template-source';
-import { MysqlMetaStore } from '#adapters/mysql-meta-store';
-import { ensureApiAccount } from '#adapters/mysql-api-account';
-import { hostRunnerFor, resolveApiLogin, resolveMysqlLogin } from '#adapters/wiring';
+import { Parts } from '#adapters/parts';
+import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
 import { logger } from '#shared/logger';
 
 /** schemas/meta is bundled next to this file as meta/ (lib/metadb-deployment.ts); run from source, the repository's. */
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SCHEMA_ROOT = existsSync(join(HERE, 'meta')) ? HERE : join(HERE, '..', '..', 'schemas');
-const HOST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const INSTANCE_ID = /^(i-[0-9a-f]{8,17}|local)$/;
 const ENDPOINT = /^[A-Za-z0-9.-]{1,255}$/;
 /** The SSM agent may still be registering right after the host's first boot: 6 tries, 20 s apart. */
@@ -35,25 +33,16 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
   const config = loadConfig();
   // No push starts that could not finish (with the account and host steps) before this function times out.
   const deadline = Date.now() + context.getRemainingTimeInMillis() - (config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS + 30) * 1000;
-  const admin = await resolveMysqlLogin(config);
-  const api = await resolveApiLogin(config);
-  const pool = createPool({ ...admin, connectionLimit: 1 });
+  // Parts of this invocation only: a deploy may come with a rotated API secret, read afresh each time.
+  const parts = new Parts(config);
   try {
-    await deployMetaDb(host, {
-      runner: hostRunnerFor(config, admin),
-      hosts: new MysqlMetaStore(pool),
-      // Over a direct admin connection, not a host script: the API password never enters SSM's command history.
-      ensureApiAccount: () => ensureApiAccount(admin, api),
-      schema: admin.database,
-      files: (await new FileTemplateSource(SCHEMA_ROOT).load('meta')) ?? {},
-      scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
-      pushTries: { ...PUSH_TRIES, deadline, onFailure: (attempt, error) => logger.warn('MetaDB push failed', { attempt, error }) },
-    });
+    const deps = await metaDbRoot((await new FileTemplateSource(SCHEMA_ROOT).load('meta')) ?? {}, parts);
+    await deployMetaDb(host, { ...deps, pushTries: { ...PUSH_TRIES, deadline, onFailure: (attempt, error) => logger.warn('MetaDB push failed', { attempt, error }) } });
   } catch (error) {
     logger.error('MetaDB deployment failed', { error: error as Error });
     throw error;
   } finally {
-    await pool.end();
+    await parts.close();
   }
   logger.info('MetaDB deployed', { host_id: host.hostId });
   return { PhysicalResourceId: event.RequestType === 'Create' ? `metadb-${host.hostId}` : event.PhysicalResourceId };
@@ -68,5 +57,5 @@ function hostFrom(props: Record<string, unknown>): HostRecord {
   };
   const port = Number(props.Port ?? 3306);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid Port: ${JSON.stringify(props.Port)}`);
-  return { hostId: field('HostId', HOST_ID), instanceId: field('InstanceId', INSTANCE_ID), endpoint: field('Endpoint', ENDPOINT), port };
+  return { hostId: field('HostId', OPAQUE_ID), instanceId: field('InstanceId', INSTANCE_ID), endpoint: field('Endpoint', ENDPOINT), port };
 }
