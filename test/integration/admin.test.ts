@@ -6,6 +6,7 @@ import { main as adminCommand } from '../../bin/admin.ts';
 import { handler as adminFunction } from '../../lambdas/admin/handler.ts';
 import { logger } from '#shared/logger';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 let octo: TestOctoDb;
 beforeAll(async () => {
@@ -21,7 +22,7 @@ const tenantRow = async (email: string) => {
   return rows[0];
 };
 
-describe('npm run admin against AWS (OCTODB_ADMIN_FUNCTION)', () => {
+describe.skipIf(!serversUp)('npm run admin against AWS (OCTODB_ADMIN_FUNCTION)', () => {
   // Lambda cannot run here: the invoke is captured and handed to the real admin handler.
   const lambda = vi.fn((_name: string, payload: Record<string, unknown>) => adminFunction(payload));
   const env = { OCTODB_ADMIN_FUNCTION: 'OctoDb-admin' };
@@ -59,7 +60,7 @@ describe('npm run admin against AWS (OCTODB_ADMIN_FUNCTION)', () => {
   });
 });
 
-describe('npm run admin on this machine', () => {
+describe.skipIf(!serversUp)('npm run admin on this machine', () => {
   it('answers --help with its usage and exit 0, and an unknown option with the usage and exit 2, without a stack trace', async () => {
     const out = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);

@@ -7,6 +7,7 @@ import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { BIN_FLOOR_MS, PERCENTILE_RELATIVE_ERROR } from '#core/query-stats';
 import { loadConfig } from '#shared/config';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 let octo: TestOctoDb;
 interface Tenant {
@@ -99,7 +100,7 @@ beforeAll(async () => {
 });
 afterAll(async () => octo?.close());
 
-describe('POST /dashboard', () => {
+describe.skipIf(!serversUp)('POST /dashboard', () => {
   it('get_user_info answers the caller’s own tenant, never the password hash', async () => {
     const res = await dash(a, { action: 'get_user_info' });
     expect(res.status).toBe(200);
@@ -272,7 +273,7 @@ describe('POST /dashboard', () => {
   });
 });
 
-describe('get_query_stats from hour buckets and the raw records of the edge hours', () => {
+describe.skipIf(!serversUp)('get_query_stats from hour buckets and the raw records of the edge hours', () => {
   const stats = (who: Tenant, window = '1h') => dash<Record<string, any>>(who, { action: 'get_query_stats', window });
 
   it('covers exactly [until − window, until]: a record just inside counts, one just outside or in the future not', async () => {

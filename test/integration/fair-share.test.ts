@@ -1,6 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 /**
  * Eight pooled connections shared by every tenant; attackers are separate signed-up accounts
@@ -43,7 +44,7 @@ async function runningPerAttacker(users: string[]): Promise<number[]> {
   return users.map((u) => Number(rows.find((r) => r.user === u)?.n ?? 0));
 }
 
-describe('fair share of the /query pool between tenants', () => {
+describe.skipIf(!serversUp)('fair share of the /query pool between tenants', () => {
   it("serves a victim's SELECT 1 while several attacker tenants run slow statements", async () => {
     const users = await Promise.all(attackers.map(async (t) => (await octo.deps.tenantLogins.resolve(t.tenant_id, t.db_id)).user));
     let attacking = true;

@@ -16,6 +16,7 @@ import { STATS_PREFIX, statsReadPlan } from '#core/query-stats';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 import { startTestOctoDb } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 // The pipeline as `npm start` runs it: LocalLogQueue → L1 (log-ingest handler) → dynalite.
 const dir = mkdtempSync(join(tmpdir(), 'octodb-pipeline-'));
@@ -81,7 +82,7 @@ async function partitionOf(tenantId: string): Promise<Record<string, unknown>[]>
 // bucket twice (its redelivery adds them again), and count as failed receives.
 const queue = (consumer: SqsConsumer, visibilityTimeoutMs = 500) => new LocalLogQueue(consumer, { visibilityTimeoutMs, consumerTimeoutMs: 30_000 });
 
-describe('log pipeline: local queue → L1 → dynalite', () => {
+describe.skipIf(!serversUp)('log pipeline: local queue → L1 → dynalite', () => {
   it('stores exactly N items for N messages, each under its time-ordered sort key', async () => {
     const tenant = newTenant();
     const q = queue(l1);
@@ -271,7 +272,7 @@ const failing = (fail: (command: unknown) => boolean) =>
     },
   });
 
-describe('query statistics buckets', () => {
+describe.skipIf(!serversUp)('query statistics buckets', () => {
   it('adds each stored query record once to its hour bucket', async () => {
     const tenant = newTenant();
     const q = queue(l1);
@@ -395,7 +396,7 @@ describe('query statistics buckets', () => {
   });
 });
 
-describe('DynamoLogStore', () => {
+describe.skipIf(!serversUp)('DynamoLogStore', () => {
   it('fails only the item DynamoDB refuses, not the others sharing its BatchWriteItem call', async () => {
     const tenant = newTenant();
     const store = new DynamoLogStore(doc, table);
@@ -440,7 +441,7 @@ describe('DynamoLogStore', () => {
   });
 });
 
-describe('LocalDynalite', () => {
+describe.skipIf(!serversUp)('LocalDynalite', () => {
   it('keeps its data across a restart: items written before are read after', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'octodb-dynalite-restart-'));
     const tenant = newTenant();
@@ -473,7 +474,7 @@ describe('LocalDynalite', () => {
   });
 });
 
-describe('npm start', () => {
+describe.skipIf(!serversUp)('npm start', () => {
   it('saves the log messages it could not store by shutdown, and stores them after the restart', async () => {
     const state = mkdtempSync(join(tmpdir(), 'octodb-restart-'));
     const env = { OCTODB_DYNALITE_DIR: join(state, 'dynalite'), OCTODB_LOG_DEAD_LETTER_FILE: join(state, 'log-dead-letters.jsonl') };

@@ -15,6 +15,7 @@ import { main as adminMain } from '../../bin/admin.ts';
 import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-capture.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { parseMysqlUrl } from '#shared/config';
+import { serversUp } from '../support/servers.ts';
 
 const ADMIN_EMAIL = 'ops@example.com';
 let octo: TestOctoDb;
@@ -104,7 +105,7 @@ async function parentWithChildren(n: number) {
 const SKU = 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, sku varchar(20) DEFAULT NULL, PRIMARY KEY (id));';
 const ITEMS = 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id));';
 
-describe('POST /migrate input', () => {
+describe.skipIf(!serversUp)('POST /migrate input', () => {
   let t: Awaited<ReturnType<typeof tenant>>;
   beforeAll(async () => {
     t = await tenant();
@@ -152,7 +153,7 @@ describe('POST /migrate input', () => {
   });
 });
 
-describe('migrations with Skeema', () => {
+describe.skipIf(!serversUp)('migrations with Skeema', () => {
   it('creates a table, adds a column, an index, modifies a column, and keeps the rows', async () => {
     const t = await tenant();
     const created = await migrate(t.token, ITEMS);
@@ -260,7 +261,7 @@ describe('migrations with Skeema', () => {
   });
 });
 
-describe('migration logs', () => {
+describe.skipIf(!serversUp)('migration logs', () => {
   it("sends each host script's stdout and stderr as log records of the job, under the tenant", async () => {
     const t = await tenant();
     await migrate(t.token, ITEMS);
@@ -286,7 +287,7 @@ describe('migration logs', () => {
   });
 });
 
-describe('the ALTER a change needs, computed again (host script)', () => {
+describe.skipIf(!serversUp)('the ALTER a change needs, computed again (host script)', () => {
   it('computes it on a scratch schema for a table with a foreign key, and drops the scratch schema', async () => {
     const scratch = scratchSchemaName();
     const from = 'CREATE TABLE `lines` (\n  `id` int(11) NOT NULL,\n  `order_id` int(11) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  KEY `fk_o` (`order_id`),\n  CONSTRAINT `fk_o` FOREIGN KEY (`order_id`) REFERENCES `orders` (`id`)\n) ENGINE=InnoDB';
@@ -300,7 +301,7 @@ describe('the ALTER a change needs, computed again (host script)', () => {
   });
 });
 
-describe('retries', () => {
+describe.skipIf(!serversUp)('retries', () => {
   /** Answers the first `failures` skeema pushes with a transient MySQL error, then runs for real. */
   function flakyPushes(failures: number) {
     let seen = 0;
@@ -379,7 +380,7 @@ describe('retries', () => {
   });
 });
 
-describe('bounded DDL', () => {
+describe.skipIf(!serversUp)('bounded DDL', () => {
   const BIG = 'CREATE TABLE big (id int NOT NULL, a varchar(100) DEFAULT NULL, PRIMARY KEY (id));';
   /** A STORED generated column: the ALTER computes it for every row (tens of seconds over these rows). */
   const SLOW = 'CREATE TABLE big (id int NOT NULL, a varchar(100) DEFAULT NULL, h varchar(128) AS (SHA2(REPEAT(CONCAT(a, id), 20), 512)) STORED, PRIMARY KEY (id));';
@@ -459,7 +460,7 @@ describe('bounded DDL', () => {
   }, 120_000);
 });
 
-describe('notifications', () => {
+describe.skipIf(!serversUp)('notifications', () => {
   it('sends one email per finished batch to the tenant through Mailgun, with the per-table outcome', async () => {
     const t = await tenant();
     const res = await migrate(t.token, `${ITEMS}\nCREATE TABLE tags (id int unsigned NOT NULL, PRIMARY KEY (id));`);
@@ -472,7 +473,7 @@ describe('notifications', () => {
   });
 });
 
-describe('concurrency and recovery', () => {
+describe.skipIf(!serversUp)('concurrency and recovery', () => {
   it('fails only the jobs it could not start when an invoke fails midway, and says which', async () => {
     const t = await tenant();
     const realInvoker = octo.deps.invoker;
@@ -674,7 +675,7 @@ describe('concurrency and recovery', () => {
   });
 });
 
-describe('parent → child cascades', () => {
+describe.skipIf(!serversUp)('parent → child cascades', () => {
   it('creates an admin with the operator command, cascades a parent change to its children, and skips a customized one', async () => {
     const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
     const { stdout } = await promisify(execFile)('npx', ['tsx', 'bin/admin.ts', 'create', '--name', 'Ops', '--email', email, '--password', 'admin-password-1'], {

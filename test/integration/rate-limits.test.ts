@@ -8,6 +8,7 @@ import { main as adminCommand } from '../../bin/admin.ts';
 import { handler as adminFunction } from '../../lambdas/admin/handler.ts';
 import { BUCKET_CASES } from '../support/bucket-cases.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 // Real limits, small enough to reach in a test and slow enough (per hour) that nothing refills meanwhile.
 const LIMITS = {
@@ -94,7 +95,7 @@ function expectRateLimited(answer: Answer): void {
   expect(answer.body.retry_after_seconds).toBe(seconds);
 }
 
-describe('per-tenant rate limits', () => {
+describe.skipIf(!serversUp)('per-tenant rate limits', () => {
   it('refuses a tenant over its /query rate with 429 and Retry-After, while another tenant is unaffected', async () => {
     const [a, b] = await Promise.all([tenant(), tenant()]);
     const { passed, refusal } = await untilRefused(selectOne(a.token));
@@ -154,7 +155,7 @@ describe('per-tenant rate limits', () => {
   });
 });
 
-describe('limits on /signup and /token', () => {
+describe.skipIf(!serversUp)('limits on /signup and /token', () => {
   it('limits signups per client address, before any work: another address is unaffected', async () => {
     const from = address();
     // An unknown template is refused (400) after the limit is taken: every attempt counts.
@@ -215,7 +216,7 @@ describe('limits on /signup and /token', () => {
   });
 });
 
-describe('buckets shared through Redis', () => {
+describe.skipIf(!serversUp)('buckets shared through Redis', () => {
   const limit = { perSecond: 0.001, burst: 20 };
   let connections: Redis[] = [];
   const process = (prefix: string) => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as adminCommand } from '../../bin/admin.ts';
 import { handler as adminFunction } from '../../lambdas/admin/handler.ts';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 let octo: TestOctoDb;
 interface Tenant {
@@ -80,7 +81,7 @@ afterAll(async () => {
   await octo.close();
 });
 
-describe('storage quota per tenant', () => {
+describe.skipIf(!serversUp)('storage quota per tenant', () => {
   it('refuses INSERT, UPDATE and /migrate of a tenant past its quota, still serves SELECT and DELETE, and accepts writes again once data is deleted', async () => {
     // The statement that crosses the quota is accepted: usage is measured after writes.
     expect((await query(a, BIG_INSERT)).status).toBe(200);

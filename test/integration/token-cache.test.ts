@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CachedTokenRegistry } from '#adapters/redis-token-registry';
+import { serversUp } from '../support/servers.ts';
 
 // Two registries on their own Redis connections: what two OctoDB processes sharing Redis hold.
 const REDIS_URL = process.env.OCTODB_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,7 +38,7 @@ afterAll(async () => {
   for (const c of connections) c.disconnect();
 });
 
-describe('current-token cache with Redis pub/sub invalidation', () => {
+describe.skipIf(!serversUp)('current-token cache with Redis pub/sub invalidation', () => {
   it('serves a tenant current jti from memory once the subscription is live', async () => {
     const a = octoProcess();
     await live(a);
@@ -97,7 +98,7 @@ describe('current-token cache with Redis pub/sub invalidation', () => {
   });
 });
 
-describe('filling the registry after a miss', () => {
+describe.skipIf(!serversUp)('filling the registry after a miss', () => {
   it('never overwrites a token issued in between (a late fill would revive the revoked one)', async () => {
     const { registry } = octoProcess();
     const t = tenant();
