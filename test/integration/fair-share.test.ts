@@ -2,6 +2,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * Eight pooled connections shared by every tenant; attackers are separate signed-up accounts
@@ -55,9 +56,8 @@ describe.skipIf(!serversUp)('fair share of the /query pool between tenants', () 
       }),
     );
     try {
-      // Wait until the attackers hold all they can (a guard against looping for ever, not a timed assertion).
-      const until = Date.now() + 30_000;
-      while ((await runningPerAttacker(users)).reduce((x, y) => x + y, 0) < 6 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      // Wait until the attackers hold all they can (the timeout guards against waiting for ever, it is not a timed assertion).
+      await waitFor(async () => (await runningPerAttacker(users)).reduce((x, y) => x + y, 0) >= 6, { timeoutMs: 30_000, intervalMs: 20, what: 'the attackers to hold six connections' });
       const victimAnswers: Array<{ status: number; code?: string }> = [];
       const most: number[] = [];
       for (let i = 0; i < 10; i++) {

@@ -17,6 +17,7 @@ import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 import { startTestOctoDb } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
+import { waitFor } from '../support/wait.ts';
 
 // The pipeline as `npm start` runs it: LocalLogQueue → L1 (log-ingest handler) → dynalite.
 const dir = mkdtempSync(join(tmpdir(), 'octodb-pipeline-'));
@@ -176,8 +177,7 @@ describe.skipIf(!serversUp)('log pipeline: local queue → L1 → dynalite', () 
     const q = new LocalLogQueue(l1, { visibilityTimeoutMs: 400 });
     await dynalite.stop();
     await q.send(Array.from({ length: 25 }, (_, i) => record(tenant, i)));
-    const deadline = Date.now() + 20_000;
-    while (q.failedReceives < 25 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => q.failedReceives >= 25, { timeoutMs: 20_000, what: 'every message to fail its first receive' });
     expect(q.failedReceives).toBe(25); // every message failed its first receive
 
     await dynalite.start(); // same port, same data directory
@@ -194,7 +194,7 @@ describe.skipIf(!serversUp)('log pipeline: local queue → L1 → dynalite', () 
     await dynalite.stop();
     try {
       await before.send(Array.from({ length: 30 }, (_, i) => record(tenant, i)));
-      while (before.failedReceives < 30) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => before.failedReceives >= 30, { what: 'every message to fail its first receive' });
       before.close(); // the messages wait out their visibility timeout: none may vanish
     } finally {
       await dynalite.start();
@@ -483,7 +483,7 @@ describe.skipIf(!serversUp)('npm start', () => {
       const first = await startTestOctoDb(env);
       await first.dynalite!.stop(); // DynamoDB down: every message waits out its visibility timeout
       await first.deps.logs.send(Array.from({ length: 12 }, (_, i) => record(tenant, i)));
-      while (first.logQueue.failedReceives < 12) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => first.logQueue.failedReceives >= 12, { what: 'every message to fail its first receive' });
       await first.close();
       const saved = readFileSync(env.OCTODB_LOG_DEAD_LETTER_FILE, 'utf8').trim().split('\n');
       expect(saved.map((l) => JSON.parse(l).reason)).toEqual(Array(12).fill('shutdown'));

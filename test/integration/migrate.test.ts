@@ -16,6 +16,7 @@ import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-cap
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { parseMysqlUrl } from '#shared/config';
 import { serversUp } from '../support/servers.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ADMIN_EMAIL = 'ops@example.com';
 let octo: TestOctoDb;
@@ -45,13 +46,10 @@ async function tenant(overrides: Record<string, unknown> = {}) {
   return { ...t, token: await octo.token(t.email, t.password), db: databaseName(t.db_id) };
 }
 async function waitForBatch(batchId: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id = ?`, [batchId]);
-    if (rows[0]?.finished_at) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`batch ${batchId} not finished after ${timeoutMs} ms`);
+  await waitFor(
+    async () => (await octo.admin.query<RowDataPacket[]>(`SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id = ?`, [batchId]))[0][0]?.finished_at,
+    { timeoutMs, intervalMs: 50, what: `batch ${batchId} to finish` },
+  );
 }
 async function migrate(token: string, sql: string, extra: Record<string, unknown> = {}) {
   const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string; table: string }> }>('/migrate', { sql, ...extra }, token);
@@ -595,7 +593,8 @@ describe.skipIf(!serversUp)('concurrency and recovery', () => {
     octo.deps.hostRunner = {
       async run(host, script, timeout) {
         if (script.includes('skeema push') && seen.length === 0) {
-          await new Promise((r) => setTimeout(r, 2500)); // a push taking over twice the TTL
+          // A push taking over twice the TTL: time passing is what this test is about.
+          await new Promise((r) => setTimeout(r, 2500));
           const lock = await octo.deps.migrationState.tryLock(t.db_id, 1000);
           if (lock) await octo.deps.migrationState.unlock(t.db_id, lock);
           seen.push({ lock, stale: (await octo.deps.migrations.listStaleJobs(1, 1000)).map((j) => j.jobId) });
@@ -784,7 +783,7 @@ describe.skipIf(!serversUp)('parent → child cascades', () => {
       // Machines read why in wait_reason; status_reason keeps the sentence for people.
       const waiting = { state: 'queued', status_reason: WAITING_FOR_DATABASE, skip_reason: null, wait_reason: 'database_not_ready' };
       const parked = (jobs: Record<string, { status_reason: string | null }>) => Object.values(jobs).filter((j) => j.status_reason === WAITING_FOR_DATABASE).length === 2;
-      for (let i = 0; i < 200 && !parked(await cascadeJobs()); i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(async () => parked(await cascadeJobs()), { intervalMs: 50, what: 'both children to wait for their database' });
       expect(await cascadeJobs()).toEqual({ [late.db_id]: waiting, [broken.db_id]: waiting });
 
       gate(databaseName(broken.db_id)).decide('fail');
@@ -831,12 +830,14 @@ describe.skipIf(!serversUp)('parent → child cascades', () => {
       const cascadeId = await addSkuOnParent(adminToken);
       const childJob = async () =>
         (await octo.admin.query<RowDataPacket[]>(`SELECT job_id, state FROM ${meta('migration_jobs')} WHERE batch_id = ? AND db_id = ?`, [cascadeId, child.db_id]))[0][0];
-      let lost: RowDataPacket[] = [];
-      for (let i = 0; i < 200 && lost.length === 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        const job = await childJob();
-        lost = job ? (await stages(job.job_id)).filter((s) => /lock lost/.test(s.detail ?? '')) : [];
-      }
+      const lost = await waitFor(
+        async () => {
+          const job = await childJob();
+          const found = job ? (await stages(job.job_id)).filter((s) => /lock lost/.test(s.detail ?? '')) : [];
+          return found.length > 0 && found;
+        },
+        { intervalMs: 50, what: 'the child job to record its lost lock' },
+      );
       expect(lost).toHaveLength(1);
       expect((await childJob())!.state).not.toBe('succeeded');
       expect(await showCreate(child.db, 'products')).not.toMatch(/sku/);
