@@ -366,6 +366,7 @@ describe.skipIf(!serversUp)('query statistics buckets', () => {
     expect(bucketReads.flatMap((r) => r.items.map((i) => i.sk))).toEqual(Array.from({ length: 5 }, (_, h) => `stats#h#2030-01-01T0${h}`));
     const rawReads = reads.filter((r) => !r.from.startsWith(STATS_PREFIX));
     expect(rawReads.every((r) => r.from.startsWith('query#') && r.to.startsWith('query#'))).toBe(true);
+    expect(rawReads.map(({ from, to }) => [from, to]).sort()).toEqual([...plan.raw].sort()); // the window's partial first hour and 05:00 to now
     const rawMs = rawReads.reduce((n, r) => n + Date.parse(r.to.slice(6)) - Date.parse(r.from.slice(6)), 0);
     expect(rawMs).toBeLessThan(2 * 3_600_000);
     expect(rawReads.flatMap((r) => r.items)).toHaveLength(sent.filter((r) => r.create_timestamp >= '2030-01-01T05' && r.create_timestamp <= now).length);
