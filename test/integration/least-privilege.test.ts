@@ -5,6 +5,7 @@ import { UnavailableError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { TenantLogin } from '#core/ports';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 let octo: TestOctoDb;
 let api: Connection;
@@ -32,7 +33,7 @@ const refusal = (sql: string, params: unknown[] = []) =>
     (error: { errno?: number }) => error.errno,
   );
 
-describe('the API account (MetaDB reads and writes of every API function)', () => {
+describe.skipIf(!serversUp)('the API account (MetaDB reads and writes of every API function)', () => {
   it('is the account MetaDB is reached with, not the admin one', async () => {
     const logins = await octo.parts.get('logins');
     expect(logins.meta.user).not.toBe(logins.admin?.user);
@@ -76,7 +77,7 @@ describe('the API account (MetaDB reads and writes of every API function)', () =
   });
 });
 
-describe('tenant statements (/query and the dashboard table facts)', () => {
+describe.skipIf(!serversUp)('tenant statements (/query and the dashboard table facts)', () => {
   const loginOf = async (t: { tenant_id: string; db_id: string }): Promise<TenantLogin> => (await octo.parts.get('tenantLogins')).resolve(t.tenant_id, t.db_id);
 
   it('run on connections logged in as the tenant itself', async () => {

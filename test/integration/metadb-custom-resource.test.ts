@@ -4,6 +4,7 @@ import { createConnection, type Connection, type RowDataPacket } from 'mysql2/pr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMysqlUrl } from '#shared/config';
 import { MYSQL_URL } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 /**
  * The MetaDB custom resource's onEvent handler (lambdas/metadb-migrate) against real MariaDB and
@@ -55,7 +56,7 @@ function event(requestType: 'Create' | 'Update' | 'Delete', props: Record<string
 }
 const hostProps = { HostId: 'mysql-1', InstanceId: 'i-0123456789abcdef0', Endpoint: 'mysql.octodb.internal', Port: '3306' };
 
-describe('MetaDB custom resource', () => {
+describe.skipIf(!serversUp)('MetaDB custom resource', () => {
   it('pushes schemas/meta, registers the host and answers SUCCESS', async () => {
     await expect(handler(event('Create', hostProps), context)).resolves.toEqual({ PhysicalResourceId: 'metadb-mysql-1' });
     const [tables] = await admin.query<RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1', [metaDb]);

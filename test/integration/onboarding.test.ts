@@ -13,6 +13,7 @@ import { handler as provisionHandler } from '../../lambdas/provision/handler.ts'
 import { handler as signupHandler } from '../../lambdas/signup/handler.ts';
 import { printedBy } from '../support/logged.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 // Templates of this suite's own: the default one plus a `broken` one whose push fails.
 const templatesDir = mkdtempSync(join(tmpdir(), 'octodb-templates-'));
@@ -55,7 +56,7 @@ const addProvisioningDatabase = async (tenantId: string, dbId: string, claimedSe
   return user;
 };
 
-describe('signup → provisioning → token → authorizer', () => {
+describe.skipIf(!serversUp)('signup → provisioning → token → authorizer', () => {
   it('provisions a database holding the template tables and lets its token through the authorizer', async () => {
     const tenant = await octo.signUp();
     expect(tenant.db_id).toMatch(/^[0-9a-f]{32}$/);
@@ -138,7 +139,7 @@ describe('signup → provisioning → token → authorizer', () => {
   });
 });
 
-describe('duplicate emails', () => {
+describe.skipIf(!serversUp)('duplicate emails', () => {
   it('refuses a second signup with the same email', async () => {
     const tenant = await octo.signUp();
     const res = await octo.post('/signup', { name: 'Again', email: tenant.email, password: 'another-password' });
@@ -166,7 +167,7 @@ describe('duplicate emails', () => {
   });
 });
 
-describe('signup input validation', () => {
+describe.skipIf(!serversUp)('signup input validation', () => {
   const valid = () => ({ name: 'Valid', email: uniqueEmail(), password: 'long-enough-password' });
   it.each([
     ['missing name', { name: undefined }, /name/],
@@ -209,7 +210,7 @@ describe('signup input validation', () => {
   });
 });
 
-describe('provisioning failures', () => {
+describe.skipIf(!serversUp)('provisioning failures', () => {
   it('marks a failed push `failed` with the reason, leaves nothing behind, and lets the tenant retry', async () => {
     const tenant = await octo.signUp({ template: 'broken' });
     const db = await octo.waitForDatabase(tenant.db_id);

@@ -3,8 +3,11 @@ import { Parts } from '#adapters/parts';
 import type { LogRecord } from '#core/ports';
 import { loadConfig } from '#shared/config';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
-// /query's records wait in a buffer instead of each query waiting for its record: none may be lost.
+// Locally /query's records wait in a buffer instead of each query waiting for its record: none may
+// be lost. On Lambda (the `lambda` project) there is no buffer: it would freeze with the sandbox.
+const onLambda = process.env.OCTODB_RUNTIME === 'lambda';
 let octo: TestOctoDb;
 let tenant: { tenant_id: string; db_id: string; token: string };
 beforeAll(async () => {
@@ -17,7 +20,7 @@ afterAll(async () => octo?.close());
 
 type Page = { items: { statement_type: string; outcome: string }[]; last_evaluated_key?: string };
 
-describe('query logs through the buffer', () => {
+describe.skipIf(!serversUp)('query logs through the buffer', () => {
   it('stores a record for every query once the buffer is flushed, none lost or doubled', async () => {
     const statuses = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
@@ -42,7 +45,7 @@ describe('query logs through the buffer', () => {
     expect(items).toHaveLength(40);
   });
 
-  it('hands every buffered record on when the parts are closed', async () => {
+  it(onLambda ? 'on Lambda hands each record on before its send returns, holding none' : 'hands every buffered record on when the parts are closed', async () => {
     const received: LogRecord[] = [];
     const parts = new Parts(loadConfig({ ...process.env, OCTODB_MYSQL_URL: MYSQL_URL }), {
       logs: { send: async (records) => void received.push(...records) },
@@ -56,7 +59,8 @@ describe('query logs through the buffer', () => {
       create_timestamp: new Date().toISOString(),
     }));
     for (const r of records) await queryLogs.send([r]);
-    expect(received).toHaveLength(0); // held: the queries did not wait for them
+    // Locally held, the queries did not wait for them; on Lambda each query waited for its own.
+    expect(received).toHaveLength(onLambda ? records.length : 0);
     await parts.close();
     expect(received.map((r) => r.message)).toEqual(records.map((r) => r.message));
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseName, databaseUser, newDbId } from '#core/ids';
 import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-capture.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
 
 let mailgun: MailgunCapture;
 beforeAll(async () => {
@@ -27,7 +28,7 @@ function helpers(octo: () => TestOctoDb) {
   };
 }
 
-describe('the per-host cap on tenant databases', () => {
+describe.skipIf(!serversUp)('the per-host cap on tenant databases', () => {
   const CAP = 3;
   let octo: TestOctoDb;
   const h = helpers(() => octo);
@@ -84,7 +85,7 @@ describe('the per-host cap on tenant databases', () => {
   });
 });
 
-describe('email verification before provisioning', () => {
+describe.skipIf(!serversUp)('email verification before provisioning', () => {
   const MAX_ATTEMPTS = 3;
   let octo: TestOctoDb;
   const h = helpers(() => octo);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { type LocalOctoDb, startOctoDb } from '../../bin/local.ts';
 import { parseMysqlUrl } from '#shared/config';
+import { waitFor } from './wait.ts';
 
 export const MYSQL_URL = process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta';
 
@@ -56,18 +57,14 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
     return { status: res.status, body: (await res.json()) as never };
   };
 
-  const waitForDatabase: TestOctoDb['waitForDatabase'] = async (dbId, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const [rows] = await admin.query<RowDataPacket[]>(
-        `SELECT status, status_reason FROM \`${metaDb}\`.tenant_databases WHERE db_id = ?`,
-        [dbId],
-      );
-      if (rows[0] && rows[0].status !== 'provisioning') return rows[0] as never;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`database ${dbId} still provisioning after ${timeoutMs} ms`);
-  };
+  const waitForDatabase: TestOctoDb['waitForDatabase'] = (dbId, timeoutMs = 60_000) =>
+    waitFor(
+      async () => {
+        const [rows] = await admin.query<RowDataPacket[]>(`SELECT status, status_reason FROM \`${metaDb}\`.tenant_databases WHERE db_id = ?`, [dbId]);
+        return rows[0]?.status !== 'provisioning' && (rows[0] as { status: string; status_reason: string | null } | undefined);
+      },
+      { timeoutMs, intervalMs: 50, what: `database ${dbId} to leave provisioning` },
+    );
 
   const signUp: TestOctoDb['signUp'] = async (overrides = {}) => {
     const email = `t-${randomBytes(6).toString('hex')}@example.com`;

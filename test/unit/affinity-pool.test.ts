@@ -189,6 +189,7 @@ describe('AffinityPool', () => {
         })(),
         () => undefined,
       );
+    // Time passing is the subject of these two: a statement held past slowMs, a cooldown running out.
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
     it('caps a tenant at one connection while one of its statements is held past slowMs, and not another tenant', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BufferedLogSink } from '#adapters/buffered-log-sink';
 import type { LogRecord, LogSink } from '#core/ports';
+import { waitFor } from '../support/wait.ts';
 
 const rec = (i: number): LogRecord => ({ tenant_id: 't', source: 'query', level: 'INFO', message: `m${i}`, create_timestamp: '2030-01-01T00:00:00.000Z' });
 
@@ -22,7 +23,7 @@ describe('BufferedLogSink', () => {
     const sink = new BufferedLogSink(target, { maxRecords: 100, flushMs: 30 });
     for (let i = 0; i < 5; i++) await sink.send([rec(i)]);
     expect(target.batches).toEqual([]);
-    await new Promise((r) => setTimeout(r, 80));
+    await waitFor(() => target.batches.length > 0, { what: 'the hand-over after flushMs' });
     expect(target.batches).toEqual([['m0', 'm1', 'm2', 'm3', 'm4']]);
   });
 

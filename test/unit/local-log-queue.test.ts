@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LocalLogQueue } from '#adapters/local-log-queue';
 import type { LogRecord } from '#core/ports';
 import { logger } from '#shared/logger';
+import { waitFor } from '../support/wait.ts';
 
 const rec = (i: number): LogRecord => ({ tenant_id: 't', source: 's', level: 'INFO', message: `m${i}`, create_timestamp: '2030-01-01T00:00:00.000Z' });
 const messagesOf = (e: SQSEvent) => e.Records.map((r) => JSON.parse(r.body).message as string);
@@ -77,7 +78,7 @@ describe('LocalLogQueue (SQS semantics)', () => {
     const q = new LocalLogQueue(
       async () => {
         peak = Math.max(peak, ++running);
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 5)); // a batch that takes a while, so batches overlap
         running--;
       },
       { concurrency: 3 },
@@ -113,7 +114,7 @@ describe('LocalLogQueue (SQS semantics)', () => {
     const q = new LocalLogQueue(
       async (e) => {
         counts.push(e.Records.map((r) => r.attributes.ApproximateReceiveCount));
-        await sleep(100); // 10 visibility timeouts
+        await sleep(100); // 10 visibility timeouts passing is the subject
       },
       { visibilityTimeoutMs: 10, consumerTimeoutMs: 30_000 },
     );
@@ -173,7 +174,7 @@ describe('LocalLogQueue (SQS semantics)', () => {
     });
     const idle = down.idle();
     await down.send([rec(0), rec(1), rec(2)]);
-    while (down.failedReceives < 3) await sleep(5);
+    await waitFor(() => down.failedReceives >= 3, { what: 'every message to fail its receive' });
     down.close();
     await idle; // nothing is left waiting: all of it is in the file
     expect(linesOf(file).map((l) => [l.reason, JSON.parse(l.body).message]).sort()).toEqual([
@@ -188,7 +189,6 @@ describe('LocalLogQueue (SQS semantics)', () => {
     expect(next.replaySaved()).toBe(3);
     await next.idle();
     expect(received.sort()).toEqual(['m0', 'm1', 'm2']);
-    await sleep(5);
     expect(existsSync(file)).toBe(false); // replayed and stored: nothing left to replay
     expect(existsSync(`${file}.replaying`)).toBe(false);
     expect(next.replaySaved()).toBe(0);
@@ -214,7 +214,6 @@ describe('LocalLogQueue (SQS semantics)', () => {
     );
     expect(again.replaySaved()).toBe(1);
     await again.idle();
-    await sleep(5);
     expect(linesOf(file).map((l) => [l.reason, JSON.parse(l.body).message])).toEqual([['dead-letter', 'm0']]);
     expect(existsSync(`${file}.replaying`)).toBe(false);
     again.close();

@@ -72,7 +72,7 @@ describe('StorageQuotaGuard', () => {
     await guard.noteWrite('t1', 'd1', login);
     await expect(guard.assertCanWrite('t1', 'd1', login)).rejects.toBeInstanceOf(QuotaExceededError);
     setUsed(10); // the tenant deleted, purge freed the pages
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 120)); // the 100 ms window passing is the subject here
     await guard.assertCanWrite('t1', 'd1', login);
     expect(measured).toHaveLength(2);
   });
