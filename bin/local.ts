@@ -18,6 +18,7 @@ import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
 import { WorkerConsumer } from '#adapters/worker-consumer';
 import { Parts, useParts } from '#adapters/parts';
+import { localMysqlLogins } from '#adapters/wiring';
 import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
@@ -77,7 +78,9 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     maxReceiveCount: LOG_PIPELINE.maxReceiveCount,
     deadLetterFile: resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE),
   });
-  const parts = new Parts(depsConfig, { invoker, ...(config.OCTODB_LOG_QUEUE_URL ? {} : { logs: logQueue }) });
+  // A local process holds both logins from their URLs, also when it stands in for Lambda's runtime (the tests' lambda project).
+  const logins = await localMysqlLogins(depsConfig);
+  const parts = new Parts(depsConfig, { invoker, logins, ...(config.OCTODB_LOG_QUEUE_URL ? {} : { logs: logQueue }) });
   useParts(parts);
   (await parts.get('statementJudge')).warm(); // a long-running process: the first statement pays no worker start-up
   await parts.get('notifier'); // a Mailgun key without its domain fails the start, not the first email

@@ -205,18 +205,24 @@ export async function resolveApiLogin(config: Config): Promise<MysqlLogin> {
 }
 
 /**
- * Locally both logins come from their URLs. On Lambda an API function is deployed with the API
+ * Locally both logins come from their URLs (localMysqlLogins). On Lambda a login comes only from
+ * its secret, never from a URL's default credentials: an API function is deployed with the API
  * secret only and reaches MetaDB as the API account, with no admin login; an admin function (LF6,
  * M1, admin) holds only the admin secret and uses it for MetaDB too. The MetaDB deployment alone
  * holds both: it creates the API account.
  */
 export async function resolveMysqlLogins(config: Config): Promise<MysqlLogins> {
-  const local = !onLambda(config);
-  const admin = local || config.OCTODB_MYSQL_SECRET_ARN ? await resolveMysqlLogin(config) : undefined;
-  const api = local || config.OCTODB_MYSQL_API_SECRET_ARN ? await resolveApiLogin(config) : undefined;
+  if (!onLambda(config)) return localMysqlLogins(config);
+  const admin = config.OCTODB_MYSQL_SECRET_ARN ? await resolveMysqlLogin(config) : undefined;
+  const api = config.OCTODB_MYSQL_API_SECRET_ARN ? await resolveApiLogin(config) : undefined;
   const meta = api ?? admin;
   if (!meta) throw new Error('configuration: no MySQL login (OCTODB_MYSQL_SECRET_ARN or OCTODB_MYSQL_API_SECRET_ARN)');
   return { meta, admin };
+}
+
+/** Both logins, from their URLs (or a secret named in the settings): every local process, `npm start` whatever runtime it stands in for. */
+export async function localMysqlLogins(config: Config): Promise<MysqlLogins> {
+  return { meta: await resolveApiLogin(config), admin: await resolveMysqlLogin(config) };
 }
 
 async function loginFrom(url: string, secretArn: string | undefined, database: string): Promise<MysqlLogin> {
