@@ -68,7 +68,7 @@ describe.skipIf(!serversUp)('a tenant’s first session: signup → ready → to
         const res = await octo.post<QueryLogs>('/dashboard', { action: 'get_query_logs', limit: 100 }, token);
         return res.body.items.length >= 2 && res.body.items;
       },
-      { what: 'the two query records to reach the log table' },
+      { intervalMs: 50, what: 'the two query records to reach the log table' },
     );
     expect(logs.map((r) => `${r.statement_type} ${r.outcome}`).sort()).toEqual(['INSERT ok', 'SELECT ok']);
   });
