@@ -20,6 +20,7 @@ import { WorkerConsumer } from '#adapters/worker-consumer';
 import { kindOf, sortKey } from '#core/logs';
 import type { LogRecord } from '#core/ports';
 import { loadConfig } from '#shared/config';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
 
 const CONCURRENCY = 4;
 
@@ -62,7 +63,7 @@ async function workerL1(endpoint: string, table: string): Promise<WorkerConsumer
 }
 
 async function pipeline(l1: WorkerConsumer, recs: LogRecord[]): Promise<LocalLogQueue> {
-  const queue = new LocalLogQueue((event) => l1.consume(event), { batchSize: 25, concurrency: CONCURRENCY });
+  const queue = new LocalLogQueue((event) => l1.consume(event), { batchSize: LOG_PIPELINE.batchSize, concurrency: CONCURRENCY });
   // Producers send in modest groups, as provisioning and migrations do.
   for (let i = 0; i < recs.length; i += 100) await queue.send(recs.slice(i, i + 100));
   await queue.idle();

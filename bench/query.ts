@@ -46,6 +46,7 @@ export async function main(args: string[]): Promise<void> {
   const { createPool } = await import('mysql2/promise');
   const { LocalLogQueue } = await import('#adapters/local-log-queue');
   const { BufferedLogSink } = await import('#adapters/buffered-log-sink');
+  const { LOG_PIPELINE } = await import('#shared/log-pipeline');
 
   // Rate limits on, at a plan high enough never to refuse: the runs pay the limiter's real cost.
   const octo = await startTestOctoDb({ OCTODB_RATE_QUERY: '1000000/s burst 1000000' });
@@ -99,7 +100,7 @@ export async function main(args: string[]): Promise<void> {
     const post = (url: string, body: string, token?: string) => httpPost(agent, url, body, token);
     // The request-path run's log port: the same buffer and queue, a consumer that counts what arrives.
     let counted = 0;
-    const countingQueue = new LocalLogQueue(async (event: SQSEvent) => void (counted += event.Records.length), { batchSize: 25 });
+    const countingQueue = new LocalLogQueue(async (event: SQSEvent) => void (counted += event.Records.length), { batchSize: LOG_PIPELINE.batchSize });
     const counting = new BufferedLogSink(countingQueue);
     const stored = async () => (await octo.parts.flush(), await octo.logQueue.idle());
     let restore = () => {};

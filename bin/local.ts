@@ -9,19 +9,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { migrateMetaDb } from '#core/metadb';
-import type { HostRecord } from '#core/ports';
+import { deployMetaDb } from '#core/metadb';
 import { FileTemplateSource } from '#adapters/file-template-source';
 import { ensureApiAccount } from '#adapters/mysql-api-account';
 import { createLogTableIfMissing } from '#adapters/dynamo-log-store';
 import { type LocalDynalite, startDynalite } from '#adapters/local-dynalite';
-import { createGateway, type Route } from '#adapters/local-gateway';
+import { createGateway, routesOf } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
 import { WorkerConsumer } from '#adapters/worker-consumer';
 import { Parts, useParts } from '#adapters/parts';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { logger } from '#shared/logger';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
@@ -35,14 +35,8 @@ import { handler as verify } from '../lambdas/verify/handler.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export const routes: Route[] = [
-  { method: 'POST', path: '/signup', guarded: false, handler: signup },
-  { method: 'POST', path: '/token', guarded: false, handler: token },
-  { method: 'POST', path: '/verify', guarded: false, handler: verify },
-  { method: 'POST', path: '/dashboard', guarded: true, handler: dashboard },
-  { method: 'POST', path: '/query', guarded: true, handler: query },
-  { method: 'POST', path: '/migrate', guarded: true, handler: migrateSubmit },
-];
+/** The API's routes (#shared/http-api), each function id served by its handler module. */
+const routes = routesOf({ signup, token, verify, dashboard, query, 'migrate-submit': migrateSubmit });
 
 export interface LocalOctoDb {
   url: string;
@@ -72,30 +66,38 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   // Logs: in-process queue → L1 → dynalite (embedded, data under OCTODB_DYNALITE_DIR).
   const dynalite = config.OCTODB_DYNAMODB_ENDPOINT ? undefined : await startDynalite(resolve(ROOT, config.OCTODB_DYNALITE_DIR));
   const depsConfig = { ...config, OCTODB_DYNAMODB_ENDPOINT: config.OCTODB_DYNAMODB_ENDPOINT ?? dynalite?.endpoint };
-  // L1 on a worker thread, as on AWS it is a Lambda of its own; batches of 25 as the CDK stack's.
+  // L1 on a worker thread, as on AWS it is a Lambda of its own; batches, time limit and receives
+  // as the CDK stack's (LOG_PIPELINE), with a growing wait between receives; past the last, and
+  // at shutdown, messages go to the dead-letter file, sent again at the next start.
   const logConsumer = new WorkerConsumer(new URL('./local-log-worker.mjs', import.meta.url), depsConfig);
-  // SQS's 3 receives, but received again 30 s after the first failure and 5 min after the second,
-  // so a DynamoDB outage up to ~5 min loses nothing; past that, and at shutdown, messages go to
-  // the dead-letter file, sent again at the next start.
   const logQueue = new LocalLogQueue((event) => logConsumer.consume(event), {
-    batchSize: 25,
-    visibilityTimeoutMs: 30_000,
-    visibilityBackoff: 10,
+    batchSize: LOG_PIPELINE.batchSize,
+    visibilityTimeoutMs: LOG_PIPELINE.ingestTimeoutSeconds * 1000,
+    visibilityBackoff: LOG_PIPELINE.localVisibilityBackoff,
+    maxReceiveCount: LOG_PIPELINE.maxReceiveCount,
     deadLetterFile: resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE),
   });
   const parts = new Parts(depsConfig, { invoker, ...(config.OCTODB_LOG_QUEUE_URL ? {} : { logs: logQueue }) });
   useParts(parts);
   (await parts.get('statementJudge')).warm(); // a long-running process: the first statement pays no worker start-up
   await parts.get('notifier'); // a Mailgun key without its domain fails the start, not the first email
-  useHttpEdge(httpEdgeOf(config)); // the handlers answer with the same CORS origins and body cap as this gateway
+  const edge = httpEdgeOf(config);
+  useHttpEdge(edge); // the handlers answer with the same CORS origins and body cap as this gateway
 
-  const host: HostRecord = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
-  const metaFiles = await new FileTemplateSource(join(ROOT, 'schemas')).load('meta');
-  const { hostRunner, logins, meta, dynamo } = await parts.pick('hostRunner', 'logins', 'meta', 'dynamo');
-  await migrateMetaDb(hostRunner, host, logins.meta.database, metaFiles ?? {}, 120);
   // MetaDB is reached as the API account (DML only), as on AWS: created or brought in step here.
-  if (logins.admin && logins.meta.user !== logins.admin.user) await ensureApiAccount(logins.admin, logins.meta);
-  await meta.registerHost(host);
+  const { hostRunner, logins, meta, dynamo } = await parts.pick('hostRunner', 'logins', 'meta', 'dynamo');
+  const { admin: adminLogin, meta: metaLogin } = logins;
+  await deployMetaDb(
+    { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT },
+    {
+      runner: hostRunner,
+      hosts: meta,
+      ensureApiAccount: adminLogin && metaLogin.user !== adminLogin.user ? () => ensureApiAccount(adminLogin, metaLogin) : undefined,
+      schema: metaLogin.database,
+      files: (await new FileTemplateSource(join(ROOT, 'schemas')).load('meta')) ?? {},
+      scriptTimeoutSeconds: 120,
+    },
+  );
   await createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
   logQueue.replaySaved();
 
@@ -105,7 +107,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     void invoker.invokeAsync('provision', { sweep: true });
   };
   const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(sweepAll, config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
-  const server = createGateway({ routes, authorizer, maxBodyBytes: config.OCTODB_MAX_BODY_BYTES });
+  const server = createGateway({ routes, authorizer, edge });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

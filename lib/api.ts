@@ -15,16 +15,11 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-
-export interface Route {
-  path: string;
-  handler: IFunction;
-  /** Behind the LF0 authorizer. */
-  guarded: boolean;
-}
+import { type ApiFunction, bodyTooLarge, CORS_PREFLIGHT, gatewayCorsHeaders, ROUTES } from '../lambdas/shared/http-api.ts';
 
 export interface ApiProps {
-  routes: Route[];
+  /** The function behind each route of the API's table (lambdas/shared/http-api.ts). */
+  handlers: Record<ApiFunction, IFunction>;
   authorizer: IFunction;
   authorizerCacheTtlSeconds: number;
   throttleRateLimit: number;
@@ -39,14 +34,14 @@ export interface ApiProps {
 }
 
 /**
- * The REST API (v1, as the local gateway imitates): one POST method per route, the LF0 TOKEN
+ * The REST API (v1, as the local gateway imitates): the routes of the API's table, the LF0 TOKEN
  * authorizer on the guarded ones, stage throttling, JSON access logs, CORS only when origins are
  * configured, and AWS WAF for a per-IP rate limit and the request body size limit.
  *
- * CORS, when configured, covers every answer: preflights (OPTIONS), the handlers' responses
- * (lambdas/shared/http.ts, the caller's origin when listed), API Gateway's own 4xx/5xx (authorizer
- * denials, throttling, integration failures) and WAF's blocks. The last two are static, so they
- * name the first configured origin.
+ * CORS, when configured, covers every answer: preflights (OPTIONS on each route), the handlers'
+ * responses (lambdas/shared/http.ts, the caller's origin when listed), API Gateway's own 4xx/5xx
+ * (authorizer denials, throttling, integration failures) and WAF's blocks. The last two are
+ * static, so they name the first configured origin.
  */
 export class Api extends Construct {
   readonly api: RestApi;
@@ -71,10 +66,6 @@ export class Api extends Construct {
         metricsEnabled: true,
         tracingEnabled: false,
       },
-      defaultCorsPreflightOptions:
-        props.corsOrigins.length > 0
-          ? { allowOrigins: props.corsOrigins, allowMethods: ['POST', 'OPTIONS'], allowHeaders: ['Content-Type', 'Authorization'] }
-          : undefined,
     });
     if (props.cloudWatchRole) {
       Validations.of(this.api).acknowledge({
@@ -87,8 +78,8 @@ export class Api extends Construct {
       reason: 'Every request body is validated in its handler with one zod schema per request shape (lambdas/shared/requests.ts), identically on AWS and locally.',
     });
 
-    const cors = corsResponseHeaders(props.corsOrigins);
-    if (cors) {
+    const cors = gatewayCorsHeaders(props.corsOrigins);
+    if (props.corsOrigins.length > 0) {
       for (const [id, type] of [['Default4xx', ResponseType.DEFAULT_4XX], ['Default5xx', ResponseType.DEFAULT_5XX]] as const) {
         this.api.addGatewayResponse(id, {
           type,
@@ -104,10 +95,10 @@ export class Api extends Construct {
       resultsCacheTtl: Duration.seconds(props.authorizerCacheTtlSeconds),
     });
 
-    for (const route of props.routes) {
+    for (const route of ROUTES) {
       const method = this.api.root
-        .addResource(route.path.replace(/^\//, ''))
-        .addMethod('POST', new LambdaIntegration(route.handler), route.guarded
+        .resourceForPath(route.path)
+        .addMethod(route.method, new LambdaIntegration(props.handlers[route.fn]), route.guarded
           ? { authorizer, authorizationType: AuthorizationType.CUSTOM }
           : { authorizationType: AuthorizationType.NONE });
       if (!route.guarded) {
@@ -125,6 +116,13 @@ export class Api extends Construct {
       }
     }
 
+    // Preflights on the routes only (none on the root, which serves nothing), as the local gateway answers them.
+    if (props.corsOrigins.length > 0) {
+      for (const path of new Set(ROUTES.map((route) => route.path))) {
+        this.api.root.resourceForPath(path).addCorsPreflight({ allowOrigins: props.corsOrigins, ...CORS_PREFLIGHT });
+      }
+    }
+
     if (props.waf) this.addFirewall(props);
     else {
       Validations.of(this.api.deploymentStage).acknowledge({
@@ -137,14 +135,16 @@ export class Api extends Construct {
   /** Blocks a source IP above the rate limit and any body larger than maxBodyKb (or not fully inspectable). */
   private addFirewall(props: ApiProps): void {
     const visibility = (name: string) => ({ cloudWatchMetricsEnabled: true, metricName: name, sampledRequestsEnabled: true });
-    const cors = corsResponseHeaders(props.corsOrigins);
-    const responseHeaders = cors ? Object.entries(cors).map(([name, value]) => ({ name, value })) : undefined;
+    const cors = Object.entries(gatewayCorsHeaders(props.corsOrigins)).map(([name, value]) => ({ name, value }));
+    const responseHeaders = cors.length > 0 ? cors : undefined;
+    const tooLarge = bodyTooLarge(props.maxBodyKb * 1024); // the handlers' own 413 body, so WAF's block reads the same
     const acl = new CfnWebACL(this, 'Firewall', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: visibility('octodb-api'),
       associationConfig:
         props.maxBodyKb > 16 ? { requestBody: { API_GATEWAY: { defaultSizeInspectionLimit: `KB_${props.maxBodyKb}` } } } : undefined,
+      customResponseBodies: { BodyTooLarge: { contentType: 'APPLICATION_JSON', content: JSON.stringify(tooLarge.toJSON()) } },
       rules: [
         {
           name: 'RateLimitPerIp',
@@ -156,7 +156,7 @@ export class Api extends Construct {
         {
           name: 'BodySizeLimit',
           priority: 1,
-          action: { block: { customResponse: { responseCode: 413, responseHeaders } } },
+          action: { block: { customResponse: { responseCode: tooLarge.status, customResponseBodyKey: 'BodyTooLarge', responseHeaders } } },
           statement: {
             sizeConstraintStatement: {
               fieldToMatch: { body: { oversizeHandling: 'MATCH' } },
@@ -178,9 +178,4 @@ export class Api extends Construct {
   get url(): string {
     return this.api.url;
   }
-}
-
-/** Headers of the answers the API itself gives (gateway responses, WAF blocks): static, so the first origin. */
-function corsResponseHeaders(origins: string[]): Record<string, string> | undefined {
-  return origins.length > 0 ? { 'Access-Control-Allow-Origin': origins[0]!, Vary: 'Origin' } : undefined;
 }

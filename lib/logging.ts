@@ -4,14 +4,15 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
+import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
 import { OctoFunction } from './octo-function.ts';
-
-const INGEST_TIMEOUT = Duration.seconds(30);
 
 /**
  * The log pipeline: producers send JSON records to SQS; L1 writes them to the DynamoDB log_table
- * (partition tenant_id) and reports failed records one by one (partial batch responses); a record
- * that fails 3 receives lands in the dead-letter queue, which has an alarm.
+ * (key layout: lambdas/shared/log-table.ts) and reports failed records one by one (partial batch
+ * responses); a record that fails LOG_PIPELINE.maxReceiveCount receives lands in the dead-letter
+ * queue, which has an alarm. Batching and retries: lambdas/shared/log-pipeline.ts, as npm start's.
  */
 export class Logging extends Construct {
   readonly queue: Queue;
@@ -29,14 +30,13 @@ export class Logging extends Construct {
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      // AWS's guidance for an SQS event source: at least 6 × the function timeout.
-      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
-      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: 3 },
+      visibilityTimeout: Duration.seconds(LOG_PIPELINE.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: LOG_PIPELINE.maxReceiveCount },
     });
 
     this.table = new Table(this, 'LogTable', {
-      partitionKey: { name: 'tenant_id', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
+      partitionKey: cdkKey(LOG_TABLE_KEY_SCHEMA.AttributeDefinitions[0]),
+      sortKey: cdkKey(LOG_TABLE_KEY_SCHEMA.AttributeDefinitions[1]),
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
@@ -47,11 +47,18 @@ export class Logging extends Construct {
       name: 'log-ingest',
       description: 'OctoDB L1: SQS log records to the DynamoDB log table',
       memoryMb: 256,
-      timeout: INGEST_TIMEOUT,
+      timeout: Duration.seconds(LOG_PIPELINE.ingestTimeoutSeconds),
       logRetention: props.logRetention,
     }).bindLogTable(this.table, 'write');
     this.ingest.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 25, maxBatchingWindow: Duration.seconds(2), reportBatchItemFailures: true }),
+      new SqsEventSource(this.queue, {
+        batchSize: LOG_PIPELINE.batchSize,
+        maxBatchingWindow: Duration.seconds(LOG_PIPELINE.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+      }),
     );
   }
 }
+
+/** A key attribute of the shared layout as CDK's Table takes it (DynamoDB's type letters are CDK's enum values). */
+const cdkKey = (a: { AttributeName: string; AttributeType: `${AttributeType}` }) => ({ name: a.AttributeName, type: a.AttributeType as AttributeType });

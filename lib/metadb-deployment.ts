@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CustomResource, Duration } from 'aws-cdk-lib';
+import { type CfnElement, CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { DatabaseHost } from './database-host.ts';
 import { OctoFunction, ROOT } from './octo-function.ts';
@@ -24,9 +26,17 @@ export interface MetaDbDeploymentProps {
  * Pushes schemas/meta to the MetaDB, creates the API account (DML on MetaDB only) and registers the host, on every deploy that changes the
  * schema files or the host (a custom resource backed by lambdas/metadb-migrate). It runs only
  * after the host signalled that MySQL and Skeema are installed (the instance's creation policy).
+ *
+ * CDK's Provider framework answers CloudFormation: its function invokes the migrator (the onEvent
+ * handler) synchronously and PUTs SUCCESS with the returned PhysicalResourceId, or FAILED with the
+ * error's message, also when the migrator times out. The migrator's timeout stays under the
+ * framework's own 15 minutes, so a stuck push is answered FAILED and never leaves the stack waiting
+ * an hour. (No isComplete handler: the deployment finishes in one invocation, so the framework's
+ * totalTimeout, which bounds isComplete polling, does not apply.)
  */
 export class MetaDbDeployment extends Construct {
   readonly migrator: OctoFunction;
+  readonly provider: Provider;
   readonly resource: CustomResource;
 
   constructor(scope: Construct, id: string, props: MetaDbDeploymentProps) {
@@ -35,7 +45,7 @@ export class MetaDbDeployment extends Construct {
       name: 'metadb-migrate',
       description: 'OctoDB: pushes the MetaDB schema with Skeema on the host (deploy-time custom resource)',
       memoryMb: 256,
-      timeout: Duration.minutes(15),
+      timeout: MIGRATOR_TIMEOUT,
       logRetention: props.logRetention,
       network: props.network,
       bundleDirs: { 'schemas/meta': 'meta' },
@@ -44,8 +54,23 @@ export class MetaDbDeployment extends Construct {
       .bindMysqlApi(props.apiSecret, props.mysqlUrl)
       .bindHostRunner([props.host.instance.instanceId], 180);
 
+    // The framework's function: outside the VPC (it calls only the Lambda API and CloudFormation's
+    // pre-signed S3 URL), with a role of its own that may write its logs and invoke the migrator, nothing else.
+    const frameworkLogs = new LogGroup(this, 'ProviderLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const frameworkRole = new Role(this, 'ProviderRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'OctoDB MetaDB deployment: custom resource provider framework',
+    });
+    frameworkLogs.grantWrite(frameworkRole);
+    this.provider = new Provider(this, 'Provider', { onEventHandler: this.migrator, frameworkOnEventRole: frameworkRole, logGroup: frameworkLogs });
+    const migratorId = Stack.of(this).resolve(Stack.of(this).getLogicalId(this.migrator.node.defaultChild as CfnElement)) as string;
+    Validations.of(frameworkRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${migratorId}.Arn>:*]`,
+      reason: 'CDK grants the Provider framework lambda:InvokeFunction on the migrator and its versions/aliases (ARN:*); nothing else.',
+    });
+
     this.resource = new CustomResource(this, 'MetaDb', {
-      serviceToken: this.migrator.functionArn,
+      serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::OctoDbMetaDb',
       properties: {
         HostId: props.hostId,
@@ -60,6 +85,9 @@ export class MetaDbDeployment extends Construct {
     this.resource.node.addDependency(props.host.record, props.network.vpc.internetConnectivityEstablished);
   }
 }
+
+/** Under the Provider framework function's fixed 15 minutes: the framework outlives the migrator and answers FAILED for it. */
+const MIGRATOR_TIMEOUT = Duration.minutes(14);
 
 /** Changes whenever a MetaDB schema file changes, so CloudFormation re-runs the push. */
 function schemaHash(dir: string): string {

@@ -4,13 +4,15 @@ import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type EnvironmentOptions, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { HOST_SCRIPT_TIMEOUT_SECONDS, hostScriptWaitSeconds } from '#core/host-script-timeout';
+import type { ConfigEnvironment, ConfigKey } from '#shared/config';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -29,12 +31,20 @@ export interface OctoFunctionProps {
   /** Repository folders copied into the bundle: { 'schemas/templates': 'templates' }. */
   bundleDirs?: Record<string, string>;
   reservedConcurrency?: number;
-  environment?: Record<string, string>;
+  /** Settings by their lambdas/shared/config.ts names. */
+  environment?: ConfigEnvironment;
   /** A fixed name, only for a function that must know its own (see bindSelfInvoke). */
   functionName?: string;
   /** Validates tenant SQL (/query, /migrate): bundles the statement judge's worker next to index.mjs. */
   judgesStatements?: boolean;
 }
+
+/** Variables read by Node and Powertools, not by OctoDB's config: the only names besides settings a function gets. */
+export const PLATFORM_ENVIRONMENT = {
+  NODE_OPTIONS: '--enable-source-maps',
+  POWERTOOLS_SERVICE_NAME: 'octodb',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+} as const;
 
 /** Worker thread entries bundled beside index.mjs, each where its adapter looks for it: output name → source. */
 const STATEMENT_JUDGE_WORKER = { 'statement-judge-worker.mjs': 'lambdas/adapters/statement-judge-thread.ts' };
@@ -100,12 +110,10 @@ export class OctoFunction extends NodejsFunction {
       vpcSubnets: props.network ? { subnetType: SubnetType.PRIVATE_WITH_EGRESS } : undefined,
       securityGroups: props.network ? [props.network.securityGroup] : undefined,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'octodb',
-        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...PLATFORM_ENVIRONMENT,
         OCTODB_RUNTIME: 'lambda',
         ...props.environment,
-      },
+      } satisfies ConfigEnvironment & typeof PLATFORM_ENVIRONMENT,
       bundling: {
         format: OutputFormat.ESM,
         target: 'node20',
@@ -137,6 +145,11 @@ export class OctoFunction extends NodejsFunction {
     }
   }
 
+  /** Sets a setting by its config name: only names lambdas/shared/config.ts declares compile. */
+  override addEnvironment(key: ConfigKey, value: string, options?: EnvironmentOptions): this {
+    return super.addEnvironment(key, value, options);
+  }
+
   /** What the function's root connects to: MetaDB (as the given account) and Redis if named. Keys are bound per function. */
   bindCore(core: CoreBindings, account: MysqlAccount): this {
     const bound = account.kind === 'admin' ? this.bindMysql(account.secret, core.mysqlUrl) : this.bindMysqlApi(account.secret, core.mysqlUrl);
@@ -153,7 +166,7 @@ export class OctoFunction extends NodejsFunction {
     return this.bindMysqlSecret('OCTODB_MYSQL_API_SECRET_ARN', secret, url);
   }
 
-  private bindMysqlSecret(arnVariable: string, secret: ISecret, url: string): this {
+  private bindMysqlSecret(arnVariable: 'OCTODB_MYSQL_SECRET_ARN' | 'OCTODB_MYSQL_API_SECRET_ARN', secret: ISecret, url: string): this {
     this.addEnvironment('OCTODB_MYSQL_URL', url);
     this.addEnvironment(arnVariable, secret.secretArn);
     secret.grantRead(this);
@@ -196,8 +209,13 @@ export class OctoFunction extends NodejsFunction {
   /**
    * Host scripts through SSM: SendCommand only to these instances and only with the
    * AWS-RunShellScript document; reading a command's result (no resource-level scoping exists).
+   * The function must outlive its wait for one script, or Lambda would stop it mid-script.
    */
-  bindHostRunner(instanceIds: string[], scriptTimeoutSeconds: number): this {
+  bindHostRunner(instanceIds: string[], scriptTimeoutSeconds = HOST_SCRIPT_TIMEOUT_SECONDS): this {
+    const wait = hostScriptWaitSeconds(scriptTimeoutSeconds);
+    if (!this.timeout || this.timeout.toSeconds() <= wait) {
+      throw new Error(`${this.node.id}: a ${scriptTimeoutSeconds} s host script is waited for up to ${wait} s, longer than the function's timeout`);
+    }
     const stack = Stack.of(this);
     this.addEnvironment('OCTODB_HOST_RUNNER', 'ssm');
     this.addEnvironment('OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS', String(scriptTimeoutSeconds));

@@ -6,6 +6,8 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import type { ConfigEnvironment } from '#shared/config';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { Alarms, FIVE_MINUTES } from './alarms.ts';
 import { Api } from './api.ts';
 import { Cache } from './cache.ts';
@@ -17,11 +19,13 @@ import { type CoreBindings, type MysqlAccount, OctoFunction, type OctoFunctionPr
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
 
-/** The host id MetaDB knows the EC2 MySQL host by. */
+/** The host id MetaDB knows the EC2 MySQL host by (an OPAQUE_ID, lambdas/core/patterns.ts). */
 export const HOST_ID = 'mysql-1';
-/** Skeema runs on the host may take this long before SSM gives up (OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS). */
-const HOST_SCRIPT_TIMEOUT_SECONDS = 600;
-/** LF6 and M1 wait for SSM: the longest a Lambda may run. */
+/**
+ * LF6, M1 and the admin function wait for host scripts through SSM (each at most
+ * HOST_SCRIPT_TIMEOUT_SECONDS, lambdas/core/host-script-timeout.ts; bindHostRunner checks the wait
+ * fits) and a migration job runs several: the longest a Lambda may run.
+ */
 const HOST_WORKER_TIMEOUT = Duration.minutes(15);
 const API_TIMEOUT = Duration.seconds(20);
 
@@ -109,7 +113,7 @@ export class OctoDbStack extends Stack {
       bundleDirs: templates,
     }, admin, mysqlOnly) // creates the database and user, sets the tenant's password, reads a parent's tables
       .bindTemplates()
-      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey) // seals the tenant's MySQL password
       .bindLogQueue(logging.queue);
     const migrateRun = fn('MigrateRun', {
@@ -121,7 +125,7 @@ export class OctoDbStack extends Stack {
       reservedConcurrency: s.migrateRunConcurrency,
       environment: { OCTODB_MIGRATION_MAX_RETRIES: String(s.migrationMaxRetries) },
     }, admin) // ALTERs tenant tables (Skeema on the host, the cascade's direct ALTERs)
-      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindHostRunner([host.instance.instanceId])
       .bindSelfInvoke('migrate-run')
       .bindLogQueue(logging.queue)
       .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
@@ -134,7 +138,7 @@ export class OctoDbStack extends Stack {
       bundleDirs: templates,
     }, admin) // provisions parent databases like LF6
       .bindTemplates()
-      .bindHostRunner([host.instance.instanceId], HOST_SCRIPT_TIMEOUT_SECONDS)
+      .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey)
       .bindLogQueue(logging.queue);
     const authorizer = fn('Authorizer', {
@@ -145,7 +149,7 @@ export class OctoDbStack extends Stack {
     }, api).bindJwtKey(secrets.jwt);
     // Signup's guard, shared by /signup and /verify. A Lambda instance serves one request at a time,
     // so bcrypt runs on the request's own thread there (a worker would only add a thread start).
-    const signupGuard = {
+    const signupGuard: ConfigEnvironment = {
       OCTODB_PASSWORD_WORKERS: '0',
       OCTODB_HOST_MAX_DATABASES: String(s.hostMaxDatabases),
       OCTODB_SIGNUP_VERIFY_EMAIL: String(s.signupVerifyEmail),
@@ -250,17 +254,11 @@ export class OctoDbStack extends Stack {
     // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
     // themselves: WAF, when on, refuses them first; without it nothing else would.
     const httpEdge = { corsOrigins: s.corsOrigins, maxBodyBytes: s.maxBodyKb * 1024 };
-    for (const f of [signup, verify, token, dashboard, query, migrateSubmit]) f.bindHttpEdge(httpEdge);
+    const routed = { signup, verify, token, dashboard, query, 'migrate-submit': migrateSubmit }; // the functions of the API's routes, by id
+    for (const f of Object.values(routed)) f.bindHttpEdge(httpEdge);
 
     this.api = new Api(this, 'Api', {
-      routes: [
-        { path: '/signup', handler: signup, guarded: false },
-        { path: '/token', handler: token, guarded: false },
-        { path: '/verify', handler: verify, guarded: false },
-        { path: '/dashboard', handler: dashboard, guarded: true },
-        { path: '/query', handler: query, guarded: true },
-        { path: '/migrate', handler: migrateSubmit, guarded: true },
-      ],
+      handlers: routed,
       authorizer,
       authorizerCacheTtlSeconds: s.authorizerCacheTtlSeconds,
       throttleRateLimit: s.throttleRateLimit,
@@ -291,7 +289,7 @@ export class OctoDbStack extends Stack {
     // --- alarms ---
     const alarms = (this.alarms = new Alarms(this, 'Alarms', { email: s.alarmEmail }));
     alarms.whenAbove('LogDeadLetters', logging.deadLetters.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
-      'Log records failed 3 times and wait in the dead-letter queue');
+      `Log records failed ${LOG_PIPELINE.maxReceiveCount} times and wait in the dead-letter queue`);
     alarms.whenAbove('AsyncFailures', asyncFailures.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES }), 0,
       'An asynchronous provisioning or migration event failed after its retries');
     for (const [name, f] of Object.entries(this.functions)) {

@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { ORIGIN } from '#core/patterns';
 
 /**
  * Every deployment setting, read from cdk.json context (or `cdk deploy -c key=value`), declared
@@ -65,7 +66,7 @@ export const stackSettings = z.object({
   apiGatewayCloudWatchRole: bool.default(true),
   /** Browser origins allowed by CORS (scheme://host[:port], as browsers send Origin); empty = no CORS at all. */
   corsOrigins: z
-    .array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin like https://app.example.com (no path, no trailing slash)'))
+    .array(z.string().regex(ORIGIN, 'an origin like https://app.example.com (no path, no trailing slash)'))
     .default([]),
   /** AWS WAF in front of the API: per-IP rate limit and request body size limit. */
   waf: bool.default(true),

@@ -8,9 +8,11 @@ import {
 import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { UnavailableError } from '#core/errors';
+import { retry } from '#core/retry';
 import { kindOf, sortKey } from '#core/logs';
 import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, QuerySample, StatsBucket, StoredLog } from '#core/ports';
 import { bucketKey, contributionOf } from '#core/query-stats';
+import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_PARTITION_KEY as PK, LOG_TABLE_SORT_KEY as SK, type LogTableKey } from '#shared/log-table';
 
 /** BatchWriteItem's cap on requests per call. */
 const BATCH_WRITE_MAX = 25;
@@ -18,7 +20,7 @@ const BATCH_WRITE_MAX = 25;
 const ADDS_PER_UPDATE = 100;
 
 interface PendingPut {
-  item: Record<string, unknown> & { tenant_id: string; sk: string };
+  item: Record<string, unknown> & LogTableKey;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -66,7 +68,7 @@ export class DynamoLogStore implements LogStore {
     const out = await this.query(
       new QueryCommand({
         TableName: this.table,
-        KeyConditionExpression: 'tenant_id = :t AND begins_with(sk, :p)',
+        KeyConditionExpression: `${PK} = :t AND begins_with(${SK}, :p)`,
         ExpressionAttributeValues: { ':t': tenantId, ':p': `${kind}#` },
         ScanIndexForward: false,
         Limit: limit + 1,
@@ -101,7 +103,7 @@ export class DynamoLogStore implements LogStore {
       const out = await this.query(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: 'tenant_id = :t AND sk BETWEEN :from AND :to',
+          KeyConditionExpression: `${PK} = :t AND ${SK} BETWEEN :from AND :to`,
           ExpressionAttributeValues: { ':t': tenantId, ':from': from, ':to': to },
           ProjectionExpression: projection,
           ExclusiveStartKey: start,
@@ -118,7 +120,7 @@ export class DynamoLogStore implements LogStore {
     try {
       return await this.doc.send(command);
     } catch (error) {
-      if (isAvailabilityError(error)) throw new UnavailableError('The log table is unavailable, try again');
+      if (isAvailabilityError(error)) throw new UnavailableError('The log table is unavailable, try again', undefined, { cause: error });
       throw error;
     }
   }
@@ -189,7 +191,7 @@ export class DynamoLogStore implements LogStore {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { tenant_id: u.tenantId, sk: u.sk },
+        Key: { tenant_id: u.tenantId, sk: u.sk } satisfies LogTableKey,
         UpdateExpression: `ADD ${clauses.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -199,37 +201,37 @@ export class DynamoLogStore implements LogStore {
 
   /** Writes the groups' items; `stored(group)` for each item DynamoDB took, rejects the others' puts. */
   private async write(groups: PendingPut[][], stored: (group: PendingPut[]) => void): Promise<void> {
+    const delays = this.unprocessedRetryDelaysMs;
     let todo = groups;
-    for (let attempt = 0; ; attempt++) {
-      let unprocessed: Set<string>;
-      try {
-        const out = await this.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: todo.map((g) => ({ PutRequest: { Item: g[0]!.item } })) } }),
-        );
-        const left = out.UnprocessedItems?.[this.table] ?? [];
-        unprocessed = new Set(left.map((r) => `${r.PutRequest?.Item?.tenant_id}\u0000${r.PutRequest?.Item?.sk}`));
-      } catch (error) {
-        if (todo.length > 1 && !isAvailabilityError(error)) {
-          // Refused for its content: find the item(s) at fault by writing each alone.
-          await Promise.all(todo.map((g) => this.write([g], stored)));
-          return;
+    // Each try answers what is still unprocessed; only items DynamoDB left unprocessed are sent again.
+    const { value: left } = await retry(
+      async (): Promise<PendingPut[][]> => {
+        let unprocessed: Set<string>;
+        try {
+          const out = await this.doc.send(
+            new BatchWriteCommand({ RequestItems: { [this.table]: todo.map((g) => ({ PutRequest: { Item: g[0]!.item } })) } }),
+          );
+          const left = out.UnprocessedItems?.[this.table] ?? [];
+          unprocessed = new Set(left.map((r) => `${r.PutRequest?.Item?.tenant_id}\u0000${r.PutRequest?.Item?.sk}`));
+        } catch (error) {
+          if (todo.length > 1 && !isAvailabilityError(error)) {
+            // Refused for its content: find the item(s) at fault by writing each alone.
+            await Promise.all(todo.map((g) => this.write([g], stored)));
+            return [];
+          }
+          // An outage the SDK has already retried (or the one refused item): back to the queue.
+          for (const put of todo.flat()) put.reject(error);
+          return [];
         }
-        // An outage the SDK has already retried (or the one refused item): back to the queue.
-        for (const put of todo.flat()) put.reject(error);
-        return;
-      }
-      const keyOf = (g: PendingPut[]) => `${g[0]!.item.tenant_id}\u0000${g[0]!.item.sk}`;
-      for (const g of todo) if (!unprocessed.has(keyOf(g))) stored(g);
-      todo = todo.filter((g) => unprocessed.has(keyOf(g)));
-      if (todo.length === 0) return;
-      const delay = this.unprocessedRetryDelaysMs[attempt];
-      if (delay === undefined) {
-        const error = new UnavailableError('log table did not accept the write');
-        for (const put of todo.flat()) put.reject(error);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
+        const keyOf = (g: PendingPut[]) => `${g[0]!.item.tenant_id}\u0000${g[0]!.item.sk}`;
+        for (const g of todo) if (!unprocessed.has(keyOf(g))) stored(g);
+        todo = todo.filter((g) => unprocessed.has(keyOf(g)));
+        return todo;
+      },
+      { retryIf: (left) => left.length > 0, maxAttempts: delays.length + 1, delayMs: (attempt) => delays[attempt - 1]! },
+    );
+    const error = new UnavailableError('log table did not accept the write');
+    for (const put of left.flat()) put.reject(error);
   }
 }
 
@@ -284,14 +286,8 @@ export async function createLogTableIfMissing(client: DynamoDBClient, table: str
       new CreateTableCommand({
         TableName: table,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'tenant_id', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'tenant_id', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
+        AttributeDefinitions: [...LOG_TABLE_KEY_SCHEMA.AttributeDefinitions],
+        KeySchema: [...LOG_TABLE_KEY_SCHEMA.KeySchema],
       }),
     );
   } catch (error) {

@@ -1,8 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TEMPLATE_NAME } from '#core/patterns';
 import type { SchemaFiles, TemplateSource } from '#core/ports';
-
-const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** Templates as Skeema directories: <dir>/<name>/*.sql (schemas/templates; bundled with LF3/LF6). */
 export class FileTemplateSource implements TemplateSource {
@@ -13,7 +12,7 @@ export class FileTemplateSource implements TemplateSource {
   }
 
   async load(name: string): Promise<SchemaFiles | undefined> {
-    if (!NAME.test(name)) return undefined;
+    if (!TEMPLATE_NAME.test(name)) return undefined;
     let entries: string[];
     try {
       entries = await readdir(join(this.dir, name));

@@ -6,19 +6,29 @@ import type {
   APIGatewayProxyResult,
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
+import { type HttpEdge, tooLargeAnswer } from '#shared/http';
+import { type ApiFunction, CORS_PREFLIGHT, gatewayCorsHeaders, ROUTES } from '#shared/http-api';
 import { logger } from '#shared/logger';
+
+type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
 export interface Route {
   method: string;
   path: string;
   guarded: boolean;
-  handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+  handler: ProxyHandler;
+}
+
+/** The API's route table (#shared/http-api), each route served by the handler of its function. */
+export function routesOf(handlers: Record<ApiFunction, ProxyHandler>): Route[] {
+  return ROUTES.map(({ method, path, guarded, fn }) => ({ method, path, guarded, handler: handlers[fn] }));
 }
 
 export interface GatewayOptions {
   routes: Route[];
   authorizer: (event: APIGatewayTokenAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
-  maxBodyBytes: number;
+  /** The CORS origins and body cap, the same settings the handlers answer with. */
+  edge: HttpEdge;
 }
 
 const STAGE = 'local';
@@ -26,14 +36,16 @@ const METHOD_ARN = (method: string, path: string) => `arn:aws:execute-api:local:
 
 /**
  * The local stand-in for API Gateway (REST, Lambda proxy integration): it answers unknown routes,
- * oversized bodies and authorizer decisions the way API Gateway does, and hands handlers the same
- * v1 proxy events, with the authorizer's context injected into requestContext.authorizer.
+ * CORS preflights, authorizer decisions and failed handlers the way API Gateway does (its own
+ * answers carry the CORS headers of its gateway responses), refuses oversized bodies exactly as
+ * the handlers do, and hands handlers the same v1 proxy events, with the authorizer's context
+ * injected into requestContext.authorizer.
  */
 export function createGateway(options: GatewayOptions): Server {
   return createServer((req, res) => {
     serve(req, res, options).catch((error: unknown) => {
       logger.error('local gateway failure', { error: error as Error });
-      send(res, { statusCode: 500, body: JSON.stringify({ message: 'Internal server error' }) });
+      send(res, gatewayError(500, 'Internal server error', options.edge));
     });
   });
 }
@@ -42,30 +54,77 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Gateway
   const url = parseUrl(req.url ?? '/');
   const method = req.method ?? 'GET';
   const route = url && options.routes.find((r) => r.path === url.pathname && r.method === method);
-  const body = await readBody(req, options.maxBodyBytes);
-  if (body === undefined) return send(res, gatewayError(413, 'Request Too Long'));
-  if (!route || !url) return send(res, gatewayError(403, 'Missing Authentication Token'));
+  const { edge } = options;
+  const body = await readBody(req, edge.maxBodyBytes);
+  if (body === undefined) return send(res, tooLargeAnswer(edge, req.headers.origin));
+  if (method === 'OPTIONS' && edge.corsOrigins.length > 0 && url && options.routes.some((r) => r.path === url.pathname)) {
+    return send(res, preflight(edge.corsOrigins, req.headers.origin));
+  }
+  if (!route || !url) return send(res, gatewayError(403, 'Missing Authentication Token', edge));
 
   let authorizerContext: Record<string, string> | undefined;
   if (route.guarded) {
     const header = req.headers.authorization;
-    if (!header) return send(res, gatewayError(401, 'Unauthorized'));
+    if (!header) return send(res, gatewayError(401, 'Unauthorized', edge));
     const methodArn = METHOD_ARN(method, route.path);
     let decision: APIGatewayAuthorizerResult;
     try {
       decision = await options.authorizer({ type: 'TOKEN', authorizationToken: header, methodArn });
     } catch (error) {
       // API Gateway: an authorizer that throws "Unauthorized" → 401; any other failure → 500.
-      if ((error as Error).message === 'Unauthorized') return send(res, gatewayError(401, 'Unauthorized'));
-      return send(res, gatewayError(500, null));
+      if ((error as Error).message === 'Unauthorized') return send(res, gatewayError(401, 'Unauthorized', edge));
+      return send(res, gatewayError(500, null, edge));
     }
     if (!allows(decision, methodArn)) {
-      return send(res, gatewayError(403, 'User is not authorized to access this resource with an explicit deny'));
+      return send(res, gatewayError(403, 'User is not authorized to access this resource with an explicit deny', edge));
     }
     authorizerContext = { principalId: decision.principalId, ...stringify(decision.context ?? {}) };
   }
 
-  send(res, await route.handler(toEvent(req, url, route, body, authorizerContext)));
+  // A Lambda proxy integration whose function fails, or answers what is no proxy result, is API Gateway's 502.
+  let result: unknown;
+  try {
+    result = await route.handler(toEvent(req, url, route, body, authorizerContext));
+  } catch (error) {
+    logger.error('handler failed', { path: route.path, error: error as Error });
+    return send(res, gatewayError(502, 'Internal server error', edge));
+  }
+  if (!isProxyResult(result)) {
+    logger.error('handler answered a malformed proxy result', { path: route.path });
+    return send(res, gatewayError(502, 'Internal server error', edge));
+  }
+  send(res, result);
+}
+
+/** API Gateway's own answer; with CORS on, its gateway responses carry the first origin. */
+function gatewayError(statusCode: number, message: string | null, edge: HttpEdge): APIGatewayProxyResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...gatewayCorsHeaders(edge.corsOrigins) }, body: JSON.stringify({ message }) };
+}
+
+/** As API Gateway's mock integration for CORS answers: the caller's origin when it is listed, else the first. */
+function preflight(origins: readonly string[], origin: string | undefined): APIGatewayProxyResult {
+  return {
+    statusCode: 204,
+    headers: {
+      'Access-Control-Allow-Headers': CORS_PREFLIGHT.allowHeaders.join(','),
+      'Access-Control-Allow-Origin': origin !== undefined && origins.includes(origin) ? origin : origins[0]!,
+      Vary: 'Origin',
+      'Access-Control-Allow-Methods': CORS_PREFLIGHT.allowMethods.join(','),
+    },
+    body: '',
+  };
+}
+
+/** What API Gateway takes from a proxy integration: a status code, string headers (or numbers, booleans), a string body. */
+function isProxyResult(value: unknown): value is APIGatewayProxyResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const { statusCode, headers, body } = value as Record<string, unknown>;
+  const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  return (
+    typeof statusCode === 'number' && Number.isInteger(statusCode) && statusCode >= 100 && statusCode <= 599 &&
+    (headers == null || (typeof headers === 'object' && Object.values(headers).every(scalar))) &&
+    (body == null || typeof body === 'string')
+  );
 }
 
 /** A plain path (the common case) needs no URL object: it is its own pathname, with no query. */
@@ -149,10 +208,6 @@ function stringify(context: Record<string, unknown>): Record<string, string> {
   const strings: Record<string, string> = {};
   for (const key in context) strings[key] = String(context[key]);
   return strings;
-}
-
-function gatewayError(statusCode: number, message: string | null): APIGatewayProxyResult {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) };
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {

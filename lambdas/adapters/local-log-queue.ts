@@ -3,7 +3,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import { dirname } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LogRecord, LogSink } from '#core/ports';
-import { logger } from '#shared/logger';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
+import { logger, outsideRequests } from '#shared/logger';
 import { encodeLogMessage } from './log-encoding.ts';
 
 export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -91,8 +92,10 @@ export class LocalLogQueue implements LogSink {
     private readonly consumer: SqsConsumer,
     options: Partial<LocalQueueOptions> = {},
   ) {
+    // Unset: SQS's own defaults (batches of 10, 30 s, fixed visibility), the pipeline's dead-lettering.
     const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
-    this.options = { batchSize: 10, visibilityBackoff: 1, maxReceiveCount: 3, concurrency: 4, ...options, visibilityTimeoutMs, consumerTimeoutMs: options.consumerTimeoutMs ?? visibilityTimeoutMs };
+    const defaults = { batchSize: 10, visibilityBackoff: 1, maxReceiveCount: LOG_PIPELINE.maxReceiveCount, concurrency: 4 };
+    this.options = { ...defaults, ...options, visibilityTimeoutMs, consumerTimeoutMs: options.consumerTimeoutMs ?? visibilityTimeoutMs };
   }
 
   async send(records: LogRecord[]): Promise<void> {
@@ -186,11 +189,13 @@ export class LocalLogQueue implements LogSink {
   private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    // Sends within one tick share batches, as a batching window would.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.pump();
-    });
+    // Sends within one tick share batches, as a batching window would; a batch is no one request's.
+    outsideRequests(() =>
+      setImmediate(() => {
+        this.scheduled = false;
+        this.pump();
+      }),
+    );
   }
 
   private pump(): void {

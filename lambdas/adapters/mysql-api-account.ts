@@ -1,9 +1,9 @@
 import { createConnection } from 'mysql2/promise';
+import { SCHEMA_NAME, USER_NAME } from '#core/patterns';
 import type { MysqlLogin } from '#shared/config';
 
 /** What the API account may do: rows of MetaDB's tables, nothing else (no DDL, no tenant databases, no global privilege). */
 export const API_GRANTS = 'SELECT, INSERT, UPDATE, DELETE';
-const IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
 
 /**
  * Creates the API account, or brings its password in step and grants what it lacks, as the admin
@@ -12,7 +12,7 @@ const IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
  * (client-side escaping: CREATE USER cannot be prepared) and never appears in a log or a host script.
  */
 export async function ensureApiAccount(admin: MysqlLogin, api: MysqlLogin): Promise<void> {
-  if (!IDENTIFIER.test(api.user) || !IDENTIFIER.test(api.database)) throw new Error('API account: unexpected user or MetaDB name');
+  if (!USER_NAME.test(api.user) || !SCHEMA_NAME.test(api.database)) throw new Error('API account: unexpected user or MetaDB name');
   if (api.user === admin.user) throw new Error('API account: must not be the admin account');
   const conn = await createConnection({ host: admin.host, port: admin.port, user: admin.user, password: admin.password });
   try {

@@ -18,7 +18,9 @@ const TRANSIENT_CODES = /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT/;
  */
 export function mapMysqlError(error: unknown): unknown {
   const e = error as MysqlDriverError;
-  if (e?.code === 'ER_DUP_ENTRY') return new DuplicateError(e.message);
-  if (TRANSIENT_ERRNOS.has(e?.errno ?? 0) || TRANSIENT_CODES.test(e?.code ?? '')) return new TransientError(e.message, { code: e.code ?? `ERR_${e.errno}` });
+  if (e?.code === 'ER_DUP_ENTRY') return new DuplicateError(e.message, undefined, { cause: error });
+  if (TRANSIENT_ERRNOS.has(e?.errno ?? 0) || TRANSIENT_CODES.test(e?.code ?? '')) {
+    return new TransientError(e.message, { code: e.code ?? `ERR_${e.errno}` }, { cause: error });
+  }
   return error;
 }

@@ -55,7 +55,7 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
     } catch (error) {
       if (killed) {
         await killed.catch(() => undefined);
-        throw new StatementTimeoutError(this.statementTimeoutSeconds);
+        throw new StatementTimeoutError(this.statementTimeoutSeconds, { cause: error });
       }
       throw error;
     } finally {

@@ -42,7 +42,7 @@ export class MysqlMetaStore implements MetaStore {
     } catch (error) {
       await conn.rollback();
       // The unique index on email decides races between concurrent signups.
-      if (isDuplicateKey(error)) throw new ConflictError('An account with this email already exists');
+      if (isDuplicateKey(error)) throw new ConflictError('An account with this email already exists', undefined, { cause: error });
       throw error;
     } finally {
       conn.release();

@@ -2,7 +2,6 @@ import { type Connection, createConnection, type RowDataPacket } from 'mysql2/pr
 import { AffinityPool } from './affinity-pool.ts';
 import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, within } from './tenant-statement.ts';
 import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
-import { logger } from '#shared/logger';
 import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
 
 /**
@@ -270,16 +269,17 @@ function mapError(error: unknown, timeoutMs: number): OctoError {
   const e = error as MysqlError;
   if (!isSqlError(error) || typeof e.errno !== 'number') return unavailable(error);
   const code = e.code ?? `ERR_${e.errno}`;
+  const cause = { cause: error };
   if (TIMEOUT_ERRNOS.has(e.errno)) {
-    return new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' });
+    return new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' }, cause);
   }
-  if (DENIED_ERRNOS.has(e.errno)) return new ProhibitedError(`Prohibited operation detected: ${e.sqlMessage}`, { code });
-  if (RETRYABLE_ERRNOS.has(e.errno)) return new UnavailableError(`Database busy, try again: ${e.sqlMessage}`, { code });
-  return new ValidationError(`Query failed: ${e.sqlMessage}`, { code });
+  if (DENIED_ERRNOS.has(e.errno)) return new ProhibitedError(`Prohibited operation detected: ${e.sqlMessage}`, { code }, cause);
+  if (RETRYABLE_ERRNOS.has(e.errno)) return new UnavailableError(`Database busy, try again: ${e.sqlMessage}`, { code }, cause);
+  return new ValidationError(`Query failed: ${e.sqlMessage}`, { code }, cause);
 }
 
+/** Logged where it ends: as the cause of the 503 (shared/http.ts), or by the storage meter's onError. */
 function unavailable(error: unknown): UnavailableError {
-  logger.warn('tenant statement could not run', { error: error as Error });
   const code = (error as { code?: string }).code;
-  return new UnavailableError('Database temporarily unavailable, try again', { code: code ?? 'UNAVAILABLE' });
+  return new UnavailableError('Database temporarily unavailable, try again', { code: code ?? 'UNAVAILABLE' }, { cause: error });
 }

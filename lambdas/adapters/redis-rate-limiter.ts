@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { RateDecision, RateLimiter } from '#core/ports';
 import { type BucketState, drawTokens, type RateLimit, refillMs, retryAfterSeconds } from '#core/token-bucket';
 import { logger } from '#shared/logger';
@@ -46,17 +47,18 @@ type DrawCommand = (key: string, perSecond: number, burst: number, want: number,
 
 /** Buckets in this process only: the fallback while Redis is away, and the reference in tests. */
 export class MemoryBuckets implements BucketStore {
-  private readonly buckets = new Map<string, BucketState & { untilMs: number }>();
+  private readonly buckets: LRUCache<string, BucketState & { untilMs: number }>;
   constructor(
-    private readonly maxKeys = 100_000,
+    maxKeys = 100_000,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.buckets = new LRUCache({ max: maxKeys });
+  }
 
   async draw(key: string, limit: RateLimit, want: number): Promise<BucketDraw> {
     const now = this.now();
     const held = this.buckets.get(key);
     const { granted, waitMs, state } = drawTokens(held && held.untilMs > now ? held : undefined, limit, want, now);
-    if (!held && this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
     this.buckets.set(key, { ...state, untilMs: now + refillMs(state, limit) });
     return { granted, waitMs };
   }

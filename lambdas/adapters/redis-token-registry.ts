@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { TokenRegistry } from '#core/ports';
 
 const key = (tenantId: string) => `octodb:token:${tenantId}`;
@@ -45,7 +46,7 @@ export interface TokenCacheOptions {
  */
 export class CachedTokenRegistry implements TokenRegistry {
   private readonly redisRegistry: RedisTokenRegistry;
-  private readonly cache = new Map<string, { jti: string; until: number }>();
+  private readonly cache: LRUCache<string, { jti: string; until: number }>;
   private live = false;
   /** Bumped by every change seen, so a read that raced one is not cached. */
   private generation = 0;
@@ -55,6 +56,7 @@ export class CachedTokenRegistry implements TokenRegistry {
     private readonly subscriber: Redis,
     private readonly options: TokenCacheOptions,
   ) {
+    this.cache = new LRUCache({ max: options.maxEntries });
     this.redisRegistry = new RedisTokenRegistry(redis);
     subscriber.on('message', (_channel: string, tenantId: string) => this.drop(tenantId));
     for (const event of ['close', 'end', 'reconnecting', 'error']) subscriber.on(event, () => this.lost());
@@ -94,7 +96,6 @@ export class CachedTokenRegistry implements TokenRegistry {
   }
 
   private keep(tenantId: string, jti: string): void {
-    if (this.cache.size >= this.options.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(tenantId, { jti, until: Date.now() + this.options.maxAgeMs });
   }
 

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { RateDecision, RateLimiter } from '#core/ports';
 import { type RateLimit, retryAfterSeconds } from '#core/token-bucket';
 import type { BucketStore } from './redis-rate-limiter.ts';
@@ -39,9 +40,8 @@ const ALLOWED: RateDecision = { allowed: true };
  * limit costs one store call per refusal period, not one per request.
  */
 export class SlicedRateLimiter implements RateLimiter {
-  private readonly local = new Map<string, Local>();
+  private readonly local: LRUCache<string, Local>;
   private readonly holdMs: number;
-  private readonly maxKeys: number;
   private readonly now: () => number;
 
   constructor(
@@ -49,7 +49,7 @@ export class SlicedRateLimiter implements RateLimiter {
     private readonly options: SliceOptions,
   ) {
     this.holdMs = options.holdMs ?? 1000;
-    this.maxKeys = options.maxKeys ?? 10_000;
+    this.local = new LRUCache({ max: options.maxKeys ?? 10_000 });
     this.now = options.now ?? Date.now;
   }
 
@@ -73,7 +73,6 @@ export class SlicedRateLimiter implements RateLimiter {
           continue; // the slice it brought may already be spent by the other waiters
         }
       } else {
-        if (this.local.size >= this.maxKeys) this.local.delete(this.local.keys().next().value as string);
         this.local.set(key, (entry = { tokens: 0, holdUntil: 0, blockedUntil: 0 }));
       }
       const drawing = entry;

@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '#core/errors';
+import { retry } from '#core/retry';
 import type { LogRecord, LogSink } from '#core/ports';
 import { MAX_LOG_MESSAGE_BYTES } from '#shared/log-messages';
 import { encodeLogMessage } from './log-encoding.ts';
@@ -30,24 +31,24 @@ export class SqsLogSink implements LogSink {
   private async sendChunk(bodies: string[]): Promise<string[]> {
     let entries: SendMessageBatchRequestEntry[] = bodies.map((body, i) => ({ Id: String(i), MessageBody: body }));
     const fatal: string[] = [];
-    for (let attempt = 0; ; attempt++) {
-      let retry: SendMessageBatchRequestEntry[];
-      try {
-        const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
-        const failed = out.Failed ?? [];
-        for (const f of failed) if (f.SenderFault) fatal.push(`${f.Code}: ${f.Message ?? ''}`);
-        const retryIds = new Set(failed.filter((f) => !f.SenderFault).map((f) => f.Id));
-        retry = entries.filter((e) => retryIds.has(e.Id));
-      } catch (error) {
-        retry = entries; // the SDK gave up on the call; try the whole batch again
-        if (this.retryDelaysMs[attempt] === undefined) return [...fatal, ...entries.map(() => (error as Error).message)];
-      }
-      if (retry.length === 0) return fatal;
-      const delay = this.retryDelaysMs[attempt];
-      if (delay === undefined) return [...fatal, ...retry.map((e) => `entry ${e.Id} still failing`)];
-      await new Promise((r) => setTimeout(r, delay));
-      entries = retry;
-    }
+    const delays = this.retryDelaysMs;
+    // Each try answers the entries to send again, and the error when the SDK gave up on the whole call.
+    const { value: last } = await retry(
+      async (): Promise<{ again: SendMessageBatchRequestEntry[]; error?: Error }> => {
+        try {
+          const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
+          const failed = out.Failed ?? [];
+          for (const f of failed) if (f.SenderFault) fatal.push(`${f.Code}: ${f.Message ?? ''}`);
+          const retryIds = new Set(failed.filter((f) => !f.SenderFault).map((f) => f.Id));
+          entries = entries.filter((e) => retryIds.has(e.Id));
+          return { again: entries };
+        } catch (error) {
+          return { again: entries, error: error as Error }; // try the whole batch again
+        }
+      },
+      { retryIf: ({ again }) => again.length > 0, maxAttempts: delays.length + 1, delayMs: (attempt) => delays[attempt - 1]! },
+    );
+    return [...fatal, ...last.again.map((e) => last.error?.message ?? `entry ${e.Id} still failing`)];
   }
 }
 

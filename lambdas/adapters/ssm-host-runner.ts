@@ -1,4 +1,5 @@
 import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { hostScriptWaitSeconds, SSM_PICKUP_SECONDS } from '#core/host-script-timeout';
 import type { HostRecord, HostRunner, HostRunResult } from '#core/ports';
 
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut']);
@@ -17,13 +18,13 @@ export class SsmHostRunner implements HostRunner {
         DocumentName: 'AWS-RunShellScript',
         InstanceIds: [host.instanceId],
         Parameters: { commands: [script], executionTimeout: [String(timeoutSeconds)] },
-        TimeoutSeconds: 60, // time allowed for the instance to pick the command up
+        TimeoutSeconds: SSM_PICKUP_SECONDS, // time allowed for the instance to pick the command up
         Comment: 'octodb host script',
       }),
     );
     const commandId = sent.Command?.CommandId;
     if (!commandId) throw new Error('SSM returned no command id');
-    const deadline = Date.now() + (timeoutSeconds + 90) * 1000;
+    const deadline = Date.now() + hostScriptWaitSeconds(timeoutSeconds) * 1000;
     while (Date.now() < deadline) {
       await sleep(this.pollMs);
       try {

@@ -2,6 +2,7 @@ import { createAdmin } from '#core/admin';
 import { OctoError } from '#core/errors';
 import { setTenantLimit } from '#core/rate-limits';
 import { adminRoot } from '#adapters/roots';
+import { invocationHandler } from '#shared/logger';
 import { issuesOf, setLimitsRequest, signupRequest } from '#shared/requests';
 import { isSetQuota, setQuota } from './set-quota.ts';
 
@@ -12,7 +13,9 @@ import { isSetQuota, setQuota } from './set-quota.ts';
  * (OCTODB_ADMIN_FUNCTION) with the operator's own IAM credentials. Answers the command's result
  * or `{error}`.
  */
-export async function handler(event: unknown): Promise<Record<string, unknown>> {
+export const handler = invocationHandler(administer);
+
+async function administer(event: unknown): Promise<Record<string, unknown>> {
   if (isSetQuota(event)) return answerOf(async () => setQuota(event, await adminRoot().setQuota()));
   if ((event as { action?: unknown } | null)?.action === 'set-limits') return setLimits(event);
   const parsed = signupRequest.safeParse(event);

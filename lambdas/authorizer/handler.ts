@@ -2,14 +2,16 @@ import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 
 import { UnauthorizedError } from '#core/errors';
 import { verifyAccessToken } from '#core/tokens';
 import { authorizerRoot } from '#adapters/roots';
-import { logger } from '#shared/logger';
+import { invocationHandler, logger } from '#shared/logger';
 
 /**
  * LF0 — TOKEN authorizer for /dashboard, /query and /migrate. A valid, current token yields an
  * Allow policy whose context (tenant_id, db_id, is_admin) API Gateway injects into the request;
  * anything else throws "Unauthorized", which API Gateway answers with 401.
  */
-export async function handler(event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+export const handler = invocationHandler(authorize);
+
+async function authorize(event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(event.authorizationToken ?? '');
   if (!match) throw new Error('Unauthorized');
   try {

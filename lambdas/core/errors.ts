@@ -1,4 +1,8 @@
-/** Typed errors that carry their HTTP status; one mapper (shared/http.ts) turns them into responses. */
+/**
+ * Typed errors that carry their HTTP status; one mapper (shared/http.ts) turns them into responses.
+ * Whoever turns another error into one passes it as `{ cause }`: the response shows only the typed
+ * error, the log of a 5xx shows the whole chain down to the driver's error.
+ */
 export abstract class OctoError extends Error {
   abstract readonly status: number;
   /** Sent as the Retry-After header (whole seconds) when set: every 429 and 503 carries one. */
@@ -6,10 +10,12 @@ export abstract class OctoError extends Error {
   constructor(
     message: string,
     readonly details?: Record<string, unknown>,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = new.target.name;
   }
+  /** The response body: never the cause, which may name hosts, users or the driver's words. */
   toJSON(): Record<string, unknown> {
     return { error: this.message, ...this.details };
   }
@@ -39,8 +45,9 @@ export class TooManyRequestsError extends OctoError {
   constructor(
     message: string,
     override readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
   ) {
-    super(message, { code: 'RATE_LIMITED', retry_after_seconds: retryAfterSeconds });
+    super(message, { code: 'RATE_LIMITED', retry_after_seconds: retryAfterSeconds }, options);
   }
 }
 /** A dependency (MySQL, Redis, the host) failed in a way the caller may retry. */
@@ -63,7 +70,10 @@ export class TransientError extends UnavailableError {}
  * it back). No TransientError: the same statement would run into the same limit again.
  */
 export class StatementTimeoutError extends UnavailableError {
-  constructor(readonly limitSeconds: number) {
-    super(`the statement ran past its time limit of ${limitSeconds}s and was stopped on the server`);
+  constructor(
+    readonly limitSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super(`the statement ran past its time limit of ${limitSeconds}s and was stopped on the server`, undefined, options);
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { JOB_ID, SCHEMA_NAME, SQL_IDENTIFIER, USER_NAME } from './patterns.ts';
 import type { HostRecord, HostRunner, HostRunResult, SchemaFiles } from './ports.ts';
 
 /**
@@ -8,8 +9,6 @@ import type { HostRecord, HostRunner, HostRunResult, SchemaFiles } from './ports
  * listens with OCTODB_DB_HOST / OCTODB_DB_PORT (the EC2 host defaults to its own 127.0.0.1:3306).
  */
 
-const SCHEMA_NAME = /^[A-Za-z0-9_]{1,64}$/;
-const USER_NAME = /^[A-Za-z0-9_]{1,32}$/;
 const SQL_FILE = /^[A-Za-z0-9_-]{1,64}\.sql$/;
 
 function must(pattern: RegExp, value: string, what: string): string {
@@ -97,9 +96,6 @@ sql "DROP DATABASE IF EXISTS \\\`${db}\\\`; DROP USER IF EXISTS '${user}'@'%'"
 
 // --- table migrations (issue 5) ---
 
-const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
-const JOB_ID = /^[0-9a-f-]{36}$/;
-
 /**
  * The lines the core splits a table script's stdout on. Each run has its own random nonce: the
  * script also prints DDL and definitions holding tenant text (comments, names, row values in
@@ -166,7 +162,7 @@ stop_ddl
 /** Backup stage: prints the table's current definition and keeps a copy on the host. */
 export function buildTableBackupScript(input: { database: string; table: string; jobId: string; markers: ScriptMarkers }): string {
   const db = must(SCHEMA_NAME, input.database, 'database name');
-  const table = must(TABLE_NAME, input.table, 'table name');
+  const table = must(SQL_IDENTIFIER, input.table, 'table name');
   const job = must(JOB_ID, input.jobId, 'job id');
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
 OUT="$(${showCreate(db, table, input.markers)})"
@@ -204,7 +200,7 @@ export interface TableSkeemaInput {
  */
 export function buildTableSkeemaScript(input: TableSkeemaInput, mode: 'push' | 'diff'): string {
   const db = must(SCHEMA_NAME, input.database, 'database name');
-  const table = must(TABLE_NAME, input.table, 'table name');
+  const table = must(SQL_IDENTIFIER, input.table, 'table name');
   const temp = must(SCHEMA_NAME, input.tempSchema, 'temp schema');
   const file = `"$WORK/s/${table}.sql"`;
   const write =
@@ -264,7 +260,7 @@ fi`;
  */
 export function buildAlterPlanScript(input: { scratch: string; table: string; from: string; to: string; tempSchema: string }): string {
   const scratch = must(SCHEMA_NAME, input.scratch, 'scratch schema');
-  const table = must(TABLE_NAME, input.table, 'table name');
+  const table = must(SQL_IDENTIFIER, input.table, 'table name');
   const temp = must(SCHEMA_NAME, input.tempSchema, 'temp schema');
   const b64 = (sql: string) => Buffer.from(`${sql.trim().replace(/;$/, '')};\n`, 'utf8').toString('base64');
   return `${PRELUDE}trap 'sql "DROP DATABASE IF EXISTS \\\`${scratch}\\\`" || true; rm -rf "$WORK"' EXIT

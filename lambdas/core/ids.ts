@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { DB_ID } from './patterns.ts';
 
 /** 128 random bits, hex: the db_id, and (prefixed) the database's name on the host. */
 export const newDbId = (): string => randomBytes(16).toString('hex');
 export const newTenantId = (): string => randomUUID();
 
-export const DB_ID_PATTERN = /^[0-9a-f]{32}$/;
-export const isDbId = (value: string): boolean => DB_ID_PATTERN.test(value);
+export const isDbId = (value: string): boolean => DB_ID.test(value);
 
 /** The schema name on the MySQL host. */
 export const databaseName = (dbId: string): string => `db_${dbId}`;

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { HostRunResult, LogCursor, LogKind, LogRecord, LogSink, LogStore, StoredLog } from './ports.ts';
 
 /**
- * Log table layout: partition `tenant_id`, sort key `sk` = `<kind>#<ISO time>#<log_id>`.
+ * Log table layout: partition `tenant_id`, sort key `sk` = `<kind>#<ISO time>#<log_id>` (the key
+ * names and types: lambdas/shared/log-table.ts).
  * Query records get their own prefix so get_query_logs reads one key range of one partition (a
  * Query, never a Scan), and the other logs are not buried under them. get_query_stats reads the
  * pre-aggregated `stats#` items instead (see query-stats.ts).

@@ -1,7 +1,7 @@
 import { queueCascade } from './cascade.ts';
 import { UnavailableError } from './errors.ts';
 import { buildTableBackupScript, newScriptMarkers } from './host-scripts.ts';
-import { databaseName } from './ids.ts';
+import { databaseName, isDbId } from './ids.ts';
 import { TERMINAL, type MigrationDeps } from './migration-deps.ts';
 import { LockLostError, holdLease, waitForLock } from './migration-lease.ts';
 import { auditor, jobLog, scriptRunner, type JobLog } from './migration-log.ts';
@@ -182,7 +182,7 @@ export async function afterJob(job: MigrationJobRecord, outcome: JobState, deps:
     const db = await deps.meta.getDatabase(job.dbId);
     const changed = normalizeDefinition(done.beforeSql ?? '') !== normalizeDefinition(done.afterSql ?? '');
     // A child's own change to a table makes that table its own: parent changes stop there.
-    if (changed && db && db.template !== 'default' && /^[0-9a-f]{32}$/.test(db.template)) {
+    if (changed && db && db.template !== 'default' && isDbId(db.template)) {
       await deps.cascades.markCustomized(job.dbId, job.table, job.jobId);
     }
     const owner = db && (await deps.meta.getTenant(db.tenantId));

@@ -1,13 +1,12 @@
 import parserModule from 'node-sql-parser/build/mariadb.js';
 import { ProhibitedError, ValidationError } from './errors.ts';
+import { SQL_IDENTIFIER } from './patterns.ts';
 import { findProhibited } from './sql-guard.ts';
 
 // The MariaDB grammar alone: the package's default build holds every dialect and takes seconds to
 // load, which a statement judge's worker pays at each start.
 const parser = new parserModule.Parser();
 
-/** Table and column names OctoDB accepts: safe as file names, in host scripts and in SQL. */
-export const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const MAX_STATEMENTS = 50;
 
 export interface TableDefinition {
@@ -150,7 +149,7 @@ function checkStatement(sql: string): TableDefinition | Finding {
   const target = node.table?.[0];
   if (!target || node.table!.length !== 1) return { kind: 'invalid', reason: 'one table per statement' };
   if (target.db) return { kind: 'prohibited', reason: 'a migration may only name tables of your own database' };
-  if (!IDENTIFIER.test(target.table)) {
+  if (!SQL_IDENTIFIER.test(target.table)) {
     return { kind: 'invalid', reason: `invalid table name ${JSON.stringify(target.table)} (letters, digits, _; starts with a letter; ≤ 64)` };
   }
   if (containsNode(node.create_definitions, (n) => n.type === 'select')) return { kind: 'prohibited', reason: 'nested SELECT is not allowed' };
@@ -165,7 +164,7 @@ function checkStatement(sql: string): TableDefinition | Finding {
   for (const def of node.create_definitions ?? []) {
     if (def.resource !== 'column') continue;
     const name = columnName(def.column);
-    if (!name || !IDENTIFIER.test(name)) {
+    if (!name || !SQL_IDENTIFIER.test(name)) {
       return { kind: 'invalid', reason: `invalid column name ${JSON.stringify(name)} (letters, digits, _; starts with a letter; ≤ 64)` };
     }
     if (columns.some((c) => c.toLowerCase() === name.toLowerCase())) return { kind: 'invalid', reason: `column ${name} is defined twice` };
@@ -219,7 +218,7 @@ function columnName(column: unknown): string | undefined {
 const QUOTED = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`/g;
 
 /**
- * The first name that is not an IDENTIFIER: index and constraint names in the AST, and every
+ * The first name that is not an SQL_IDENTIFIER (patterns.ts): index and constraint names in the AST, and every
  * backquoted name in the text (whatever the parser calls it), so no name carries a newline or
  * other text into host scripts or their output. Unquoted names outside ASCII are refused too.
  */
@@ -239,7 +238,7 @@ function invalidName(sql: string, definitions: unknown): string | undefined {
   const bare = sql.replace(QUOTED, ' ');
   const foreign = /[^\x00-\x7f]+/.exec(bare)?.[0];
   if (foreign !== undefined) return foreign;
-  return names.find((name) => !IDENTIFIER.test(name));
+  return names.find((name) => !SQL_IDENTIFIER.test(name));
 }
 
 // biome-ignore lint: a generic AST walk

@@ -39,16 +39,16 @@ export async function submitMigration(
       await deps.invoker.invokeAsync('migrate-run', { job_id: job.jobId });
       started++;
     }
-  } catch {
+  } catch (error) {
     // Jobs already handed over run as usual; the rest fail visibly rather than wait for a sweep.
     const notStarted = jobs.slice(started);
     await deps.jobs.finishJobs(notStarted.map((j) => j.jobId), { state: 'failed', reason: 'could not start the migration; submit it again', attempts: 0, flagged: true });
     await deps.batches.finishBatchIfDone(batchId);
-    throw new UnavailableError('Part of the migration could not be started; submit the tables not started again', {
-      batch_id: batchId,
-      started: jobs.slice(0, started).map((j) => j.table),
-      not_started: notStarted.map((j) => j.table),
-    });
+    throw new UnavailableError(
+      'Part of the migration could not be started; submit the tables not started again',
+      { batch_id: batchId, started: jobs.slice(0, started).map((j) => j.table), not_started: notStarted.map((j) => j.table) },
+      { cause: error },
+    );
   }
   return { message: 'Migration job submitted', batch_id: batchId, jobs: jobs.map((j) => ({ job_id: j.jobId, table: j.table })) };
 }

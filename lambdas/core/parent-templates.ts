@@ -1,4 +1,5 @@
 import { isDbId, databaseName } from './ids.ts';
+import { SQL_IDENTIFIER } from './patterns.ts';
 import type { HostSql, MetaStore, SchemaFiles, TemplateSource } from './ports.ts';
 
 /**
@@ -28,7 +29,7 @@ export class ParentAwareTemplates implements TemplateSource {
     ])) as Array<Array<{ t: string }>>;
     const files: SchemaFiles = {};
     for (const { t } of tables ?? []) {
-      if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(t)) continue; // only names a migration could have made
+      if (!SQL_IDENTIFIER.test(t)) continue; // only names a migration could have made
       const [rows] = (await this.hostSql.run(host, database, [`SHOW CREATE TABLE \`${t}\``])) as Array<Array<Record<string, string>>>;
       files[`${t}.sql`] = `${rows![0]!['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, '')};\n`;
     }

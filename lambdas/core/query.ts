@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { ConflictError, NotFoundError, OctoError, UnavailableError } from './errors.ts';
 import { databaseName, isDbId } from './ids.ts';
 import type { LogSink, MetaStore, QueryLogRecord, SqlParam, StatementJudge, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
@@ -64,14 +65,16 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
  * time, so a query costs no MetaDB round trip and no decryption.
  */
 export class TenantLogins {
-  private readonly cache = new Map<string, { tenantId: string; login: TenantLogin; until: number }>();
+  private readonly cache: LRUCache<string, { tenantId: string; login: TenantLogin; until: number }>;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly sealer: Sealer,
     private readonly ttlMs: number,
-    private readonly maxEntries = 10_000,
-  ) {}
+    maxEntries = 10_000,
+  ) {
+    this.cache = new LRUCache({ max: maxEntries });
+  }
 
   async resolve(tenantId: string, dbId: string): Promise<TenantLogin> {
     if (!isDbId(dbId)) throw notFound();
@@ -86,7 +89,6 @@ export class TenantLogins {
     const host = await this.meta.getHost(db.hostId);
     if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host unknown, try again later');
     const login = { tenantId, host, database: databaseName(dbId), user: db.mysqlUser, password: this.sealer.open(db.mysqlPasswordSealed) };
-    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(dbId, { tenantId, login, until: Date.now() + this.ttlMs });
     return login;
   }

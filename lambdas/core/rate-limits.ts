@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { NotFoundError, TooManyRequestsError, UnauthorizedError } from './errors.ts';
 import type { MetaStore, RateDecision, RateLimiter, TenantRoute } from './ports.ts';
 import { formatRateLimit, type RateLimit } from './token-bucket.ts';
@@ -20,14 +21,16 @@ export interface RateLimitSettings {
  * the defaults (for a second, then asks again): a plan lookup must not fail a request.
  */
 export class TenantPlans {
-  private readonly cache = new Map<string, { limits: Record<TenantRoute, RateLimit>; until: number }>();
+  private readonly cache: LRUCache<string, { limits: Record<TenantRoute, RateLimit>; until: number }>;
 
   constructor(
     private readonly meta: Pick<MetaStore, 'getTenantRateLimits'>,
     private readonly defaults: Record<TenantRoute, RateLimit>,
     private readonly ttlMs: number,
-    private readonly maxEntries = 10_000,
-  ) {}
+    maxEntries = 10_000,
+  ) {
+    this.cache = new LRUCache({ max: maxEntries });
+  }
 
   async limitFor(tenantId: string, route: TenantRoute): Promise<RateLimit> {
     const now = Date.now();
@@ -40,10 +43,7 @@ export class TenantPlans {
     } catch {
       ttl = Math.min(ttl, 1000);
     }
-    if (ttl > 0) {
-      if (!hit && this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(tenantId, { limits, until: now + ttl });
-    }
+    if (ttl > 0) this.cache.set(tenantId, { limits, until: now + ttl });
     return limits[route];
   }
 }

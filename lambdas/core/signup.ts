@@ -84,9 +84,9 @@ async function retryExistingSignup(input: SignUpInput, deps: SignUpDeps): Promis
 async function startProvisioning(tenantId: string, dbId: string, deps: Pick<SignUpDeps, 'meta' | 'invoker'>): Promise<SignUpResult> {
   try {
     await deps.invoker.invokeAsync('provision', { db_id: dbId });
-  } catch {
+  } catch (error) {
     await deps.meta.finishProvisioning(dbId, 'failed', 'could not start provisioning; sign up again to retry');
-    throw new UnavailableError('Provisioning could not be started; sign up again with the same credentials to retry');
+    throw new UnavailableError('Provisioning could not be started; sign up again with the same credentials to retry', undefined, { cause: error });
   }
   return { tenant_id: tenantId, db_id: dbId, status: 'provisioning' };
 }
@@ -113,8 +113,10 @@ async function sendCode(to: string, result: SignUpResult, code: string, deps: Si
       subject: 'Your OctoDB verification code',
       text: `Your OctoDB verification code is ${code}. It works once, for ${minutes} minutes: POST /verify {"email", "code"}.\nIf you did not sign up, ignore this email.`,
     });
-  } catch {
-    throw new UnavailableError('The verification email could not be sent; sign up again with the same credentials for a new code');
+  } catch (error) {
+    throw new UnavailableError('The verification email could not be sent; sign up again with the same credentials for a new code', undefined, {
+      cause: error,
+    });
   }
   return result;
 }

@@ -1,3 +1,4 @@
+import { DDL_MARGIN_SECONDS } from './host-script-timeout.ts';
 import { buildStopDdlScript, buildTableSkeemaScript, newScriptMarkers, type ScriptMarkers } from './host-scripts.ts';
 import { databaseName, tempSchemaName } from './ids.ts';
 import type { HostRunResult, MigrationJobRecord, MigrationStage } from './ports.ts';
@@ -220,5 +221,5 @@ export async function skeemaStep(
 
 /** The push's limit stays inside the host script's own, so the script's watchdog acts first. */
 function ddlLimit(limits: StepLimits): number {
-  return Math.max(1, Math.min(limits.ddlTimeoutSeconds, limits.scriptTimeoutSeconds - 30));
+  return Math.max(1, Math.min(limits.ddlTimeoutSeconds, limits.scriptTimeoutSeconds - DDL_MARGIN_SECONDS));
 }

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { NotFoundError, ProhibitedError, UnavailableError } from './errors.ts';
 import type { MetaStore, QuotaSettings, StorageMeter, StorageQuotas, StorageState, StorageStateStore, StorageUsage, TenantLogin } from './ports.ts';
 
@@ -32,9 +33,9 @@ const MAX_CACHED = 10_000;
  * a measurement happens once per window per database.
  */
 export class StorageQuotaGuard implements StorageQuotas {
-  private readonly cache = new Map<string, { state: StorageState; until: number }>();
+  private readonly cache = new LRUCache<string, { state: StorageState; until: number }>({ max: MAX_CACHED });
   /** Per database: no measurement before this time (skips the shared claim on every write). */
-  private readonly quietUntil = new Map<string, number>();
+  private readonly quietUntil = new LRUCache<string, number>({ max: MAX_CACHED });
   /** Per database: this process's measurement under way, which a write of the same database waits for. */
   private readonly inflight = new Map<string, Promise<StorageState | undefined>>();
 
@@ -82,7 +83,6 @@ export class StorageQuotaGuard implements StorageQuotas {
   private remeasure(tenantId: string, dbId: string, login: TenantLogin): Promise<StorageState | undefined> {
     const now = Date.now();
     if ((this.quietUntil.get(dbId) ?? 0) > now) return this.inflight.get(dbId) ?? Promise.resolve(undefined);
-    if (this.quietUntil.size >= MAX_CACHED) this.quietUntil.clear();
     this.quietUntil.set(dbId, now + this.options.measureIntervalMs);
     const run = this.measure(tenantId, dbId, login).finally(() => {
       if (this.inflight.get(dbId) === run) this.inflight.delete(dbId);
@@ -106,15 +106,14 @@ export class StorageQuotaGuard implements StorageQuotas {
     const hit = this.cache.get(tenantId);
     if (hit && hit.until > Date.now()) return hit.state;
     // Without the shared state a write cannot be judged: refused as retryable, never let through.
-    const state = await this.ports.state.read(tenantId).catch(() => {
-      throw new UnavailableError('Storage quota state unavailable, try again later');
+    const state = await this.ports.state.read(tenantId).catch((error: unknown) => {
+      throw new UnavailableError('Storage quota state unavailable, try again later', undefined, { cause: error });
     });
     this.remember(tenantId, state);
     return state;
   }
 
   private remember(tenantId: string, state: StorageState): void {
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(tenantId, { state, until: Date.now() + this.options.stateCacheMs });
   }
 

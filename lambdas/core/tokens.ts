@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import { NotFoundError, ProhibitedError, UnauthorizedError } from './errors.ts';
-import { verifyHs256 } from './hs256.ts';
+import { signHs256, verifyHs256 } from './hs256.ts';
 import type { MetaStore, PasswordHasher, TokenRegistry } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -31,8 +30,6 @@ export interface IssuedToken {
   token: string;
   expires_at: string;
 }
-
-const ALGORITHM = 'HS256';
 
 const dummyHashes = new Map<number, Promise<string>>();
 
@@ -80,12 +77,8 @@ export async function issueToken(
   }
   const jti = randomUUID();
   const claims: AccessClaims = { tenant_id: tenant.tenantId, db_id: primary.dbId, is_admin: tenant.isAdmin, jti };
-  const token = jwt.sign(claims, deps.jwtSecret, {
-    algorithm: ALGORITHM,
-    expiresIn: deps.ttlSeconds,
-    subject: tenant.tenantId,
-  });
-  const expiresAt = new Date((jwt.decode(token) as { exp: number }).exp * 1000);
+  const { token, exp } = signHs256({ ...claims }, deps.jwtSecret, { ttlSeconds: deps.ttlSeconds, subject: tenant.tenantId });
+  const expiresAt = new Date(exp * 1000);
   // Redis is written under MetaDB's lock on the tenant, so a slower issuance can never leave its
   // jti in Redis after a newer one was saved (the newer token would be refused, the older let in).
   const record = { jti, tokenSealed: deps.sealer.seal(token), expiresAt };

@@ -8,7 +8,7 @@ import {
   listTenantDatabases,
   type DashboardDeps,
 } from '#core/dashboard';
-import { DB_ID_PATTERN } from '#core/ids';
+import { DB_ID } from '#core/patterns';
 import { getMigrationStatus } from '#core/migration-status';
 import { migrationStatusRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
@@ -25,7 +25,7 @@ export interface DashboardAction<S extends z.ZodType = z.ZodType> {
 
 const action = <S extends z.ZodType>(a: DashboardAction<S>): DashboardAction => a as unknown as DashboardAction;
 
-const dbId = z.string().regex(DB_ID_PATTERN, 'db_id must be 32 hex characters').optional();
+const dbId = z.string().regex(DB_ID, 'db_id must be 32 hex characters').optional();
 const page = z.object({
   limit: z.number().int('limit must be an integer').min(1).max(100).default(25),
   // null is what the last page answers; a client echoing it back asks for the first page.

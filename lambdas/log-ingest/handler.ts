@@ -4,7 +4,7 @@ import { ingestLogRecord } from '#core/logs';
 import type { LogStore } from '#core/ports';
 import { logIngestRoot } from '#adapters/roots';
 import { parseLogMessage } from '#shared/log-messages';
-import { logger } from '#shared/logger';
+import { invocationHandler, logger } from '#shared/logger';
 
 /**
  * L1 — the log queue's consumer: each message is parsed, validated and stored under its stable
@@ -12,7 +12,7 @@ import { logger } from '#shared/logger';
  * the queue; one that keeps failing (a malformed one always does) ends in the DLQ after 3 receives.
  */
 export function createLogIngestHandler(store: () => Promise<LogStore>) {
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  return invocationHandler(async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const logStore = await store();
     // One processor per invocation: it keeps per-batch state, and the local queue overlaps batches.
     const processor = new BatchProcessor(EventType.SQS);
@@ -27,7 +27,7 @@ export function createLogIngestHandler(store: () => Promise<LogStore>) {
       await ingestLogRecord(parsed, record.body, logStore);
     };
     return processPartialResponse(event, ingest, processor, { context, throwOnFullBatchFailure: false });
-  };
+  });
 }
 
 export const handler = createLogIngestHandler(() => logIngestRoot());

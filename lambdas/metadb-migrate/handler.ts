@@ -3,9 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { createPool } from 'mysql2/promise';
-import { migrateMetaDb } from '#core/metadb';
+import { deployMetaDb } from '#core/metadb';
 import type { HostRecord } from '#core/ports';
-import { sendCfnResponse } from '#adapters/cfn-response';
 import { FileTemplateSource } from '#adapters/file-template-source';
 import { MysqlMetaStore } from '#adapters/mysql-meta-store';
 import { ensureApiAccount } from '#adapters/mysql-api-account';
@@ -19,36 +18,45 @@ const SCHEMA_ROOT = existsSync(join(HERE, 'meta')) ? HERE : join(HERE, '..', '..
 const HOST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const INSTANCE_ID = /^(i-[0-9a-f]{8,17}|local)$/;
 const ENDPOINT = /^[A-Za-z0-9.-]{1,255}$/;
-const ATTEMPTS = 6;
-const RETRY_DELAY_MS = 20_000;
+/** The SSM agent may still be registering right after the host's first boot: 6 tries, 20 s apart. */
+const PUSH_TRIES = { attempts: 6, delayMs: 20_000 };
 
 /**
- * Custom resource run by `cdk deploy` after the MySQL host signalled its bootstrap: pushes the
- * MetaDB schema (schemas/meta) with Skeema on the host through SSM, creates the API account (or
- * sets its password from its secret and grants what it lacks), then registers the host in MetaDB,
- * exactly as bin/local.ts does at local start. Delete leaves MetaDB and the account alone.
+ * The onEvent handler of the MetaDB custom resource (CDK's Provider framework, lib/metadb-deployment.ts),
+ * run by `cdk deploy` after the MySQL host signalled its bootstrap: deploys MetaDB on the host
+ * (#core/metadb, as bin/local.ts does at local start). Returns the physical id, or throws: the
+ * framework answers CloudFormation SUCCESS or FAILED with the error's message. Delete leaves MetaDB
+ * and the API account alone.
  */
-export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
+export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<{ PhysicalResourceId: string }> {
   const props = event.ResourceProperties as Record<string, unknown>;
-  const physicalResourceId =
-    event.RequestType === 'Create' ? `metadb-${typeof props.HostId === 'string' ? props.HostId : 'invalid'}` : event.PhysicalResourceId;
-  // Answer FAILED just before Lambda would time out, instead of leaving the stack waiting.
-  const watchdog = setTimeout(
-    () =>
-      sendCfnResponse(event, { status: 'FAILED', physicalResourceId, reason: 'MetaDB deployment timed out' }).catch((error) =>
-        logger.error('could not answer CloudFormation', { error: error as Error }),
-      ),
-    Math.max(1000, context.getRemainingTimeInMillis() - 10_000),
-  );
+  if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+  const host = hostFrom(props);
+  const config = loadConfig();
+  // No push starts that could not finish (with the account and host steps) before this function times out.
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - (config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS + 30) * 1000;
+  const admin = await resolveMysqlLogin(config);
+  const api = await resolveApiLogin(config);
+  const pool = createPool({ ...admin, connectionLimit: 1 });
   try {
-    if (event.RequestType !== 'Delete') await deployMetaDb(hostFrom(props));
-    await sendCfnResponse(event, { status: 'SUCCESS', physicalResourceId });
+    await deployMetaDb(host, {
+      runner: hostRunnerFor(config, admin),
+      hosts: new MysqlMetaStore(pool),
+      // Over a direct admin connection, not a host script: the API password never enters SSM's command history.
+      ensureApiAccount: () => ensureApiAccount(admin, api),
+      schema: admin.database,
+      files: (await new FileTemplateSource(SCHEMA_ROOT).load('meta')) ?? {},
+      scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+      pushTries: { ...PUSH_TRIES, deadline, onFailure: (attempt, error) => logger.warn('MetaDB push failed', { attempt, error }) },
+    });
   } catch (error) {
     logger.error('MetaDB deployment failed', { error: error as Error });
-    await sendCfnResponse(event, { status: 'FAILED', physicalResourceId, reason: (error as Error).message });
+    throw error;
   } finally {
-    clearTimeout(watchdog);
+    await pool.end();
   }
+  logger.info('MetaDB deployed', { host_id: host.hostId });
+  return { PhysicalResourceId: event.RequestType === 'Create' ? `metadb-${host.hostId}` : event.PhysicalResourceId };
 }
 
 /** The resource's properties, checked: they end up in a host script's target and in MetaDB. */
@@ -61,32 +69,4 @@ function hostFrom(props: Record<string, unknown>): HostRecord {
   const port = Number(props.Port ?? 3306);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid Port: ${JSON.stringify(props.Port)}`);
   return { hostId: field('HostId', HOST_ID), instanceId: field('InstanceId', INSTANCE_ID), endpoint: field('Endpoint', ENDPOINT), port };
-}
-
-async function deployMetaDb(host: HostRecord): Promise<void> {
-  const config = loadConfig();
-  const login = await resolveMysqlLogin(config);
-  const runner = hostRunnerFor(config, login);
-  const files = await new FileTemplateSource(SCHEMA_ROOT).load('meta');
-  if (!files) throw new Error('schemas/meta is missing from the bundle');
-  // The SSM agent may still be registering right after the host's first boot.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrateMetaDb(runner, host, login.database, files, config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS);
-      break;
-    } catch (error) {
-      if (attempt >= ATTEMPTS) throw error;
-      logger.warn('MetaDB push failed, retrying', { attempt, error: error as Error });
-      await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-    }
-  }
-  // Over a direct admin connection, not a host script: the API password never enters SSM's command history.
-  await ensureApiAccount(login, await resolveApiLogin(config));
-  const pool = createPool({ ...login, connectionLimit: 1 });
-  try {
-    await new MysqlMetaStore(pool).registerHost(host);
-  } finally {
-    await pool.end();
-  }
-  logger.info('MetaDB deployed', { host_id: host.hostId });
 }

@@ -2,13 +2,15 @@ import { runCascade } from '#core/cascade';
 import { runMigrationJob } from '#core/migration-job';
 import { recoverStaleJobs } from '#core/migration-sweep';
 import { migrateRunRoot } from '#adapters/roots';
-import { logger } from '#shared/logger';
+import { invocationHandler, logger } from '#shared/logger';
 
 /**
  * M1 — asynchronous: {job_id} runs one tenant job; {cascade_batch_id, host_id} runs a cascade's
  * jobs on one host; {sweep: true} (a schedule) only restarts jobs whose worker died.
  */
-export async function handler(event: { job_id?: unknown; cascade_batch_id?: unknown; host_id?: unknown; sweep?: unknown }): Promise<unknown> {
+export const handler = invocationHandler(migrateRun);
+
+async function migrateRun(event: { job_id?: unknown; cascade_batch_id?: unknown; host_id?: unknown; sweep?: unknown }): Promise<unknown> {
   const d = await migrateRunRoot();
   const recovered = await recoverStaleJobs(d);
   if (recovered > 0) logger.warn('restarted stale migration jobs', { recovered });

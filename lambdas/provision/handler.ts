@@ -1,12 +1,14 @@
 import { provisionDatabase, sweepStalledProvisioning } from '#core/provisioning';
 import { provisionRoot } from '#adapters/roots';
-import { logger } from '#shared/logger';
+import { invocationHandler, logger } from '#shared/logger';
 
 /**
  * LF6 — asynchronous: creates the tenant database named by {db_id} on its host. A scheduled
  * {sweep: true} provisions databases a dead worker left `provisioning`.
  */
-export async function handler(event: { db_id?: unknown; sweep?: unknown }): Promise<Record<string, unknown>> {
+export const handler = invocationHandler(provision);
+
+async function provision(event: { db_id?: unknown; sweep?: unknown }): Promise<Record<string, unknown>> {
   const d = await provisionRoot();
   if (event.sweep === true) {
     const outcomes = await sweepStalledProvisioning(d);

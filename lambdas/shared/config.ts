@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { HOST_SCRIPT_TIMEOUT_SECONDS } from '#core/host-script-timeout';
+import { ORIGIN } from '#core/patterns';
 import { parseRateLimit, type RateLimit } from '#core/token-bucket';
 
-/** A browser origin: scheme, host, optional port; what the Origin request header carries. */
-export const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 /** A rate limit setting: `N/s` or `N/Ts` (N per T seconds), optionally ` burst B`. */
 const rateLimit = (fallback: string) =>
   z
@@ -49,7 +49,7 @@ const settings = z.object({
   /** Where host scripts reach MySQL (bash/docker runners; the EC2 host uses its own 127.0.0.1). */
   OCTODB_DB_HOST: z.string().default('127.0.0.1'),
   OCTODB_DB_PORT: z.coerce.number().int().positive().default(3306),
-  OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(600),
+  OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(HOST_SCRIPT_TIMEOUT_SECONDS),
   /** On AWS: function names of the asynchronously invoked functions, as JSON {role: name}. */
   OCTODB_FUNCTION_NAMES: z.string().default('{}'),
   /** Local gateway port. */
@@ -113,7 +113,8 @@ const settings = z.object({
   /**
    * How long one push of tenant DDL (a /migrate table, its rollback, each ALTER of a cascade) may run.
    * Past it the statement is stopped on the server (MariaDB max_statement_time; a KILL everywhere),
-   * InnoDB rolls it back and the job fails with the reason. Kept 30 s inside the host script limit.
+   * InnoDB rolls it back and the job fails with the reason. Kept DDL_MARGIN_SECONDS (30 s,
+   * lambdas/core/host-script-timeout.ts) inside the host script limit.
    */
   OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(300),
 
@@ -183,6 +184,12 @@ const settings = z.object({
 });
 
 export type Config = z.infer<typeof settings>;
+/** A setting's environment variable name: what the CDK stack may set on a function (a typo does not compile). */
+export type ConfigKey = keyof typeof settings.shape;
+/** Environment variables that set settings, by name, as strings (a Lambda function's environment). */
+export type ConfigEnvironment = Partial<Record<ConfigKey, string>>;
+/** Every setting's name, for checks that a deployed environment names only settings. */
+export const CONFIG_KEYS = Object.keys(settings.shape) as ConfigKey[];
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = settings.safeParse(env);

@@ -1,9 +1,10 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { OctoError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '#core/errors';
+import { OctoError, UnauthorizedError, ValidationError } from '#core/errors';
 import type { Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
-import { logger } from './logger.ts';
+import { bodyTooLarge } from './http-api.ts';
+import { logger, withRequestKeys } from './logger.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
 
@@ -21,8 +22,8 @@ export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, sche
   try {
     const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
     raw = text.trim() === '' ? {} : JSON.parse(text);
-  } catch {
-    throw new ValidationError('Request body must be valid JSON');
+  } catch (error) {
+    throw new ValidationError('Request body must be valid JSON', undefined, { cause: error });
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
@@ -93,30 +94,45 @@ function withRetryAfter(result: APIGatewayProxyResult, seconds: number | undefin
   return seconds === undefined ? result : { ...result, headers: { ...result.headers, 'retry-after': String(seconds) } };
 }
 
+function withHeaders(result: APIGatewayProxyResult, headers: Record<string, string>): APIGatewayProxyResult {
+  return Object.keys(headers).length === 0 ? result : { ...result, headers: { ...result.headers, ...headers } };
+}
+
+/** The answer to a body over the cap: the same status, headers and body from every handler and from the local gateway. */
+export function tooLargeAnswer(edge: HttpEdge, origin: string | undefined): APIGatewayProxyResult {
+  const error = bodyTooLarge(edge.maxBodyBytes);
+  return withHeaders(json(error.status, error.toJSON()), corsHeaders(edge.corsOrigins, origin));
+}
+
 /**
  * Wraps a handler body: a body over the size cap is a 413 before anything runs; typed errors
  * become their status, anything else a 500 that leaks nothing; every answer carries the CORS
- * headers. `edge` defaults to the settings of this process.
+ * headers. Every line logged while it runs names this request (and its tenant, behind LF0).
+ * `edge` defaults to the settings of this process.
  */
 export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>, edge?: HttpEdge): HttpHandler {
   return async (event, context) => {
     const requestId = context?.awsRequestId ?? event.requestContext?.requestId ?? 'local';
-    const { corsOrigins, maxBodyBytes } = edge ?? currentEdge();
-    const cors = corsHeaders(corsOrigins, headerOf(event, 'origin'));
-    const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult =>
-      Object.keys(cors).length === 0 ? result : { ...result, headers: { ...result.headers, ...cors } };
-    logger.appendKeys({ request_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id });
-    try {
-      if (bodyBytes(event) > maxBodyBytes) {
-        throw new PayloadTooLargeError(`Request body must be at most ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes });
+    const settings = edge ?? currentEdge();
+    const origin = headerOf(event, 'origin');
+    const cors = corsHeaders(settings.corsOrigins, origin);
+    const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult => withHeaders(result, cors);
+    const keys = { request_id: requestId, correlation_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id };
+    return withRequestKeys(keys, async () => {
+      try {
+        if (bodyBytes(event) > settings.maxBodyBytes) return tooLargeAnswer(settings, origin);
+        return withCors(await body(event));
+      } catch (error) {
+        return withCors(failureAnswer(error, requestId));
       }
-      return withCors(await body(event));
-    } catch (error) {
-      if (error instanceof OctoError) return withCors(withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds));
-      logger.error('unhandled error', { error: error as Error });
-      return withCors(json(500, { error: 'Internal server error', request_id: requestId }));
-    } finally {
-      logger.removeKeys(['request_id', 'tenant_id']);
-    }
+    });
   };
+}
+
+/** A 5xx is ours to look into: logged with its whole cause chain. A 4xx is the caller's: not logged. */
+function failureAnswer(error: unknown, requestId: string): APIGatewayProxyResult {
+  const status = error instanceof OctoError ? error.status : 500;
+  if (status >= 500) logger.error('request failed', { status, error: error as Error });
+  if (error instanceof OctoError) return withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds);
+  return json(500, { error: 'Internal server error', request_id: requestId });
 }

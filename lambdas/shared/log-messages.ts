@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPAQUE_ID as ID } from '#core/patterns';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 
 /**
@@ -15,8 +16,6 @@ export const MAX_LOG_MESSAGE_BYTES = 256 * 1024;
 
 /** A query longer than a day is no query this service runs: such a duration is a bug. */
 const MAX_DURATION_MS = 86_400_000;
-
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 // z.object drops unknown keys.
 const base = z.object({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TENANT_ROUTES } from '#core/ports';
 import { parseRateLimit } from '#core/token-bucket';
-import { DB_ID_PATTERN } from '#core/ids';
+import { DB_ID, TEMPLATE_NAME } from '#core/patterns';
 
 /** One schema per request shape, validated at the edge; the core trusts what passes. */
 
@@ -9,8 +9,6 @@ const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /** A request's problems as one line per field, for operator answers that are not HTTP responses. */
 export const issuesOf = (error: z.ZodError, separator = '; '): string => error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(separator);
-
-export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export const signupRequest = z.object({
   name: z
@@ -55,7 +53,7 @@ export const migrateRequest = z.strictObject({
     .string({ error: 'sql is required' })
     .min(1, 'sql is required')
     .refine((s) => utf8Bytes(s) <= 64 * 1024, 'sql must be at most 64 KB'),
-  db_id: z.string().regex(DB_ID_PATTERN, 'db_id must be a db_id (32 hex characters)').optional(),
+  db_id: z.string().regex(DB_ID, 'db_id must be a db_id (32 hex characters)').optional(),
   allow_unsafe: z.boolean().default(false),
 });
 export type MigrateRequest = z.infer<typeof migrateRequest>;
@@ -84,7 +82,7 @@ export const queryRequest = z.object({
     .array(sqlParam, { error: 'params must be an array' })
     .max(QUERY_MAX_PARAMS, `params must have at most ${QUERY_MAX_PARAMS} values`)
     .default([]),
-  db_id: z.string({ error: 'db_id must be a string' }).regex(DB_ID_PATTERN, 'db_id must be 32 hex characters').optional(),
+  db_id: z.string({ error: 'db_id must be a string' }).regex(DB_ID, 'db_id must be 32 hex characters').optional(),
 });
 export type QueryRequest = z.infer<typeof queryRequest>;
 

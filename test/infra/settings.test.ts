@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../lib/octo-function.ts';
+import { createGateway, routesOf } from '../../lambdas/adapters/local-gateway.ts';
+import { type ApiFunction, ROUTES } from '../../lambdas/shared/http-api.ts';
 import { readSettings, stackSettings } from '../../lib/settings.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, statementsByRole, synth, type Synthesized } from './support.ts';
 
@@ -33,6 +36,10 @@ const API_FUNCTIONS = ['signup', 'verify', 'token', 'dashboard', 'query', 'migra
 let s: Synthesized;
 const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
 const envOf = (name: string): Record<string, unknown> => s.resources[functionId(s, name)]!.Properties!.Environment?.Variables ?? {};
+const TWO_ORIGINS = ['https://app.example.com', 'https://admin.example.com:8443'];
+let twoOrigins: Synthesized | undefined;
+/** The stack with two CORS origins (and WAF on), synthesized once for the tests that need it. */
+const withTwoOrigins = () => (twoOrigins ??= synth({ corsOrigins: JSON.stringify(TWO_ORIGINS) }));
 
 beforeAll(() => {
   s = synth(CONFIGURED);
@@ -49,6 +56,45 @@ describe('configuration through cdk context', () => {
     const headers = JSON.stringify(options.map(([, m]) => m.Properties!.Integration));
     expect(headers).toContain("'https://app.example.com'");
     expect(headers).not.toContain("'*'");
+  });
+
+  it('answers preflights on the table’s routes only, with the very headers the local gateway sends', async () => {
+    const paths = Object.fromEntries(ofType('AWS::ApiGateway::Resource').map(([rid, r]) => [rid, `/${r.Properties!.PathPart}`]));
+    const options = ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS').map(([, m]) => m.Properties!);
+    expect(options.map((m) => paths[m.ResourceId.Ref]).sort()).toEqual([...new Set(ROUTES.map((r) => r.path))].sort()); // none on the root
+    const local = createGateway({
+      edge: { corsOrigins: ['https://app.example.com'], maxBodyBytes: 1024 },
+      authorizer: async () => Promise.reject(new Error('a preflight needs no authorizer')),
+      routes: routesOf(Object.fromEntries(ROUTES.map((r) => [r.fn, async () => Promise.reject(new Error('nor a handler'))])) as Record<ApiFunction, () => Promise<never>>),
+    });
+    await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+    try {
+      for (const m of options) {
+        const [answer] = m.Integration.IntegrationResponses as { StatusCode: string; ResponseParameters: Record<string, string> }[];
+        const mock = Object.fromEntries(
+          Object.entries(answer!.ResponseParameters).map(([key, value]) => [key.replace('method.response.header.', '').toLowerCase(), value.replace(/^'|'$/g, '')]),
+        );
+        const res = await fetch(`http://127.0.0.1:${(local.address() as AddressInfo).port}${paths[m.ResourceId.Ref]}`, {
+          method: 'OPTIONS',
+          headers: { origin: 'https://app.example.com' },
+        });
+        expect(String(res.status)).toBe(answer!.StatusCode);
+        expect(Object.fromEntries([...res.headers].filter(([name]) => name in mock))).toEqual(mock);
+        expect(Object.keys(mock).sort()).toEqual(['access-control-allow-headers', 'access-control-allow-methods', 'access-control-allow-origin', 'vary']);
+      }
+    } finally {
+      await new Promise((r) => local.close(r));
+    }
+  });
+
+  it('has a preflight name the caller’s origin when it is one of several listed, as the local gateway does', () => {
+    const both = withTwoOrigins();
+    const options = Object.values(both.resources).filter((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties!.HttpMethod === 'OPTIONS');
+    expect(options).toHaveLength(new Set(ROUTES.map((r) => r.path)).size);
+    for (const m of options) {
+      const template: string = m.Properties!.Integration.IntegrationResponses[0].ResponseTemplates['application/json'];
+      expect(template).toContain(`#if($origin == "${TWO_ORIGINS[1]}")\n  #set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)`);
+    }
   });
 
   it('puts the configured origin on every answer: handler responses, API Gateway’s own 4xx/5xx', () => {
@@ -71,11 +117,14 @@ describe('configuration through cdk context', () => {
   });
 
   it('lets WAF’s blocks name the first of several configured origins too', () => {
-    const both = synth({ corsOrigins: '["https://app.example.com","https://admin.example.com:8443"]' });
+    const both = withTwoOrigins();
     const acl = Object.values(both.resources).find((r) => r.Type === 'AWS::WAFv2::WebACL')!;
     const headers = [{ Name: 'Access-Control-Allow-Origin', Value: 'https://app.example.com' }, { Name: 'Vary', Value: 'Origin' }];
     const actions = Object.fromEntries(acl.Properties!.Rules.map((r: any) => [r.Name, r.Action.Block.CustomResponse]));
-    expect(actions).toEqual({ RateLimitPerIp: { ResponseCode: 403, ResponseHeaders: headers }, BodySizeLimit: { ResponseCode: 413, ResponseHeaders: headers } });
+    expect(actions).toEqual({
+      RateLimitPerIp: { ResponseCode: 403, ResponseHeaders: headers },
+      BodySizeLimit: { ResponseCode: 413, CustomResponseBodyKey: 'BodyTooLarge', ResponseHeaders: headers },
+    });
     const signup = both.resources[functionId(both, 'signup')]!.Properties!.Environment.Variables;
     expect(signup.OCTODB_CORS_ORIGINS).toBe('https://app.example.com,https://admin.example.com:8443');
   });

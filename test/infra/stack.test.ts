@@ -1,10 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../lib/octo-function.ts';
+import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { HOST_SCRIPT_TIMEOUT_SECONDS, hostScriptWaitSeconds } from '#core/host-script-timeout';
+import { OPAQUE_ID } from '#core/patterns';
+import { CONFIG_KEYS, type ConfigKey } from '#shared/config';
+import { LOG_PIPELINE } from '#shared/log-pipeline';
+import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
+import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT, ROOT } from '../../lib/octo-function.ts';
+import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
+import { ROUTES } from '../../lambdas/shared/http-api.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
 
 const GUARDED = ['dashboard', 'migrate', 'query'];
@@ -20,6 +27,13 @@ let roles: Record<string, Statement[]>;
 const id = (construct: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(construct.node.defaultChild as never);
 const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
 const envOf = (name: string): Record<string, unknown> => s.resources[functionId(s, name)]!.Properties!.Environment?.Variables ?? {};
+/** CDK's custom-resource Provider framework function: it invokes the MetaDB deployment and answers CloudFormation. */
+function framework() {
+  const found = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties!.Handler === 'framework.onEvent');
+  expect(found).toHaveLength(1);
+  const [fid, f] = found[0]!;
+  return { id: fid, roleId: refsIn(f.Properties!.Role)[0]!, properties: f.Properties! };
+}
 
 beforeAll(() => {
   s = synth();
@@ -45,6 +59,16 @@ describe('REST API', () => {
     const target = { '/signup': 'signup', '/verify': 'verify', '/token': 'token', '/dashboard': 'dashboard', '/query': 'query', '/migrate': 'migrate-submit' };
     for (const [path, fn] of Object.entries(target)) {
       expect(refsIn(methods[`POST ${path}`]!.Integration.Uri)).toContain(functionId(s, fn));
+    }
+  });
+
+  it('has exactly the routes of the API’s table (lambdas/shared/http-api.ts), each with its function, guarded as the table says', () => {
+    const methods = methodsByPath();
+    expect(Object.keys(methods).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const route of ROUTES) {
+      const method = methods[`${route.method} ${route.path}`]!;
+      expect(refsIn(method.Integration.Uri), route.path).toContain(functionId(s, route.fn));
+      expect(method.AuthorizationType, route.path).toBe(route.guarded ? 'CUSTOM' : 'NONE');
     }
   });
 
@@ -99,6 +123,11 @@ describe('REST API', () => {
       FieldToMatch: { Body: { OversizeHandling: 'MATCH' } },
     });
     expect(acl.Properties.AssociationConfig).toEqual({ RequestBody: { API_GATEWAY: { DefaultSizeInspectionLimit: 'KB_64' } } });
+    // WAF's 413 has the body the functions (and the local gateway) answer a body over the cap with.
+    expect(rules.BodySizeLimit.Action.Block.CustomResponse).toEqual({ ResponseCode: 413, CustomResponseBodyKey: 'BodyTooLarge' });
+    const handlers413 = tooLargeAnswer({ corsOrigins: [], maxBodyBytes: 64 * 1024 }, undefined).body;
+    expect(handlers413).toBe('{"error":"Request body must be at most 65536 bytes","limit_bytes":65536}');
+    expect(acl.Properties.CustomResponseBodies).toEqual({ BodyTooLarge: { ContentType: 'APPLICATION_JSON', Content: handlers413 } });
     const [[, association]] = ofType('AWS::WAFv2::WebACLAssociation') as [[string, any]];
     expect(refsIn(association.Properties.WebACLArn)).toEqual([aclId]);
     expect(refsIn(association.Properties.ResourceArn)).toContain(id(s.stack.api.api.deploymentStage));
@@ -131,9 +160,13 @@ describe('signup guard', () => {
 describe('functions', () => {
   it('bundles one Node 22 arm64 function per handler, each with its own log group retention', () => {
     expect(Object.keys(s.stack.functions).sort()).toEqual([...FUNCTIONS].sort());
-    // Besides them, only CDK's deploy-time provider that empties the VPC's default security group.
+    // Besides them, only CDK's deploy-time providers: the one that empties the VPC's default security
+    // group, and the custom-resource framework that answers CloudFormation for the MetaDB deployment.
     const others = ofType('AWS::Lambda::Function').filter(([fid]) => !FUNCTIONS.some((n) => functionId(s, n) === fid));
-    expect(others.map(([, f]) => f.Properties!.Description)).toEqual(['Lambda function for removing all inbound/outbound rules from the VPC default security group']);
+    expect(others.map(([, f]) => f.Properties!.Description).sort()).toEqual([
+      'AWS CDK resource provider framework - onEvent (OctoDb/MetaDbDeployment/Provider)',
+      'Lambda function for removing all inbound/outbound rules from the VPC default security group',
+    ]);
     for (const name of FUNCTIONS) {
       const fn = s.resources[functionId(s, name)]!.Properties!;
       expect(fn, name).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
@@ -150,6 +183,23 @@ describe('functions', () => {
     }
   });
 
+  it('gives LF6, M1 and the admin function the shared host script limit, and every host script runner a timeout that outlives its wait', () => {
+    for (const name of ['provision', 'migrate-run', 'admin']) expect(envOf(name).OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, name).toBe(String(HOST_SCRIPT_TIMEOUT_SECONDS));
+    const runners = FUNCTIONS.filter((name) => envOf(name).OCTODB_HOST_RUNNER === 'ssm');
+    expect(runners.sort()).toEqual(['admin', 'metadb-migrate', 'migrate-run', 'provision']);
+    for (const name of runners) {
+      const wait = hostScriptWaitSeconds(Number(envOf(name).OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS));
+      expect(s.resources[functionId(s, name)]!.Properties!.Timeout, name).toBeGreaterThan(wait);
+    }
+  });
+
+  it('refuses to synthesize a host script runner that Lambda would stop while it waits for a script', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Short');
+    const props: OctoFunctionProps = { name: 'provision', description: 'too short', memoryMb: 128, logRetention: RetentionDays.ONE_DAY, timeout: Duration.seconds(hostScriptWaitSeconds(60)) };
+    expect(() => new OctoFunction(stack, 'Short', props).bindHostRunner(['i-0123456789abcdef0'], 60)).toThrow(/longer than the function's timeout/);
+    expect(() => new OctoFunction(stack, 'Enough', { ...props, timeout: Duration.seconds(hostScriptWaitSeconds(60) + 1) }).bindHostRunner(['i-0123456789abcdef0'], 60)).not.toThrow();
+  });
+
   it.each([
     ['authorizer', 512, 10],
     ['signup', 1024, 20], // bcrypt is CPU-bound, and Lambda's CPU grows with memory
@@ -161,8 +211,8 @@ describe('functions', () => {
     ['provision', 512, 900],
     ['migrate-run', 512, 900],
     ['admin', 1024, 900],
-    ['log-ingest', 256, 30],
-    ['metadb-migrate', 256, 900],
+    ['log-ingest', 256, LOG_PIPELINE.ingestTimeoutSeconds],
+    ['metadb-migrate', 256, 840], // under the Provider framework's 15 minutes, so the framework can still answer FAILED
   ])('sizes %s at %i MB with a %i s timeout', (name, memory, timeout) => {
     expect(s.resources[functionId(s, name)]!.Properties).toMatchObject({ MemorySize: memory, Timeout: timeout });
   });
@@ -189,13 +239,16 @@ describe('functions', () => {
     }
   });
 
-  it('uses only environment variables declared in lambdas/shared/config.ts', () => {
-    const declared = new Set([...readFileSync(join(ROOT, 'lambdas/shared/config.ts'), 'utf8').matchAll(/^\s+(OCTODB_[A-Z0-9_]+):/gm)].map((m) => m[1]));
-    expect(declared.size).toBeGreaterThan(20);
-    for (const name of FUNCTIONS) {
-      const octo = Object.keys(envOf(name)).filter((k) => k.startsWith('OCTODB_'));
-      for (const key of octo) expect(declared, `${name}: ${key}`).toContain(key);
+  it('uses only environment variables declared in lambdas/shared/config.ts, besides Node and Powertools own', () => {
+    const declared = new Set<string>([...CONFIG_KEYS, ...Object.keys(PLATFORM_ENVIRONMENT)]);
+    expect(CONFIG_KEYS.length).toBeGreaterThan(20);
+    for (const [fid, fn] of ofType('AWS::Lambda::Function').filter(([fid]) => FUNCTIONS.some((n) => functionId(s, n) === fid))) {
+      for (const key of Object.keys(fn.Properties!.Environment?.Variables ?? {})) expect(declared, `${fid}: ${key}`).toContain(key);
     }
+    for (const key of Object.keys(PLATFORM_ENVIRONMENT)) expect(key.startsWith('OCTODB_'), key).toBe(false);
+    // The construct takes only config names: a typo in lib/ is a compile error (checked by tsc).
+    expectTypeOf<Parameters<OctoFunction['addEnvironment']>[0]>().toEqualTypeOf<ConfigKey>();
+    expectTypeOf<keyof NonNullable<OctoFunctionProps['environment']>>().toEqualTypeOf<ConfigKey>();
   });
 
   it('tells every function it runs on Lambda (read-only files: emails without Mailgun go to the log)', () => {
@@ -246,18 +299,19 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('allows lambda:InvokeFunction only from signup and verify on LF6, from M0 on M1, and from M1 on itself', () => {
+  it('allows lambda:InvokeFunction only from signup and verify on LF6, from M0 on M1, from M1 on itself, and from the custom-resource framework on the MetaDB deployment', () => {
     const m1Role = functionRoleId(s, 'migrate-run');
     const invokes = statementsWith('lambda:InvokeFunction');
     const grants = invokes
       .filter(({ role }) => role !== m1Role)
-      .map(({ role, x }) => `${role} → ${refsIn(x.Resource).join(',')}`)
+      .map(({ role, x }) => `${role} → ${[...new Set(refsIn(x.Resource))].join(',')}`)
       .sort();
     expect(grants).toEqual(
       [
         `${functionRoleId(s, 'signup')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'verify')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'migrate-submit')} → ${functionId(s, 'migrate-run')}`,
+        `${framework().roleId} → ${functionId(s, 'metadb-migrate')}`,
       ].sort(),
     );
     // M1 continues cascades and sweeps in fresh invocations of itself, named explicitly.
@@ -451,10 +505,28 @@ describe('network and data stores', () => {
 
   it('deploys MetaDB through the custom resource once the host and its DNS record exist', () => {
     const [[, cr]] = ofType('Custom::OctoDbMetaDb') as [[string, any]];
-    expect(refsIn(cr.Properties.ServiceToken)).toEqual([functionId(s, 'metadb-migrate')]);
+    // CloudFormation talks to CDK's Provider framework, which invokes the MetaDB deployment (its onEvent handler).
+    const fw = framework();
+    expect(refsIn(cr.Properties.ServiceToken)).toEqual([fw.id]);
+    expect(refsIn(fw.properties.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN)).toEqual([functionId(s, 'metadb-migrate')]);
+    expect(fw.properties.Timeout).toBe(900);
     expect(cr.Properties).toMatchObject({ HostId: 'mysql-1', InstanceId: { Ref: id(s.stack.host.instance) }, Endpoint: 'mysql.octodb.internal' });
+    expect(cr.Properties.HostId).toMatch(OPAQUE_ID); // the host id shape MetaDB and log records take
     expect(cr.Properties.SchemaHash).toMatch(/^[0-9a-f]{16}$/);
     expect(cr.DependsOn).toContain(s.stack.getLogicalId(s.stack.host.record.node.defaultChild as never));
+  });
+
+  it('lets the custom-resource framework write its own logs and invoke the MetaDB deployment, nothing else, outside the VPC', () => {
+    const fw = framework();
+    expect(fw.properties.VpcConfig).toBeUndefined();
+    const logGroup = refsIn(fw.properties.LoggingConfig.LogGroup);
+    expect(s.resources[logGroup[0]!]!.Properties!.RetentionInDays).toBe(30);
+    const migrator = functionId(s, 'metadb-migrate');
+    const granted = roles[fw.roleId]!.map((x) => `${actionsOf(x).join(',')} → ${[...new Set(refsIn(x.Resource))].join(',')}`).sort();
+    expect(granted).toEqual([`lambda:GetFunction → ${migrator}`, `lambda:InvokeFunction → ${migrator}`, `logs:CreateLogStream,logs:PutLogEvents → ${logGroup[0]}`]);
+    expect(s.resources[fw.roleId]!.Properties!.ManagedPolicyArns).toBeUndefined();
+    // The deployment's own role is unchanged by the framework: SSM to the host, its two secrets, no invoke.
+    expect(roles[functionRoleId(s, 'metadb-migrate')]!.flatMap(actionsOf).filter((a) => a.startsWith('lambda:'))).toEqual([]);
   });
 
   it('switches the functions on the octodb_api login only after the custom resource has created that account', () => {
@@ -474,25 +546,27 @@ describe('network and data stores', () => {
     expect(p).toMatchObject({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, Port: 6380, SecurityGroupIds: [{ 'Fn::GetAtt': [id(s.stack.network.redisSg), 'GroupId'] }] });
   });
 
-  it('feeds logs SQS → L1 (partial batch failures) → log_table, with a 3-receive dead-letter queue', () => {
+  it('feeds logs SQS → L1 (partial batch failures) → log_table, with the pipeline’s dead-letter queue and key layout', () => {
     const log = s.stack.logging;
-    s.template.hasResourceProperties('AWS::SQS::Queue', {
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id(log.deadLetters), 'Arn'] }, maxReceiveCount: 3 },
+    expect(s.resources[id(log.queue)]!.Properties).toMatchObject({
+      VisibilityTimeout: LOG_PIPELINE.visibilityTimeoutSeconds,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id(log.deadLetters), 'Arn'] }, maxReceiveCount: LOG_PIPELINE.maxReceiveCount },
     });
+    // AWS's guidance for an SQS event source: a visibility timeout of at least 6 × the function's timeout.
+    expect(LOG_PIPELINE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * s.resources[functionId(s, 'log-ingest')]!.Properties!.Timeout);
     s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: functionId(s, 'log-ingest') },
       EventSourceArn: { 'Fn::GetAtt': [id(log.queue), 'Arn'] },
+      BatchSize: LOG_PIPELINE.batchSize,
+      MaximumBatchingWindowInSeconds: LOG_PIPELINE.maxBatchingWindowSeconds,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
-    expect(s.resources[id(log.table)]!.Properties).toMatchObject({
-      KeySchema: [
-        { AttributeName: 'tenant_id', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'tenant_id', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
+    const table = s.resources[id(log.table)]!.Properties!;
+    expect(table.KeySchema).toEqual(LOG_TABLE_KEY_SCHEMA.KeySchema);
+    expect(table.AttributeDefinitions).toEqual(LOG_TABLE_KEY_SCHEMA.AttributeDefinitions);
+    expect(table.GlobalSecondaryIndexes).toBeUndefined();
+    expect(table.TimeToLiveSpecification).toBeUndefined();
+    expect(table).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },

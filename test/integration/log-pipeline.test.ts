@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { ingestLogRecord } from '#core/logs';
 import { getQueryStats } from '#core/dashboard';
 import { STATS_PREFIX, statsReadPlan } from '#core/query-stats';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
+import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 import { startTestOctoDb } from '../support/octodb.ts';
 
@@ -498,5 +499,15 @@ describe('npm start', () => {
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
+  });
+});
+
+describe('createLogTableIfMissing', () => {
+  it('creates the key layout the CDK stack deploys (lambdas/shared/log-table.ts), no index and no TTL', async () => {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+    expect(Table?.KeySchema).toEqual(LOG_TABLE_KEY_SCHEMA.KeySchema);
+    expect(Table?.AttributeDefinitions).toEqual(LOG_TABLE_KEY_SCHEMA.AttributeDefinitions);
+    expect(Table?.GlobalSecondaryIndexes).toBeUndefined();
+    expect(Table?.LocalSecondaryIndexes).toBeUndefined();
   });
 });

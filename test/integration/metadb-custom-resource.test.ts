@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +6,10 @@ import { parseMysqlUrl } from '#shared/config';
 import { MYSQL_URL } from '../support/octodb.ts';
 
 /**
- * The MetaDB custom resource handler (lambdas/metadb-migrate) against real MariaDB and Skeema:
- * the host runner comes from config, so `bash` here stands in for SSM on the EC2 host. CloudFormation
- * is a local HTTP server receiving the response PUT.
+ * The MetaDB custom resource's onEvent handler (lambdas/metadb-migrate) against real MariaDB and
+ * Skeema: the host runner comes from config, so `bash` here stands in for SSM on the EC2 host.
+ * CDK's Provider framework answers CloudFormation with what the handler returns (SUCCESS with its
+ * PhysicalResourceId) or throws (FAILED with the error's message as the reason).
  */
 const metaDb = `octodb_cr_${randomBytes(6).toString('hex')}`;
 const base = new URL(MYSQL_URL);
@@ -19,11 +18,8 @@ base.pathname = `/${metaDb}`;
 const apiUser = `octodb_api_${randomBytes(4).toString('hex')}`;
 const apiUrl = (password: string) => `mysql://${apiUser}:${password}@${base.hostname}:${base.port || 3306}`;
 
-let server: Server;
-let responseUrl: string;
-const responses: Record<string, any>[] = [];
 let admin: Connection;
-let handler: (event: CloudFormationCustomResourceEvent, context: Context) => Promise<void>;
+let handler: (event: CloudFormationCustomResourceEvent, context: Context) => Promise<{ PhysicalResourceId: string }>;
 
 beforeAll(async () => {
   // The handler reads its configuration from the environment at each invocation, as on Lambda.
@@ -31,16 +27,6 @@ beforeAll(async () => {
   process.env.OCTODB_HOST_RUNNER = 'bash';
   process.env.OCTODB_MYSQL_API_URL = apiUrl('first-password');
   delete process.env.OCTODB_MYSQL_SECRET_ARN;
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      responses.push({ method: req.method, url: req.url, ...JSON.parse(body) });
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  responseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cfn-response`;
   const login = parseMysqlUrl(MYSQL_URL);
   admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
   ({ handler } = await import('../../lambdas/metadb-migrate/handler.ts'));
@@ -50,30 +36,28 @@ afterAll(async () => {
   await admin?.query(`DROP DATABASE IF EXISTS \`${metaDb}\``);
   await admin?.query("DROP USER IF EXISTS ?@'%'", [apiUser]);
   await admin?.end();
-  await new Promise((r) => server?.close(r));
 });
 
-const context = { getRemainingTimeInMillis: () => 120_000 } as Context;
+const context = { getRemainingTimeInMillis: () => 840_000 } as Context;
+/** The event as the Provider framework hands it on: its own response URL, not CloudFormation's. */
 function event(requestType: 'Create' | 'Update' | 'Delete', props: Record<string, unknown>): CloudFormationCustomResourceEvent {
   return {
     RequestType: requestType,
-    ResponseURL: responseUrl,
+    ResponseURL: '...',
     StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/OctoDb/abc',
     RequestId: randomBytes(8).toString('hex'),
     LogicalResourceId: 'MetaDbDeploymentMetaDb',
     ResourceType: 'Custom::OctoDbMetaDb',
-    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:migrator',
-    PhysicalResourceId: 'metadb-mysql-1',
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider-framework-onEvent',
+    ...(requestType === 'Create' ? {} : { PhysicalResourceId: 'metadb-mysql-1' }),
     ResourceProperties: { ServiceToken: 'x', ...props },
   } as CloudFormationCustomResourceEvent;
 }
-const lastResponse = () => responses.at(-1)!;
 const hostProps = { HostId: 'mysql-1', InstanceId: 'i-0123456789abcdef0', Endpoint: 'mysql.octodb.internal', Port: '3306' };
 
 describe('MetaDB custom resource', () => {
   it('pushes schemas/meta, registers the host and answers SUCCESS', async () => {
-    await handler(event('Create', hostProps), context);
-    expect(lastResponse()).toMatchObject({ method: 'PUT', url: '/cfn-response', Status: 'SUCCESS', PhysicalResourceId: 'metadb-mysql-1', LogicalResourceId: 'MetaDbDeploymentMetaDb' });
+    await expect(handler(event('Create', hostProps), context)).resolves.toEqual({ PhysicalResourceId: 'metadb-mysql-1' });
     const [tables] = await admin.query<RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1', [metaDb]);
     expect(tables.map((r) => r.t)).toEqual(expect.arrayContaining(['hosts', 'issued_tokens', 'tenant_databases', 'tenants']));
     const [hosts] = await admin.query<RowDataPacket[]>(`SELECT host_id, instance_id, endpoint, port, active FROM \`${metaDb}\`.hosts`);
@@ -97,22 +81,19 @@ describe('MetaDB custom resource', () => {
 
   it('keeps the API password in step with its secret on update', async () => {
     process.env.OCTODB_MYSQL_API_URL = apiUrl('second-password');
-    await handler(event('Update', hostProps), context);
-    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS' });
+    await expect(handler(event('Update', hostProps), context)).resolves.toEqual({ PhysicalResourceId: 'metadb-mysql-1' });
     const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'second-password' });
     await api.end();
   });
 
   it('is idempotent on update: the push finds nothing to change and the host row is updated in place', async () => {
-    await handler(event('Update', { ...hostProps, InstanceId: 'i-0fedcba9876543210' }), context);
-    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'metadb-mysql-1' });
+    await expect(handler(event('Update', { ...hostProps, InstanceId: 'i-0fedcba9876543210' }), context)).resolves.toEqual({ PhysicalResourceId: 'metadb-mysql-1' });
     const [hosts] = await admin.query<RowDataPacket[]>(`SELECT instance_id FROM \`${metaDb}\`.hosts`);
     expect(hosts.map((r) => r.instance_id)).toEqual(['i-0fedcba9876543210']);
   });
 
   it('leaves MetaDB in place on delete and still answers SUCCESS', async () => {
-    await handler(event('Delete', hostProps), context);
-    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'metadb-mysql-1' });
+    await expect(handler(event('Delete', hostProps), context)).resolves.toEqual({ PhysicalResourceId: 'metadb-mysql-1' });
     const [rows] = await admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?', [metaDb]);
     expect(Number(rows[0]!.n)).toBe(1);
   });
@@ -123,11 +104,9 @@ describe('MetaDB custom resource', () => {
     ['an endpoint with shell characters', { ...hostProps, Endpoint: 'db$(reboot)' }, /Endpoint/],
     ['a port out of range', { ...hostProps, Port: '70000' }, /Port/],
   ])('answers FAILED at once for %s, touching nothing', async (_what, props, reason) => {
-    const before = responses.length;
-    await handler(event('Create', props), context);
-    expect(responses.length).toBe(before + 1);
-    expect(lastResponse().Status).toBe('FAILED');
-    expect(lastResponse().Reason).toMatch(reason);
+    const started = Date.now();
+    await expect(handler(event('Create', props), context)).rejects.toThrow(reason);
+    expect(Date.now() - started).toBeLessThan(5000); // refused before any push, not after the push's tries
     const [hosts] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${metaDb}\`.hosts`);
     expect(Number(hosts[0]!.n)).toBe(1);
   });

@@ -8,7 +8,10 @@ import { BashHostRunner } from '#adapters/bash-host-runner';
 import { provisionRoot } from '#adapters/roots';
 import { provisionDatabase } from '#core/provisioning';
 import { databaseName, databaseUser } from '#core/ids';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as provisionHandler } from '../../lambdas/provision/handler.ts';
+import { handler as signupHandler } from '../../lambdas/signup/handler.ts';
+import { printedBy } from '../support/logged.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 
 // Templates of this suite's own: the default one plus a `broken` one whose push fails.
@@ -75,6 +78,27 @@ describe('signup → provisioning → token → authorizer', () => {
     expect(query).toMatchObject({ status: 200, body: { rowsAffected: 1, data: [{ n: '0' }] } }); // BIGINT as a string
     const migrate = await octo.post('/migrate', { sql: 'CREATE TABLE items (id int NOT NULL, PRIMARY KEY (id));' }, token);
     expect(migrate).toMatchObject({ status: 202, body: { jobs: [{ table: 'items' }] } });
+  });
+
+  it('logs the provisioning under the correlation id of the signup request that started it', async () => {
+    // The signup as the gateway hands it over, with a request id this test knows.
+    const signup = {
+      body: JSON.stringify({ name: 'Traced Tenant', email: uniqueEmail(), password: 'pw-traced-0123' }),
+      headers: {},
+      isBase64Encoded: false,
+      requestContext: { requestId: 'signup-trace-1', identity: { sourceIp: '127.0.0.1' } },
+    } as unknown as APIGatewayProxyEvent;
+    let dbId = '';
+    const lines = await printedBy(async () => {
+      const answer = await signupHandler(signup);
+      expect(answer.statusCode).toBe(202);
+      dbId = (JSON.parse(answer.body) as { db_id: string }).db_id;
+      expect(await octo.waitForDatabase(dbId)).toMatchObject({ status: 'ready' });
+      await octo.invoker.idle();
+    });
+    const provisioning = lines.filter((l) => l.db_id === dbId);
+    expect(provisioning).toEqual([expect.objectContaining({ message: 'provisioning finished', correlation_id: 'signup-trace-1' })]);
+    expect(provisioning[0]!.request_id).not.toBe('signup-trace-1'); // the provisioning function's own
   });
 
   it('never returns the password hash and stores only a bcrypt hash', async () => {

@@ -1,7 +1,10 @@
+import type { Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway } from '#adapters/local-gateway';
+import { createGateway, routesOf } from '#adapters/local-gateway';
+import { type HttpEdge, httpHandler } from '#shared/http';
+import { type ApiFunction, ROUTES } from '#shared/http-api';
 
 const ARN = 'arn:aws:execute-api:local:000000000000:octodb/local';
 const policies: Record<string, APIGatewayAuthorizerResult['policyDocument']['Statement']> = {
@@ -19,21 +22,34 @@ let url: string;
 let seen: APIGatewayProxyEvent | undefined;
 /** The event the last routed request handed its handler. */
 const last = (): APIGatewayProxyEvent | undefined => seen;
+const authorizer = async ({ authorizationToken }: { authorizationToken: string }): Promise<APIGatewayAuthorizerResult> => {
+  const name = authorizationToken.replace('Bearer ', '');
+  if (!policies[name]) throw new Error('Unauthorized');
+  return { principalId: 'p', policyDocument: { Version: '2012-10-17', Statement: policies[name]! }, context: { tenant_id: 't', is_admin: false } };
+};
+/** A handler that answers what no Lambda proxy integration may (API Gateway's "malformed Lambda proxy response"). */
+const answering = (result: unknown) => async () => result as APIGatewayProxyResult;
 const server = createGateway({
-  maxBodyBytes: 1024,
-  authorizer: async ({ authorizationToken }) => {
-    const name = authorizationToken.replace('Bearer ', '');
-    if (!policies[name]) throw new Error('Unauthorized');
-    return { principalId: 'p', policyDocument: { Version: '2012-10-17', Statement: policies[name]! }, context: { tenant_id: 't', is_admin: false } };
-  },
+  edge: { corsOrigins: [], maxBodyBytes: 1024 },
+  authorizer,
   routes: [
     { method: 'POST', path: '/guarded', guarded: true, handler: async (e) => ((seen = e), { statusCode: 200, body: '{}' }) },
     { method: 'POST', path: '/open', guarded: false, handler: async (e) => ((seen = e), { statusCode: 200, body: '{}' }) },
+    { method: 'POST', path: '/throws', guarded: false, handler: async () => Promise.reject(new Error('socket hang up at 10.0.3.7')) },
+    { method: 'POST', path: '/no-result', guarded: false, handler: answering(undefined) },
+    { method: 'POST', path: '/object-body', guarded: false, handler: answering({ statusCode: 200, body: { rows: [] } }) },
+    { method: 'POST', path: '/no-status', guarded: false, handler: answering({ body: '{}' }) },
+    { method: 'POST', path: '/object-header', guarded: false, handler: answering({ statusCode: 200, headers: { 'x-a': { b: 1 } }, body: '{}' }) },
   ],
 });
+
+/** Where a gateway listens, once it does. */
+const listen = async (gateway: Server): Promise<string> => {
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+};
 beforeAll(async () => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = await listen(server);
 });
 afterAll(() => new Promise((r) => server.close(r)));
 
@@ -59,7 +75,7 @@ describe('local gateway', () => {
     ['an Allow and a matching Deny', 'denied', 403],
     ['a resource whose dot is literal, not a pattern', 'regexInResource', 403],
     ['an authorizer that says Unauthorized', 'nobody', 401],
-  ])('answers %s with %i', async (_label, policy, status) => {
+  ])('answers %s (policy %s) with %i', async (_label, policy, status) => {
     expect(await post('/guarded', policy)).toBe(status);
   });
 
@@ -89,5 +105,127 @@ describe('local gateway', () => {
 
   it('routes an absolute-form request target by its path', async () => {
     expect(await rawStatusLine('http://127.0.0.1/open')).toBe('HTTP/1.1 200 OK');
+  });
+});
+
+const APP = 'https://app.example.com';
+const ADMIN = 'https://admin.example.com:8443';
+/** Headers that are HTTP's own (framing, connection), not the gateway's answer. */
+const TRANSPORT = ['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'];
+const answerHeaders = (res: Response) => Object.fromEntries([...res.headers].filter(([name]) => !TRANSPORT.includes(name)));
+const corsHeadersOf = (res: Response) => Object.fromEntries([...res.headers].filter(([name]) => name.startsWith('access-control-') || name === 'vary'));
+
+describe('local gateway: failing handlers, as a Lambda proxy integration', () => {
+  it.each(['/throws', '/no-result', '/object-body', '/no-status', '/object-header'])(
+    'answers %s with API Gateway’s 502 and its body',
+    async (path) => {
+      const res = await fetch(`${url}${path}`, { method: 'POST', body: '{}' });
+      expect(res.status).toBe(502);
+      expect(await res.json()).toEqual({ message: 'Internal server error' });
+      expect(corsHeadersOf(res)).toEqual({}); // no origins configured: no CORS header
+    },
+  );
+
+  it('still serves the next request', async () => {
+    expect(await post('/open')).toBe(200);
+  });
+});
+
+describe('local gateway: CORS off', () => {
+  it('answers no preflight (API Gateway has no OPTIONS method then) and adds no CORS header to its own answers', async () => {
+    for (const [method, path, status] of [['OPTIONS', '/open', 403], ['POST', '/missing', 403], ['POST', '/guarded', 401]] as const) {
+      const res = await fetch(`${url}${path}`, { method, headers: { origin: APP } });
+      expect(res.status, `${method} ${path}`).toBe(status);
+      expect(corsHeadersOf(res), `${method} ${path}`).toEqual({});
+    }
+  });
+});
+
+describe('local gateway serving the API’s route table, CORS on', () => {
+  const edge: HttpEdge = { corsOrigins: [APP, ADMIN], maxBodyBytes: 64 };
+  let calls: ApiFunction[] = [];
+  /** Each function's handler answers its own id, so a test sees which one a request reached. */
+  const echo = (fn: ApiFunction) => async (): Promise<APIGatewayProxyResult> => (calls.push(fn), { statusCode: 200, body: JSON.stringify({ fn }) });
+  const handlers = Object.fromEntries(ROUTES.map((r) => [r.fn, echo(r.fn)])) as Record<ApiFunction, ReturnType<typeof echo>>;
+  const table = createGateway({ edge, authorizer, routes: routesOf(handlers) });
+  let base: string;
+  beforeAll(async () => {
+    base = await listen(table);
+  });
+  afterAll(() => new Promise((r) => table.close(r)));
+
+  it('serves exactly the table’s routes, each with its function, the guarded ones behind the authorizer', async () => {
+    for (const route of ROUTES) {
+      const unauthenticated = await fetch(`${base}${route.path}`, { method: route.method, body: '{}' });
+      expect(unauthenticated.status, route.path).toBe(route.guarded ? 401 : 200);
+      const res = await fetch(`${base}${route.path}`, { method: route.method, body: '{}', headers: { authorization: 'Bearer wildcard' } });
+      expect(await res.json(), route.path).toEqual({ fn: route.fn });
+    }
+    calls = [];
+    const others = ['GET', 'PUT', 'PATCH', 'DELETE'].flatMap((method) => [...ROUTES.map((r) => r.path), '/', '/signup/x'].map((path) => [method, path]));
+    for (const [method, path] of [...others, ['POST', '/'], ['POST', '/migrate-submit'], ['OPTIONS', '/'], ['OPTIONS', '/nowhere']]) {
+      const res = await fetch(`${base}${path}`, { method, headers: { authorization: 'Bearer wildcard' } });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(await res.json()).toEqual({ message: 'Missing Authentication Token' });
+    }
+    expect(calls).toEqual([]);
+  });
+
+  it.each([
+    ['the first allowed origin', APP, APP],
+    ['another allowed origin', ADMIN, ADMIN],
+    ['an origin not allowed (API Gateway’s mock names the first)', 'https://evil.example.net', APP],
+  ])('answers a preflight on every route from %s without the authorizer or the handler', async (_what, origin, allowed) => {
+    calls = [];
+    for (const route of ROUTES) {
+      const res = await fetch(`${base}${route.path}`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
+      expect(res.status, route.path).toBe(204);
+      expect(corsHeadersOf(res), route.path).toEqual({
+        'access-control-allow-origin': allowed,
+        'access-control-allow-headers': 'Content-Type,Authorization',
+        'access-control-allow-methods': 'POST,OPTIONS',
+        vary: 'Origin',
+      });
+    }
+    expect(calls).toEqual([]);
+  });
+
+  it('puts the first origin on its own answers (401, 403, 502), as API Gateway’s gateway responses do', async () => {
+    const failing = createGateway({ edge, authorizer, routes: [{ method: 'POST', path: '/throws', guarded: false, handler: async () => Promise.reject(new Error('x')) }] });
+    const failingUrl = await listen(failing);
+    try {
+      for (const [target, status] of [[`${base}/query`, 401], [`${base}/nowhere`, 403], [`${failingUrl}/throws`, 502]] as const) {
+        const res = await fetch(target, { method: 'POST', body: '{}', headers: { origin: ADMIN } });
+        expect(res.status, target).toBe(status);
+        expect(corsHeadersOf(res), target).toEqual({ 'access-control-allow-origin': APP, vary: 'Origin' });
+      }
+    } finally {
+      await new Promise((r) => failing.close(r));
+    }
+  });
+
+  it.each([
+    ['an allowed origin', ADMIN],
+    ['an origin not allowed', 'https://evil.example.net'],
+    ['no origin', undefined],
+  ])('refuses a body over the cap from %s with exactly the answer the handlers give', async (_what, origin) => {
+    calls = [];
+    const body = 'x'.repeat(edge.maxBodyBytes + 1);
+    const headers: Record<string, string> = origin ? { origin } : {};
+    const res = await fetch(`${base}/signup`, { method: 'POST', body, headers });
+    const fromHandler = await httpHandler(async () => ({ statusCode: 200, body: '{}' }), edge)({
+      headers,
+      body,
+      isBase64Encoded: false,
+      requestContext: { requestId: 'r-1' },
+    } as unknown as APIGatewayProxyEvent);
+    expect(fromHandler.statusCode).toBe(413);
+    expect(res.status).toBe(fromHandler.statusCode);
+    expect(answerHeaders(res)).toEqual(fromHandler.headers);
+    expect(await res.text()).toBe(fromHandler.body);
+    expect(calls).toEqual([]);
   });
 });

@@ -13,9 +13,11 @@ describe('mapMysqlError: driver codes become the typed errors core checks', () =
     ['a lost connection', { code: 'PROTOCOL_CONNECTION_LOST' }, TransientError],
     ['a refused connection', { code: 'ECONNREFUSED' }, TransientError],
   ])('%s', (_label, fields, type) => {
-    const mapped = mapMysqlError(driver({ message: 'it failed', ...fields }));
+    const error = driver({ message: 'it failed', ...fields });
+    const mapped = mapMysqlError(error);
     expect(mapped).toBeInstanceOf(type);
     expect((mapped as Error).message).toBe('it failed');
+    expect((mapped as Error).cause).toBe(error); // the log of a 5xx shows the driver's error under it
   });
 
   it.each([

@@ -4,24 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { notifierFor } from '#adapters/wiring';
 import { loadConfig } from '#shared/config';
-import { logger } from '#shared/logger';
-
-/** Captures what the real structured logger prints while `run` runs. */
-async function printedBy(run: () => Promise<void>): Promise<Record<string, unknown>[]> {
-  const lines: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  logger.setLogLevel('INFO');
-  try {
-    await run();
-  } finally {
-    logger.setLogLevel('SILENT');
-    write.mockRestore();
-  }
-  return lines.flatMap((l) => l.split('\n')).filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+import { printedBy } from '../support/logged.ts';
 
 describe('email without Mailgun', () => {
   const outbox = () => join(mkdtempSync(join(tmpdir(), 'outbox-')), 'outbox.jsonl');

@@ -1,0 +1,42 @@
+import { PayloadTooLargeError } from '#core/errors';
+
+/**
+ * The HTTP API, declared once for both runtimes: lib/api.ts builds API Gateway from it and the
+ * local gateway serves it. A route names its function by id; the CDK stack and bin/local.ts each
+ * map the ids to what runs them there (a Lambda function, a handler module).
+ */
+export interface ApiRoute {
+  method: 'POST';
+  path: `/${string}`;
+  fn: string;
+  /** Behind the LF0 authorizer. */
+  guarded: boolean;
+}
+
+export const ROUTES = [
+  { method: 'POST', path: '/signup', fn: 'signup', guarded: false },
+  { method: 'POST', path: '/token', fn: 'token', guarded: false },
+  { method: 'POST', path: '/verify', fn: 'verify', guarded: false },
+  { method: 'POST', path: '/dashboard', fn: 'dashboard', guarded: true },
+  { method: 'POST', path: '/query', fn: 'query', guarded: true },
+  { method: 'POST', path: '/migrate', fn: 'migrate-submit', guarded: true },
+] as const satisfies readonly ApiRoute[];
+
+/** The functions behind the routes. */
+export type ApiFunction = (typeof ROUTES)[number]['fn'];
+
+/** What a CORS preflight (OPTIONS on a route, answered only when origins are configured) allows. */
+export const CORS_PREFLIGHT = {
+  allowHeaders: ['Content-Type', 'Authorization'],
+  allowMethods: [...new Set(ROUTES.map((route) => route.method)), 'OPTIONS'],
+};
+
+/** CORS headers of the answers the gateway gives itself (its 4xx/5xx, WAF's blocks): static, so the first origin. */
+export function gatewayCorsHeaders(origins: readonly string[]): Record<string, string> {
+  return origins.length > 0 ? { 'Access-Control-Allow-Origin': origins[0]!, Vary: 'Origin' } : {};
+}
+
+/** A body over the cap: every handler, the local gateway and WAF's block answer with this error's status and body. */
+export function bodyTooLarge(maxBodyBytes: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`Request body must be at most ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes });
+}

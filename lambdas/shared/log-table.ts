@@ -1,0 +1,27 @@
+/**
+ * The log table's key layout, defined once for the CDK table (lib/logging.ts) and the adapter
+ * that reads, writes and, locally, creates it (lambdas/adapters/dynamo-log-store.ts). One
+ * partition per tenant; the sort key orders a tenant's items by kind and time (its values are the
+ * core's: sortKey in core/logs.ts, bucketKey in core/query-stats.ts). Both keys are strings. No
+ * secondary index and no TTL attribute: every item is read through its tenant's partition and kept.
+ */
+export const LOG_TABLE_PARTITION_KEY = 'tenant_id';
+export const LOG_TABLE_SORT_KEY = 'sk';
+
+/** An item's key, by the attribute names above. */
+export type LogTableKey = Record<typeof LOG_TABLE_PARTITION_KEY | typeof LOG_TABLE_SORT_KEY, string>;
+
+/**
+ * The key schema as DynamoDB's CreateTable takes it and as CloudFormation's AWS::DynamoDB::Table
+ * holds it (the same shape in both).
+ */
+export const LOG_TABLE_KEY_SCHEMA = {
+  AttributeDefinitions: [
+    { AttributeName: LOG_TABLE_PARTITION_KEY, AttributeType: 'S' },
+    { AttributeName: LOG_TABLE_SORT_KEY, AttributeType: 'S' },
+  ],
+  KeySchema: [
+    { AttributeName: LOG_TABLE_PARTITION_KEY, KeyType: 'HASH' },
+    { AttributeName: LOG_TABLE_SORT_KEY, KeyType: 'RANGE' },
+  ],
+} as const;
