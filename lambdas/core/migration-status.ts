@@ -59,10 +59,12 @@ export async function getMigrationStatus(
   }
   const batch = await deps.migrations.getBatch(input.batch_id!);
   if (!batch || !(await mayRead(batch.batchId, batch.dbId, caller, deps))) throw notFound;
-  const counts = await deps.migrations.countJobs(batch.batchId);
-  const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
-  const limit = Math.min(input.limit ?? MAX_JOBS, MAX_JOBS);
-  const jobs = (await deps.migrations.listJobs(batch.batchId)).slice(0, limit);
+  // Counts from the same read as the jobs listed: two reads could straddle a job's finish and disagree.
+  const all = await deps.migrations.listJobs(batch.batchId);
+  const counts: Partial<Record<JobState, number>> = {};
+  for (const job of all) counts[job.state] = (counts[job.state] ?? 0) + 1;
+  const total = all.length;
+  const jobs = all.slice(0, Math.min(input.limit ?? MAX_JOBS, MAX_JOBS));
   return {
     batch_id: batch.batchId,
     kind: batch.kind,
