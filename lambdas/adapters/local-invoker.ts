@@ -1,4 +1,5 @@
 import type { AsyncFunction, Invoker } from '#core/ports';
+import { retry } from '#core/retry';
 import { correlated } from '#shared/logger';
 
 export type AsyncHandler = (payload: Record<string, unknown>) => Promise<unknown>;
@@ -33,15 +34,11 @@ export class LocalInvoker implements Invoker {
 
   private async runWithRetries(fn: AsyncFunction, handler: AsyncHandler, payload: Record<string, unknown>): Promise<void> {
     await new Promise((r) => setImmediate(r));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await handler(payload);
-        return;
-      } catch (error) {
-        const delay = this.retryDelaysMs[attempt];
-        if (delay === undefined) return this.onGiveUp(fn, error);
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    const { value: failure } = await retry(() => handler(payload).then(() => undefined, (error: unknown) => ({ error })), {
+      retryIf: (failed) => failed !== undefined,
+      maxAttempts: this.retryDelaysMs.length + 1,
+      delayMs: (attempt) => this.retryDelaysMs[attempt - 1]!,
+    });
+    if (failure) this.onGiveUp(fn, failure.error);
   }
 }

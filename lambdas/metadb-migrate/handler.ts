@@ -9,7 +9,7 @@ import { FileTemplateSource } from '#adapters/file-template-source';
 import { Parts } from '#adapters/parts';
 import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
-import { logger } from '#shared/logger';
+import { invocationHandler, logger } from '#shared/logger';
 
 /** schemas/meta is bundled next to this file as meta/ (lib/metadb-deployment.ts); run from source, the repository's. */
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +26,10 @@ const PUSH_TRIES = { attempts: 6, delayMs: 20_000 };
  * framework answers CloudFormation SUCCESS or FAILED with the error's message. Delete leaves MetaDB
  * and the API account alone.
  */
-export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<{ PhysicalResourceId: string }> {
+export const handler = invocationHandler(onEvent);
+
+async function onEvent(event: CloudFormationCustomResourceEvent, context?: Context): Promise<{ PhysicalResourceId: string }> {
+  if (!context) throw new Error('the MetaDB deployment runs as a Lambda function, with its context');
   const props = event.ResourceProperties as Record<string, unknown>;
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
   const host = hostFrom(props);
