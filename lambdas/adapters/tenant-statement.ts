@@ -2,8 +2,9 @@ import type { Socket } from 'node:net';
 import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import type { PoolSlot } from './affinity-pool.ts';
+import { columnsOf } from './mysql-column-types.ts';
 import { ValidationError } from '#core/errors';
-import type { SqlParam, StatementResult, TenantLogin } from '#core/ports';
+import type { ResultColumn, SqlParam, StatementResult, TenantLogin } from '#core/ports';
 
 /**
  * One tenant statement on a pooled connection, and what stops it: the row and byte budgets, the
@@ -38,10 +39,9 @@ export function closeHard(conn: Connection): void {
 
 /** Column names mysql2 refuses to make object keys: it throws while parsing, killing the connection. */
 const UNSAFE_NAMES = new Set(['__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
-// mysql2 column types whose values come back (dateStrings) as 'YYYY-MM-DD' (DATE, NEWDATE) and
-// 'YYYY-MM-DD hh:mm:ss[.ffffff]' (TIMESTAMP, DATETIME, TIMESTAMP2, DATETIME2).
-const DATE_TYPES = new Set([10, 14]);
-const DATETIME_TYPES = new Set([7, 12, 17, 18]);
+// Column types whose values come back (dateStrings) as 'YYYY-MM-DD' and 'YYYY-MM-DD hh:mm:ss[.ffffff]'.
+const DATE_TYPES = new Set(['DATE']);
+const DATETIME_TYPES = new Set(['TIMESTAMP', 'DATETIME']);
 /** MySQL's zero dates ('0000-00-00', '2024-00-00', '2024-02-00') name no calendar day: null. */
 const ZERO_DATE = /^\d{4}-(00|\d\d-00)/;
 
@@ -76,6 +76,7 @@ export function runStatement(
   const { rowLimit, maxResultBytes, timeoutMs } = limits;
   return new Promise((resolve, reject) => {
     const rows: Record<string, unknown>[] = [];
+    let columns: ResultColumn[] = [];
     let convert: ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
     let header: ResultSetHeader | undefined;
     let bytes = 0;
@@ -93,7 +94,7 @@ export function runStatement(
       slot.dead = true;
       closeHard(slot.conn);
     };
-    const selected = (): StatementResult => ({ rows, truncated, affectedRows: rows.length, insertId: null });
+    const selected = (): StatementResult => ({ columns, rows, truncated, affectedRows: rows.length, insertId: null });
     const stopReading = () => {
       truncated = true;
       abandon();
@@ -116,7 +117,9 @@ export function runStatement(
           reject(new ValidationError(`Query failed: a result column may not be named ${unsafe.name} (rename it with AS)`, { code: 'UNSAFE_COLUMN_NAME' })),
         );
       }
-      convert = fields ? converterFor(fields) : undefined;
+      if (!fields) return;
+      columns = columnsOf(fields);
+      convert = converterFor(columns);
     });
     command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
       if (!convert) header = row as ResultSetHeader;
@@ -137,7 +140,7 @@ export function runStatement(
       settle(() => {
         if (!header) return resolve(selected());
         const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
-        resolve({ rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
+        resolve({ columns: [], rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
       }),
     );
   });
@@ -175,8 +178,8 @@ export async function stopOnServer(login: TenantLogin, threadId: number | null):
  * JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 in UTC (the session's time
  * zone); zero dates as null (BIGINT/DECIMAL arrive as strings).
  */
-function converterFor(fields: FieldPacket[]): (row: Record<string, unknown>) => Record<string, unknown> {
-  const named = (types: Set<number>) => new Set(fields.filter((f) => types.has(Number(f.columnType))).map((f) => f.name));
+function converterFor(columns: ResultColumn[]): (row: Record<string, unknown>) => Record<string, unknown> {
+  const named = (types: Set<string>) => new Set(columns.filter((c) => types.has(c.type)).map((c) => c.name));
   const dates = named(DATE_TYPES);
   const datetimes = named(DATETIME_TYPES);
   return (row) => {

@@ -298,8 +298,13 @@ export interface TenantLogin {
 
 export type SqlParam = string | number | boolean | null;
 
+/** A result column: its name and MySQL type name as `CREATE TABLE` spells it (`INT UNSIGNED`, `VARCHAR`, `JSON`). */
+export interface ResultColumn { name: string; type: string }
+
 /** What one statement produced, already JSON-safe (BIGINT/DECIMAL strings, ISO dates, base64 binary). */
 export interface StatementResult {
+  /** A SELECT's columns in its order, one per distinct name (even with no rows); empty for writes. */
+  columns: ResultColumn[];
   /** Rows of a SELECT (at most the row limit, their JSON at most the byte budget); empty for writes. */
   rows: Record<string, unknown>[];
   /** A SELECT had more rows than the row limit, or more than fit in the byte budget. */

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ConflictError, NotFoundError, OctoError, UnavailableError } from './errors.ts';
 import { databaseName, isDbId } from './ids.ts';
-import type { LogSink, MetaStore, QueryLogRecord, SqlParam, StatementJudge, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
+import type { LogSink, MetaStore, QueryLogRecord, ResultColumn, SqlParam, StatementJudge, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 import { checkParamCount, SqlRefusedError, type StatementType } from './sql-guard.ts';
 import { guardTenantStatement } from './statement-judging.ts';
@@ -16,6 +16,8 @@ export interface QueryInput {
 export interface QueryResult {
   message: string;
   rowsAffected: number;
+  /** SELECT: its columns, also when no row came back; writes: []. */
+  columns: ResultColumn[];
   data: Record<string, unknown>[];
   /** SELECT only: the rows were cut short, by the row limit or the byte budget. */
   truncated?: boolean;
@@ -49,7 +51,7 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
     const result = await deps.tenantSql.run(login, input.query, input.params);
     if (type !== 'SELECT' && result.affectedRows > 0) await deps.quotas.noteWrite(input.tenantId, input.dbId, login);
     await logQuery(deps.logs, input, type, started, result.affectedRows);
-    const response: QueryResult = { message: 'Query executed successfully', rowsAffected: result.affectedRows, data: result.rows };
+    const response: QueryResult = { message: 'Query executed successfully', rowsAffected: result.affectedRows, columns: result.columns, data: result.rows };
     if (type === 'SELECT') response.truncated = result.truncated;
     else if (result.insertId !== null) response.insertId = result.insertId;
     return response;

@@ -96,7 +96,7 @@ describe.skipIf(!serversUp)('a pooled connection passed from one tenant to the n
     expect((await query(b, 'SHOW WARNINGS')).status).toBe(403);
     expect((await query(b, 'SELECT @@warning_count AS n')).status).toBe(403);
     const res = await query(b, 'SELECT 1 AS one');
-    expect(Object.keys(res.body).sort()).toEqual(['data', 'message', 'rowsAffected', 'truncated']);
+    expect(Object.keys(res.body).sort()).toEqual(['columns', 'data', 'message', 'rowsAffected', 'truncated']);
   });
 
   it("keeps B's session variables OctoDB's, whatever A tried", async () => {

@@ -181,19 +181,20 @@ describe.skipIf(!serversUp)('happy paths', () => {
   it('runs INSERT, SELECT, UPDATE and DELETE with bound params', async () => {
     const ins = await query(a.token, { query: 'INSERT INTO customers (name, email) VALUES (?, ?)', params: ['Ada', 'ada@example.com'] });
     expect(ins.status).toBe(200);
-    expect(ins.body).toMatchObject({ message: 'Query executed successfully', rowsAffected: 1, data: [] });
+    expect(ins.body).toMatchObject({ message: 'Query executed successfully', rowsAffected: 1, columns: [], data: [] });
     const id = String(ins.body.insertId);
     expect(await rowsOf(`SELECT name, email FROM \`${a.db}\`.customers WHERE id = ?`, [id])).toEqual([{ name: 'Ada', email: 'ada@example.com' }]);
 
     const sel = await query(a.token, { query: 'SELECT id, name FROM customers WHERE email = ? AND id > ?', params: ['ada@example.com', 0] });
-    expect(sel.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, data: [{ id, name: 'Ada' }], truncated: false });
+    const columns = [{ name: 'id', type: 'BIGINT UNSIGNED' }, { name: 'name', type: 'VARCHAR' }];
+    expect(sel.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, columns, data: [{ id, name: 'Ada' }], truncated: false });
 
     const upd = await query(a.token, { query: 'UPDATE customers SET name = ? WHERE id = ?', params: ['Ada L.', Number(id)] });
-    expect(upd.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, data: [] });
+    expect(upd.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, columns: [], data: [] });
     expect(await rowsOf(`SELECT name FROM \`${a.db}\`.customers WHERE id = ?`, [id])).toEqual([{ name: 'Ada L.' }]);
 
     const del = await query(a.token, { query: 'DELETE FROM customers WHERE id = ?', params: [id] });
-    expect(del.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, data: [] });
+    expect(del.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, columns: [], data: [] });
     expect(await rowsOf(`SELECT id FROM \`${a.db}\`.customers WHERE id = ?`, [id])).toEqual([]);
   });
 
@@ -309,6 +310,60 @@ describe.skipIf(!serversUp)('JSON-safe values', () => {
   });
 });
 
+describe.skipIf(!serversUp)('result columns', () => {
+  // One column of each type, and the name /query gives it (the same on MySQL 8 and MariaDB).
+  const declared: [column: string, type: string][] = [
+    ['ti tinyint', 'TINYINT'], ['flag tinyint(1)', 'TINYINT'], ['si smallint', 'SMALLINT'], ['mi mediumint', 'MEDIUMINT'],
+    ['i int', 'INT'], ['iu int unsigned', 'INT UNSIGNED'], ['bi bigint', 'BIGINT'], ['biu bigint unsigned', 'BIGINT UNSIGNED'],
+    ['de decimal(10,2)', 'DECIMAL'], ['f float', 'FLOAT'], ['d double', 'DOUBLE'], ['bt bit(8)', 'BIT'], ['y year', 'YEAR'],
+    ['da date', 'DATE'], ['dt datetime(3)', 'DATETIME'], ['ts timestamp NULL', 'TIMESTAMP'], ['tm time', 'TIME'],
+    ['c char(3)', 'CHAR'], ['vc varchar(20)', 'VARCHAR'], ['bn binary(3)', 'BINARY'], ['vb varbinary(8)', 'VARBINARY'],
+    ['tt tinytext', 'TINYTEXT'], ['tx text', 'TEXT'], ['tl text CHARACTER SET latin1', 'TEXT'], ['mt mediumtext', 'MEDIUMTEXT'],
+    ['lt longtext', 'LONGTEXT'], ['tb tinyblob', 'TINYBLOB'], ['bl blob', 'BLOB'], ['mb mediumblob', 'MEDIUMBLOB'],
+    ['lb longblob', 'LONGBLOB'], ['j json', 'JSON'], ['e enum(\'a\',\'b\')', 'ENUM'], ['st set(\'x\',\'y\')', 'SET'],
+    ['g geometry', 'GEOMETRY'],
+  ];
+  const expected = declared.map(([column, type]) => ({ name: column.split(' ')[0]!, type }));
+  beforeAll(async () => {
+    await octo.admin.query(`CREATE TABLE \`${a.db}\`.every_type (${declared.map(([column]) => column).join(', ')})`);
+  });
+
+  it('gives every column its MySQL type, in the order selected, even for an empty result', async () => {
+    const empty = await query(a.token, { query: 'SELECT * FROM every_type' });
+    expect(empty.body).toEqual({ message: 'Query executed successfully', rowsAffected: 0, columns: expected, data: [], truncated: false });
+    await octo.admin.query(`INSERT INTO \`${a.db}\`.every_type (iu, biu, dt, j, e, st) VALUES (7, 18446744073709551615, '2024-02-29 13:14:15.678', '[1]', 'b', 'x,y')`);
+    const one = await query(a.token, { query: 'SELECT * FROM every_type' });
+    expect(one.body.columns).toEqual(expected);
+    // The values keep their JSON mapping; the row has a key for every column.
+    expect(Object.keys(one.body.data[0]!).sort()).toEqual(expected.map((c) => c.name).sort());
+    expect(one.body.data[0]).toMatchObject({ iu: 7, biu: '18446744073709551615', dt: '2024-02-29T13:14:15.678Z', j: [1], e: 'b', st: 'x,y', ti: null });
+    const reordered = await query(a.token, { query: 'SELECT vb, iu FROM every_type WHERE 0' });
+    expect(reordered.body.columns).toEqual([{ name: 'vb', type: 'VARBINARY' }, { name: 'iu', type: 'INT UNSIGNED' }]);
+  });
+
+  it('lists a name once, as the row holds it: the last value of that name, with its type', async () => {
+    const res = await query(a.token, { query: 'SELECT iu AS a, e AS a, biu AS `2`, dt AS b FROM every_type' });
+    expect(res.body.columns).toEqual([{ name: 'a', type: 'ENUM' }, { name: '2', type: 'BIGINT UNSIGNED' }, { name: 'b', type: 'DATETIME' }]);
+    expect(res.body.data).toEqual([{ a: 'b', 2: '18446744073709551615', b: '2024-02-29T13:14:15.678Z' }]);
+    // A name's value converts by the type of the column it came from, not by another of that name.
+    const shadowed = await query(a.token, { query: "SELECT dt AS a, '2024-01-02 03:04:05' AS a FROM every_type" });
+    expect(shadowed.body.data).toEqual([{ a: '2024-01-02 03:04:05' }]);
+  });
+
+  it('gives a write no columns', async () => {
+    for (const sql of ["INSERT INTO every_type (vc) VALUES ('w')", "UPDATE every_type SET vc = 'v' WHERE vc = 'w'", "DELETE FROM every_type WHERE vc = 'v'"]) {
+      const res = await query(a.token, { query: sql });
+      expect(res.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, columns: [], data: [] });
+    }
+  });
+
+  it('keeps the columns of a truncated result', async () => {
+    const res = await query(a.token, { query: "SELECT vb, REPEAT('x', 60000) AS pad FROM every_type" });
+    expect(res.body).toMatchObject({ rowsAffected: 0, data: [], truncated: true });
+    expect(res.body.columns).toEqual([{ name: 'vb', type: 'VARBINARY' }, { name: 'pad', type: expect.stringMatching(/TEXT$/) }]);
+  });
+});
+
 describe.skipIf(!serversUp)('limits', () => {
   beforeAll(async () => {
     await octo.admin.query(`CREATE TABLE \`${a.db}\`.numbers (n int NOT NULL PRIMARY KEY)`);
@@ -340,7 +395,10 @@ describe.skipIf(!serversUp)('limits', () => {
     const res = await query(a.token, {
       query: "WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000) SELECT REPEAT('x', 16000000) AS pad FROM r",
     });
-    expect(res).toEqual({ status: 200, body: { message: 'Query executed successfully', rowsAffected: 0, data: [], truncated: true } });
+    expect(res).toEqual({
+      status: 200,
+      body: { message: 'Query executed successfully', rowsAffected: 0, columns: [{ name: 'pad', type: expect.stringMatching(/TEXT$/) }], data: [], truncated: true },
+    });
     // The connection it stopped reading is gone; the next statement gets a sound one.
     expect((await query(a.token, { query: 'SELECT COUNT(*) AS n FROM numbers' })).body.data).toEqual([{ n: '300' }]);
   });

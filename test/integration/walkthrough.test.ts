@@ -59,7 +59,8 @@ describe.skipIf(!serversUp)('a tenant’s first session: signup → ready → to
     expect(insert.status).toBe(200);
     expect(insert.body.rowsAffected).toBe(1);
     const select = await octo.post('/query', { query: 'SELECT id, name FROM items' }, token);
-    expect(select.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, data: [{ id: 1, name: 'first' }], truncated: false });
+    const columns = [{ name: 'id', type: 'INT UNSIGNED' }, { name: 'name', type: 'VARCHAR' }];
+    expect(select.body).toEqual({ message: 'Query executed successfully', rowsAffected: 1, columns, data: [{ id: 1, name: 'first' }], truncated: false });
   });
 
   it('finds each of its queries in its query logs', async () => {
