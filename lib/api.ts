@@ -7,6 +7,8 @@ import {
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  type MethodResponse,
+  MockIntegration,
   ResponseType,
   RestApi,
   TokenAuthorizer,
@@ -15,7 +17,15 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { type ApiFunction, bodyTooLarge, CORS_PREFLIGHT, gatewayCorsHeaders, ROUTES } from '../lambdas/shared/http-api.ts';
+import {
+  type ApiFunction,
+  bodyTooLarge,
+  CORS_PREFLIGHT,
+  GATEWAY_ROUTES,
+  type GatewayAnswer,
+  gatewayCorsHeaders,
+  ROUTES,
+} from '../lambdas/shared/http-api.ts';
 
 export interface ApiProps {
   /** The function behind each route of the API's table (lambdas/shared/http-api.ts). */
@@ -40,8 +50,8 @@ export interface ApiProps {
  *
  * CORS, when configured, covers every answer: preflights (OPTIONS on each route), the handlers'
  * responses (lambdas/shared/http.ts, the caller's origin when listed), API Gateway's own 4xx/5xx
- * (authorizer denials, throttling, integration failures) and WAF's blocks. The last two are
- * static, so they name the first configured origin.
+ * (authorizer denials, throttling, integration failures), its own routes (GET /health) and WAF's
+ * blocks. The last three are static, so they name the first configured origin.
  */
 export class Api extends Construct {
   readonly api: RestApi;
@@ -116,7 +126,21 @@ export class Api extends Construct {
       }
     }
 
-    // Preflights on the routes only (none on the root, which serves nothing), as the local gateway answers them.
+    // Routes API Gateway answers itself: no function runs and no authorizer, so an anonymous caller costs almost nothing.
+    for (const route of GATEWAY_ROUTES) {
+      const { integration, methodResponse } = mockAnswer(route.answer, cors);
+      const method = this.api.root
+        .resourceForPath(route.path)
+        .addMethod(route.method, integration, { authorizationType: AuthorizationType.NONE, methodResponses: [methodResponse] });
+      for (const ruleId of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+        Validations.of(method).acknowledge({
+          id: ruleId,
+          reason: `${route.path} is for load balancers and the CLI, which hold no token: API Gateway answers it with a fixed body (no function runs) that names no version, host or count.`,
+        });
+      }
+    }
+
+    // Preflights on the functions' routes only (none on the root, which serves nothing), as the local gateway answers them.
     if (props.corsOrigins.length > 0) {
       for (const path of new Set(ROUTES.map((route) => route.path))) {
         this.api.root.resourceForPath(path).addCorsPreflight({ allowOrigins: props.corsOrigins, ...CORS_PREFLIGHT });
@@ -178,4 +202,27 @@ export class Api extends Construct {
   get url(): string {
     return this.api.url;
   }
+}
+
+/**
+ * A gateway route's fixed answer as a MOCK integration and its method response: the table's status,
+ * headers and body, plus (CORS on) the CORS headers of API Gateway's other own answers. All static:
+ * no template logic, and the body passes through its template unchanged.
+ */
+function mockAnswer(answer: GatewayAnswer, cors: Record<string, string>): { integration: MockIntegration; methodResponse: MethodResponse } {
+  const statusCode = String(answer.statusCode);
+  const headers = Object.entries({ ...answer.headers, ...cors }).map(([name, value]) => [`method.response.header.${name}`, value] as const);
+  return {
+    integration: new MockIntegration({
+      requestTemplates: { 'application/json': JSON.stringify({ statusCode: answer.statusCode }) },
+      integrationResponses: [
+        {
+          statusCode,
+          responseParameters: Object.fromEntries(headers.map(([param, value]) => [param, `'${value}'`])),
+          responseTemplates: { 'application/json': answer.body },
+        },
+      ],
+    }),
+    methodResponse: { statusCode, responseParameters: Object.fromEntries(headers.map(([param]) => [param, true])) },
+  };
 }

@@ -7,21 +7,33 @@ import type {
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
 import { type HttpEdge, tooLargeAnswer } from '#shared/http';
-import { type ApiFunction, CORS_PREFLIGHT, gatewayCorsHeaders, ROUTES } from '#shared/http-api';
+import { type ApiFunction, CORS_PREFLIGHT, GATEWAY_ROUTES, type GatewayAnswer, gatewayCorsHeaders, ROUTES } from '#shared/http-api';
 import { logger } from '#shared/logger';
 
 type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
-export interface Route {
+export type Route = FunctionRoute | AnsweredRoute;
+
+export interface FunctionRoute {
   method: string;
   path: string;
   guarded: boolean;
   handler: ProxyHandler;
 }
 
-/** The API's route table (#shared/http-api), each route served by the handler of its function. */
+/** A route the gateway answers itself, as API Gateway's MOCK integration does: no authorizer, no handler. */
+export interface AnsweredRoute {
+  method: string;
+  path: string;
+  answer: GatewayAnswer;
+}
+
+/** The API's route table (#shared/http-api), each route served by the handler of its function, or by the gateway. */
 export function routesOf(handlers: Record<ApiFunction, ProxyHandler>): Route[] {
-  return ROUTES.map(({ method, path, guarded, fn }) => ({ method, path, guarded, handler: handlers[fn] }));
+  return [
+    ...ROUTES.map(({ method, path, guarded, fn }) => ({ method, path, guarded, handler: handlers[fn] })),
+    ...GATEWAY_ROUTES.map(({ method, path, answer }) => ({ method, path, answer })),
+  ];
 }
 
 export interface GatewayOptions {
@@ -36,10 +48,10 @@ const METHOD_ARN = (method: string, path: string) => `arn:aws:execute-api:local:
 
 /**
  * The local stand-in for API Gateway (REST, Lambda proxy integration): it answers unknown routes,
- * CORS preflights, authorizer decisions and failed handlers the way API Gateway does (its own
- * answers carry the CORS headers of its gateway responses), refuses oversized bodies exactly as
- * the handlers do, and hands handlers the same v1 proxy events, with the authorizer's context
- * injected into requestContext.authorizer.
+ * its own routes (MOCK), CORS preflights, authorizer decisions and failed handlers the way API
+ * Gateway does (its own answers carry the CORS headers of its gateway responses), refuses
+ * oversized bodies exactly as the handlers do, and hands handlers the same v1 proxy events, with
+ * the authorizer's context injected into requestContext.authorizer.
  */
 export function createGateway(options: GatewayOptions): Server {
   return createServer((req, res) => {
@@ -57,10 +69,16 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Gateway
   const { edge } = options;
   const body = await readBody(req, edge.maxBodyBytes);
   if (body === undefined) return send(res, tooLargeAnswer(edge, req.headers.origin));
-  if (method === 'OPTIONS' && edge.corsOrigins.length > 0 && url && options.routes.some((r) => r.path === url.pathname)) {
+  // Preflights on the functions' routes only, as lib/api.ts adds them: a gateway route serves a
+  // plain GET, which browsers send cross-origin without one.
+  if (method === 'OPTIONS' && edge.corsOrigins.length > 0 && url && options.routes.some((r) => r.path === url.pathname && !('answer' in r))) {
     return send(res, preflight(edge.corsOrigins, req.headers.origin));
   }
   if (!route || !url) return send(res, gatewayError(403, 'Missing Authentication Token', edge));
+  if ('answer' in route) {
+    const { answer } = route;
+    return send(res, { ...answer, headers: { ...answer.headers, ...gatewayCorsHeaders(edge.corsOrigins) } });
+  }
 
   let authorizerContext: Record<string, string> | undefined;
   if (route.guarded) {
@@ -138,7 +156,7 @@ function parseUrl(raw: string): { pathname: string; searchParams?: URLSearchPara
 function toEvent(
   req: IncomingMessage,
   url: { pathname: string; searchParams?: URLSearchParams },
-  route: Route,
+  route: FunctionRoute,
   body: string,
   authorizer: Record<string, string> | undefined,
 ): APIGatewayProxyEvent {

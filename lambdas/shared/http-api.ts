@@ -3,7 +3,8 @@ import { PayloadTooLargeError } from '#core/errors';
 /**
  * The HTTP API, declared once for both runtimes: lib/api.ts builds API Gateway from it and the
  * local gateway serves it. A route names its function by id; the CDK stack and bin/local.ts each
- * map the ids to what runs them there (a Lambda function, a handler module).
+ * map the ids to what runs them there (a Lambda function, a handler module). A gateway route
+ * (GATEWAY_ROUTES) names no function: the gateway answers it itself.
  */
 export interface ApiRoute {
   method: 'POST';
@@ -22,10 +23,37 @@ export const ROUTES = [
   { method: 'POST', path: '/migrate', fn: 'migrate-submit', guarded: true },
 ] as const satisfies readonly ApiRoute[];
 
+/** A fixed answer API Gateway gives itself (a MOCK integration): no function, no authorizer behind it. */
+export interface GatewayAnswer {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A route the gateway answers itself, on AWS and locally: its fixed answer, plus (CORS on) the gateway's own CORS headers. */
+export interface GatewayRoute {
+  method: 'GET';
+  path: `/${string}`;
+  answer: GatewayAnswer;
+}
+
+/**
+ * GET /health, for load balancers and the CLI. Anyone may call it, so it costs nothing and tells
+ * nothing: API Gateway answers it (no Lambda, no MetaDB, no Redis; WAF and stage throttling still
+ * apply) and the body names no version, host or count. It says the API is up, not that MySQL is.
+ */
+export const GATEWAY_ROUTES = [
+  {
+    method: 'GET',
+    path: '/health',
+    answer: { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: '{"status":"ok"}' },
+  },
+] as const satisfies readonly GatewayRoute[];
+
 /** The functions behind the routes. */
 export type ApiFunction = (typeof ROUTES)[number]['fn'];
 
-/** What a CORS preflight (OPTIONS on a route, answered only when origins are configured) allows. */
+/** What a CORS preflight (OPTIONS on a function's route, answered only when origins are configured) allows. */
 export const CORS_PREFLIGHT = {
   allowHeaders: ['Content-Type', 'Authorization'],
   allowMethods: [...new Set(ROUTES.map((route) => route.method)), 'OPTIONS'],

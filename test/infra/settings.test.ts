@@ -6,7 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../lib/octo-function.ts';
 import { createGateway, routesOf } from '../../lambdas/adapters/local-gateway.ts';
-import { type ApiFunction, ROUTES } from '../../lambdas/shared/http-api.ts';
+import { type ApiFunction, GATEWAY_ROUTES, ROUTES } from '../../lambdas/shared/http-api.ts';
 import { readSettings, stackSettings } from '../../lib/settings.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, statementsByRole, synth, type Synthesized } from './support.ts';
 
@@ -82,6 +82,31 @@ describe('configuration through cdk context', () => {
         expect(Object.fromEntries([...res.headers].filter(([name]) => name in mock))).toEqual(mock);
         expect(Object.keys(mock).sort()).toEqual(['access-control-allow-headers', 'access-control-allow-methods', 'access-control-allow-origin', 'vary']);
       }
+    } finally {
+      await new Promise((r) => local.close(r));
+    }
+  });
+
+  it('answers GET /health with the headers the local gateway sends: its own, and the first origin as API Gateway’s own answers', async () => {
+    const both = withTwoOrigins();
+    const paths = Object.fromEntries(Object.entries(both.resources).filter(([, r]) => r.Type === 'AWS::ApiGateway::Resource').map(([rid, r]) => [rid, `/${r.Properties!.PathPart}`]));
+    const [health] = Object.values(both.resources).filter((r) => r.Type === 'AWS::ApiGateway::Method' && paths[r.Properties!.ResourceId.Ref] === '/health');
+    const [answer] = health!.Properties!.Integration.IntegrationResponses as { StatusCode: string; ResponseParameters: Record<string, string>; ResponseTemplates: Record<string, string> }[];
+    const mock = Object.fromEntries(
+      Object.entries(answer!.ResponseParameters).map(([key, value]) => [key.replace('method.response.header.', '').toLowerCase(), value.replace(/^'|'$/g, '')]),
+    );
+    expect(mock).toEqual({ 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': TWO_ORIGINS[0], vary: 'Origin' });
+    const local = createGateway({
+      edge: { corsOrigins: TWO_ORIGINS, maxBodyBytes: 1024 },
+      authorizer: async () => Promise.reject(new Error('/health needs no authorizer')),
+      routes: routesOf(Object.fromEntries(ROUTES.map((r) => [r.fn, async () => Promise.reject(new Error('nor a handler'))])) as Record<ApiFunction, () => Promise<never>>),
+    });
+    await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(local.address() as AddressInfo).port}${GATEWAY_ROUTES[0].path}`, { headers: { origin: TWO_ORIGINS[1]! } });
+      expect(String(res.status)).toBe(answer!.StatusCode);
+      expect(Object.fromEntries([...res.headers].filter(([name]) => name in mock))).toEqual(mock);
+      expect(await res.text()).toBe(answer!.ResponseTemplates['application/json']);
     } finally {
       await new Promise((r) => local.close(r));
     }

@@ -11,7 +11,7 @@ import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
 import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT, ROOT } from '../../lib/octo-function.ts';
 import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
-import { ROUTES } from '../../lambdas/shared/http-api.ts';
+import { GATEWAY_ROUTES, ROUTES } from '../../lambdas/shared/http-api.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
 
 const GUARDED = ['dashboard', 'migrate', 'query'];
@@ -53,9 +53,9 @@ function methodsByPath(): Record<string, Record<string, any>> {
 }
 
 describe('REST API', () => {
-  it('has exactly the six POST routes, each integrated with its own function', () => {
+  it('has exactly the six POST routes, each integrated with its own function, and GET /health', () => {
     const methods = methodsByPath();
-    expect(Object.keys(methods).sort()).toEqual(['POST /dashboard', 'POST /migrate', 'POST /query', 'POST /signup', 'POST /token', 'POST /verify']);
+    expect(Object.keys(methods).sort()).toEqual(['GET /health', 'POST /dashboard', 'POST /migrate', 'POST /query', 'POST /signup', 'POST /token', 'POST /verify']);
     const target = { '/signup': 'signup', '/verify': 'verify', '/token': 'token', '/dashboard': 'dashboard', '/query': 'query', '/migrate': 'migrate-submit' };
     for (const [path, fn] of Object.entries(target)) {
       expect(refsIn(methods[`POST ${path}`]!.Integration.Uri)).toContain(functionId(s, fn));
@@ -64,12 +64,39 @@ describe('REST API', () => {
 
   it('has exactly the routes of the API’s table (lambdas/shared/http-api.ts), each with its function, guarded as the table says', () => {
     const methods = methodsByPath();
-    expect(Object.keys(methods).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    expect(Object.keys(methods).sort()).toEqual([...ROUTES, ...GATEWAY_ROUTES].map((r) => `${r.method} ${r.path}`).sort());
     for (const route of ROUTES) {
       const method = methods[`${route.method} ${route.path}`]!;
       expect(refsIn(method.Integration.Uri), route.path).toContain(functionId(s, route.fn));
       expect(method.AuthorizationType, route.path).toBe(route.guarded ? 'CUSTOM' : 'NONE');
     }
+  });
+
+  it('answers GET /health itself (MOCK): no authorizer, no function, exactly {"status":"ok"}, and WAF lets a GET through', () => {
+    const health = methodsByPath()['GET /health']!;
+    expect(health.AuthorizationType).toBe('NONE');
+    expect(health.AuthorizerId).toBeUndefined();
+    expect(health.Integration).toEqual({
+      Type: 'MOCK',
+      RequestTemplates: { 'application/json': '{"statusCode":200}' },
+      IntegrationResponses: [
+        {
+          StatusCode: '200',
+          ResponseParameters: { 'method.response.header.content-type': "'application/json'", 'method.response.header.cache-control': "'no-store'" },
+          ResponseTemplates: { 'application/json': '{"status":"ok"}' },
+        },
+      ],
+    });
+    expect(health.MethodResponses).toEqual([
+      { StatusCode: '200', ResponseParameters: { 'method.response.header.content-type': true, 'method.response.header.cache-control': true } },
+    ]);
+    // No function may be invoked by it: every Lambda permission API Gateway holds names a POST route.
+    const apiPermissions = ofType('AWS::Lambda::Permission').filter(([, p]) => p.Properties!.Principal === 'apigateway.amazonaws.com');
+    for (const [, p] of apiPermissions) expect(JSON.stringify(p.Properties!.SourceArn)).not.toMatch(/GET|health/);
+    // WAF allows by default; its rules are a per-IP rate and a body size, which a GET (no body) never exceeds.
+    const [[, acl]] = ofType('AWS::WAFv2::WebACL') as [[string, any]];
+    expect(acl.Properties.DefaultAction).toEqual({ Allow: {} });
+    expect(acl.Properties.Rules.map((r: any) => r.Name)).toEqual(['RateLimitPerIp', 'BodySizeLimit']);
   });
 
   it('puts the LF0 TOKEN authorizer on exactly the guarded routes and on none of the others', () => {

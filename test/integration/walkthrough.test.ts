@@ -22,6 +22,12 @@ describe.skipIf(!serversUp)('a tenant’s first session: signup → ready → to
   let dbId: string;
   let token: string;
 
+  it('finds the API up: GET /health answers without a token (npm start serves the table’s gateway routes too)', async () => {
+    const res = await fetch(`${octo.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"status":"ok"}');
+  });
+
   it('signs up, gets a token, and sees its database become ready', async () => {
     const signup = await octo.post<{ db_id: string; status: string }>('/signup', { name: 'Ada', email, password });
     expect(signup.status).toBe(202);

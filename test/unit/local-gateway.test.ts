@@ -229,3 +229,61 @@ describe('local gateway serving the API’s route table, CORS on', () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe('local gateway: GET /health, answered by the gateway itself (API Gateway’s MOCK)', () => {
+  const HEALTH = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+  let reached: string[] = [];
+  /** Every handler and the authorizer only note that they ran: /health must reach none of them. */
+  const noting = (name: string) => async (): Promise<never> => (reached.push(name), Promise.reject(new Error(`${name} ran`)));
+  const gatewayOf = (corsOrigins: string[]) =>
+    createGateway({
+      edge: { corsOrigins, maxBodyBytes: 64 },
+      authorizer: noting('authorizer'),
+      routes: routesOf(Object.fromEntries(ROUTES.map((r) => [r.fn, noting(r.fn)])) as Record<ApiFunction, () => Promise<never>>),
+    });
+  const plain = gatewayOf([]);
+  const withCors = gatewayOf([APP, ADMIN]);
+  let plainUrl: string;
+  let corsUrl: string;
+  beforeAll(async () => {
+    [plainUrl, corsUrl] = await Promise.all([listen(plain), listen(withCors)]);
+    reached = [];
+  });
+  afterAll(() => Promise.all([plain, withCors].map((g) => new Promise((r) => g.close(r)))));
+
+  it.each([
+    ['no token', {}],
+    ['a token (not looked at)', { authorization: 'Bearer wildcard' }],
+    ['an unusual content type', { 'content-type': 'text/plain' }],
+  ])('answers 200 {"status":"ok"} with %s, reaching neither the authorizer nor any handler', async (_what, headers: Record<string, string>) => {
+    for (const target of ['/health', '/health?verbose=1']) {
+      const res = await fetch(`${plainUrl}${target}`, { headers });
+      expect(res.status, target).toBe(200);
+      expect(await res.text(), target).toBe('{"status":"ok"}');
+      expect(answerHeaders(res), target).toEqual(HEALTH);
+    }
+    expect(reached).toEqual([]);
+  });
+
+  it('answers any other method on /health, and any path below it, as an unknown route (403), as API Gateway does', async () => {
+    for (const [method, path] of [['HEAD', '/health'], ['POST', '/health'], ['PUT', '/health'], ['DELETE', '/health'], ['OPTIONS', '/health'], ['GET', '/health/db'], ['GET', '/healthz']]) {
+      const res = await fetch(`${plainUrl}${path}`, { method, ...(method === 'POST' ? { body: '{}' } : {}) });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(await res.text(), `${method} ${path}`).toBe(method === 'HEAD' ? '' : '{"message":"Missing Authentication Token"}');
+    }
+    expect(reached).toEqual([]);
+  });
+
+  it('with CORS on, carries the CORS headers of API Gateway’s own answers (the first origin) and answers no preflight', async () => {
+    for (const origin of [APP, ADMIN, 'https://evil.example.net']) {
+      const res = await fetch(`${corsUrl}/health`, { headers: { origin } });
+      expect(res.status, origin).toBe(200);
+      expect(await res.text(), origin).toBe('{"status":"ok"}');
+      expect(answerHeaders(res), origin).toEqual({ ...HEALTH, 'access-control-allow-origin': APP, vary: 'Origin' });
+    }
+    const preflight = await fetch(`${corsUrl}/health`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET' } });
+    expect(preflight.status).toBe(403);
+    expect(corsHeadersOf(preflight)).toEqual({ 'access-control-allow-origin': APP, vary: 'Origin' });
+    expect(reached).toEqual([]);
+  });
+});
