@@ -25,8 +25,10 @@ export interface DashboardAction<S extends z.ZodType = z.ZodType> {
 
 const action = <S extends z.ZodType>(a: DashboardAction<S>): DashboardAction => a as unknown as DashboardAction;
 
+/** An action's parameters next to `action` itself; any other field is refused (a typo must not be ignored). */
+const params = <T extends z.ZodRawShape>(shape: T) => z.strictObject({ action: z.string(), ...shape });
 const dbId = z.string().regex(DB_ID, 'db_id must be 32 hex characters').optional();
-const page = z.object({
+const page = params({
   limit: z.number().int('limit must be an integer').min(1).max(100).default(25),
   // null is what the last page answers; a client echoing it back asks for the first page.
   last_evaluated_key: z
@@ -47,19 +49,19 @@ const window = z
 
 export const dashboardActions: Record<string, DashboardAction> = {
   get_user_info: action({
-    params: z.object({}),
+    params: params({}),
     run: (_, caller, deps) => getUserInfo(caller.tenantId, deps),
   }),
   list_databases: action({
-    params: z.object({}),
+    params: params({}),
     run: (_, caller, deps) => listTenantDatabases(caller.tenantId, deps),
   }),
   get_database_metadata: action({
-    params: z.object({ db_id: dbId }),
+    params: params({ db_id: dbId }),
     run: (p, caller, deps) => getDatabaseMetadata(caller.tenantId, p.db_id ?? caller.dbId, deps),
   }),
   get_database_tables: action({
-    params: z.object({ db_id: dbId }),
+    params: params({ db_id: dbId }),
     run: (p, caller, deps) => getDatabaseTables(caller.tenantId, p.db_id ?? caller.dbId, deps),
   }),
   get_log_table: action({
@@ -71,7 +73,7 @@ export const dashboardActions: Record<string, DashboardAction> = {
     run: (p, caller, deps) => getLogPage(caller.tenantId, 'query', { limit: p.limit, lastEvaluatedKey: p.last_evaluated_key }, deps),
   }),
   get_query_stats: action({
-    params: z.object({ window }),
+    params: params({ window }),
     run: (p, caller, deps) => getQueryStats(caller.tenantId, p.window, deps),
   }),
   get_migration_status: action({

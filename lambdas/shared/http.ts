@@ -5,6 +5,7 @@ import type { Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
 import { bodyTooLarge } from './http-api.ts';
 import { logger, withRequestKeys } from './logger.ts';
+import { problemsOf } from './requests.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
 
@@ -27,7 +28,7 @@ export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, sche
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problem: i.message }));
+    const problems = problemsOf(result.error);
     const first = problems[0]!;
     throw new ValidationError(`Invalid request: ${first.field}: ${first.problem}`, { problems });
   }

@@ -7,10 +7,18 @@ import { DB_ID, TEMPLATE_NAME } from '#core/patterns';
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
-/** A request's problems as one line per field, for operator answers that are not HTTP responses. */
-export const issuesOf = (error: z.ZodError, separator = '; '): string => error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join(separator);
+/** A request's problems, one per field; an unknown field is named itself (every schema here is strict). */
+export const problemsOf = (error: z.ZodError): Array<{ field: string; problem: string }> =>
+  error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ field: [...i.path, key].join('.'), problem: 'unknown field' }))
+      : [{ field: i.path.join('.') || '(body)', problem: i.message }],
+  );
 
-export const signupRequest = z.object({
+/** A request's problems as one line per field, for operator answers that are not HTTP responses. */
+export const issuesOf = (error: z.ZodError, separator = '; '): string => problemsOf(error).map((p) => `${p.field}: ${p.problem}`).join(separator);
+
+export const signupRequest = z.strictObject({
   name: z
     .string()
     .trim()
@@ -35,13 +43,13 @@ export const signupRequest = z.object({
 });
 export type SignupRequest = z.infer<typeof signupRequest>;
 
-export const verifyRequest = z.object({
+export const verifyRequest = z.strictObject({
   email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
   code: z.string().trim().regex(/^[0-9]{8}$/, 'code must be the 8 digits from the email'),
 });
 export type VerifyRequest = z.infer<typeof verifyRequest>;
 
-export const tokenRequest = z.object({
+export const tokenRequest = z.strictObject({
   email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
   password: z.string().min(1, 'password is required').max(1024),
   read: z.boolean().default(false),
@@ -58,7 +66,7 @@ export const migrateRequest = z.strictObject({
 });
 export type MigrateRequest = z.infer<typeof migrateRequest>;
 
-export const migrationStatusRequest = z.object({
+export const migrationStatusRequest = z.strictObject({
   action: z.literal('get_migration_status').optional(),
   batch_id: z.uuid('batch_id must be a uuid').optional(),
   job_id: z.uuid('job_id must be a uuid').optional(),
@@ -73,7 +81,7 @@ const sqlParam = z.union([z.string().max(QUERY_MAX_CHARS), z.number().finite(), 
   error: 'each param must be a string, a finite number, a boolean or null',
 });
 
-export const queryRequest = z.object({
+export const queryRequest = z.strictObject({
   query: z
     .string({ error: 'query must be a string' })
     .max(QUERY_MAX_CHARS, `query must be at most ${QUERY_MAX_CHARS} characters`)

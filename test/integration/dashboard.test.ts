@@ -121,7 +121,9 @@ describe.skipIf(!serversUp)('POST /dashboard', () => {
   });
 
   it('list_databases lists only the caller’s databases', async () => {
-    const res = await dash<{ databases: Record<string, unknown>[] }>(a, { action: 'list_databases', tenant_id: b.tenant_id });
+    // Another tenant's id in the body is refused like any unknown field (it used to be ignored).
+    expect(await dash(a, { action: 'list_databases', tenant_id: b.tenant_id })).toMatchObject({ status: 400, body: { problems: [{ field: 'tenant_id' }] } });
+    const res = await dash<{ databases: Record<string, unknown>[] }>(a, { action: 'list_databases' });
     expect(res.status).toBe(200);
     expect(res.body.databases).toEqual([
       { db_id: a.db_id, status: 'ready', status_reason: null, template: 'default', host_id: 'local', created_at: expect.any(String) },
@@ -208,7 +210,8 @@ describe.skipIf(!serversUp)('POST /dashboard', () => {
     const aIds = new Set([...(await walk(a, 'get_log_table', 50)).flat(), ...(await walk(a, 'get_query_logs', 50)).flat()].map((i) => i.log_id));
     expect([...bLogs, ...bQ].some((i) => aIds.has(i.log_id))).toBe(false);
     expect(bQ.map((i) => i.message).sort()).toEqual(bQueries.map((q) => q.message).sort());
-    const stats = await dash<Record<string, any>>(b, { action: 'get_query_stats', window: '1h', tenant_id: a.tenant_id });
+    expect((await dash(b, { action: 'get_query_stats', window: '1h', tenant_id: a.tenant_id })).status).toBe(400);
+    const stats = await dash<Record<string, any>>(b, { action: 'get_query_stats', window: '1h' });
     expectStats(stats.body.total, bQueries);
     expect(Object.keys(stats.body.by_statement_type).sort()).toEqual([...new Set(bQueries.map((q) => q.statement_type))].sort());
   });

@@ -131,6 +131,9 @@ describe.skipIf(!serversUp)('email verification before provisioning', () => {
     expect(await h.schemaExists(dbId)).toBe(0);
     expect(await octo.post('/token', { email, password: PASSWORD })).toMatchObject({ status: 403, body: { code: 'EMAIL_NOT_VERIFIED' } });
 
+    // An unknown field is refused before the code is looked at: no attempt spent, the code still good.
+    expect(await octo.post('/verify', { email, code, remember: true })).toMatchObject({ status: 400, body: { problems: [{ field: 'remember', problem: 'unknown field' }] } });
+    expect(await h.count(`SELECT attempts AS n FROM ${h.meta('signup_verifications')} WHERE db_id = ?`, [dbId])).toBe(0);
     expect(await verify(email, code)).toEqual({ status: 202, body: { tenant_id: res.body.tenant_id, db_id: dbId, status: 'provisioning' } });
     expect((await octo.waitForDatabase(dbId)).status).toBe('ready');
     expect(await h.schemaExists(dbId)).toBe(1);
