@@ -3,7 +3,7 @@
  * once for AWS and once for this machine; core functions receive them as arguments.
  */
 
-import type { RateLimit } from './token-bucket.ts';
+import type { RateLimit, TenantRateLimits, TenantRoute } from './rate-ports.ts';
 
 /** `unverified`: signed up with email verification on, waiting for POST /verify (nothing on the host yet). */
 export type DatabaseStatus = 'unverified' | 'provisioning' | 'ready' | 'failed';
@@ -328,26 +328,5 @@ export type * from './quota-ports.ts';
 // --- the statement judge (issue 10): lambdas/core/judge-ports.ts ---
 export type * from './judge-ports.ts';
 
-// --- rate limits (issue 10) ---
-
-export type { RateLimit };
-
-/** The routes limited per tenant (the authorizer's tenant_id is the unit). */
-export const TENANT_ROUTES = ['query', 'migrate', 'dashboard'] as const;
-export type TenantRoute = (typeof TENANT_ROUTES)[number];
-export type TenantRateLimits = Partial<Record<TenantRoute, RateLimit>>;
-
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
-
-/**
- * Token buckets shared by every process (Redis). Keys are the core's (`query:<tenant>`); the
- * adapter namespaces them. Never throws for a Redis failure: see the adapter for what it does then.
- */
-export interface RateLimiter {
-  /** Takes one token from the key's bucket, or says how long until one is there. */
-  take(key: string, limit: RateLimit): Promise<RateDecision>;
-  /** Whether a token is there, taking none. */
-  peek(key: string, limit: RateLimit): Promise<RateDecision>;
-  /** Forgets the bucket: it is full again. */
-  reset(key: string): Promise<void>;
-}
+// --- rate limits (issue 10): lambdas/core/rate-ports.ts ---
+export * from './rate-ports.ts';
