@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { LRUCache } from 'lru-cache';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayProxyEvent,
@@ -209,13 +210,10 @@ function allows(decision: APIGatewayAuthorizerResult, methodArn: string): boolea
 }
 
 /** Policies name the same few resources on every request: each is compiled once. */
-const patterns = new Map<string, RegExp>();
+const patterns = new LRUCache<string, RegExp>({ max: 1000 });
 function patternOf(resource: string): RegExp {
   let pattern = patterns.get(resource);
-  if (!pattern) {
-    if (patterns.size >= 1000) patterns.clear();
-    patterns.set(resource, (pattern = new RegExp(`^${resource.split('*').map(escapeRegExp).join('.*')}$`)));
-  }
+  if (!pattern) patterns.set(resource, (pattern = new RegExp(`^${resource.split('*').map(escapeRegExp).join('.*')}$`)));
   return pattern;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OPAQUE_ID as ID } from '#core/patterns';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
+import { issuesOf } from './requests.ts';
 
 /**
  * The log pipeline's message shape, validated where L1 receives it. Producers are our own
@@ -60,13 +61,9 @@ export function parseLogMessage(body: string): ParsedLogMessage {
     throw new Error('log message is not JSON');
   }
   const record = base.safeParse(raw);
-  if (!record.success) throw new Error(`invalid log message: ${describe(record.error)}`);
+  if (!record.success) throw new Error(`invalid log message: ${issuesOf(record.error)}`);
   if (record.data.source !== 'query') return record.data as ParsedLogMessage;
   const query = queryFields.safeParse(raw);
-  if (!query.success) throw new Error(`invalid query log message: ${describe(query.error)}`);
+  if (!query.success) throw new Error(`invalid query log message: ${issuesOf(query.error)}`);
   return { ...record.data, ...query.data } as ParsedLogMessage;
-}
-
-function describe(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
 }
