@@ -92,7 +92,7 @@ function bodyBytes(event: APIGatewayProxyEvent): number {
 }
 
 function withRetryAfter(result: APIGatewayProxyResult, seconds: number | undefined): APIGatewayProxyResult {
-  return seconds === undefined ? result : { ...result, headers: { ...result.headers, 'retry-after': String(seconds) } };
+  return seconds === undefined ? result : withHeaders(result, { 'retry-after': String(seconds) });
 }
 
 function withHeaders(result: APIGatewayProxyResult, headers: Record<string, string>): APIGatewayProxyResult {
