@@ -1,9 +1,9 @@
 import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { hostScriptWaitSeconds, SSM_PICKUP_SECONDS } from '#core/host-script-timeout';
 import type { HostRecord, HostRunner, HostRunResult } from '#core/ports';
+import { realSleep as sleep } from '#core/retry';
 
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut']);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs host scripts on the MySQL EC2 instance with SSM SendCommand (AWS-RunShellScript), polled to the end. */
 export class SsmHostRunner implements HostRunner {

@@ -4,6 +4,7 @@ import { type Connection, createConnection, type RowDataPacket } from 'mysql2/pr
 import type { PoolSlot } from './affinity-pool.ts';
 import { columnsOf } from './mysql-column-types.ts';
 import { ValidationError } from '#core/errors';
+import { realSleep } from '#core/retry';
 import type { ResultColumn, SqlParam, StatementResult, TenantLogin } from '#core/ports';
 
 /**
@@ -165,7 +166,7 @@ export async function stopOnServer(login: TenantLogin, threadId: number | null):
     while (Date.now() < until) {
       const [rows] = await own.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
       if (Number(rows[0]?.n) === 0) return;
-      await new Promise((r) => setTimeout(r, ROLLBACK_POLL_MS));
+      await realSleep(ROLLBACK_POLL_MS);
     }
   } catch {
     // The host is unreachable: nothing more to stop from here.
