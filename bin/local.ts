@@ -24,6 +24,7 @@ import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { logger } from '#shared/logger';
+import { openApiRoute } from '#shared/openapi';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
 import { handler as migrateRun } from '../lambdas/migrate-run/handler.ts';
@@ -33,11 +34,15 @@ import { handler as query } from '../lambdas/query/handler.ts';
 import { handler as signup } from '../lambdas/signup/handler.ts';
 import { handler as token } from '../lambdas/token/handler.ts';
 import { handler as verify } from '../lambdas/verify/handler.ts';
+import { apiDocument } from './openapi.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The API's routes (#shared/http-api), each function id served by its handler module. */
-const routes = routesOf({ signup, token, verify, dashboard, query, 'migrate-submit': migrateSubmit });
+/**
+ * The API's routes (#shared/http-api), each function id served by its handler module, and the
+ * API's OpenAPI document at GET /openapi.json (locally only: see docs/api.md).
+ */
+const routes = [...routesOf({ signup, token, verify, dashboard, query, 'migrate-submit': migrateSubmit }), openApiRoute(apiDocument())];
 
 export interface LocalOctoDb {
   url: string;

@@ -1,6 +1,6 @@
 import { NotFoundError, ValidationError } from './errors.ts';
 import { cascadeBatchId } from './cascade.ts';
-import type { AuditLog, BatchStore, Caller, JobState, JobStore, MetaStore, MigrationJobRecord } from './ports.ts';
+import type { AuditEntry, AuditLog, BatchStore, Caller, JobState, JobStore, MetaStore, MigrationJobRecord, MigrationStage } from './ports.ts';
 
 export interface MigrationStatusDeps {
   meta: MetaStore;
@@ -20,7 +20,7 @@ export interface JobStatus {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
-  stages: Array<{ stage: string; attempt: number; outcome: string; detail: string | null; started_at: string; finished_at: string }>;
+  stages: Array<{ stage: MigrationStage; attempt: number; outcome: AuditEntry['outcome']; detail: string | null; started_at: string; finished_at: string }>;
   /** For a parent job that cascaded: the children's batch and its counts per state. */
   cascade?: { batch_id: string; counts: Partial<Record<JobState, number>>; finished_at: string | null };
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -53,6 +53,10 @@ describe('bundling with the local esbuild', () => {
     expect(readdirSync(join(assetDir.signup!, 'templates', 'default')).sort()).toEqual(readdirSync('schemas/templates/default').sort());
     expect(readdirSync(join(assetDir['metadb-migrate']!, 'meta')).sort()).toEqual(readdirSync('schemas/meta').sort());
     expect(existsSync(join(assetDir.signup!, 'meta'))).toBe(false);
+  });
+
+  it('leaves the OpenAPI generator (lambdas/shared/openapi.ts, for bin/ and tests) out of every bundle', () => {
+    for (const dir of Object.values(assetDir)) expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).not.toContain('x-action-responses');
   });
 
   it('bundles the statement judge worker beside the query handler only', () => {

@@ -1,0 +1,254 @@
+import { z } from 'zod';
+import type { DatabaseStatus } from '#core/ports';
+import type { JobState, MigrationStage } from '#core/migration-ports';
+import { DB_ID } from '#core/patterns';
+import type { StatementType } from '#core/query-stats';
+import type { getDatabaseMetadata, getDatabaseTables, getQueryStats, getUserInfo, listTenantDatabases } from '#core/dashboard';
+import type { getMigrationStatus } from '#core/migration-status';
+import type { SubmitResult } from '#core/migration-submit';
+import type { QueryResult } from '#core/query';
+import type { SignUpResult } from '#core/signup';
+import type { issueToken } from '#core/tokens';
+
+/**
+ * What the API answers, one strict schema per answer: the success of every route and /dashboard
+ * action, and the error bodies per status. They are the source of docs/openapi.json (openapi.ts)
+ * and are checked both ways: `Answer<…>` below fails the type check when a core result and its
+ * schema disagree on a field, and test/integration/openapi.test.ts validates real answers against
+ * the document (strict: a field the schema does not name fails it). Handlers import only types
+ * from here, so no Lambda bundle grows.
+ */
+
+const text = (description: string) => z.string().describe(description);
+const uuid = (description: string) => z.uuid().describe(description);
+const instant = (description: string) => z.iso.datetime().describe(description);
+const dbId = z.string().regex(DB_ID).describe('A database id: 128 random bits, 32 lowercase hex characters');
+const count = z.number().int().min(0);
+
+const DATABASE_STATUSES = ['unverified', 'provisioning', 'ready', 'failed'] as const satisfies readonly DatabaseStatus[];
+const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const satisfies readonly JobState[];
+const STAGES = ['backup', 'update', 'validate', 'rollback', 'verify'] as const satisfies readonly MigrationStage[];
+const STATEMENT_TYPES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'OTHER'] as const satisfies readonly StatementType[];
+
+// --- shared parts (each a component of the document) ---
+
+export const problem = z.strictObject({ field: text('The field, dotted for nested ones; `(body)` for the body itself'), problem: z.string() });
+export const statementVerdict = z.strictObject({
+  index: z.number().int().min(1).describe('1-based position of the statement in `sql`'),
+  table: z.string().nullable(),
+  valid: z.boolean(),
+  reason: z.string().optional(),
+  kind: z.enum(['prohibited', 'invalid']).optional().describe('prohibited: the request is a 403; invalid: a 400'),
+});
+export const storage = z.strictObject({
+  used_bytes: count.describe("The tenant's data and indexes over all its databases, as last measured"),
+  quota_bytes: count,
+  measured_at: z.iso.datetime().nullable(),
+});
+export const resultColumn = z.strictObject({ name: z.string(), type: text('MySQL\'s type name, e.g. `BIGINT UNSIGNED`, `VARCHAR`; `UNKNOWN` for others') });
+export const jobCounts = z.partialRecord(z.enum(JOB_STATES), count).describe('Jobs per state; a state with none is absent');
+export const latency = z.strictObject({
+  count,
+  errors: count,
+  p50_ms: z.number().min(0).nullable(),
+  p95_ms: z.number().min(0).nullable(),
+});
+export const logItem = z.strictObject({
+  log_id: z.string(),
+  create_timestamp: z.iso.datetime(),
+  source: text('Who wrote it: provision, migration, query, …'),
+  level: z.enum(['INFO', 'WARN', 'ERROR']),
+  message: z.string(),
+  db_id: z.string().optional(),
+  job_id: z.string().optional(),
+  stage: z.enum(STAGES).optional(),
+  truncated: z.boolean().optional().describe('The message was cut to 256 KB'),
+  statement_type: z.enum(STATEMENT_TYPES).optional(),
+  duration_ms: z.number().min(0).optional(),
+  rows: count.optional(),
+  outcome: z.enum(['ok', 'error']).optional(),
+  error_class: z.string().optional(),
+});
+export const jobStatus = z.strictObject({
+  job_id: uuid('The job'),
+  batch_id: uuid('Its batch'),
+  db_id: dbId,
+  table: z.string(),
+  state: z.enum(JOB_STATES),
+  status_reason: z.string().nullable(),
+  attempts: count,
+  flagged: z.boolean().describe('Failed for good: the admin was told'),
+  applied_sql: z.string().nullable().describe('The DDL Skeema applied'),
+  created_at: z.iso.datetime(),
+  started_at: z.iso.datetime().nullable(),
+  finished_at: z.iso.datetime().nullable(),
+  stages: z.array(
+    z.strictObject({
+      stage: z.enum(STAGES),
+      attempt: z.number().int().min(0),
+      outcome: z.enum(['ok', 'failed']),
+      detail: z.string().nullable(),
+      started_at: z.iso.datetime(),
+      finished_at: z.iso.datetime(),
+    }),
+  ),
+  cascade: z
+    .strictObject({ batch_id: z.uuid(), counts: jobCounts, finished_at: z.iso.datetime().nullable() })
+    .optional()
+    .describe("A parent job that cascaded: its children's batch"),
+});
+
+// --- successes ---
+
+const accountAnswer = z.strictObject({
+  tenant_id: uuid('The new tenant'),
+  db_id: dbId,
+  status: z.enum(['provisioning', 'unverified']).describe('unverified: the emailed code must come back through POST /verify first'),
+});
+
+export const healthAnswer = z.strictObject({ status: z.literal('ok') });
+export const signupAnswer = accountAnswer;
+export const verifyAnswer = accountAnswer;
+export const tokenAnswer = z.strictObject({ token: text('A JWT (HS256): send it as `Authorization: Bearer <token>`'), expires_at: z.iso.datetime() });
+export const queryAnswer = z.strictObject({
+  message: text('"Query executed successfully"'),
+  rowsAffected: count,
+  columns: z.array(resultColumn).describe('A SELECT\'s columns in order (also with no row); [] for writes'),
+  data: z.array(z.record(z.string(), z.unknown())).describe('A SELECT\'s rows as objects; [] for writes'),
+  truncated: z.boolean().optional().describe('SELECT only: more rows matched than fit the row cap or byte budget'),
+  insertId: z.string().optional().describe('Writes only: the AUTO_INCREMENT value MySQL generated'),
+});
+export const migrateAnswer = z.strictObject({
+  message: text('"Migration job submitted"'),
+  batch_id: uuid('The batch: follow it with /dashboard get_migration_status'),
+  jobs: z.array(z.strictObject({ job_id: z.uuid(), table: z.string() })),
+});
+
+/** /dashboard: the answer of each action, by action name. */
+export const dashboardAnswers = {
+  get_user_info: z.strictObject({
+    tenant_id: z.uuid(),
+    name: z.string(),
+    email: z.string(),
+    created_at: z.iso.datetime(),
+    is_admin: z.boolean(),
+    storage,
+  }),
+  list_databases: z.strictObject({
+    databases: z.array(
+      z.strictObject({
+        db_id: dbId,
+        status: z.enum(DATABASE_STATUSES),
+        status_reason: z.string().nullable(),
+        template: text('The template or parent db_id it started from'),
+        host_id: z.string(),
+        created_at: z.iso.datetime(),
+      }),
+    ),
+  }),
+  get_database_metadata: z.strictObject({
+    db_id: dbId,
+    status: z.enum(DATABASE_STATUSES),
+    status_reason: z.string().nullable(),
+    size_bytes: count.nullable().describe('null until ready'),
+    table_count: count.nullable().describe('null until ready'),
+    storage,
+    parent: text('The template schema it follows'),
+    customized_tables: z.array(z.string()),
+    pending_parent_changes: z.array(
+      z.strictObject({
+        table: z.string(),
+        parent_job_id: z.uuid(),
+        job_id: z.uuid(),
+        definition: text("The parent's CREATE TABLE, to adopt with /migrate"),
+        skipped_at: z.iso.datetime(),
+      }),
+    ),
+    created_at: z.iso.datetime(),
+  }),
+  get_database_tables: z.strictObject({
+    db_id: dbId,
+    status: z.enum(DATABASE_STATUSES),
+    tables: z.array(z.strictObject({ name: z.string(), rows_estimate: count })),
+    truncated: z.boolean(),
+  }),
+  get_log_table: z.strictObject({ items: z.array(logItem), last_evaluated_key: z.string().nullable().describe('null on the last page') }),
+  get_query_logs: z.strictObject({ items: z.array(logItem), last_evaluated_key: z.string().nullable().describe('null on the last page') }),
+  get_query_stats: z.strictObject({
+    window: z.string(),
+    since: z.iso.datetime(),
+    until: z.iso.datetime(),
+    total: latency,
+    by_statement_type: z.partialRecord(z.enum(STATEMENT_TYPES), latency),
+  }),
+  get_migration_status: z.union([
+    jobStatus,
+    z.strictObject({
+      batch_id: z.uuid(),
+      kind: z.enum(['tenant', 'cascade']),
+      db_id: dbId,
+      parent_job_id: z.uuid().nullable(),
+      created_at: z.iso.datetime(),
+      finished_at: z.iso.datetime().nullable(),
+      counts: jobCounts,
+      total: count,
+      jobs: z.array(jobStatus),
+      jobs_truncated: z.boolean(),
+    }),
+  ]),
+} satisfies Record<string, z.ZodType>;
+
+// --- errors ---
+
+/** A function's error: `{error}` and what the error adds (core/errors.ts toJSON). */
+const failure = <S extends z.ZodRawShape>(shape: S = {} as S) => z.strictObject({ error: text('What went wrong, for a person'), ...shape });
+const code = (description: string) => z.string().describe(description);
+const retryAfter = z.number().int().min(1).describe('Also sent as the Retry-After header');
+
+/** API Gateway's own answers (the local gateway gives the same): an unknown route, the authorizer's refusal, a failed function. */
+export const gatewayMessage = z.strictObject({ message: z.string().nullable() });
+export const internalError = failure({ request_id: text('Find the request in the logs by it') });
+export const tooLarge = failure({ limit_bytes: count });
+export const rateLimited = failure({ code: z.literal('RATE_LIMITED'), retry_after_seconds: retryAfter });
+export const badRequest = failure({
+  problems: z.array(problem).optional().describe('Each bad or unknown field'),
+  code: code('/query: MySQL\'s error (ER_…), TIMEOUT, PARAMS or UNSAFE_COLUMN_NAME').optional(),
+  valid_actions: z.array(z.string()).optional().describe('/dashboard: the actions there are'),
+  statements: z.array(statementVerdict).optional().describe('/migrate: a verdict per statement'),
+});
+export const forbidden = failure({
+  code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, EMAIL_NOT_VERIFIED or MySQL\'s (ER_…)').optional(),
+  statements: z.array(statementVerdict).optional().describe('/migrate: a verdict per statement'),
+  used_bytes: count.optional(),
+  quota_bytes: count.optional(),
+});
+export const unauthorized = failure({ code: z.enum(['INVALID_CODE', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS']).optional().describe('/verify only') });
+export const notFound = failure();
+export const conflict = failure({ status: z.enum(DATABASE_STATUSES).optional().describe('/query: the database\'s status') });
+export const unavailable = failure({
+  code: code('BUSY, NO_CAPACITY, VALIDATOR_BUSY, DEADLINE, UNAVAILABLE or MySQL\'s (ER_…)').optional(),
+  retry_after_seconds: retryAfter.optional(),
+  batch_id: z.uuid().optional().describe('/migrate, partly started: the batch'),
+  started: z.array(z.string()).optional().describe('/migrate: tables whose jobs run'),
+  not_started: z.array(z.string()).optional().describe('/migrate: tables to submit again'),
+});
+
+// --- the core's results and these schemas agree (a compile-time check: `tsc` fails on drift) ---
+
+/** True when A and B have the same keys and each is assignable to the other (so nested fields agree too). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? ([keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false) : false) : false;
+type Result<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
+type Agrees<T extends true> = T;
+type Out<S extends z.ZodType> = z.output<S>;
+export type AnswersAgree = [
+  Agrees<Same<SignUpResult, Out<typeof signupAnswer>>>,
+  Agrees<Same<Result<typeof issueToken>, Out<typeof tokenAnswer>>>,
+  Agrees<Same<QueryResult, Out<typeof queryAnswer>>>,
+  Agrees<Same<SubmitResult, Out<typeof migrateAnswer>>>,
+  Agrees<Same<Result<typeof getUserInfo>, Out<(typeof dashboardAnswers)['get_user_info']>>>,
+  Agrees<Same<Result<typeof listTenantDatabases>, Out<(typeof dashboardAnswers)['list_databases']>>>,
+  Agrees<Same<Result<typeof getDatabaseMetadata>, Out<(typeof dashboardAnswers)['get_database_metadata']>>>,
+  Agrees<Same<Result<typeof getDatabaseTables>, Out<(typeof dashboardAnswers)['get_database_tables']>>>,
+  Agrees<Same<Result<typeof getQueryStats>, Out<(typeof dashboardAnswers)['get_query_stats']>>>,
+  Agrees<Same<Result<typeof getMigrationStatus>, Out<(typeof dashboardAnswers)['get_migration_status']>>>,
+];
