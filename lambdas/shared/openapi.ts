@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ApiFunction, GATEWAY_ROUTES, type GatewayAnswer, ROUTES } from './http-api.ts';
 import { migrateRequest, queryRequest, signupRequest, tokenRequest, verifyRequest } from './requests.ts';
 import * as answers from './responses.ts';
+import type { ErrorAnswer } from './responses.ts';
 
 /**
  * The OpenAPI 3.1 document of the HTTP API, generated from the route table (http-api.ts), the
@@ -21,8 +22,8 @@ interface RouteDoc {
   /** The body schema; /dashboard's is built from its actions. */
   request?: z.ZodType;
   success: { status: number; description: string; schema?: z.ZodType };
-  /** The error statuses this route answers (the bodies are per status, below). */
-  errors: ErrorStatus[];
+  /** The errors this route answers besides those of every route (COMMON_ERRORS): status → body. */
+  errors: Partial<Record<ErrorStatus, ErrorAnswer>>;
 }
 
 const ROUTE_DOCS: Record<ApiFunction, RouteDoc> = {
@@ -30,36 +31,36 @@ const ROUTE_DOCS: Record<ApiFunction, RouteDoc> = {
     summary: 'Register a tenant; its database is provisioned in the background',
     request: signupRequest,
     success: { status: 202, description: 'Accepted: provisioning (or, with email verification on, waiting for the code)', schema: answers.signupAnswer },
-    errors: [400, 409, 413, 429, 500, 502, 503],
+    errors: { 400: 'BadRequest', 409: 'Conflict', 503: 'Unavailable' },
   },
   verify: {
     summary: "Send back the emailed code: the signup's database is provisioned",
     request: verifyRequest,
     success: { status: 202, description: 'Accepted: provisioning', schema: answers.verifyAnswer },
-    errors: [400, 401, 413, 500, 502, 503],
+    errors: { 400: 'BadRequest', 401: 'VerifyUnauthorized', 503: 'Unavailable' },
   },
   token: {
     summary: 'Email and password for a JWT (`read: true`: the current one)',
     request: tokenRequest,
     success: { status: 200, description: 'The token', schema: answers.tokenAnswer },
-    errors: [400, 401, 403, 404, 413, 429, 500, 502, 503],
+    errors: { 400: 'BadRequest', 401: 'Unauthorized', 403: 'TokenForbidden', 404: 'NotFound', 503: 'Unavailable' },
   },
   dashboard: {
     summary: "The tenant's console: one action per request (`action` picks it)",
     success: { status: 200, description: "The action's answer (`x-action-responses` names each action's schema)" },
-    errors: [400, 401, 404, 413, 429, 500, 502, 503],
+    errors: { 400: 'DashboardBadRequest', 401: 'GatewayMessage', 404: 'NotFound', 503: 'Unavailable' },
   },
   query: {
     summary: 'One SELECT/INSERT/UPDATE/DELETE in one of your databases',
     request: queryRequest,
     success: { status: 200, description: 'The statement ran', schema: answers.queryAnswer },
-    errors: [400, 401, 403, 404, 409, 413, 429, 500, 502, 503],
+    errors: { 400: 'QueryBadRequest', 401: 'GatewayMessage', 403: 'QueryForbidden', 404: 'NotFound', 409: 'QueryConflict', 503: 'Unavailable' },
   },
   'migrate-submit': {
     summary: 'Declarative CREATE TABLE statements: one Skeema job per table',
     request: migrateRequest,
     success: { status: 202, description: 'Queued: one job per table under `batch_id`', schema: answers.migrateAnswer },
-    errors: [400, 401, 403, 409, 413, 429, 500, 502, 503],
+    errors: { 400: 'MigrateBadRequest', 401: 'GatewayMessage', 403: 'MigrateForbidden', 409: 'Conflict', 503: 'MigrateUnavailable' },
   },
 };
 
@@ -69,27 +70,32 @@ const GATEWAY_DOCS: Record<(typeof GATEWAY_ROUTES)[number]['path'], { summary: s
 };
 
 type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 502 | 503;
+type ErrorBody = ErrorAnswer | ErrorAnswer[];
 
-/** Each error status: its body (by component name) and when it is given. */
-const ERROR_DOCS: Record<ErrorStatus, { description: string; schema: string | string[]; retryAfter?: 'always' | 'mostly' }> = {
-  400: { description: 'Bad input: not JSON, a bad or unknown field (`problems`), a statement MySQL or the validator refused', schema: 'BadRequest' },
-  401: { description: 'Bad credentials or code', schema: 'Unauthorized' },
-  403: { description: 'Prohibited: a statement, a database not yours, a quota, an unverified email', schema: 'Forbidden' },
-  404: { description: 'Not found (someone else\'s database answers the same)', schema: 'NotFound' },
-  409: { description: 'Conflict: the email is taken, or the database is not ready', schema: 'Conflict' },
-  413: { description: 'Body over the cap (`OCTODB_MAX_BODY_BYTES`): refused before anything runs', schema: 'TooLarge' },
-  429: {
-    description: "Over a rate limit. OctoDB's own answer (RATE_LIMITED) carries Retry-After; API Gateway's stage throttling on AWS answers `{\"message\": \"Too Many Requests\"}` without it",
-    schema: ['RateLimited', 'GatewayMessage'],
-    retryAfter: 'mostly',
-  },
-  500: { description: "Unexpected: the function's own answer names the request; the gateway's (an authorizer failure) is `{\"message\": null}`", schema: ['InternalError', 'GatewayMessage'] },
-  502: { description: 'The function failed (API Gateway\'s answer)', schema: 'GatewayMessage' },
-  503: { description: 'Busy or a dependency unavailable: retry after Retry-After', schema: 'Unavailable', retryAfter: 'always' },
+/** What every function's route may answer, whatever it does: the body cap, rate limits, failures. */
+const COMMON_ERRORS: Partial<Record<ErrorStatus, ErrorBody>> = {
+  413: 'TooLarge',
+  429: ['RateLimited', 'GatewayMessage'],
+  500: ['InternalError', 'GatewayMessage'],
+  502: 'GatewayMessage',
 };
 
-/** The guarded routes' 401 comes from the gateway (the authorizer refused), not from the function. */
-const GATEWAY_UNAUTHORIZED = { description: 'No token, or one the authorizer refuses (API Gateway\'s answer)', schema: 'GatewayMessage' };
+/** When each error status is given, and whether it carries Retry-After. */
+const ERROR_DOCS: Record<ErrorStatus, { description: string; retryAfter?: 'always' | 'described' }> = {
+  400: { description: 'Bad input: not JSON, a bad or unknown field (`problems`), a statement MySQL or the validator refused' },
+  401: { description: "Bad credentials or code; behind the authorizer: no token, or one it refuses (API Gateway's `{\"message\": \"Unauthorized\"}`)" },
+  403: { description: 'Prohibited: a statement, a database not yours, the storage quota, an unverified email' },
+  404: { description: "Not found (someone else's database answers the same)" },
+  409: { description: 'Conflict: the email is taken, or the database is not ready' },
+  413: { description: 'Body over the cap (`OCTODB_MAX_BODY_BYTES`): refused before anything runs' },
+  429: {
+    description: "Over a rate limit. OctoDB's own answer (RATE_LIMITED) carries Retry-After; API Gateway's stage throttling on AWS answers `{\"message\": \"Too Many Requests\"}` without it",
+    retryAfter: 'described',
+  },
+  500: { description: "Unexpected: the function's own answer names the request; the gateway's (an authorizer failure) is `{\"message\": null}`" },
+  502: { description: "The function failed (API Gateway's answer)" },
+  503: { description: 'Busy or a dependency unavailable: retry after Retry-After', retryAfter: 'always' },
+};
 
 const SHARED_PARTS: Record<string, z.ZodType> = {
   Problem: answers.problem,
@@ -100,16 +106,7 @@ const SHARED_PARTS: Record<string, z.ZodType> = {
   Latency: answers.latency,
   LogItem: answers.logItem,
   JobStatus: answers.jobStatus,
-  GatewayMessage: answers.gatewayMessage,
-  InternalError: answers.internalError,
-  TooLarge: answers.tooLarge,
-  RateLimited: answers.rateLimited,
-  BadRequest: answers.badRequest,
-  Unauthorized: answers.unauthorized,
-  Forbidden: answers.forbidden,
-  NotFound: answers.notFound,
-  Conflict: answers.conflict,
-  Unavailable: answers.unavailable,
+  ...answers.errorAnswers,
 };
 
 /** What the document needs of a /dashboard action: its parameters (lambdas/dashboard/actions.ts). */
@@ -150,10 +147,10 @@ function dashboardParts(actions: DashboardParams): { requests: Record<string, z.
 
 const RETRY_AFTER = { description: 'Seconds to wait before retrying (whole, at least 1)', schema: { type: 'string', pattern: '^[1-9][0-9]*$' } };
 
-function errorResponse(status: ErrorStatus, guarded: boolean) {
-  const doc = status === 401 && guarded ? GATEWAY_UNAUTHORIZED : ERROR_DOCS[status];
-  const schema = Array.isArray(doc.schema) ? { oneOf: doc.schema.map(ref) } : ref(doc.schema);
-  const retryAfter = 'retryAfter' in doc ? doc.retryAfter : undefined;
+function errorResponse(status: ErrorStatus, body: ErrorBody): OpenApiResponse {
+  const doc = ERROR_DOCS[status];
+  const schema = Array.isArray(body) ? { oneOf: body.map(ref) } : ref(body);
+  const { retryAfter } = doc;
   return {
     description: doc.description,
     ...(retryAfter ? { headers: { 'Retry-After': { ...RETRY_AFTER, required: retryAfter === 'always' } } } : {}),
@@ -217,7 +214,9 @@ export function openApiDocument(dashboard: DashboardParams, version: string): Op
         requestBody: { required: true, content: json(ref(`${nameOf(route.path)}Request`)) },
         responses: {
           [doc.success.status]: success,
-          ...Object.fromEntries(doc.errors.map((status) => [status, errorResponse(status, route.guarded)])),
+          ...Object.fromEntries(
+            Object.entries({ ...doc.errors, ...COMMON_ERRORS }).map(([status, body]) => [status, errorResponse(Number(status) as ErrorStatus, body)]),
+          ),
         },
       },
     };

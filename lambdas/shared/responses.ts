@@ -207,31 +207,44 @@ const retryAfter = z.number().int().min(1).describe('Also sent as the Retry-Afte
 
 /** API Gateway's own answers (the local gateway gives the same): an unknown route, the authorizer's refusal, a failed function. */
 export const gatewayMessage = z.strictObject({ message: z.string().nullable() });
-export const internalError = failure({ request_id: text('Find the request in the logs by it') });
-export const tooLarge = failure({ limit_bytes: count });
-export const rateLimited = failure({ code: z.literal('RATE_LIMITED'), retry_after_seconds: retryAfter });
-export const badRequest = failure({
-  problems: z.array(problem).optional().describe('Each bad or unknown field'),
-  code: code('/query: MySQL\'s error (ER_…), TIMEOUT, PARAMS or UNSAFE_COLUMN_NAME').optional(),
-  valid_actions: z.array(z.string()).optional().describe('/dashboard: the actions there are'),
-  statements: z.array(statementVerdict).optional().describe('/migrate: a verdict per statement'),
-});
-export const forbidden = failure({
-  code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, EMAIL_NOT_VERIFIED or MySQL\'s (ER_…)').optional(),
-  statements: z.array(statementVerdict).optional().describe('/migrate: a verdict per statement'),
-  used_bytes: count.optional(),
-  quota_bytes: count.optional(),
-});
-export const unauthorized = failure({ code: z.enum(['INVALID_CODE', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS']).optional().describe('/verify only') });
-export const notFound = failure();
-export const conflict = failure({ status: z.enum(DATABASE_STATUSES).optional().describe('/query: the database\'s status') });
-export const unavailable = failure({
+
+const badRequest = failure({ problems: z.array(problem).optional().describe('Each bad or unknown field') });
+const verdicts = z.array(statementVerdict).describe('A verdict per statement');
+const quota = { used_bytes: count.optional(), quota_bytes: count.optional() };
+const unavailable = failure({
   code: code('BUSY, NO_CAPACITY, VALIDATOR_BUSY, DEADLINE, UNAVAILABLE or MySQL\'s (ER_…)').optional(),
   retry_after_seconds: retryAfter.optional(),
-  batch_id: z.uuid().optional().describe('/migrate, partly started: the batch'),
-  started: z.array(z.string()).optional().describe('/migrate: tables whose jobs run'),
-  not_started: z.array(z.string()).optional().describe('/migrate: tables to submit again'),
 });
+
+/**
+ * The error bodies, by component name: what every route answers for a status (`BadRequest`, …)
+ * and what one route adds (`QueryBadRequest`, …). openapi.ts says which route answers which.
+ */
+export const errorAnswers = {
+  GatewayMessage: gatewayMessage,
+  InternalError: failure({ request_id: text('Find the request in the logs by it') }),
+  TooLarge: failure({ limit_bytes: count }),
+  RateLimited: failure({ code: z.literal('RATE_LIMITED'), retry_after_seconds: retryAfter }),
+  BadRequest: badRequest,
+  QueryBadRequest: badRequest.extend({ code: code("MySQL's error (ER_…), TIMEOUT, PARAMS or UNSAFE_COLUMN_NAME").optional() }),
+  DashboardBadRequest: badRequest.extend({ valid_actions: z.array(z.string()).optional().describe('The actions there are') }),
+  MigrateBadRequest: badRequest.extend({ statements: verdicts.optional() }),
+  Unauthorized: failure(),
+  VerifyUnauthorized: failure({ code: z.enum(['INVALID_CODE', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS']) }),
+  TokenForbidden: failure({ code: z.literal('EMAIL_NOT_VERIFIED') }),
+  QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED or MySQL\'s (ER_…)'), ...quota }),
+  MigrateForbidden: failure({ statements: verdicts.optional(), code: z.literal('QUOTA_EXCEEDED').optional(), ...quota }),
+  NotFound: failure(),
+  Conflict: failure(),
+  QueryConflict: failure({ status: z.enum(DATABASE_STATUSES).describe("The database's status") }),
+  Unavailable: unavailable,
+  MigrateUnavailable: unavailable.extend({
+    batch_id: z.uuid().optional().describe('Partly started: the batch'),
+    started: z.array(z.string()).optional().describe('Tables whose jobs run'),
+    not_started: z.array(z.string()).optional().describe('Tables to submit again'),
+  }),
+} satisfies Record<string, z.ZodType>;
+export type ErrorAnswer = keyof typeof errorAnswers;
 
 // --- the core's results and these schemas agree (a compile-time check: `tsc` fails on drift) ---
 

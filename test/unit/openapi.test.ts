@@ -66,6 +66,18 @@ describe('the OpenAPI document', () => {
     expect(validator.response('POST', '/query', 400, { error: 'Invalid request', problem: 'x' })).not.toEqual([]);
   });
 
+  it("describes each route's own error fields, and not on the others", () => {
+    expect(validator.response('POST', '/dashboard', 400, { error: 'Unknown action: x', valid_actions: ['get_user_info'] })).toEqual([]);
+    expect(validator.response('POST', '/query', 400, { error: 'Unknown action: x', valid_actions: ['get_user_info'] })).not.toEqual([]);
+    expect(validator.response('POST', '/query', 409, { error: 'Database is provisioning', status: 'provisioning' })).toEqual([]);
+    expect(validator.response('POST', '/migrate', 409, { error: 'Database is provisioning', status: 'provisioning' })).not.toEqual([]);
+    expect(validator.response('POST', '/verify', 401, { error: 'Invalid or expired code', code: 'CODE_EXPIRED' })).toEqual([]);
+    expect(validator.response('POST', '/verify', 401, { error: 'Invalid or expired code', code: 'EXPIRED' })).not.toEqual([]);
+    const partly = { error: 'Part of the migration could not be started', batch_id: '1b5b850a-8e3d-46b1-a326-880052827841', started: ['a'], not_started: ['b'] };
+    expect(validator.response('POST', '/migrate', 503, partly)).toEqual([]);
+    expect(validator.response('POST', '/query', 503, partly)).not.toEqual([]);
+  });
+
   it('asks for Retry-After on every 503 and describes it on every 429', () => {
     for (const [path, ops] of Object.entries(document.paths)) {
       for (const op of Object.values(ops)) {
