@@ -14,9 +14,8 @@ import type { issueToken } from '#core/tokens';
  * What the API answers, one strict schema per answer: the success of every route and /dashboard
  * action, and the error bodies per status. They are the source of docs/openapi.json (openapi.ts)
  * and are checked both ways: `Answer<…>` below fails the type check when a core result and its
- * schema disagree on a field, and test/integration/openapi.test.ts validates real answers against
- * the document (strict: a field the schema does not name fails it). Handlers import only types
- * from here, so no Lambda bundle grows.
+ * schema disagree on a field, and the integration tests validate every answer they get against
+ * the document (strict: a field the schema does not name fails them; test/support/openapi.ts).
  */
 
 const text = (description: string) => z.string().describe(description);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { type LocalOctoDb, startOctoDb } from '../../bin/local.ts';
 import { parseMysqlUrl } from '#shared/config';
+import { assertDescribed } from './openapi.ts';
 import { waitFor } from './wait.ts';
 
 export const MYSQL_URL = process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta';
@@ -54,7 +55,9 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as never };
+    const answer = { status: res.status, body: (await res.json()) as never };
+    assertDescribed('POST', path, answer.status, answer.body);
+    return answer;
   };
 
   const waitForDatabase: TestOctoDb['waitForDatabase'] = (dbId, timeoutMs = 60_000) =>

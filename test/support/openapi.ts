@@ -1,6 +1,7 @@
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { OpenApiDocument } from '#shared/openapi';
+import { apiDocument } from '../../bin/openapi.ts';
 
 const DOCUMENT_ID = 'openapi.json';
 /** A JSON Pointer segment (RFC 6901). */
@@ -42,4 +43,26 @@ export function openApiValidator(document: OpenApiDocument) {
       return check(`/paths/${segment(path)}/${method.toLowerCase()}/requestBody/content/application~1json/schema`, body);
     },
   };
+}
+
+let described: { document: OpenApiDocument; validator: ReturnType<typeof openApiValidator> } | undefined;
+
+/**
+ * Throws when an answer of a route the document describes is not as described: a status it does
+ * not list, a body its schema refuses. The integration tests' `post` (test/support/octodb.ts)
+ * calls it on every answer, so the document is checked against every answer the suite sees.
+ */
+export function assertDescribed(method: string, path: string, status: number, body: unknown): void {
+  described ??= (() => {
+    const document = apiDocument();
+    return { document, validator: openApiValidator(document) };
+  })();
+  const operation = described.document.paths[path]?.[method.toLowerCase()];
+  if (!operation) return; // a route that is not the API's (a test of unknown routes)
+  if (!operation.responses[String(status)]) throw new Error(`docs/openapi.json lists no ${status} for ${method} ${path}: ${JSON.stringify(body).slice(0, 300)}`);
+  const problems = described.validator.response(method, path, status, body);
+  if (problems.length > 0) {
+    const where = problems.map((p) => `${p.instancePath || '(body)'} ${p.message}${p.params && 'additionalProperty' in p.params ? `: ${p.params.additionalProperty}` : ''}`);
+    throw new Error(`${method} ${path} ${status} is not as docs/openapi.json describes it (${where.join('; ')}): ${JSON.stringify(body).slice(0, 300)}`);
+  }
 }
