@@ -79,7 +79,8 @@ export function splitStatements(text: string): { statements: Statement[]; proble
  * node-sql-parser reads a statement, the /query rules also walk its every expression; where it
  * cannot, the server judges the syntax when the job runs.
  * Throws ProhibitedError (403) or ValidationError (400) with a verdict per statement; the message
- * names the statement whose verdict decided the status, its rule and, for syntax, the position.
+ * names the statement whose verdict decided the status, its rule and where the token check found
+ * the problem (line, column of the request's text).
  * `onStatement` hears each statement's index before it is judged (a judge's budget is per statement).
  */
 export function validateMigrationSql(text: string, onStatement?: (index: number) => void): TableDefinition[] {
@@ -124,9 +125,9 @@ function refuseWith(verdicts: StatementVerdict[]): never {
   throw new Err(`Invalid migration: statement ${named.index} (${named.rule}): ${named.reason}`, { statements: verdicts });
 }
 
-/** A syntax finding's reason with its line and column in the request's text. */
+/** A finding's reason with its line and column in the request's text, where it has one. */
 function withPosition(finding: Finding, text: string, at: number | undefined): string {
-  if (finding.rule !== 'syntax' || at === undefined) return finding.reason;
+  if (at === undefined) return finding.reason;
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   return `${finding.reason} (line ${line}, column ${at - before.lastIndexOf('\n')})`;

@@ -42,7 +42,8 @@ interface Token {
 }
 
 const NAME_RULE = '(letters, digits, _; starts with a letter; ≤ 64)';
-const NUMBER = /^(?:\d+(?:[eE]\d*)?|0x[0-9A-Fa-f]+|0b[01]+)$/;
+/** Integers, exponents, hex and bit literals, sizes (AUTOEXTEND_SIZE=4M). */
+const NUMBER = /^(?:\d+(?:[eE]\d*)?|\d+[KMGTkmgt]|0x[0-9A-Fa-f]+|0b[01]+)$/;
 /** Words that make a statement read or run something else: a table is defined, not copied or computed. */
 const QUERY_WORDS = new Set(['SELECT', 'EXECUTE', 'PREPARE', 'CALL', 'TABLE']);
 const MAX_NESTING = 64;
@@ -142,9 +143,10 @@ function lex(sql: string): { tokens: Token[]; problem?: Finding } {
       tokens.push({ type: number ? 'number' : 'word', text: number ? word : word.toUpperCase(), at: i });
       i = j;
     } else if (c === '.') {
-      // `.5` after an operator is a number; any other dot joins names (db.t, t.c, `db`.`t`).
-      const previous = tokens.at(-1);
-      if (!/[0-9]/.test(sql[i + 1] ?? '') || (previous !== undefined && previous.type !== 'punct')) return { tokens, problem: qualified(sql, i) };
+      // A dot not touching a name before it, a digit after, starts a number (`DEFAULT .5`), as MySQL
+      // lexes it; any other dot joins names (db.t, t.c, `db` . `t`).
+      const before = sql.charCodeAt(i - 1);
+      if (!/[0-9]/.test(sql[i + 1] ?? '') || isWordChar(before) || sql[i - 1] === '`') return { tokens, problem: qualified(sql, i) };
       let k = i + 1;
       while (k < n && isWordChar(sql.charCodeAt(k))) k++;
       if (!/^\d+(?:[eE]\d*)?$/.test(sql.slice(i + 1, k))) return { tokens, problem: qualified(sql, i) };
@@ -166,7 +168,7 @@ function qualified(sql: string, at: number): Finding {
   const left = /[\w`$]*\s*$/.exec(sql.slice(Math.max(0, at - 64), at))![0];
   const right = /^\s*[\w`$]*/.exec(sql.slice(at + 1, at + 65))![0];
   const name = `${left}.${right}`.replace(/\s+/g, '');
-  return refuse('other-database', `qualified name ${name}: a migration may only reference its own database, naming each table and column alone (write .5 as 0.5)`, at);
+  return refuse('other-database', `qualified name ${name}: a migration may only reference its own database, naming each table and column alone`, at);
 }
 
 /** Words refused anywhere after CREATE TABLE: queries, and calls of functions that wait, read files or hold locks. */

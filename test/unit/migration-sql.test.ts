@@ -147,3 +147,41 @@ describe('splitStatements', () => {
     expect(splitStatements("a ';' b;\n `x;y` c;").statements).toEqual([{ sql: "a ';' b", at: 0 }, { sql: '`x;y` c', at: 10 }]);
   });
 });
+
+describe('what the parser cannot read', () => {
+  it.each([
+    ['the template orders table (an unquoted column named status)', "CREATE TABLE orders (id bigint unsigned NOT NULL AUTO_INCREMENT, status varchar(20) NOT NULL DEFAULT 'new', PRIMARY KEY (id)) ENGINE=InnoDB;"],
+    ['PARTITION BY HASH', 'CREATE TABLE t (id int NOT NULL, PRIMARY KEY (id)) PARTITION BY HASH (id) PARTITIONS 4;'],
+    ['WITH SYSTEM VERSIONING', 'CREATE TABLE t (x int) WITH SYSTEM VERSIONING;'],
+    ['an application-time period', 'CREATE TABLE t (id int, s date, e date, PERIOD FOR p (s, e));'],
+    ['a number written .5', 'CREATE TABLE t (r float DEFAULT .5, s float DEFAULT (-.25));'],
+    ['bad syntax the tokens cannot see: the server judges it when the job runs', 'CREATE TABLE t (id int foo bar);'],
+  ])('is accepted when safe: %s', (_label, sql) => {
+    expect(validateMigrationSql(sql).map((d) => d.table)).toEqual([expect.any(String)]);
+  });
+
+  it.each([
+    ['MyISAM after an unquoted status column', "CREATE TABLE t (status varchar(9)) ENGINE=MyISAM;", 'engine'],
+    ['a system variable after an unquoted status column', 'CREATE TABLE t (status varchar(200) DEFAULT (@@datadir));', 'expression'],
+    ['a partition in another directory', "CREATE TABLE t (id int) PARTITION BY HASH (id) (PARTITION p0 INDEX DIRECTORY = '/tmp');", 'file-location'],
+    ['a table-qualified column', 'CREATE TABLE t (a int, CHECK (t.a > 0));', 'other-database'],
+    ['a dot touching a name before a digit', 'CREATE TABLE t (a int, FOREIGN KEY (a) REFERENCES db.5t (id));', 'other-database'],
+    ['SLEEP with a space before its parenthesis', 'CREATE TABLE t (a int AS (SLEEP (1)) VIRTUAL);', 'expression'],
+    ['an unknown table option', 'CREATE TABLE t (a int) SECONDARY_ENGINE=rapid;', 'table-option'],
+    ['more than 64 nested parentheses', `CREATE TABLE t (a int DEFAULT ${'('.repeat(70)}1${')'.repeat(70)});`, 'cost'],
+  ])('refuses %s (rule %s)', (_label, sql, rule) => {
+    const error = refused(sql);
+    expect(error.status).toBe(403);
+    expect(error.details?.statements).toEqual([expect.objectContaining({ index: 1, valid: false, rule })]);
+  });
+
+  it.each([
+    ['an unclosed parenthesis', 'CREATE TABLE a (id int);\n\nCREATE TABLE b (id int, KEY k (id);', 'statement 2 (syntax): unbalanced parentheses: this one is never closed (line 3, column 16)'],
+    ['a missing semicolon', 'CREATE TABLE a (id int);\n  CREATE TABLE b (id int)', 'statement 2 (syntax): statement 2 must end with a semicolon (line 2, column 26)'],
+    ['a missing column list', 'CREATE TABLE a id int;', 'statement 1 (syntax): expected ( and the column definitions after the table name (line 1, column 16)'],
+  ])('gives the position of %s', (_label, sql, message) => {
+    const error = refused(sql);
+    expect(error.status).toBe(400);
+    expect(error.message).toBe(`Invalid migration: ${message}`);
+  });
+});
