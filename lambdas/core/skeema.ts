@@ -201,6 +201,10 @@ export async function skeemaStep(
   const script = buildTableSkeemaScript({ database, table: job.table, definition, tempSchema, allowUnsafe, markers, ddlTimeoutSeconds }, mode);
   const result = await run(stage, script);
   const out = parseTableScript(result, markers);
+  if (mode === 'push' && out.outcome === 'clean' && out.definition === null && definition !== null) {
+    // Skeema leaves out the tables it does not manage (MariaDB system-versioned tables in 1.9) and says nothing.
+    return { ok: false, definition: null, kind: 'permanent', reason: UNMANAGED };
+  }
   if (out.outcome === 'clean' && out.definition !== undefined) return { ok: true, definition: out.definition, output: out.ddl, desired: out.desired };
   const definitionRead = out.definition ?? null;
   if (mode === 'diff' && out.outcome === 'differences') {
@@ -218,6 +222,8 @@ export async function skeemaStep(
   const stopped = result.stdout.split('\n').includes(markers.ddlTimeout);
   return { ok: false, definition: definitionRead, ...classify(result, stopped ? ddlTimeoutSeconds : undefined) };
 }
+
+const UNMANAGED = 'Skeema made no change and the table does not exist: Skeema does not manage this kind of table (e.g. a MariaDB system-versioned table)';
 
 /** The push's limit stays inside the host script's own, so the script's watchdog acts first. */
 function ddlLimit(limits: StepLimits): number {

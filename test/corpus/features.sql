@@ -27,7 +27,7 @@ CREATE TABLE regions_list (
   PRIMARY KEY (id, region)
 ) PARTITION BY LIST COLUMNS (region) (
   PARTITION p_eu VALUES IN ('FR', 'DE', 'IT') ENGINE = InnoDB,
-  PARTITION p_us VALUES IN ('US', 'CA') COMMENT = 'north america'
+  PARTITION p_us VALUES IN ('US', 'CA') ENGINE = InnoDB COMMENT = 'north america'
 );
 CREATE TABLE sales_sub (
   id int NOT NULL,
@@ -87,8 +87,7 @@ CREATE TABLE documents (
   created_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   updated_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
   PRIMARY KEY (id),
-  KEY ix_title (title),
-  FULLTEXT KEY ft_title (title)
+  KEY ix_title (title)
 ) ENGINE=InnoDB STATS_PERSISTENT=1 STATS_AUTO_RECALC=1 STATS_SAMPLE_PAGES=25;
 CREATE TABLE places (
   id int NOT NULL AUTO_INCREMENT,

@@ -58,6 +58,7 @@ describe('skeemaStep: what a step result says', () => {
     ['a push failing on too many connections', 'push', { exitCode: 2, stderr: log('ERROR', 'Error 1040: Too many connections') }, { ok: false, kind: 'transient', reason: 'Error 1040: Too many connections' }],
     ['a push refused as unsafe', 'push', { exitCode: 2, stderr: `${log('ERROR', 'Preventing execution of unsafe or potentially destructive statement:')}\n${log('ERROR', '  # ALTER TABLE `t` DROP COLUMN `a`')}` }, { ok: false, kind: 'unsafe', reason: expect.stringContaining('ALTER TABLE `t` DROP COLUMN `a`') }],
     ['a script that could not start', 'push', { exitCode: NOT_RUN, stderr: 'host command could not run: SSM throttled' }, { ok: false, kind: 'transient', reason: 'host command could not run: SSM throttled' }],
+    ['a push of a table Skeema leaves out (it made no change, the table does not exist)', 'push', { exitCode: 0, stdout: `${NO_TABLE_MARKER}\n` }, { ok: false, kind: 'permanent', reason: expect.stringMatching(/^Skeema made no change and the table does not exist/) }],
   ] as const)('%s', async (_label, mode, result, expected) => {
     expect(await skeemaStep(runner(result), 'update', job, def, mode, false, { ddlTimeoutSeconds: 60, scriptTimeoutSeconds: 600 }, m)).toMatchObject(expected);
   });
