@@ -81,7 +81,7 @@ export function checkTableTokens(sql: string): { table: string } | Finding {
   if (words) return words;
 
   let i = 2;
-  if (tokens[i]?.text === 'IF') return invalid('statement', 'IF NOT EXISTS has no meaning in a declarative table definition', tokens[i]!.at);
+  if (tokens[i]?.type === 'word' && tokens[i]!.text === 'IF') return invalid('statement', 'IF NOT EXISTS has no meaning in a declarative table definition', tokens[i]!.at);
   const name = tokens[i++];
   if (name?.type !== 'word' && name?.type !== 'name') return invalid('syntax', 'expected the table name', name?.at ?? sql.length);
   const table = name.type === 'name' ? name.text : sql.slice(name.at, name.at + name.text.length);
@@ -175,9 +175,10 @@ function qualified(sql: string, at: number): Finding {
 function everyWord(tokens: Token[]): Finding | undefined {
   for (let i = 2; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.type !== 'word') continue;
-    if (QUERY_WORDS.has(t.text)) return refuse('query', `${t.text} is not allowed in a migration`, t.at);
-    if (PROHIBITED_FUNCTIONS.has(t.text) && tokens[i + 1]?.text === '(') return refuse('expression', `${t.text} is not allowed in a migration`, t.at);
+    if (t.type === 'word' && QUERY_WORDS.has(t.text)) return refuse('query', `${t.text} is not allowed in a migration`, t.at);
+    // A call, with or without blanks before its parenthesis, by a bare or a backquoted name.
+    const called = t.type === 'word' || t.type === 'name' ? t.text.toUpperCase() : '';
+    if (PROHIBITED_FUNCTIONS.has(called) && tokens[i + 1]?.text === '(') return refuse('expression', `${called} is not allowed in a migration`, t.at);
   }
   return undefined;
 }

@@ -155,6 +155,7 @@ describe('what the parser cannot read', () => {
     ['WITH SYSTEM VERSIONING', 'CREATE TABLE t (x int) WITH SYSTEM VERSIONING;'],
     ['an application-time period', 'CREATE TABLE t (id int, s date, e date, PERIOD FOR p (s, e));'],
     ['a number written .5', 'CREATE TABLE t (r float DEFAULT .5, s float DEFAULT (-.25));'],
+    ['a backquoted table named if', 'CREATE TABLE `if` (id int);'],
     ['bad syntax the tokens cannot see: the server judges it when the job runs', 'CREATE TABLE t (id int foo bar);'],
   ])('is accepted when safe: %s', (_label, sql) => {
     expect(validateMigrationSql(sql).map((d) => d.table)).toEqual([expect.any(String)]);
@@ -167,6 +168,7 @@ describe('what the parser cannot read', () => {
     ['a table-qualified column', 'CREATE TABLE t (a int, CHECK (t.a > 0));', 'other-database'],
     ['a dot touching a name before a digit', 'CREATE TABLE t (a int, FOREIGN KEY (a) REFERENCES db.5t (id));', 'other-database'],
     ['SLEEP with a space before its parenthesis', 'CREATE TABLE t (a int AS (SLEEP (1)) VIRTUAL);', 'expression'],
+    ['SLEEP by a backquoted name', 'CREATE TABLE t (a int AS (`sleep`(1)) VIRTUAL);', 'expression'],
     ['an unknown table option', 'CREATE TABLE t (a int) SECONDARY_ENGINE=rapid;', 'table-option'],
     ['more than 64 nested parentheses', `CREATE TABLE t (a int DEFAULT ${'('.repeat(70)}1${')'.repeat(70)});`, 'cost'],
   ])('refuses %s (rule %s)', (_label, sql, rule) => {
