@@ -197,6 +197,7 @@ function closing(tokens: Token[], open: number): number | Finding {
 /** The definitions between the parentheses: columns named as a host script may carry them, each once; no VALUES or LIKE. */
 function definitions(sql: string, tokens: Token[], open: number, close: number): { columns: string[] } | Finding {
   const columns: string[] = [];
+  const seen = new Set<string>();
   let depth = 0;
   let start = open + 1;
   for (let i = open + 1; i <= close; i++) {
@@ -209,9 +210,12 @@ function definitions(sql: string, tokens: Token[], open: number, close: number):
       const column = columnOf(sql, tokens, start, i);
       if (typeof column !== 'string') {
         if (column) return column;
-      } else if (columns.some((c) => c.toLowerCase() === column.toLowerCase())) {
+      } else if (seen.has(column.toLowerCase())) {
         return invalid('duplicate', `column ${column} is defined twice`);
-      } else columns.push(column);
+      } else {
+        seen.add(column.toLowerCase());
+        columns.push(column);
+      }
       start = i + 1;
     }
   }
