@@ -36,8 +36,13 @@ export interface Finding {
 
 interface Token {
   type: 'word' | 'name' | 'string' | 'number' | 'punct';
-  /** A word upper-cased, a backquoted name unquoted, a punctuation character. */
+  /**
+   * A word upper-cased, a punctuation character, a number; a string or backquoted name as written,
+   * quotes included, so that no quoted text ever reads as a keyword or a parenthesis.
+   */
   text: string;
+  /** A string's or a backquoted name's content, unescaped. */
+  value?: string;
   at: number;
 }
 
@@ -84,7 +89,7 @@ export function checkTableTokens(sql: string): { table: string } | Finding {
   if (tokens[i]?.type === 'word' && tokens[i]!.text === 'IF') return invalid('statement', 'IF NOT EXISTS has no meaning in a declarative table definition', tokens[i]!.at);
   const name = tokens[i++];
   if (name?.type !== 'word' && name?.type !== 'name') return invalid('syntax', 'expected the table name', name?.at ?? sql.length);
-  const table = name.type === 'name' ? name.text : sql.slice(name.at, name.at + name.text.length);
+  const table = name.type === 'name' ? name.value! : sql.slice(name.at, name.at + name.text.length);
   if (!SQL_IDENTIFIER.test(table)) return invalid('name', `invalid table name ${JSON.stringify(table)} ${NAME_RULE}`);
   const open = tokens[i];
   if (open?.text !== '(') {
@@ -98,8 +103,8 @@ export function checkTableTokens(sql: string): { table: string } | Finding {
   const tail = tableOptions(tokens, close + 1);
   if (tail) return tail;
   // Index, constraint and referenced names: none may carry a newline or other text into host scripts.
-  const badName = tokens.find((t) => t.type === 'name' && !SQL_IDENTIFIER.test(t.text));
-  if (badName) return invalid('name', `invalid name ${JSON.stringify(badName.text)} ${NAME_RULE}`);
+  const badName = tokens.find((t) => t.type === 'name' && !SQL_IDENTIFIER.test(t.value!));
+  if (badName) return invalid('name', `invalid name ${JSON.stringify(badName.value)} ${NAME_RULE}`);
   return { table };
 }
 
@@ -123,7 +128,7 @@ function lex(sql: string): { tokens: Token[]; problem?: Finding } {
       while (typeof end === 'number' && sql[end + 1] === c) end = closingQuote(sql, end + 1, c);
       if (typeof end !== 'number') return { tokens, problem: refuse(end.code === 'PARSE' ? 'syntax' : 'expression', end.message.replace(/^[^:]*: /, ''), i) };
       const inner = sql.slice(i + 1, end);
-      tokens.push({ type: c === '`' ? 'name' : 'string', text: c === '`' ? inner.replace(/``/g, '`') : inner, at: i });
+      tokens.push({ type: c === '`' ? 'name' : 'string', text: sql.slice(i, end + 1), value: inner.replaceAll(c + c, c), at: i });
       i = end + 1;
     } else if (isWordChar(code)) {
       let j = i;
@@ -177,8 +182,8 @@ function everyWord(tokens: Token[]): Finding | undefined {
     const t = tokens[i]!;
     if (t.type === 'word' && QUERY_WORDS.has(t.text)) return refuse('query', `${t.text} is not allowed in a migration`, t.at);
     // A call, with or without blanks before its parenthesis, by a bare or a backquoted name.
-    const called = t.type === 'word' || t.type === 'name' ? t.text.toUpperCase() : '';
-    if (PROHIBITED_FUNCTIONS.has(called) && tokens[i + 1]?.text === '(') return refuse('expression', `${called} is not allowed in a migration`, t.at);
+    const called = t.type === 'word' ? t.text : t.type === 'name' ? t.value!.toUpperCase() : '';
+    if (PROHIBITED_FUNCTIONS.has(called) && tokens[i + 1]?.type === 'punct' && tokens[i + 1]!.text === '(') return refuse('expression', `${called} is not allowed in a migration`, t.at);
   }
   return undefined;
 }
@@ -187,7 +192,7 @@ function everyWord(tokens: Token[]): Finding | undefined {
 function closing(tokens: Token[], open: number): number | Finding {
   let depth = 0;
   for (let i = open; i < tokens.length; i++) {
-    const t = tokens[i]!.text;
+    const t = tokens[i]!.type === 'punct' ? tokens[i]!.text : '';
     if (t === '(' && ++depth > MAX_NESTING) return refuse('cost', `more than ${MAX_NESTING} nested parentheses`, tokens[i]!.at);
     if (t === ')' && --depth === 0) return i;
   }
@@ -232,7 +237,7 @@ function columnOf(sql: string, tokens: Token[], start: number, end: number): str
     if (first.text === 'LIKE') return refuse('query', 'CREATE TABLE … LIKE is not allowed', first.at);
     if (NOT_COLUMN.has(first.text) || (first.text === 'PERIOD' && second === 'FOR') || (first.text === 'VECTOR' && (second === 'INDEX' || second === 'KEY'))) return undefined;
   } else if (first.type !== 'name') return invalid('syntax', 'expected a column or index definition', first.at);
-  const column = first.type === 'name' ? first.text : sql.slice(first.at, first.at + first.text.length);
+  const column = first.type === 'name' ? first.value! : sql.slice(first.at, first.at + first.text.length);
   if (!SQL_IDENTIFIER.test(column)) return invalid('name', `invalid column name ${JSON.stringify(column)} ${NAME_RULE}`);
   return column;
 }
@@ -272,7 +277,7 @@ function tableOptions(tokens: Token[], from: number): Finding | undefined {
     if (tokens[i]?.text === '=') i++;
     const value = tokens[i];
     if (!value || value.type === 'punct') return invalid('syntax', `table option ${name} needs a value`, value?.at ?? t.at);
-    if (name === 'ENGINE' && value.text.toUpperCase() !== 'INNODB') return refuse('engine', `ENGINE=${value.text.toUpperCase()} is not allowed (tables are InnoDB, in the database's own directory)`, value.at);
+    if (name === 'ENGINE' && engineOf(value) !== 'INNODB') return refuse('engine', `ENGINE=${engineOf(value)} is not allowed (tables are InnoDB, in the database's own directory)`, value.at);
     i++;
   }
   return undefined;
@@ -286,7 +291,7 @@ function partitioning(tokens: Token[], from: number): Finding | undefined {
     const t = tokens[i]!;
     if (t.type === 'word' && t.text === 'ENGINE') {
       const value = tokens[i + 1]?.text === '=' ? tokens[i + 2] : tokens[i + 1];
-      if (value?.text.toUpperCase() !== 'INNODB') return refuse('engine', `ENGINE=${value?.text ?? ''} is not allowed (tables are InnoDB, in the database's own directory)`, t.at);
+      if (!value || engineOf(value) !== 'INNODB') return refuse('engine', `ENGINE=${value ? engineOf(value) : ''} is not allowed (tables are InnoDB, in the database's own directory)`, t.at);
     }
   }
   let depth = 0;
@@ -297,6 +302,9 @@ function partitioning(tokens: Token[], from: number): Finding | undefined {
   }
   return depth === 0 ? undefined : invalid('syntax', 'unbalanced parentheses in the partitioning: one is never closed', tokens[from]!.at);
 }
+
+/** An engine's name as the server reads it: a word, or a string (ENGINE='InnoDB'). */
+const engineOf = (value: Token) => (value.value ?? value.text).toUpperCase();
 
 /** DATA/INDEX DIRECTORY, TABLESPACE, CONNECTION, NODEGROUP at `i`: places outside the database's own directory. */
 function fileOption(tokens: Token[], i: number): Finding | undefined {

@@ -170,6 +170,12 @@ describe('what the parser cannot read', () => {
     ['SLEEP with a space before its parenthesis', 'CREATE TABLE t (a int AS (SLEEP (1)) VIRTUAL);', 'expression'],
     ['SLEEP by a backquoted name', 'CREATE TABLE t (a int AS (`sleep`(1)) VIRTUAL);', 'expression'],
     ['an unknown table option', 'CREATE TABLE t (a int) SECONDARY_ENGINE=rapid;', 'table-option'],
+    ["a string '(' that would hide ENGINE inside the definitions", "CREATE TABLE t (a varchar(9) DEFAULT '(') ENGINE=MyISAM COMMENT ')';", 'engine'],
+    ["a string ')' that would end the definitions early", "CREATE TABLE t (a varchar(9) DEFAULT ')', b int) ENGINE=MyISAM;", 'engine'],
+    ["a string '(' after a first column, closed by a string ')' in a COMMENT", "CREATE TABLE t (a int, b varchar(9) DEFAULT '(') ENGINE=MyISAM COMMENT ')';", 'engine'],
+    ["a string '(' in a partition before its ENGINE", "CREATE TABLE t (a int) PARTITION BY HASH (a) (PARTITION p0 COMMENT '(' ENGINE = MyISAM);", 'engine'],
+    ['an engine named by a double-quoted string', 'CREATE TABLE t (a int) ENGINE = "MyISAM";', 'engine'],
+    ['a backquoted CREATE', 'CREATE TABLE t (a int);'.replace('CREATE', '`CREATE`'), 'statement'],
     ['more than 64 nested parentheses', `CREATE TABLE t (a int DEFAULT ${'('.repeat(70)}1${')'.repeat(70)});`, 'cost'],
   ])('refuses %s (rule %s)', (_label, sql, rule) => {
     const error = refused(sql);
@@ -180,6 +186,7 @@ describe('what the parser cannot read', () => {
   it.each([
     ['an unclosed parenthesis', 'CREATE TABLE a (id int);\n\nCREATE TABLE b (id int, KEY k (id);', 'statement 2 (syntax): unbalanced parentheses: this one is never closed (line 3, column 16)'],
     ['a missing semicolon', 'CREATE TABLE a (id int);\n  CREATE TABLE b (id int)', 'statement 2 (syntax): statement 2 must end with a semicolon (line 2, column 26)'],
+    ["a string where the column list opens", "CREATE TABLE a '(' id int);", 'statement 1 (syntax): expected ( and the column definitions after the table name (line 1, column 16)'],
     ['a missing column list', 'CREATE TABLE a id int;', 'statement 1 (syntax): expected ( and the column definitions after the table name (line 1, column 16)'],
   ])('gives the position of %s', (_label, sql, message) => {
     const error = refused(sql);
