@@ -148,5 +148,21 @@ function checkStatement(sql: string): { table: string } | Finding {
   // rules, with no other database and no variables at all (the validator does not know the database's name).
   const refused = findProhibited(ast, { ownDatabase: '', userVariables: false });
   if (refused) return { kind: 'prohibited', rule: 'expression', reason: `${refused} is not allowed in a migration` };
-  return checked;
+  return refusedTableOption(ast) ?? checked;
+}
+
+/**
+ * The table options the parser read, checked again: where a table's files are and which engine
+ * keeps them matter most, so a misreading of the token check must not be enough to pass them.
+ */
+function refusedTableOption(ast: unknown): Finding | undefined {
+  const options = (ast as { table_options?: Array<{ keyword?: unknown; value?: unknown }> } | null)?.table_options ?? [];
+  for (const o of options) {
+    const keyword = String(o.keyword ?? '').toUpperCase();
+    const value = String(o.value ?? '').replace(/^['"]|['"]$/g, '').toUpperCase();
+    if (keyword === 'ENGINE' && value !== 'INNODB') return { kind: 'prohibited', rule: 'engine', reason: `ENGINE=${value} is not allowed (tables are InnoDB, in the database's own directory)` };
+    if (keyword === 'DATA DIRECTORY' || keyword === 'INDEX DIRECTORY') return { kind: 'prohibited', rule: 'file-location', reason: `${keyword} is not allowed (tables are InnoDB, in the database's own directory)` };
+    if (keyword === 'CONNECTION') return { kind: 'prohibited', rule: 'connection', reason: 'CONNECTION is not allowed (a table stays on its own server)' };
+  }
+  return undefined;
 }
