@@ -9,22 +9,20 @@ import { closingQuote, isWordChar, PROHIBITED_FUNCTIONS } from './sql-guard.ts';
  * what it reads as safe but is not valid SQL is the server's to refuse (with its own error).
  */
 
-/** The rule a statement broke: named in its verdict, so a client can tell them apart. */
-export type Rule =
-  | 'statement' // only CREATE TABLE, one per semicolon
-  | 'comment'
-  | 'syntax' // what the token check must read and cannot (unbalanced parentheses, no column list)
-  | 'temporary'
-  | 'query' // SELECT, LIKE, subqueries, EXECUTE: a table is defined, not copied or computed
-  | 'engine' // InnoDB only
-  | 'file-location' // DATA/INDEX DIRECTORY, TABLESPACE
-  | 'connection' // CONNECTION=: another server
-  | 'table-option' // an option outside the known safe ones
-  | 'other-database' // qualified names
-  | 'expression' // functions that wait, read files or hold locks; variables
-  | 'name' // identifiers a host script may carry
-  | 'duplicate'
-  | 'cost'; // validation past its budget
+/**
+ * The rules a statement may break, named in its verdict so a client can tell them apart:
+ * statement (only CREATE TABLE, one per semicolon), comment, syntax (what the token check must read
+ * and cannot), temporary, query (SELECT, LIKE, subqueries, EXECUTE), engine (InnoDB only),
+ * file-location (DATA/INDEX DIRECTORY, TABLESPACE), connection (another server), table-option (one
+ * outside the safe list), other-database (qualified names), expression (functions that wait, read
+ * files or hold locks; variables), name (identifiers a host script may carry), duplicate, cost
+ * (validation past its bounds).
+ */
+export const RULES = [
+  'statement', 'comment', 'syntax', 'temporary', 'query', 'engine', 'file-location', 'connection',
+  'table-option', 'other-database', 'expression', 'name', 'duplicate', 'cost',
+] as const;
+export type Rule = (typeof RULES)[number];
 
 export interface Finding {
   kind: 'prohibited' | 'invalid';
