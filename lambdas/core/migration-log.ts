@@ -1,8 +1,9 @@
 import { runOnHost } from './host-scripts.ts';
-import { hostOutputLines, sendBestEffort } from './logs.ts';
+import { sendBestEffort } from './logs.ts';
 import type { MigrationDeps } from './migration-deps.ts';
 import type { HostRecord, HostRunResult, JobState, LogRecord, MigrationJobRecord, MigrationStage } from './ports.ts';
 import type { ScriptRun } from './skeema.ts';
+import { jobOutputLines } from './skeema-output.ts';
 
 export function runScript(deps: Pick<MigrationDeps, 'hostRunner' | 'settings'>, host: HostRecord, script: string): Promise<HostRunResult> {
   return runOnHost(deps.hostRunner, host, script, deps.settings.scriptTimeoutSeconds);
@@ -20,8 +21,8 @@ export function scriptRunner(deps: MigrationDeps, host: HostRecord, log: JobLog)
 export type JobLog = ReturnType<typeof jobLog>;
 /**
  * A tenant job's log records (best effort: the outcome is in MetaDB either way), under the
- * batch's tenant, who owns the database. The host scripts print definitions, DDL and Skeema's
- * progress; the MySQL login stays in the host's ~/.my.cnf and never appears in their output.
+ * batch's tenant, who owns the database: the DDL run, definitions and the server's answer, without
+ * the scripts' markers, workspace paths, host endpoints or account names (jobOutputLines).
  */
 export function jobLog(job: MigrationJobRecord, tenantId: string, deps: Pick<MigrationDeps, 'logs'>) {
   const send = async (records: Array<Pick<LogRecord, 'level' | 'message'> & { stage?: MigrationStage }>) => {
@@ -29,7 +30,7 @@ export function jobLog(job: MigrationJobRecord, tenantId: string, deps: Pick<Mig
     await sendBestEffort(deps.logs, records.map((r) => ({ ...base, ...r })));
   };
   return {
-    output: (stage: MigrationStage, result: HostRunResult) => send(hostOutputLines(result).map((line) => ({ stage, ...line }))),
+    output: (stage: MigrationStage, result: HostRunResult) => send(jobOutputLines(result).map((line) => ({ stage, ...line }))),
     outcome: (state: JobState, reason: string | null) =>
       send([{ level: state === 'failed' ? 'ERROR' : 'INFO', message: `migration of ${job.table}: ${state}${reason ? ` (${reason})` : ''}` }]),
   };

@@ -1,7 +1,7 @@
 import parserModule from 'node-sql-parser/build/mariadb.js';
 import { ProhibitedError, ValidationError } from './errors.ts';
-import { SQL_IDENTIFIER } from './patterns.ts';
 import { findProhibited } from './sql-guard.ts';
+import { checkTableTokens, type Finding, type Rule } from './table-tokens.ts';
 
 // The MariaDB grammar alone: the package's default build holds every dialect and takes seconds to
 // load, which a statement judge's worker pays at each start.
@@ -13,7 +13,6 @@ export interface TableDefinition {
   table: string;
   /** The statement as sent, without its semicolon: the desired state of the table. */
   sql: string;
-  columns: string[];
 }
 
 export interface StatementVerdict {
@@ -23,67 +22,72 @@ export interface StatementVerdict {
   reason?: string;
   /** prohibited (403) or malformed (400) */
   kind?: 'prohibited' | 'invalid';
+  /** The rule the statement broke (table-tokens.ts Rule). */
+  rule?: Rule;
 }
 
-type Finding = { kind: 'prohibited' | 'invalid'; reason: string };
+/** A statement of the request and where it starts in the request's text. */
+interface Statement {
+  sql: string;
+  at: number;
+}
 
 /**
  * Splits a request's SQL into statements at semicolons outside quotes, refusing SQL comments
  * (they can hide text from a reader) and reporting where a statement lacks its semicolon.
+ * `problem.index` is the statement it concerns; `problem.at` where in the text.
  */
-export function splitStatements(text: string): { statements: string[]; problems: Finding[] } {
-  const statements: string[] = [];
-  const problems: Finding[] = [];
-  let current = '';
+export function splitStatements(text: string): { statements: Statement[]; problem?: Finding & { index: number } } {
+  const statements: Statement[] = [];
+  let start = 0;
   let quote: string | null = null;
+  const cut = (end: number) => {
+    const raw = text.slice(start, end);
+    const lead = raw.length - raw.trimStart().length;
+    statements.push({ sql: raw.trim(), at: start + lead });
+  };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     const next = text[i + 1];
     if (quote) {
-      current += ch;
-      if (ch === '\\' && quote !== '`' && next !== undefined) {
-        current += next;
-        i++;
-      } else if (ch === quote) {
-        if (next === quote) {
-          current += next;
-          i++;
-        } else quote = null;
+      if (ch === '\\' && quote !== '`' && next !== undefined) i++;
+      else if (ch === quote) {
+        if (next === quote) i++;
+        else quote = null;
       }
-      continue;
-    }
-    if (ch === "'" || ch === '"' || ch === '`') {
+    } else if (ch === "'" || ch === '"' || ch === '`') {
       quote = ch;
-      current += ch;
     } else if (ch === '#' || (ch === '-' && next === '-') || (ch === '/' && next === '*')) {
-      problems.push({ kind: 'prohibited', reason: 'SQL comments are not allowed' });
-      return { statements, problems };
+      return { statements, problem: { index: statements.length + 1, kind: 'prohibited', rule: 'comment', reason: 'SQL comments are not allowed', at: i } };
     } else if (ch === ';') {
-      statements.push(current.trim());
-      current = '';
-    } else current += ch;
+      cut(i);
+      start = i + 1;
+    }
   }
-  if (quote) problems.push({ kind: 'invalid', reason: 'unterminated quoted string or identifier' });
-  else if (current.trim() !== '') {
-    statements.push(current.trim());
-    problems.push({ kind: 'invalid', reason: `statement ${statements.length} must end with a semicolon` });
+  if (quote) return { statements, problem: { index: statements.length + 1, kind: 'invalid', rule: 'syntax', reason: 'unterminated quoted string or identifier', at: text.lastIndexOf(quote) } };
+  if (text.slice(start).trim() !== '') {
+    cut(text.length);
+    const index = statements.length;
+    return { statements, problem: { index, kind: 'invalid', rule: 'syntax', reason: `statement ${index} must end with a semicolon`, at: text.trimEnd().length } };
   }
-  return { statements, problems };
+  return { statements };
 }
 
 /**
  * M0's rules: every statement is one CREATE TABLE (the desired state of a table in the caller's
- * database) ending with one semicolon. Refused: any other statement, comments, nested SELECT or
- * EXECUTE, CREATE … SELECT / LIKE, temporary tables, other databases, invalid names.
- * Throws ProhibitedError (403) or ValidationError (400) with a verdict per statement.
+ * database) ending with one semicolon, that stays inside its own table (table-tokens.ts). Where
+ * node-sql-parser reads a statement, the /query rules also walk its every expression; where it
+ * cannot, the server judges the syntax when the job runs.
+ * Throws ProhibitedError (403) or ValidationError (400) with a verdict per statement; the message
+ * names the statement whose verdict decided the status, its rule and where the token check found
+ * the problem (line, column of the request's text).
  * `onStatement` hears each statement's index before it is judged (a judge's budget is per statement).
  */
 export function validateMigrationSql(text: string, onStatement?: (index: number) => void): TableDefinition[] {
-  const { statements, problems } = splitStatements(text);
-  if (problems.length > 0) {
-    const [p] = problems;
-    const Err = p!.kind === 'prohibited' ? ProhibitedError : ValidationError;
-    throw new Err(`Invalid migration: ${p!.reason}`, { statements: [{ index: statements.length + 1, table: null, valid: false, reason: p!.reason, kind: p!.kind }] });
+  const { statements, problem } = splitStatements(text);
+  if (problem) {
+    const { index, at, ...finding } = problem;
+    refuseWith([{ index, table: null, valid: false, ...finding, reason: withPosition(finding, text, at) }]);
   }
   if (statements.length === 0) throw new ValidationError('Invalid migration: no statement');
   if (statements.length > MAX_STATEMENTS) throw new ValidationError(`Invalid migration: at most ${MAX_STATEMENTS} statements per request`);
@@ -91,169 +95,74 @@ export function validateMigrationSql(text: string, onStatement?: (index: number)
   const verdicts: StatementVerdict[] = [];
   const definitions: TableDefinition[] = [];
   const seen = new Set<string>();
-  statements.forEach((sql, i) => {
+  statements.forEach(({ sql, at }, i) => {
     const index = i + 1;
     onStatement?.(index);
     const checked = checkStatement(sql);
     if ('reason' in checked) {
-      verdicts.push({ index, table: null, valid: false, ...checked });
+      const { at: offset, ...finding } = checked;
+      verdicts.push({ index, table: null, valid: false, ...finding, reason: withPosition(finding, text, offset === undefined ? undefined : at + offset) });
       return;
     }
     const key = checked.table.toLowerCase();
     if (seen.has(key)) {
-      verdicts.push({ index, table: checked.table, valid: false, kind: 'invalid', reason: `table ${checked.table} is defined twice` });
+      verdicts.push({ index, table: checked.table, valid: false, kind: 'invalid', rule: 'duplicate', reason: `table ${checked.table} is defined twice` });
       return;
     }
     seen.add(key);
     verdicts.push({ index, table: checked.table, valid: true });
-    definitions.push(checked);
+    definitions.push({ table: checked.table, sql });
   });
-  const bad = verdicts.filter((v) => !v.valid);
-  if (bad.length > 0) {
-    const Err = bad.some((v) => v.kind === 'prohibited') ? ProhibitedError : ValidationError;
-    throw new Err(`Invalid migration: statement ${bad[0]!.index}: ${bad[0]!.reason}`, { statements: verdicts });
-  }
+  if (verdicts.some((v) => !v.valid)) refuseWith(verdicts);
   return definitions;
 }
 
-function checkStatement(sql: string): TableDefinition | Finding {
-  if (sql === '') return { kind: 'invalid', reason: 'empty statement (each statement ends with exactly one semicolon)' };
-  const words = keywordsOutsideQuotes(sql);
-  for (const word of ['SELECT', 'EXECUTE', 'PREPARE', 'CALL']) {
-    if (words.has(word)) return { kind: 'prohibited', reason: `${word} is not allowed in a migration` };
-  }
-  const first = /^\s*(\w+)(?:\s+(\w+))?/.exec(sql);
-  const verb = first?.[1]?.toUpperCase();
-  if (verb !== 'CREATE') return { kind: 'prohibited', reason: `only CREATE TABLE is allowed, not ${verb ?? 'this statement'}` };
-  if (first?.[2]?.toUpperCase() !== 'TABLE') {
-    return { kind: 'prohibited', reason: `only CREATE TABLE is allowed, not CREATE ${first?.[2]?.toUpperCase() ?? ''}`.trim() };
-  }
+/** 403 if any statement is prohibited, else 400; the message names that statement (the first of its kind). */
+function refuseWith(verdicts: StatementVerdict[]): never {
+  const prohibited = verdicts.find((v) => v.kind === 'prohibited');
+  const named = prohibited ?? verdicts.find((v) => !v.valid)!;
+  const Err = prohibited ? ProhibitedError : ValidationError;
+  throw new Err(`Invalid migration: statement ${named.index} (${named.rule}): ${named.reason}`, { statements: verdicts });
+}
 
+/** A finding's reason with its line and column in the request's text, where it has one. */
+function withPosition(finding: Finding, text: string, at: number | undefined): string {
+  if (at === undefined) return finding.reason;
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  return `${finding.reason} (line ${line}, column ${at - before.lastIndexOf('\n')})`;
+}
+
+function checkStatement(sql: string): { table: string } | Finding {
+  if (sql === '') return { kind: 'invalid', rule: 'statement', reason: 'empty statement (each statement ends with exactly one semicolon)' };
+  const checked = checkTableTokens(sql);
+  if ('reason' in checked) return checked;
   let ast: unknown;
   try {
     ast = parser.astify(sql, { database: 'MariaDB' });
-  } catch (error) {
-    return { kind: 'invalid', reason: `syntax error: ${(error as Error).message.slice(0, 300)}` };
+  } catch {
+    // Outside the parser's grammar (or too deep for it): the tokens said it is safe, the server judges its syntax.
+    return checked;
   }
-  const list = Array.isArray(ast) ? ast : [ast];
-  if (list.length !== 1) return { kind: 'invalid', reason: 'exactly one statement per semicolon' };
-  const node = list[0] as CreateAst;
-  if (node.type !== 'create' || node.keyword !== 'table') return { kind: 'prohibited', reason: 'only CREATE TABLE is allowed' };
-  if (node.temporary) return { kind: 'prohibited', reason: 'temporary tables are not allowed' };
-  if (node.like) return { kind: 'prohibited', reason: 'CREATE TABLE … LIKE is not allowed' };
-  if (node.query_expr || node.as) return { kind: 'prohibited', reason: 'CREATE TABLE … SELECT is not allowed' };
-  if (node.if_not_exists) return { kind: 'invalid', reason: 'IF NOT EXISTS has no meaning in a declarative table definition' };
-  if (node.ignore_replace) return { kind: 'prohibited', reason: `${String(node.ignore_replace).toUpperCase()} is not allowed` };
-  const option = refusedTableOption(node.table_options ?? []);
-  if (option) return { kind: 'prohibited', reason: `${option} is not allowed (tables are InnoDB, in the database's own directory)` };
-  const target = node.table?.[0];
-  if (!target || node.table!.length !== 1) return { kind: 'invalid', reason: 'one table per statement' };
-  if (target.db) return { kind: 'prohibited', reason: 'a migration may only name tables of your own database' };
-  if (!SQL_IDENTIFIER.test(target.table)) {
-    return { kind: 'invalid', reason: `invalid table name ${JSON.stringify(target.table)} (letters, digits, _; starts with a letter; ≤ 64)` };
-  }
-  if (containsNode(node.create_definitions, (n) => n.type === 'select')) return { kind: 'prohibited', reason: 'nested SELECT is not allowed' };
-  if (containsNode(node.create_definitions, (n) => n.table !== undefined && Array.isArray(n.table) && n.table.some((t: { db?: unknown }) => t?.db))) {
-    return { kind: 'prohibited', reason: 'a migration may only reference tables of your own database' };
-  }
-  // DEFAULT, CHECK and generated expressions run on the server as the admin: the /query rules,
-  // with no other database and no variables at all (the validator does not know the database's name).
-  const refused = findProhibited(node, { ownDatabase: '', userVariables: false });
-  if (refused) return { kind: 'prohibited', reason: `${refused} is not allowed in a migration` };
-  const columns: string[] = [];
-  for (const def of node.create_definitions ?? []) {
-    if (def.resource !== 'column') continue;
-    const name = columnName(def.column);
-    if (!name || !SQL_IDENTIFIER.test(name)) {
-      return { kind: 'invalid', reason: `invalid column name ${JSON.stringify(name)} (letters, digits, _; starts with a letter; ≤ 64)` };
-    }
-    if (columns.some((c) => c.toLowerCase() === name.toLowerCase())) return { kind: 'invalid', reason: `column ${name} is defined twice` };
-    columns.push(name);
-  }
-  if (columns.length === 0) return { kind: 'invalid', reason: 'a table needs at least one column' };
-  const badName = invalidName(sql, node.create_definitions);
-  if (badName !== undefined) {
-    return { kind: 'invalid', reason: `invalid name ${JSON.stringify(badName)} (letters, digits, _; starts with a letter; ≤ 64)` };
-  }
-  return { table: target.table, sql, columns };
-}
-
-interface CreateAst {
-  type?: string;
-  keyword?: string;
-  temporary?: unknown;
-  like?: unknown;
-  query_expr?: unknown;
-  as?: unknown;
-  if_not_exists?: unknown;
-  ignore_replace?: unknown;
-  table?: Array<{ db: string | null; table: string }>;
-  create_definitions?: Array<{ resource?: string; column?: unknown }>;
-  table_options?: Array<{ keyword?: string; value?: unknown }>;
+  // DEFAULT, CHECK, generated and partition expressions run on the server as the admin: the /query
+  // rules, with no other database and no variables at all (the validator does not know the database's name).
+  const refused = findProhibited(ast, { ownDatabase: '', userVariables: false });
+  if (refused) return { kind: 'prohibited', rule: 'expression', reason: `${refused} is not allowed in a migration` };
+  return refusedTableOption(ast) ?? checked;
 }
 
 /**
- * Table options that reach outside the table's own InnoDB files: another server (FEDERATED,
- * SPIDER, CONNECTION=), files of the host (CONNECT, CSV, DATA/INDEX DIRECTORY). Any engine but
- * InnoDB is refused: the others lose rows on restart (MEMORY) or are not crash-safe (MyISAM), and
- * rollback and the cascade's verify → ALTER → verify assume InnoDB.
+ * The table options the parser read, checked again: where a table's files are and which engine
+ * keeps them matter most, so a misreading of the token check must not be enough to pass them.
  */
-function refusedTableOption(options: NonNullable<CreateAst['table_options']>): string | undefined {
+function refusedTableOption(ast: unknown): Finding | undefined {
+  const options = (ast as { table_options?: Array<{ keyword?: unknown; value?: unknown }> } | null)?.table_options ?? [];
   for (const o of options) {
     const keyword = String(o.keyword ?? '').toUpperCase();
-    if (keyword === 'ENGINE' && String(o.value).toUpperCase() !== 'INNODB') return `ENGINE=${String(o.value).toUpperCase()}`;
-    if (['DATA DIRECTORY', 'INDEX DIRECTORY', 'CONNECTION'].includes(keyword)) return keyword;
+    const value = String(o.value ?? '').replace(/^['"]|['"]$/g, '').toUpperCase();
+    if (keyword === 'ENGINE' && value !== 'INNODB') return { kind: 'prohibited', rule: 'engine', reason: `ENGINE=${value} is not allowed (tables are InnoDB, in the database's own directory)` };
+    if (keyword === 'DATA DIRECTORY' || keyword === 'INDEX DIRECTORY') return { kind: 'prohibited', rule: 'file-location', reason: `${keyword} is not allowed (tables are InnoDB, in the database's own directory)` };
+    if (keyword === 'CONNECTION') return { kind: 'prohibited', rule: 'connection', reason: 'CONNECTION is not allowed (a table stays on its own server)' };
   }
   return undefined;
-}
-
-function columnName(column: unknown): string | undefined {
-  const c = column as { column?: unknown } | undefined;
-  if (typeof c?.column === 'string') return c.column;
-  const expr = (c?.column as { expr?: { value?: unknown } } | undefined)?.expr?.value;
-  return typeof expr === 'string' ? expr : undefined;
-}
-
-/** Strings and backquoted names, as MySQL quotes them. */
-const QUOTED = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`/g;
-
-/**
- * The first name that is not an SQL_IDENTIFIER (patterns.ts): index and constraint names in the AST, and every
- * backquoted name in the text (whatever the parser calls it), so no name carries a newline or
- * other text into host scripts or their output. Unquoted names outside ASCII are refused too.
- */
-function invalidName(sql: string, definitions: unknown): string | undefined {
-  const names: string[] = [];
-  const stack: unknown[] = [definitions];
-  while (stack.length) {
-    const node = stack.pop();
-    if (!node || typeof node !== 'object') continue;
-    const n = node as Record<string, unknown>;
-    for (const key of ['index', 'constraint']) if (typeof n[key] === 'string') names.push(n[key] as string);
-    stack.push(...Object.values(n));
-  }
-  for (const token of sql.match(QUOTED) ?? []) {
-    if (token.startsWith('`')) names.push(token.slice(1, -1).replace(/``/g, '`'));
-  }
-  const bare = sql.replace(QUOTED, ' ');
-  const foreign = /[^\x00-\x7f]+/.exec(bare)?.[0];
-  if (foreign !== undefined) return foreign;
-  return names.find((name) => !SQL_IDENTIFIER.test(name));
-}
-
-// biome-ignore lint: a generic AST walk
-function containsNode(value: unknown, test: (node: any) => boolean): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (!Array.isArray(value) && test(value)) return true;
-  return Object.values(value as Record<string, unknown>).some((v) => containsNode(v, test));
-}
-
-/**
- * Upper-cased bare words outside quotes: keywords that must not appear anywhere in a statement.
- * A word runs over letters, digits, `_` and `$` as an unquoted identifier does, so a column
- * `call2` is the word CALL2, not CALL.
- */
-function keywordsOutsideQuotes(sql: string): Set<string> {
-  const bare = sql.replace(QUOTED, ' ');
-  return new Set((bare.match(/[A-Za-z0-9_$]+/g) ?? []).map((w) => w.toUpperCase()));
 }

@@ -2,6 +2,7 @@ import { DDL_MARGIN_SECONDS } from './host-script-timeout.ts';
 import { buildStopDdlScript, buildTableSkeemaScript, newScriptMarkers, type ScriptMarkers } from './host-scripts.ts';
 import { databaseName, tempSchemaName } from './ids.ts';
 import type { HostRunResult, MigrationJobRecord, MigrationStage } from './ports.ts';
+import { failureReason, LOG_PREFIX } from './skeema-output.ts';
 
 /**
  * Skeema's exit codes (skeema's exit.go, the same in v1.9–v1.12). One number means two things:
@@ -112,15 +113,14 @@ export const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([1040, 1205, 1213, 
 const TIMEOUT_ERRNOS: ReadonlySet<number> = new Set([1317, 1969, 3024]);
 /** Failures the Go driver reports without a server error number. */
 const CONNECTION_FAILURE = /invalid connection|bad connection|dial tcp|i\/o timeout|connection refused|Can't connect/;
-/** Skeema's log line prefix. */
-const LOG_PREFIX = /^\S+ \S+ \[(ERROR|WARN|INFO)\]\s*/;
 
 /**
  * Transient (retried), unsafe (refused, names the change), timeout or permanent. Only the server's
  * error number decides a retry, read where tenant text cannot reach: on Skeema's first [ERROR]
  * line, the first `Error NNNN` before any quote (a message quoting tenant text, even one holding
  * newlines and fake log lines, comes after it). Connection failures carry no number: they are
- * read from the same place. `ddlStoppedAfter`: the script's watchdog stopped the push.
+ * read from the same place. The reason is the server's own error (skeema-output.ts failureReason).
+ * `ddlStoppedAfter`: the script's watchdog stopped the push.
  */
 export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exitCode' | 'timedOut' | 'notRun'>, ddlStoppedAfter?: number): Failure {
   const lines = result.stderr.split('\n').map((l) => l.replace(LOG_PREFIX, '').trim()).filter(Boolean);
@@ -136,14 +136,14 @@ export function classify(result: Pick<HostRunResult, 'stdout' | 'stderr' | 'exit
       reason: `unsafe change refused: ${changes.join('; ') || 'destructive statement'} (set allow_unsafe to permit it)`,
     };
   }
-  const errorLine = [...lines].reverse().find((l) => /error/i.test(l) && !/^Skipped \d+ operation/.test(l)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`;
+  const reason = failureReason(result.stderr, result.exitCode);
   const first = result.stderr.split('\n').find((l) => /^\S+ \S+ \[ERROR\]/.test(l))?.replace(LOG_PREFIX, '') ?? '';
   // Tenant text is quoted in server messages: only what precedes the first quote is Skeema's and the server's.
   const head = first.split(/['"`]/)[0]!;
   const errno = Number(/\bError (\d{4,5})\b/.exec(head)?.[1] ?? 0);
-  if (TIMEOUT_ERRNOS.has(errno)) return { kind: 'timeout', reason: `the change ran past its time limit and was stopped on the server: ${first.slice(0, 500)}` };
+  if (TIMEOUT_ERRNOS.has(errno)) return { kind: 'timeout', reason: `the change ran past its time limit and was stopped on the server: ${reason}` };
   const transient = errno ? TRANSIENT_ERRNOS.has(errno) : CONNECTION_FAILURE.test(head);
-  return { kind: transient ? 'transient' : 'permanent', reason: errorLine.slice(0, 1000) };
+  return { kind: transient ? 'transient' : 'permanent', reason };
 }
 
 /** SHOW CREATE TABLE without the parts that change with data (AUTO_INCREMENT=n) or a final semicolon. */
@@ -201,6 +201,10 @@ export async function skeemaStep(
   const script = buildTableSkeemaScript({ database, table: job.table, definition, tempSchema, allowUnsafe, markers, ddlTimeoutSeconds }, mode);
   const result = await run(stage, script);
   const out = parseTableScript(result, markers);
+  if (mode === 'push' && out.outcome === 'clean' && out.definition === null && definition !== null) {
+    // Skeema leaves out the tables it does not manage (MariaDB system-versioned tables in 1.9) and says nothing.
+    return { ok: false, definition: null, kind: 'permanent', reason: UNMANAGED };
+  }
   if (out.outcome === 'clean' && out.definition !== undefined) return { ok: true, definition: out.definition, output: out.ddl, desired: out.desired };
   const definitionRead = out.definition ?? null;
   if (mode === 'diff' && out.outcome === 'differences') {
@@ -218,6 +222,8 @@ export async function skeemaStep(
   const stopped = result.stdout.split('\n').includes(markers.ddlTimeout);
   return { ok: false, definition: definitionRead, ...classify(result, stopped ? ddlTimeoutSeconds : undefined) };
 }
+
+const UNMANAGED = 'Skeema made no change and the table does not exist: Skeema does not manage this kind of table (e.g. a MariaDB system-versioned table)';
 
 /** The push's limit stays inside the host script's own, so the script's watchdog acts first. */
 function ddlLimit(limits: StepLimits): number {

@@ -257,7 +257,7 @@ export function scanSql(sql: string): Scan {
 }
 
 /** Letters, digits, `_`, `$` and anything non-ASCII: what MySQL and the parser read as one word. */
-function isWordChar(ch: number): boolean {
+export function isWordChar(ch: number): boolean {
   return (ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch === 95 || ch === 36 || ch >= 128;
 }
 
@@ -266,7 +266,7 @@ function isWordChar(ch: number): boolean {
  * by default. A backslash before the string's own quote is refused: under NO_BACKSLASH_ESCAPES MySQL
  * ends the string there, so what the parser took for text would run as code.
  */
-function closingQuote(sql: string, start: number, quote: string): number | SqlRefusedError {
+export function closingQuote(sql: string, start: number, quote: string): number | SqlRefusedError {
   for (let i = start + 1; i < sql.length; i++) {
     const c = sql[i];
     if (c === '\\' && quote !== '`') {

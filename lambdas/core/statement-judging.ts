@@ -82,8 +82,8 @@ export async function judgeMigrationSql(text: string, tenantId: string, judge: S
     case 'refused':
       throw errorOf(remember(migrationRefusals, key, verdict.refusal));
     case 'over-budget': {
-      const statement: StatementVerdict = { index: verdict.step, table: null, valid: false, kind: 'prohibited', reason: TOO_COSTLY };
-      const refusal: JudgeRefusal = { error: 'prohibited', message: `Invalid migration: statement ${verdict.step}: ${TOO_COSTLY}`, details: { statements: [statement] } };
+      const statement: StatementVerdict = { index: verdict.step, table: null, valid: false, kind: 'prohibited', rule: 'cost', reason: TOO_COSTLY };
+      const refusal: JudgeRefusal = { error: 'prohibited', message: `Invalid migration: statement ${verdict.step} (cost): ${TOO_COSTLY}`, details: { statements: [statement] } };
       throw errorOf(remember(migrationRefusals, key, refusal, OVER_BUDGET_TTL_MS));
     }
     default:

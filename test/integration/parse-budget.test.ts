@@ -71,7 +71,7 @@ describe.skipIf(!serversUp)('bounded validation', () => {
     const res = await post('/migrate', hostile.token, { sql });
     expect(res.status).toBe(403);
     expect(res.body.statements).toEqual([
-      { index: 2, table: null, valid: false, kind: 'prohibited', reason: 'statement is too costly to validate (its validation ran out of its time budget)' },
+      { index: 2, table: null, valid: false, kind: 'prohibited', rule: 'cost', reason: 'statement is too costly to validate (its validation ran out of its time budget)' },
     ]);
     const [tables] = await octo.admin.query<RowDataPacket[]>('SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?, ?)', [hostile.db, 'fine', 'costly']);
     expect(tables).toEqual([]);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { newScriptMarkers } from '#core/host-scripts';
 import type { HostRunResult } from '#core/ports';
-import { NOT_RUN, parseTableScript, SkeemaExit, skeemaOutcome, skeemaStep, type ScriptRun } from '#core/skeema';
+import { classify, NOT_RUN, parseTableScript, SkeemaExit, skeemaOutcome, skeemaStep, type ScriptRun } from '#core/skeema';
+import { jobOutputLines } from '#core/skeema-output';
 
 // The run's own markers (a pinned nonce): the script prints them, the parser reads only them.
 const m = newScriptMarkers('00c0ffee');
@@ -57,7 +58,67 @@ describe('skeemaStep: what a step result says', () => {
     ['a push failing on too many connections', 'push', { exitCode: 2, stderr: log('ERROR', 'Error 1040: Too many connections') }, { ok: false, kind: 'transient', reason: 'Error 1040: Too many connections' }],
     ['a push refused as unsafe', 'push', { exitCode: 2, stderr: `${log('ERROR', 'Preventing execution of unsafe or potentially destructive statement:')}\n${log('ERROR', '  # ALTER TABLE `t` DROP COLUMN `a`')}` }, { ok: false, kind: 'unsafe', reason: expect.stringContaining('ALTER TABLE `t` DROP COLUMN `a`') }],
     ['a script that could not start', 'push', { exitCode: NOT_RUN, stderr: 'host command could not run: SSM throttled' }, { ok: false, kind: 'transient', reason: 'host command could not run: SSM throttled' }],
+    ['a push of a table Skeema leaves out (it made no change, the table does not exist)', 'push', { exitCode: 0, stdout: `${NO_TABLE_MARKER}\n` }, { ok: false, kind: 'permanent', reason: expect.stringMatching(/^Skeema made no change and the table does not exist/) }],
   ] as const)('%s', async (_label, mode, result, expected) => {
     expect(await skeemaStep(runner(result), 'update', job, def, mode, false, { ddlTimeoutSeconds: 60, scriptTimeoutSeconds: 600 }, m)).toMatchObject(expected);
+  });
+});
+
+// Skeema 1.9's stderr for a failed push, as the host script prints it (MariaDB 10.11).
+const WORKSPACE_CHATTER = [
+  log('INFO', ' Wrote /tmp/tmp.smBGs32gPM/s/.skeema -- updated flavor to mariadb:10.11'),
+  log('INFO', ' Updating /tmp/tmp.smBGs32gPM/s to reflect 127.0.0.1:3306 db_x'),
+  log('INFO', ' Created /tmp/tmp.smBGs32gPM/s/t.sql (165 bytes)'),
+  '',
+].join('\n');
+const WORKSPACE_ERROR = `${WORKSPACE_CHATTER}\n${[
+  log('ERROR', "/tmp/tmp.smBGs32gPM/s/t.sql:1:1: Error executing DDL in workspace: Error 1074: Column length too big for column 'v' (max = 16383); use BLOB or TEXT instead"),
+  log('WARN', ' Skipping /tmp/tmp.smBGs32gPM/s due to 1 SQL error'),
+  log('ERROR', 'Skipped 1 operation due to problem'),
+].join('\n')}\n`;
+const SYNTAX_ERROR = `${WORKSPACE_CHATTER}\n${[
+  log('ERROR', "/tmp/tmp.yaOZvG5Oys/s/t.sql:1:1: SQL syntax error: Error 1064: You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near 'bar)' at line 1"),
+  log('WARN', ' Skipping /tmp/tmp.yaOZvG5Oys/s due to 1 SQL error'),
+  log('ERROR', 'Skipped 1 operation due to problem'),
+].join('\n')}\n`;
+const ALTER_ERROR = `${WORKSPACE_CHATTER}\n${[
+  log('INFO', ' Pushing changes from /tmp/tmp.qLp0hmDyTB/s/*.sql to 127.0.0.1:3306 db_x'),
+  log('ERROR', "Error running DDL on 127.0.0.1:3306 db_x: Error 1062: Duplicate entry 'a' for key 'uq'"),
+  log('INFO', ' 127.0.0.1:3306 db_x: push complete'),
+  log('ERROR', 'Skipped 1 operation due to problem'),
+].join('\n')}\n`;
+
+describe("classify: a failure's reason is the server's own error", () => {
+  it.each([
+    ['an error in the workspace', WORKSPACE_ERROR, "Error 1074: Column length too big for column 'v' (max = 16383); use BLOB or TEXT instead"],
+    ['a syntax error, with its position', SYNTAX_ERROR, "Error 1064: You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near 'bar)' at line 1"],
+    ['an ALTER failing on the rows', ALTER_ERROR, "Error 1062: Duplicate entry 'a' for key 'uq'"],
+    ['a server message spread over lines (tenant text with a newline)', log('ERROR', "Error running DDL on 10.0.0.5:3306 db_x: Error 1062: Duplicate entry 'a\nb' for key 'uq'"), "Error 1062: Duplicate entry 'a\nb' for key 'uq'"],
+    ['an error without a number: the line without paths and endpoints', log('ERROR', 'Unable to connect to 10.0.0.5:3306: dial tcp: connection refused'), 'Unable to connect to the database host: dial tcp: connection refused'],
+    ['only a summary line', log('ERROR', 'Skipped 3 operations due to problems'), 'Skipped 3 operations due to problems'],
+    ['an account in a message', log('ERROR', "Error 1045: Access denied for user 'octodb'@'10.0.0.9' (using password: YES)"), "Error 1045: Access denied for user '…' (using password: YES)"],
+  ])('%s', (_label, stderr, reason) => {
+    expect(classify({ exitCode: 2, stdout: '', stderr }).reason).toBe(reason);
+  });
+});
+
+describe("jobOutputLines: a job's log shows the DDL and the server's answer, nothing of the host", () => {
+  const def = 'CREATE TABLE `t` (\n  `a` int\n) ENGINE=InnoDB';
+  it('a failed ALTER: the DDL run, the definition read back in words, the error without paths, endpoints or summaries', () => {
+    const lines = jobOutputLines({ exitCode: 2, stdout: `-- instance: 127.0.0.1:3306\nUSE \`db_x\`;\nALTER TABLE \`t\` ADD UNIQUE KEY \`uq\` (\`v\`);\n${DEFINITION_MARKER}\n${def}\n`, stderr: ALTER_ERROR });
+    expect(lines).toEqual([
+      { level: 'INFO', message: `USE \`db_x\`;\nALTER TABLE \`t\` ADD UNIQUE KEY \`uq\` (\`v\`);\ndefinition read back:\n${def}` },
+      { level: 'ERROR', message: "[ERROR] Error running DDL on db_x: Error 1062: Duplicate entry 'a' for key 'uq'\n[INFO] db_x: push complete" },
+    ]);
+  });
+
+  it.each([
+    ['an error in the workspace', WORKSPACE_ERROR],
+    ['a syntax error', SYNTAX_ERROR],
+    ['an ALTER failing on the rows', ALTER_ERROR],
+  ])('%s: no marker, temp path, endpoint or summary line', (_label, stderr) => {
+    const text = jobOutputLines({ exitCode: 2, stdout: `${NO_TABLE_MARKER}\n${DESIRED_MARKER}\n`, stderr }).map((l) => l.message).join('\n');
+    expect(text).not.toMatch(/__OCTODB|\/tmp|127\.0\.0\.1|3306|Skipped \d|Skipping/);
+    expect(text).toMatch(/Error 10\d\d: /);
   });
 });
