@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DatabaseStatus } from '#core/ports';
 import type { JobState, MigrationStage } from '#core/migration-ports';
 import { DB_ID } from '#core/patterns';
+import { RULES } from '#core/table-tokens';
 import type { StatementType } from '#core/query-stats';
 import type { getDatabaseMetadata, getDatabaseTables, getQueryStats, getUserInfo, listTenantDatabases } from '#core/dashboard';
 import type { getMigrationStatus } from '#core/migration-status';
@@ -38,6 +39,7 @@ export const statementVerdict = z.strictObject({
   valid: z.boolean(),
   reason: z.string().optional(),
   kind: z.enum(['prohibited', 'invalid']).optional().describe('prohibited: the request is a 403; invalid: a 400'),
+  rule: z.enum(RULES).optional().describe('Which rule refused the statement'),
 });
 export const storage = z.strictObject({
   used_bytes: count.describe("The tenant's data and indexes over all its databases, as last measured"),
