@@ -78,8 +78,8 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean }): Promise<BatchOutcome> {
     const { rowLimit, maxResultBytes, timeoutMs, batchTimeoutMs = timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
     const limits = { rowLimit, maxResultBytes, timeoutMs, graceMs: watchdogGraceMs, batchTimeoutMs };
-    // The statements (a watchdog past the batch's time), then START TRANSACTION, COMMIT/ROLLBACK and a SET at most.
-    const workMs = batchTimeoutMs + watchdogGraceMs + 3 * CONTROL_MS;
+    // The statements (a watchdog past the batch's time), START TRANSACTION and COMMIT/ROLLBACK.
+    const workMs = batchTimeoutMs + watchdogGraceMs + 2 * CONTROL_MS;
     return this.onConnection(login, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
   }
 

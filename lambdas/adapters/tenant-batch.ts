@@ -16,7 +16,7 @@ export interface BatchLimits {
 }
 
 /**
- * START TRANSACTION, COMMIT, ROLLBACK and SET answer within this, else the connection is given up
+ * START TRANSACTION, COMMIT and ROLLBACK answer within this, else the connection is given up
  * (a COMMIT that did not answer: its outcome is unknown, 503). Short, so that a whole batch with
  * its waits stays inside the API function's 20 s.
  */
@@ -26,8 +26,9 @@ export const CONTROL_MS = 1000;
  * A batch on one held connection (MysqlTenantSqlRunner.runBatch acquires, switches and releases
  * it). Primary course: START TRANSACTION if asked; each statement in turn under what is left of the
  * shared row and byte budgets and of the batch's time; stop at the first failure; COMMIT when all
- * succeeded, else ROLLBACK. The session's sql_select_limit follows the rows left (so a SELECT is
- * cut by the server, not by closing the connection) and is put back at the end. Whatever leaves
+ * succeeded, else ROLLBACK. A SELECT past the rows left has the rest of its rows (at most the row
+ * limit, the session's sql_select_limit) read and dropped within the byte budget, so no SET round
+ * trip is needed per statement and the connection stays usable. Whatever leaves
  * the session unknown (a lost connection, a statement stopped by the watchdog, a control statement
  * that failed) marks the connection dead: it is closed, so the server rolls back what was open,
  * and it never goes back to the pool mid-transaction.
@@ -43,8 +44,6 @@ export async function runBatchOn(
   const leftMs = () => limits.batchTimeoutMs - (performance.now() - started);
   const batchTimeout = () => new QueryTimeoutError(limits.batchTimeoutMs, 'BATCH_TIMEOUT');
   const control = (sql: string) => untilLost(slot, within(slot.conn.query(sql), CONTROL_MS, () => unanswered(sql)));
-  const fullSelectLimit = limits.rowLimit + 1;
-  let selectLimit = fullSelectLimit;
   let rowsLeft = limits.rowLimit;
   let bytesLeft = limits.maxResultBytes;
   const steps: BatchStep[] = [];
@@ -69,19 +68,16 @@ export async function runBatchOn(
       break;
     }
     try {
-      if (rowsLeft + 1 !== selectLimit) {
-        await control(`SET SESSION sql_select_limit = ${rowsLeft + 1}`);
-        selectLimit = rowsLeft + 1;
-      }
+      const { timeoutMs, graceMs } = limits;
       const { bytes, ...result } = await runStatement(
         slot,
         statement.sql,
         statement.params,
-        { rowLimit: rowsLeft, maxResultBytes: bytesLeft, timeoutMs: limits.timeoutMs, graceMs: limits.graceMs, batchEnd: { leftMs: leftMs(), error: batchTimeout } },
+        { rowLimit: rowsLeft, maxResultBytes: bytesLeft, timeoutMs, graceMs, batchEnd: { leftMs: leftMs(), error: batchTimeout }, dropPastRowLimit: true },
         overran,
       );
-      // Rows cut by closing the connection (past the byte budget, or an explicit LIMIT past the
-      // rows left): only the last statement of a batch without a transaction can end that way.
+      // Rows cut by closing the connection (past the byte budget): only the last statement of a
+      // batch without a transaction can end that way.
       if (slot.dead && (transaction || index < statements.length - 1)) throw resultTooLarge(limits);
       rowsLeft -= result.rows.length;
       bytesLeft -= bytes;
@@ -101,15 +97,12 @@ export async function runBatchOn(
       if (!failed) commitError = mapError(error, limits.timeoutMs);
     }
   }
-  if (selectLimit !== fullSelectLimit && !slot.dead) {
-    await control(`SET SESSION sql_select_limit = ${fullSelectLimit}`).catch(() => (slot.dead = true));
-  }
   return commitError ? { steps, commitError } : { steps };
 }
 
 const resultTooLarge = (limits: BatchLimits) =>
   new ValidationError(
-    `Query failed: its rows pass what is left of the batch's budget (${limits.rowLimit} rows, ${limits.maxResultBytes} bytes of JSON for all statements together); ` +
-      'select fewer rows (LIMIT) or send it in a request of its own',
+    `Query failed: its rows pass what is left of the batch's byte budget (${limits.maxResultBytes} bytes of JSON for all its statements together, ` +
+      'rows read past the row limit included); select fewer rows or columns, or send it in a request of its own',
     { code: 'RESULT_TOO_LARGE' },
   );

@@ -25,6 +25,12 @@ export interface StatementLimits {
   graceMs: number;
   /** A batch whose own time limit comes sooner: the watchdog stops the statement then, answering `error()`. */
   batchEnd?: { leftMs: number; error: () => Error };
+  /**
+   * A batch's statement, whose `rowLimit` is what the batch has left (the session still lets the
+   * whole limit through): rows past it are read and dropped, their bytes counted against the
+   * budget, rather than the connection closed, so the statements after it can still run.
+   */
+  dropPastRowLimit?: boolean;
 }
 
 /** The callback-style connection under mysql2's promise wrapper: it streams rows as events. */
@@ -138,7 +144,7 @@ export function runStatement(
     command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
       if (!convert) header = row as ResultSetHeader;
       else if (settled) return;
-      else if (rows.length === rowLimit) {
+      else if (rows.length === rowLimit && !limits.dropPastRowLimit) {
         // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
         if (truncated) stopReading();
         else truncated = true;
@@ -146,7 +152,8 @@ export function runStatement(
         const value = convert(row as Record<string, unknown>);
         bytes += Buffer.byteLength(JSON.stringify(value));
         if (bytes > maxResultBytes) stopReading();
-        else rows.push(value);
+        else if (rows.length < rowLimit) rows.push(value);
+        else truncated = true;
       }
     });
     command.on('error', (error: Error) => settle(() => reject(error)));

@@ -222,10 +222,13 @@ describe.skipIf(!serversUp)('bad batch requests: 400 naming the field, nothing r
 });
 
 describe.skipIf(!serversUp)("a batch's cost is bounded as one request's", () => {
-  it('shares the row limit across its statements: the server cuts the later SELECT, and the next request gets the full limit', async () => {
-    const res = await batch(a, [st('SELECT seq FROM seq_1_to_3'), st('SELECT seq FROM seq_1_to_4'), st('SELECT seq FROM seq_1_to_2')], true);
+  it('shares the row limit across its statements, keeps the connection past it, and the next request gets the full limit', async () => {
+    const statements = [st('SELECT seq FROM seq_1_to_2'), st('SELECT seq FROM seq_1_to_4'), st('SELECT seq FROM seq_1_to_100 LIMIT 50'), st('SELECT seq FROM seq_1_to_2')];
+    const res = await batch(a, [st('SELECT CONNECTION_ID() AS id'), ...statements], true);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body.results.map((r) => [r.data.length, r.truncated])).toEqual([[3, false], [2, true], [0, true]]);
+    expect(res.body.results.slice(1).map((r) => [r.data.length, r.truncated])).toEqual([[2, false], [2, true], [0, true], [0, true]]);
+    const connection = res.body.results[0]!.data;
+    expect((await batch(a, [st('SELECT CONNECTION_ID() AS id')])).body.results[0]!.data).toEqual(connection);
     const single = await octo.post<Body & { data: unknown[] }>('/query', { query: 'SELECT seq FROM seq_1_to_9' }, a.token);
     expect([single.body.data.length, single.body.truncated]).toEqual([ROW_LIMIT, true]);
   });
