@@ -174,7 +174,7 @@ export interface QueryLogRecord extends LogRecord {
   duration_ms: number;
   rows: number;
   outcome: 'ok' | 'error';
-  /** e.g. PROHIBITED, PARSE, TIMEOUT, ER_NO_SUCH_TABLE */
+  /** e.g. PROHIBITED, PARSE, STATEMENT_TIMEOUT, BATCH_TIMEOUT, ER_NO_SUCH_TABLE */
   error_class?: string;
 }
 
