@@ -7,6 +7,11 @@
  *   (b) a bare Node HTTP server answering a fixed JSON body (what HTTP alone costs here).
  * A fourth run spreads /query over several tenants so every statement switches MySQL user.
  * Goal (issue 4): /query throughput ≥ 50% of (b), and p50 ≤ 1 ms above (b).
+ * Batches (issue 14): one request holding 10 statements in one transaction against 10 single
+ * requests in a row and against one single request (the same SELECT each time), with one client:
+ * the cost of a request, not the wait for the tenant's capped connections (a batch holding its
+ * connection past OCTODB_QUERY_SLOW_STATEMENT_MS makes its tenant "slow", capped to one).
+ * Goal: the 10-statement transaction's p50 under 3× one single request's.
  *
  * Every /query writes a query log record. The "/query" runs carry the whole local pipeline
  * (queue → L1 on its worker thread → dynalite on its own), and a run's time lasts until its records
@@ -31,6 +36,8 @@ interface Stats {
 }
 
 const SQL = 'SELECT id, name, email FROM customers WHERE id = ?';
+/** Statements in the batch run, and single requests in a row it is compared with. */
+const BATCH = 10;
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -60,13 +67,27 @@ export async function main(args: string[]): Promise<void> {
   let floorPool: ReturnType<typeof createPool> | undefined;
   const floor = createServer((req, res) => {
     req.resume();
+    // `/tx`: the floor of a batch, BATCH round trips inside START TRANSACTION … COMMIT on one connection.
+    const work = req.url === '/tx' ? floorTransaction : async () => (await floorPool!.execute(SQL, [1]))[0];
     req.on('end', () =>
-      void floorPool!.execute(SQL, [1]).then(([rows]) => {
+      void work().then((rows) => {
         const body = JSON.stringify({ message: 'Query executed successfully', rowsAffected: 1, data: rows, truncated: false });
         res.writeHead(200, { 'content-type': 'application/json' }).end(body);
       }),
     );
   });
+  const floorTransaction = async () => {
+    const conn = await floorPool!.getConnection();
+    try {
+      await conn.query('START TRANSACTION');
+      const results = [];
+      for (let i = 0; i < BATCH; i++) results.push((await conn.execute(SQL, [1]))[0]);
+      await conn.query('COMMIT');
+      return results;
+    } finally {
+      conn.release();
+    }
+  };
   await new Promise<void>((resolve) => floor.listen(0, '127.0.0.1', resolve));
   const floorUrl = `http://127.0.0.1:${(floor.address() as AddressInfo).port}/`;
   try {
@@ -97,6 +118,7 @@ export async function main(args: string[]): Promise<void> {
 
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
     const queryBody = JSON.stringify({ query: SQL, params: [1] });
+    const batchBody = JSON.stringify({ statements: Array.from({ length: BATCH }, () => ({ query: SQL, params: [1] })), transaction: true });
     const post = (url: string, body: string, token?: string) => httpPost(agent, url, body, token);
     // The request-path run's log port: the same buffer and queue, a consumer that counts what arrives.
     let counted = 0;
@@ -120,6 +142,11 @@ export async function main(args: string[]): Promise<void> {
       { name: `/query, ${tenantCount} tenants`, op: () => post(`${octo.url}/query`, queryBody, tenants[turn++ % tenants.length]!.token), after: stored },
       { name: '/query, request path', op: () => post(`${octo.url}/query`, queryBody, first.token), ...requestPath },
       { name: 'bare HTTP + mysql2', op: () => post(floorUrl, queryBody) },
+      { name: 'bare HTTP + mysql2, 1 client', op: () => post(floorUrl, queryBody), clients: 1 },
+      { name: `bare HTTP + ${BATCH} in 1 tx, 1 client`, op: () => post(`${floorUrl}tx`, queryBody), clients: 1 },
+      { name: '/query, 1 client', op: () => post(`${octo.url}/query`, queryBody, first.token), after: stored, clients: 1 },
+      { name: `/query, ${BATCH} requests, 1 client`, op: () => inTurn(BATCH, () => post(`${octo.url}/query`, queryBody, first.token)), after: stored, clients: 1 },
+      { name: `/query, ${BATCH} in 1 tx, 1 client`, op: () => post(`${octo.url}/query`, batchBody, first.token), after: stored, clients: 1 },
     ];
     for (const run of runs) await drive(run, concurrency, 1); // warm-up: JIT, pools, caches
     // The machine is shared: runs take turns in short slices, so a burst of load elsewhere
@@ -145,12 +172,20 @@ export async function main(args: string[]): Promise<void> {
 
 const ROUNDS = 5;
 
+/** `n` requests one after another, as an app without batches sends them: all must succeed. */
+async function inTurn(n: number, op: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < n; i++) if (!(await op())) return false;
+  return true;
+}
+
 interface Run {
   name: string;
   op: () => Promise<boolean>;
   before?: () => void;
   /** Work the run caused that must finish within its time (its log records being stored). */
   after?: () => Promise<unknown>;
+  /** Concurrency of this run when not the run's `--concurrency`. */
+  clients?: number;
 }
 
 interface Sample {
@@ -168,14 +203,14 @@ function combine(samples: Sample[]): Omit<Stats, 'name'> {
 }
 
 /** A closed loop: `concurrency` workers, each sending its next request when the last answered. */
-async function drive({ op, before, after }: Run, concurrency: number, seconds: number): Promise<Sample> {
+async function drive({ op, before, after, clients }: Run, concurrency: number, seconds: number): Promise<Sample> {
   const latencies: number[] = [];
   let errors = 0;
   before?.();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: clients ?? concurrency }, async () => {
       while (performance.now() < deadline) {
         const t0 = performance.now();
         const ok = await op().catch(() => false);
@@ -209,7 +244,7 @@ function httpPost(agent: Agent, url: string, body: string, token?: string): Prom
 }
 
 function report(results: Stats[], concurrency: number): void {
-  const [bare, direct, query, spread, path, floor] = results as [Stats, Stats, Stats, Stats, Stats, Stats];
+  const [bare, direct, query, spread, path, floor, floorOne, floorBatch, one, singles, batch] = results as [Stats, Stats, Stats, Stats, Stats, Stats, Stats, Stats, Stats, Stats, Stats];
   console.log(`\nconcurrency ${concurrency}, closed loop, client on this machine, ${ROUNDS} interleaved rounds\n`);
   console.log('run'.padEnd(24) + 'req/s'.padStart(10) + 'p50 ms'.padStart(10) + 'p99 ms'.padStart(10) + 'errors'.padStart(8));
   for (const r of results) {
@@ -225,7 +260,10 @@ function report(results: Stats[], concurrency: number): void {
 /query (1 tenant) vs direct mysql2: throughput ${pct(query, direct)}, p50 ${diff(query, direct)}
 /query request path vs bare HTTP:   throughput ${pct(path, bare)} (goal ≥ 50%), p50 ${diff(path, bare)} (goal ≤ +1 ms)
 bare HTTP + mysql2 vs bare HTTP:    throughput ${pct(floor, bare)}, p50 ${diff(floor, bare)} (the floor: HTTP plus one MySQL round trip)
-goal, logs stored locally: ${met(query, bare)}; goal, request path: ${met(path, bare)}`);
+goal, logs stored locally: ${met(query, bare)}; goal, request path: ${met(path, bare)}
+one client: ${BATCH} statements in 1 transaction vs 1 request: p50 ×${(batch.p50 / one.p50).toFixed(2)} (goal < 3: ${batch.p50 < 3 * one.p50 ? 'MET' : 'MISSED'}), statements/s ×${((BATCH * batch.perSecond) / one.perSecond).toFixed(2)}
+one client: ${BATCH} single requests vs 1 request:      p50 ×${(singles.p50 / one.p50).toFixed(2)}; the transaction vs them: p50 ×${(batch.p50 / singles.p50).toFixed(2)}
+one client, the floor (bare HTTP + mysql2): ${BATCH} in 1 transaction vs 1 statement: p50 ×${(floorBatch.p50 / floorOne.p50).toFixed(2)}`);
 }
 
 function met(query: Stats, bare: Stats): string {

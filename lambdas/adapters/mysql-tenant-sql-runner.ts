@@ -1,8 +1,10 @@
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { AffinityPool } from './affinity-pool.ts';
-import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, within } from './tenant-statement.ts';
-import { BusyError, OctoError, ProhibitedError, UnavailableError, ValidationError } from '#core/errors';
-import type { HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
+import { CONTROL_MS, runBatchOn } from './tenant-batch.ts';
+import { isSqlError, mapError, unavailable } from './tenant-sql-errors.ts';
+import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, untilLost, within } from './tenant-statement.ts';
+import { BusyError, UnavailableError } from '#core/errors';
+import type { BatchOutcome, BatchStatement, HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
 
 /**
  * The SQL mode every tenant statement runs under, the same on MySQL 8 and MariaDB whatever the
@@ -17,6 +19,8 @@ export interface TenantSqlLimits {
   /** JSON bytes of a SELECT's rows at most (a Lambda response holds 6 MB); past it the rows are truncated. */
   maxResultBytes: number;
   timeoutMs: number;
+  /** A batch's statements together run at most this long (default: one statement's `timeoutMs`). */
+  batchTimeoutMs?: number;
   /** Connections per MySQL host, shared by every tenant on it (see AffinityPool for the fair-share rules). */
   poolSize: number;
   /** Connections one tenant (all its databases together) holds at once; default 4. */
@@ -26,7 +30,7 @@ export interface TenantSqlLimits {
   slowTenantConcurrency?: number;
   /** Longest a statement waits for a pooled connection before a 503. */
   acquireTimeoutMs: number;
-  /** After the time limit, how long before the watchdog answers TIMEOUT and stops the statement (tests shorten it). */
+  /** After the time limit, how long before the watchdog answers STATEMENT_TIMEOUT and stops the statement (tests shorten it). */
   watchdogGraceMs?: number;
 }
 
@@ -41,12 +45,6 @@ interface HostPool {
   flavor?: Flavor;
 }
 
-// MariaDB 1969 ER_STATEMENT_TIMEOUT, MySQL 3024 ER_QUERY_TIMEOUT, 1317 ER_QUERY_INTERRUPTED (KILL QUERY).
-const TIMEOUT_ERRNOS = new Set([1969, 3024, 1317]);
-// Grants said no: the database, FILE, table, column, routine, or a privilege the tenant user lacks.
-const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
-// Lock wait timeout, deadlock, too many connections: the same request may succeed later.
-const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
 /** Past the time limit, how long before the watchdog answers (the server's own limit usually answers first). */
 const WATCHDOG_GRACE_MS = 1000;
 /** Past every other bound (the wait, the switch, the statement), a request answers 503 anyway. */
@@ -62,8 +60,8 @@ const DEFAULT_TENANT_CONCURRENCY = 4;
  * fall back to, and this function needs no MySQL secret beyond MetaDB's. The pool prefers a
  * connection already switched to the same login, which then runs as is.
  *
- * Every run() settles: a refused statement, the watchdog, the loss of the connection, and, last,
- * a deadline over the whole request (wait + switch + statement + slack) all answer it.
+ * Every run() and runBatch() settles: a refused statement, the watchdog, the loss of the connection,
+ * and, last, a deadline over the whole request (wait + switch + statements + slack) all answer it.
  */
 export class MysqlTenantSqlRunner implements TenantSqlRunner {
   private readonly pools = new Map<string, HostPool>();
@@ -71,15 +69,35 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   constructor(private readonly limits: TenantSqlLimits) {}
 
   run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
-    const { acquireTimeoutMs, timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
+    const { timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
+    return this.onConnection(login, timeoutMs + watchdogGraceMs, (slot, stop) =>
+      runStatement(slot, sql, params, this.statementLimits(), stop).then(({ bytes: _, ...result }) => result),
+    );
+  }
+
+  runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean }): Promise<BatchOutcome> {
+    const { rowLimit, maxResultBytes, timeoutMs, batchTimeoutMs = timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
+    const limits = { rowLimit, maxResultBytes, timeoutMs, graceMs: watchdogGraceMs, batchTimeoutMs };
+    // The statements (a watchdog past the batch's time), START TRANSACTION and COMMIT/ROLLBACK.
+    const workMs = batchTimeoutMs + watchdogGraceMs + 2 * CONTROL_MS;
+    return this.onConnection(login, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
+  }
+
+  /**
+   * `work` on a pooled connection switched to the login, released after (closed if `work` left it
+   * unsound); `stop` KILLs a statement that overran, counting it against the tenant until it is gone.
+   * Settles within the wait for the connection, the switch, `workMs` and some slack.
+   */
+  private onConnection<T>(login: TenantLogin, workMs: number, work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>): Promise<T> {
+    const { acquireTimeoutMs } = this.limits;
     let expired = false;
     let held: TenantSlot | undefined;
-    const attempt = this.attempt(login, sql, params, {
+    const attempt = this.attempt(login, work, {
       expired: () => expired,
       holding: (slot) => (held = slot),
     });
-    // Past the longest legitimate path: wait or open (≤ 2 × acquire), or wait then switch (same), then the statement.
-    const deadlineMs = 2 * acquireTimeoutMs + Math.max(timeoutMs + watchdogGraceMs, 0) + DEADLINE_SLACK_MS;
+    // Past the longest legitimate path: wait or open (≤ 2 × acquire), or wait then switch (same), then the work.
+    const deadlineMs = 2 * acquireTimeoutMs + Math.max(workMs, 0) + DEADLINE_SLACK_MS;
     return new Promise((resolve, reject) => {
       const deadline = setTimeout(() => {
         expired = true;
@@ -94,12 +112,11 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     });
   }
 
-  private async attempt(
+  private async attempt<T>(
     login: TenantLogin,
-    sql: string,
-    params: SqlParam[],
+    work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>,
     request: { expired(): boolean; holding(slot: TenantSlot): void },
-  ): Promise<StatementResult> {
+  ): Promise<T> {
     const host = this.poolFor(login.host);
     const who = whoOf(login);
     let slot: TenantSlot;
@@ -115,7 +132,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       if (slot.who !== who) {
         await untilLost(slot, within(this.switchTo(slot, login, who, host), this.limits.acquireTimeoutMs, () => unanswered('the switch of user')));
       }
-      return await runStatement(slot, sql, params, this.statementLimits(), (threadId) => {
+      return await work(slot, (threadId) => {
         const uncharge = host.pool.charge(login.tenantId);
         void stopOnServer(login, threadId).finally(uncharge);
       });
@@ -242,44 +259,4 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
     await conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`);
   }
-}
-
-/** Work on a slot's connection that fails as soon as the connection is lost, whatever the driver does. */
-function untilLost<T>(slot: TenantSlot, work: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    slot.onLost = reject;
-    work.then(resolve, reject).finally(() => (slot.onLost = undefined));
-  });
-}
-
-interface MysqlError {
-  errno?: number;
-  code?: string;
-  sqlMessage?: string;
-  fatal?: boolean;
-}
-
-const isSqlError = (error: unknown): boolean => {
-  const e = error as MysqlError;
-  return !e.fatal && typeof e.errno === 'number' && typeof e.sqlMessage === 'string';
-};
-
-function mapError(error: unknown, timeoutMs: number): OctoError {
-  if (error instanceof OctoError) return error;
-  const e = error as MysqlError;
-  if (!isSqlError(error) || typeof e.errno !== 'number') return unavailable(error);
-  const code = e.code ?? `ERR_${e.errno}`;
-  const cause = { cause: error };
-  if (TIMEOUT_ERRNOS.has(e.errno)) {
-    return new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' }, cause);
-  }
-  if (DENIED_ERRNOS.has(e.errno)) return new ProhibitedError(`Prohibited operation detected: ${e.sqlMessage}`, { code }, cause);
-  if (RETRYABLE_ERRNOS.has(e.errno)) return new UnavailableError(`Database busy, try again: ${e.sqlMessage}`, { code }, cause);
-  return new ValidationError(`Query failed: ${e.sqlMessage}`, { code }, cause);
-}
-
-/** Logged where it ends: as the cause of the 503 (shared/http.ts), or by the storage meter's onError. */
-function unavailable(error: unknown): UnavailableError {
-  const code = (error as { code?: string }).code;
-  return new UnavailableError('Database temporarily unavailable, try again', { code: code ?? 'UNAVAILABLE' }, { cause: error });
 }

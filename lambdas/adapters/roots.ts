@@ -6,6 +6,7 @@ import type { MetaDbDeploymentDeps } from '#core/metadb';
 import type { LogStore, SchemaFiles } from '#core/ports';
 import type { ProvisionDeps } from '#core/provisioning';
 import type { QueryDeps } from '#core/query';
+import type { BatchSettings } from '#core/query-batch';
 import type { ClientRateDeps, RateLimitSettings, setTenantLimit, TenantRateDeps } from '#core/rate-limits';
 import type { SignUpDeps, VerifyDeps } from '#core/signup';
 import type { SetQuotaDeps } from '#core/storage-quotas';
@@ -52,9 +53,10 @@ export async function provisionRoot(parts = sharedParts()): Promise<ProvisionDep
 }
 
 /** POST /query: the tenant's statement, judged and run as its own MySQL user, within its rate and quota. */
-export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & TenantRateDeps> {
+export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { batch: BatchSettings } & TenantRateDeps> {
   const p = await parts.pick('tenantLogins', 'tenantSql', 'queryLogs', 'quotas', 'statementJudge', 'tenantRates', 'plans');
-  return { tenantLogins: p.tenantLogins, tenantSql: p.tenantSql, logs: p.queryLogs, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans };
+  const batch = { maxStatements: parts.config.OCTODB_QUERY_BATCH_MAX_STATEMENTS };
+  return { tenantLogins: p.tenantLogins, tenantSql: p.tenantSql, logs: p.queryLogs, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans, batch };
 }
 
 /** POST /dashboard: MetaDB, the log table, the tenant's schema facts, within its rate. */

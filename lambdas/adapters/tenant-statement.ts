@@ -3,7 +3,7 @@ import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import type { PoolSlot } from './affinity-pool.ts';
 import { columnsOf } from './mysql-column-types.ts';
-import { ValidationError } from '#core/errors';
+import { QueryTimeoutError, ValidationError } from '#core/errors';
 import { realSleep } from '#core/retry';
 import type { ResultColumn, SqlParam, StatementResult, TenantLogin } from '#core/ports';
 
@@ -21,8 +21,16 @@ export interface StatementLimits {
   rowLimit: number;
   maxResultBytes: number;
   timeoutMs: number;
-  /** After the time limit, how long before the watchdog answers TIMEOUT and gives the connection up. */
+  /** After the time limit, how long before the watchdog answers STATEMENT_TIMEOUT and gives the connection up. */
   graceMs: number;
+  /** A batch whose own time limit comes sooner: the watchdog stops the statement then, answering `error()`. */
+  batchEnd?: { leftMs: number; error: () => Error };
+  /**
+   * A batch's statement, whose `rowLimit` is what the batch has left (the session still lets the
+   * whole limit through): rows past it are read and dropped, their bytes counted against the
+   * budget, rather than the connection closed, so the statements after it can still run.
+   */
+  dropPastRowLimit?: boolean;
 }
 
 /** The callback-style connection under mysql2's promise wrapper: it streams rows as events. */
@@ -57,14 +65,20 @@ export function within<T>(work: Promise<T>, ms: number, late: () => Error): Prom
 /** A server that accepted the connection but does not answer: the connection is given up (503). */
 export const unanswered = (what: string) => Object.assign(new Error(`MySQL did not answer ${what} in time`), { code: 'ETIMEDOUT' });
 
-export const timeoutError = (timeoutMs: number) =>
-  new ValidationError(`Query exceeded the time limit of ${timeoutMs} ms and was stopped`, { code: 'TIMEOUT' });
+/** Work on a slot's connection that fails as soon as the connection is lost, whatever the driver does. */
+export function untilLost<T>(slot: TenantSlot, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    slot.onLost = reject;
+    work.then(resolve, reject).finally(() => (slot.onLost = undefined));
+  });
+}
 
 /**
- * Streams the rows and keeps them under the row cap and the byte budget (the rows' JSON size):
+ * Streams the rows and keeps them under the row cap and the byte budget (the rows' JSON size, also
+ * returned as `bytes`):
  * past either, it stops reading instead of draining, so memory stays bounded by the budget plus
  * one row (≤ max_allowed_packet) whatever the statement would return. At the time limit plus the
- * grace it answers TIMEOUT and marks the connection dead; `overran` stops the statement on the server.
+ * grace it answers STATEMENT_TIMEOUT and marks the connection dead; `overran` stops the statement on the server.
  */
 export function runStatement(
   slot: TenantSlot,
@@ -72,7 +86,7 @@ export function runStatement(
   params: SqlParam[],
   limits: StatementLimits,
   overran: (threadId: number | null) => void,
-): Promise<StatementResult> {
+): Promise<StatementResult & { bytes: number }> {
   const core = coreOf(slot.conn);
   const { rowLimit, maxResultBytes, timeoutMs } = limits;
   return new Promise((resolve, reject) => {
@@ -95,7 +109,7 @@ export function runStatement(
       slot.dead = true;
       closeHard(slot.conn);
     };
-    const selected = (): StatementResult => ({ columns, rows, truncated, affectedRows: rows.length, insertId: null });
+    const selected = () => ({ columns, rows, truncated, affectedRows: rows.length, insertId: null, bytes });
     const stopReading = () => {
       truncated = true;
       abandon();
@@ -104,11 +118,16 @@ export function runStatement(
     slot.onLost = (error) => settle(() => reject(error));
     // The server's own limit answers first; this answers a statement it did not stop (MySQL's
     // limit covers SELECT only) or one rolling back, without waiting for the rollback.
-    const watchdog = setTimeout(() => {
-      slot.dead = true;
-      overran(core.threadId);
-      settle(() => reject(timeoutError(timeoutMs)));
-    }, timeoutMs + limits.graceMs);
+    const { batchEnd } = limits;
+    const batchFirst = batchEnd !== undefined && batchEnd.leftMs < timeoutMs + limits.graceMs;
+    const watchdog = setTimeout(
+      () => {
+        slot.dead = true;
+        overran(core.threadId);
+        settle(() => reject(batchFirst ? batchEnd.error() : new QueryTimeoutError(timeoutMs)));
+      },
+      batchFirst ? Math.max(batchEnd.leftMs, 0) : timeoutMs + limits.graceMs,
+    );
     const command = core.execute({ sql, values: params });
     command.on('fields', (fields?: FieldPacket[]) => {
       const unsafe = fields?.find((f) => UNSAFE_NAMES.has(f.name));
@@ -125,7 +144,7 @@ export function runStatement(
     command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
       if (!convert) header = row as ResultSetHeader;
       else if (settled) return;
-      else if (rows.length === rowLimit) {
+      else if (rows.length === rowLimit && !limits.dropPastRowLimit) {
         // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
         if (truncated) stopReading();
         else truncated = true;
@@ -133,7 +152,8 @@ export function runStatement(
         const value = convert(row as Record<string, unknown>);
         bytes += Buffer.byteLength(JSON.stringify(value));
         if (bytes > maxResultBytes) stopReading();
-        else rows.push(value);
+        else if (rows.length < rowLimit) rows.push(value);
+        else truncated = true;
       }
     });
     command.on('error', (error: Error) => settle(() => reject(error)));
@@ -141,7 +161,7 @@ export function runStatement(
       settle(() => {
         if (!header) return resolve(selected());
         const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
-        resolve({ columns: [], rows: [], truncated: false, affectedRows: header.affectedRows, insertId });
+        resolve({ columns: [], rows: [], truncated: false, affectedRows: header.affectedRows, insertId, bytes: 0 });
       }),
     );
   });

@@ -77,3 +77,24 @@ export class StatementTimeoutError extends UnavailableError {
     super(`the statement ran past its time limit of ${limitSeconds}s and was stopped on the server`, undefined, options);
   }
 }
+/**
+ * A tenant statement (/query) stopped at its time limit, or a batch at its own: 408, told apart
+ * from bad SQL (400) by its status and `code`. The server stopped it and rolled its changes back,
+ * so the same statement would run into the same limit again unless the data or the load changed.
+ */
+export class QueryTimeoutError extends OctoError {
+  readonly status = 408;
+  constructor(
+    readonly limitMs: number,
+    readonly code: 'STATEMENT_TIMEOUT' | 'BATCH_TIMEOUT' = 'STATEMENT_TIMEOUT',
+    options?: ErrorOptions,
+  ) {
+    super(
+      code === 'STATEMENT_TIMEOUT'
+        ? `Query exceeded the time limit of ${limitMs} ms and was stopped`
+        : `The batch exceeded its time limit of ${limitMs} ms and was stopped`,
+      { code, limit_ms: limitMs },
+      options,
+    );
+  }
+}

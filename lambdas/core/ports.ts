@@ -3,6 +3,7 @@
  * once for AWS and once for this machine; core functions receive them as arguments.
  */
 
+import type { OctoError } from './errors.ts';
 import type { RateLimit, TenantRateLimits, TenantRoute } from './rate-ports.ts';
 
 /** `unverified`: signed up with email verification on, waiting for POST /verify (nothing on the host yet). */
@@ -173,7 +174,7 @@ export interface QueryLogRecord extends LogRecord {
   duration_ms: number;
   rows: number;
   outcome: 'ok' | 'error';
-  /** e.g. PROHIBITED, PARSE, TIMEOUT, ER_NO_SUCH_TABLE */
+  /** e.g. PROHIBITED, PARSE, STATEMENT_TIMEOUT, BATCH_TIMEOUT, ER_NO_SUCH_TABLE */
   error_class?: string;
 }
 
@@ -320,6 +321,29 @@ export interface StatementResult {
  */
 export interface TenantSqlRunner {
   run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult>;
+  /**
+   * Runs already validated statements in order on ONE pooled connection of the login, stopping at
+   * the first that fails; `transaction`: inside one transaction, committed only when all succeeded
+   * (else rolled back, or the connection closed, never pooled mid-transaction). The statements share
+   * the row limit and the byte budget; each has the statement time limit, all together the batch's.
+   * Throws (typed) only when the batch could not run at all (no connection) or did not settle in time.
+   */
+  runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean }): Promise<BatchOutcome>;
+}
+
+export interface BatchStatement {
+  sql: string;
+  params: SqlParam[];
+}
+
+/** One statement of a batch that ran: what it produced or why it failed, and how long it took. */
+export type BatchStep = { durationMs: number } & ({ result: StatementResult } | { error: OctoError });
+
+export interface BatchOutcome {
+  /** One per statement that ran, in order; a failed one is the last. */
+  steps: BatchStep[];
+  /** Everything ran but the transaction could not be committed (its end, not a statement, failed). */
+  commitError?: OctoError;
 }
 
 // --- storage quotas (issue 10): lambdas/core/quota-ports.ts ---

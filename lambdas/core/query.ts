@@ -1,17 +1,23 @@
 import { LRUCache } from 'lru-cache';
 import { ConflictError, NotFoundError, OctoError, UnavailableError } from './errors.ts';
 import { databaseName, isDbId } from './ids.ts';
-import type { LogSink, MetaStore, QueryLogRecord, ResultColumn, SqlParam, StatementJudge, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
+import type { LogSink, MetaStore, QueryLogRecord, ResultColumn, SqlParam, StatementJudge, StatementResult, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 import { checkParamCount, SqlRefusedError, type StatementType } from './sql-guard.ts';
 import { guardTenantStatement } from './statement-judging.ts';
 
-export interface QueryInput {
+/** Whose statement, on which database: what every check of a statement is about. */
+export interface QueryCaller {
   tenantId: string;
   dbId: string;
+}
+
+export interface StatementInput {
   query: string;
   params: SqlParam[];
 }
+
+export type QueryInput = QueryCaller & StatementInput;
 
 export interface QueryResult {
   message: string;
@@ -43,22 +49,40 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
   const started = performance.now();
   let type: StatementType | 'OTHER' = 'OTHER';
   try {
-    const statement = await guardTenantStatement(input.query, databaseName(input.dbId), input.tenantId, deps.judge);
-    type = statement.type;
-    checkParamCount(statement, input.params.length);
+    type = await validateStatement(input, input, deps.judge);
     const login = await deps.tenantLogins.resolve(input.tenantId, input.dbId);
-    if (type === 'INSERT' || type === 'UPDATE') await deps.quotas.assertCanWrite(input.tenantId, input.dbId, login);
+    if (isGrowing(type)) await deps.quotas.assertCanWrite(input.tenantId, input.dbId, login);
     const result = await deps.tenantSql.run(login, input.query, input.params);
     if (type !== 'SELECT' && result.affectedRows > 0) await deps.quotas.noteWrite(input.tenantId, input.dbId, login);
-    await logQuery(deps.logs, input, type, started, result.affectedRows);
-    const response: QueryResult = { message: 'Query executed successfully', rowsAffected: result.affectedRows, columns: result.columns, data: result.rows };
-    if (type === 'SELECT') response.truncated = result.truncated;
-    else if (result.insertId !== null) response.insertId = result.insertId;
-    return response;
+    await sendLogs(deps.logs, [queryRecord(input, type, performance.now() - started, result.affectedRows)]);
+    return resultOf(type, result);
   } catch (error) {
-    await logQuery(deps.logs, input, type, started, 0, errorClass(error));
+    await sendLogs(deps.logs, [queryRecord(input, type, performance.now() - started, 0, errorClass(error))]);
     throw error;
   }
+}
+
+/**
+ * Every check a statement passes before it may run, the same for a single /query and for each
+ * statement of a batch (one place, so a check added here holds for both): the validator's verdict
+ * (one SELECT/INSERT/UPDATE/DELETE inside the caller's database), then the params counted against
+ * its placeholders. Returns the statement's type.
+ */
+export async function validateStatement(caller: QueryCaller, statement: StatementInput, judge: StatementJudge): Promise<StatementType> {
+  const guarded = await guardTenantStatement(statement.query, databaseName(caller.dbId), caller.tenantId, judge);
+  checkParamCount(guarded, statement.params.length);
+  return guarded.type;
+}
+
+/** Statements that may make a database larger: refused while its tenant is over its storage quota. */
+export const isGrowing = (type: StatementType): boolean => type === 'INSERT' || type === 'UPDATE';
+
+/** What /query answers for one statement that ran. */
+export function resultOf(type: StatementType, result: StatementResult): QueryResult {
+  const response: QueryResult = { message: 'Query executed successfully', rowsAffected: result.affectedRows, columns: result.columns, data: result.rows };
+  if (type === 'SELECT') response.truncated = result.truncated;
+  else if (result.insertId !== null) response.insertId = result.insertId;
+  return response;
 }
 
 /**
@@ -99,7 +123,7 @@ export class TenantLogins {
 /** Someone else's database and a database that does not exist answer alike. */
 const notFound = () => new NotFoundError('Database not found');
 
-function errorClass(error: unknown): string {
+export function errorClass(error: unknown): string {
   if (error instanceof SqlRefusedError) return error.code;
   if (error instanceof NotFoundError) return 'NOT_FOUND';
   if (error instanceof ConflictError) return 'CONFLICT';
@@ -107,30 +131,26 @@ function errorClass(error: unknown): string {
   return 'INTERNAL';
 }
 
-/** Never the SQL's bound values: only what ran, how long, how many rows, and how it ended. */
-async function logQuery(
-  logs: LogSink,
-  input: QueryInput,
-  type: StatementType | 'OTHER',
-  started: number,
-  rows: number,
-  error?: string,
-): Promise<void> {
-  const record: QueryLogRecord = {
-    tenant_id: input.tenantId,
-    db_id: input.dbId,
+/** One statement's log record. Never the SQL's bound values: only what ran, how long, how many rows, and how it ended. */
+export function queryRecord(caller: QueryCaller, type: StatementType | 'OTHER', durationMs: number, rows: number, error?: string): QueryLogRecord {
+  return {
+    tenant_id: caller.tenantId,
+    db_id: caller.dbId,
     source: 'query',
     level: error ? 'WARN' : 'INFO',
     message: error ? `${type} failed: ${error}` : `${type} ok`,
     create_timestamp: new Date().toISOString(),
     statement_type: type,
-    duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+    duration_ms: Math.round(durationMs * 1000) / 1000,
     rows,
     outcome: error ? 'error' : 'ok',
     ...(error ? { error_class: error } : {}),
   };
+}
+
+export async function sendLogs(logs: LogSink, records: QueryLogRecord[]): Promise<void> {
   try {
-    await logs.send([record]);
+    await logs.send(records);
   } catch {
     // A log outage must not fail the tenant's query.
   }

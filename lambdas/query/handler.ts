@@ -1,14 +1,17 @@
+import { runTenantBatch } from '#core/query-batch';
 import { runTenantQuery } from '#core/query';
 import { limitTenant } from '#core/rate-limits';
 import { queryRoot } from '#adapters/roots';
 import { callerOf, httpHandler, json, parseBody } from '#shared/http';
 import { queryRequest } from '#shared/requests';
 
-/** POST /query (behind LF0): one SELECT/INSERT/UPDATE/DELETE in one of the caller's databases. */
+/** POST /query (behind LF0): one SELECT/INSERT/UPDATE/DELETE, or a batch of them, in one of the caller's databases. */
 export const handler = httpHandler(async (event) => {
   const caller = callerOf(event);
   const d = await queryRoot();
   await limitTenant('query', caller.tenantId, d);
-  const { query, params, db_id } = parseBody(event, queryRequest);
-  return json(200, await runTenantQuery({ tenantId: caller.tenantId, dbId: db_id ?? caller.dbId, query, params }, d));
+  const body = parseBody(event, queryRequest);
+  const target = { tenantId: caller.tenantId, dbId: body.db_id ?? caller.dbId };
+  if (body.kind === 'batch') return json(200, await runTenantBatch({ ...target, statements: body.statements, transaction: body.transaction }, d));
+  return json(200, await runTenantQuery({ ...target, query: body.query, params: body.params }, d));
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HOST_SCRIPT_TIMEOUT_SECONDS } from '#core/host-script-timeout';
 import { ORIGIN } from '#core/patterns';
 import { parseRateLimit, type RateLimit } from '#core/token-bucket';
+import { BATCH_MAX_STATEMENTS } from './requests.ts';
 
 /** A rate limit setting: `N/s` or `N/Ts` (N per T seconds), optionally ` burst B`. */
 const rateLimit = (fallback: string) =>
@@ -72,6 +73,10 @@ const settings = z.object({
   OCTODB_QUERY_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   /** How long a ready database's login stays cached in memory (0: look it up on every query). */
   OCTODB_QUERY_LOGIN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** Statements one /query batch (`statements`) holds at most; each is validated and limited as a single statement. */
+  OCTODB_QUERY_BATCH_MAX_STATEMENTS: z.coerce.number().int().min(1).max(BATCH_MAX_STATEMENTS).default(20),
+  /** A batch's statements together run at most this long on their connection (each also has OCTODB_QUERY_TIMEOUT_MS); 408 BATCH_TIMEOUT past it. */
+  OCTODB_QUERY_BATCH_TIMEOUT_MS: z.coerce.number().int().positive().max(9000).default(8000),
 
   // --- migrations ---
   OCTODB_MIGRATION_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),

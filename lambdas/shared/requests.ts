@@ -7,12 +7,15 @@ import { DB_ID, TEMPLATE_NAME } from '#core/patterns';
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+/** A field's path as a client writes it: `statements[2].query`. */
+const fieldOf = (path: PropertyKey[]): string => path.map((key, at) => (typeof key === 'number' ? `[${key}]` : `${at === 0 ? '' : '.'}${String(key)}`)).join('');
+
 /** A request's problems, one per field; an unknown field is named itself (every schema here is strict). */
 export const problemsOf = (error: z.ZodError): Array<{ field: string; problem: string }> =>
   error.issues.flatMap((i) =>
     i.code === 'unrecognized_keys'
-      ? i.keys.map((key) => ({ field: [...i.path, key].join('.'), problem: 'unknown field' }))
-      : [{ field: i.path.join('.') || '(body)', problem: i.message }],
+      ? i.keys.map((key) => ({ field: fieldOf([...i.path, key]), problem: 'unknown field' }))
+      : [{ field: fieldOf(i.path) || '(body)', problem: i.message }],
   );
 
 /** A request's problems as one line per field, for operator answers that are not HTTP responses. */
@@ -76,22 +79,56 @@ export const migrationStatusRequest = z.strictObject({
 /** Longer statements are refused before parsing: the parser's time grows with the input. */
 export const QUERY_MAX_CHARS = 65_536;
 export const QUERY_MAX_PARAMS = 1000;
+/** The most statements a /query batch may hold, whatever OCTODB_QUERY_BATCH_MAX_STATEMENTS says. */
+export const BATCH_MAX_STATEMENTS = 100;
 
 const sqlParam = z.union([z.string().max(QUERY_MAX_CHARS), z.number().finite(), z.boolean(), z.null()], {
   error: 'each param must be a string, a finite number, a boolean or null',
 });
 
-export const queryRequest = z.strictObject({
-  query: z
-    .string({ error: 'query must be a string' })
-    .max(QUERY_MAX_CHARS, `query must be at most ${QUERY_MAX_CHARS} characters`)
-    .refine((s) => s.trim() !== '', 'query is required'),
-  params: z
-    .array(sqlParam, { error: 'params must be an array' })
-    .max(QUERY_MAX_PARAMS, `params must have at most ${QUERY_MAX_PARAMS} values`)
-    .default([]),
-  db_id: z.string({ error: 'db_id must be a string' }).regex(DB_ID, 'db_id must be 32 hex characters').optional(),
-});
+const queryText = z
+  .string({ error: 'query must be a string' })
+  .max(QUERY_MAX_CHARS, `query must be at most ${QUERY_MAX_CHARS} characters`)
+  .refine((s) => s.trim() !== '', 'query is required');
+const queryParams = z
+  .array(sqlParam, { error: 'params must be an array' })
+  .max(QUERY_MAX_PARAMS, `params must have at most ${QUERY_MAX_PARAMS} values`);
+
+/** One statement of a batch: the same shape and limits as a single /query. */
+const batchStatement = z.strictObject({ query: queryText, params: queryParams.default([]) }, { error: 'each statement must be an object {query, params?}' });
+
+/**
+ * POST /query: one statement (`query`, `params`) or a batch (`statements`, `transaction`), never
+ * both. The batch's length is capped here at the most the setting allows; the core applies the
+ * configured number (OCTODB_QUERY_BATCH_MAX_STATEMENTS).
+ */
+export const queryRequest = z
+  .strictObject({
+    query: queryText.optional(),
+    params: queryParams.optional(),
+    statements: z
+      .array(batchStatement, { error: 'statements must be an array of {query, params?}' })
+      .min(1, 'statements must hold at least one statement')
+      .max(BATCH_MAX_STATEMENTS, `statements must hold at most ${BATCH_MAX_STATEMENTS} statements`)
+      .optional(),
+    transaction: z.boolean({ error: 'transaction must be true or false' }).optional(),
+    db_id: z.string({ error: 'db_id must be a string' }).regex(DB_ID, 'db_id must be 32 hex characters').optional(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.statements === undefined) {
+      if (body.query === undefined) ctx.addIssue({ code: 'custom', path: ['query'], message: 'query is required (or statements, for a batch)' });
+      if (body.transaction !== undefined) ctx.addIssue({ code: 'custom', path: ['transaction'], message: 'transaction goes with statements (a batch)' });
+    } else {
+      for (const field of ['query', 'params'] as const) {
+        if (body[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `${field} goes with a single statement, not with statements: send one or the other` });
+      }
+    }
+  })
+  .transform(({ query, params, statements, transaction, db_id }) =>
+    statements === undefined
+      ? { kind: 'single' as const, query: query ?? '', params: params ?? [], db_id }
+      : { kind: 'batch' as const, statements, transaction: transaction ?? false, db_id },
+  );
 export type QueryRequest = z.infer<typeof queryRequest>;
 
 /** Operator command `set-quota`: a tenant's storage quota in bytes, or null for the default. */

@@ -72,8 +72,8 @@ describe.skipIf(!serversUp)('fair share of the /query pool between tenants', () 
       attacking = false;
       await Promise.all(loops);
     }
-    // Attackers were answered too: stopped by the time limit (400) or told to wait their turn (503 BUSY).
+    // Attackers were answered too: stopped by the time limit (408) or told to wait their turn (503 BUSY).
     expect(attackerAnswers.length).toBeGreaterThan(0);
-    expect(attackerAnswers.every((s) => s === 400 || s === 503)).toBe(true);
+    expect(attackerAnswers.every((s) => s === 408 || s === 503)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MysqlTenantSqlRunner, TENANT_SQL_MODE, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
-import { BusyError, ProhibitedError, ValidationError } from '#core/errors';
+import { BusyError, ProhibitedError, QueryTimeoutError, ValidationError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
 import { hostileCases } from '../support/hostile-queries.ts';
@@ -428,7 +428,10 @@ describe.skipIf(!serversUp)('limits', () => {
     const started = Date.now();
     const res = await query(a.token, { query: 'SELECT COUNT(*) FROM numbers a, numbers b, numbers c, numbers d' });
     const elapsed = Date.now() - started;
-    expect(res).toEqual({ status: 400, body: { error: `Query exceeded the time limit of ${TIMEOUT_MS} ms and was stopped`, code: 'TIMEOUT' } });
+    expect(res).toEqual({
+      status: 408,
+      body: { error: `Query exceeded the time limit of ${TIMEOUT_MS} ms and was stopped`, code: 'STATEMENT_TIMEOUT', limit_ms: TIMEOUT_MS },
+    });
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 1500);
     // The connection it ran on serves the next statement.
@@ -439,7 +442,7 @@ describe.skipIf(!serversUp)('limits', () => {
     const res = await query(a.token, {
       query: 'INSERT INTO orders (customer_id) SELECT COUNT(*) FROM numbers a, numbers b, numbers c, numbers d',
     });
-    expect(res.body.code).toBe('TIMEOUT');
+    expect([res.status, res.body.code]).toEqual([408, 'STATEMENT_TIMEOUT']);
     expect(await rowsOf(`SELECT COUNT(*) AS n FROM \`${a.db}\`.orders`)).toEqual([{ n: 1 }]);
   });
 
@@ -510,8 +513,8 @@ describe.skipIf(!serversUp)('limits', () => {
     const lock = await lockNumberOne(a.db);
     try {
       const stopped = runner.run(la, 'UPDATE numbers SET n = n WHERE n = 1', []);
-      await expect(stopped).rejects.toBeInstanceOf(ValidationError);
-      await expect(stopped).rejects.toMatchObject({ details: { code: 'TIMEOUT' } });
+      await expect(stopped).rejects.toBeInstanceOf(QueryTimeoutError);
+      await expect(stopped).rejects.toMatchObject({ code: 'STATEMENT_TIMEOUT' });
     } finally {
       await lock.release();
     }
@@ -525,7 +528,7 @@ describe.skipIf(!serversUp)('limits', () => {
     const [la, lb] = [await loginOf(a), await loginOf(b)];
     const threadOfA = (await runner.run(la, 'SELECT CONNECTION_ID() AS id', [])).rows[0]!.id;
     const stopped = runner.run(la, 'INSERT INTO orders (customer_id) SELECT seq FROM seq_1_to_100000000', []);
-    await expect(stopped).rejects.toMatchObject({ details: { code: 'TIMEOUT' } });
+    await expect(stopped).rejects.toMatchObject({ code: 'STATEMENT_TIMEOUT' });
     // B is served on the one connection's room while A's thread is still rolling back on the server.
     expect((await runner.run(lb, 'SELECT COUNT(*) AS n FROM customers', [])).rows).toEqual([{ n: '2' }]);
     const stillThere = await rowsOf('SELECT COMMAND AS c FROM information_schema.PROCESSLIST WHERE ID = ?', [threadOfA]);

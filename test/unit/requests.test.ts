@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { signupRequest, tokenRequest } from '#shared/requests';
+import { problemsOf, queryRequest, signupRequest, tokenRequest } from '#shared/requests';
 
 const base = { name: 'Ada', email: 'Ada@Example.com', password: 'correct horse battery' };
 
@@ -33,5 +33,32 @@ describe('tokenRequest', () => {
   it('defaults read to false and accepts only a boolean', () => {
     expect(tokenRequest.parse({ email: 'a@b.co', password: 'x' }).read).toBe(false);
     expect(tokenRequest.safeParse({ email: 'a@b.co', password: 'x', read: 1 }).success).toBe(false);
+  });
+});
+
+describe('queryRequest', () => {
+  it('tells a single statement from a batch, with their defaults', () => {
+    expect(queryRequest.parse({ query: 'SELECT 1' })).toEqual({ kind: 'single', query: 'SELECT 1', params: [], db_id: undefined });
+    expect(queryRequest.parse({ statements: [{ query: 'SELECT ?', params: [1] }, { query: 'SELECT 2' }] })).toEqual({
+      kind: 'batch',
+      statements: [{ query: 'SELECT ?', params: [1] }, { query: 'SELECT 2', params: [] }],
+      transaction: false,
+      db_id: undefined,
+    });
+  });
+
+  it.each([
+    [{}, 'query'],
+    [{ query: 'SELECT 1', statements: [{ query: 'SELECT 1' }] }, 'query'],
+    [{ params: [], statements: [{ query: 'SELECT 1' }] }, 'params'],
+    [{ query: 'SELECT 1', transaction: false }, 'transaction'],
+    [{ statements: [] }, 'statements'],
+    [{ statements: [{ query: 'SELECT 1' }, { query: 'SELECT 2' }, { query: ' ' }] }, 'statements[2].query'],
+    [{ statements: [{ query: 'SELECT 1', params: [[1]] }] }, 'statements[0].params[0]'],
+    [{ statements: [{ query: 'SELECT 1', extra: 1 }] }, 'statements[0].extra'],
+  ])('refuses %j, naming %s', (body, field) => {
+    const result = queryRequest.safeParse(body);
+    expect(result.success).toBe(false);
+    expect(problemsOf(result.error!).map((p) => p.field)).toContain(field);
   });
 });

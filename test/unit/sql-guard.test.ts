@@ -15,6 +15,7 @@ function judge(body: unknown): { status: number; error?: string } {
   try {
     const event = { body: typeof body === 'string' ? body : JSON.stringify(body) } as APIGatewayProxyEvent;
     const input = parseBody(event, queryRequest);
+    if (input.kind !== 'single') throw new Error('a single statement was sent');
     checkParamCount(checkTenantStatement(fill(input.query), SELF), input.params.length);
     return { status: 200 };
   } catch (error) {
