@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import { ConflictError, NotFoundError, OctoError, UnavailableError } from './errors.ts';
+import { assertScopeAllows } from './api-keys.ts';
+import { ConflictError, databaseNotFound, NotFoundError, OctoError, UnavailableError } from './errors.ts';
 import { databaseName, isDbId } from './ids.ts';
-import type { LogSink, MetaStore, QueryLogRecord, ResultColumn, SqlParam, StatementJudge, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
+import type { ApiKeyScope, LogSink, MetaStore, QueryLogRecord, ResultColumn, SqlParam, StatementJudge, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 import { checkParamCount, SqlRefusedError, type StatementType } from './sql-guard.ts';
 import { guardTenantStatement } from './statement-judging.ts';
@@ -11,6 +12,8 @@ export interface QueryInput {
   dbId: string;
   query: string;
   params: SqlParam[];
+  /** An API key's scope (from LF0's context); absent for the tenant's token, which may run every type. */
+  scope?: ApiKeyScope;
 }
 
 export interface QueryResult {
@@ -45,6 +48,7 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
   try {
     const statement = await guardTenantStatement(input.query, databaseName(input.dbId), input.tenantId, deps.judge);
     type = statement.type;
+    assertScopeAllows(input.scope, type);
     checkParamCount(statement, input.params.length);
     const login = await deps.tenantLogins.resolve(input.tenantId, input.dbId);
     if (type === 'INSERT' || type === 'UPDATE') await deps.quotas.assertCanWrite(input.tenantId, input.dbId, login);
@@ -79,14 +83,14 @@ export class TenantLogins {
   }
 
   async resolve(tenantId: string, dbId: string): Promise<TenantLogin> {
-    if (!isDbId(dbId)) throw notFound();
+    if (!isDbId(dbId)) throw databaseNotFound();
     const hit = this.cache.get(dbId);
     if (hit && hit.until > Date.now()) {
-      if (hit.tenantId !== tenantId) throw notFound();
+      if (hit.tenantId !== tenantId) throw databaseNotFound();
       return hit.login;
     }
     const db = await this.meta.getDatabase(dbId);
-    if (!db || db.tenantId !== tenantId) throw notFound();
+    if (!db || db.tenantId !== tenantId) throw databaseNotFound();
     if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}`, { status: db.status });
     const host = await this.meta.getHost(db.hostId);
     if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host unknown, try again later');
@@ -95,9 +99,6 @@ export class TenantLogins {
     return login;
   }
 }
-
-/** Someone else's database and a database that does not exist answer alike. */
-const notFound = () => new NotFoundError('Database not found');
 
 function errorClass(error: unknown): string {
   if (error instanceof SqlRefusedError) return error.code;

@@ -1,3 +1,4 @@
+import { databaseFor } from '#core/api-keys';
 import { runTenantQuery } from '#core/query';
 import { limitTenant } from '#core/rate-limits';
 import { queryRoot } from '#adapters/roots';
@@ -10,5 +11,5 @@ export const handler = httpHandler(async (event) => {
   const d = await queryRoot();
   await limitTenant('query', caller.tenantId, d);
   const { query, params, db_id } = parseBody(event, queryRequest);
-  return json(200, await runTenantQuery({ tenantId: caller.tenantId, dbId: db_id ?? caller.dbId, query, params }, d));
+  return json(200, await runTenantQuery({ tenantId: caller.tenantId, dbId: databaseFor(caller, db_id), query, params, scope: caller.key?.scope }, d));
 });
