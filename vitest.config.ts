@@ -19,6 +19,7 @@ export default defineConfig({
       OCTODB_BCRYPT_ROUNDS: '4',
       OCTODB_JWT_SECRET: 'test-signing-key-0123456789abcdef0123456789abcdef',
       OCTODB_DATA_KEY: 'test-data-key-0123456789abcdef0123456789abcdef',
+      OCTODB_API_KEY_SECRET: 'test-api-key-secret-0123456789abcdef0123456789',
       // Every test file signs up and logs in many tenants from 127.0.0.1 within seconds, and the
       // migration and dashboard tests send dozens of requests per tenant at once; the rate-limit tests set real
       // limits on their own OctoDB.

@@ -137,12 +137,14 @@ function defaultHostRunner(): 'bash' | 'docker' {
 /** Local signing and sealing keys: random per checkout, kept in .octodb/ (git-ignored). */
 export function localSecrets(): Record<string, string> {
   const file = join(ROOT, '.octodb', 'secrets.json');
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true });
-    const fresh = { OCTODB_JWT_SECRET: randomBytes(32).toString('hex'), OCTODB_DATA_KEY: randomBytes(32).toString('hex') };
-    writeFileSync(file, JSON.stringify(fresh, null, 2), { mode: 0o600 });
-  }
-  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  const names = ['OCTODB_JWT_SECRET', 'OCTODB_DATA_KEY', 'OCTODB_API_KEY_SECRET'];
+  // A checkout from before a key existed gets that key added; the ones it has are kept.
+  if (names.every((name) => kept[name])) return kept;
+  const secrets = Object.fromEntries(names.map((name) => [name, kept[name] ?? randomBytes(32).toString('hex')]));
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

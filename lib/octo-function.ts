@@ -184,6 +184,13 @@ export class OctoFunction extends NodejsFunction {
     return this;
   }
 
+  /** The key API keys are hashed under: the authorizer checks keys, /dashboard creates them. */
+  bindApiKeySecret(secret: ISecret): this {
+    this.addEnvironment('OCTODB_API_KEY_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
   bindDataKey(secret: ISecret): this {
     this.addEnvironment('OCTODB_DATA_KEY_SECRET_ARN', secret.secretArn);
     secret.grantRead(this);

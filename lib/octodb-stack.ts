@@ -146,7 +146,9 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB LF0: TOKEN authorizer for /dashboard, /query, /migrate',
       memoryMb: 512,
       timeout: Duration.seconds(10),
-    }, api).bindJwtKey(secrets.jwt);
+    }, api)
+      .bindJwtKey(secrets.jwt)
+      .bindApiKeySecret(secrets.apiKeySecret);
     // Signup's guard, shared by /signup and /verify. A Lambda instance serves one request at a time,
     // so bcrypt runs on the request's own thread there (a worker would only add a thread start).
     const signupGuard: ConfigEnvironment = {
@@ -200,6 +202,7 @@ export class OctoDbStack extends Stack {
       timeout: API_TIMEOUT,
     }, api)
       .bindDataKey(secrets.dataKey) // seals and opens page keys; opens the tenant login that reads its table facts
+      .bindApiKeySecret(secrets.apiKeySecret) // hashes the API keys it creates
       .bindLogTable(logging.table, 'read');
 
     // Async invokes: Lambda retries match the designs (LF6 claims its database in MetaDB, so a

@@ -15,6 +15,8 @@ export interface SecretsProps {
 export class Secrets extends Construct {
   readonly jwt: Secret;
   readonly dataKey: Secret;
+  /** The HMAC key API keys are stored under (lambdas/core/api-keys.ts): the authorizer and /dashboard only. */
+  readonly apiKeySecret: Secret;
   readonly mysqlAdmin: Secret;
   /** The API account: DML on MetaDB only, created by the MetaDB deployment (lambdas/metadb-migrate). */
   readonly mysqlApi: Secret;
@@ -30,6 +32,7 @@ export class Secrets extends Construct {
       });
     this.jwt = random('JwtSigningKey', 'OctoDB: HS256 signing key of tenant JWTs');
     this.dataKey = random('DataKey', 'OctoDB: key sealing stored tenant MySQL passwords and tokens');
+    this.apiKeySecret = random('ApiKeyHashKey', 'OctoDB: HMAC-SHA-256 key under which tenant API keys are stored');
     const mysqlLogin = (name: string, username: string, description: string) =>
       new Secret(this, name, {
         description,
@@ -46,11 +49,11 @@ export class Secrets extends Construct {
     if (props.mailgunApiKeySecretArn) {
       this.mailgunApiKey = Secret.fromSecretCompleteArn(this, 'MailgunApiKey', props.mailgunApiKeySecretArn);
     }
-    for (const secret of [this.jwt, this.dataKey, this.mysqlAdmin, this.mysqlApi]) {
+    for (const secret of [this.jwt, this.dataKey, this.apiKeySecret, this.mysqlAdmin, this.mysqlApi]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'No automatic rotation: a new JWT key logs every tenant out, a new data key needs every sealed value re-sealed, the MySQL admin password lives in the host ~/.my.cnf, and the API password is set on MySQL by the MetaDB deployment; rotate by the documented runbook.',
+          'No automatic rotation: a new JWT key logs every tenant out, a new API key hashing key invalidates every API key, a new data key needs every sealed value re-sealed, the MySQL admin password lives in the host ~/.my.cnf, and the API password is set on MySQL by the MetaDB deployment; rotate by the documented runbook.',
       });
     }
   }

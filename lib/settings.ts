@@ -55,7 +55,10 @@ export const stackSettings = z.object({
   redisPort: int(1024, 65535).default(6380),
 
   // --- API ---
-  /** Seconds API Gateway caches an authorizer decision; 0 = a revoked token stops at once. */
+  /**
+   * Seconds API Gateway caches an authorizer decision (keyed by the Authorization header). 0 = a
+   * revoked token or API key stops at once; above 0 a cached Allow outlives a revocation by up to this.
+   */
   authorizerCacheTtlSeconds: int(0, 3600).default(0),
   throttleRateLimit: int(1, 10000).default(50),
   throttleBurstLimit: int(1, 5000).default(100),

@@ -1,7 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
+import type { KeyUseRecorder } from '#core/api-keys';
 import type {
+  ApiKeyStore,
   DatabaseAccounts,
   HostRunner,
   HostSql,
@@ -45,11 +47,16 @@ export interface PartTypes {
   /** Only the token and authorizer functions are deployed with the signing key. */
   jwtSecret: string;
   sealer: Sealer;
+  /** The HMAC key API keys are stored under: only the authorizer and /dashboard are deployed with it. */
+  apiKeySecret: string;
   /** MetaDB, as logins.meta. */
   pool: Pool;
   redis: Redis;
   meta: MysqlMetaStore;
   registry: TokenRegistry;
+  apiKeys: ApiKeyStore;
+  /** LF0: each key's last use, written at most once a minute per key. */
+  keyUses: KeyUseRecorder;
   invoker: Invoker;
   hostRunner: HostRunner;
   /** The admin login's pools on tenant hosts, serving the two parts below. */

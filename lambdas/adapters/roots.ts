@@ -1,4 +1,5 @@
 import type { CreateAdminDeps } from '#core/admin';
+import type { ApiKeyDeps, VerifyApiKeyDeps } from '#core/api-keys';
 import type { DashboardDeps } from '#core/dashboard';
 import type { MigrationDeps, MigrationSettings } from '#core/migration-deps';
 import type { submitMigration } from '#core/migration-submit';
@@ -25,6 +26,12 @@ import { tenantRateDefaults } from './wiring.ts';
 /** LF0: the token's signature, and whether it is still the tenant's current one (Redis, else MetaDB). */
 export function authorizerRoot(parts = sharedParts()): Promise<VerifyTokenDeps> {
   return parts.pick('meta', 'registry', 'jwtSecret');
+}
+
+/** LF0 given an API key: its stored hash (MetaDB, read on every request), and its debounced last use. */
+export async function apiKeyAuthorizerRoot(parts = sharedParts()): Promise<VerifyApiKeyDeps> {
+  const p = await parts.pick('apiKeys', 'apiKeySecret', 'keyUses');
+  return { keys: p.apiKeys, apiKeySecret: p.apiKeySecret, keyUses: p.keyUses };
 }
 
 /** POST /token: issues or reads back a token, within the per-client and per-email limits. */
@@ -59,9 +66,11 @@ export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { ba
   return { tenantLogins: p.tenantLogins, tenantSql: p.tenantSql, logs: p.queryLogs, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans, batch };
 }
 
-/** POST /dashboard: MetaDB, the log table, the tenant's schema facts, within its rate. */
-export function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & TenantRateDeps> {
-  return parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans');
+/** POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate. */
+export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps> {
+  const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret');
+  const { apiKeys, ...rest } = p;
+  return { ...rest, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT };
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */

@@ -6,6 +6,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { Redis } from 'ioredis';
 import { createPool } from 'mysql2/promise';
 import type { AsyncFunction, HostRunner, Notifier } from '#core/ports';
+import { KeyUseRecorder } from '#core/api-keys';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { TenantLogins } from '#core/query';
 import { TenantPlans } from '#core/rate-limits';
@@ -21,6 +22,7 @@ import { LambdaInvoker } from './lambda-invoker.ts';
 import { LoggerLogSink } from './logger-log-sink.ts';
 import { LoggerNotifier } from './logger-notifier.ts';
 import { MailgunNotifier } from './mailgun-notifier.ts';
+import { MysqlApiKeyStore } from './mysql-api-key-store.ts';
 import { MysqlHostSql } from './mysql-host-sql.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlMigrationStore } from './mysql-migration-store.ts';
@@ -47,6 +49,9 @@ import { WorkerStatementJudge } from './worker-statement-judge.ts';
  */
 export const STATEMENT_JUDGE_SCRIPT = new URL('./statement-judge-worker.mjs', import.meta.url);
 
+/** A key's last use is written at most this often per key and process. */
+const KEY_USE_INTERVAL_MS = 60_000;
+
 const onLambda = (config: Config) => config.OCTODB_RUNTIME === 'lambda';
 /** Redis keys are namespaced by the MetaDB name: OctoDBs (and test runs) sharing a Redis never share one. */
 const metaDbOf = (config: Config) => parseMysqlUrl(config.OCTODB_MYSQL_URL).database;
@@ -58,6 +63,13 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
     make: async ({ config }) => {
       const secret = config.OCTODB_JWT_SECRET ?? (await optionalSecret(config.OCTODB_JWT_SECRET_ARN));
       if (!secret) throw new Error('configuration: set OCTODB_JWT_SECRET or OCTODB_JWT_SECRET_ARN');
+      return secret;
+    },
+  },
+  apiKeySecret: {
+    make: async ({ config }) => {
+      const secret = config.OCTODB_API_KEY_SECRET ?? (await optionalSecret(config.OCTODB_API_KEY_SECRET_ARN));
+      if (!secret) throw new Error('configuration: set OCTODB_API_KEY_SECRET or OCTODB_API_KEY_SECRET_ARN');
       return secret;
     },
   },
@@ -79,6 +91,10 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
       return new CachedTokenRegistry(redis, redis.duplicate({ autoResubscribe: false }), { maxEntries: 100_000, maxAgeMs: 60_000 });
     },
     close: (registry) => (registry instanceof CachedTokenRegistry ? registry.close() : undefined),
+  },
+  apiKeys: { make: async (p) => new MysqlApiKeyStore(await p.get('pool')) },
+  keyUses: {
+    make: async (p) => new KeyUseRecorder(await p.get('apiKeys'), KEY_USE_INTERVAL_MS, (error) => logger.warn('recording an API key\'s last use failed', { error: error as Error })),
   },
   invoker: { make: ({ config }) => new LambdaInvoker(new LambdaClient({}), JSON.parse(config.OCTODB_FUNCTION_NAMES) as Partial<Record<AsyncFunction, string>>) },
   hostRunner: { make: async (p) => hostRunnerFor(p.config, (await p.get('logins')).admin), close: (runner) => runner.close?.() },

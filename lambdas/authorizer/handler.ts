@@ -1,34 +1,48 @@
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
+import { isApiKeyShaped, verifyApiKey } from '#core/api-keys';
 import { UnauthorizedError } from '#core/errors';
 import { verifyAccessToken } from '#core/tokens';
-import { authorizerRoot } from '#adapters/roots';
+import { apiKeyAuthorizerRoot, authorizerRoot } from '#adapters/roots';
 import { invocationHandler, logger } from '#shared/logger';
 
 /**
- * LF0 — TOKEN authorizer for /dashboard, /query and /migrate. A valid, current token yields an
- * Allow policy whose context (tenant_id, db_id, is_admin) API Gateway injects into the request;
- * anything else throws "Unauthorized", which API Gateway answers with 401.
+ * LF0 — TOKEN authorizer for /dashboard, /query and /migrate. A valid, current token or API key
+ * yields an Allow policy whose context (tenant_id, db_id, is_admin, and for a key key_id,
+ * key_scope, key_db_bound) API Gateway injects into the request; anything else throws
+ * "Unauthorized", which API Gateway answers with 401.
  */
 export const handler = invocationHandler(authorize);
 
 async function authorize(event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(event.authorizationToken ?? '');
   if (!match) throw new Error('Unauthorized');
+  const bearer = match[1]!;
   try {
-    const claims = await verifyAccessToken(match[1]!, await authorizerRoot());
+    const context = isApiKeyShaped(bearer) ? await keyContext(bearer) : await tokenContext(bearer);
     return {
-      principalId: claims.tenant_id,
+      principalId: context.tenant_id,
       policyDocument: {
         Version: '2012-10-17',
         // The whole API's methods, so a cached decision (when a TTL is configured) serves every route.
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: apiWildcard(event.methodArn) }],
       },
-      context: { tenant_id: claims.tenant_id, db_id: claims.db_id, is_admin: String(claims.is_admin) },
+      context,
     };
   } catch (error) {
     if (!(error instanceof UnauthorizedError)) logger.error('authorizer failed', { error: error as Error });
     throw new Error('Unauthorized');
   }
+}
+
+async function tokenContext(token: string) {
+  const claims = await verifyAccessToken(token, await authorizerRoot());
+  return { tenant_id: claims.tenant_id, db_id: claims.db_id, is_admin: String(claims.is_admin) };
+}
+
+/** A key never carries the tenant's admin rights: what it may do is its scope. */
+async function keyContext(key: string) {
+  const record = await verifyApiKey(key, await apiKeyAuthorizerRoot());
+  return { tenant_id: record.tenantId, db_id: record.dbId, is_admin: 'false', key_id: record.keyId, key_scope: record.scope, key_db_bound: String(record.dbBound) };
 }
 
 /** arn:aws:execute-api:region:account:api/stage/METHOD/path → arn:…:api/stage/*\/* */

@@ -1,4 +1,4 @@
-import { NotFoundError, UnavailableError } from './errors.ts';
+import { databaseNotFound, NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
 import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
@@ -157,7 +157,7 @@ export async function getQueryStats(
 /** A database of this tenant's; anyone else's (or none) is the same 404, so ids cannot be probed. */
 async function ownedDatabase(tenantId: string, dbId: string, deps: Pick<DashboardDeps, 'meta'>): Promise<DatabaseRecord> {
   const db = await deps.meta.getDatabase(dbId);
-  if (!db || db.tenantId !== tenantId) throw new NotFoundError('Database not found');
+  if (!db || db.tenantId !== tenantId) throw databaseNotFound();
   return db;
 }
 

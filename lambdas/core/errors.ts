@@ -33,6 +33,11 @@ export class ProhibitedError extends OctoError {
 export class NotFoundError extends OctoError {
   readonly status = 404;
 }
+/**
+ * Someone else's database, one that does not exist, and one an API key is not bound to: the one
+ * answer of every route taking a db_id, so a caller cannot tell them apart to probe for ids.
+ */
+export const databaseNotFound = (): NotFoundError => new NotFoundError('Database not found', { code: 'DATABASE_NOT_FOUND' });
 export class ConflictError extends OctoError {
   readonly status = 409;
 }

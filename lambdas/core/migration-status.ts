@@ -81,6 +81,7 @@ export async function getMigrationStatus(
 
 /** The batch's owner, or the owner of the database a job runs on (a child sees its cascade job). */
 async function mayRead(batchId: string, dbId: string, caller: Caller, deps: MigrationStatusDeps): Promise<boolean> {
+  if (caller.key?.dbBound && dbId !== caller.dbId) return false; // a key bound to one database sees only its migrations
   const batch = await deps.migrations.getBatch(batchId);
   if (batch?.tenantId === caller.tenantId) return true;
   return (await deps.meta.getDatabase(dbId))?.tenantId === caller.tenantId;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictError, ProhibitedError, UnavailableError } from './errors.ts';
+import { databaseFor } from './api-keys.ts';
+import { ConflictError, databaseNotFound, UnavailableError } from './errors.ts';
 import type { MigrationDeps } from './migration-deps.ts';
 import type { Caller, StatementJudge } from './ports.ts';
 import { judgeMigrationSql } from './statement-judging.ts';
@@ -21,9 +22,9 @@ export async function submitMigration(
   deps: Pick<MigrationDeps, 'meta' | 'jobs' | 'batches' | 'invoker' | 'quotas'> & { judge: StatementJudge },
 ): Promise<SubmitResult> {
   const definitions = await judgeMigrationSql(input.sql, caller.tenantId, deps.judge);
-  const dbId = input.db_id ?? caller.dbId;
+  const dbId = databaseFor(caller, input.db_id);
   const db = await deps.meta.getDatabase(dbId);
-  if (!db || db.tenantId !== caller.tenantId) throw new ProhibitedError('You can only migrate your own databases');
+  if (!db || db.tenantId !== caller.tenantId) throw databaseNotFound();
   if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}, not ready`);
   await deps.quotas?.assertCanWrite(caller.tenantId, dbId);
 

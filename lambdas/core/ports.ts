@@ -3,6 +3,7 @@
  * once for AWS and once for this machine; core functions receive them as arguments.
  */
 
+import type { ApiKeyScope } from './api-key-ports.ts';
 import type { OctoError } from './errors.ts';
 import type { RateLimit, TenantRateLimits, TenantRoute } from './rate-ports.ts';
 
@@ -12,8 +13,19 @@ export type DatabaseStatus = 'unverified' | 'provisioning' | 'ready' | 'failed';
 /** Who is calling, as the authorizer put it into the request context. */
 export interface Caller {
   tenantId: string;
+  /** The database a request goes to when it names none. */
   dbId: string;
   isAdmin: boolean;
+  /** Set when the caller holds an API key rather than the tenant's token: what the key may do. */
+  key?: CallerKey;
+}
+
+/** An API key's limits, as LF0 put them into the request context. */
+export interface CallerKey {
+  keyId: string;
+  scope: ApiKeyScope;
+  /** The key works on Caller.dbId only. */
+  dbBound: boolean;
 }
 
 export interface TenantRecord {
@@ -354,3 +366,6 @@ export type * from './judge-ports.ts';
 
 // --- rate limits (issue 10): lambdas/core/rate-ports.ts ---
 export * from './rate-ports.ts';
+
+// --- API keys (issue 14): lambdas/core/api-key-ports.ts ---
+export * from './api-key-ports.ts';

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import { ConflictError, NotFoundError, OctoError, UnavailableError } from './errors.ts';
+import { assertScopeAllows } from './api-keys.ts';
+import { ConflictError, databaseNotFound, NotFoundError, OctoError, UnavailableError } from './errors.ts';
 import { databaseName, isDbId } from './ids.ts';
-import type { LogSink, MetaStore, QueryLogRecord, ResultColumn, SqlParam, StatementJudge, StatementResult, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
+import type { ApiKeyScope, LogSink, MetaStore, QueryLogRecord, ResultColumn, SqlParam, StatementJudge, StatementResult, StorageQuotas, TenantLogin, TenantSqlRunner } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 import { checkParamCount, SqlRefusedError, type StatementType } from './sql-guard.ts';
 import { guardTenantStatement } from './statement-judging.ts';
@@ -10,6 +11,8 @@ import { guardTenantStatement } from './statement-judging.ts';
 export interface QueryCaller {
   tenantId: string;
   dbId: string;
+  /** An API key's scope (from LF0's context); absent for the tenant's token, which may run every type. */
+  scope?: ApiKeyScope;
 }
 
 export interface StatementInput {
@@ -70,6 +73,7 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
  */
 export async function validateStatement(caller: QueryCaller, statement: StatementInput, judge: StatementJudge): Promise<StatementType> {
   const guarded = await guardTenantStatement(statement.query, databaseName(caller.dbId), caller.tenantId, judge);
+  assertScopeAllows(caller.scope, guarded.type);
   checkParamCount(guarded, statement.params.length);
   return guarded.type;
 }
@@ -103,14 +107,14 @@ export class TenantLogins {
   }
 
   async resolve(tenantId: string, dbId: string): Promise<TenantLogin> {
-    if (!isDbId(dbId)) throw notFound();
+    if (!isDbId(dbId)) throw databaseNotFound();
     const hit = this.cache.get(dbId);
     if (hit && hit.until > Date.now()) {
-      if (hit.tenantId !== tenantId) throw notFound();
+      if (hit.tenantId !== tenantId) throw databaseNotFound();
       return hit.login;
     }
     const db = await this.meta.getDatabase(dbId);
-    if (!db || db.tenantId !== tenantId) throw notFound();
+    if (!db || db.tenantId !== tenantId) throw databaseNotFound();
     if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}`, { status: db.status });
     const host = await this.meta.getHost(db.hostId);
     if (!host || !db.mysqlPasswordSealed) throw new UnavailableError('Database host unknown, try again later');
@@ -119,9 +123,6 @@ export class TenantLogins {
     return login;
   }
 }
-
-/** Someone else's database and a database that does not exist answer alike. */
-const notFound = () => new NotFoundError('Database not found');
 
 export function errorClass(error: unknown): string {
   if (error instanceof SqlRefusedError) return error.code;

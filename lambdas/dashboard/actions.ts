@@ -8,9 +8,10 @@ import {
   listTenantDatabases,
   type DashboardDeps,
 } from '#core/dashboard';
-import { DB_ID } from '#core/patterns';
+import { type ApiKeyDeps, createApiKey, databaseFor, listApiKeys, revokeApiKey } from '#core/api-keys';
 import { getMigrationStatus } from '#core/migration-status';
-import { migrationStatusRequest } from '#shared/requests';
+import { API_KEY_SCOPES, type ApiKeyScope } from '#core/ports';
+import { createApiKeyRequest, dbIdField, listApiKeysRequest, migrationStatusRequest, revokeApiKeyRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
 
 /**
@@ -20,14 +21,19 @@ import type { Caller } from '#shared/http';
  */
 export interface DashboardAction<S extends z.ZodType = z.ZodType> {
   params: S;
-  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps): Promise<unknown>;
+  /** The API key scopes that may run it (the tenant's token runs every action); none when absent. */
+  keyScopes?: readonly ApiKeyScope[];
+  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps & ApiKeyDeps): Promise<unknown>;
 }
+
+/** A key's app may read its database's schema facts; the account, logs and keys are the tenant's token's. */
+const ANY_KEY = API_KEY_SCOPES;
 
 const action = <S extends z.ZodType>(a: DashboardAction<S>): DashboardAction => a as unknown as DashboardAction;
 
 /** An action's parameters next to `action` itself; any other field is refused (a typo must not be ignored). */
 const params = <T extends z.ZodRawShape>(shape: T) => z.strictObject({ action: z.string(), ...shape });
-const dbId = z.string().regex(DB_ID, 'db_id must be 32 hex characters').optional();
+const dbId = dbIdField.optional();
 const page = params({
   limit: z.number().int('limit must be an integer').min(1).max(100).default(25),
   // null is what the last page answers; a client echoing it back asks for the first page.
@@ -58,11 +64,13 @@ export const dashboardActions: Record<string, DashboardAction> = {
   }),
   get_database_metadata: action({
     params: params({ db_id: dbId }),
-    run: (p, caller, deps) => getDatabaseMetadata(caller.tenantId, p.db_id ?? caller.dbId, deps),
+    keyScopes: ANY_KEY,
+    run: (p, caller, deps) => getDatabaseMetadata(caller.tenantId, databaseFor(caller, p.db_id), deps),
   }),
   get_database_tables: action({
     params: params({ db_id: dbId }),
-    run: (p, caller, deps) => getDatabaseTables(caller.tenantId, p.db_id ?? caller.dbId, deps),
+    keyScopes: ANY_KEY,
+    run: (p, caller, deps) => getDatabaseTables(caller.tenantId, databaseFor(caller, p.db_id), deps),
   }),
   get_log_table: action({
     params: page,
@@ -78,6 +86,19 @@ export const dashboardActions: Record<string, DashboardAction> = {
   }),
   get_migration_status: action({
     params: migrationStatusRequest,
+    keyScopes: ['migrate'],
     run: (p, caller, deps) => getMigrationStatus(p, caller, deps),
+  }),
+  create_api_key: action({
+    params: createApiKeyRequest,
+    run: (p, caller, deps) => createApiKey(p, caller, deps),
+  }),
+  list_api_keys: action({
+    params: listApiKeysRequest,
+    run: (_, caller, deps) => listApiKeys(caller, deps),
+  }),
+  revoke_api_key: action({
+    params: revokeApiKeyRequest,
+    run: (p, caller, deps) => revokeApiKey(p, caller, deps),
   }),
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { assertKeyScope } from '#core/api-keys';
 import { ValidationError } from '#core/errors';
 import { limitTenant } from '#core/rate-limits';
 import { dashboardRoot } from '#adapters/roots';
@@ -22,6 +23,7 @@ export const handler = httpHandler(async (event) => {
   }
   const action = Object.hasOwn(dashboardActions, name) ? dashboardActions[name] : undefined;
   if (!action) throw new ValidationError(`Unknown action: ${name.slice(0, 64)}`, { valid_actions: valid });
+  assertKeyScope(caller, action.keyScopes ?? [], `run ${name}`);
   const params = parseBody(event, action.params);
   return json(200, await action.run(params, caller, d));
 });

@@ -1,3 +1,4 @@
+import { assertKeyScope } from '#core/api-keys';
 import { submitMigration } from '#core/migration-submit';
 import { limitTenant } from '#core/rate-limits';
 import { migrateSubmitRoot } from '#adapters/roots';
@@ -9,6 +10,7 @@ export const handler = httpHandler(async (event) => {
   const caller = callerOf(event);
   const d = await migrateSubmitRoot();
   await limitTenant('migrate', caller.tenantId, d);
+  assertKeyScope(caller, ['migrate'], 'use /migrate');
   const input = parseBody(event, migrateRequest);
   return json(202, await submitMigration(input, caller, d));
 });

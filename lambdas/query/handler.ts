@@ -1,3 +1,4 @@
+import { databaseFor } from '#core/api-keys';
 import { runTenantBatch } from '#core/query-batch';
 import { runTenantQuery } from '#core/query';
 import { limitTenant } from '#core/rate-limits';
@@ -11,7 +12,7 @@ export const handler = httpHandler(async (event) => {
   const d = await queryRoot();
   await limitTenant('query', caller.tenantId, d);
   const body = parseBody(event, queryRequest);
-  const target = { tenantId: caller.tenantId, dbId: body.db_id ?? caller.dbId };
+  const target = { tenantId: caller.tenantId, dbId: databaseFor(caller, body.db_id), scope: caller.key?.scope };
   if (body.kind === 'batch') return json(200, await runTenantBatch({ ...target, statements: body.statements, transaction: body.transaction }, d));
   return json(200, await runTenantQuery({ ...target, query: body.query, params: body.params }, d));
 });

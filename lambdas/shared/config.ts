@@ -42,6 +42,11 @@ const settings = z.object({
   /** `pubsub`: each tenant's current jti kept in memory, dropped on a Redis pub/sub announcement
    *  (long-running processes: `npm start`); `off`: a Redis lookup per token (Lambda). */
   OCTODB_TOKEN_CACHE: z.enum(['off', 'pubsub']).default('off'),
+  /** Key of the HMAC-SHA-256 that API keys are stored under (on AWS read from OCTODB_API_KEY_SECRET_ARN); a new one invalidates every key. */
+  OCTODB_API_KEY_SECRET: z.string().min(32).optional(),
+  OCTODB_API_KEY_SECRET_ARN: z.string().optional(),
+  /** Live (neither revoked nor expired) API keys a tenant may hold at once. */
+  OCTODB_API_KEY_LIMIT: z.coerce.number().int().min(1).max(1000).default(20),
   OCTODB_BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(10),
   /** Directory of template Skeema directories (schemas/templates in the repo, bundled on AWS). */
   OCTODB_TEMPLATES_DIR: z.string().default('schemas/templates'),

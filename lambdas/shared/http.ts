@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { OctoError, UnauthorizedError, ValidationError } from '#core/errors';
-import type { Caller } from '#core/ports';
+import { API_KEY_SCOPES, type Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
 import { bodyTooLarge } from './http-api.ts';
 import { logger, withRequestKeys } from './logger.ts';
@@ -43,7 +43,12 @@ export function callerOf(event: APIGatewayProxyEvent): Caller {
   const tenantId = ctx.tenant_id;
   const dbId = ctx.db_id;
   if (typeof tenantId !== 'string' || typeof dbId !== 'string') throw new UnauthorizedError('Unauthorized');
-  return { tenantId, dbId, isAdmin: String(ctx.is_admin) === 'true' };
+  const caller: Caller = { tenantId, dbId, isAdmin: String(ctx.is_admin) === 'true' };
+  if (ctx.key_id === undefined) return caller;
+  // An API key's limits: a context naming a key without a known scope is refused, never widened to the token's rights.
+  const scope = API_KEY_SCOPES.find((s) => s === ctx.key_scope);
+  if (typeof ctx.key_id !== 'string' || !scope) throw new UnauthorizedError('Unauthorized');
+  return { ...caller, key: { keyId: ctx.key_id, scope, dbBound: String(ctx.key_db_bound) === 'true' } };
 }
 
 /** The client's address as API Gateway (and the local gateway) saw it: the unit of per-client limits. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { TENANT_ROUTES } from '#core/ports';
+import { MAX_EXPIRY_DAYS } from '#core/api-keys';
+import { API_KEY_SCOPES, TENANT_ROUTES } from '#core/ports';
 import { parseRateLimit } from '#core/token-bucket';
 import { DB_ID, TEMPLATE_NAME } from '#core/patterns';
 
@@ -59,12 +60,15 @@ export const tokenRequest = z.strictObject({
 });
 export type TokenRequest = z.infer<typeof tokenRequest>;
 
+/** A db_id in any request: the same refusal of a malformed one on every route. */
+export const dbIdField = z.string({ error: 'db_id must be a string' }).regex(DB_ID, 'db_id must be 32 hex characters');
+
 export const migrateRequest = z.strictObject({
   sql: z
     .string({ error: 'sql is required' })
     .min(1, 'sql is required')
     .refine((s) => utf8Bytes(s) <= 64 * 1024, 'sql must be at most 64 KB'),
-  db_id: z.string().regex(DB_ID, 'db_id must be a db_id (32 hex characters)').optional(),
+  db_id: dbIdField.optional(),
   allow_unsafe: z.boolean().default(false),
 });
 export type MigrateRequest = z.infer<typeof migrateRequest>;
@@ -74,6 +78,37 @@ export const migrationStatusRequest = z.strictObject({
   batch_id: z.uuid('batch_id must be a uuid').optional(),
   job_id: z.uuid('job_id must be a uuid').optional(),
   limit: z.number().int().min(1).max(200).optional(),
+});
+
+// --- /dashboard's API key actions (the envelope's `action` is matched by the handler) ---
+
+/** A key's name: a label for people, shown by list_api_keys. */
+export const API_KEY_NAME_MAX = 64;
+
+export const createApiKeyRequest = z.strictObject({
+  action: z.literal('create_api_key'),
+  name: z
+    .string({ error: 'name must be a string' })
+    .trim()
+    .min(1, 'name is required')
+    .max(API_KEY_NAME_MAX, `name must be at most ${API_KEY_NAME_MAX} characters`)
+    .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters'),
+  scope: z.enum(API_KEY_SCOPES, { error: `scope must be one of ${API_KEY_SCOPES.join(', ')}` }),
+  db_id: dbIdField.optional(),
+  expires_at: z.iso.datetime({ offset: true, error: 'expires_at must be an ISO 8601 date-time such as 2027-01-31T00:00:00Z' }).optional(),
+  expires_in_days: z
+    .number({ error: 'expires_in_days must be a number' })
+    .int('expires_in_days must be an integer')
+    .min(1, 'expires_in_days must be at least 1')
+    .max(MAX_EXPIRY_DAYS, `expires_in_days must be at most ${MAX_EXPIRY_DAYS}`)
+    .optional(),
+});
+
+export const listApiKeysRequest = z.strictObject({ action: z.literal('list_api_keys') });
+
+export const revokeApiKeyRequest = z.strictObject({
+  action: z.literal('revoke_api_key'),
+  key_id: z.uuid('key_id must be a uuid'),
 });
 
 /** Longer statements are refused before parsing: the parser's time grows with the input. */

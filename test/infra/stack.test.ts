@@ -376,15 +376,15 @@ describe('IAM: least privilege', () => {
 
   it('lets each function read only the secrets its code reads', () => {
     const sec = s.stack.secrets;
-    const [jwt, dataKey, mysql, api] = [id(sec.jwt), id(sec.dataKey), id(sec.mysqlAdmin), id(sec.mysqlApi)];
+    const [jwt, dataKey, mysql, api, apiKeys] = [id(sec.jwt), id(sec.dataKey), id(sec.mysqlAdmin), id(sec.mysqlApi), id(sec.apiKeySecret)];
     const expected: Record<string, string[]> = {
-      authorizer: [jwt, api],
+      authorizer: [jwt, api, apiKeys],
       token: [jwt, dataKey, api],
       signup: [api],
       verify: [api],
       provision: [dataKey, mysql],
       query: [dataKey, api],
-      dashboard: [dataKey, api],
+      dashboard: [dataKey, api, apiKeys],
       'migrate-submit': [api],
       'migrate-run': [mysql],
       'log-ingest': [],
@@ -399,6 +399,8 @@ describe('IAM: least privilege', () => {
         .sort();
       expect(read, name).toEqual(expected[name]);
     }
+    // The API key hashing key is named to exactly the two functions that read it.
+    for (const name of FUNCTIONS) expect('OCTODB_API_KEY_SECRET_ARN' in envOf(name), name).toBe(name === 'authorizer' || name === 'dashboard');
     // The host reads only the MySQL admin secret (to create the account and ~/.my.cnf).
     const hostRole = s.stack.getLogicalId(s.stack.host.instance.role.node.defaultChild as never);
     const hostReads = roles[hostRole]!.filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')).flatMap((x) => refsIn(x.Resource));

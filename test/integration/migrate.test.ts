@@ -139,10 +139,11 @@ describe.skipIf(!serversUp)('POST /migrate input', () => {
     expect(await jobCount()).toBe(before);
   });
 
-  it('refuses a db_id that belongs to another tenant', async () => {
+  it('answers a db_id that belongs to another tenant exactly like one that does not exist', async () => {
     const other = await tenant();
     const res = await octo.post('/migrate', { sql: ITEMS, db_id: other.db_id }, t.token);
-    expect(res.status).toBe(403);
+    expect(res).toEqual({ status: 404, body: { error: 'Database not found', code: 'DATABASE_NOT_FOUND' } });
+    expect(await octo.post('/migrate', { sql: ITEMS, db_id: 'f'.repeat(32) }, t.token)).toEqual(res);
   });
 
   it('answers 401 without a token', async () => {

@@ -128,7 +128,7 @@ describe.skipIf(!serversUp)('cross-tenant canaries', () => {
   it("answers another tenant's database exactly like one that does not exist", async () => {
     const theirs = await query(a.token, { query: 'SELECT 1', db_id: b.db_id });
     const nowhere = await query(a.token, { query: 'SELECT 1', db_id: 'f'.repeat(32) });
-    expect(theirs).toEqual({ status: 404, body: { error: 'Database not found' } });
+    expect(theirs).toEqual({ status: 404, body: { error: 'Database not found', code: 'DATABASE_NOT_FOUND' } });
     expect(nowhere).toEqual(theirs);
   });
 
