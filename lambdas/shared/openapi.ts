@@ -48,19 +48,19 @@ const ROUTE_DOCS: Record<ApiFunction, RouteDoc> = {
   dashboard: {
     summary: "The tenant's console: one action per request (`action` picks it)",
     success: { status: 200, description: "The action's answer (`x-action-responses` names each action's schema)" },
-    errors: { 400: 'DashboardBadRequest', 401: 'GatewayMessage', 404: 'NotFound', 503: 'Unavailable' },
+    errors: { 400: 'DashboardBadRequest', 401: 'GatewayMessage', 403: 'KeyForbidden', 404: 'NotFound', 409: 'DashboardConflict', 503: 'Unavailable' },
   },
   query: {
-    summary: 'One SELECT/INSERT/UPDATE/DELETE in one of your databases',
+    summary: 'One SELECT/INSERT/UPDATE/DELETE in one of your databases, or a batch of them (`statements`), optionally in one transaction',
     request: queryRequest,
-    success: { status: 200, description: 'The statement ran', schema: answers.queryAnswer },
-    errors: { 400: 'QueryBadRequest', 401: 'GatewayMessage', 403: 'QueryForbidden', 404: 'NotFound', 409: 'QueryConflict', 503: 'Unavailable' },
+    success: { status: 200, description: 'The statement ran (a batch: each did, `results` in order)', schema: z.union([answers.queryAnswer, answers.queryBatchAnswer]) },
+    errors: { 400: 'QueryBadRequest', 401: 'GatewayMessage', 403: 'QueryForbidden', 404: 'NotFound', 408: 'QueryTimeout', 409: 'QueryConflict', 503: 'QueryUnavailable' },
   },
   'migrate-submit': {
     summary: 'Declarative CREATE TABLE statements: one Skeema job per table',
     request: migrateRequest,
     success: { status: 202, description: 'Queued: one job per table under `batch_id`', schema: answers.migrateAnswer },
-    errors: { 400: 'MigrateBadRequest', 401: 'GatewayMessage', 403: 'MigrateForbidden', 409: 'Conflict', 503: 'MigrateUnavailable' },
+    errors: { 400: 'MigrateBadRequest', 401: 'GatewayMessage', 403: 'MigrateForbidden', 404: 'NotFound', 409: 'Conflict', 503: 'MigrateUnavailable' },
   },
 };
 
@@ -69,7 +69,7 @@ const GATEWAY_DOCS: Record<(typeof GATEWAY_ROUTES)[number]['path'], { summary: s
   '/health': { summary: 'Whether the API is up and routing (answered by the gateway: no function, no details)', schema: answers.healthAnswer },
 };
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 502 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 408 | 409 | 413 | 429 | 500 | 502 | 503;
 type ErrorBody = ErrorAnswer | ErrorAnswer[];
 
 /** What every function's route may answer, whatever it does: the body cap, rate limits, failures. */
@@ -83,9 +83,10 @@ const COMMON_ERRORS: Partial<Record<ErrorStatus, ErrorBody>> = {
 /** When each error status is given, and whether it carries Retry-After. */
 const ERROR_DOCS: Record<ErrorStatus, { description: string; retryAfter?: 'always' | 'described' }> = {
   400: { description: 'Bad input: not JSON, a bad or unknown field (`problems`), a statement MySQL or the validator refused' },
-  401: { description: "Bad credentials or code; behind the authorizer: no token, or one it refuses (API Gateway's `{\"message\": \"Unauthorized\"}`)" },
-  403: { description: 'Prohibited: a statement, a database not yours, the storage quota, an unverified email' },
+  401: { description: "Bad credentials or code; behind the authorizer: no token or API key, or one it refuses (API Gateway's `{\"message\": \"Unauthorized\"}`)" },
+  403: { description: "Prohibited: a statement, the storage quota, an unverified email, an API key's scope" },
   404: { description: "Not found (someone else's database answers the same)" },
+  408: { description: 'A statement (or a batch) ran past its time limit and was stopped on the server: told apart from bad SQL (400)' },
   409: { description: 'Conflict: the email is taken, or the database is not ready' },
   413: { description: 'Body over the cap (`OCTODB_MAX_BODY_BYTES`): refused before anything runs' },
   429: {
@@ -252,7 +253,7 @@ export function openApiDocument(dashboard: DashboardParams, version: string): Op
     paths,
     components: {
       schemas,
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token from POST /token' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token from POST /token (a JWT), or an API key (`octo_…`, /dashboard create_api_key) limited to its scope' } },
     },
   };
 }

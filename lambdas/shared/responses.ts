@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { API_KEY_SCOPES } from '#core/api-key-ports';
 import type { DatabaseStatus } from '#core/ports';
 import type { JobState, MigrationStage } from '#core/migration-ports';
 import { DB_ID } from '#core/patterns';
@@ -8,6 +9,8 @@ import type { getDatabaseMetadata, getDatabaseTables, getQueryStats, getUserInfo
 import type { getMigrationStatus } from '#core/migration-status';
 import type { SubmitResult } from '#core/migration-submit';
 import type { QueryResult } from '#core/query';
+import type { runTenantBatch } from '#core/query-batch';
+import type { createApiKey, listApiKeys, revokeApiKey } from '#core/api-keys';
 import type { SignUpResult } from '#core/signup';
 import type { issueToken } from '#core/tokens';
 
@@ -119,14 +122,31 @@ export const queryAnswer = z.strictObject({
   truncated: z.boolean().optional().describe('SELECT only: more rows matched than fit the row cap or byte budget'),
   insertId: z.string().optional().describe('Writes only: the AUTO_INCREMENT value MySQL generated'),
 });
+export const queryBatchAnswer = z.strictObject({ results: z.array(queryAnswer).describe('One result per statement, in order') });
 export const migrateAnswer = z.strictObject({
   message: text('"Migration job submitted"'),
   batch_id: uuid('The batch: follow it with /dashboard get_migration_status'),
   jobs: z.array(z.strictObject({ job_id: z.uuid(), table: z.string() })),
 });
 
+/** An API key as listed: never its secret, which only create_api_key's answer carries, once. */
+const apiKey = z.strictObject({
+  key_id: z.uuid(),
+  name: z.string(),
+  scope: z.enum(API_KEY_SCOPES),
+  db_id: dbId.nullable().describe('The one database the key works on; null: the database it was created for, by default'),
+  created_at: z.iso.datetime(),
+  expires_at: z.iso.datetime().nullable(),
+  last_used_at: z.iso.datetime().nullable().describe('Recorded at most once a minute'),
+  revoked_at: z.iso.datetime().nullable(),
+  status: z.enum(['active', 'expired', 'revoked']),
+});
+
 /** /dashboard: the answer of each action, by action name. */
 export const dashboardAnswers = {
+  create_api_key: apiKey.extend({ key: text('The key (`octo_…`), shown this once: send it as `Authorization: Bearer <key>`') }),
+  list_api_keys: z.strictObject({ keys: z.array(apiKey), truncated: z.boolean() }),
+  revoke_api_key: z.strictObject({ key_id: z.uuid(), status: z.literal('revoked') }),
   get_user_info: z.strictObject({
     tenant_id: z.uuid(),
     name: z.string(),
@@ -212,6 +232,16 @@ export const gatewayMessage = z.strictObject({ message: z.string().nullable() })
 const badRequest = failure({ problems: z.array(problem).optional().describe('Each bad or unknown field') });
 const verdicts = z.array(statementVerdict).describe('A verdict per statement');
 const quota = { used_bytes: count.optional(), quota_bytes: count.optional() };
+/** What a failed /query batch adds to its statement's error. */
+const batchFailure = {
+  statement: count.optional().describe("A batch's failed statement (0-based index into `statements`)"),
+  rolled_back: z.literal(true).optional().describe('transaction: true — nothing the batch did stays'),
+  results: z.array(queryAnswer).optional().describe('transaction: false — the statements before it, which stay done'),
+};
+const keyRefusal = {
+  code: z.enum(['KEY_SCOPE', 'TOKEN_ONLY']).describe("KEY_SCOPE: outside the API key's scope; TOKEN_ONLY: only the tenant's token may"),
+  scope: z.enum(API_KEY_SCOPES).optional(),
+};
 const unavailable = failure({
   code: code('BUSY, NO_CAPACITY, VALIDATOR_BUSY, DEADLINE, UNAVAILABLE or MySQL\'s (ER_…)').optional(),
   retry_after_seconds: retryAfter.optional(),
@@ -227,18 +257,22 @@ export const errorAnswers = {
   TooLarge: failure({ limit_bytes: count }),
   RateLimited: failure({ code: z.literal('RATE_LIMITED'), retry_after_seconds: retryAfter }),
   BadRequest: badRequest,
-  QueryBadRequest: badRequest.extend({ code: code("MySQL's error (ER_…), TIMEOUT, PARAMS or UNSAFE_COLUMN_NAME").optional() }),
+  QueryBadRequest: badRequest.extend({ code: code("MySQL's error (ER_…), PARAMS, UNSAFE_COLUMN_NAME or RESULT_TOO_LARGE").optional(), ...batchFailure }),
+  QueryTimeout: failure({ code: z.enum(['STATEMENT_TIMEOUT', 'BATCH_TIMEOUT']), limit_ms: count, ...batchFailure }),
   DashboardBadRequest: badRequest.extend({ valid_actions: z.array(z.string()).optional().describe('The actions there are') }),
   MigrateBadRequest: badRequest.extend({ statements: verdicts.optional() }),
   Unauthorized: failure(),
   VerifyUnauthorized: failure({ code: z.enum(['INVALID_CODE', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS']) }),
   TokenForbidden: failure({ code: z.literal('EMAIL_NOT_VERIFIED') }),
-  QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED or MySQL\'s (ER_…)'), ...quota }),
-  MigrateForbidden: failure({ statements: verdicts.optional(), code: z.literal('QUOTA_EXCEEDED').optional(), ...quota }),
-  NotFound: failure(),
+  QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, KEY_SCOPE or MySQL\'s (ER_…)'), scope: keyRefusal.scope, ...quota, ...batchFailure }),
+  MigrateForbidden: failure({ statements: verdicts.optional(), code: z.enum(['QUOTA_EXCEEDED', 'KEY_SCOPE']).optional(), scope: keyRefusal.scope, ...quota }),
+  KeyForbidden: failure(keyRefusal),
+  NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND']).optional() }),
   Conflict: failure(),
-  QueryConflict: failure({ status: z.enum(DATABASE_STATUSES).describe("The database's status") }),
+  DashboardConflict: failure({ code: z.literal('API_KEY_LIMIT'), limit: count }),
+  QueryConflict: failure({ status: z.enum(DATABASE_STATUSES).describe("The database's status"), ...batchFailure }),
   Unavailable: unavailable,
+  QueryUnavailable: unavailable.extend(batchFailure),
   MigrateUnavailable: unavailable.extend({
     batch_id: z.uuid().optional().describe('Partly started: the batch'),
     started: z.array(z.string()).optional().describe('Tables whose jobs run'),
@@ -258,6 +292,10 @@ export type AnswersAgree = [
   Agrees<Same<SignUpResult, Out<typeof signupAnswer>>>,
   Agrees<Same<Result<typeof issueToken>, Out<typeof tokenAnswer>>>,
   Agrees<Same<QueryResult, Out<typeof queryAnswer>>>,
+  Agrees<Same<Result<typeof runTenantBatch>, Out<typeof queryBatchAnswer>>>,
+  Agrees<Same<Result<typeof createApiKey>, Out<(typeof dashboardAnswers)['create_api_key']>>>,
+  Agrees<Same<Result<typeof listApiKeys>, Out<(typeof dashboardAnswers)['list_api_keys']>>>,
+  Agrees<Same<Result<typeof revokeApiKey>, Out<(typeof dashboardAnswers)['revoke_api_key']>>>,
   Agrees<Same<SubmitResult, Out<typeof migrateAnswer>>>,
   Agrees<Same<Result<typeof getUserInfo>, Out<(typeof dashboardAnswers)['get_user_info']>>>,
   Agrees<Same<Result<typeof listTenantDatabases>, Out<(typeof dashboardAnswers)['list_databases']>>>,

@@ -133,6 +133,29 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     expect((await q({ query: `SELECT '${'x'.repeat(1024 * 1024)}'` })).status).toBe(413);
   });
 
+  it('query batches: results per statement, and a failed transaction rolled back', async () => {
+    const q = (body: unknown) => call('POST', '/query', body, tenant.token);
+    const batch = await q({ statements: [{ query: 'SELECT COUNT(*) AS n FROM customers' }, { query: 'UPDATE customers SET name = ? WHERE id = 1', params: ['Ada L.'] }], transaction: true });
+    expect((batch.body.results as unknown[]).length).toBe(2);
+    const failed = await q({ statements: [{ query: "UPDATE customers SET name = 'gone'" }, { query: 'SELECT * FROM nowhere' }], transaction: true });
+    expect(failed.body).toMatchObject({ statement: 1, rolled_back: true, code: 'ER_NO_SUCH_TABLE' });
+    const partly = await q({ statements: [{ query: 'SELECT 1 AS one' }, { query: 'SELECT * FROM nowhere' }] });
+    expect((partly.body.results as unknown[]).length).toBe(1);
+  });
+
+  it('API keys: created, used within their scope, refused outside it, listed, revoked', async () => {
+    const created = await dashboard('create_api_key', { name: 'reports', scope: 'read' });
+    const key = created.body.key as string;
+    expect((await call('POST', '/query', { query: 'SELECT COUNT(*) AS n FROM customers' }, key)).status).toBe(200);
+    expect((await call('POST', '/query', { query: "DELETE FROM customers WHERE name = 'x'" }, key)).body.code).toBe('KEY_SCOPE');
+    expect((await call('POST', '/migrate', { sql: 'CREATE TABLE k (id int PRIMARY KEY);' }, key)).body.code).toBe('KEY_SCOPE');
+    expect((await call('POST', '/dashboard', { action: 'list_api_keys' }, key)).body.code).toBe('TOKEN_ONLY');
+    expect((await dashboard('list_api_keys')).body.keys).toEqual([expect.objectContaining({ key_id: created.body.key_id, status: 'active' })]);
+    await dashboard('revoke_api_key', { key_id: created.body.key_id });
+    expect((await call('POST', '/query', { query: 'SELECT 1' }, key)).status).toBe(401);
+    expect((await call('POST', '/dashboard', { action: 'revoke_api_key', key_id: String(created.body.key_id).replace(/^./, '0') }, tenant.token)).body.code).toBe('API_KEY_NOT_FOUND');
+  });
+
   it('migrate: a batch queued, and statements refused with their verdicts', async () => {
     const m = (sql: string) => call('POST', '/migrate', { sql }, tenant.token);
     const queued = await m('CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(100) NOT NULL, PRIMARY KEY (id));');
