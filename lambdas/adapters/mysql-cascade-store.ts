@@ -5,6 +5,9 @@ export const CHUNK = 500;
 export const chunks = <T>(items: T[], size = CHUNK): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
+/** A job whose table's later jobs must wait: queued, running, or ended with its follow-up (a cascade to queue) pending. */
+export const UNSETTLED = (alias: string) => `(${alias}.state IN ('queued', 'running') OR ${alias}.follow_up = 1)`;
+
 export function toJob(r: RowDataPacket): MigrationJobRecord {
   return {
     jobId: r.job_id,
@@ -29,6 +32,9 @@ export function toJob(r: RowDataPacket): MigrationJobRecord {
   };
 }
 
+/** An earlier unsettled job of the table of `j` (the outer query's job). */
+const EARLIER_UNSETTLED = `SELECT 1 FROM migration_jobs e WHERE e.db_id = j.db_id AND e.table_name = j.table_name AND e.seq < j.seq AND ${UNSETTLED('e')}`;
+
 /**
  * A parent's children, their cascade jobs per host and their customized tables in MetaDB
  * (schemas/meta/migration_jobs.sql, table_customizations.sql). Why a job is skipped or waits is
@@ -46,6 +52,8 @@ export class MysqlCascadeStore implements CascadeStore {
         `SELECT j.job_id FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id
          WHERE j.batch_id = ? AND j.host_id = ? AND d.status = 'ready' AND (j.state = 'queued'
            OR (j.state = 'running' AND j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
+           AND (j.retry_at IS NULL OR j.retry_at <= CURRENT_TIMESTAMP(3))
+           AND NOT EXISTS (${EARLIER_UNSETTLED})
          ORDER BY j.job_id LIMIT ? FOR UPDATE`,
         [batchId, hostId, staleAfterSeconds, limit],
       );
@@ -53,7 +61,7 @@ export class MysqlCascadeStore implements CascadeStore {
       if (ids.length > 0) {
         await conn.query(
           `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3),
-             started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)) WHERE job_id IN (?)`,
+             started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)), retry_at = NULL, wait_reason = NULL WHERE job_id IN (?)`,
           [ids],
         );
       }
@@ -123,7 +131,18 @@ export class MysqlCascadeStore implements CascadeStore {
     return out;
   }
 
-  async parkCascadeJobs(batchId: string, hostId: string, waitingText: string): Promise<void> {
+  async nextCascadeRetry(batchId: string, hostId: string): Promise<number | undefined> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      // Past its time by over a second and still not claimed: not claimable (its database went away), not waited for.
+      `SELECT GREATEST(0, TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), MIN(j.retry_at))) / 1000 AS ms
+       FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id AND d.status = 'ready'
+       WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND j.retry_at > CURRENT_TIMESTAMP(3) - INTERVAL 1 SECOND`,
+      [batchId, hostId],
+    );
+    return rows[0]?.ms === null || rows[0]?.ms === undefined ? undefined : Number(rows[0].ms);
+  }
+
+  async parkCascadeJobs(batchId: string, hostId: string, text: { waiting: string; order: string }): Promise<void> {
     // A database that failed to provision has no tables: there is nothing to migrate (not customized).
     await this.pool.query(
       `UPDATE migration_jobs j LEFT JOIN tenant_databases d ON d.db_id = j.db_id
@@ -132,12 +151,20 @@ export class MysqlCascadeStore implements CascadeStore {
        WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND COALESCE(d.status, 'deleted') NOT IN ('ready', 'provisioning')`,
       [batchId, hostId],
     );
+    // Behind an earlier job of their table: the end of that job starts them (the sweep, if it died).
+    const [blocked] = await this.pool.query<RowDataPacket[]>(
+      `SELECT j.job_id FROM migration_jobs j WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND EXISTS (${EARLIER_UNSETTLED})`,
+      [batchId, hostId],
+    );
+    for (const part of chunks(blocked.map((r) => String(r.job_id)))) {
+      if (part.length) await this.pool.query(`UPDATE migration_jobs SET wait_reason = 'earlier_job', status_reason = ? WHERE job_id IN (?) AND state = 'queued'`, [text.order, part]);
+    }
     // All the others wait, even one that became ready a moment ago: the sweep finds it by wait_reason.
-    await this.pool.query(`UPDATE migration_jobs SET wait_reason = 'database_not_ready', status_reason = ? WHERE batch_id = ? AND host_id = ? AND state = 'queued'`, [
-      waitingText,
-      batchId,
-      hostId,
-    ]);
+    await this.pool.query(
+      `UPDATE migration_jobs SET wait_reason = 'database_not_ready', status_reason = ?
+       WHERE batch_id = ? AND host_id = ? AND state = 'queued' AND (wait_reason IS NULL OR wait_reason <> 'earlier_job')`,
+      [text.waiting, batchId, hostId],
+    );
   }
 
   async listCascadesToResume(staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>> {

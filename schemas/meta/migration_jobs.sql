@@ -1,5 +1,6 @@
 CREATE TABLE migration_jobs (
   job_id char(36) NOT NULL,
+  seq bigint unsigned NOT NULL AUTO_INCREMENT,
   batch_id char(36) NOT NULL,
   db_id char(32) NOT NULL,
   host_id varchar(64) NOT NULL,
@@ -7,8 +8,8 @@ CREATE TABLE migration_jobs (
   desired_sql mediumtext DEFAULT NULL,
   state varchar(16) NOT NULL,
   status_reason varchar(2000) DEFAULT NULL,
-  skip_reason enum('customized','no_database') DEFAULT NULL,
-  wait_reason enum('database_not_ready') DEFAULT NULL,
+  skip_reason enum('customized','no_database','superseded') DEFAULT NULL,
+  wait_reason enum('database_not_ready','earlier_job','retrying') DEFAULT NULL,
   attempts int unsigned NOT NULL DEFAULT 0,
   flagged tinyint(1) NOT NULL DEFAULT 0,
   follow_up tinyint(1) NOT NULL DEFAULT 0,
@@ -16,12 +17,14 @@ CREATE TABLE migration_jobs (
   applied_sql mediumtext DEFAULT NULL,
   after_sql mediumtext DEFAULT NULL,
   claimed_at datetime(3) DEFAULT NULL,
+  retry_at datetime(3) DEFAULT NULL,
   created_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   started_at datetime(3) DEFAULT NULL,
   finished_at datetime(3) DEFAULT NULL,
   PRIMARY KEY (job_id),
+  UNIQUE KEY ux_migration_jobs_seq (seq),
   KEY ix_migration_jobs_batch (batch_id, host_id, state),
-  KEY ix_migration_jobs_table (db_id, table_name),
+  KEY ix_migration_jobs_table (db_id, table_name, seq),
   KEY ix_migration_jobs_state (state, claimed_at),
   KEY ix_migration_jobs_follow_up (follow_up, finished_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
