@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { CascadeStore, MigrationJobRecord, PendingParentChange } from '#core/ports';
+import { mapMysqlError } from './mysql-errors.ts';
 
 export const CHUNK = 500;
 export const chunks = <T>(items: T[], size = CHUNK): T[][] =>
@@ -41,10 +42,19 @@ const EARLIER_UNSETTLED = `SELECT 1 FROM migration_jobs e WHERE e.db_id = j.db_i
  * in the enum columns skip_reason and wait_reason; status_reason only holds the text for people.
  */
 export class MysqlCascadeStore implements CascadeStore {
-  constructor(protected readonly pool: Pool) {}
+  /**
+   * The pool, failing with the typed errors core checks (mapMysqlError), for the cascade worker's
+   * calls: it tries them again while the server restarts (TransientError). The other calls keep
+   * the driver's errors, so an HTTP route answers a failure with a 500 that names nothing.
+   */
+  protected readonly db: Pool;
+
+  constructor(protected readonly pool: Pool) {
+    this.db = typedErrors(pool);
+  }
 
   async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]> {
-    const conn = await this.pool.getConnection();
+    const conn = await this.db.getConnection();
     try {
       await conn.beginTransaction();
       // FOR UPDATE keeps two workers of one host from taking the same jobs.
@@ -70,8 +80,9 @@ export class MysqlCascadeStore implements CascadeStore {
       const [jobs] = await this.pool.query<RowDataPacket[]>('SELECT * FROM migration_jobs WHERE job_id IN (?) ORDER BY job_id', [ids]);
       return jobs.map(toJob);
     } catch (error) {
-      await conn.rollback();
-      throw error;
+      // A lost connection cannot roll back (the server does): the error that matters is the first.
+      await conn.rollback().catch(() => undefined);
+      throw mapMysqlError(error);
     } finally {
       conn.release();
     }
@@ -122,7 +133,7 @@ export class MysqlCascadeStore implements CascadeStore {
     const out = new Set<string>();
     for (const part of chunks(dbIds)) {
       if (part.length === 0) continue;
-      const [rows] = await this.pool.query<RowDataPacket[]>(
+      const [rows] = await this.db.query<RowDataPacket[]>(
         'SELECT db_id FROM table_customizations WHERE table_name = ? AND db_id IN (?)',
         [table, part],
       );
@@ -132,7 +143,7 @@ export class MysqlCascadeStore implements CascadeStore {
   }
 
   async nextCascadeRetry(batchId: string, hostId: string): Promise<number | undefined> {
-    const [rows] = await this.pool.query<RowDataPacket[]>(
+    const [rows] = await this.db.query<RowDataPacket[]>(
       // Past its time by over a second and still not claimed: not claimable (its database went away), not waited for.
       `SELECT GREATEST(0, TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), MIN(j.retry_at))) / 1000 AS ms
        FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id AND d.status = 'ready'
@@ -144,7 +155,7 @@ export class MysqlCascadeStore implements CascadeStore {
 
   async parkCascadeJobs(batchId: string, hostId: string, text: { waiting: string; order: string }): Promise<void> {
     // A database that failed to provision has no tables: there is nothing to migrate (not customized).
-    await this.pool.query(
+    await this.db.query(
       `UPDATE migration_jobs j LEFT JOIN tenant_databases d ON d.db_id = j.db_id
        SET j.state = 'skipped', j.skip_reason = 'no_database', j.status_reason = CONCAT('database ', COALESCE(d.status, 'deleted'), ': no tables to migrate'),
          j.finished_at = CURRENT_TIMESTAMP(3)
@@ -152,15 +163,15 @@ export class MysqlCascadeStore implements CascadeStore {
       [batchId, hostId],
     );
     // Behind an earlier job of their table: the end of that job starts them (the sweep, if it died).
-    const [blocked] = await this.pool.query<RowDataPacket[]>(
+    const [blocked] = await this.db.query<RowDataPacket[]>(
       `SELECT j.job_id FROM migration_jobs j WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND EXISTS (${EARLIER_UNSETTLED})`,
       [batchId, hostId],
     );
     for (const part of chunks(blocked.map((r) => String(r.job_id)))) {
-      if (part.length) await this.pool.query(`UPDATE migration_jobs SET wait_reason = 'earlier_job', status_reason = ? WHERE job_id IN (?) AND state = 'queued'`, [text.order, part]);
+      if (part.length) await this.db.query(`UPDATE migration_jobs SET wait_reason = 'earlier_job', status_reason = ? WHERE job_id IN (?) AND state = 'queued'`, [text.order, part]);
     }
     // All the others wait, even one that became ready a moment ago: the sweep finds it by wait_reason.
-    await this.pool.query(
+    await this.db.query(
       `UPDATE migration_jobs SET wait_reason = 'database_not_ready', status_reason = ?
        WHERE batch_id = ? AND host_id = ? AND state = 'queued' AND (wait_reason IS NULL OR wait_reason <> 'earlier_job')`,
       [text.waiting, batchId, hostId],
@@ -198,4 +209,16 @@ export class MysqlCascadeStore implements CascadeStore {
     );
     return rows.map((r) => ({ dbId: String(r.db_id), hostId: String(r.host_id) }));
   }
+}
+
+function typedErrors(pool: Pool): Pool {
+  const typed = new Set<PropertyKey>(['query', 'execute', 'getConnection']);
+  return new Proxy(pool, {
+    get(target, key) {
+      const value = Reflect.get(target, key) as unknown;
+      if (typeof value !== 'function') return value;
+      if (!typed.has(key)) return value.bind(target);
+      return (...args: unknown[]) => (value.apply(target, args) as Promise<unknown>).catch((error: unknown) => Promise.reject(mapMysqlError(error)));
+    },
+  });
 }

@@ -129,7 +129,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
   async finishJobs(jobIds: string[], o: JobOutcome): Promise<void> {
     for (const part of chunks(jobIds)) {
       if (part.length === 0) continue;
-      await this.pool.query(
+      await this.db.query(
         `UPDATE migration_jobs SET state = ?, status_reason = ?, skip_reason = ?, wait_reason = NULL, attempts = GREATEST(attempts, ?), flagged = ?,
            finished_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?)`,
         [o.state, o.reason, o.skipReason ?? null, o.attempts, o.flagged ? 1 : 0, part],
@@ -139,14 +139,14 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
 
   async requeueJobs(jobIds: string[]): Promise<void> {
     for (const part of chunks(jobIds)) {
-      if (part.length) await this.pool.query(`UPDATE migration_jobs SET state = 'queued', claimed_at = NULL WHERE job_id IN (?)`, [part]);
+      if (part.length) await this.db.query(`UPDATE migration_jobs SET state = 'queued', claimed_at = NULL WHERE job_id IN (?)`, [part]);
     }
   }
 
   async deferJobs(jobIds: string[], retry: { delayMs: number; attempts: number; reason: string }): Promise<void> {
     for (const part of chunks(jobIds)) {
       if (part.length === 0) continue;
-      await this.pool.query(
+      await this.db.query(
         `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), retry_at = CURRENT_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
            attempts = GREATEST(attempts, ?), wait_reason = 'retrying', status_reason = ? WHERE job_id IN (?)`,
         [Math.round(retry.delayMs * 1000), retry.attempts, retry.reason.slice(0, 2000), part],
@@ -178,7 +178,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
 
   async listQueuedJobs(table: string, dbIds: string[], limit: number): Promise<QueuedJob[]> {
     if (dbIds.length === 0) return [];
-    const [rows] = await this.pool.query<RowDataPacket[]>(
+    const [rows] = await this.db.query<RowDataPacket[]>(
       `SELECT job_id, batch_id, host_id, desired_sql IS NOT NULL AS tenant FROM migration_jobs
        WHERE table_name = ? AND db_id IN (?) AND state = 'queued' ORDER BY seq LIMIT ?`,
       [table, dbIds, limit],
@@ -189,7 +189,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
   async addAudit(entries: AuditEntry[]): Promise<void> {
     for (const part of chunks(entries)) {
       if (part.length === 0) continue;
-      await this.pool.query('INSERT INTO migration_audit (job_id, attempt, stage, outcome, detail, started_at, finished_at) VALUES ?', [
+      await this.db.query('INSERT INTO migration_audit (job_id, attempt, stage, outcome, detail, started_at, finished_at) VALUES ?', [
         part.map((e) => [e.jobId, e.attempt, e.stage, e.outcome, e.detail?.slice(0, 60000) ?? null, e.startedAt, e.finishedAt]),
       ]);
     }
@@ -216,7 +216,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
   }
 
   async finishBatchIfDone(batchId: string): Promise<boolean> {
-    const [result] = await this.pool.execute<ResultSetHeader>(
+    const [result] = await this.db.execute<ResultSetHeader>(
       `UPDATE migration_batches b SET b.finished_at = CURRENT_TIMESTAMP(3), b.notify_pending = 1
        WHERE b.batch_id = ? AND b.finished_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM migration_jobs j WHERE j.batch_id = b.batch_id AND j.state NOT IN ${TERMINAL})`,

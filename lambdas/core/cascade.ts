@@ -8,7 +8,7 @@ import { runScript } from './migration-log.ts';
 import { finishBatch } from './migration-notify.ts';
 import { startQueuedJobs, WAITING_FOR_EARLIER } from './migration-order.ts';
 import type { AuditEntry, HostRecord, HostSql, JobState, MigrationJobRecord, MigrationStage, SkipReason } from './ports.ts';
-import { exponential, realSleep } from './retry.ts';
+import { exponential, realSleep, retry } from './retry.ts';
 import { classify, ddlOf, normalizeDefinition } from './skeema.ts';
 
 /** The cascade batch of a parent job has an id derived from the job's: queuing it twice is a no-op. */
@@ -124,8 +124,8 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
   }
   // What is left queued belongs to children not ready: a failed one has nothing to migrate, one
   // still provisioning waits (never marked customized) and the sweep resumes it once it is ready.
-  await deps.cascades.parkCascadeJobs(batchId, hostId, { waiting: WAITING_FOR_DATABASE, order: WAITING_FOR_EARLIER });
-  await finishBatch(batchId, deps);
+  await untilServerBack(() => deps.cascades.parkCascadeJobs(batchId, hostId, { waiting: WAITING_FOR_DATABASE, order: WAITING_FOR_EARLIER }), deps);
+  await untilServerBack(() => finishBatch(batchId, deps), deps);
   return deps.batches.countJobs(batchId);
 }
 
@@ -135,11 +135,11 @@ async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan
   const idleDelay = exponential(50, 1000);
   let idleRounds = 0;
   for (;;) {
-    const jobs = await deps.cascades.claimCascadeJobs(batchId, host.hostId, deps.settings.cascadeChunk, deps.settings.staleSeconds);
+    const jobs = await untilServerBack(() => deps.cascades.claimCascadeJobs(batchId, host.hostId, deps.settings.cascadeChunk, deps.settings.staleSeconds), deps);
     if (jobs.length === 0) {
       // Children hit by a transient error wait for their retry time: this worker waits with them
       // (its heartbeat keeps them fresh), so a server back after a restart gets them soon.
-      const retryIn = await deps.cascades.nextCascadeRetry(batchId, host.hostId);
+      const retryIn = await untilServerBack(() => deps.cascades.nextCascadeRetry(batchId, host.hostId), deps);
       if (retryIn === undefined) break;
       await (deps.sleep ?? realSleep)(Math.min(Math.max(retryIn, 50), MAX_RETRY_DELAY_MS));
       continue;
@@ -151,7 +151,7 @@ async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan
     lease.hold(held);
     try {
       // Customized means its tenant changed the table (marked by its own job), nothing else.
-      const customized = await deps.cascades.customizedDatabases(locked.map((j) => j.dbId), jobs[0]!.table);
+      const customized = await untilServerBack(() => deps.cascades.customizedDatabases(locked.map((j) => j.dbId), jobs[0]!.table), deps);
       const child = (job: MigrationJobRecord) => applyToChild(job, host, plan, customized.has(job.dbId), deps, () => lease.fence(job.dbId));
       const outcomes = await mapLimit(locked, deps.settings.cascadeConcurrency, child);
       await recordOutcomes(outcomes, deps);
@@ -161,7 +161,7 @@ async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan
     }
     if (busy.length > 0) {
       // A child busy with its own migration: back in the queue, taken again after the others.
-      await deps.jobs.requeueJobs(busy.map((j) => j.jobId));
+      await untilServerBack(() => deps.jobs.requeueJobs(busy.map((j) => j.jobId)), deps);
       if (locked.length === 0) await (deps.sleep ?? realSleep)(idleDelay(++idleRounds));
     } else idleRounds = 0;
   }
@@ -254,14 +254,43 @@ async function recordOutcomes(outcomes: ChildOutcome[], deps: MigrationDeps): Pr
   for (const group of groups.values()) {
     const { state, reason, skipReason, attempts, flagged, retryInMs } = group[0]!;
     const ids = group.map((o) => o.job.jobId);
-    if (state === 'queued' && retryInMs !== undefined) await deps.jobs.deferJobs(ids, { delayMs: retryInMs, attempts, reason: reason ?? '' });
-    else if (state === 'queued') await deps.jobs.requeueJobs(ids);
-    else await deps.jobs.finishJobs(ids, { state, reason, attempts, flagged, skipReason });
+    await untilServerBack(() => {
+      if (state === 'queued' && retryInMs !== undefined) return deps.jobs.deferJobs(ids, { delayMs: retryInMs, attempts, reason: reason ?? '' });
+      if (state === 'queued') return deps.jobs.requeueJobs(ids);
+      return deps.jobs.finishJobs(ids, { state, reason, attempts, flagged, skipReason });
+    }, deps);
   }
-  await deps.audit.addAudit(outcomes.flatMap((o) => o.audit));
+  await untilServerBack(() => deps.audit.addAudit(outcomes.flatMap((o) => o.audit)), deps);
   // Settled children: their tables' next jobs (a later parent change, their own migration) may start.
   const settled = outcomes.filter((o) => o.state !== 'queued');
-  if (settled.length > 0) await startQueuedJobs(settled[0]!.job.table, settled.map((o) => o.job.dbId), deps);
+  if (settled.length > 0) await untilServerBack(() => startQueuedJobs(settled[0]!.job.table, settled.map((o) => o.job.dbId), deps), deps);
+}
+
+/**
+ * One of the worker's MetaDB calls, tried again with backoff while it fails with a TransientError
+ * (MetaDB restarting: often the same server as the children's), for up to transientRetrySeconds.
+ * A write that went through before its answer was lost is harmless done again (an audit row may
+ * be written twice).
+ */
+async function untilServerBack<T>(call: () => Promise<T>, deps: MigrationDeps): Promise<T> {
+  const { value } = await retry(
+    () =>
+      call().then(
+        (ok) => ({ ok }),
+        (error: unknown) => {
+          if (error instanceof TransientError) return { error };
+          throw error;
+        },
+      ),
+    {
+      retryIf: (r) => 'error' in r,
+      deadline: Date.now() + deps.settings.transientRetrySeconds * 1000,
+      delayMs: exponential(deps.settings.backoffMs, MAX_RETRY_DELAY_MS),
+      sleep: deps.sleep,
+    },
+  );
+  if ('error' in value) throw value.error;
+  return value.ok;
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

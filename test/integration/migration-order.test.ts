@@ -1,8 +1,10 @@
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cascadeBatchId } from '#core/cascade';
 import type { HostRunner, HostSql } from '#core/ports';
 import { MysqlHostSql } from '#adapters/mysql-host-sql';
+import { MysqlMigrationStore } from '#adapters/mysql-migration-store';
+import { createPool } from 'mysql2/promise';
 import { parseMysqlUrl } from '#shared/config';
 import { migrationHelpers } from '../support/migrations.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
@@ -22,6 +24,12 @@ beforeAll(async () => {
   });
   realRunner = await octo.parts.get('hostRunner');
   h = migrationHelpers(octo);
+});
+/** Frozen workers a test has not released yet (it failed first): let go, so the next test's idle() ends. */
+const frozenWorkers = new Set<() => void>();
+afterEach(() => {
+  for (const release of frozenWorkers) release();
+  frozenWorkers.clear();
 });
 afterAll(async () => {
   await octo?.close();
@@ -44,6 +52,7 @@ async function frozenJob(t: Awaited<ReturnType<typeof h.tenant>>) {
   let pushed = false;
   let release!: () => void;
   const frozen = new Promise<void>((r) => (release = r));
+  frozenWorkers.add(release);
   const runner: HostRunner = {
     async run(host, script, timeout) {
       const result = await realRunner.run(host, script, timeout);
@@ -231,6 +240,43 @@ describe.skipIf(!serversUp)('cascade children and transient errors', () => {
       }
     } finally {
       restore();
+      await hostSql.close();
+      await proxy.close();
+    }
+  });
+
+  it("a cascade worker rides out an outage of the server holding MetaDB and the children, and finishes once it is back", async () => {
+    const { adminToken, parentDb, children } = await h.parentWithChildren(3, PRODUCTS);
+    for (const c of children) await octo.admin.query(`INSERT INTO \`${c.db}\`.products (title) VALUES ('kept')`);
+    const { proxy, hostSql } = await proxiedHostSql();
+    // The migration store's MetaDB through the same proxy: the whole server goes away for the worker.
+    const metaLogin = (await octo.parts.get('logins')).meta;
+    const metaPool = createPool({ host: '127.0.0.1', port: proxy.port, user: metaLogin.user, password: metaLogin.password, database: octo.metaDb, connectionLimit: 4 });
+    const slowAlters: HostSql = {
+      async run(host, database, statements) {
+        if (statements.some((s) => /^ALTER TABLE/i.test(s))) await new Promise((r) => setTimeout(r, 300));
+        return hostSql.run(host, database, statements);
+      },
+      close: () => hostSql.close(),
+    };
+    const restore = octo.parts.override({ hostSql: slowAlters, migrations: new MysqlMigrationStore(metaPool), config: { OCTODB_CASCADE_CHUNK: 1, OCTODB_CASCADE_CONCURRENCY: 1 } });
+    try {
+      const cascadeId = cascadeBatchId((await h.submit(adminToken, SKU)).jobs[0]!.job_id);
+      await waitFor(async () => (await cascadeStates(cascadeId)).some((j) => j.state === 'running'), { what: 'the cascade to be under way', intervalMs: 10 });
+      proxy.down();
+      await new Promise((r) => setTimeout(r, 2000)); // the outage lasting: what this test is about
+      proxy.up();
+      await h.waitForBatch(cascadeId, 60_000);
+      await octo.invoker.idle();
+
+      expect((await cascadeStates(cascadeId)).map((j) => [j.state, j.flagged])).toEqual(children.map(() => ['succeeded', 0]));
+      for (const c of children) {
+        expect(await h.showCreate(c.db, 'products')).toBe(await h.showCreate(parentDb, 'products'));
+        expect(await h.query(`SELECT title, sku FROM \`${c.db}\`.products`)).toEqual([{ title: 'kept', sku: null }]);
+      }
+    } finally {
+      restore();
+      await metaPool.end();
       await hostSql.close();
       await proxy.close();
     }
