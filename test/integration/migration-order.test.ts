@@ -202,6 +202,14 @@ describe.skipIf(!serversUp)('cascades of one parent table', () => {
   });
 });
 
+/** Each child's products as the parent's, its row kept. */
+async function expectLikeParent(parentDb: string, children: Array<{ db: string }>) {
+  for (const c of children) {
+    expect(await h.showCreate(c.db, 'products')).toBe(await h.showCreate(parentDb, 'products'));
+    expect(await h.query(`SELECT title, sku FROM \`${c.db}\`.products`)).toEqual([{ title: 'kept', sku: null }]);
+  }
+}
+
 describe.skipIf(!serversUp)('cascade children and transient errors', () => {
   /** The real admin SQL, but through a proxy the test takes down and brings back. */
   async function proxiedHostSql() {
@@ -234,10 +242,7 @@ describe.skipIf(!serversUp)('cascade children and transient errors', () => {
       const jobs = await h.query(`SELECT state, attempts, flagged FROM ${h.meta('migration_jobs')} WHERE batch_id = ?`, [cascadeId]);
       expect(jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
       expect(Math.max(...jobs.map((j) => Number(j.attempts)))).toBeGreaterThan(3);
-      for (const c of children) {
-        expect(await h.showCreate(c.db, 'products')).toBe(await h.showCreate(parentDb, 'products'));
-        expect(await h.query(`SELECT title, sku FROM \`${c.db}\`.products`)).toEqual([{ title: 'kept', sku: null }]);
-      }
+      await expectLikeParent(parentDb, children);
     } finally {
       restore();
       await hostSql.close();
@@ -270,10 +275,7 @@ describe.skipIf(!serversUp)('cascade children and transient errors', () => {
       await octo.invoker.idle();
 
       expect((await cascadeStates(cascadeId)).map((j) => [j.state, j.flagged])).toEqual(children.map(() => ['succeeded', 0]));
-      for (const c of children) {
-        expect(await h.showCreate(c.db, 'products')).toBe(await h.showCreate(parentDb, 'products'));
-        expect(await h.query(`SELECT title, sku FROM \`${c.db}\`.products`)).toEqual([{ title: 'kept', sku: null }]);
-      }
+      await expectLikeParent(parentDb, children);
     } finally {
       restore();
       await metaPool.end();
