@@ -161,7 +161,7 @@ describe.skipIf(!serversUp)('jobs of one table', () => {
 
 /** The children's cascade jobs of a batch, by state. */
 const cascadeStates = async (batchId: string) =>
-  (await h.query(`SELECT state, skip_reason, flagged, status_reason FROM ${h.meta('migration_jobs')} WHERE batch_id = ? ORDER BY db_id`, [batchId])) as RowDataPacket[];
+  (await h.query(`SELECT state, skip_reason, wait_reason, flagged, status_reason FROM ${h.meta('migration_jobs')} WHERE batch_id = ? ORDER BY db_id`, [batchId])) as RowDataPacket[];
 const customizations = async (dbIds: string[]) => h.query(`SELECT db_id FROM ${h.meta('table_customizations')} WHERE db_id IN (?)`, [dbIds]);
 
 describe.skipIf(!serversUp)('cascades of one parent table', () => {
@@ -169,10 +169,13 @@ describe.skipIf(!serversUp)('cascades of one parent table', () => {
     const { adminToken, parentDb, children } = await h.parentWithChildren(8, PRODUCTS);
     for (const c of children) await octo.admin.query(`INSERT INTO \`${c.db}\`.products (title) VALUES ('kept')`);
     const realSql = await octo.parts.get('hostSql');
-    // Each child's ALTER takes a while (a table copy): the first cascade is still going when the second comes.
+    // The first cascade's second ALTER (a long table copy) lasts until the second cascade has reached the children.
+    let alters = 0;
+    let copied!: () => void;
+    const copying = new Promise<void>((r) => (copied = r));
     const hostSql: HostSql = {
       async run(host, database, statements) {
-        if (statements.some((s) => /^ALTER TABLE/i.test(s))) await new Promise((r) => setTimeout(r, 250));
+        if (statements.some((s) => /^ALTER TABLE/i.test(s)) && alters++ > 0) await copying;
         return realSql.run(host, database, statements);
       },
       close: () => realSql.close(),
@@ -180,8 +183,12 @@ describe.skipIf(!serversUp)('cascades of one parent table', () => {
     const restore = octo.parts.override({ hostSql, config: { OCTODB_CASCADE_CHUNK: 2, OCTODB_CASCADE_CONCURRENCY: 1 } });
     try {
       const first = (await h.submit(adminToken, SKU)).jobs[0]!.job_id;
-      await waitFor(async () => (await cascadeStates(cascadeBatchId(first))).some((j) => j.state === 'succeeded'), { what: 'the first cascade to be under way', intervalMs: 20 });
+      await waitFor(() => alters > 1, { what: 'the first cascade to be under way' });
       const second = (await h.submit(adminToken, SKU_COLOR)).jobs[0]!.job_id;
+      // The second cascade's worker has reached the children: it took some, or found them all waiting.
+      const reached = async () => (await cascadeStates(cascadeBatchId(second))).some((j) => j.state !== 'queued' || j.wait_reason === 'earlier_job');
+      await waitFor(reached, { what: 'the second cascade to reach the children', intervalMs: 10 });
+      copied();
       await h.waitForBatch(cascadeBatchId(second), 60_000);
       await h.waitForBatch(cascadeBatchId(first), 60_000);
       await octo.invoker.idle();
@@ -197,6 +204,7 @@ describe.skipIf(!serversUp)('cascades of one parent table', () => {
         expect(await h.query(`SELECT title, sku, color FROM \`${c.db}\`.products`)).toEqual([{ title: 'kept', sku: null, color: null }]);
       }
     } finally {
+      copied();
       restore();
     }
   });
