@@ -53,7 +53,7 @@ export class MysqlCascadeStore implements CascadeStore {
     this.db = typedErrors(pool);
   }
 
-  async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]> {
+  async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number, worker: string): Promise<MigrationJobRecord[]> {
     const conn = await this.db.getConnection();
     try {
       await conn.beginTransaction();
@@ -61,18 +61,18 @@ export class MysqlCascadeStore implements CascadeStore {
       const [rows] = await conn.query<RowDataPacket[]>(
         `SELECT j.job_id FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id
          WHERE j.batch_id = ? AND j.host_id = ? AND d.status = 'ready' AND (j.state = 'queued'
-           OR (j.state = 'running' AND j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
+           OR (j.state = 'running' AND (j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND OR j.claimed_by = ?)))
            AND (j.retry_at IS NULL OR j.retry_at <= CURRENT_TIMESTAMP(3))
            AND NOT EXISTS (${EARLIER_UNSETTLED})
          ORDER BY j.job_id LIMIT ? FOR UPDATE`,
-        [batchId, hostId, staleAfterSeconds, limit],
+        [batchId, hostId, staleAfterSeconds, worker, limit],
       );
       const ids = rows.map((r) => String(r.job_id));
       if (ids.length > 0) {
         await conn.query(
-          `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3),
+          `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ?,
              started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)), retry_at = NULL, wait_reason = NULL WHERE job_id IN (?)`,
-          [ids],
+          [worker, ids],
         );
       }
       await conn.commit();

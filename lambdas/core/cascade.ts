@@ -132,10 +132,12 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
 /** Claims the cascade's jobs of ready children on a host, a chunk at a time, and applies the plan to each. */
 async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan, lease: Lease, deps: MigrationDeps): Promise<void> {
   const ttl = deps.settings.staleSeconds * 1000;
+  const worker = randomUUID();
   const idleDelay = exponential(50, 1000);
   let idleRounds = 0;
   for (;;) {
-    const jobs = await untilServerBack(() => deps.cascades.claimCascadeJobs(batchId, host.hostId, deps.settings.cascadeChunk, deps.settings.staleSeconds), deps);
+    // Between claims none of this worker's jobs is in progress: one a lost answer left running is taken again.
+    const jobs = await untilServerBack(() => deps.cascades.claimCascadeJobs(batchId, host.hostId, deps.settings.cascadeChunk, deps.settings.staleSeconds, worker), deps);
     if (jobs.length === 0) {
       // Children hit by a transient error wait for their retry time: this worker waits with them
       // (its heartbeat keeps them fresh), so a server back after a restart gets them soon.

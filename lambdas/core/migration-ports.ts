@@ -162,8 +162,10 @@ export interface CascadeStore {
    * Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is
    * `ready`, whose retry time (after a transient error) has come, and whose table has no earlier
    * unsettled job (the child's previous parent change, or its own migration, goes first).
+   * `worker` (an id per cascade run) marks the claim: a claim whose answer was lost (MetaDB
+   * restarting) is taken again by the same worker's retry instead of left running until stale.
    */
-  claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
+  claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number, worker: string): Promise<MigrationJobRecord[]>;
   /** Milliseconds until the first of a cascade's queued jobs on a host waiting for its retry time may be claimed. */
   nextCascadeRetry(batchId: string, hostId: string): Promise<number | undefined>;
   /**
