@@ -1,9 +1,13 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { CascadeStore, MigrationJobRecord, PendingParentChange } from '#core/ports';
+import { mapMysqlError } from './mysql-errors.ts';
 
 export const CHUNK = 500;
 export const chunks = <T>(items: T[], size = CHUNK): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+/** A job whose table's later jobs must wait: queued, running, or ended with its follow-up (a cascade to queue) pending. */
+export const UNSETTLED = (alias: string) => `(${alias}.state IN ('queued', 'running') OR ${alias}.follow_up = 1)`;
 
 export function toJob(r: RowDataPacket): MigrationJobRecord {
   return {
@@ -29,32 +33,46 @@ export function toJob(r: RowDataPacket): MigrationJobRecord {
   };
 }
 
+/** An earlier unsettled job of the table of `j` (the outer query's job). */
+const EARLIER_UNSETTLED = `SELECT 1 FROM migration_jobs e WHERE e.db_id = j.db_id AND e.table_name = j.table_name AND e.seq < j.seq AND ${UNSETTLED('e')}`;
+
 /**
  * A parent's children, their cascade jobs per host and their customized tables in MetaDB
  * (schemas/meta/migration_jobs.sql, table_customizations.sql). Why a job is skipped or waits is
  * in the enum columns skip_reason and wait_reason; status_reason only holds the text for people.
  */
 export class MysqlCascadeStore implements CascadeStore {
-  constructor(protected readonly pool: Pool) {}
+  /**
+   * The pool, failing with the typed errors core checks (mapMysqlError), for the cascade worker's
+   * calls: it tries them again while the server restarts (TransientError). The other calls keep
+   * the driver's errors, so an HTTP route answers a failure with a 500 that names nothing.
+   */
+  protected readonly db: Pool;
 
-  async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]> {
-    const conn = await this.pool.getConnection();
+  constructor(protected readonly pool: Pool) {
+    this.db = typedErrors(pool);
+  }
+
+  async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number, worker: string): Promise<MigrationJobRecord[]> {
+    const conn = await this.db.getConnection();
     try {
       await conn.beginTransaction();
       // FOR UPDATE keeps two workers of one host from taking the same jobs.
       const [rows] = await conn.query<RowDataPacket[]>(
         `SELECT j.job_id FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id
          WHERE j.batch_id = ? AND j.host_id = ? AND d.status = 'ready' AND (j.state = 'queued'
-           OR (j.state = 'running' AND j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))
+           OR (j.state = 'running' AND (j.claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND OR j.claimed_by = ?)))
+           AND (j.retry_at IS NULL OR j.retry_at <= CURRENT_TIMESTAMP(3))
+           AND NOT EXISTS (${EARLIER_UNSETTLED})
          ORDER BY j.job_id LIMIT ? FOR UPDATE`,
-        [batchId, hostId, staleAfterSeconds, limit],
+        [batchId, hostId, staleAfterSeconds, worker, limit],
       );
       const ids = rows.map((r) => String(r.job_id));
       if (ids.length > 0) {
         await conn.query(
-          `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3),
-             started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)) WHERE job_id IN (?)`,
-          [ids],
+          `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ?,
+             started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)), retry_at = NULL, wait_reason = NULL WHERE job_id IN (?)`,
+          [worker, ids],
         );
       }
       await conn.commit();
@@ -62,8 +80,9 @@ export class MysqlCascadeStore implements CascadeStore {
       const [jobs] = await this.pool.query<RowDataPacket[]>('SELECT * FROM migration_jobs WHERE job_id IN (?) ORDER BY job_id', [ids]);
       return jobs.map(toJob);
     } catch (error) {
-      await conn.rollback();
-      throw error;
+      // A lost connection cannot roll back (the server does): the error that matters is the first.
+      await conn.rollback().catch(() => undefined);
+      throw mapMysqlError(error);
     } finally {
       conn.release();
     }
@@ -114,7 +133,7 @@ export class MysqlCascadeStore implements CascadeStore {
     const out = new Set<string>();
     for (const part of chunks(dbIds)) {
       if (part.length === 0) continue;
-      const [rows] = await this.pool.query<RowDataPacket[]>(
+      const [rows] = await this.db.query<RowDataPacket[]>(
         'SELECT db_id FROM table_customizations WHERE table_name = ? AND db_id IN (?)',
         [table, part],
       );
@@ -123,21 +142,40 @@ export class MysqlCascadeStore implements CascadeStore {
     return out;
   }
 
-  async parkCascadeJobs(batchId: string, hostId: string, waitingText: string): Promise<void> {
+  async nextCascadeRetry(batchId: string, hostId: string): Promise<number | undefined> {
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      // Past its time by over a second and still not claimed: not claimable (its database went away), not waited for.
+      `SELECT GREATEST(0, TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), MIN(j.retry_at))) / 1000 AS ms
+       FROM migration_jobs j JOIN tenant_databases d ON d.db_id = j.db_id AND d.status = 'ready'
+       WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND j.retry_at > CURRENT_TIMESTAMP(3) - INTERVAL 1 SECOND`,
+      [batchId, hostId],
+    );
+    return rows[0]?.ms === null || rows[0]?.ms === undefined ? undefined : Number(rows[0].ms);
+  }
+
+  async parkCascadeJobs(batchId: string, hostId: string, text: { waiting: string; order: string }): Promise<void> {
     // A database that failed to provision has no tables: there is nothing to migrate (not customized).
-    await this.pool.query(
+    await this.db.query(
       `UPDATE migration_jobs j LEFT JOIN tenant_databases d ON d.db_id = j.db_id
        SET j.state = 'skipped', j.skip_reason = 'no_database', j.status_reason = CONCAT('database ', COALESCE(d.status, 'deleted'), ': no tables to migrate'),
          j.finished_at = CURRENT_TIMESTAMP(3)
        WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND COALESCE(d.status, 'deleted') NOT IN ('ready', 'provisioning')`,
       [batchId, hostId],
     );
+    // Behind an earlier job of their table: the end of that job starts them (the sweep, if it died).
+    const [blocked] = await this.db.query<RowDataPacket[]>(
+      `SELECT j.job_id FROM migration_jobs j WHERE j.batch_id = ? AND j.host_id = ? AND j.state = 'queued' AND EXISTS (${EARLIER_UNSETTLED})`,
+      [batchId, hostId],
+    );
+    for (const part of chunks(blocked.map((r) => String(r.job_id)))) {
+      if (part.length) await this.db.query(`UPDATE migration_jobs SET wait_reason = 'earlier_job', status_reason = ? WHERE job_id IN (?) AND state = 'queued'`, [text.order, part]);
+    }
     // All the others wait, even one that became ready a moment ago: the sweep finds it by wait_reason.
-    await this.pool.query(`UPDATE migration_jobs SET wait_reason = 'database_not_ready', status_reason = ? WHERE batch_id = ? AND host_id = ? AND state = 'queued'`, [
-      waitingText,
-      batchId,
-      hostId,
-    ]);
+    await this.db.query(
+      `UPDATE migration_jobs SET wait_reason = 'database_not_ready', status_reason = ?
+       WHERE batch_id = ? AND host_id = ? AND state = 'queued' AND (wait_reason IS NULL OR wait_reason <> 'earlier_job')`,
+      [text.waiting, batchId, hostId],
+    );
   }
 
   async listCascadesToResume(staleAfterSeconds: number, limit: number): Promise<Array<{ batchId: string; hostId: string }>> {
@@ -171,4 +209,16 @@ export class MysqlCascadeStore implements CascadeStore {
     );
     return rows.map((r) => ({ dbId: String(r.db_id), hostId: String(r.host_id) }));
   }
+}
+
+function typedErrors(pool: Pool): Pool {
+  const typed = new Set<PropertyKey>(['query', 'execute', 'getConnection']);
+  return new Proxy(pool, {
+    get(target, key) {
+      const value = Reflect.get(target, key) as unknown;
+      if (typeof value !== 'function') return value;
+      if (!typed.has(key)) return value.bind(target);
+      return (...args: unknown[]) => (value.apply(target, args) as Promise<unknown>).catch((error: unknown) => Promise.reject(mapMysqlError(error)));
+    },
+  });
 }

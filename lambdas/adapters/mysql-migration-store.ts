@@ -1,6 +1,6 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { AuditEntry, JobOutcome, JobPatch, JobState, MigrationBatchRecord, MigrationJobRecord, MigrationStore, NewMigrationJob } from '#core/ports';
-import { chunks, MysqlCascadeStore, toJob } from './mysql-cascade-store.ts';
+import type { AuditEntry, JobOutcome, JobPatch, JobState, MigrationBatchRecord, MigrationJobRecord, MigrationStore, NewMigrationJob, QueuedJob } from '#core/ports';
+import { chunks, MysqlCascadeStore, toJob, UNSETTLED } from './mysql-cascade-store.ts';
 import { mapMysqlError } from './mysql-errors.ts';
 
 const TERMINAL = "('succeeded','failed','skipped')";
@@ -81,7 +81,8 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
   async claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean> {
     const [result] = await this.pool.execute<ResultSetHeader>(
       `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3),
-         started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3))
+         started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)),
+         status_reason = IF(wait_reason IS NULL, status_reason, NULL), wait_reason = NULL
        WHERE job_id = ? AND (state = 'queued'
          OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))`,
       [jobId, staleAfterSeconds],
@@ -105,6 +106,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
     const columns: Record<string, string> = {
       state: 'state',
       statusReason: 'status_reason',
+      skipReason: 'skip_reason',
       attempts: 'attempts',
       flagged: 'flagged',
       followUp: 'follow_up',
@@ -127,7 +129,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
   async finishJobs(jobIds: string[], o: JobOutcome): Promise<void> {
     for (const part of chunks(jobIds)) {
       if (part.length === 0) continue;
-      await this.pool.query(
+      await this.db.query(
         `UPDATE migration_jobs SET state = ?, status_reason = ?, skip_reason = ?, wait_reason = NULL, attempts = GREATEST(attempts, ?), flagged = ?,
            finished_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?)`,
         [o.state, o.reason, o.skipReason ?? null, o.attempts, o.flagged ? 1 : 0, part],
@@ -137,14 +139,57 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
 
   async requeueJobs(jobIds: string[]): Promise<void> {
     for (const part of chunks(jobIds)) {
-      if (part.length) await this.pool.query(`UPDATE migration_jobs SET state = 'queued', claimed_at = NULL WHERE job_id IN (?)`, [part]);
+      if (part.length) await this.db.query(`UPDATE migration_jobs SET state = 'queued', claimed_at = NULL WHERE job_id IN (?)`, [part]);
     }
+  }
+
+  async deferJobs(jobIds: string[], retry: { delayMs: number; attempts: number; reason: string }): Promise<void> {
+    for (const part of chunks(jobIds)) {
+      if (part.length === 0) continue;
+      await this.db.query(
+        `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), retry_at = CURRENT_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
+           attempts = GREATEST(attempts, ?), wait_reason = 'retrying', status_reason = ? WHERE job_id IN (?)`,
+        [Math.round(retry.delayMs * 1000), retry.attempts, retry.reason.slice(0, 2000), part],
+      );
+    }
+  }
+
+  async earlierUnsettledJob(jobId: string): Promise<string | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT e.job_id FROM migration_jobs j JOIN migration_jobs e ON e.db_id = j.db_id AND e.table_name = j.table_name AND e.seq < j.seq
+       WHERE j.job_id = ? AND ${UNSETTLED('e')} ORDER BY e.seq LIMIT 1`,
+      [jobId],
+    );
+    return rows[0]?.job_id;
+  }
+
+  async laterSucceededJob(jobId: string): Promise<string | undefined> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT l.job_id FROM migration_jobs j JOIN migration_jobs l ON l.db_id = j.db_id AND l.table_name = j.table_name AND l.seq > j.seq
+       WHERE j.job_id = ? AND l.state = 'succeeded' ORDER BY l.seq DESC LIMIT 1`,
+      [jobId],
+    );
+    return rows[0]?.job_id;
+  }
+
+  async markWaiting(jobId: string, reason: string): Promise<void> {
+    await this.pool.execute(`UPDATE migration_jobs SET wait_reason = 'earlier_job', status_reason = ? WHERE job_id = ? AND state = 'queued'`, [reason.slice(0, 2000), jobId]);
+  }
+
+  async listQueuedJobs(table: string, dbIds: string[], limit: number): Promise<QueuedJob[]> {
+    if (dbIds.length === 0) return [];
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      `SELECT job_id, batch_id, host_id, desired_sql IS NOT NULL AS tenant FROM migration_jobs
+       WHERE table_name = ? AND db_id IN (?) AND state = 'queued' ORDER BY seq LIMIT ?`,
+      [table, dbIds, limit],
+    );
+    return rows.map((r) => ({ jobId: String(r.job_id), batchId: String(r.batch_id), hostId: String(r.host_id), tenant: Number(r.tenant) === 1 }));
   }
 
   async addAudit(entries: AuditEntry[]): Promise<void> {
     for (const part of chunks(entries)) {
       if (part.length === 0) continue;
-      await this.pool.query('INSERT INTO migration_audit (job_id, attempt, stage, outcome, detail, started_at, finished_at) VALUES ?', [
+      await this.db.query('INSERT INTO migration_audit (job_id, attempt, stage, outcome, detail, started_at, finished_at) VALUES ?', [
         part.map((e) => [e.jobId, e.attempt, e.stage, e.outcome, e.detail?.slice(0, 60000) ?? null, e.startedAt, e.finishedAt]),
       ]);
     }
@@ -171,7 +216,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
   }
 
   async finishBatchIfDone(batchId: string): Promise<boolean> {
-    const [result] = await this.pool.execute<ResultSetHeader>(
+    const [result] = await this.db.execute<ResultSetHeader>(
       `UPDATE migration_batches b SET b.finished_at = CURRENT_TIMESTAMP(3), b.notify_pending = 1
        WHERE b.batch_id = ? AND b.finished_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM migration_jobs j WHERE j.batch_id = b.batch_id AND j.state NOT IN ${TERMINAL})`,

@@ -151,6 +151,7 @@ function migrationSettings(c: Config): MigrationSettings {
     lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
     scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
     ddlTimeoutSeconds: c.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
+    transientRetrySeconds: c.OCTODB_MIGRATION_TRANSIENT_RETRY_SECONDS,
     cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
     cascadeChunk: c.OCTODB_CASCADE_CHUNK,
     adminEmail: c.OCTODB_ADMIN_EMAIL,

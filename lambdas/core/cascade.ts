@@ -6,6 +6,7 @@ import type { MigrationDeps } from './migration-deps.ts';
 import { LockLostError, holdLease, type HeldLock, type Lease } from './migration-lease.ts';
 import { runScript } from './migration-log.ts';
 import { finishBatch } from './migration-notify.ts';
+import { startQueuedJobs, WAITING_FOR_EARLIER } from './migration-order.ts';
 import type { AuditEntry, HostRecord, HostSql, JobState, MigrationJobRecord, MigrationStage, SkipReason } from './ports.ts';
 import { exponential, realSleep, retry } from './retry.ts';
 import { classify, ddlOf, normalizeDefinition } from './skeema.ts';
@@ -20,6 +21,10 @@ export function cascadeBatchId(parentJobId: string): string {
 export const WAITING_FOR_DATABASE = 'waiting for the database to be ready';
 /** status_reason of a job skipped because its database customized the table (skip_reason `customized`). */
 const CUSTOMIZED = 'customized';
+/** A child's definition is neither the parent's old one nor its new one, yet its tenant never changed the table. */
+const BEHIND = "the table differs from the parent's definition before this change, though its tenant never changed it (an earlier parent change did not reach it): left as it is";
+/** The longest wait before a child hit by a transient error is tried again. */
+const MAX_RETRY_DELAY_MS = 30_000;
 
 /**
  * Queues a parent change for every child database (one job per child, grouped per host).
@@ -85,6 +90,8 @@ interface ChildOutcome {
   attempts: number;
   flagged: boolean;
   audit: AuditEntry[];
+  /** Queued again after a transient error: not tried before this delay. */
+  retryInMs?: number;
 }
 
 type CascadePlan = { before: string; after: string; ddl: string[] };
@@ -117,26 +124,38 @@ export async function runCascade(batchId: string, hostId: string, deps: Migratio
   }
   // What is left queued belongs to children not ready: a failed one has nothing to migrate, one
   // still provisioning waits (never marked customized) and the sweep resumes it once it is ready.
-  await deps.cascades.parkCascadeJobs(batchId, hostId, WAITING_FOR_DATABASE);
-  await finishBatch(batchId, deps);
+  await untilServerBack(() => deps.cascades.parkCascadeJobs(batchId, hostId, { waiting: WAITING_FOR_DATABASE, order: WAITING_FOR_EARLIER }), deps);
+  await untilServerBack(() => finishBatch(batchId, deps), deps);
   return deps.batches.countJobs(batchId);
 }
 
 /** Claims the cascade's jobs of ready children on a host, a chunk at a time, and applies the plan to each. */
 async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan, lease: Lease, deps: MigrationDeps): Promise<void> {
   const ttl = deps.settings.staleSeconds * 1000;
+  const worker = randomUUID();
   const idleDelay = exponential(50, 1000);
   let idleRounds = 0;
   for (;;) {
-    const jobs = await deps.cascades.claimCascadeJobs(batchId, host.hostId, deps.settings.cascadeChunk, deps.settings.staleSeconds);
-    if (jobs.length === 0) break;
+    // Between claims none of this worker's jobs is in progress: one a lost answer left running is taken again.
+    const jobs = await untilServerBack(() => deps.cascades.claimCascadeJobs(batchId, host.hostId, deps.settings.cascadeChunk, deps.settings.staleSeconds, worker), deps);
+    if (jobs.length === 0) {
+      // Children hit by a transient error wait for their retry time: this worker waits with them
+      // (its heartbeat keeps them fresh), so a server back after a restart gets them soon.
+      const retryIn = await untilServerBack(() => deps.cascades.nextCascadeRetry(batchId, host.hostId), deps);
+      if (retryIn === undefined) break;
+      await (deps.sleep ?? realSleep)(Math.min(Math.max(retryIn, 50), MAX_RETRY_DELAY_MS));
+      continue;
+    }
     const tokens = await deps.locks.tryLockMany(jobs.map((j) => j.dbId), ttl);
     const locked = jobs.filter((_, i) => tokens[i]);
     const busy = jobs.filter((_, i) => !tokens[i]);
     const held: HeldLock[] = locked.map((j) => ({ name: j.dbId, token: tokens[jobs.indexOf(j)]!, jobId: j.jobId }));
     lease.hold(held);
     try {
-      const outcomes = await mapLimit(locked, deps.settings.cascadeConcurrency, (job) => applyToChild(job, host, plan, deps, () => lease.fence(job.dbId)));
+      // Customized means its tenant changed the table (marked by its own job), nothing else.
+      const customized = await untilServerBack(() => deps.cascades.customizedDatabases(locked.map((j) => j.dbId), jobs[0]!.table), deps);
+      const child = (job: MigrationJobRecord) => applyToChild(job, host, plan, customized.has(job.dbId), deps, () => lease.fence(job.dbId));
+      const outcomes = await mapLimit(locked, deps.settings.cascadeConcurrency, child);
       await recordOutcomes(outcomes, deps);
     } finally {
       await lease.release(held);
@@ -144,7 +163,7 @@ async function chunkByChunk(batchId: string, host: HostRecord, plan: CascadePlan
     }
     if (busy.length > 0) {
       // A child busy with its own migration: back in the queue, taken again after the others.
-      await deps.jobs.requeueJobs(busy.map((j) => j.jobId));
+      await untilServerBack(() => deps.jobs.requeueJobs(busy.map((j) => j.jobId)), deps);
       if (locked.length === 0) await (deps.sleep ?? realSleep)(idleDelay(++idleRounds));
     } else idleRounds = 0;
   }
@@ -158,74 +177,65 @@ function splitDdl(ddl: string): string[] {
     .filter((s) => s && !/^USE /i.test(s));
 }
 
-async function applyToChild(job: MigrationJobRecord, host: HostRecord, plan: CascadePlan, deps: MigrationDeps, fence: () => Promise<void>): Promise<ChildOutcome> {
+async function applyToChild(job: MigrationJobRecord, host: HostRecord, plan: CascadePlan, customized: boolean, deps: MigrationDeps, fence: () => Promise<void>): Promise<ChildOutcome> {
   const audit: AuditEntry[] = [];
   const database = databaseName(job.dbId);
-  const stage = (s: MigrationStage, attempt: number, startedAt: Date, outcome: 'ok' | 'failed', detail: string | null) =>
+  const attempt = job.attempts + 1;
+  const stage = (s: MigrationStage, startedAt: Date, outcome: 'ok' | 'failed', detail: string | null) =>
     audit.push({ jobId: job.jobId, attempt, stage: s, outcome, detail, startedAt, finishedAt: new Date() });
-  const done = (state: JobState, reason: string | null, attempts: number, flagged = false, skipReason: SkipReason | null = null): ChildOutcome => ({
+  const done = (state: JobState, reason: string | null, flagged = false, skipReason: SkipReason | null = null): ChildOutcome => ({
     job,
     state,
     reason,
     skipReason,
-    attempts,
+    attempts: attempt,
     flagged,
     audit,
   });
 
-  /** One try; `transient`: it failed in a way the next try may get past. */
-  const oneTry = async (attempt: number): Promise<ChildOutcome & { transient?: boolean }> => {
-    let started = new Date();
-    try {
-      const current = await readDefinition(deps.hostSql, host, database, job.table);
-      if (current === plan.after) {
-        stage('verify', attempt, started, 'ok', 'already has the new definition');
-        return done('succeeded', 'already up to date', attempt);
-      }
-      // A ready child without the table missed it (tenants cannot drop tables): it gets the parent's.
-      const ddl = current === '' && plan.before !== '' ? [plan.after] : plan.ddl;
-      if (current !== plan.before && current !== '') {
-        stage('verify', attempt, started, 'ok', 'definition differs from the parent: customized');
-        return done('skipped', CUSTOMIZED, attempt, false, 'customized');
-      }
-      stage('verify', attempt, started, 'ok', current === plan.before ? 'follows the parent' : 'table missing: created from the parent');
-      started = new Date();
-      await fence();
-      await deps.hostSql.run(host, database, ddl);
-      stage('update', attempt, started, 'ok', ddl.join(';\n'));
-      started = new Date();
-      const after = await readDefinition(deps.hostSql, host, database, job.table);
-      if (after !== plan.after) {
-        stage('validate', attempt, started, 'failed', 'definition differs from the parent after the change');
-        return done('failed', 'definition differs from the parent after the change', attempt, true);
-      }
-      stage('validate', attempt, started, 'ok', null);
-      return done('succeeded', null, attempt);
-    } catch (error) {
-      if (error instanceof LockLostError) {
-        stage('update', attempt, started, 'failed', 'lock lost before the change: queued again');
-        return done('queued', null, attempt - 1);
-      }
-      const message = (error as Error).message;
-      if (error instanceof StatementTimeoutError) {
-        // Killed on the server: InnoDB rolled the ALTER back, the child is as it was (never retried).
-        stage('update', attempt, started, 'failed', message);
-        return done('failed', message, attempt);
-      }
-      const transient = error instanceof TransientError;
-      stage('update', attempt, started, 'failed', message);
-      // One DDL statement either applies or not; a table left half-way is flagged by validate.
-      return { ...done('failed', transient ? `gave up after ${attempt} attempts: ${message}` : message, attempt, transient), transient };
+  let started = new Date();
+  try {
+    const current = await readDefinition(deps.hostSql, host, database, job.table);
+    if (current === plan.after) {
+      stage('verify', started, 'ok', 'already has the new definition');
+      return done('succeeded', 'already up to date');
     }
-  };
-  const { value } = await retry(oneTry, {
-    first: job.attempts + 1,
-    retryIf: (o) => o.transient === true,
-    maxAttempts: deps.settings.maxRetries + 1,
-    delayMs: exponential(deps.settings.backoffMs),
-    sleep: deps.sleep,
-  });
-  return value;
+    // A ready child without the table missed it (tenants cannot drop tables): it gets the parent's.
+    const ddl = current === '' && plan.before !== '' ? [plan.after] : plan.ddl;
+    if (current !== plan.before && current !== '') {
+      stage('verify', started, 'ok', customized ? 'definition differs from the parent: customized' : BEHIND);
+      return customized ? done('skipped', CUSTOMIZED, false, 'customized') : done('failed', BEHIND, true);
+    }
+    stage('verify', started, 'ok', current === plan.before ? 'follows the parent' : 'table missing: created from the parent');
+    started = new Date();
+    await fence();
+    await deps.hostSql.run(host, database, ddl);
+    stage('update', started, 'ok', ddl.join(';\n'));
+    started = new Date();
+    const after = await readDefinition(deps.hostSql, host, database, job.table);
+    if (after !== plan.after) {
+      stage('validate', started, 'failed', 'definition differs from the parent after the change');
+      return done('failed', 'definition differs from the parent after the change', true);
+    }
+    stage('validate', started, 'ok', null);
+    return done('succeeded', null);
+  } catch (error) {
+    if (error instanceof LockLostError) {
+      stage('update', started, 'failed', 'lock lost before the change: queued again');
+      return { ...done('queued', null), attempts: job.attempts };
+    }
+    const message = (error as Error).message;
+    stage('update', started, 'failed', message);
+    // Killed on the server: InnoDB rolled the ALTER back, the child is as it was (never retried).
+    if (error instanceof StatementTimeoutError || !(error instanceof TransientError)) return done('failed', message);
+    // A server restarting, a connection lost: back to the queue with backoff until the server is
+    // back, for up to transientRetrySeconds from the child's first try (one DDL statement either
+    // applied or not: the next try's verify tells which).
+    const since = Date.now() - (job.startedAt ?? new Date()).getTime();
+    if (since > deps.settings.transientRetrySeconds * 1000) return done('failed', `gave up after ${attempt} attempts over ${Math.round(since / 1000)} s: ${message}`, true);
+    const retryInMs = exponential(deps.settings.backoffMs, MAX_RETRY_DELAY_MS)(attempt);
+    return { ...done('queued', `transient error, trying again (attempt ${attempt}): ${message}`), retryInMs };
+  }
 }
 
 async function readDefinition(hostSql: HostSql, host: HostRecord, database: string, table: string): Promise<string> {
@@ -240,19 +250,49 @@ async function readDefinition(hostSql: HostSql, host: HostRecord, database: stri
 async function recordOutcomes(outcomes: ChildOutcome[], deps: MigrationDeps): Promise<void> {
   const groups = new Map<string, ChildOutcome[]>();
   for (const o of outcomes) {
-    const key = JSON.stringify([o.state, o.reason, o.skipReason, o.attempts, o.flagged]);
+    const key = JSON.stringify([o.state, o.reason, o.skipReason, o.attempts, o.flagged, o.retryInMs]);
     groups.set(key, [...(groups.get(key) ?? []), o]);
   }
   for (const group of groups.values()) {
-    const { state, reason, skipReason, attempts, flagged } = group[0]!;
+    const { state, reason, skipReason, attempts, flagged, retryInMs } = group[0]!;
     const ids = group.map((o) => o.job.jobId);
-    if (state === 'queued') await deps.jobs.requeueJobs(ids);
-    else await deps.jobs.finishJobs(ids, { state, reason, attempts, flagged, skipReason });
+    await untilServerBack(() => {
+      if (state === 'queued' && retryInMs !== undefined) return deps.jobs.deferJobs(ids, { delayMs: retryInMs, attempts, reason: reason ?? '' });
+      if (state === 'queued') return deps.jobs.requeueJobs(ids);
+      return deps.jobs.finishJobs(ids, { state, reason, attempts, flagged, skipReason });
+    }, deps);
   }
-  await deps.audit.addAudit(outcomes.flatMap((o) => o.audit));
-  for (const o of outcomes.filter((x) => x.skipReason === 'customized')) {
-    await deps.cascades.markCustomized(o.job.dbId, o.job.table, o.job.jobId);
-  }
+  await untilServerBack(() => deps.audit.addAudit(outcomes.flatMap((o) => o.audit)), deps);
+  // Settled children: their tables' next jobs (a later parent change, their own migration) may start.
+  const settled = outcomes.filter((o) => o.state !== 'queued');
+  if (settled.length > 0) await untilServerBack(() => startQueuedJobs(settled[0]!.job.table, settled.map((o) => o.job.dbId), deps), deps);
+}
+
+/**
+ * One of the worker's MetaDB calls, tried again with backoff while it fails with a TransientError
+ * (MetaDB restarting: often the same server as the children's), for up to transientRetrySeconds.
+ * A write that went through before its answer was lost is harmless done again (an audit row may
+ * be written twice).
+ */
+async function untilServerBack<T>(call: () => Promise<T>, deps: MigrationDeps): Promise<T> {
+  const { value } = await retry(
+    () =>
+      call().then(
+        (ok) => ({ ok }),
+        (error: unknown) => {
+          if (error instanceof TransientError) return { error };
+          throw error;
+        },
+      ),
+    {
+      retryIf: (r) => 'error' in r,
+      deadline: Date.now() + deps.settings.transientRetrySeconds * 1000,
+      delayMs: exponential(deps.settings.backoffMs, MAX_RETRY_DELAY_MS),
+      sleep: deps.sleep,
+    },
+  );
+  if ('error' in value) throw value.error;
+  return value.ok;
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

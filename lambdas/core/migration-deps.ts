@@ -26,6 +26,8 @@ export interface MigrationSettings {
   /** How long one push of tenant DDL may run before it is stopped on the server (the cascade's ALTERs are bounded by HostSql). */
   ddlTimeoutSeconds: number;
   /** Children altered at once per host (the HostSql pool size bounds it as well). */
+  /** How long a cascade child hit by transient errors (a server restarting) keeps being retried, from its first try. */
+  transientRetrySeconds: number;
   cascadeConcurrency: number;
   cascadeChunk: number;
   adminEmail?: string;

@@ -6,7 +6,8 @@ import { TERMINAL, type MigrationDeps } from './migration-deps.ts';
 import { LockLostError, holdLease, waitForLock } from './migration-lease.ts';
 import { auditor, jobLog, scriptRunner, type JobLog } from './migration-log.ts';
 import { finishBatch } from './migration-notify.ts';
-import type { JobState, MigrationBatchRecord, MigrationJobRecord } from './ports.ts';
+import { startQueuedJobs, waitingFor } from './migration-order.ts';
+import type { JobState, MigrationBatchRecord, MigrationJobRecord, SkipReason } from './ports.ts';
 import { exponential, retry } from './retry.ts';
 import { classify, normalizeDefinition, parseDefinition, sameDefinition, skeemaStep, type Failure, type ScriptRun } from './skeema.ts';
 
@@ -26,6 +27,12 @@ export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promi
     return job.state;
   }
   if (!job || TERMINAL.includes(job.state) || job.desiredSql === null) return job?.state ?? 'skipped';
+  // Jobs of one table run in submission order: the earlier one starts this one when it settles.
+  const earlier = await deps.jobs.earlierUnsettledJob(jobId);
+  if (earlier) {
+    await deps.jobs.markWaiting(jobId, waitingFor(earlier));
+    return job.state;
+  }
   const lock = await waitForLock(job, deps);
   // Still queued: the async invoke's own retries (Lambda's, or the local invoker's) come back later.
   if (!lock) throw new UnavailableError(`database ${job.dbId} is busy with another migration`);
@@ -56,12 +63,17 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   const host = await deps.meta.getHost(job.hostId);
   const log = jobLog(job, batch.tenantId, deps);
   // Every write (a push, the outcome) is preceded by a fence: a worker that lost its lock stops.
-  const end = async (...args: [JobState, string | null, number, boolean]) => {
+  const end = async (...args: [JobState, string | null, number, boolean, SkipReason?]) => {
     await fence();
-    return finish(job, ...args, deps, log);
+    return finish(job, args, deps, log);
   };
   if (!host) return end('failed', `unknown host ${job.hostId}`, 0, true);
   const run = scriptRunner(deps, host, log);
+
+  // A later job of this table succeeded (this one's worker died, or it was recorded late): pushing
+  // this older definition now, or rolling back to its backup, would undo that later work.
+  const later = await deps.jobs.laterSucceededJob(job.jobId);
+  if (later) return end('skipped', `superseded by migration job ${later} of this table, which succeeded: this job changes nothing`, job.attempts, false, 'superseded');
 
   // Tries are counted in MetaDB before each push, so one whose worker died mid-push counts.
   const tries = job.attempts;
@@ -70,8 +82,8 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
     // backup yet: nothing was pushed) so the failed job leaves the table as it was.
     const gaveUp = 'worker stopped and no tries left';
     if (job.beforeSql === null) return end('failed', gaveUp, tries, true);
-    const restored = await rollback(job, job.beforeSql, tries, deps, run, fence);
-    return end('failed', `${gaveUp}; ${restored ? 'the table was restored from its backup' : 'rollback failed, needs manual attention'}`, tries, true);
+    const rolled = await rollback(job, job.beforeSql, tries, deps, run, fence, []);
+    return end('failed', `${gaveUp}; ${ROLLBACK_NOTE[rolled]}`, tries, true);
   }
 
   // Backup once: a re-run after a crash keeps the definition from before the first push.
@@ -97,7 +109,9 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
     await audit('backup', tries + 1, started, 'ok', before === '' ? 'table does not exist yet' : before);
   }
 
-  const { value: step, attempt } = await retry((n) => pushAndValidate(job, batch, n, deps, run, fence), {
+  // What this run's own pushes left: a rollback restores the backup only over these (or the desired definition).
+  const pushed: string[] = [];
+  const { value: step, attempt } = await retry((n) => pushAndValidate(job, batch, n, deps, run, fence, pushed), {
     nextAttempt: () => deps.jobs.countAttempt(job.jobId),
     retryIf: (s) => !s.ok && s.kind === 'transient',
     maxAttempts: deps.settings.maxRetries + 1,
@@ -105,17 +119,18 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
     sleep: deps.sleep,
   });
   if (step.ok) return end('succeeded', null, attempt, false);
-  const restored = await rollback(job, before, attempt, deps, run, fence);
+  const rolled = await rollback(job, before, attempt, deps, run, fence, pushed);
+  const restored = rolled === 'restored';
   const transient = step.kind === 'transient';
   if (step.stage === 'validate') return end('failed', `validation failed: ${step.reason}`, attempt, !restored || transient);
   const reason = transient ? `gave up after ${attempt} attempts: ${step.reason}` : step.reason;
-  return end('failed', restored ? reason : `${reason}; rollback failed, needs manual attention`, attempt, transient || !restored);
+  return end('failed', restored ? reason : `${reason}; ${ROLLBACK_NOTE[rolled]}`, attempt, transient || !restored);
 }
 
 type TryResult = { ok: true } | ({ ok: false; stage: 'update' | 'validate' } & Failure);
 
 /** One try: push the desired definition, then validate it (diff clean, definition read back equal). */
-async function pushAndValidate(job: MigrationJobRecord, batch: MigrationBatchRecord, attempt: number, deps: MigrationDeps, run: ScriptRun, fence: Fence): Promise<TryResult> {
+async function pushAndValidate(job: MigrationJobRecord, batch: MigrationBatchRecord, attempt: number, deps: MigrationDeps, run: ScriptRun, fence: Fence, pushed: string[]): Promise<TryResult> {
   const audit = auditor(job.jobId, deps);
   const desired = job.desiredSql!;
   await deps.jobs.touchJobs([job.jobId]);
@@ -126,6 +141,7 @@ async function pushAndValidate(job: MigrationJobRecord, batch: MigrationBatchRec
     await audit('update', attempt, started, 'failed', push.reason);
     return { ok: false, stage: 'update', kind: push.kind, reason: push.reason };
   }
+  if (push.definition !== null) pushed.push(push.definition);
   // A retry after the push went through prints no changes: keep the DDL an earlier try recorded.
   if (push.output) await deps.jobs.updateJob(job.jobId, { appliedSql: push.output });
   await audit('update', attempt, started, 'ok', push.output || 'no changes');
@@ -151,22 +167,46 @@ async function pushAndValidate(job: MigrationJobRecord, batch: MigrationBatchRec
   return { ok: true };
 }
 
-/** Pushes the backup and verifies it (diff clean): true when the table is as it was. */
-async function rollback(job: MigrationJobRecord, before: string, attempt: number, deps: MigrationDeps, run: ScriptRun, fence: Fence): Promise<boolean> {
+type Rollback = 'restored' | 'not-ours' | 'failed';
+const ROLLBACK_NOTE: Record<Rollback, string> = {
+  restored: 'the table was restored from its backup',
+  'not-ours': "not rolled back: the table was changed by another migration after this job's backup",
+  failed: 'rollback failed, needs manual attention',
+};
+
+/**
+ * Restores the backup only over this job's own change, then verifies it (diff clean). The table
+ * is left alone when someone else changed it after the backup (a later job): pushing the backup
+ * with allow-unsafe would drop their columns and rows. Its own change: the table as one of this
+ * run's pushes left it, or as the job's desired definition (a push of an attempt whose worker died).
+ */
+async function rollback(job: MigrationJobRecord, before: string, attempt: number, deps: MigrationDeps, run: ScriptRun, fence: Fence, pushed: string[]): Promise<Rollback> {
   const started = new Date();
-  await fence();
+  const audit = (ok: boolean, detail: string) => auditor(job.jobId, deps)('rollback', attempt, started, ok ? 'ok' : 'failed', detail);
   const definition = before === '' ? null : before;
+  const isBefore = (s: { ok: boolean; definition: string | null }) => s.ok && normalizeDefinition(s.definition ?? '') === normalizeDefinition(before);
+  const now = await skeemaStep(run, 'rollback', job, definition, 'diff', false, deps.settings);
+  if (isBefore(now)) return audit(true, 'table unchanged').then(() => 'restored');
+  const current = now.definition;
+  if (current === null) return audit(false, now.ok ? 'definition differs from the backup' : now.reason).then(() => 'failed');
+  if (!pushed.some((p) => normalizeDefinition(p) === normalizeDefinition(current))) {
+    const desired = await skeemaStep(run, 'rollback', job, job.desiredSql, 'diff', false, deps.settings);
+    if (!desired.ok || desired.definition === null || !sameDefinition(desired.definition, desired.desired)) {
+      return audit(false, `${ROLLBACK_NOTE['not-ours']}:\n${current}`).then(() => 'not-ours');
+    }
+  }
+  await fence();
   const push = await skeemaStep(run, 'rollback', job, definition, 'push', true, deps.settings);
   const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false, deps.settings) : push;
-  const ok = diff.ok && normalizeDefinition(diff.definition ?? '') === normalizeDefinition(before);
-  const detail = ok ? (push.ok && push.output ? push.output : 'table unchanged') : diff.ok ? 'definition differs from the backup' : diff.reason;
-  await auditor(job.jobId, deps)('rollback', attempt, started, ok ? 'ok' : 'failed', detail);
-  return ok;
+  const ok = isBefore(diff);
+  await audit(ok, ok ? (push.ok && push.output) || 'table unchanged' : diff.ok ? 'definition differs from the backup' : diff.reason);
+  return ok ? 'restored' : 'failed';
 }
 
-async function finish(job: MigrationJobRecord, state: JobState, reason: string | null, attempts: number, flagged: boolean, deps: MigrationDeps, log: JobLog): Promise<JobState> {
+async function finish(job: MigrationJobRecord, outcome: [JobState, string | null, number, boolean, SkipReason?], deps: MigrationDeps, log: JobLog): Promise<JobState> {
+  const [state, reason, attempts, flagged, skipReason] = outcome;
   // The follow-up (cascade, batch end) is recorded with the outcome: a worker dying before it is done leaves it for a retry or the sweep.
-  await deps.jobs.updateJob(job.jobId, { state, statusReason: reason, attempts, flagged, followUp: true });
+  await deps.jobs.updateJob(job.jobId, { state, statusReason: reason, skipReason, attempts, flagged, followUp: true });
   await log.outcome(state, reason);
   return state;
 }
@@ -190,4 +230,6 @@ export async function afterJob(job: MigrationJobRecord, outcome: JobState, deps:
   }
   await finishBatch(job.batchId, deps);
   await deps.jobs.updateJob(job.jobId, { followUp: false });
+  // Settled only now (a parent's cascade is queued): the next job of this table may start.
+  await startQueuedJobs(job.table, [job.dbId], deps);
 }

@@ -5,10 +5,17 @@
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
 export type MigrationStage = 'backup' | 'update' | 'validate' | 'rollback' | 'verify';
-/** Why a cascade job was skipped, as machine state (status_reason keeps the text for people). */
-export type SkipReason = 'customized' | 'no_database';
-/** Why a cascade job still waits: its database was provisioning; the sweep resumes it once ready. */
-export type WaitReason = 'database_not_ready';
+/**
+ * Why a job was skipped, as machine state (status_reason keeps the text for people): its database
+ * customized the table, has no tables, or a later job of the same table succeeded first.
+ */
+export type SkipReason = 'customized' | 'no_database' | 'superseded';
+/**
+ * Why a queued job still waits: its database was provisioning (the sweep resumes it once ready),
+ * an earlier job of the same table is unsettled (that job's end starts it), or a transient error
+ * (retried at `retry_at`).
+ */
+export type WaitReason = 'database_not_ready' | 'earlier_job' | 'retrying';
 
 export interface MigrationBatchRecord {
   batchId: string;
@@ -82,7 +89,16 @@ export interface PendingParentChange {
   skippedAt: Date;
 }
 
-export type JobPatch = Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'attempts' | 'flagged' | 'followUp' | 'beforeSql' | 'appliedSql' | 'afterSql'>>;
+export type JobPatch = Partial<Pick<MigrationJobRecord, 'state' | 'statusReason' | 'skipReason' | 'attempts' | 'flagged' | 'followUp' | 'beforeSql' | 'appliedSql' | 'afterSql'>>;
+
+/** A queued job of a table, to start once an earlier job of that table has settled. */
+export interface QueuedJob {
+  jobId: string;
+  batchId: string;
+  hostId: string;
+  /** A tenant job (its own desired definition) rather than a cascade job. */
+  tenant: boolean;
+}
 
 /** Migration jobs in MetaDB: claims, outcomes and the one attempt counter. */
 export interface JobStore {
@@ -97,6 +113,22 @@ export interface JobStore {
   finishJobs(jobIds: string[], outcome: JobOutcome): Promise<void>;
   /** running → queued (for the next try) without touching the claim owner's data. */
   requeueJobs(jobIds: string[]): Promise<void>;
+  /**
+   * running → queued after a transient error: not claimed again before `delayMs` (server clock)
+   * has passed; attempts raised to `attempts`; `reason` for people (wait_reason `retrying`).
+   */
+  deferJobs(jobIds: string[], retry: { delayMs: number; attempts: number; reason: string }): Promise<void>;
+  /**
+   * Jobs of one table (database + table) are ordered by submission: the earliest job submitted
+   * before this one that is unsettled (queued, running, or ended with its follow-up pending).
+   */
+  earlierUnsettledJob(jobId: string): Promise<string | undefined>;
+  /** The newest job of the same table submitted after this one that succeeded: this one is superseded. */
+  laterSucceededJob(jobId: string): Promise<string | undefined>;
+  /** A queued job waits for an earlier job of its table (wait_reason `earlier_job`, `reason` for people). */
+  markWaiting(jobId: string, reason: string): Promise<void>;
+  /** Queued jobs of this table in these databases (at most `limit`): started when an earlier job of theirs settles. */
+  listQueuedJobs(table: string, dbIds: string[], limit: number): Promise<QueuedJob[]>;
   /**
    * Tenant jobs whose worker vanished: `running` with a claim older than the limit, or still
    * `queued` that long (its invocations gave up waiting for a busy database).
@@ -126,14 +158,23 @@ export interface BatchStore {
 export interface CascadeStore {
   /** Databases created from this parent (its children), with their hosts. */
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
-  /** Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is `ready`. */
-  claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number): Promise<MigrationJobRecord[]>;
+  /**
+   * Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is
+   * `ready`, whose retry time (after a transient error) has come, and whose table has no earlier
+   * unsettled job (the child's previous parent change, or its own migration, goes first).
+   * `worker` (an id per cascade run) marks the claim: a claim whose answer was lost (MetaDB
+   * restarting) is taken again by the same worker's retry instead of left running until stale.
+   */
+  claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number, worker: string): Promise<MigrationJobRecord[]>;
+  /** Milliseconds until the first of a cascade's queued jobs on a host waiting for its retry time may be claimed. */
+  nextCascadeRetry(batchId: string, hostId: string): Promise<number | undefined>;
   /**
    * After a cascade run on a host: its queued jobs of a database that never became ready (failed)
-   * are skipped (`no_database`), the rest (still provisioning) wait (`database_not_ready`, with
-   * `waitingText` for people).
+   * are skipped (`no_database`); those behind an earlier unsettled job of their table wait for it
+   * (`earlier_job`, `orderText` for people); the rest (still provisioning) wait
+   * (`database_not_ready`, with `waitingText` for people).
    */
-  parkCascadeJobs(batchId: string, hostId: string, waitingText: string): Promise<void>;
+  parkCascadeJobs(batchId: string, hostId: string, text: { waiting: string; order: string }): Promise<void>;
   /**
    * Cascades (batch, host) nobody is running: a job `running` with a stale claim, or `queued`
    * (database not provisioning) untouched that long or waiting for its database.
