@@ -1,14 +1,25 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostRecord, HostRunner, HostRunResult } from '#core/ports';
 import type { MysqlLogin } from '#shared/config';
+import { processAlive } from './local-process.ts';
+
+/** Private HOMEs are named after their process: `octodb-host-<pid>-XXXXXX`. */
+const HOME_PREFIX = 'octodb-host-';
+const HOME_OF_PID = /^octodb-host-(\d+)-/;
+/** Homes of this process, removed when it exits (a throw reaching the top included). */
+const homes = new Set<string>();
+let exitHook = false;
 
 /**
  * Runs host scripts with bash on this machine (or in compose's `dbhost` container), standing in
  * for SSM on the EC2 host. The admin login goes into a private ~/.my.cnf, as on the host, so
  * neither mysql nor skeema sees a password on its command line.
+ * That file holds the admin password, so it must not outlive its process: it goes with close(),
+ * with the process's exit, and, for a process killed outright (SIGKILL, a crash of the machine),
+ * with the next runner made on this machine, which removes every home of a process that is gone.
  */
 export class BashHostRunner implements HostRunner {
   private readonly home: string;
@@ -20,13 +31,18 @@ export class BashHostRunner implements HostRunner {
     /** What the command itself needs from this process's environment (the docker client's settings). */
     private readonly commandEnv: Record<string, string> = {},
   ) {
-    this.home = mkdtempSync(join(tmpdir(), 'octodb-host-'));
+    removeHomesOfDeadProcesses();
+    this.home = mkdtempSync(join(tmpdir(), `${HOME_PREFIX}${process.pid}-`));
+    if (!exitHook) process.once('exit', removeOwnHomes);
+    exitHook = true;
+    homes.add(this.home);
     writeFileSync(join(this.home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\n`, { mode: 0o600 });
   }
 
   /** The private HOME holds the admin password: it goes with the runner. */
   async close(): Promise<void> {
     rmSync(this.home, { recursive: true, force: true });
+    homes.delete(this.home);
   }
 
   /**
@@ -79,6 +95,22 @@ export class BashHostRunner implements HostRunner {
       child.stdin.end(script);
     });
   }
+}
+
+function removeOwnHomes(): void {
+  for (const home of homes) rmSync(home, { recursive: true, force: true });
+}
+
+/** The private HOMEs (and their ~/.my.cnf) that processes killed before their exit left in the temp dir. */
+export function removeHomesOfDeadProcesses(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = HOME_OF_PID.exec(name)?.[1];
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 function killGroup(pid: number | undefined): void {
