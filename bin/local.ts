@@ -95,12 +95,12 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   await createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
   logQueue.replaySaved();
 
-  // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally this timer does.
-  const sweepAll = () => {
-    void invoker.invokeAsync('migrate-run', { sweep: true });
-    void invoker.invokeAsync('provision', { sweep: true });
-  };
-  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(sweepAll, config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
+  // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally these timers do.
+  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(() => void invoker.invokeAsync('migrate-run', { sweep: true }), config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
+  // Provisioning's also runs now: signups a killed earlier run of this process had claimed go on at once.
+  const sweepProvisioning = () => void invoker.invokeAsync('provision', { sweep: true });
+  sweepProvisioning();
+  const provisioningSweep = config.OCTODB_PROVISION_SWEEP_SECONDS > 0 ? setInterval(sweepProvisioning, config.OCTODB_PROVISION_SWEEP_SECONDS * 1000).unref() : undefined;
   const server = createGateway({ routes, authorizer, edge });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -112,6 +112,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     dynalite,
     async close() {
       clearInterval(sweep);
+      clearInterval(provisioningSweep);
       await new Promise((resolve) => server.close(resolve));
       await invoker.idle();
       await parts.flush();

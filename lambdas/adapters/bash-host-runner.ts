@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostRecord, HostRunner, HostRunResult } from '#core/ports';
@@ -101,16 +101,40 @@ function removeOwnHomes(): void {
   for (const home of homes) rmSync(home, { recursive: true, force: true });
 }
 
-/** The private HOMEs (and their ~/.my.cnf) that processes killed before their exit left in the temp dir. */
+/**
+ * The private HOMEs (and their ~/.my.cnf) that processes killed before their exit left in the temp
+ * dir. The host scripts such a process was running live on in their own process groups: they are
+ * killed first (found by their HOME), so none of them goes on against a database that a new worker
+ * has taken over (a provisioning script's clean-up would drop it).
+ */
 export function removeHomesOfDeadProcesses(dir = tmpdir()): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
     const pid = HOME_OF_PID.exec(name)?.[1];
     if (pid === undefined || processAlive(Number(pid))) continue;
+    killScriptsOf(join(dir, name));
     rmSync(join(dir, name), { recursive: true, force: true });
     removed.push(name);
   }
   return removed;
+}
+
+/** Kills the processes whose environment names `home` as HOME (Linux's /proc; elsewhere none are found). */
+function killScriptsOf(home: string): void {
+  const marker = `\0HOME=${home}\0`;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      if (`\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone meanwhile, or another user's: not ours to stop.
+    }
+  }
 }
 
 function killGroup(pid: number | undefined): void {

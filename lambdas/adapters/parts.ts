@@ -18,6 +18,7 @@ import type {
   TemplateSource,
   TokenRegistry,
 } from '#core/ports';
+import type { ClaimOwners } from '#core/provisioning-ports';
 import type { TenantLogins } from '#core/query';
 import type { TenantPlans } from '#core/rate-limits';
 import type { Sealer } from '#core/sealed';
@@ -58,6 +59,8 @@ export interface PartTypes {
   hostSql: HostSql;
   /** The tenants' MySQL accounts. */
   accounts: DatabaseAccounts;
+  /** Who this process is in provisioning claims, and which other holders are known to be gone. */
+  claimOwners: ClaimOwners;
   templates: TemplateSource;
   logs: LogSink;
   /** /query's log port: `logs` itself on Lambda; locally a buffer in front of it (no wait per query). */

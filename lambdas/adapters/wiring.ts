@@ -15,6 +15,7 @@ import { type Config, type MysqlLogin, parseMysqlUrl } from '#shared/config';
 import { logger } from '#shared/logger';
 import { BashHostRunner, dockerClientEnv } from './bash-host-runner.ts';
 import { BufferedLogSink } from './buffered-log-sink.ts';
+import { LeaseOnlyClaimOwners, LocalClaimOwners } from './claim-owners.ts';
 import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
@@ -95,6 +96,10 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   },
   hostSql: { make: (p) => p.get('adminSql') },
   accounts: { make: (p) => p.get('adminSql') },
+  claimOwners: {
+    make: ({ config }) => (onLambda(config) ? new LeaseOnlyClaimOwners() : new LocalClaimOwners()),
+    close: (owners) => (owners instanceof LocalClaimOwners ? owners.close() : undefined),
+  },
   templates: { make: async ({ config, get }) => new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), await get('meta'), await get('hostSql')) },
   // SQS where the function is given a queue; else the structured log (the local entry supplies its own queue).
   logs: { make: ({ config }) => (config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink()) },

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +108,20 @@ describe('BashHostRunner private HOME', () => {
     } finally {
       rmSync(orphan, { recursive: true, force: true });
       rmSync(live, { recursive: true, force: true });
+    }
+  });
+
+  it('stops the host scripts a killed process left running before removing their HOME', async () => {
+    const orphanHome = cnfHome(`octodb-host-${deadPid()}-ghi789`);
+    const orphan = spawn('bash', ['-c', 'sleep 60'], { env: { PATH: process.env.PATH, HOME: orphanHome }, detached: true, stdio: 'ignore' });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => orphan.once('exit', (_code, signal) => resolve(signal)));
+    try {
+      await new BashHostRunner(login, { host: '127.0.0.1', port: 3306 }).close();
+      expect(await ended).toBe('SIGKILL');
+      expect(existsSync(orphanHome)).toBe(false);
+    } finally {
+      orphan.kill('SIGKILL');
+      rmSync(orphanHome, { recursive: true, force: true });
     }
   });
 
