@@ -23,7 +23,7 @@ import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
-import { logger } from '#shared/logger';
+import { ALARM, logger } from '#shared/logger';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
 import { handler as migrateRun } from '../lambdas/migrate-run/handler.ts';
@@ -92,7 +92,11 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const host = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
   await deployMetaDb(host, { ...(await metaDbRoot(metaFiles, parts)), scriptTimeoutSeconds: 120 });
   const dynamo = await parts.get('dynamo');
-  await createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
+  // A log store that is down (an unwritable dynalite directory) costs the logs, not the start: its
+  // table is made once it is up, and its records wait in the queue meanwhile.
+  const logTable = () => createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
+  if (dynalite) await dynalite.whenUp(logTable).catch((error: Error) => logger.error('log table could not be made', { alarm: ALARM.logStoreDown, error }));
+  else await logTable();
   logQueue.replaySaved();
 
   // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally these timers do.
