@@ -9,7 +9,6 @@ import type {
   LogSink,
   LogStore,
   MigrationLocks,
-  Notifier,
   PasswordHasher,
   QuotaSettings,
   RateLimiter,
@@ -30,6 +29,7 @@ import type { MysqlMigrationStore } from './mysql-migration-store.ts';
 import type { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import type { BucketStore } from './redis-rate-limiter.ts';
 import { RECIPES } from './wiring.ts';
+import type { ReportingNotifier } from './reporting-notifier.ts';
 import type { WorkerStatementJudge } from './worker-statement-judge.ts';
 
 /** The MySQL logins a function holds (see wiring.ts's resolveMysqlLogins). */
@@ -73,7 +73,8 @@ export interface PartTypes {
   schemas: SchemaInspector;
   migrations: MysqlMigrationStore;
   migrationLocks: MigrationLocks;
-  notifier: Notifier;
+  /** Email; counts and logs what it cannot send. */
+  notifier: ReportingNotifier;
   /** Storage quotas: the shared over-quota state (Redis), per-tenant quotas (MetaDB), measured with tenant logins. */
   storageState: StorageStateStore;
   quotaSettings: QuotaSettings;

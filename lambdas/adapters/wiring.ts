@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Redis } from 'ioredis';
 import { createPool } from 'mysql2/promise';
-import type { AsyncFunction, HostRunner, Notifier } from '#core/ports';
+import type { AsyncFunction, HostRunner } from '#core/ports';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { TenantLogins } from '#core/query';
 import { TenantPlans } from '#core/rate-limits';
@@ -30,6 +30,7 @@ import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlStorageMeter } from './mysql-storage-meter.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
+import { ReportingNotifier } from './reporting-notifier.ts';
 import type { MysqlLogins, PartName, PartTypes, Recipe } from './parts.ts';
 import { DirectRateLimiter, MemoryBuckets, RedisBuckets } from './redis-rate-limiter.ts';
 import { RedisMigrationLocks } from './redis-migration-locks.ts';
@@ -247,10 +248,12 @@ async function optionalSecret(arn: string | undefined): Promise<string | undefin
   return arn ? readSecret(arn) : undefined;
 }
 
-export async function notifierFor(config: Config): Promise<Notifier> {
+/** The notifier, reporting every email it cannot hand over (ReportingNotifier). */
+export async function notifierFor(config: Config): Promise<ReportingNotifier> {
   const key = config.OCTODB_MAILGUN_API_KEY ?? (await optionalSecret(config.OCTODB_MAILGUN_API_KEY_SECRET_ARN));
   // A Lambda's file system is read-only: without Mailgun its emails go to the structured log.
-  if (!key) return onLambda(config) ? new LoggerNotifier(config.OCTODB_MAIL_FROM) : new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM);
+  if (!key && onLambda(config)) return new ReportingNotifier(new LoggerNotifier(config.OCTODB_MAIL_FROM), 'log');
+  if (!key) return new ReportingNotifier(new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM), 'outbox');
   if (!config.OCTODB_MAILGUN_DOMAIN) throw new Error('configuration: OCTODB_MAILGUN_DOMAIN is required with a Mailgun key');
-  return new MailgunNotifier({ key, url: config.OCTODB_MAILGUN_URL }, config.OCTODB_MAILGUN_DOMAIN, config.OCTODB_MAIL_FROM);
+  return new ReportingNotifier(new MailgunNotifier({ key, url: config.OCTODB_MAILGUN_URL }, config.OCTODB_MAILGUN_DOMAIN, config.OCTODB_MAIL_FROM), 'mailgun');
 }
