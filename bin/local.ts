@@ -23,7 +23,7 @@ import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
 import { httpEdgeOf, useHttpEdge } from '#shared/http';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
-import { logger } from '#shared/logger';
+import { ALARM, logger } from '#shared/logger';
 import { openApiRoute } from '#shared/openapi';
 import { handler as authorizer } from '../lambdas/authorizer/handler.ts';
 import { handler as dashboard } from '../lambdas/dashboard/handler.ts';
@@ -97,15 +97,19 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const host = { hostId: 'local', instanceId: 'local', endpoint: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
   await deployMetaDb(host, { ...(await metaDbRoot(metaFiles, parts)), scriptTimeoutSeconds: 120 });
   const dynamo = await parts.get('dynamo');
-  await createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
+  // A log store that is down (an unwritable dynalite directory) costs the logs, not the start: its
+  // table is made once it is up, and its records wait in the queue meanwhile.
+  const logTable = () => createLogTableIfMissing(dynamo, config.OCTODB_LOG_TABLE);
+  if (dynalite) await dynalite.whenUp(logTable).catch((error: Error) => logger.error('log table could not be made', { alarm: ALARM.logStoreDown, error }));
+  else await logTable();
   logQueue.replaySaved();
 
-  // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally this timer does.
-  const sweepAll = () => {
-    void invoker.invokeAsync('migrate-run', { sweep: true });
-    void invoker.invokeAsync('provision', { sweep: true });
-  };
-  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(sweepAll, config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
+  // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally these timers do.
+  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(() => void invoker.invokeAsync('migrate-run', { sweep: true }), config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
+  // Provisioning's also runs now: signups a killed earlier run of this process had claimed go on at once.
+  const sweepProvisioning = () => void invoker.invokeAsync('provision', { sweep: true });
+  sweepProvisioning();
+  const provisioningSweep = config.OCTODB_PROVISION_SWEEP_SECONDS > 0 ? setInterval(sweepProvisioning, config.OCTODB_PROVISION_SWEEP_SECONDS * 1000).unref() : undefined;
   const server = createGateway({ routes, authorizer, edge });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -117,6 +121,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     dynalite,
     async close() {
       clearInterval(sweep);
+      clearInterval(provisioningSweep);
       await new Promise((resolve) => server.close(resolve));
       await invoker.idle();
       await parts.flush();

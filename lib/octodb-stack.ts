@@ -234,10 +234,12 @@ export class OctoDbStack extends Stack {
       schedule: Schedule.rate(Duration.minutes(5)),
       targets: [new LambdaFunction(migrateRun, { event: RuleTargetInput.fromObject({ sweep: true }) })],
     });
-    // Likewise a database whose LF6 worker died (or whose invoke was lost) stays `provisioning`.
+    // Likewise a database whose LF6 worker died (or whose invoke was lost, or that gave up on an
+    // outage) stays `provisioning`: every minute, so a signup settles within about a minute of its
+    // claim's lease running out (a sweep with nothing to do reads one range of the status index).
     new Rule(this, 'ProvisioningSweep', {
       description: 'OctoDB: provisions databases whose worker vanished',
-      schedule: Schedule.rate(Duration.minutes(5)),
+      schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(provision, { event: RuleTargetInput.fromObject({ sweep: true }) })],
     });
 

@@ -1,14 +1,25 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostRecord, HostRunner, HostRunResult } from '#core/ports';
 import type { MysqlLogin } from '#shared/config';
+import { processAlive } from './local-process.ts';
+
+/** Private HOMEs are named after their process: `octodb-host-<pid>-XXXXXX`. */
+const HOME_PREFIX = 'octodb-host-';
+const HOME_OF_PID = /^octodb-host-(\d+)-/;
+/** Homes of this process, removed when it exits (a throw reaching the top included). */
+const homes = new Set<string>();
+let exitHook = false;
 
 /**
  * Runs host scripts with bash on this machine (or in compose's `dbhost` container), standing in
  * for SSM on the EC2 host. The admin login goes into a private ~/.my.cnf, as on the host, so
  * neither mysql nor skeema sees a password on its command line.
+ * That file holds the admin password, so it must not outlive its process: it goes with close(),
+ * with the process's exit, and, for a process killed outright (SIGKILL, a crash of the machine),
+ * with the next runner made on this machine, which removes every home of a process that is gone.
  */
 export class BashHostRunner implements HostRunner {
   private readonly home: string;
@@ -20,13 +31,18 @@ export class BashHostRunner implements HostRunner {
     /** What the command itself needs from this process's environment (the docker client's settings). */
     private readonly commandEnv: Record<string, string> = {},
   ) {
-    this.home = mkdtempSync(join(tmpdir(), 'octodb-host-'));
+    removeHomesOfDeadProcesses();
+    this.home = mkdtempSync(join(tmpdir(), `${HOME_PREFIX}${process.pid}-`));
+    if (!exitHook) process.once('exit', removeOwnHomes);
+    exitHook = true;
+    homes.add(this.home);
     writeFileSync(join(this.home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\n`, { mode: 0o600 });
   }
 
   /** The private HOME holds the admin password: it goes with the runner. */
   async close(): Promise<void> {
     rmSync(this.home, { recursive: true, force: true });
+    homes.delete(this.home);
   }
 
   /**
@@ -78,6 +94,46 @@ export class BashHostRunner implements HostRunner {
       child.stdin.on('error', () => undefined); // a script that exits before reading all of it
       child.stdin.end(script);
     });
+  }
+}
+
+function removeOwnHomes(): void {
+  for (const home of homes) rmSync(home, { recursive: true, force: true });
+}
+
+/**
+ * The private HOMEs (and their ~/.my.cnf) that processes killed before their exit left in the temp
+ * dir. The host scripts such a process was running live on in their own process groups: they are
+ * killed first (found by their HOME), so none of them goes on against a database that a new worker
+ * has taken over (a provisioning script's clean-up would drop it).
+ */
+export function removeHomesOfDeadProcesses(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = HOME_OF_PID.exec(name)?.[1];
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    killScriptsOf(join(dir, name));
+    rmSync(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Kills the processes whose environment names `home` as HOME (Linux's /proc; elsewhere none are found). */
+function killScriptsOf(home: string): void {
+  const marker = `\0HOME=${home}\0`;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      if (`\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone meanwhile, or another user's: not ours to stop.
+    }
   }
 }
 

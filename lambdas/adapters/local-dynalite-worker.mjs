@@ -9,9 +9,13 @@ let server;
 parentPort.on('message', ({ op, port }) => {
   const reply = (result) => parentPort.postMessage(result);
   if (op === 'start') {
-    mkdirSync(workerData.dir, { recursive: true });
-    server ??= dynalite({ path: workerData.dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     const failed = (error) => reply({ error: error.message });
+    try {
+      mkdirSync(workerData.dir, { recursive: true }); // fails on an unwritable path: answered, not thrown
+      server ??= dynalite({ path: workerData.dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    } catch (error) {
+      return failed(error);
+    }
     server.once('error', failed);
     server.listen(port, '127.0.0.1', () => {
       server.off('error', failed);

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LogRecord, LogSink } from '#core/ports';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
-import { logger, outsideRequests } from '#shared/logger';
+import { ALARM, logger, outsideRequests } from '#shared/logger';
 import { encodeLogMessage } from './log-encoding.ts';
 
 export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -122,6 +122,16 @@ export class LocalLogQueue implements LogSink {
   replaySaved(): number {
     const file = this.options.deadLetterFile;
     if (!file || this.replayLeft > 0) return 0; // once per start
+    try {
+      return this.replayFile(file);
+    } catch (error) {
+      // An unreadable or unwritable file costs its logs a start, never the start: they stay in it.
+      logger.error('log dead-letter file could not be replayed: its messages stay for the next start', { alarm: ALARM.logStoreDown, file, error: error as Error });
+      return 0;
+    }
+  }
+
+  private replayFile(file: string): number {
     const replaying = `${file}.replaying`;
     if (existsSync(file)) {
       if (existsSync(replaying)) appendFileSync(replaying, readFileSync(file));
@@ -280,7 +290,7 @@ export class LocalLogQueue implements LogSink {
       return true;
     } catch (error) {
       this.saveFailed = true;
-      logger.error('could not write the log dead-letter file', { file, error: error as Error });
+      logger.error('could not write the log dead-letter file', { alarm: ALARM.logStoreDown, file, error: error as Error });
       return false;
     }
   }

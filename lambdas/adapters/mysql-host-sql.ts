@@ -75,7 +75,7 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
 
   async setPassword(host: HostRecord, user: string, password: string): Promise<void> {
     // ALTER USER cannot be prepared: mysql2 escapes the values client-side.
-    await this.pool(host).query("ALTER USER ?@'%' IDENTIFIED BY ?", [user, password]);
+    await this.pool(host).query("ALTER USER ?@'%' IDENTIFIED BY ?", [user, password]).catch((error: unknown) => Promise.reject(mapMysqlError(error)));
   }
 
   async close(): Promise<void> {

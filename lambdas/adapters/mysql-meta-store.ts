@@ -16,11 +16,13 @@ import type {
   VerificationCode,
 } from '#core/ports';
 import { TENANT_ROUTES } from '#core/ports';
+import type { ProvisioningCandidate, ProvisioningClaims } from '#core/provisioning-ports';
+import { mapMysqlError } from './mysql-errors.ts';
 
 const isDuplicateKey = (error: unknown): boolean => (error as { code?: string }).code === 'ER_DUP_ENTRY';
 
 /** MetaDB on MySQL (schemas/meta), through one mysql2 pool of the admin account. */
-export class MysqlMetaStore implements MetaStore {
+export class MysqlMetaStore implements MetaStore, ProvisioningClaims {
   constructor(private readonly pool: Pool) {}
 
   async createTenant(tenant: Omit<TenantRecord, 'createdAt'>, db: NewDatabase, options: NewTenantOptions = {}): Promise<void> {
@@ -60,7 +62,7 @@ export class MysqlMetaStore implements MetaStore {
   }
 
   async getDatabase(dbId: string): Promise<DatabaseRecord | undefined> {
-    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM tenant_databases WHERE db_id = ?', [dbId]);
+    const [rows] = await this.mapped<RowDataPacket[]>('SELECT * FROM tenant_databases WHERE db_id = ?', [dbId]);
     return rows[0] && toDatabase(rows[0]);
   }
 
@@ -82,7 +84,7 @@ export class MysqlMetaStore implements MetaStore {
   }
 
   async getHost(hostId: string): Promise<HostRecord | undefined> {
-    const [rows] = await this.pool.execute<RowDataPacket[]>('SELECT * FROM hosts WHERE host_id = ?', [hostId]);
+    const [rows] = await this.mapped<RowDataPacket[]>('SELECT * FROM hosts WHERE host_id = ?', [hostId]);
     return rows[0] && toHost(rows[0]);
   }
 
@@ -95,37 +97,64 @@ export class MysqlMetaStore implements MetaStore {
     );
   }
 
-  async claimProvisioning(dbId: string, staleAfterSeconds: number): Promise<boolean> {
-    const [result] = await this.pool.execute<ResultSetHeader>(
-      `UPDATE tenant_databases SET claimed_at = CURRENT_TIMESTAMP(3)
+  // Provisioning's claims (ProvisioningClaims).
+
+  async claimProvisioning(dbId: string, claim: { owner: string; leaseSeconds: number; takeOverFrom?: string }): Promise<boolean> {
+    const [result] = await this.mapped<ResultSetHeader>(
+      `UPDATE tenant_databases SET claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ?
        WHERE db_id = ? AND status = 'provisioning'
-         AND (claimed_at IS NULL OR claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)`,
-      [dbId, staleAfterSeconds],
+         AND (claimed_at IS NULL OR claimed_by = ? OR claimed_by = ? OR claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)`,
+      [claim.owner, dbId, claim.owner, claim.takeOverFrom ?? claim.owner, claim.leaseSeconds],
     );
     return result.affectedRows === 1;
   }
 
-  async listStalledProvisioning(staleAfterSeconds: number, limit: number): Promise<string[]> {
-    const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT db_id FROM tenant_databases
-       WHERE status = 'provisioning' AND COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND
-       ORDER BY created_at LIMIT ?`,
-      [staleAfterSeconds, limit],
+  async renewProvisioning(dbId: string, owner: string): Promise<boolean> {
+    const [result] = await this.mapped<ResultSetHeader>(
+      "UPDATE tenant_databases SET claimed_at = CURRENT_TIMESTAMP(3) WHERE db_id = ? AND status = 'provisioning' AND claimed_by = ?",
+      [dbId, owner],
     );
-    return rows.map((r) => String(r.db_id));
+    return result.affectedRows === 1;
   }
 
-  async setDatabasePassword(dbId: string, sealedPassword: string): Promise<void> {
-    await this.pool.execute('UPDATE tenant_databases SET mysql_password_sealed = ? WHERE db_id = ?', [sealedPassword, dbId]);
+  async releaseProvisioning(dbId: string, owner: string): Promise<void> {
+    await this.mapped("UPDATE tenant_databases SET claimed_at = NULL, claimed_by = NULL WHERE db_id = ? AND status = 'provisioning' AND claimed_by = ?", [dbId, owner]);
   }
 
-  async finishProvisioning(dbId: string, status: 'ready' | 'failed', reason: string | null): Promise<void> {
-    await this.pool.execute(
-      `UPDATE tenant_databases SET status = ?, status_reason = ?, claimed_at = NULL,
-         mysql_password_sealed = IF(? = 'failed', NULL, mysql_password_sealed)
-       WHERE db_id = ?`,
-      [status, reason, status, dbId],
+  async markProvisioned(dbId: string, sealedPassword: string, owner: string): Promise<boolean> {
+    const [result] = await this.mapped<ResultSetHeader>(
+      `UPDATE tenant_databases SET status = 'ready', status_reason = NULL, mysql_password_sealed = ?, claimed_at = NULL, claimed_by = NULL
+       WHERE db_id = ? AND status = 'provisioning' AND claimed_by = ?`,
+      [sealedPassword, dbId, owner],
     );
+    return result.affectedRows === 1;
+  }
+
+  async failProvisioning(dbId: string, reason: string, owner?: string): Promise<boolean> {
+    const [result] = await this.mapped<ResultSetHeader>(
+      `UPDATE tenant_databases SET status = 'failed', status_reason = ?, mysql_password_sealed = NULL, claimed_at = NULL, claimed_by = NULL
+       WHERE db_id = ? AND status = 'provisioning' AND (? IS NULL OR claimed_by = ?)`,
+      [reason, dbId, owner ?? null, owner ?? null],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async listProvisioning(leaseSeconds: number, limit: number): Promise<ProvisioningCandidate[]> {
+    const [rows] = await this.mapped<RowDataPacket[]>(
+      `SELECT db_id, claimed_by, COALESCE(claimed_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND AS expired
+       FROM tenant_databases WHERE status = 'provisioning' ORDER BY created_at LIMIT ?`,
+      [leaseSeconds, limit],
+    );
+    return rows.map((r) => ({ dbId: String(r.db_id), owner: r.claimed_by === null ? null : String(r.claimed_by), expired: Number(r.expired) === 1 }));
+  }
+
+  /** What provisioning reads and writes: a driver error worth retrying (MetaDB unreachable) is thrown as TransientError. */
+  private async mapped<T extends ResultSetHeader | RowDataPacket[]>(sql: string, params: unknown[]): Promise<[T, unknown]> {
+    try {
+      return await this.pool.query<T>(sql, params);
+    } catch (error) {
+      throw mapMysqlError(error);
+    }
   }
 
   async resetFailedDatabase(dbId: string, hostCap?: number): Promise<boolean> {
@@ -148,7 +177,7 @@ export class MysqlMetaStore implements MetaStore {
       }
       if (hostCap !== undefined) await reserveHostPlace(conn, String(rows[0].host_id), hostCap);
       const [result] = await conn.execute<ResultSetHeader>(
-        `UPDATE tenant_databases SET status = 'provisioning', status_reason = NULL, claimed_at = NULL
+        `UPDATE tenant_databases SET status = 'provisioning', status_reason = NULL, claimed_at = NULL, claimed_by = NULL
          WHERE db_id = ? AND status = ?`,
         [dbId, from],
       );

@@ -240,6 +240,20 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
     await this.pool.execute('UPDATE migration_batches SET notify_pending = 0 WHERE batch_id = ?', [batchId]);
   }
 
+  async dropExpiredNotifications(limit: number): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      'SELECT batch_id FROM migration_batches WHERE notify_pending = 1 AND finished_at <= CURRENT_TIMESTAMP(3) - INTERVAL 1 DAY LIMIT ?',
+      [limit],
+    );
+    const dropped: string[] = [];
+    for (const { batch_id: batchId } of rows) {
+      // Cleared by exactly one sweep: two racing report each batch once between them.
+      const [result] = await this.pool.execute<ResultSetHeader>('UPDATE migration_batches SET notify_pending = 0 WHERE batch_id = ? AND notify_pending = 1', [batchId]);
+      if (result.affectedRows === 1) dropped.push(String(batchId));
+    }
+    return dropped;
+  }
+
   async listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
       `SELECT * FROM migration_jobs WHERE desired_sql IS NOT NULL AND ((state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND)

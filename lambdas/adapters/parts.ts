@@ -11,7 +11,6 @@ import type {
   LogSink,
   LogStore,
   MigrationLocks,
-  Notifier,
   PasswordHasher,
   QuotaSettings,
   RateLimiter,
@@ -20,6 +19,7 @@ import type {
   TemplateSource,
   TokenRegistry,
 } from '#core/ports';
+import type { ClaimOwners } from '#core/provisioning-ports';
 import type { TenantLogins } from '#core/query';
 import type { TenantPlans } from '#core/rate-limits';
 import type { Sealer } from '#core/sealed';
@@ -31,6 +31,7 @@ import type { MysqlMigrationStore } from './mysql-migration-store.ts';
 import type { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import type { BucketStore } from './redis-rate-limiter.ts';
 import { RECIPES } from './wiring.ts';
+import type { ReportingNotifier } from './reporting-notifier.ts';
 import type { WorkerStatementJudge } from './worker-statement-judge.ts';
 
 /** The MySQL logins a function holds (see wiring.ts's resolveMysqlLogins). */
@@ -65,6 +66,8 @@ export interface PartTypes {
   hostSql: HostSql;
   /** The tenants' MySQL accounts. */
   accounts: DatabaseAccounts;
+  /** Who this process is in provisioning claims, and which other holders are known to be gone. */
+  claimOwners: ClaimOwners;
   templates: TemplateSource;
   logs: LogSink;
   /** /query's log port: `logs` itself on Lambda; locally a buffer in front of it (no wait per query). */
@@ -77,7 +80,8 @@ export interface PartTypes {
   schemas: SchemaInspector;
   migrations: MysqlMigrationStore;
   migrationLocks: MigrationLocks;
-  notifier: Notifier;
+  /** Email; counts and logs what it cannot send. */
+  notifier: ReportingNotifier;
   /** Storage quotas: the shared over-quota state (Redis), per-tenant quotas (MetaDB), measured with tenant logins. */
   storageState: StorageStateStore;
   quotaSettings: QuotaSettings;

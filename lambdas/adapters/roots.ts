@@ -55,8 +55,16 @@ export async function verifyRoot(parts = sharedParts()): Promise<VerifyDeps> {
 
 /** LF6: host scripts, the tenant's MySQL account and its sealed password (no Redis). */
 export async function provisionRoot(parts = sharedParts()): Promise<ProvisionDeps> {
-  const p = await parts.pick('meta', 'hostRunner', 'accounts', 'templates', 'sealer', 'logs');
-  return { ...p, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
+  const { claimOwners, ...p } = await parts.pick('meta', 'claimOwners', 'hostRunner', 'accounts', 'templates', 'sealer', 'logs');
+  const { config } = parts;
+  return {
+    ...p,
+    claims: p.meta,
+    owners: claimOwners,
+    scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
+    leaseSeconds: config.OCTODB_PROVISION_LEASE_SECONDS,
+    retrySeconds: config.OCTODB_PROVISION_RETRY_SECONDS,
+  };
 }
 
 /** POST /query: the tenant's statement, judged and run as its own MySQL user, within its rate and quota. */

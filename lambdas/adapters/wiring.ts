@@ -16,6 +16,7 @@ import { type Config, type MysqlLogin, parseMysqlUrl } from '#shared/config';
 import { logger } from '#shared/logger';
 import { BashHostRunner, dockerClientEnv } from './bash-host-runner.ts';
 import { BufferedLogSink } from './buffered-log-sink.ts';
+import { LeaseOnlyClaimOwners, LocalClaimOwners } from './claim-owners.ts';
 import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
@@ -31,6 +32,7 @@ import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlStorageMeter } from './mysql-storage-meter.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
+import { ReportingNotifier } from './reporting-notifier.ts';
 import type { MysqlLogins, PartName, PartTypes, Recipe } from './parts.ts';
 import { DirectRateLimiter, MemoryBuckets, RedisBuckets } from './redis-rate-limiter.ts';
 import { RedisMigrationLocks } from './redis-migration-locks.ts';
@@ -111,6 +113,10 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   },
   hostSql: { make: (p) => p.get('adminSql') },
   accounts: { make: (p) => p.get('adminSql') },
+  claimOwners: {
+    make: ({ config }) => (onLambda(config) ? new LeaseOnlyClaimOwners() : new LocalClaimOwners()),
+    close: (owners) => (owners instanceof LocalClaimOwners ? owners.close() : undefined),
+  },
   templates: { make: async ({ config, get }) => new ParentAwareTemplates(new FileTemplateSource(config.OCTODB_TEMPLATES_DIR), await get('meta'), await get('hostSql')) },
   // SQS where the function is given a queue; else the structured log (the local entry supplies its own queue).
   logs: { make: ({ config }) => (config.OCTODB_LOG_QUEUE_URL ? new SqsLogSink(new SQSClient({}), config.OCTODB_LOG_QUEUE_URL) : new LoggerLogSink()) },
@@ -259,10 +265,12 @@ async function optionalSecret(arn: string | undefined): Promise<string | undefin
   return arn ? readSecret(arn) : undefined;
 }
 
-export async function notifierFor(config: Config): Promise<Notifier> {
+/** The notifier, reporting every email it cannot hand over (ReportingNotifier). */
+export async function notifierFor(config: Config): Promise<ReportingNotifier> {
   const key = config.OCTODB_MAILGUN_API_KEY ?? (await optionalSecret(config.OCTODB_MAILGUN_API_KEY_SECRET_ARN));
   // A Lambda's file system is read-only: without Mailgun its emails go to the structured log.
-  if (!key) return onLambda(config) ? new LoggerNotifier(config.OCTODB_MAIL_FROM) : new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM);
+  if (!key && onLambda(config)) return new ReportingNotifier(new LoggerNotifier(config.OCTODB_MAIL_FROM), 'log');
+  if (!key) return new ReportingNotifier(new OutboxNotifier(config.OCTODB_OUTBOX_FILE, config.OCTODB_MAIL_FROM), 'outbox');
   if (!config.OCTODB_MAILGUN_DOMAIN) throw new Error('configuration: OCTODB_MAILGUN_DOMAIN is required with a Mailgun key');
-  return new MailgunNotifier({ key, url: config.OCTODB_MAILGUN_URL }, config.OCTODB_MAILGUN_DOMAIN, config.OCTODB_MAIL_FROM);
+  return new ReportingNotifier(new MailgunNotifier({ key, url: config.OCTODB_MAILGUN_URL }, config.OCTODB_MAILGUN_DOMAIN, config.OCTODB_MAIL_FROM), 'mailgun');
 }

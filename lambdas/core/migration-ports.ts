@@ -150,6 +150,8 @@ export interface BatchStore {
   /** Finished batches whose emails are still pending, finished between `minAgeSeconds` and a day ago. */
   listUnnotifiedBatches(minAgeSeconds: number, limit: number): Promise<string[]>;
   markNotified(batchId: string): Promise<void>;
+  /** Gives up the emails of batches finished more than a day ago (their retention) still unsent: clears each mark once, returns those ids. */
+  dropExpiredNotifications(limit: number): Promise<string[]>;
   /** Unfinished batches whose jobs all ended (and were followed up) longer ago than the limit. */
   listDoneUnfinishedBatches(staleAfterSeconds: number, limit: number): Promise<string[]>;
 }

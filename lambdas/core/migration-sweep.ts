@@ -1,3 +1,4 @@
+import { ALARM, logger } from '#shared/logger';
 import type { MigrationDeps } from './migration-deps.ts';
 import { afterJob } from './migration-job.ts';
 import { finishBatch, notifyPending } from './migration-notify.ts';
@@ -51,5 +52,8 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
   // Emails a mail outage held back (a minute's grace: the worker that finished a batch sends its own).
   const unsent = await deps.batches.listUnnotifiedBatches(60, 50);
   for (const batchId of unsent) await notifyPending(batchId, deps);
+  // Emails still unsent a day on are given up: said once, for an operator, never dropped silently.
+  const dropped = await deps.batches.dropExpiredNotifications(50);
+  if (dropped.length > 0) logger.error('migration emails given up: still unsent a day after their batch finished', { alarm: ALARM.emailDropped, batch_ids: dropped });
   return stale.length + followUps.length + cascades.length + done.length + unsent.length;
 }

@@ -76,15 +76,8 @@ export interface MetaStore {
   /** The least loaded active host. */
   pickHost(): Promise<HostRecord>;
   getHost(hostId: string): Promise<HostRecord | undefined>;
-  /**
-   * Takes the provisioning of one database for this worker: true when it was `provisioning` and
-   * unclaimed (or its claim is stale), so a duplicate async delivery does nothing.
-   */
-  claimProvisioning(dbId: string, staleAfterSeconds: number): Promise<boolean>;
-  /** Databases still `provisioning` whose worker vanished (claim, or signup if never claimed, older than the limit). */
-  listStalledProvisioning(staleAfterSeconds: number, limit: number): Promise<string[]>;
-  setDatabasePassword(dbId: string, sealedPassword: string): Promise<void>;
-  finishProvisioning(dbId: string, status: 'ready' | 'failed', reason: string | null): Promise<void>;
+  /** Ends a provisioning as `failed`; with `owner`, only while it holds the claim (false when it does not). */
+  failProvisioning(dbId: string, reason: string, owner?: string): Promise<boolean>;
   /** failed → provisioning, for a tenant's retry (within `hostCap`, as createTenant); false when the database was not failed. */
   resetFailedDatabase(dbId: string, hostCap?: number): Promise<boolean>;
   /** unverified → provisioning within `hostCap`, its code spent; false when it was not unverified (a race). */

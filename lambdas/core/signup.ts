@@ -85,7 +85,7 @@ async function startProvisioning(tenantId: string, dbId: string, deps: Pick<Sign
   try {
     await deps.invoker.invokeAsync('provision', { db_id: dbId });
   } catch (error) {
-    await deps.meta.finishProvisioning(dbId, 'failed', 'could not start provisioning; sign up again to retry');
+    await deps.meta.failProvisioning(dbId, 'could not start provisioning; sign up again to retry');
     throw new UnavailableError('Provisioning could not be started; sign up again with the same credentials to retry', undefined, { cause: error });
   }
   return { tenant_id: tenantId, db_id: dbId, status: 'provisioning' };

@@ -4,7 +4,8 @@ import { invocationHandler, logger } from '#shared/logger';
 
 /**
  * LF6 — asynchronous: creates the tenant database named by {db_id} on its host. A scheduled
- * {sweep: true} provisions databases a dead worker left `provisioning`.
+ * {sweep: true} provisions databases a dead worker left `provisioning`, or one that gave up on a
+ * failure that lasted past its retries (`deferred`).
  */
 export const handler = invocationHandler(provision);
 
@@ -20,6 +21,7 @@ async function provision(event: { db_id?: unknown; sweep?: unknown }): Promise<R
     return { outcome: 'skipped' };
   }
   const outcome = await provisionDatabase(event.db_id, d);
-  logger.info('provisioning finished', { db_id: event.db_id, outcome });
+  if (outcome === 'deferred') logger.warn('provisioning deferred to the sweep: MySQL still unreachable after its retries', { db_id: event.db_id, outcome });
+  else logger.info('provisioning finished', { db_id: event.db_id, outcome });
   return { outcome };
 }

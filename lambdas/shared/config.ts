@@ -146,6 +146,14 @@ const settings = z.object({
   /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
   OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(64),
 
+  // --- provisioning (LF6) ---
+  /** A provisioning claim not renewed for this long is a dead worker's and is taken over (its heartbeat renews it every third of it). */
+  OCTODB_PROVISION_LEASE_SECONDS: z.coerce.number().int().min(3).max(900).default(30),
+  /** How long one provisioning retries what failed for a while (MetaDB or the host's MySQL unreachable), with backoff up to 5 s; then the sweep takes it on. */
+  OCTODB_PROVISION_RETRY_SECONDS: z.coerce.number().int().min(0).max(180).default(120),
+  /** Local runs only: how often the provisioning sweep runs (also once at start); on AWS a schedule runs it every minute. 0: only at start. */
+  OCTODB_PROVISION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(15),
+
   // --- signup guard ---
   /** Worker threads that run bcrypt for /signup, /token and the signup retry (0: on the request's own thread, as on Lambda). */
   OCTODB_PASSWORD_WORKERS: z.coerce.number().int().min(0).max(16).default(1),

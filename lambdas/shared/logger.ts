@@ -60,6 +60,19 @@ class RequestLogger extends Logger {
  */
 export const logger = new RequestLogger({ serviceName: 'octodb' });
 
+/**
+ * The `alarm` field of an ERROR line that needs an operator although no request failed: a
+ * degraded part (logs, email) the API works on without. A log alert matches the field, not the text.
+ */
+export const ALARM = {
+  /** The local log store (dynalite) or its dead-letter file cannot be written: logs wait, or are lost. */
+  logStoreDown: 'LOG_STORE_DOWN',
+  /** An email could not be handed over (Mailgun refused it, the outbox cannot be written). */
+  emailNotSent: 'EMAIL_NOT_SENT',
+  /** Emails still unsent when their retention ended: given up. */
+  emailDropped: 'EMAIL_DROPPED',
+} as const;
+
 /** Runs `work` as one request: its log lines (and the async invokes it makes) carry these keys. */
 export function withRequestKeys<T>(keys: RequestKeys, work: () => T): T {
   return requestKeys.run(keys, work);

@@ -8,12 +8,14 @@ CREATE TABLE tenant_databases (
   mysql_user varchar(32) NOT NULL,
   mysql_password_sealed varchar(255) DEFAULT NULL,
   claimed_at datetime(3) DEFAULT NULL,
+  claimed_by varchar(128) DEFAULT NULL,
   created_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   updated_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
   PRIMARY KEY (db_id),
   KEY ix_tenant_databases_tenant (tenant_id),
   KEY ix_tenant_databases_host (host_id),
   KEY ix_tenant_databases_template (template),
+  KEY ix_tenant_databases_status (status),
   CONSTRAINT fk_tenant_databases_tenant FOREIGN KEY (tenant_id) REFERENCES tenants (tenant_id),
   CONSTRAINT fk_tenant_databases_host FOREIGN KEY (host_id) REFERENCES hosts (host_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -6,13 +6,14 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BashHostRunner } from '#adapters/bash-host-runner';
 import { provisionRoot } from '#adapters/roots';
+import { parseMysqlUrl } from '#shared/config';
 import { provisionDatabase } from '#core/provisioning';
 import { databaseName, databaseUser } from '#core/ids';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as provisionHandler } from '../../lambdas/provision/handler.ts';
 import { handler as signupHandler } from '../../lambdas/signup/handler.ts';
 import { printedBy } from '../support/logged.ts';
-import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
+import { MYSQL_URL, startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
 
 // Templates of this suite's own: the default one plus a `broken` one whose push fails.
@@ -54,6 +55,12 @@ const addProvisioningDatabase = async (tenantId: string, dbId: string, claimedSe
     [dbId, tenantId, user, claimedSecondsAgo, claimedSecondsAgo],
   );
   return user;
+};
+
+/** Host scripts run with a password MySQL refuses: a permanent failure (ERROR 1045), never retried. */
+const refusedLogin = () => {
+  const login = parseMysqlUrl(MYSQL_URL);
+  return new BashHostRunner({ ...login, password: 'not-the-password' }, { host: login.host, port: login.port });
 };
 
 describe.skipIf(!serversUp)('signup → provisioning → token → authorizer', () => {
@@ -249,10 +256,10 @@ describe.skipIf(!serversUp)('provisioning failures', () => {
   it('ends in `failed` with nothing left behind when MySQL refuses the host script', async () => {
     const tenant = await octo.signUp();
     await octo.waitForDatabase(tenant.db_id);
-    // A second database record for the same tenant, provisioned against a port where nothing listens.
+    // A second database record for the same tenant, provisioned with a login MySQL refuses (for good, unlike an unreachable server).
     const dbId = '0'.repeat(16) + tenant.db_id.slice(16);
     const user = await addProvisioningDatabase(tenant.tenant_id, dbId);
-    const refusing = new BashHostRunner((await octo.parts.get('logins')).admin!, { host: '127.0.0.1', port: 1 });
+    const refusing = refusedLogin();
     const outcome = await provisionDatabase(dbId, { ...(await provisionRoot(octo.parts)), hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
     expect(outcome).toBe('failed');
     const [rows] = await octo.admin.query<RowDataPacket[]>(
@@ -260,7 +267,7 @@ describe.skipIf(!serversUp)('provisioning failures', () => {
       [dbId],
     );
     expect(rows[0]).toMatchObject({ status: 'failed', mysql_password_sealed: null });
-    expect(rows[0]!.status_reason).toMatch(/Can't connect|connect/i);
+    expect(rows[0]!.status_reason).toMatch(/Access denied/);
     expect(await schemaExists(dbId)).toBe(0);
     expect(await userExists(user)).toBe(0);
   });
@@ -275,8 +282,8 @@ describe.skipIf(!serversUp)('provisioning failures', () => {
     await octo.admin.query(`CREATE TABLE \`${databaseName(dbId)}\`.half_made (id int PRIMARY KEY)`);
     await octo.admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'leftover-password'`);
 
-    // MySQL is unreachable for the attempt and for its cleanup alike.
-    const refusing = new BashHostRunner((await octo.parts.get('logins')).admin!, { host: '127.0.0.1', port: 1 });
+    // MySQL refuses the attempt and its cleanup alike.
+    const refusing = refusedLogin();
     const outcome = await provisionDatabase(dbId, { ...(await provisionRoot(octo.parts)), hostRunner: refusing, scriptTimeoutSeconds: 30 }).finally(() => refusing.close());
     expect(outcome).toBe('failed');
     const failed = await octo.waitForDatabase(dbId);

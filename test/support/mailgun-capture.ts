@@ -13,6 +13,8 @@ export interface MailgunCapture {
   mails: CapturedMail[];
   /** Mailgun answers 503 to this many more requests (a mail outage). */
   outage: number;
+  /** Mailgun refuses this many more requests with 400, as it does a message it will not take. */
+  refusing: number;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,12 @@ export async function startMailgunCapture(): Promise<MailgunCapture> {
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"Service Unavailable"}');
       return;
     }
+    if (capture.refusing > 0) {
+      capture.refusing--;
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"Domain mg.example.com is not allowed to send: account disabled"}');
+      return;
+    }
     capture.mails.push({ path: req.url ?? '', auth: String(req.headers.authorization), fields: await readForm(req) });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"<x@mg>","message":"Queued. Thank you."}');
   });
@@ -32,6 +40,7 @@ export async function startMailgunCapture(): Promise<MailgunCapture> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     mails: [],
     outage: 0,
+    refusing: 0,
     close: () => new Promise((r) => server.close(() => r())),
   };
   return capture;

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BashHostRunner, dockerClientEnv } from '#adapters/bash-host-runner';
 import type { HostRecord } from '#core/ports';
@@ -81,5 +84,65 @@ describe('BashHostRunner time limit', () => {
     } finally {
       await runner.close();
     }
+  });
+});
+
+describe('BashHostRunner private HOME', () => {
+  /** A pid no process has any more: a child that ran and was reaped. */
+  const deadPid = () => spawnSync('true').pid!;
+  const cnfHome = (name: string) => {
+    const home = join(tmpdir(), name);
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, '.my.cnf'), '[client]\nuser=octodb\npassword=secret-pw\n', { mode: 0o600 });
+    return home;
+  };
+
+  it("removes the ~/.my.cnf a killed process left behind when the next runner starts, and keeps a live process's", async () => {
+    const orphan = cnfHome(`octodb-host-${deadPid()}-abc123`);
+    const live = cnfHome(`octodb-host-${process.ppid}-def456`); // the runner of tests' parent: alive
+    try {
+      const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+      await runner.close();
+      expect(existsSync(orphan)).toBe(false);
+      expect(existsSync(join(live, '.my.cnf'))).toBe(true);
+    } finally {
+      rmSync(orphan, { recursive: true, force: true });
+      rmSync(live, { recursive: true, force: true });
+    }
+  });
+
+  it('stops the host scripts a killed process left running before removing their HOME', async () => {
+    const orphanHome = cnfHome(`octodb-host-${deadPid()}-ghi789`);
+    const orphan = spawn('bash', ['-c', 'sleep 60'], { env: { PATH: process.env.PATH, HOME: orphanHome }, detached: true, stdio: 'ignore' });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => orphan.once('exit', (_code, signal) => resolve(signal)));
+    try {
+      await new BashHostRunner(login, { host: '127.0.0.1', port: 3306 }).close();
+      expect(await ended).toBe('SIGKILL');
+      expect(existsSync(orphanHome)).toBe(false);
+    } finally {
+      orphan.kill('SIGKILL');
+      rmSync(orphanHome, { recursive: true, force: true });
+    }
+  });
+
+  it('writes the login under a HOME named after its process, gone with close()', async () => {
+    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+    const { stdout } = await runner.run(host, 'echo "$HOME"; cat "$HOME/.my.cnf"', 10);
+    const home = stdout.split('\n')[0]!;
+    expect(home).toContain(`octodb-host-${process.pid}-`);
+    expect(stdout).toContain('password=secret-pw');
+    await runner.close();
+    expect(existsSync(home)).toBe(false);
+  });
+
+  it('leaves no ~/.my.cnf behind when its process exits without closing the runner', () => {
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', `import('#adapters/bash-host-runner').then(({ BashHostRunner }) => { const r = new BashHostRunner(${JSON.stringify(login)}, { host: '127.0.0.1', port: 3306 }); console.log(r.home); process.exit(3); })`],
+      { encoding: 'utf8' },
+    );
+    expect(child.status).toBe(3);
+    expect(child.stdout.trim()).toMatch(/octodb-host-\d+-/);
+    expect(existsSync(child.stdout.trim())).toBe(false);
   });
 });
