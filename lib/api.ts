@@ -2,7 +2,6 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
-  Cors,
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,

@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Redis } from 'ioredis';
 import { createPool } from 'mysql2/promise';
-import type { AsyncFunction, HostRunner, Notifier } from '#core/ports';
+import type { AsyncFunction, HostRunner } from '#core/ports';
 import { KeyUseRecorder } from '#core/api-keys';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { TenantLogins } from '#core/query';

@@ -24,7 +24,6 @@ import type { issueToken } from '#core/tokens';
 
 const text = (description: string) => z.string().describe(description);
 const uuid = (description: string) => z.uuid().describe(description);
-const instant = (description: string) => z.iso.datetime().describe(description);
 const dbId = z.string().regex(DB_ID).describe('A database id: 128 random bits, 32 lowercase hex characters');
 const count = z.number().int().min(0);
 

@@ -9,7 +9,7 @@ import { OPAQUE_ID } from '#core/patterns';
 import { CONFIG_KEYS, type ConfigKey } from '#shared/config';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
-import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT, ROOT } from '../../lib/octo-function.ts';
+import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT } from '../../lib/octo-function.ts';
 import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
 import { GATEWAY_ROUTES, ROUTES } from '../../lambdas/shared/http-api.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';

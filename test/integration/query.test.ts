@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MysqlTenantSqlRunner, TENANT_SQL_MODE, type TenantSqlLimits } from '#adapters/mysql-tenant-sql-runner';
-import { BusyError, ProhibitedError, QueryTimeoutError, ValidationError } from '#core/errors';
+import { BusyError, ProhibitedError, QueryTimeoutError } from '#core/errors';
 import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
 import { hostileCases } from '../support/hostile-queries.ts';
