@@ -84,5 +84,15 @@ describe.skipIf(!serversUp)('a tenant’s first session: signup → ready → to
     const fresh = await octo.token(email, password);
     expect((await octo.post('/query', { query: 'SELECT 1 AS n' }, token)).status).toBe(401);
     expect((await octo.post('/query', { query: 'SELECT 1 AS n' }, fresh)).body.data).toEqual([{ n: 1 }]);
+    token = fresh;
+  });
+
+  it('runs several statements in one transaction, and gives an app its own scoped key', async () => {
+    const statements = [{ query: 'UPDATE items SET name = ? WHERE id = 1', params: ['renamed'] }, { query: 'SELECT name FROM items' }];
+    const batch = await octo.post<{ results: { data: unknown[] }[] }>('/query', { transaction: true, statements }, token);
+    expect(batch.body.results.map((r) => r.data)).toEqual([[], [{ name: 'renamed' }]]);
+    const created = await octo.post<{ key: string }>('/dashboard', { action: 'create_api_key', name: 'web', scope: 'read' }, token);
+    expect((await octo.post('/query', { query: 'SELECT COUNT(*) AS n FROM items' }, created.body.key)).body.data).toEqual([{ n: '1' }]); // COUNT(*) is a BIGINT: a string
+    expect((await octo.post('/query', { query: 'DELETE FROM items' }, created.body.key)).status).toBe(403);
   });
 });
