@@ -62,11 +62,17 @@ export class LocalDynalite {
 
   /** Closes the server and its LevelDB store; open client sockets are cut, not waited for. */
   async stop(): Promise<void> {
+    const wasUp = this.up;
     this.wanted = false;
     this.up = false;
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
-    if (this.worker) await this.call(this.worker, { op: 'stop' });
+    const worker = this.worker;
+    if (!worker) return;
+    if (wasUp) return void (await this.call(worker, { op: 'stop' }));
+    // Down: a start may still be pending on it, whose reply a stop would take for its own: end the worker instead.
+    this.worker = undefined;
+    await worker.terminate();
   }
 
   private spawn(): Worker {
