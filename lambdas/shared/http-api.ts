@@ -50,6 +50,17 @@ export const GATEWAY_ROUTES = [
   },
 ] as const satisfies readonly GatewayRoute[];
 
+/**
+ * LF0 failed rather than refused (MetaDB or Redis out of reach, see the authorizer): API Gateway's
+ * AUTHORIZER_FAILURE and AUTHORIZER_CONFIGURATION_ERROR answer this (lib/api.ts), and so does the
+ * local gateway, so a client retries instead of signing in again as a 401 would have it.
+ */
+export const AUTHORIZER_OUTAGE: GatewayAnswer = {
+  statusCode: 503,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '1' },
+  body: '{"error":"The service is briefly unavailable: try again shortly","code":"AUTH_UNAVAILABLE"}',
+};
+
 /** The functions behind the routes. */
 export type ApiFunction = (typeof ROUTES)[number]['fn'];
 
