@@ -101,7 +101,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
         connectTimeout: c.OCTODB_REDIS_TIMEOUT_MS,
         commandTimeout: c.OCTODB_REDIS_TIMEOUT_MS,
         enableAutoPipelining: true,
-      }),
+      }).on('error', (error: Error) => logger.warn('Redis connection failed', { error })),
     close: (redis) => redis.quit(),
   },
   meta: { make: async (p) => new MysqlMetaStore(await p.get('pool')) },
