@@ -1,5 +1,5 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import { DuplicateError, TransientError } from '#core/errors';
+import { DuplicateError, OUTAGE_MESSAGE, TransientError } from '#core/errors';
 import { TRANSIENT_ERRNOS } from '#core/skeema';
 
 /** mysql2's error fields. */
@@ -43,7 +43,7 @@ export function isMysqlOutage(error: unknown): boolean {
 
 /** MetaDB out of reach: 503 + Retry-After on every route, and a TransientError for the workers that retry. */
 export function metaDbUnavailable(error: unknown): TransientError {
-  return new TransientError('The service is briefly unavailable: try again shortly', { code: 'METADB_UNAVAILABLE' }, { cause: error });
+  return new TransientError(OUTAGE_MESSAGE, { code: 'METADB_UNAVAILABLE' }, { cause: error });
 }
 
 const POOL_CALLS = new Set<PropertyKey>(['query', 'execute', 'getConnection']);

@@ -1,6 +1,6 @@
 import { type Redis, ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { UnavailableError } from '#core/errors';
+import { OUTAGE_MESSAGE, UnavailableError } from '#core/errors';
 import type { TokenRegistry } from '#core/ports';
 
 const key = (tenantId: string) => `octodb:token:${tenantId}`;
@@ -14,7 +14,7 @@ export const TOKEN_CHANGES = 'octodb:token-changes';
  */
 export function redisUnavailable(error: unknown): unknown {
   if (error instanceof ReplyError) return error;
-  return new UnavailableError('The service is briefly unavailable: try again shortly', { code: 'REDIS_UNAVAILABLE' }, { cause: error });
+  return new UnavailableError(OUTAGE_MESSAGE, { code: 'REDIS_UNAVAILABLE' }, { cause: error });
 }
 
 const typed = <T>(call: Promise<T>): Promise<T> => call.catch((error: unknown) => Promise.reject(redisUnavailable(error)));

@@ -1,4 +1,4 @@
-import { PayloadTooLargeError } from '#core/errors';
+import { OUTAGE_MESSAGE, PayloadTooLargeError } from '#core/errors';
 
 /**
  * The HTTP API, declared once for both runtimes: lib/api.ts builds API Gateway from it and the
@@ -58,7 +58,7 @@ export const GATEWAY_ROUTES = [
 export const AUTHORIZER_OUTAGE: GatewayAnswer = {
   statusCode: 503,
   headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '1' },
-  body: '{"error":"The service is briefly unavailable: try again shortly","code":"AUTH_UNAVAILABLE"}',
+  body: JSON.stringify({ error: OUTAGE_MESSAGE, code: 'AUTH_UNAVAILABLE' }),
 };
 
 /** The functions behind the routes. */
