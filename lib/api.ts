@@ -18,6 +18,7 @@ import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
   type ApiFunction,
+  AUTHORIZER_OUTAGE,
   bodyTooLarge,
   CORS_PREFLIGHT,
   GATEWAY_ROUTES,
@@ -95,6 +96,18 @@ export class Api extends Construct {
           responseHeaders: Object.fromEntries(Object.entries(cors).map(([name, value]) => [name, `'${value}'`])),
         });
       }
+    }
+
+    // LF0 fails (no "Unauthorized") when MetaDB or Redis is out of reach: a 503 to retry, never a 401.
+    for (const [id, type] of [['AuthorizerFailure', ResponseType.AUTHORIZER_FAILURE], ['AuthorizerConfigurationError', ResponseType.AUTHORIZER_CONFIGURATION_ERROR]] as const) {
+      const headers = { ...AUTHORIZER_OUTAGE.headers, ...cors };
+      delete headers['content-type']; // a template's content type is its key
+      this.api.addGatewayResponse(id, {
+        type,
+        statusCode: String(AUTHORIZER_OUTAGE.statusCode),
+        responseHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, `'${value}'`])),
+        templates: { 'application/json': AUTHORIZER_OUTAGE.body },
+      });
     }
 
     const authorizer = new TokenAuthorizer(this, 'Lf0', {

@@ -8,7 +8,7 @@ import type {
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
 import { type HttpEdge, tooLargeAnswer } from '#shared/http';
-import { type ApiFunction, CORS_PREFLIGHT, GATEWAY_ROUTES, type GatewayAnswer, gatewayCorsHeaders, ROUTES } from '#shared/http-api';
+import { type ApiFunction, AUTHORIZER_OUTAGE, CORS_PREFLIGHT, GATEWAY_ROUTES, type GatewayAnswer, gatewayCorsHeaders, ROUTES } from '#shared/http-api';
 import { logger } from '#shared/logger';
 
 type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -90,9 +90,9 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Gateway
     try {
       decision = await options.authorizer({ type: 'TOKEN', authorizationToken: header, methodArn });
     } catch (error) {
-      // API Gateway: an authorizer that throws "Unauthorized" → 401; any other failure → 500.
+      // API Gateway: an authorizer that throws "Unauthorized" → 401; any other failure → AUTHORIZER_FAILURE (our 503).
       if ((error as Error).message === 'Unauthorized') return send(res, gatewayError(401, 'Unauthorized', edge));
-      return send(res, gatewayError(500, null, edge));
+      return send(res, { ...AUTHORIZER_OUTAGE, headers: { ...AUTHORIZER_OUTAGE.headers, ...gatewayCorsHeaders(edge.corsOrigins) } });
     }
     if (!allows(decision, methodArn)) {
       return send(res, gatewayError(403, 'User is not authorized to access this resource with an explicit deny', edge));

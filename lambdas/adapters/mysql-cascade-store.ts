@@ -1,6 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { CascadeStore, MigrationJobRecord, PendingParentChange } from '#core/ports';
-import { mapMysqlError } from './mysql-errors.ts';
+import { mapMysqlError, mappedPool } from './mysql-errors.ts';
 
 export const CHUNK = 500;
 export const chunks = <T>(items: T[], size = CHUNK): T[][] =>
@@ -45,12 +45,12 @@ export class MysqlCascadeStore implements CascadeStore {
   /**
    * The pool, failing with the typed errors core checks (mapMysqlError), for the cascade worker's
    * calls: it tries them again while the server restarts (TransientError). The other calls keep
-   * the driver's errors, so an HTTP route answers a failure with a 500 that names nothing.
+   * the driver's errors (an outage already is METADB_UNAVAILABLE: wiring's metaDbPool).
    */
   protected readonly db: Pool;
 
   constructor(protected readonly pool: Pool) {
-    this.db = typedErrors(pool);
+    this.db = mappedPool(pool, mapMysqlError);
   }
 
   async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number, worker: string): Promise<MigrationJobRecord[]> {
@@ -209,16 +209,4 @@ export class MysqlCascadeStore implements CascadeStore {
     );
     return rows.map((r) => ({ dbId: String(r.db_id), hostId: String(r.host_id) }));
   }
-}
-
-function typedErrors(pool: Pool): Pool {
-  const typed = new Set<PropertyKey>(['query', 'execute', 'getConnection']);
-  return new Proxy(pool, {
-    get(target, key) {
-      const value = Reflect.get(target, key) as unknown;
-      if (typeof value !== 'function') return value;
-      if (!typed.has(key)) return value.bind(target);
-      return (...args: unknown[]) => (value.apply(target, args) as Promise<unknown>).catch((error: unknown) => Promise.reject(mapMysqlError(error)));
-    },
-  });
 }

@@ -1,4 +1,5 @@
-import { DuplicateError, TransientError } from '#core/errors';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import { DuplicateError, OUTAGE_MESSAGE, TransientError } from '#core/errors';
 import { TRANSIENT_ERRNOS } from '#core/skeema';
 
 /** mysql2's error fields. */
@@ -24,3 +25,51 @@ export function mapMysqlError(error: unknown): unknown {
   }
   return error;
 }
+
+/**
+ * The server out of reach, not a statement's fault: too many connections (1040, 1203, 1226), a
+ * shutdown (1053), can't connect (2002, 2003), gone away or lost (2006, 2013), or the socket's own
+ * codes (refused, reset, timed out, unreachable, a broken pipe, a lost protocol).
+ */
+const OUTAGE_ERRNOS: ReadonlySet<number> = new Set([1040, 1053, 1203, 1226, 2002, 2003, 2006, 2013]);
+const OUTAGE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST',
+]);
+
+export function isMysqlOutage(error: unknown): boolean {
+  const e = error as MysqlDriverError | undefined;
+  return OUTAGE_ERRNOS.has(e?.errno ?? 0) || OUTAGE_CODES.has(e?.code ?? '');
+}
+
+/** MetaDB out of reach: 503 + Retry-After on every route, and a TransientError for the workers that retry. */
+export function metaDbUnavailable(error: unknown): TransientError {
+  return new TransientError(OUTAGE_MESSAGE, { code: 'METADB_UNAVAILABLE' }, { cause: error });
+}
+
+const POOL_CALLS = new Set<PropertyKey>(['query', 'execute', 'getConnection']);
+const CONNECTION_CALLS = new Set<PropertyKey>(['query', 'execute', 'beginTransaction', 'commit', 'rollback']);
+
+/**
+ * A pool (and the connections it hands out) whose promise calls fail with `map(error)` instead of
+ * the driver's error: one place decides what the callers behind it see (typed errors, by errno and
+ * code, never by message).
+ */
+export function mappedPool(pool: Pool, map: (error: unknown) => unknown): Pool {
+  const fail = (error: unknown) => Promise.reject(map(error));
+  const wrap = <T extends object>(target: T, calls: ReadonlySet<PropertyKey>, wrapResult?: (value: unknown) => unknown): T =>
+    new Proxy(target, {
+      get(t, key) {
+        const value = Reflect.get(t, key) as unknown;
+        if (typeof value !== 'function') return value;
+        if (!calls.has(key)) return value.bind(t);
+        return (...args: unknown[]) => {
+          const result = (value.apply(t, args) as Promise<unknown>).catch(fail);
+          return wrapResult ? result.then(wrapResult) : result;
+        };
+      },
+    });
+  return wrap(pool, POOL_CALLS, (value) => (value && typeof value === 'object' && 'release' in value ? wrap(value as PoolConnection, CONNECTION_CALLS) : value));
+}
+
+/** The MetaDB pool: an outage is METADB_UNAVAILABLE (503), every other error the driver's own. */
+export const metaDbPool = (pool: Pool): Pool => mappedPool(pool, (error) => (isMysqlOutage(error) ? metaDbUnavailable(error) : error));

@@ -1,31 +1,49 @@
-import type { Redis } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { OUTAGE_MESSAGE, UnavailableError } from '#core/errors';
 import type { TokenRegistry } from '#core/ports';
 
 const key = (tenantId: string) => `octodb:token:${tenantId}`;
 /** Every change of a tenant's current token is announced here (the message is the tenant id). */
 export const TOKEN_CHANGES = 'octodb:token-changes';
 
+/**
+ * Redis out of reach (any failure but the server's own answer, a ReplyError: refused, reset, a
+ * command or connection timeout, retries spent) is REDIS_UNAVAILABLE: 503 + Retry-After on a route,
+ * and LF0 fails rather than refuse a valid token.
+ */
+export function redisUnavailable(error: unknown): unknown {
+  if (error instanceof ReplyError) return error;
+  return new UnavailableError(OUTAGE_MESSAGE, { code: 'REDIS_UNAVAILABLE' }, { cause: error });
+}
+
+const typed = <T>(call: Promise<T>): Promise<T> => call.catch((error: unknown) => Promise.reject(redisUnavailable(error)));
+
 /** The current jti per tenant in Redis (≈0.05 ms a lookup), expiring with the token itself. */
 export class RedisTokenRegistry implements TokenRegistry {
   constructor(private readonly redis: Redis) {}
 
   async currentJti(tenantId: string): Promise<string | null | undefined> {
-    return (await this.redis.get(key(tenantId))) ?? undefined;
+    return (await typed(this.redis.get(key(tenantId)))) ?? undefined;
   }
 
   async remember(tenantId: string, jti: string, expiresAt: Date): Promise<void> {
     const ttlMs = expiresAt.getTime() - Date.now();
-    if (ttlMs > 0) await this.redis.set(key(tenantId), jti, 'PX', ttlMs);
+    if (ttlMs > 0) await typed(this.redis.set(key(tenantId), jti, 'PX', ttlMs));
   }
 
   async fill(tenantId: string, jti: string, expiresAt: Date): Promise<void> {
     const ttlMs = expiresAt.getTime() - Date.now();
-    if (ttlMs > 0) await this.redis.set(key(tenantId), jti, 'PX', ttlMs, 'NX');
+    if (ttlMs > 0) await typed(this.redis.set(key(tenantId), jti, 'PX', ttlMs, 'NX'));
   }
 
   async forget(tenantId: string): Promise<void> {
-    await this.redis.del(key(tenantId));
+    await typed(this.redis.del(key(tenantId)));
+  }
+
+  /** Announces a change of a tenant's current token to every process caching it. */
+  async announce(tenantId: string): Promise<void> {
+    await typed(this.redis.publish(TOKEN_CHANGES, tenantId));
   }
 }
 
@@ -52,7 +70,7 @@ export class CachedTokenRegistry implements TokenRegistry {
   private generation = 0;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly subscriber: Redis,
     private readonly options: TokenCacheOptions,
   ) {
@@ -76,7 +94,7 @@ export class CachedTokenRegistry implements TokenRegistry {
   async remember(tenantId: string, jti: string, expiresAt: Date): Promise<void> {
     this.drop(tenantId);
     await this.redisRegistry.remember(tenantId, jti, expiresAt);
-    await this.redis.publish(TOKEN_CHANGES, tenantId);
+    await this.redisRegistry.announce(tenantId);
   }
 
   /** Not a change of the current token: nothing to announce, and the memory cache fills on read. */
@@ -87,7 +105,7 @@ export class CachedTokenRegistry implements TokenRegistry {
   async forget(tenantId: string): Promise<void> {
     this.drop(tenantId);
     await this.redisRegistry.forget(tenantId);
-    await this.redis.publish(TOKEN_CHANGES, tenantId);
+    await this.redisRegistry.announce(tenantId);
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,7 @@ import { LoggerLogSink } from './logger-log-sink.ts';
 import { LoggerNotifier } from './logger-notifier.ts';
 import { MailgunNotifier } from './mailgun-notifier.ts';
 import { MysqlApiKeyStore } from './mysql-api-key-store.ts';
+import { metaDbPool } from './mysql-errors.ts';
 import { MysqlHostSql } from './mysql-host-sql.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlMigrationStore } from './mysql-migration-store.ts';
@@ -77,11 +78,30 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   },
   sealer: { make: async ({ config }) => new Sealer(config.OCTODB_DATA_KEY ?? (await optionalSecret(config.OCTODB_DATA_KEY_SECRET_ARN))) },
   pool: {
-    make: async (p) => createPool({ ...(await p.get('logins')).meta, connectionLimit: 5, waitForConnections: true, enableKeepAlive: true, timezone: 'Z', dateStrings: false }),
+    // An outage is METADB_UNAVAILABLE (503) on every route, found within the connect timeout.
+    make: async (p) =>
+      metaDbPool(
+        createPool({
+          ...(await p.get('logins')).meta,
+          connectionLimit: 5,
+          waitForConnections: true,
+          connectTimeout: p.config.OCTODB_METADB_CONNECT_TIMEOUT_MS,
+          enableKeepAlive: true,
+          timezone: 'Z',
+          dateStrings: false,
+        }),
+      ),
     close: (pool) => pool.end(),
   },
   redis: {
-    make: ({ config }) => new Redis(config.OCTODB_REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true }),
+    // Down, a command fails within OCTODB_REDIS_TIMEOUT_MS (REDIS_UNAVAILABLE, 503), never queued for reconnections.
+    make: ({ config: c }) =>
+      new Redis(c.OCTODB_REDIS_URL, {
+        maxRetriesPerRequest: 1,
+        connectTimeout: c.OCTODB_REDIS_TIMEOUT_MS,
+        commandTimeout: c.OCTODB_REDIS_TIMEOUT_MS,
+        enableAutoPipelining: true,
+      }).on('error', (error: Error) => logger.warn('Redis connection failed', { error })),
     close: (redis) => redis.quit(),
   },
   meta: { make: async (p) => new MysqlMetaStore(await p.get('pool')) },

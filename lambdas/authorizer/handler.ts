@@ -8,8 +8,10 @@ import { invocationHandler, logger } from '#shared/logger';
 /**
  * LF0 — TOKEN authorizer for /dashboard, /query and /migrate. A valid, current token or API key
  * yields an Allow policy whose context (tenant_id, db_id, is_admin, and for a key key_id,
- * key_scope, key_db_bound) API Gateway injects into the request; anything else throws
- * "Unauthorized", which API Gateway answers with 401.
+ * key_scope, key_db_bound) API Gateway injects into the request; a token or key refused throws
+ * "Unauthorized", which API Gateway answers with 401. Any other failure (MetaDB or Redis out of
+ * reach) throws another error: API Gateway's AUTHORIZER_FAILURE, answered 503 + Retry-After
+ * (AUTHORIZER_OUTAGE), so a valid token is never answered 401 and its client retries.
  */
 export const handler = invocationHandler(authorize);
 
@@ -29,8 +31,9 @@ async function authorize(event: APIGatewayTokenAuthorizerEvent): Promise<APIGate
       context,
     };
   } catch (error) {
-    if (!(error instanceof UnauthorizedError)) logger.error('authorizer failed', { error: error as Error });
-    throw new Error('Unauthorized');
+    if (error instanceof UnauthorizedError) throw new Error('Unauthorized');
+    logger.error('authorizer failed', { error: error as Error });
+    throw new Error('Authorizer failed', { cause: error });
   }
 }
 

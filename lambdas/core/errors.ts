@@ -61,6 +61,8 @@ export class UnavailableError extends OctoError {
   /** Soon (a transient failure or a full queue), unless the error names its own `retry_after_seconds`. */
   override readonly retryAfterSeconds: number = typeof this.details?.retry_after_seconds === 'number' ? this.details.retry_after_seconds : 1;
 }
+/** The answer of an outage (MetaDB or Redis out of reach), whichever `code` names it. */
+export const OUTAGE_MESSAGE = 'The service is briefly unavailable: try again shortly';
 /** Too much asked of a shared resource at once (e.g. every pooled connection in use): retry shortly. */
 export class BusyError extends UnavailableError {}
 /** A record with this key exists already (adapters map their driver's duplicate-key error to it). */

@@ -79,8 +79,12 @@ export async function issueToken(
   const claims: AccessClaims = { tenant_id: tenant.tenantId, db_id: primary.dbId, is_admin: tenant.isAdmin, jti };
   const { token, exp } = signHs256({ ...claims }, deps.jwtSecret, { ttlSeconds: deps.ttlSeconds, subject: tenant.tenantId });
   const expiresAt = new Date(exp * 1000);
+  // Redis is asked first, outside MetaDB's lock: out of reach, /token answers 503 at once
+  // (REDIS_UNAVAILABLE) and the current token stays as it was, with no row lock held meanwhile.
+  await deps.registry.currentJti(tenant.tenantId);
   // Redis is written under MetaDB's lock on the tenant, so a slower issuance can never leave its
-  // jti in Redis after a newer one was saved (the newer token would be refused, the older let in).
+  // jti in Redis after a newer one was saved (the newer token would be refused, the older let in);
+  // a Redis lost just now costs the lock at most OCTODB_REDIS_TIMEOUT_MS, then the commit is undone.
   const record = { jti, tokenSealed: deps.sealer.seal(token), expiresAt };
   try {
     await deps.meta.saveIssuedToken(tenant.tenantId, record, () => deps.registry.remember(tenant.tenantId, jti, expiresAt));

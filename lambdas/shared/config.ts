@@ -32,6 +32,10 @@ const settings = z.object({
   /** On AWS: the API account's secret {username,password,host,port}; a function deployed with it has no admin login. */
   OCTODB_MYSQL_API_SECRET_ARN: z.string().optional(),
   OCTODB_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Redis unreachable: a connection attempt or command slower than this fails (503 REDIS_UNAVAILABLE) instead of waiting. */
+  OCTODB_REDIS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1000),
+  /** MetaDB unreachable: a connection attempt slower than this fails (503 METADB_UNAVAILABLE). */
+  OCTODB_METADB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   /** HS256 signing key for tenant JWTs (on AWS read from OCTODB_JWT_SECRET_ARN). */
   OCTODB_JWT_SECRET: z.string().min(32).optional(),
   OCTODB_JWT_SECRET_ARN: z.string().optional(),

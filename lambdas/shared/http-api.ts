@@ -1,4 +1,4 @@
-import { PayloadTooLargeError } from '#core/errors';
+import { OUTAGE_MESSAGE, PayloadTooLargeError } from '#core/errors';
 
 /**
  * The HTTP API, declared once for both runtimes: lib/api.ts builds API Gateway from it and the
@@ -49,6 +49,17 @@ export const GATEWAY_ROUTES = [
     answer: { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: '{"status":"ok"}' },
   },
 ] as const satisfies readonly GatewayRoute[];
+
+/**
+ * LF0 failed rather than refused (MetaDB or Redis out of reach, see the authorizer): API Gateway's
+ * AUTHORIZER_FAILURE and AUTHORIZER_CONFIGURATION_ERROR answer this (lib/api.ts), and so does the
+ * local gateway, so a client retries instead of signing in again as a 401 would have it.
+ */
+export const AUTHORIZER_OUTAGE: GatewayAnswer = {
+  statusCode: 503,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '1' },
+  body: JSON.stringify({ error: OUTAGE_MESSAGE, code: 'AUTH_UNAVAILABLE' }),
+};
 
 /** The functions behind the routes. */
 export type ApiFunction = (typeof ROUTES)[number]['fn'];

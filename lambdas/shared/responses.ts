@@ -242,7 +242,7 @@ const keyRefusal = {
   scope: z.enum(API_KEY_SCOPES).optional(),
 };
 const unavailable = failure({
-  code: code('BUSY, NO_CAPACITY, VALIDATOR_BUSY, DEADLINE, UNAVAILABLE or MySQL\'s (ER_…)').optional(),
+  code: code('BUSY, NO_CAPACITY, VALIDATOR_BUSY, DEADLINE, UNAVAILABLE, METADB_UNAVAILABLE, REDIS_UNAVAILABLE, AUTH_UNAVAILABLE (LF0 failed) or MySQL\'s (ER_…)').optional(),
   retry_after_seconds: retryAfter.optional(),
 });
 

@@ -11,7 +11,7 @@ import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
 import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT } from '../../lib/octo-function.ts';
 import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
-import { GATEWAY_ROUTES, ROUTES } from '../../lambdas/shared/http-api.ts';
+import { AUTHORIZER_OUTAGE, GATEWAY_ROUTES, ROUTES } from '../../lambdas/shared/http-api.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
 
 const GUARDED = ['dashboard', 'migrate', 'query'];
@@ -132,8 +132,22 @@ describe('REST API', () => {
 
   it('answers no CORS preflight and adds no CORS header when no origin is configured', () => {
     expect(ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties!.HttpMethod === 'OPTIONS')).toHaveLength(0);
-    expect(ofType('AWS::ApiGateway::GatewayResponse')).toHaveLength(0);
+    const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties as any);
+    expect(responses.map((r) => r.ResponseType).sort()).toEqual(['AUTHORIZER_CONFIGURATION_ERROR', 'AUTHORIZER_FAILURE']);
+    for (const r of responses) expect(Object.keys(r.ResponseParameters).filter((k) => /access-control/i.test(k))).toEqual([]);
     for (const name of FUNCTIONS) expect(envOf(name).OCTODB_CORS_ORIGINS, name).toBeUndefined();
+  });
+
+  it('answers a failed LF0 (MetaDB or Redis down) with 503, Retry-After and a JSON body, never 401 or 500', () => {
+    for (const type of ['AUTHORIZER_FAILURE', 'AUTHORIZER_CONFIGURATION_ERROR']) {
+      s.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: '503',
+        ResponseParameters: Match.objectLike({ 'gatewayresponse.header.retry-after': "'1'" }),
+        ResponseTemplates: { 'application/json': AUTHORIZER_OUTAGE.body },
+      });
+    }
+    expect(JSON.parse(AUTHORIZER_OUTAGE.body)).toMatchObject({ code: 'AUTH_UNAVAILABLE' });
   });
 
   it('has every API function refuse a body over the 64 KB limit itself, behind WAF too', () => {
