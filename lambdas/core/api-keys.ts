@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ConflictError, databaseNotFound, NotFoundError, ProhibitedError, UnauthorizedError, ValidationError } from './errors.ts';
+import { ownedDatabase } from './owned-database.ts';
 import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore, Caller, MetaStore } from './ports.ts';
 import type { StatementType } from './sql-guard.ts';
 
@@ -57,10 +58,7 @@ export const hashApiKey = (key: string, secret: string): Buffer => createHmac('s
 export async function createApiKey(input: CreateApiKeyInput, caller: Caller, deps: ApiKeyDeps, now = new Date()) {
   assertTenantToken(caller);
   const expiresAt = expiryOf(input, now);
-  if (input.db_id !== undefined) {
-    const db = await deps.meta.getDatabase(input.db_id);
-    if (!db || db.tenantId !== caller.tenantId) throw databaseNotFound();
-  }
+  if (input.db_id !== undefined) await ownedDatabase(deps.meta, caller.tenantId, input.db_id);
   const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
   const record: ApiKeyRecord = {
     keyId: randomUUID(),

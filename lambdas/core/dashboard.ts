@@ -1,5 +1,6 @@
-import { databaseNotFound, NotFoundError, UnavailableError } from './errors.ts';
+import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
+import { ownedDatabase } from './owned-database.ts';
 import { openPageKey, sealPageKey } from './page-keys.ts';
 import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
 import type { AuditLog, BatchStore, CascadeStore, DatabaseRecord, JobStore, LogKind, LogStore, MetaStore, SchemaInspector, StorageQuotas, StoredLog, TenantLogin } from './ports.ts';
@@ -62,7 +63,7 @@ export async function listTenantDatabases(tenantId: string, deps: Pick<Dashboard
  * changes they did not take.
  */
 export async function getDatabaseMetadata(tenantId: string, dbId: string, deps: DashboardDeps) {
-  const db = await ownedDatabase(tenantId, dbId, deps);
+  const db = await ownedDatabase(deps.meta, tenantId, dbId);
   const login = await loginIfReady(db, deps);
   // Measured first: the measurement's ANALYZE makes the schema's size below fresh too.
   const usage = login ? await deps.quotas.usage(tenantId, db.dbId, login) : await deps.quotas.lastUsage(tenantId);
@@ -95,7 +96,7 @@ export async function getDatabaseMetadata(tenantId: string, dbId: string, deps: 
  * host; a database that is not ready has none yet.
  */
 export async function getDatabaseTables(tenantId: string, dbId: string, deps: DashboardDeps) {
-  const db = await ownedDatabase(tenantId, dbId, deps);
+  const db = await ownedDatabase(deps.meta, tenantId, dbId);
   const schema = await describeIfReady(db, deps);
   return {
     db_id: db.dbId,
@@ -152,13 +153,6 @@ export async function getQueryStats(
     deps.logStore.querySamples(tenantId, plan.raw),
   ]);
   return { window: window.label, since: since.toISOString(), until: now.toISOString(), ...summarizeBuckets([...buckets, tally(samples)]) };
-}
-
-/** A database of this tenant's; anyone else's (or none) is the same 404, so ids cannot be probed. */
-async function ownedDatabase(tenantId: string, dbId: string, deps: Pick<DashboardDeps, 'meta'>): Promise<DatabaseRecord> {
-  const db = await deps.meta.getDatabase(dbId);
-  if (!db || db.tenantId !== tenantId) throw databaseNotFound();
-  return db;
 }
 
 async function describeIfReady(db: DatabaseRecord, deps: Pick<DashboardDeps, 'meta' | 'schemas' | 'sealer'>) {

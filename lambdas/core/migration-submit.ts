@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { databaseFor } from './api-keys.ts';
-import { ConflictError, databaseNotFound, UnavailableError } from './errors.ts';
+import { ConflictError, UnavailableError } from './errors.ts';
 import type { MigrationDeps } from './migration-deps.ts';
+import { ownedDatabase } from './owned-database.ts';
 import type { Caller, StatementJudge } from './ports.ts';
 import { judgeMigrationSql } from './statement-judging.ts';
 
@@ -23,8 +24,7 @@ export async function submitMigration(
 ): Promise<SubmitResult> {
   const definitions = await judgeMigrationSql(input.sql, caller.tenantId, deps.judge);
   const dbId = databaseFor(caller, input.db_id);
-  const db = await deps.meta.getDatabase(dbId);
-  if (!db || db.tenantId !== caller.tenantId) throw databaseNotFound();
+  const db = await ownedDatabase(deps.meta, caller.tenantId, dbId);
   if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}, not ready`);
   await deps.quotas?.assertCanWrite(caller.tenantId, dbId);
 
