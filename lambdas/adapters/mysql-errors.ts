@@ -2,11 +2,13 @@ import type { Pool, PoolConnection } from 'mysql2/promise';
 import { DuplicateError, OUTAGE_MESSAGE, TransientError } from '#core/errors';
 import { TRANSIENT_ERRNOS } from '#core/skeema';
 
-/** mysql2's error fields. */
-interface MysqlDriverError {
+/** mysql2's error fields: `sqlMessage` when the server answered, `fatal` when the connection broke. */
+export interface MysqlDriverError {
   errno?: number;
   code?: string;
   message: string;
+  sqlMessage?: string;
+  fatal?: boolean;
 }
 
 // The numbers are the ones classify reads in Skeema's errors (one set); the codes are the driver's own.

@@ -1,3 +1,4 @@
+import type { MysqlDriverError } from './mysql-errors.ts';
 import { OctoError, ProhibitedError, QueryTimeoutError, UnavailableError, ValidationError } from '#core/errors';
 
 /** What MySQL's answer to a tenant statement means for the tenant: the typed errors /query answers with. */
@@ -9,22 +10,15 @@ const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
 // Lock wait timeout, deadlock, too many connections: the same request may succeed later.
 const RETRYABLE_ERRNOS = new Set([1205, 1213, 1040, 1203]);
 
-interface MysqlError {
-  errno?: number;
-  code?: string;
-  sqlMessage?: string;
-  fatal?: boolean;
-}
-
 /** The server refused a statement and the connection stays sound (anything else may have broken it). */
 export const isSqlError = (error: unknown): boolean => {
-  const e = error as MysqlError;
+  const e = error as MysqlDriverError;
   return !e.fatal && typeof e.errno === 'number' && typeof e.sqlMessage === 'string';
 };
 
 export function mapError(error: unknown, timeoutMs: number): OctoError {
   if (error instanceof OctoError) return error;
-  const e = error as MysqlError;
+  const e = error as MysqlDriverError;
   if (!isSqlError(error) || typeof e.errno !== 'number') return unavailable(error);
   const code = e.code ?? `ERR_${e.errno}`;
   const cause = { cause: error };
