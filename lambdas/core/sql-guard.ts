@@ -164,7 +164,7 @@ interface Scan {
 }
 
 /** Deeper nesting is refused before parsing: the parser recurses per level (its stack overflows near 1,000). */
-const MAX_NESTING = 64;
+export const MAX_NESTING = 64;
 /**
  * node-sql-parser 5.4.0 backtracks without memoising: it parses the argument of CAST( once per
  * target-type alternative (up to five) and those of CONVERT( and TRIM( twice, so every nesting level

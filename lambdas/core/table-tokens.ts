@@ -1,5 +1,5 @@
 import { SQL_IDENTIFIER } from './patterns.ts';
-import { closingQuote, isWordChar, PROHIBITED_FUNCTIONS } from './sql-guard.ts';
+import { closingQuote, isWordChar, MAX_NESTING, PROHIBITED_FUNCTIONS } from './sql-guard.ts';
 
 /**
  * The /migrate safety rules read from tokens, in one linear pass, for any CREATE TABLE the server
@@ -49,7 +49,6 @@ const NAME_RULE = '(letters, digits, _; starts with a letter; ≤ 64)';
 const NUMBER = /^(?:\d+(?:[eE]\d*)?|\d+[KMGTkmgt]|0x[0-9A-Fa-f]+|0b[01]+)$/;
 /** Words that make a statement read or run something else: a table is defined, not copied or computed. */
 const QUERY_WORDS = new Set(['SELECT', 'EXECUTE', 'PREPARE', 'CALL', 'TABLE']);
-const MAX_NESTING = 64;
 /** The first word of a body item that is not a column. */
 const NOT_COLUMN = new Set(['PRIMARY', 'KEY', 'INDEX', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'FOREIGN', 'CONSTRAINT', 'CHECK']);
 /**
