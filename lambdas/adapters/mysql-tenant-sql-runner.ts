@@ -19,6 +19,12 @@ export interface TenantSqlLimits {
   /** JSON bytes of a SELECT's rows at most (a Lambda response holds 6 MB); past it the rows are truncated. */
   maxResultBytes: number;
   timeoutMs: number;
+  /**
+   * The server refuses (before running) a SELECT whose optimizer estimate passes this many rows or
+   * row combinations (max_join_size): a cartesian join that could never finish inside `timeoutMs`
+   * costs a plan, not the time limit's worth of a core. Default 1e9.
+   */
+  maxJoinRows?: number;
   /** A batch's statements together run at most this long (default: one statement's `timeoutMs`). */
   batchTimeoutMs?: number;
   /** Connections per MySQL host, shared by every tenant on it (see AffinityPool for the fair-share rules). */
@@ -50,6 +56,7 @@ const WATCHDOG_GRACE_MS = 1000;
 /** Past every other bound (the wait, the switch, the statement), a request answers 503 anyway. */
 const DEADLINE_SLACK_MS = 2000;
 const DEFAULT_TENANT_CONCURRENCY = 4;
+const DEFAULT_MAX_JOIN_ROWS = 1_000_000_000;
 
 /**
  * Tenant statements over one small pool per MySQL host (not one per tenant: that fragments into
@@ -68,6 +75,10 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   constructor(private readonly limits: TenantSqlLimits) {}
 
+  private get maxJoinRows(): number {
+    return this.limits.maxJoinRows ?? DEFAULT_MAX_JOIN_ROWS;
+  }
+
   run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
     const { timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
     return this.onConnection(login, timeoutMs + watchdogGraceMs, (slot, stop) =>
@@ -77,7 +88,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean }): Promise<BatchOutcome> {
     const { rowLimit, maxResultBytes, timeoutMs, batchTimeoutMs = timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
-    const limits = { rowLimit, maxResultBytes, timeoutMs, graceMs: watchdogGraceMs, batchTimeoutMs };
+    const limits = { rowLimit, maxResultBytes, timeoutMs, maxJoinRows: this.maxJoinRows, graceMs: watchdogGraceMs, batchTimeoutMs };
     // The statements (a watchdog past the batch's time), START TRANSACTION and COMMIT/ROLLBACK.
     const workMs = batchTimeoutMs + watchdogGraceMs + 2 * CONTROL_MS;
     return this.onConnection(login, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
@@ -140,7 +151,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       // A statement MySQL refused leaves the connection sound; anything else (a broken socket)
       // may not, so that connection is never handed to another tenant.
       if (!isSqlError(error)) slot.dead = true;
-      throw mapError(error, this.limits.timeoutMs);
+      throw mapError(error, { timeoutMs: this.limits.timeoutMs, maxJoinRows: this.maxJoinRows });
     } finally {
       host.pool.release(slot);
     }
@@ -257,6 +268,8 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const { timeoutMs, rowLimit } = this.limits;
     const timeLimit =
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
-    await conn.query(`SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`);
+    await conn.query(
+      `SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, max_join_size = ${this.maxJoinRows}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`,
+    );
   }
 }

@@ -1,15 +1,14 @@
 import { type OctoError, QueryTimeoutError, ValidationError } from '#core/errors';
 import type { BatchOutcome, BatchStatement, BatchStep } from '#core/ports';
-import { isSqlError, mapError } from './tenant-sql-errors.ts';
+import { isSqlError, mapError, type StatementBounds } from './tenant-sql-errors.ts';
 import { runStatement, type TenantSlot, unanswered, untilLost, within } from './tenant-statement.ts';
 
-export interface BatchLimits {
+export interface BatchLimits extends StatementBounds {
   /** Rows all the batch's SELECTs return together at most (the single statement's row limit). */
   rowLimit: number;
   /** JSON bytes of all the batch's rows together at most (the single statement's budget). */
   maxResultBytes: number;
-  /** Each statement's own time limit (the server's, then the watchdog's after `graceMs`). */
-  timeoutMs: number;
+  /** Each statement's own time limit (`timeoutMs`: the server's, then the watchdog's after `graceMs`). */
   graceMs: number;
   /** All the statements together: past it the running statement is stopped (BATCH_TIMEOUT). */
   batchTimeoutMs: number;
@@ -50,7 +49,7 @@ export async function runBatchOn(
   const fail = (error: unknown, since: number) => {
     // A statement MySQL refused leaves the session sound; anything else may not.
     if (!isSqlError(error)) slot.dead = true;
-    steps.push({ error: mapError(error, limits.timeoutMs), durationMs: performance.now() - since });
+    steps.push({ error: mapError(error, limits), durationMs: performance.now() - since });
   };
 
   if (transaction) {
@@ -58,7 +57,7 @@ export async function runBatchOn(
       await control('START TRANSACTION');
     } catch (error) {
       slot.dead = true;
-      throw mapError(error, limits.timeoutMs);
+      throw mapError(error, limits);
     }
   }
   for (const [index, statement] of statements.entries()) {
@@ -94,7 +93,7 @@ export async function runBatchOn(
       await control(failed ? 'ROLLBACK' : 'COMMIT');
     } catch (error) {
       slot.dead = true;
-      if (!failed) commitError = mapError(error, limits.timeoutMs);
+      if (!failed) commitError = mapError(error, limits);
     }
   }
   return commitError ? { steps, commitError } : { steps };

@@ -156,6 +156,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
         rowLimit: c.OCTODB_QUERY_ROW_LIMIT,
         maxResultBytes: c.OCTODB_QUERY_MAX_RESULT_BYTES,
         timeoutMs: c.OCTODB_QUERY_TIMEOUT_MS,
+        maxJoinRows: c.OCTODB_QUERY_MAX_JOIN_ROWS,
         batchTimeoutMs: c.OCTODB_QUERY_BATCH_TIMEOUT_MS,
         poolSize: c.OCTODB_QUERY_POOL_SIZE,
         tenantConcurrency: c.OCTODB_QUERY_TENANT_CONCURRENCY,

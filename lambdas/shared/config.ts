@@ -76,6 +76,8 @@ const settings = z.object({
   OCTODB_QUERY_MAX_RESULT_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   /** Statement time limit enforced by the server (MAX_EXECUTION_TIME / max_statement_time). */
   OCTODB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  /** A SELECT the server estimates would examine more rows (or row combinations of a join) is refused before it runs (max_join_size): 400 QUERY_TOO_BIG. */
+  OCTODB_QUERY_MAX_JOIN_ROWS: z.coerce.number().int().min(1000).default(1_000_000_000),
   /** Connections per MySQL host for tenant statements, per process, shared by all its tenants (they switch user); a quarter of them is kept for tenants holding none. */
   OCTODB_QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(16),
   /** Longest a statement waits for one of those connections (503 BUSY after it). */

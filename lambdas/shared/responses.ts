@@ -256,7 +256,11 @@ export const errorAnswers = {
   TooLarge: failure({ limit_bytes: count }),
   RateLimited: failure({ code: z.literal('RATE_LIMITED'), retry_after_seconds: retryAfter }),
   BadRequest: badRequest,
-  QueryBadRequest: badRequest.extend({ code: code("MySQL's error (ER_…), PARAMS, UNSAFE_COLUMN_NAME or RESULT_TOO_LARGE").optional(), ...batchFailure }),
+  QueryBadRequest: badRequest.extend({
+    code: code("MySQL's error (ER_…), PARAMS, UNSAFE_COLUMN_NAME, RESULT_TOO_LARGE or QUERY_TOO_BIG").optional(),
+    limit_rows: count.optional().describe('QUERY_TOO_BIG: the bound on the rows or row combinations the server may estimate'),
+    ...batchFailure,
+  }),
   QueryTimeout: failure({ code: z.enum(['STATEMENT_TIMEOUT', 'BATCH_TIMEOUT']), limit_ms: count, ...batchFailure }),
   DashboardBadRequest: badRequest.extend({ valid_actions: z.array(z.string()).optional().describe('The actions there are') }),
   MigrateBadRequest: badRequest.extend({ statements: verdicts.optional() }),

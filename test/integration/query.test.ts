@@ -426,7 +426,8 @@ describe.skipIf(!serversUp)('limits', () => {
 
   it('has the server stop a SELECT that runs past the time limit', async () => {
     const started = Date.now();
-    const res = await query(a.token, { query: 'SELECT COUNT(*) FROM numbers a, numbers b, numbers c, numbers d' });
+    // 300³ × 30 = 8.1 × 10^8 row combinations: past the time limit, under the estimate bound.
+    const res = await query(a.token, { query: 'SELECT COUNT(*) FROM numbers a, numbers b, numbers c, seq_1_to_30 d' });
     const elapsed = Date.now() - started;
     expect(res).toEqual({
       status: 408,
@@ -440,10 +441,31 @@ describe.skipIf(!serversUp)('limits', () => {
 
   it('has the server stop a write that runs past the time limit, changing nothing', async () => {
     const res = await query(a.token, {
-      query: 'INSERT INTO orders (customer_id) SELECT COUNT(*) FROM numbers a, numbers b, numbers c, numbers d',
+      query: 'INSERT INTO orders (customer_id) SELECT COUNT(*) FROM numbers a, numbers b, numbers c, seq_1_to_30 d',
     });
     expect([res.status, res.body.code]).toEqual([408, 'STATEMENT_TIMEOUT']);
     expect(await rowsOf(`SELECT COUNT(*) AS n FROM \`${a.db}\`.orders`)).toEqual([{ n: 1 }]);
+  });
+
+  it('refuses, before it runs, a SELECT the server estimates past the row-combination bound', async () => {
+    // 10^10 pairs: the statement would hold a core until its time limit; refused at planning instead.
+    const user = (await loginOf(a)).user;
+    const res = await query(a.token, { query: 'SELECT COUNT(*) FROM seq_1_to_100000 x JOIN seq_1_to_100000 y ON x.seq * y.seq = 77' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'QUERY_TOO_BIG', limit_rows: 1_000_000_000 });
+    expect(res.body.error).toMatch(/examine more than 1000000000 rows/);
+    expect(res.body.error).not.toMatch(/SQL_BIG_SELECTS|MAX_JOIN_SIZE/);
+    // It never ran: the server is not still working on it.
+    expect(await onServer(user, 'SELECT COUNT(*) FROM seq_1_to_100000%')).toBe(0);
+    // The same bound holds inside a batch, and the session keeps it after the refusal.
+    const batch = await octo.post<{ code: string; statement: number }>(
+      '/query',
+      { statements: [{ query: 'SELECT 1 AS one' }, { query: 'SELECT COUNT(*) FROM seq_1_to_100000 x, seq_1_to_100000 y' }] },
+      a.token,
+    );
+    expect([batch.status, batch.body.code, batch.body.statement]).toEqual([400, 'QUERY_TOO_BIG', 1]);
+    // A join under the bound runs and answers.
+    expect((await query(a.token, { query: 'SELECT COUNT(*) AS n FROM numbers x, numbers y' })).body.data).toEqual([{ n: '90000' }]);
   });
 
   it("still answers tenant B while tenant A's statements hold connections", async () => {
