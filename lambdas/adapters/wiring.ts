@@ -189,7 +189,13 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   },
   statementJudge: {
     make: ({ config: c }) =>
-      new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, { budgetMs: c.OCTODB_VALIDATOR_BUDGET_MS, workers: c.OCTODB_VALIDATOR_WORKERS, perTenantQueue: c.OCTODB_VALIDATOR_QUEUE }),
+      new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, {
+        budgetMs: c.OCTODB_VALIDATOR_BUDGET_MS,
+        workers: c.OCTODB_VALIDATOR_WORKERS,
+        perTenantQueue: c.OCTODB_VALIDATOR_QUEUE,
+        tenantShare:
+          c.OCTODB_VALIDATOR_TENANT_MS_PER_SECOND > 0 ? { msPerSecond: c.OCTODB_VALIDATOR_TENANT_MS_PER_SECOND, burstMs: c.OCTODB_VALIDATOR_TENANT_BURST_MS } : undefined,
+      }),
     close: (judge) => judge.close(),
   },
   passwords: {

@@ -11,6 +11,12 @@ export interface JudgeLimits {
   perTenantQueue: number;
   /** Heap of one worker: a statement whose parse needs more ends like one out of time. */
   maxHeapMb?: number;
+  /**
+   * Worker time one tenant may use: `msPerSecond` on average, `burstMs` at once. Past it the
+   * tenant's tasks wait (the worker serves others or idles), so however many costly statements a
+   * tenant sends, it holds at most that share of a core, not the whole worker. Default: no cap.
+   */
+  tenantShare?: { msPerSecond: number; burstMs: number };
 }
 
 /** Worker → this thread: ready once loaded; per task, the statement being judged, then the outcome. */
@@ -21,6 +27,8 @@ interface Task {
   tenantId: string;
   task: JudgeTask;
   step: number;
+  /** When a worker took it (performance.now()). */
+  startedAt?: number;
   resolve(verdict: JudgeVerdict): void;
   reject(error: Error): void;
 }
@@ -41,7 +49,8 @@ const MAX_WAITING = 1000;
  * StatementJudge on worker threads (worker_threads), so that a parse never blocks the event loop
  * serving every tenant and can be stopped: a task past its budget has its worker terminated and a
  * fresh one started. Fair share: one running task per tenant; of the tenants waiting, the one served
- * longest ago goes first; a tenant whose statement killed a worker waits for its replacement.
+ * longest ago goes first; a tenant whose statement killed a worker waits for its replacement; with
+ * a tenant share, a tenant past its share of worker time waits even when the worker is idle.
  */
 export class WorkerStatementJudge implements StatementJudge {
   private readonly slots: Slot[] = [];
@@ -51,6 +60,13 @@ export class WorkerStatementJudge implements StatementJudge {
   private readonly active = new Set<string>();
   /** When each tenant last started a task: the one served longest ago (or never) goes next. */
   private readonly lastServed = new LRUCache<string, number>({ max: 10_000 });
+  /**
+   * With a tenant share: when each tenant's use of worker time is paid off (performance.now() ms;
+   * each worker ms it used pushes it 1000 / msPerSecond ms later). A tenant may start a task while
+   * this is at most the burst's worth ahead of now (a generic cell rate algorithm).
+   */
+  private readonly paidOffAt = new LRUCache<string, number>({ max: 10_000 });
+  private wakeUp?: NodeJS.Timeout;
   private served = 0;
   private nextId = 0;
   private waitingCount = 0;
@@ -88,6 +104,7 @@ export class WorkerStatementJudge implements StatementJudge {
     this.waiting.clear();
     this.waitingCount = 0;
     this.active.clear();
+    clearTimeout(this.wakeUp);
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
@@ -103,20 +120,56 @@ export class WorkerStatementJudge implements StatementJudge {
 
   private nextTask(): Task | undefined {
     let next: { tenantId: string; queue: Task[]; at: number } | undefined;
+    let soonest = Infinity;
     for (const [tenantId, queue] of this.waiting) {
       if (this.active.has(tenantId)) continue;
+      const waitMs = this.overShareMs(tenantId);
+      if (waitMs > 0) {
+        soonest = Math.min(soonest, waitMs);
+        continue;
+      }
       const at = this.lastServed.get(tenantId) ?? -1;
       if (!next || at < next.at) next = { tenantId, queue, at };
     }
-    if (!next) return undefined;
+    if (!next) {
+      if (soonest < Infinity) this.wakeIn(soonest);
+      return undefined;
+    }
     this.lastServed.set(next.tenantId, this.served++);
     this.waitingCount--;
     if (next.queue.length === 1) this.waiting.delete(next.tenantId);
     return next.queue.shift();
   }
 
+  /** How long until the tenant is back within its share (0: it may start a task now). */
+  private overShareMs(tenantId: string): number {
+    const share = this.limits.tenantShare;
+    const paidOffAt = this.paidOffAt.get(tenantId);
+    if (!share || paidOffAt === undefined) return 0;
+    const allowanceMs = (share.burstMs * 1000) / share.msPerSecond;
+    return Math.max(0, paidOffAt - allowanceMs - performance.now());
+  }
+
+  private charge(task: Task): void {
+    const share = this.limits.tenantShare;
+    if (!share || task.startedAt === undefined) return;
+    const now = performance.now();
+    const usedMs = now - task.startedAt;
+    this.paidOffAt.set(task.tenantId, Math.max(this.paidOffAt.get(task.tenantId) ?? now, now) + (usedMs * 1000) / share.msPerSecond);
+  }
+
+  private wakeIn(ms: number): void {
+    clearTimeout(this.wakeUp);
+    this.wakeUp = setTimeout(() => {
+      this.wakeUp = undefined;
+      this.pump();
+    }, Math.ceil(ms));
+    this.wakeUp.unref();
+  }
+
   private start(slot: Slot, task: Task): void {
     this.active.add(task.tenantId);
+    task.startedAt = performance.now();
     slot.running = task;
     this.counters.judged++;
     slot.worker.postMessage({ id: task.id, task: task.task });
@@ -144,6 +197,7 @@ export class WorkerStatementJudge implements StatementJudge {
     void slot.worker.terminate();
     // The refusal first: starting a worker costs this thread a few milliseconds.
     if (task) {
+      this.charge(task);
       this.counters.overBudget++;
       this.active.add(task.tenantId);
       task.resolve({ kind: 'over-budget', step: task.step });
@@ -192,6 +246,7 @@ export class WorkerStatementJudge implements StatementJudge {
       return this.arm(slot);
     }
     const task = this.finish(slot)!;
+    this.charge(task);
     if ('error' in message) task.reject(new Error(`statement judge failed: ${message.error}`));
     else task.resolve(message.outcome);
     this.pump();

@@ -151,6 +151,10 @@ const settings = z.object({
   OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
   /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
   OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(64),
+  /** Validator worker time one tenant may use per second on average (0: no cap); past it (and its burst) its statements wait, leaving the core to others. */
+  OCTODB_VALIDATOR_TENANT_MS_PER_SECOND: z.coerce.number().int().min(0).max(1000).default(100),
+  /** Validator worker time one tenant may use at once before its average applies. */
+  OCTODB_VALIDATOR_TENANT_BURST_MS: z.coerce.number().int().min(1).max(60_000).default(1000),
 
   // --- provisioning (LF6) ---
   /** A provisioning claim not renewed for this long is a dead worker's and is taken over (its heartbeat renews it every third of it). */

@@ -71,4 +71,19 @@ describe('WorkerStatementJudge', () => {
     await Promise.all(hostile);
     expect(order).toEqual(['victim', 'hostile 1', 'hostile 2']);
   }, 60_000);
+  it('holds a tenant flooding costly statements to its share of worker time, serving others meanwhile', async () => {
+    const judge = judgeWith({ budgetMs: 100, tenantShare: { msPerSecond: 10, burstMs: 10 } });
+    await judge.judge('warm-up', query('SELECT 1'));
+    expect(await judge.judge('hostile', query(costlyCase(18)))).toEqual({ kind: 'over-budget', step: 1 });
+    const refusedAt = performance.now();
+    const next = judge.judge('hostile', query('SELECT 2')).then((verdict) => ({ verdict, at: performance.now() }));
+    // The worker serves another tenant at once, while the hostile tenant's next statement waits.
+    expect(await judge.judge('victim', query('SELECT 1'))).toMatchObject({ kind: 'statement' });
+    expect(judge.counters.judged).toBe(3);
+    const { verdict, at } = await next;
+    expect(verdict).toMatchObject({ kind: 'statement' });
+    // ≥ 100 ms of worker time (the budget) at 10 ms a second is ≥ 10 s to pay off, less the burst's
+    // 1 s (long, so that a slow worker start-up on a loaded machine cannot pay it off first).
+    expect(at - refusedAt).toBeGreaterThanOrEqual(8500);
+  }, 40_000);
 });
