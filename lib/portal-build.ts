@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { siteRoutes } from '#adapters/static-site';
@@ -24,7 +24,8 @@ let built: GatewayRoute[] | undefined;
 export function portalRoutes(): GatewayRoute[] {
   if (built) return built;
   const dir = buildPortal();
-  built = siteRoutes(dir);
-  if (!built) throw new Error(`the web portal build in ${dir} has no index.html`);
+  built = siteRoutes(dir); // read into memory: the directory is not needed after
+  rmSync(dir, { recursive: true, force: true });
+  if (!built) throw new Error('the web portal build has no index.html');
   return built;
 }

@@ -25,6 +25,7 @@ const STEP_MS = 60_000;
 let octo: TestOctoDb;
 let portal: ReturnType<typeof createGateway>;
 let portalUrl: string;
+let dir: string;
 let browser: BrowserContext;
 let page: Page;
 const requests: string[] = [];
@@ -34,7 +35,7 @@ const shoot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${nam
 
 describe.skipIf(!serversUp || !existsSync(CHROMIUM))('the web portal in Chromium: sign up → ready → migrate → query → the row', () => {
   beforeAll(async () => {
-    const dir = buildPortal();
+    dir = buildPortal();
     // The other origin: a gateway serving only the portal's files, and a config.json naming the API once it is up.
     const routes: Route[] = [...siteRoutes(dir)!];
     portal = createGateway({ routes, authorizer: () => Promise.reject(new Error('no API here')), edge: { corsOrigins: [], maxBodyBytes: 1024 } });
@@ -61,7 +62,7 @@ describe.skipIf(!serversUp || !existsSync(CHROMIUM))('the web portal in Chromium
     await browser?.close();
     await new Promise((resolve) => portal?.close(resolve));
     await octo?.close();
-    rmSync(profile, { recursive: true, force: true });
+    for (const made of [profile, dir]) if (made) rmSync(made, { recursive: true, force: true });
   });
 
   it('is served by OctoDB’s own gateway at / (npm start), framed by no one', async () => {

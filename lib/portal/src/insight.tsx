@@ -100,7 +100,7 @@ const WIDTH = 560;
 function Chart({ rows }: { rows: Array<[string, Latency]> }) {
   const maxCount = Math.max(...rows.map(([, l]) => l.count), 1);
   const maxMs = Math.max(...rows.map(([, l]) => l.p95_ms ?? 0), 0.001);
-  const span = (WIDTH - LABEL) / 2 - 20;
+  const span = (WIDTH - LABEL) / 2 - 50; // room after each bar for its value
   const height = rows.length * (BAR + GAP) + 20;
   return (
     <svg class="chart" role="img" aria-label="Queries per statement type" viewBox={`0 0 ${WIDTH} ${height}`} width={WIDTH} height={height}>
