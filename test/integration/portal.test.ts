@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Route } from '#adapters/local-gateway';
 import { siteRoutes } from '#adapters/static-site';
 import { databaseName } from '#core/ids';
+import { handler as adminFunction } from '../../lambdas/admin/handler.ts';
 import { buildPortal } from '../../lib/portal-build.ts';
 import { startTestOctoDb, type TestOctoDb, uniqueEmail } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
@@ -130,6 +131,35 @@ describe.skipIf(!serversUp || !existsSync(CHROMIUM))('the web portal in Chromium
     await page.getByRole('tab', { name: 'Statistics' }).click();
     await page.getByRole('img', { name: 'Queries per statement type' }).getByText('INSERT').waitFor();
     await shoot('07-statistics');
+  });
+
+  it('shows an admin a parent change cascading to its child database', async () => {
+    const admin = { name: 'Ops', email: uniqueEmail(), password: 'admin-password-1' };
+    const parent = (await adminFunction(admin)) as { db_id: string };
+    expect(parent.db_id).toMatch(/^[0-9a-f]{32}$/);
+    const child = await octo.signUp({ template: parent.db_id });
+    expect((await octo.waitForDatabase(child.db_id)).status).toBe('ready');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Have an account? Sign in' }).click();
+    const form = page.getByRole('form', { name: 'Sign in' });
+    await form.getByLabel('Email').fill(admin.email);
+    await form.getByLabel('Password').fill(admin.password);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.badge-admin').waitFor();
+    await page.getByRole('table', { name: 'Databases' }).locator('[data-state="ready"]').waitFor();
+    await page.getByRole('tab', { name: 'Migrate' }).click();
+    await page.getByRole('button', { name: 'Review plan' }).click();
+    await page.locator('.plan').getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('button', { name: /^cascade to children: 1 done$/ }).click();
+    const children = page.getByRole('table', { name: 'Jobs' });
+    await children.locator('tr[data-job-state="succeeded"]').waitFor();
+    expect(await children.locator('tr[data-job-state] code').allTextContents()).toEqual([child.db_id]);
+    expect(await page.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('1');
+    expect(await children.locator('.stages li').allTextContents()).toEqual(['update', 'validate', 'verify']);
+    await shoot('08-cascade');
+    const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'items'`, [databaseName(child.db_id)]);
+    expect(Number(rows[0]!.n)).toBe(1);
   });
 
   it('called the API cross-origin with the token in a header only: never in a URL', async () => {

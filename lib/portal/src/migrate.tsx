@@ -5,9 +5,10 @@ import type { Batch, Counts, Job, MigrationList, Plan, Stage } from './types.ts'
 import { Badge, ErrorLine, Panel, Progress } from './ui.tsx';
 
 const BATCH_POLL_MS = 1000;
-/** A tenant job's stages in order; a cascade's child job records `verify`, a failed one `rollback`: shown when there. */
-const STAGES: Stage[] = ['backup', 'update', 'validate'];
-const SOMETIMES: Stage[] = ['verify', 'rollback'];
+/** Stages in order. A tenant job goes through backup, update, validate (shown pending until then); a
+ * cascade's child job records its own (update, validate, verify) and a failed job `rollback`: shown when there. */
+const STAGES: Stage[] = ['backup', 'update', 'validate', 'verify', 'rollback'];
+const TENANT_STAGES: Stage[] = ['backup', 'update', 'validate'];
 const EXAMPLE = 'CREATE TABLE items (\n  id int unsigned NOT NULL AUTO_INCREMENT,\n  name varchar(100) NOT NULL,\n  PRIMARY KEY (id)\n);';
 
 /** The plan step's outcome: a plan to confirm, or (an API without dry-run) a plain confirmation. */
@@ -126,11 +127,14 @@ function PlanView({ plan }: { plan: Plan }) {
   );
 }
 
+/** Done moving: the batch is finished and so is every cascade its jobs started (an admin watches those too). */
+const settled = (b: Batch) => b.finished_at !== null && b.jobs.every((j) => !j.cascade || j.cascade.finished_at !== null);
+
 const doneOf = (counts: Counts) => (counts.succeeded ?? 0) + (counts.failed ?? 0) + (counts.skipped ?? 0);
 
 /** A batch watched live: its jobs and each one's stages, polled until the batch is finished. */
 export function BatchView({ api, batchId, title, onOpen }: { api: Api; batchId: string; title: string; onOpen(batchId: string): void }) {
-  const batch = usePoll(() => api.dashboard<Batch>('get_migration_status', { batch_id: batchId }), BATCH_POLL_MS, (b) => b.finished_at !== null, [batchId]);
+  const batch = usePoll(() => api.dashboard<Batch>('get_migration_status', { batch_id: batchId }), BATCH_POLL_MS, settled, [batchId]);
   const b = batch.data;
   return (
     <Panel title={title}>
@@ -173,7 +177,7 @@ function JobRow({ job, kind, onOpen }: { job: Job; kind: Batch['kind']; onOpen(b
       </td>
       <td>
         <ol class="stages">
-          {[...STAGES, ...SOMETIMES.filter((s) => last.has(s))].map((s) => (
+          {STAGES.filter((s) => last.has(s) || (kind === 'tenant' && TENANT_STAGES.includes(s))).map((s) => (
             <li key={s} class={`stage-${last.get(s) ?? 'pending'}`}>
               {s}
             </li>
