@@ -16,6 +16,7 @@ import { type LocalDynalite, startDynalite } from '#adapters/local-dynalite';
 import { createGateway, routesOf } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
 import { LocalLogQueue } from '#adapters/local-log-queue';
+import { siteRoutes } from '#adapters/static-site';
 import { WorkerConsumer } from '#adapters/worker-consumer';
 import { Parts, useParts } from '#adapters/parts';
 import { localMysqlLogins } from '#adapters/wiring';
@@ -42,7 +43,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
  * The API's routes (#shared/http-api), each function id served by its handler module, and the
  * API's OpenAPI document at GET /openapi.json (locally only: see docs/api.md).
  */
-const routes = [...routesOf({ signup, token, verify, dashboard, query, 'migrate-submit': migrateSubmit }), openApiRoute(apiDocument())];
+const apiRoutes = [...routesOf({ signup, token, verify, dashboard, query, 'migrate-submit': migrateSubmit }), openApiRoute(apiDocument())];
 
 export interface LocalOctoDb {
   url: string;
@@ -110,7 +111,10 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   const sweepProvisioning = () => void invoker.invokeAsync('provision', { sweep: true });
   sweepProvisioning();
   const provisioningSweep = config.OCTODB_PROVISION_SWEEP_SECONDS > 0 ? setInterval(sweepProvisioning, config.OCTODB_PROVISION_SWEEP_SECONDS * 1000).unref() : undefined;
-  const server = createGateway({ routes, authorizer, edge });
+  // The web portal beside the API, as API Gateway's stage serves it on AWS (lib/api.ts).
+  const site = siteRoutes(resolve(ROOT, config.OCTODB_PORTAL_DIR));
+  if (!site) logger.warn('no web portal built: `npm run portal:build` (npm start does it)', { dir: config.OCTODB_PORTAL_DIR });
+  const server = createGateway({ routes: [...apiRoutes, ...(site ?? [])], authorizer, edge });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -31,6 +31,19 @@ skeema_ok() { command -v skeema >/dev/null || docker_host_runner_ok; }
 docker_ok() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
 docker_host_runner_ok() { docker_ok && docker compose ps --status running dbhost 2>/dev/null | grep -q dbhost; }
 
+# `--browser` (npm test): Debian's chromium for the web portal's browser test
+# (test/integration/portal.test.ts, skipped without it), installed as root where apt-get is.
+if [ "${1:-}" = --browser ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing chromium (Debian package) for the portal's browser test"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: no chromium: the portal's browser test will be skipped (apt-get install chromium)" >&2
+  fi
+fi
+
 all_ok() { mysql_ok && redis_ok && skeema_ok; }
 if all_ok; then exit 0; fi
 

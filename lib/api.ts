@@ -23,6 +23,7 @@ import {
   CORS_PREFLIGHT,
   GATEWAY_ROUTES,
   type GatewayAnswer,
+  type GatewayRoute,
   gatewayCorsHeaders,
   ROUTES,
 } from '../lambdas/shared/http-api.ts';
@@ -37,6 +38,8 @@ export interface ApiProps {
   /** Create the account-wide API Gateway CloudWatch role setting (one stack per account and region should). */
   cloudWatchRole: boolean;
   corsOrigins: string[];
+  /** The web portal's files (lib/portal-build.ts), answered by the stage itself at `/` and their paths. */
+  portal: readonly GatewayRoute[];
   waf: boolean;
   wafRateLimit: number;
   maxBodyKb: number;
@@ -149,6 +152,17 @@ export class Api extends Construct {
           id: ruleId,
           reason: `${route.path} is for load balancers and the CLI, which hold no token: API Gateway answers it with a fixed body (no function runs) that names no version, host or count.`,
         });
+      }
+    }
+
+    // The portal: a page of the API's own origin (no CORS, no bucket, no CDN, no function). A file
+    // is its template's text, decoded from base64 so VTL never reads the code as directives.
+    for (const route of props.portal) {
+      const body = `$util.base64Decode("${Buffer.from(route.answer.body).toString('base64')}")`;
+      const { integration, methodResponse } = mockAnswer({ ...route.answer, body }, cors);
+      const method = this.api.root.resourceForPath(route.path).addMethod(route.method, integration, { authorizationType: AuthorizationType.NONE, methodResponses: [methodResponse] });
+      for (const ruleId of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+        Validations.of(method).acknowledge({ id: ruleId, reason: `${route.path} is a file of the web portal, the page people sign in from: public, fixed, no function runs.` });
       }
     }
 

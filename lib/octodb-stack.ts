@@ -15,6 +15,7 @@ import { DatabaseHost, MYSQL_HOSTNAME } from './database-host.ts';
 import { Logging } from './logging.ts';
 import { MetaDbDeployment } from './metadb-deployment.ts';
 import { Network } from './network.ts';
+import { portalRoutes } from './portal-build.ts';
 import { type CoreBindings, type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
@@ -270,6 +271,7 @@ export class OctoDbStack extends Stack {
       throttleBurstLimit: s.throttleBurstLimit,
       cloudWatchRole: s.apiGatewayCloudWatchRole,
       corsOrigins: s.corsOrigins,
+      portal: s.portal ? portalRoutes() : [],
       waf: s.waf,
       wafRateLimit: s.wafRateLimit,
       maxBodyKb: s.maxBodyKb,
@@ -322,6 +324,7 @@ export class OctoDbStack extends Stack {
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the OctoDB API' });
+    if (s.portal) new CfnOutput(this, 'PortalUrl', { value: this.api.url, description: 'The OctoDB web portal (the API stage serves it at its root)' });
     new CfnOutput(this, 'HostInstanceId', { value: host.instance.instanceId, description: 'MySQL host (aws ssm start-session --target …)' });
     new CfnOutput(this, 'DataVolumeId', { value: host.dataVolume.volumeId, description: 'EBS volume holding MySQL data (retained)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });

@@ -71,6 +71,8 @@ export const stackSettings = z.object({
   corsOrigins: z
     .array(z.string().regex(ORIGIN, 'an origin like https://app.example.com (no path, no trailing slash)'))
     .default([]),
+  /** The web portal (lib/portal), served by the API's own stage at its root (lib/portal-build.ts, lib/api.ts). */
+  portal: bool.default(true),
   /** AWS WAF in front of the API: per-IP rate limit and request body size limit. */
   waf: bool.default(true),
   /** Requests per 5 minutes per source IP before WAF blocks. */

@@ -66,6 +66,8 @@ const settings = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Largest request body: the local gateway and every HTTP handler answer 413 above it (API Gateway's own cap is 10 MB). */
   OCTODB_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  /** The built web portal the local gateway serves at / (`npm run portal:build`); none there, no portal. */
+  OCTODB_PORTAL_DIR: z.string().default('lib/portal/dist'),
   /** Browser origins allowed by CORS, comma-separated (`https://app.example.com`); empty: no CORS headers. */
   OCTODB_CORS_ORIGINS: z.string().default('').transform(commaList).pipe(z.array(z.string().regex(ORIGIN, 'each CORS origin must look like https://app.example.com (no path)'))),
 

@@ -10,6 +10,7 @@ import { CONFIG_KEYS, type ConfigKey } from '#shared/config';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
 import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
 import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT } from '../../lib/octo-function.ts';
+import { portalRoutes } from '../../lib/portal-build.ts';
 import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
 import { AUTHORIZER_OUTAGE, GATEWAY_ROUTES, ROUTES } from '../../lambdas/shared/http-api.ts';
 import { actionsOf, functionId, functionRoleId, refsIn, resourcesOf, type Statement, statementsByRole, synth, type Synthesized } from './support.ts';
@@ -25,7 +26,8 @@ const NO_REDIS = ['verify', 'provision'];
 let s: Synthesized;
 let roles: Record<string, Statement[]>;
 const id = (construct: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(construct.node.defaultChild as never);
-const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
+const ofTypeIn = (x: Synthesized, type: string) => Object.entries(x.resources).filter(([, r]) => r.Type === type);
+const ofType = (type: string) => ofTypeIn(s, type);
 const envOf = (name: string): Record<string, unknown> => s.resources[functionId(s, name)]!.Properties!.Environment?.Variables ?? {};
 /** CDK's custom-resource Provider framework function: it invokes the MetaDB deployment and answers CloudFormation. */
 function framework() {
@@ -40,22 +42,25 @@ beforeAll(() => {
   roles = statementsByRole(s.resources);
 });
 
-/** path part → its POST method's properties */
+/** "METHOD /full/path" → the method's properties (`/` for the root resource: the portal's page). */
 function methodsByPath(): Record<string, Record<string, any>> {
-  const paths = Object.fromEntries(ofType('AWS::ApiGateway::Resource').map(([rid, r]) => [rid, r.Properties!.PathPart as string]));
+  const resources = Object.fromEntries(ofType('AWS::ApiGateway::Resource').map(([rid, r]) => [rid, r.Properties!]));
+  const pathOf = (rid: string | undefined): string => {
+    const r = rid === undefined ? undefined : resources[rid];
+    return r ? `${pathOf(r.ParentId.Ref).replace(/\/$/, '')}/${r.PathPart}` : '/';
+  };
   const out: Record<string, Record<string, any>> = {};
-  for (const [, m] of ofType('AWS::ApiGateway::Method')) {
-    const path = paths[m.Properties!.ResourceId.Ref as string];
-    if (!path) throw new Error('method on the root resource');
-    out[`${m.Properties!.HttpMethod} /${path}`] = m.Properties!;
-  }
+  for (const [, m] of ofType('AWS::ApiGateway::Method')) out[`${m.Properties!.HttpMethod} ${pathOf(m.Properties!.ResourceId.Ref)}`] = m.Properties!;
   return out;
 }
+
+/** The web portal's files, as the stack serves them (the same build, made once per process). */
+const PORTAL = portalRoutes().map((r) => `${r.method} ${r.path}`);
 
 describe('REST API', () => {
   it('has exactly the six POST routes, each integrated with its own function, and GET /health', () => {
     const methods = methodsByPath();
-    expect(Object.keys(methods).sort()).toEqual(['GET /health', 'POST /dashboard', 'POST /migrate', 'POST /query', 'POST /signup', 'POST /token', 'POST /verify']);
+    expect(Object.keys(methods).filter((m) => !PORTAL.includes(m)).sort()).toEqual(['GET /health', 'POST /dashboard', 'POST /migrate', 'POST /query', 'POST /signup', 'POST /token', 'POST /verify']);
     const target = { '/signup': 'signup', '/verify': 'verify', '/token': 'token', '/dashboard': 'dashboard', '/query': 'query', '/migrate': 'migrate-submit' };
     for (const [path, fn] of Object.entries(target)) {
       expect(refsIn(methods[`POST ${path}`]!.Integration.Uri)).toContain(functionId(s, fn));
@@ -64,7 +69,7 @@ describe('REST API', () => {
 
   it('has exactly the routes of the API’s table (lambdas/shared/http-api.ts), each with its function, guarded as the table says', () => {
     const methods = methodsByPath();
-    expect(Object.keys(methods).sort()).toEqual([...ROUTES, ...GATEWAY_ROUTES].map((r) => `${r.method} ${r.path}`).sort());
+    expect(Object.keys(methods).sort()).toEqual([...[...ROUTES, ...GATEWAY_ROUTES].map((r) => `${r.method} ${r.path}`), ...PORTAL].sort());
     for (const route of ROUTES) {
       const method = methods[`${route.method} ${route.path}`]!;
       expect(refsIn(method.Integration.Uri), route.path).toContain(functionId(s, route.fn));
@@ -97,6 +102,29 @@ describe('REST API', () => {
     const [[, acl]] = ofType('AWS::WAFv2::WebACL') as [[string, any]];
     expect(acl.Properties.DefaultAction).toEqual({ Allow: {} });
     expect(acl.Properties.Rules.map((r: any) => r.Name)).toEqual(['RateLimitPerIp', 'BodySizeLimit']);
+  });
+
+  it('serves the web portal from the stage itself: each file a MOCK answer of its text (base64 in the template), no authorizer, no function', () => {
+    const methods = methodsByPath();
+    expect(PORTAL).toEqual(expect.arrayContaining(['GET /', 'GET /index.html']));
+    expect(PORTAL.filter((m) => m.startsWith('GET /assets/') && m.endsWith('.js'))).toHaveLength(1);
+    for (const route of portalRoutes()) {
+      const method = methods[`GET ${route.path}`]!;
+      expect(method.AuthorizationType, route.path).toBe('NONE');
+      expect(method.Integration.Type, route.path).toBe('MOCK');
+      const [answer] = method.Integration.IntegrationResponses;
+      const template: string = answer.ResponseTemplates['application/json'];
+      const base64 = /^\$util\.base64Decode\("([A-Za-z0-9+/=]+)"\)$/.exec(template)?.[1];
+      expect(Buffer.from(base64!, 'base64').toString('utf8'), route.path).toBe(route.answer.body);
+      expect(answer.ResponseParameters['method.response.header.content-type'], route.path).toBe(`'${route.answer.headers['content-type']}'`);
+    }
+    expect(methods['GET /']!.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.x-frame-options']).toBe("'DENY'");
+    s.template.hasOutput('PortalUrl', {});
+    // Off: no method but the API's own.
+    const off = synth({ portal: 'false' });
+    const offMethods = ofTypeIn(off, 'AWS::ApiGateway::Method').map(([, m]) => m.Properties!.HttpMethod as string);
+    expect(offMethods.filter((m) => m === 'GET')).toHaveLength(GATEWAY_ROUTES.length);
+    expect(off.template.toJSON().Outputs.PortalUrl).toBeUndefined();
   });
 
   it('puts the LF0 TOKEN authorizer on exactly the guarded routes and on none of the others', () => {
