@@ -75,7 +75,7 @@ export class Api {
       throw new CliError(`${urlKey(this.base)} has no route ${path}: is --url the OctoDB API (with its stage path)?`, 'SERVER', { status: 403, body: answer });
     }
     if (res.status === 401 && token) {
-      throw new CliError('Unauthorized: the session expired or a newer login replaced it; run `octodb login`', 'AUTH', { status: 401, body: answer });
+      throw new CliError('Unauthorized: the token expired, was revoked, or a newer login replaced it; run `octodb login`', 'AUTH', { status: 401, body: answer });
     }
     throw new CliError(describe(res.status, fields), exitOf(res.status), { status: res.status, body: answer });
   }

@@ -39,3 +39,6 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** A moment of unavailability (429, 503, no answer): a command that polls waits it out. */
+export const isTransient = (error: unknown): boolean => error instanceof CliError && (error.exit === 'UNAVAILABLE' || error.exit === 'UNREACHABLE');

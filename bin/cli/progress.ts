@@ -1,6 +1,6 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Context, DashboardAnswer } from './context.ts';
-import { CliError, EXIT } from './exit.ts';
+import { CliError, EXIT, isTransient } from './exit.ts';
 import { fields, note, print, printJson, table } from './output.ts';
 import { sleep } from './wait.ts';
 
@@ -73,7 +73,7 @@ async function pollBatch(ctx: Context, batchId: string): Promise<BatchStatus | u
   try {
     return (await ctx.dashboard('get_migration_status', { batch_id: batchId })) as BatchStatus;
   } catch (error) {
-    if (error instanceof CliError && (error.exit === 'UNAVAILABLE' || error.exit === 'UNREACHABLE')) return undefined;
+    if (isTransient(error)) return undefined;
     throw error;
   }
 }

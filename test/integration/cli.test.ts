@@ -262,7 +262,7 @@ describe.skipIf(!serversUp)('octodb CLI: bad input and failures, as exit codes a
     // That renewal issued a new token, which revoked the one `home` holds.
     const replaced = await cli(home, ['dbs']);
     expect(replaced.code).toBe(EXIT.AUTH);
-    expect(replaced.stderr).toMatch(/Unauthorized: the session expired or a newer login replaced it/);
+    expect(replaced.stderr).toMatch(/Unauthorized: the token expired, was revoked, or a newer login replaced it/);
 
     const wrong = await cli(home, ['login', '--email', email, '--password', 'not the password', '--json']);
     expect(wrong.code).toBe(EXIT.AUTH);

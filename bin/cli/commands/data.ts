@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import type { logItem, queryAnswer } from '#shared/responses';
-import type { Context } from '../context.ts';
-import { EXIT } from '../exit.ts';
+import type { Context, DashboardAnswer } from '../context.ts';
+import { EXIT, isTransient } from '../exit.ts';
 import { note, print, printJson, table } from '../output.ts';
 import type { Act } from '../main.ts';
 import { count, seconds, sleep } from '../wait.ts';
@@ -127,21 +127,27 @@ async function follow(ctx: Context, action: 'get_log_table' | 'get_query_logs', 
   while (!stop) {
     await sleep(intervalMs);
     if (stop) break;
-    const fresh: LogItem[] = [];
-    let key: string | null | undefined;
-    let reachedSeen = false;
-    for (let page = 0; page < FOLLOW_MAX_PAGES && !reachedSeen; page++) {
-      const answer = await ctx.dashboard(action, { limit: 100, ...(key ? { last_evaluated_key: key } : {}) });
-      for (const item of answer.items) {
-        if (seen.has(item.log_id)) reachedSeen = true;
-        else if (!reachedSeen) fresh.push(item);
-      }
-      key = answer.last_evaluated_key;
-      if (!key || seen.size === 0) break;
-    }
-    if (!reachedSeen && key && seen.size > 0) note(`(more than ${FOLLOW_MAX_PAGES * 100} new records in one interval: older ones skipped)`);
+    const fresh = await unseen(ctx, action, seen).catch((error: unknown) => {
+      if (isTransient(error)) return []; // waited out: the next poll reads what this one missed
+      throw error;
+    });
     show(fresh);
     if (fresh.length > 0) seen = new Set(fresh.slice(0, 100).map((i) => i.log_id));
   }
   return EXIT.OK;
+}
+
+/** The records newer than the newest seen, newest first: pages read until one holds a seen record. */
+async function unseen(ctx: Context, action: 'get_log_table' | 'get_query_logs', seen: Set<string>): Promise<LogItem[]> {
+  const fresh: LogItem[] = [];
+  let key: string | null = null;
+  for (let page = 0; page < FOLLOW_MAX_PAGES; page++) {
+    const answer: DashboardAnswer<'get_log_table'> = await ctx.dashboard(action, { limit: 100, ...(key ? { last_evaluated_key: key } : {}) });
+    const at = answer.items.findIndex((item) => seen.has(item.log_id));
+    fresh.push(...(at === -1 ? answer.items : answer.items.slice(0, at)));
+    key = answer.last_evaluated_key;
+    if (at !== -1 || !key || seen.size === 0) return fresh;
+  }
+  note(`(more than ${FOLLOW_MAX_PAGES * 100} new records in one interval: older ones skipped)`);
+  return fresh;
 }
