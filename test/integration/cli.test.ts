@@ -204,7 +204,8 @@ describe.skipIf(!serversUp)('octodb CLI: bad input and failures, as exit codes a
     ({ home, email } = await signedUp(['--no-wait']));
   });
 
-  it.each([
+  // Each case its own process, none changing the session: run side by side.
+  it.concurrent.for([
     ['an unknown flag', ['dbs', '--bogus'], /unknown option '--bogus'/],
     ['an unknown command', ['dbz'], /unknown command 'dbz'/],
     ['a missing argument', ['query'], /missing required argument 'sql'/],
@@ -215,7 +216,7 @@ describe.skipIf(!serversUp)('octodb CLI: bad input and failures, as exit codes a
     ['a file that is not there', ['migrate', 'apply', '/nonexistent/x.sql'], /Cannot read \/nonexistent\/x.sql: ENOENT/],
     ['a directory without .sql files', ['migrate', 'apply', ROOT + '/docs'], /No \.sql file in/],
     ['no password and no terminal to ask on', ['login', '--email', 'a@example.com'], /--password is required \(or OCTODB_PASSWORD\)/],
-  ])('exits USAGE on %s, with the reason on stderr and nothing on stdout', async (_what, args, reason) => {
+  ] as Array<[string, string[], RegExp]>)('exits USAGE on %s, with the reason on stderr and nothing on stdout', async ([, args, reason], { expect }) => {
     const run = await cli(home, args);
     expect(run.code).toBe(EXIT.USAGE);
     expect(run.stderr).toMatch(reason);
@@ -223,9 +224,10 @@ describe.skipIf(!serversUp)('octodb CLI: bad input and failures, as exit codes a
   });
 
   it('answers --help on every command with exit OK', async () => {
-    for (const args of [['--help'], ['query', '--help'], ['migrate', 'apply', '--help'], ['cascade', 'status', '--help'], ['admin', 'create', '--help']]) {
-      const run = await cli(home, args);
-      expect(run.code, args.join(' ')).toBe(EXIT.OK);
+    const commands = [['--help'], ['query', '--help'], ['migrate', 'apply', '--help'], ['cascade', 'status', '--help'], ['admin', 'create', '--help']];
+    const runs = await Promise.all(commands.map((args) => cli(home, args)));
+    for (const [i, run] of runs.entries()) {
+      expect(run.code, commands[i]!.join(' ')).toBe(EXIT.OK);
       expect(run.stdout).toMatch(/^Usage: octodb/);
     }
   }, LONG);
