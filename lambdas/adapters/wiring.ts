@@ -167,7 +167,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   },
   tenantLogins: { make: async ({ config, get }) => new TenantLogins(await get('meta'), await get('sealer'), config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000) },
   schemas: { make: async (p) => new MysqlSchemaInspector(await p.get('tenantSql')) },
-  migrations: { make: async (p) => new MysqlMigrationStore(await p.get('pool')) },
+  migrations: { make: async (p) => new MysqlMigrationStore(await p.get('pool'), (await p.get('claimOwners')).self) },
   migrationLocks: { make: async (p) => new RedisMigrationLocks(await p.get('redis')) },
   notifier: { make: (p) => notifierFor(p.config) },
   storageState: { make: async ({ config, get }) => new RedisStorageState(await get('redis'), metaDbOf(config)) },

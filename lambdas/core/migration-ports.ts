@@ -103,7 +103,7 @@ export interface QueuedJob {
 /** Migration jobs in MetaDB: claims, outcomes and the one attempt counter. */
 export interface JobStore {
   getJob(jobId: string): Promise<MigrationJobRecord | undefined>;
-  /** queued (or `running` but stale) → running; false when another worker has it or it is done. */
+  /** queued (or `running` but stale) → running, claimed by this process; false when another worker has it or it is done. */
   claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
   /** Counts one more try of a job, durably, before it starts; returns the count so far. */
   countAttempt(jobId: string): Promise<number>;
@@ -134,6 +134,10 @@ export interface JobStore {
    * `queued` that long (its invocations gave up waiting for a busy database).
    */
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  /** Who holds the claims of unsettled jobs (`claimed_by`: a process, or a process's run after a `/`). */
+  listClaimOwners(): Promise<string[]>;
+  /** The claims of these holders (known to be gone) lapse now: the sweep takes their jobs over as if their lease ran out. */
+  expireClaims(claims: string[]): Promise<void>;
   /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
   listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
 }

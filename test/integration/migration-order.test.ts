@@ -272,7 +272,7 @@ describe.skipIf(!serversUp)('cascade children and transient errors', () => {
       },
       close: () => hostSql.close(),
     };
-    const restore = octo.parts.override({ hostSql: slowAlters, migrations: new MysqlMigrationStore(metaPool), config: { OCTODB_CASCADE_CHUNK: 1, OCTODB_CASCADE_CONCURRENCY: 1 } });
+    const restore = octo.parts.override({ hostSql: slowAlters, migrations: new MysqlMigrationStore(metaPool, (await octo.parts.get('claimOwners')).self), config: { OCTODB_CASCADE_CHUNK: 1, OCTODB_CASCADE_CONCURRENCY: 1 } });
     try {
       const cascadeId = cascadeBatchId((await h.submit(adminToken, SKU)).jobs[0]!.job_id);
       await waitFor(async () => (await cascadeStates(cascadeId)).some((j) => j.state === 'running'), { what: 'the cascade to be under way', intervalMs: 10 });
