@@ -110,16 +110,17 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
     return rows.map((r) => String(r.claimed_by));
   }
 
-  async expireClaims(claims: string[]): Promise<void> {
-    // A day ago is older than any lease: every query that takes over a lapsed claim sees these as lapsed.
+  async expireClaims(claims: string[]): Promise<string[]> {
+    const dbIds = new Set<string>();
     for (const part of chunks(claims)) {
-      if (part.length) {
-        await this.pool.query(
-          `UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) - INTERVAL 1 DAY, claimed_by = NULL WHERE claimed_by IN (?) AND state IN ('queued', 'running')`,
-          [part],
-        );
-      }
+      if (part.length === 0) continue;
+      const held = `claimed_by IN (?) AND state IN ('queued', 'running')`;
+      const [rows] = await this.pool.query<RowDataPacket[]>(`SELECT DISTINCT db_id FROM migration_jobs WHERE ${held}`, [part]);
+      for (const r of rows) dbIds.add(String(r.db_id));
+      // A day ago is older than any lease: every query that takes over a lapsed claim sees these as lapsed.
+      await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) - INTERVAL 1 DAY, claimed_by = NULL WHERE ${held}`, [part]);
     }
+    return [...dbIds];
   }
 
   async countAttempt(jobId: string): Promise<number> {

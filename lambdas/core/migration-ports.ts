@@ -136,8 +136,8 @@ export interface JobStore {
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
   /** Who holds the claims of unsettled jobs (`claimed_by`: a process, or a process's run after a `/`). */
   listClaimOwners(): Promise<string[]>;
-  /** The claims of these holders (known to be gone) lapse now: the sweep takes their jobs over as if their lease ran out. */
-  expireClaims(claims: string[]): Promise<void>;
+  /** The claims of these holders (known to be gone) lapse now, as if their lease ran out; returns their jobs' databases. */
+  expireClaims(claims: string[]): Promise<string[]>;
   /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
   listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
 }
@@ -212,6 +212,8 @@ export interface MigrationLocks {
   /** Takes a lock if free: returns its token, or undefined when another holder has it. */
   tryLock(name: string, ttlMs: number): Promise<string | undefined>;
   tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>>;
+  /** The tokens these locks hold now (a token names the process that took it: `<owner>/<random>`). */
+  holders(names: string[]): Promise<Array<{ name: string; token: string }>>;
   unlock(name: string, token: string): Promise<void>;
   unlockMany(locks: Array<{ name: string; token: string }>): Promise<void>;
   /** Extends each lock that still holds its token (heartbeat and fencing check); false where it is lost. */

@@ -15,9 +15,13 @@ const FOLLOW_UP_FLAG_AFTER_STALE = 4;
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
-  // A killed local OctoDB's claims lapse at once (a restart takes its work over); others wait for their lease.
+  // A killed local OctoDB's claims lapse at once, and the database locks it held are freed (their
+  // tokens name it): a restart takes its work over now; other claims and locks wait for their lease.
   const gone = (await deps.jobs.listClaimOwners()).filter((claim) => deps.owners.isGone(claim));
-  if (gone.length > 0) await deps.jobs.expireClaims(gone);
+  if (gone.length > 0) {
+    const held = await deps.locks.holders(await deps.jobs.expireClaims(gone));
+    await deps.locks.unlockMany(held.filter((lock) => deps.owners.isGone(lock.token)));
+  }
   const followUps = await deps.jobs.listPendingFollowUps(deps.settings.staleSeconds, 50);
   for (const job of followUps) {
     try {
