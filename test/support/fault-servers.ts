@@ -21,7 +21,7 @@ export const faultServersMissing = ['mariadb-install-db', 'mariadbd', 'redis-ser
 );
 const sbin = (bin: string) => (spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).stdout.trim() || `/usr/sbin/${bin}`);
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -40,6 +40,23 @@ interface Killable {
   stop(): Promise<void>;
 }
 
+/** A server process started by `launch` (which resolves once it answers) in `dir`, removed by stop(). */
+function killable(dir: string, launch: () => Promise<ChildProcess>): Killable {
+  let child: ChildProcess | undefined;
+  const server: Killable = {
+    start: async () => void (child = await launch()),
+    async kill() {
+      child?.kill('SIGKILL');
+      if (child) await exited(child);
+    },
+    async stop() {
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
 export interface OwnMariaDb extends Killable {
   port: number;
   /** mysql://octodb:octodb@127.0.0.1:<port>/<database> */
@@ -56,14 +73,13 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
   const socket = join(dir, 'mysqld.sock');
   const install = spawnSync(sbin('mariadb-install-db'), ['--no-defaults', `--datadir=${join(dir, 'data')}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`);
-  let child: ChildProcess | undefined;
   const login = { host: '127.0.0.1', port, ...ADMIN };
   const db: OwnMariaDb = {
     port,
     url: (database) => `mysql://${ADMIN.user}:${ADMIN.password}@127.0.0.1:${port}/${database}`,
     connect: () => createConnection(login),
-    async start() {
-      child = spawn(
+    ...killable(dir, async () => {
+      const child = spawn(
         sbin('mariadbd'),
         [
           '--no-defaults',
@@ -84,15 +100,8 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
         { stdio: 'ignore' },
       );
       await waitFor(() => createConnection({ socketPath: socket, user: 'root' }).then((c) => c.end().then(() => true), () => false), { timeoutMs: 60_000, intervalMs: 100, what: `MariaDB on port ${port}` });
-    },
-    async kill() {
-      child?.kill('SIGKILL');
-      if (child) await exited(child);
-    },
-    async stop() {
-      await db.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
+      return child;
+    }),
   };
   await db.start();
   const root = await createConnection({ socketPath: socket, user: 'root' });
@@ -113,21 +122,13 @@ export interface OwnRedis extends Killable {
 export async function startOwnRedis(): Promise<OwnRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'octodb-fault-redis-'));
   const port = await freePort();
-  let child: ChildProcess | undefined;
   const redis: OwnRedis = {
     url: `redis://127.0.0.1:${port}`,
-    async start() {
-      child = spawn(sbin('redis-server'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    ...killable(dir, async () => {
+      const child = spawn(sbin('redis-server'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
       await waitFor(() => spawnSync(sbin('redis-cli'), ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.includes('PONG'), { timeoutMs: 20_000, intervalMs: 50, what: `Redis on port ${port}` });
-    },
-    async kill() {
-      child?.kill('SIGKILL');
-      if (child) await exited(child);
-    },
-    async stop() {
-      await redis.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
+      return child;
+    }),
   };
   await redis.start();
   return redis;
