@@ -95,8 +95,8 @@ const settings = z.object({
    * over (also the per-database lock TTL); the worker's heartbeat renews both every third of it.
    */
   OCTODB_MIGRATION_LEASE_SECONDS: z.coerce.number().int().min(1).max(900).default(30),
-  /** How long an M1 run waits for a database busy with another migration before leaving the job to its retries and the sweep. */
-  OCTODB_MIGRATION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** How long an M1 run waits for a database busy with another migration (at most a lease) before leaving the job to its retries and the sweep. */
+  OCTODB_MIGRATION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).default(30),
   /** Local runs only: how often the sweep of abandoned migrations runs (also once at start); on AWS a schedule runs it every minute. 0: only at start. */
   OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(30),
   /** A cascade child hit by transient errors (a server restarting, a connection lost) goes back to the queue with backoff until this long after its first try, then fails. */
