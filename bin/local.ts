@@ -105,9 +105,12 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   else await logTable();
   logQueue.replaySaved();
 
-  // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally these timers do.
-  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(() => void invoker.invokeAsync('migrate-run', { sweep: true }), config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
-  // Provisioning's also runs now: signups a killed earlier run of this process had claimed go on at once.
+  // On AWS schedules invoke the sweeps of abandoned migration jobs and provisionings; locally these
+  // timers do, and both also run now: the jobs, cascades and signups a killed earlier run of this
+  // process had claimed go on at once (their claims name a process that is gone).
+  const sweepMigrations = () => void invoker.invokeAsync('migrate-run', { sweep: true });
+  sweepMigrations();
+  const sweep = config.OCTODB_MIGRATION_SWEEP_SECONDS > 0 ? setInterval(sweepMigrations, config.OCTODB_MIGRATION_SWEEP_SECONDS * 1000).unref() : undefined;
   const sweepProvisioning = () => void invoker.invokeAsync('provision', { sweep: true });
   sweepProvisioning();
   const provisioningSweep = config.OCTODB_PROVISION_SWEEP_SECONDS > 0 ? setInterval(sweepProvisioning, config.OCTODB_PROVISION_SWEEP_SECONDS * 1000).unref() : undefined;

@@ -229,10 +229,11 @@ export class OctoDbStack extends Stack {
       onFailure: new SqsDestination(asyncFailures),
     });
 
-    // A job whose worker died stays `running` until a sweep hands it to a fresh invocation.
+    // A job or cascade whose worker died stays `running` until a sweep hands it to a fresh
+    // invocation: every minute, so it goes on within 2 minutes (its lease, 30 s, then this).
     new Rule(this, 'MigrationSweep', {
       description: 'OctoDB: restarts migration jobs whose worker vanished',
-      schedule: Schedule.rate(Duration.minutes(5)),
+      schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(migrateRun, { event: RuleTargetInput.fromObject({ sweep: true }) })],
     });
     // Likewise a database whose LF6 worker died (or whose invoke was lost, or that gave up on an

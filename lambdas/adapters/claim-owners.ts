@@ -6,6 +6,9 @@ import { processAlive } from './local-process.ts';
 /** Owners made by this process that are still open: one that was closed (a stopped local OctoDB) is gone. */
 const openHere = new Set<string>();
 
+/** A claim names its owner, then maybe `/` and the run that took it (a cascade run's claims). */
+const claimOwner = (claim: string) => claim.split('/')[0]!;
+
 /**
  * A local process's claims name it (`local:<machine>:<pid>:<random>`), so a restarted OctoDB on
  * this machine sees at once that a claim's process is gone and takes its work over, instead of
@@ -19,7 +22,8 @@ export class LocalClaimOwners implements ClaimOwners {
     openHere.add(this.self);
   }
 
-  isGone(owner: string): boolean {
+  isGone(claim: string): boolean {
+    const owner = claimOwner(claim);
     const [kind, machine, pid] = owner.split(':');
     if (kind !== 'local' || machine !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
     return Number(pid) === process.pid ? !openHere.has(owner) : !processAlive(Number(pid));

@@ -49,11 +49,19 @@ export class MysqlCascadeStore implements CascadeStore {
    */
   protected readonly db: Pool;
 
-  constructor(protected readonly pool: Pool) {
+  /**
+   * `owner`: this process (ClaimOwners.self), written with every claim it takes or keeps fresh
+   * (`claimed_by`), so a restarted local OctoDB sees at once which claims a dead process held.
+   */
+  constructor(
+    protected readonly pool: Pool,
+    protected readonly owner: string,
+  ) {
     this.db = mappedPool(pool, mapMysqlError);
   }
 
   async claimCascadeJobs(batchId: string, hostId: string, limit: number, staleAfterSeconds: number, worker: string): Promise<MigrationJobRecord[]> {
+    const claim = `${this.owner}/${worker}`;
     const conn = await this.db.getConnection();
     try {
       await conn.beginTransaction();
@@ -65,14 +73,14 @@ export class MysqlCascadeStore implements CascadeStore {
            AND (j.retry_at IS NULL OR j.retry_at <= CURRENT_TIMESTAMP(3))
            AND NOT EXISTS (${EARLIER_UNSETTLED})
          ORDER BY j.job_id LIMIT ? FOR UPDATE`,
-        [batchId, hostId, staleAfterSeconds, worker, limit],
+        [batchId, hostId, staleAfterSeconds, claim, limit],
       );
       const ids = rows.map((r) => String(r.job_id));
       if (ids.length > 0) {
         await conn.query(
           `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ?,
              started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)), retry_at = NULL, wait_reason = NULL WHERE job_id IN (?)`,
-          [worker, ids],
+          [claim, ids],
         );
       }
       await conn.commit();
@@ -192,14 +200,14 @@ export class MysqlCascadeStore implements CascadeStore {
 
   async handOverCascade(batchId: string, hostId: string, staleAfterSeconds: number): Promise<void> {
     await this.pool.query(
-      `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), status_reason = NULL, wait_reason = NULL
+      `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ?, status_reason = NULL, wait_reason = NULL
        WHERE batch_id = ? AND host_id = ? AND (state = 'queued' OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))`,
-      [batchId, hostId, staleAfterSeconds],
+      [this.owner, batchId, hostId, staleAfterSeconds],
     );
   }
 
   async touchQueuedCascade(batchId: string, hostId: string): Promise<void> {
-    await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE batch_id = ? AND host_id = ? AND state = 'queued'`, [batchId, hostId]);
+    await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ? WHERE batch_id = ? AND host_id = ? AND state = 'queued'`, [this.owner, batchId, hostId]);
   }
 
   async listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>> {

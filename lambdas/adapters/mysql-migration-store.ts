@@ -80,20 +80,47 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
 
   async claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean> {
     const [result] = await this.pool.execute<ResultSetHeader>(
-      `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3),
+      `UPDATE migration_jobs SET state = 'running', claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ?,
          started_at = COALESCE(started_at, CURRENT_TIMESTAMP(3)),
          status_reason = IF(wait_reason IS NULL, status_reason, NULL), wait_reason = NULL
        WHERE job_id = ? AND (state = 'queued'
          OR (state = 'running' AND claimed_at < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND))`,
-      [jobId, staleAfterSeconds],
+      [this.owner, jobId, staleAfterSeconds],
     );
     return result.affectedRows === 1;
   }
 
   async touchJobs(jobIds: string[]): Promise<void> {
     for (const part of chunks(jobIds)) {
-      if (part.length) await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) WHERE job_id IN (?) AND state IN ('running', 'queued')`, [part]);
+      // A running job keeps the claim it was taken with (a cascade run's); a queued one: this process is on its way.
+      if (part.length) {
+        await this.pool.query(
+          `UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3), claimed_by = IF(state = 'running' AND claimed_by IS NOT NULL, claimed_by, ?)
+           WHERE job_id IN (?) AND state IN ('running', 'queued')`,
+          [this.owner, part],
+        );
+      }
     }
+  }
+
+  async listClaimOwners(): Promise<string[]> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT DISTINCT claimed_by FROM migration_jobs WHERE state IN ('queued', 'running') AND claimed_by IS NOT NULL LIMIT 1000`,
+    );
+    return rows.map((r) => String(r.claimed_by));
+  }
+
+  async expireClaims(claims: string[]): Promise<string[]> {
+    const dbIds = new Set<string>();
+    for (const part of chunks(claims)) {
+      if (part.length === 0) continue;
+      const held = `claimed_by IN (?) AND state IN ('queued', 'running')`;
+      const [rows] = await this.pool.query<RowDataPacket[]>(`SELECT DISTINCT db_id FROM migration_jobs WHERE ${held}`, [part]);
+      for (const r of rows) dbIds.add(String(r.db_id));
+      // A day ago is older than any lease: every query that takes over a lapsed claim sees these as lapsed.
+      await this.pool.query(`UPDATE migration_jobs SET claimed_at = CURRENT_TIMESTAMP(3) - INTERVAL 1 DAY, claimed_by = NULL WHERE ${held}`, [part]);
+    }
+    return [...dbIds];
   }
 
   async countAttempt(jobId: string): Promise<number> {
@@ -139,7 +166,7 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
 
   async requeueJobs(jobIds: string[]): Promise<void> {
     for (const part of chunks(jobIds)) {
-      if (part.length) await this.db.query(`UPDATE migration_jobs SET state = 'queued', claimed_at = NULL WHERE job_id IN (?)`, [part]);
+      if (part.length) await this.db.query(`UPDATE migration_jobs SET state = 'queued', claimed_at = NULL, claimed_by = NULL WHERE job_id IN (?)`, [part]);
     }
   }
 
@@ -147,9 +174,9 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
     for (const part of chunks(jobIds)) {
       if (part.length === 0) continue;
       await this.db.query(
-        `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), retry_at = CURRENT_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
+        `UPDATE migration_jobs SET state = 'queued', claimed_at = CURRENT_TIMESTAMP(3), claimed_by = ?, retry_at = CURRENT_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
            attempts = GREATEST(attempts, ?), wait_reason = 'retrying', status_reason = ? WHERE job_id IN (?)`,
-        [Math.round(retry.delayMs * 1000), retry.attempts, retry.reason.slice(0, 2000), part],
+        [this.owner, Math.round(retry.delayMs * 1000), retry.attempts, retry.reason.slice(0, 2000), part],
       );
     }
   }

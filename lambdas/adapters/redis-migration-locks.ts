@@ -7,21 +7,38 @@ const lockKey = (name: string) => `octodb:migration:lock:${name}`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const UNLOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
-/** Per-database migration locks with a token and a TTL, in Redis (attempts and states live in MetaDB). */
+/**
+ * Per-database migration locks with a token and a TTL, in Redis (attempts and states live in MetaDB).
+ * A token names its process (`<owner>/<random>`, owner as ClaimOwners.self), so a restarted local
+ * OctoDB can free a killed process's locks without waiting for their TTL.
+ */
 export class RedisMigrationLocks implements MigrationLocks {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly owner: string,
+  ) {}
+
+  private newToken(): string {
+    return `${this.owner}/${randomUUID()}`;
+  }
 
   async tryLock(name: string, ttlMs: number): Promise<string | undefined> {
-    const token = randomUUID();
+    const token = this.newToken();
     return (await this.redis.set(lockKey(name), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : undefined;
   }
 
   async tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>> {
-    const tokens = names.map(() => randomUUID());
+    const tokens = names.map(() => this.newToken());
     const pipe = this.redis.pipeline();
     names.forEach((name, i) => pipe.set(lockKey(name), tokens[i]!, 'PX', ttlMs, 'NX'));
     const results = (await pipe.exec()) ?? [];
     return results.map(([error, reply], i) => (!error && reply === 'OK' ? tokens[i] : undefined));
+  }
+
+  async holders(names: string[]): Promise<Array<{ name: string; token: string }>> {
+    if (names.length === 0) return [];
+    const tokens = await this.redis.mget(names.map(lockKey));
+    return names.flatMap((name, i) => (tokens[i] ? [{ name, token: tokens[i] }] : []));
   }
 
   async unlock(name: string, token: string): Promise<void> {

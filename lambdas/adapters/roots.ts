@@ -89,10 +89,10 @@ export async function migrateSubmitRoot(parts = sharedParts()): Promise<Paramete
 
 /** M1: runs jobs and cascades on the host, under Redis locks; notifies and logs. */
 export async function migrateRunRoot(parts = sharedParts()): Promise<MigrationDeps> {
-  const p = await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs');
-  const { migrations, migrationLocks: locks, ...rest } = p;
+  const p = await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs', 'claimOwners');
+  const { migrations, migrationLocks: locks, claimOwners: owners, ...rest } = p;
   // One adapter holds the four migration stores.
-  return { ...rest, jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, settings: migrationSettings(parts.config) };
+  return { ...rest, jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, owners, settings: migrationSettings(parts.config) };
 }
 
 /** The operator's function: each action's deps made when that action runs (creating a tenant needs no Redis). */
@@ -155,7 +155,7 @@ function migrationSettings(c: Config): MigrationSettings {
   return {
     maxRetries: c.OCTODB_MIGRATION_MAX_RETRIES,
     backoffMs: c.OCTODB_MIGRATION_BACKOFF_MS,
-    staleSeconds: c.OCTODB_MIGRATION_STALE_SECONDS,
+    staleSeconds: c.OCTODB_MIGRATION_LEASE_SECONDS,
     lockWaitSeconds: c.OCTODB_MIGRATION_LOCK_WAIT_SECONDS,
     scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS,
     ddlTimeoutSeconds: c.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,

@@ -227,7 +227,13 @@ async function applyToChild(job: MigrationJobRecord, host: HostRecord, plan: Cas
     const message = (error as Error).message;
     stage('update', started, 'failed', message);
     // Killed on the server: InnoDB rolled the ALTER back, the child is as it was (never retried).
-    if (error instanceof StatementTimeoutError || !(error instanceof TransientError)) return done('failed', message);
+    if (error instanceof StatementTimeoutError) return done('failed', message);
+    if (!(error instanceof TransientError)) {
+      // A killed worker's ALTER of this child may have lived on on the server and ended first (this
+      // one then fails, e.g. duplicate column): the child has the new definition, which is success.
+      const now = await readDefinition(deps.hostSql, host, database, job.table).catch(() => undefined);
+      return now === plan.after ? done('succeeded', 'applied by an earlier try') : done('failed', message);
+    }
     // A server restarting, a connection lost: back to the queue with backoff until the server is
     // back, for up to transientRetrySeconds from the child's first try (one DDL statement either
     // applied or not: the next try's verify tells which).

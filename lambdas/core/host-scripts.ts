@@ -241,7 +241,10 @@ function boundedPush(db: string, temp: string, flags: string, input: TableSkeema
     input.serverTimeLimit === false
       ? ''
       : `if sql "SELECT VERSION()" | grep -qi mariadb; then LIMIT=" --connect-options=max_statement_time=${limit}"; fi\n`;
+  // First what an earlier try left running on the server (its worker died mid-push, its script or
+  // statement lives on): under the database's lock it is this job's, and racing it would fail the push.
   return `${stopDdl(db, temp)}
+stop_ddl
 LIMIT=""
 ${serverLimit}(cd "$WORK/s" && exec timeout -s KILL ${limit + 2} skeema push ${flags}$LIMIT)
 RC=$?

@@ -1,3 +1,4 @@
+import type { ClaimOwners } from './provisioning-ports.ts';
 import type { Sleep } from './retry.ts';
 import type {
   AuditLog,
@@ -18,9 +19,12 @@ import type {
 export interface MigrationSettings {
   maxRetries: number;
   backoffMs: number;
-  /** A `running` job whose claim is older than this belongs to a dead worker; also the lock TTL (renewed every third of it). */
+  /**
+   * The lease (OCTODB_MIGRATION_LEASE_SECONDS): a claim not renewed for this long belongs to a dead
+   * worker; also the lock TTL. The heartbeat renews both every third of it, so a job may run longer.
+   */
   staleSeconds: number;
-  /** How long a run waits for a busy database: well inside M1's own time limit, which equals staleSeconds on AWS. */
+  /** How long a run waits for a busy database (at most a lease). */
   lockWaitSeconds: number;
   scriptTimeoutSeconds: number;
   /** How long one push of tenant DDL may run before it is stopped on the server (the cascade's ALTERs are bounded by HostSql). */
@@ -41,6 +45,8 @@ export interface MigrationDeps {
   cascades: CascadeStore;
   audit: AuditLog;
   locks: MigrationLocks;
+  /** Which claims belong to a process known to be gone (a killed local OctoDB): the sweep takes them over without waiting for the lease. */
+  owners: ClaimOwners;
   invoker: Invoker;
   hostRunner: HostRunner;
   hostSql: HostSql;

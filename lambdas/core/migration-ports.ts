@@ -103,7 +103,7 @@ export interface QueuedJob {
 /** Migration jobs in MetaDB: claims, outcomes and the one attempt counter. */
 export interface JobStore {
   getJob(jobId: string): Promise<MigrationJobRecord | undefined>;
-  /** queued (or `running` but stale) → running; false when another worker has it or it is done. */
+  /** queued (or `running` but stale) → running, claimed by this process; false when another worker has it or it is done. */
   claimJob(jobId: string, staleAfterSeconds: number): Promise<boolean>;
   /** Counts one more try of a job, durably, before it starts; returns the count so far. */
   countAttempt(jobId: string): Promise<number>;
@@ -134,6 +134,10 @@ export interface JobStore {
    * `queued` that long (its invocations gave up waiting for a busy database).
    */
   listStaleJobs(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
+  /** Who holds the claims of unsettled jobs (`claimed_by`: a process, or a process's run after a `/`). */
+  listClaimOwners(): Promise<string[]>;
+  /** The claims of these holders (known to be gone) lapse now, as if their lease ran out; returns their jobs' databases. */
+  expireClaims(claims: string[]): Promise<string[]>;
   /** Jobs ended longer ago than the limit whose follow-up never completed (their worker died after the outcome). */
   listPendingFollowUps(staleAfterSeconds: number, limit: number): Promise<MigrationJobRecord[]>;
 }
@@ -208,6 +212,8 @@ export interface MigrationLocks {
   /** Takes a lock if free: returns its token, or undefined when another holder has it. */
   tryLock(name: string, ttlMs: number): Promise<string | undefined>;
   tryLockMany(names: string[], ttlMs: number): Promise<Array<string | undefined>>;
+  /** The tokens these locks hold now (a token names the process that took it: `<owner>/<random>`). */
+  holders(names: string[]): Promise<Array<{ name: string; token: string }>>;
   unlock(name: string, token: string): Promise<void>;
   unlockMany(locks: Array<{ name: string; token: string }>): Promise<void>;
   /** Extends each lock that still holds its token (heartbeat and fencing check); false where it is lost. */

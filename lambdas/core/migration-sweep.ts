@@ -7,7 +7,7 @@ import { finishBatch, notifyPending } from './migration-notify.ts';
 const FOLLOW_UP_FLAG_AFTER_STALE = 4;
 
 /**
- * Finds jobs whose worker died (`running` with a stale claim) or that nobody runs (a tenant job
+ * Finds jobs whose worker died (`running` with a lapsed claim, or one of a process known to be gone) or that nobody runs (a tenant job
  * `queued` that long) and starts them again (one out of tries is rolled back and failed by its
  * worker); finishes what followed a job whose worker died after its outcome; resumes cascades;
  * closes batches whose jobs all ended but whose worker died before closing them; sends the emails
@@ -15,6 +15,13 @@ const FOLLOW_UP_FLAG_AFTER_STALE = 4;
  * Runs at the start of every M1 invocation and on a schedule.
  */
 export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
+  // A killed local OctoDB's claims lapse at once, and the database locks it held are freed (their
+  // tokens name it): a restart takes its work over now; other claims and locks wait for their lease.
+  const gone = (await deps.jobs.listClaimOwners()).filter((claim) => deps.owners.isGone(claim));
+  if (gone.length > 0) {
+    const held = await deps.locks.holders(await deps.jobs.expireClaims(gone));
+    await deps.locks.unlockMany(held.filter((lock) => deps.owners.isGone(lock.token)));
+  }
   const followUps = await deps.jobs.listPendingFollowUps(deps.settings.staleSeconds, 50);
   for (const job of followUps) {
     try {

@@ -36,6 +36,9 @@ export interface ProvisioningCandidate {
 export interface ClaimOwners {
   /** Stored with each claim this process takes. */
   readonly self: string;
-  /** True when `owner` is known to have ended (a local process that died): its claims are free at once. */
+  /**
+   * True when `owner` is known to have ended (a local process that died): its claims are free at
+   * once. A claim may name a run of its owner after a `/` (`<owner>/<run>`): it is that owner's.
+   */
   isGone(owner: string): boolean;
 }

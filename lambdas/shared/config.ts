@@ -94,12 +94,15 @@ const settings = z.object({
   // --- migrations ---
   OCTODB_MIGRATION_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   OCTODB_MIGRATION_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
-  /** A `running` migration job whose claim is older than this is taken over (also the per-database lock TTL; a heartbeat renews both every third of it). */
-  OCTODB_MIGRATION_STALE_SECONDS: z.coerce.number().int().min(1).default(900),
-  /** How long an M1 run waits for a database busy with another migration before leaving the job to its retries and the sweep. */
-  OCTODB_MIGRATION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).default(60),
-  /** Local runs only: how often the sweeps of abandoned migrations and provisionings run (on AWS, schedules every 5 minutes); 0: never. */
-  OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(300),
+  /**
+   * A migration job's or cascade's claim not renewed for this long is a dead worker's and is taken
+   * over (also the per-database lock TTL); the worker's heartbeat renews both every third of it.
+   */
+  OCTODB_MIGRATION_LEASE_SECONDS: z.coerce.number().int().min(1).max(900).default(30),
+  /** How long an M1 run waits for a database busy with another migration (at most a lease) before leaving the job to its retries and the sweep. */
+  OCTODB_MIGRATION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).default(30),
+  /** Local runs only: how often the sweep of abandoned migrations runs (also once at start); on AWS a schedule runs it every minute. 0: only at start. */
+  OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(30),
   /** A cascade child hit by transient errors (a server restarting, a connection lost) goes back to the queue with backoff until this long after its first try, then fails. */
   OCTODB_MIGRATION_TRANSIENT_RETRY_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
   /** Children altered at once per host by a cascade (its admin connections to that host). */

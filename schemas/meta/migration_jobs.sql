@@ -17,7 +17,7 @@ CREATE TABLE migration_jobs (
   applied_sql mediumtext DEFAULT NULL,
   after_sql mediumtext DEFAULT NULL,
   claimed_at datetime(3) DEFAULT NULL,
-  claimed_by char(36) DEFAULT NULL,
+  claimed_by varchar(128) DEFAULT NULL,
   retry_at datetime(3) DEFAULT NULL,
   created_at datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   started_at datetime(3) DEFAULT NULL,

@@ -392,11 +392,11 @@ describe('IAM: least privilege', () => {
     expect(JSON.parse(String(envOf('migrate-run').OCTODB_FUNCTION_NAMES))).toEqual({ 'migrate-run': m1Name });
   });
 
-  it('runs the migration sweep every five minutes and the provisioning sweep every minute', () => {
+  it('runs the migration and provisioning sweeps every minute', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties!);
     const sweepOf = (fn: string) =>
       expect.objectContaining({
-        ScheduleExpression: fn === 'provision' ? 'rate(1 minute)' : 'rate(5 minutes)',
+        ScheduleExpression: 'rate(1 minute)',
         Targets: [expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionId(s, fn), 'Arn'] }, Input: '{"sweep":true}' })],
       });
     expect(rules).toHaveLength(2);

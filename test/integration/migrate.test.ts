@@ -605,7 +605,7 @@ describe.skipIf(!serversUp)('concurrency and recovery', () => {
         return realRunner.run(host, script, timeout);
       },
     };
-    const restore = octo.parts.override({ hostRunner: runner, config: { OCTODB_MIGRATION_STALE_SECONDS: 1 } });
+    const restore = octo.parts.override({ hostRunner: runner, config: { OCTODB_MIGRATION_LEASE_SECONDS: 1 } });
     try {
       const res = await migrate(t.token, ITEMS);
       const jobId = res.jobs[0]!.job_id;
@@ -620,7 +620,7 @@ describe.skipIf(!serversUp)('concurrency and recovery', () => {
 
   it('runs a job left queued after its invocations gave up waiting for a busy database', async () => {
     const t = await tenant();
-    const restore = octo.parts.override({ config: { OCTODB_MIGRATION_STALE_SECONDS: 1 } }); // each invocation waits 1 s for the lock
+    const restore = octo.parts.override({ config: { OCTODB_MIGRATION_LEASE_SECONDS: 1 } }); // each invocation waits 1 s for the lock
     const long = (await real.migrationLocks.tryLock(t.db_id, 60_000))!; // a long job holds the database
     try {
       const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string }> }>('/migrate', { sql: ITEMS }, t.token);

@@ -1,4 +1,6 @@
-import type { RowDataPacket } from 'mysql2/promise';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cascadeBatchId } from '#core/cascade';
 import type { HostRunner, HostSql } from '#core/ports';
@@ -109,6 +111,36 @@ describe.skipIf(!serversUp)('jobs of one table', () => {
       { name: 'x', a: 1, b: 2 },
       { name: 'y', a: 3, b: 4 },
     ]);
+  });
+
+  it('a job and its database lock held by a local process that is gone are taken over by the next sweep at once, however fresh', async () => {
+    const t = await h.tenant();
+    await h.migrate(t.token, ITEMS);
+    const { a, release } = await frozenJob(t);
+    await release();
+    // As a killed local OctoDB leaves them: a fresh claim and a live lock, both naming its process.
+    const dead = `local:${hostname()}:${spawnSync('true').pid}:0badc0de`;
+    await octo.admin.query(`UPDATE ${h.meta('migration_jobs')} SET claimed_at = NOW(3), claimed_by = ? WHERE job_id = ?`, [dead, a]);
+    await (await octo.parts.get('redis')).set(`octodb:migration:lock:${t.db_id}`, `${dead}/lock`, 'PX', 60_000);
+    await h.sweep();
+    await waitFor(async () => (await h.jobRow(a)).state === 'succeeded', { what: 'job A to be taken over and succeed', intervalMs: 50 });
+    expect(await h.showCreate(t.db, 'items')).toMatch(/`a` int/);
+  });
+
+  it("a re-run's push stops what an earlier try left running in the database instead of racing it", async () => {
+    const t = await h.tenant();
+    await h.migrate(t.token, ITEMS);
+    // A statement of the admin account in the database, as a killed worker's push leaves one running.
+    const login = parseMysqlUrl(MYSQL_URL);
+    const orphan = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, database: t.db });
+    const leftOver = orphan.query('SELECT SLEEP(120)').then(() => 'ran to its end', () => 'stopped');
+    await waitFor(async () => (await h.query(`SELECT 1 FROM information_schema.processlist WHERE db = ? AND info LIKE 'SELECT SLEEP%'`, [t.db])).length, { what: 'the left-over statement' });
+    const started = Date.now();
+    const { jobs } = await h.migrate(t.token, WITH_A);
+    expect(await leftOver).toBe('stopped');
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(await h.jobRow(jobs[0]!.job_id)).toMatchObject({ state: 'succeeded' });
+    orphan.destroy();
   });
 
   it("a re-run of a job superseded by a later succeeded job changes nothing: the later job's columns and rows stay", async () => {
@@ -272,7 +304,7 @@ describe.skipIf(!serversUp)('cascade children and transient errors', () => {
       },
       close: () => hostSql.close(),
     };
-    const restore = octo.parts.override({ hostSql: slowAlters, migrations: new MysqlMigrationStore(metaPool), config: { OCTODB_CASCADE_CHUNK: 1, OCTODB_CASCADE_CONCURRENCY: 1 } });
+    const restore = octo.parts.override({ hostSql: slowAlters, migrations: new MysqlMigrationStore(metaPool, (await octo.parts.get('claimOwners')).self), config: { OCTODB_CASCADE_CHUNK: 1, OCTODB_CASCADE_CONCURRENCY: 1 } });
     try {
       const cascadeId = cascadeBatchId((await h.submit(adminToken, SKU)).jobs[0]!.job_id);
       await waitFor(async () => (await cascadeStates(cascadeId)).some((j) => j.state === 'running'), { what: 'the cascade to be under way', intervalMs: 10 });

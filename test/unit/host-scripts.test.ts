@@ -97,6 +97,12 @@ describe('table scripts', () => {
     expect(buildTableSkeemaScript(input, 'diff')).not.toContain('timeout -s KILL');
   });
 
+  it("stops what an earlier try left running in the database before it pushes (a dead worker's statement never races the push)", () => {
+    const script = buildTableSkeemaScript(input, 'push');
+    expect(script).toMatch(/\nstop_ddl\nLIMIT=""\n[\s\S]*skeema push/);
+    expect(buildTableSkeemaScript(input, 'diff')).not.toContain('stop_ddl');
+  });
+
   it('builds a stop script bash accepts, refusing unsafe names', () => {
     expect(bashSyntaxOk(buildStopDdlScript({ database: valid.database, tempSchema: '_t' }))).toBe(true);
     expect(() => buildStopDdlScript({ database: "db_x'", tempSchema: '_t' })).toThrow(/unsafe/);
