@@ -3,6 +3,7 @@ import type { ApiKeyDeps, VerifyApiKeyDeps } from '#core/api-keys';
 import type { DashboardDeps } from '#core/dashboard';
 import type { MigrationDeps, MigrationSettings } from '#core/migration-deps';
 import type { submitMigration } from '#core/migration-submit';
+import type { planMigration } from '#core/migration-plan';
 import type { MetaDbDeploymentDeps } from '#core/metadb';
 import type { LogStore, SchemaFiles } from '#core/ports';
 import type { ProvisionDeps } from '#core/provisioning';
@@ -82,9 +83,11 @@ export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDep
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */
-export async function migrateSubmitRoot(parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & TenantRateDeps> {
-  const p = await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans');
-  return { meta: p.meta, jobs: p.migrations, batches: p.migrations, invoker: p.invoker, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans };
+export async function migrateSubmitRoot(parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & Parameters<typeof planMigration>[2] & TenantRateDeps> {
+  const p = await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans', 'hostRunner');
+  const { hostRunner, migrations, statementJudge: judge, ...rest } = p;
+  // The dry run (planMigration) runs Skeema on the host as M1 does.
+  return { ...rest, jobs: migrations, batches: migrations, judge, hostRunner, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
 }
 
 /** M1: runs jobs and cascades on the host, under Redis locks; notifies and logs. */

@@ -1,0 +1,152 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseName } from '#core/ids';
+import type { PlanResult } from '#core/migration-plan';
+import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { serversUp } from '../support/servers.ts';
+import { waitFor } from '../support/wait.ts';
+
+let octo: TestOctoDb;
+beforeAll(async () => {
+  octo = await startTestOctoDb({ OCTODB_MIGRATION_BACKOFF_MS: '20' });
+});
+afterAll(async () => {
+  await octo?.close();
+});
+
+const meta = (table: string) => `\`${octo.metaDb}\`.${table}`;
+async function tenant() {
+  const t = await octo.signUp();
+  expect((await octo.waitForDatabase(t.db_id)).status).toBe('ready');
+  return { ...t, token: await octo.token(t.email, t.password), db: databaseName(t.db_id) };
+}
+async function rows(sql: string, params: unknown[] = []) {
+  const [r] = await octo.admin.query<RowDataPacket[]>(sql, params);
+  return r;
+}
+/** Every table of a database with its definition: what a dry run must leave as it was. */
+async function schemaOf(db: string): Promise<Record<string, string>> {
+  const names = await rows('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name', [db]);
+  const out: Record<string, string> = {};
+  for (const { t } of names) out[t] = String((await rows(`SHOW CREATE TABLE \`${db}\`.\`${t}\``))[0]!['Create Table']);
+  return out;
+}
+async function plan(token: string, body: Record<string, unknown>) {
+  return octo.post<PlanResult & { error?: string; code?: string; tables: unknown }>('/migrate', { dry_run: true, ...body }, token);
+}
+async function applied(token: string, body: Record<string, unknown>) {
+  const res = await octo.post<{ batch_id: string; jobs: Array<{ job_id: string; table: string }> }>('/migrate', body, token);
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  await waitFor(async () => (await rows(`SELECT finished_at FROM ${meta('migration_batches')} WHERE batch_id = ?`, [res.body.batch_id]))[0]?.finished_at, {
+    timeoutMs: 30_000,
+    what: 'the batch to finish',
+  });
+  await octo.invoker.idle();
+  return rows(`SELECT table_name, state, status_reason, applied_sql FROM ${meta('migration_jobs')} WHERE batch_id = ? ORDER BY table_name`, [res.body.batch_id]);
+}
+
+const ORDERS_WITH_NOTE =
+  "CREATE TABLE orders (id bigint unsigned NOT NULL AUTO_INCREMENT, customer_id bigint unsigned NOT NULL, total decimal(12,2) NOT NULL DEFAULT 0.00, status varchar(20) NOT NULL DEFAULT 'new', created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, note varchar(100) DEFAULT NULL, PRIMARY KEY (id), KEY ix_orders_customer (customer_id), KEY ix_orders_status (status)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;";
+const CUSTOMERS_WITHOUT_EMAIL =
+  'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;';
+const NO_PK = 'CREATE TABLE tags (name varchar(30) NOT NULL, KEY k1 (name), KEY k2 (name));';
+
+describe.skipIf(!serversUp)('POST /migrate dry_run', () => {
+  it('answers the plan per table (create, alter, none), changes nothing, and the real push then runs exactly that DDL', async () => {
+    const t = await tenant();
+    await rows(`INSERT INTO \`${t.db}\`.orders (customer_id, total) VALUES (1, 9.50)`);
+    const before = await schemaOf(t.db);
+    const sql = `${ORDERS_WITH_NOTE}\nCREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(20) NOT NULL, PRIMARY KEY (id));\n${
+      'CREATE TABLE customers (id bigint unsigned NOT NULL AUTO_INCREMENT, name varchar(200) NOT NULL, email varchar(254) DEFAULT NULL, created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), KEY ix_customers_email (email)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;'
+    }`;
+    const res = await plan(t.token, { sql });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.dry_run).toBe(true);
+    expect(res.body.db_id).toBe(t.db_id);
+    const [orders, items, customers] = res.body.tables;
+    expect(orders).toMatchObject({ table: 'orders', change: 'alter', unsafe: false, unsafe_reasons: [], lint: [] });
+    expect(orders!.ddl).toEqual(['ALTER TABLE `orders` ADD COLUMN `note` varchar(100) DEFAULT NULL, ADD KEY `ix_orders_status` (`status`);']);
+    expect(items).toMatchObject({ table: 'items', change: 'create', unsafe: false });
+    expect(items!.ddl[0]).toMatch(/^CREATE TABLE `items` \(\n {2}`id` int\(10\) unsigned NOT NULL AUTO_INCREMENT,/);
+    expect(customers).toEqual({ table: 'customers', change: 'none', ddl: [], unsafe: false, unsafe_reasons: [], lint: [] });
+    expect(await schemaOf(t.db)).toEqual(before);
+    // No job, no batch: a dry run records nothing.
+    expect(await rows(`SELECT job_id FROM ${meta('migration_jobs')} WHERE db_id = ?`, [t.db_id])).toEqual([]);
+
+    const jobs = await applied(t.token, { sql });
+    const ddlOf = (table: string) => jobs.find((j) => j.table_name === table)!;
+    expect(ddlOf('orders')).toMatchObject({ state: 'succeeded', applied_sql: orders!.ddl.join('\n') });
+    expect(ddlOf('items')).toMatchObject({ state: 'succeeded', applied_sql: items!.ddl.join('\n') });
+    expect((await rows(`SELECT total FROM \`${t.db}\`.orders`))[0]!.total).toBe('9.50');
+  });
+
+  it('says which changes are unsafe and why, and lints what changes', async () => {
+    const t = await tenant();
+    const before = await schemaOf(t.db);
+    const res = await plan(t.token, { sql: `${CUSTOMERS_WITHOUT_EMAIL}\n${NO_PK}\n${ORDERS_WITH_NOTE}` });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const [customers, tags, orders] = res.body.tables;
+    expect(customers).toMatchObject({ table: 'customers', change: 'alter', unsafe: true });
+    expect(customers!.ddl.join('\n')).toMatch(/DROP COLUMN `email`/);
+    expect(customers!.unsafe_reasons).toContain("DROP COLUMN `email`: the column's values are lost");
+    // Only customers is unsafe: Skeema stops at the first unsafe statement, each table is asked alone.
+    expect(orders).toMatchObject({ change: 'alter', unsafe: false, unsafe_reasons: [] });
+    expect(tags).toMatchObject({ change: 'create', unsafe: false });
+    expect(tags!.lint.map((l) => l.rule).sort()).toEqual(['dupe-index', 'pk']);
+    expect(tags!.lint.find((l) => l.rule === 'pk')!.message).toMatch(/^Table tags does not define a PRIMARY KEY/);
+    expect(JSON.stringify(res.body)).not.toMatch(/tmp\.|\/tmp|127\.0\.0\.1|__OCTODB/);
+    expect(await schemaOf(t.db)).toEqual(before);
+  });
+
+  it('plans a drop and a rename (removed tables) as unsafe, dropping nothing', async () => {
+    const t = await tenant();
+    const before = await schemaOf(t.db);
+    const clients = before.customers!.replace('CREATE TABLE `customers`', 'CREATE TABLE `clients`');
+    const res = await plan(t.token, { sql: `${clients};`, drop_tables: ['customers', 'orders', 'ghost'] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const byName = Object.fromEntries(res.body.tables.map((p) => [p.table, p]));
+    expect(byName.clients).toMatchObject({ change: 'create', unsafe: false });
+    expect(byName.customers).toMatchObject({ change: 'rename', ddl: ['DROP TABLE `customers`;'], unsafe: true });
+    expect(byName.customers!.unsafe_reasons.join('\n')).toMatch(/rename to `clients`/);
+    expect(byName.orders).toMatchObject({ change: 'drop', ddl: ['DROP TABLE `orders`;'], unsafe: true });
+    expect(byName.orders!.unsafe_reasons[0]).toMatch(/^DROP TABLE `orders`: the table and all its rows are removed/);
+    expect(byName.ghost).toMatchObject({ change: 'none', ddl: [], unsafe: false });
+    expect(await schemaOf(t.db)).toEqual(before);
+  });
+
+  it('answers 400 PLAN_REFUSED with the server error for a definition the server refuses', async () => {
+    const t = await tenant();
+    const res = await plan(t.token, { sql: 'CREATE TABLE wide (id int NOT NULL, v varchar(99999), PRIMARY KEY (id));' });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('PLAN_REFUSED');
+    expect(res.body.error).toMatch(/Error 1074: Column length too big for column 'v'/);
+    expect(res.body.error).not.toMatch(/tmp\.|127\.0\.0\.1/);
+  });
+
+  it.each([
+    ['dry_run not a boolean', { sql: NO_PK, dry_run: 'yes' }, /dry_run/],
+    ['a drop_tables name that is not a table name', { drop_tables: ['a;b'] }, /drop_tables/],
+    ['drop_tables not a list', { drop_tables: 'orders' }, /drop_tables/],
+    ['more than 50 tables dropped', { drop_tables: Array.from({ length: 51 }, (_, i) => `t${i}`) }, /at most 50/],
+    ['neither sql nor drop_tables', {}, /sql is required/],
+    ['a table both defined and dropped', { sql: NO_PK, drop_tables: ['tags'] }, /both defined and dropped/],
+    ['a table dropped twice', { drop_tables: ['orders', 'orders'] }, /dropped twice/],
+  ])('refuses %s with 400 and runs nothing', async (_, body, message) => {
+    const t = await tenant();
+    const res = await plan(t.token, body);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(JSON.stringify(res.body)).toMatch(message);
+  });
+});
+
+describe.skipIf(!serversUp)('removing tables', () => {
+  it('refuses drop_tables without allow_unsafe: 400 UNSAFE_CHANGE, no job, the table and rows kept', async () => {
+    const t = await tenant();
+    await rows(`INSERT INTO \`${t.db}\`.customers (name) VALUES ('Ada')`);
+    const res = await octo.post<{ code: string; tables: string[] }>('/migrate', { drop_tables: ['customers'] }, t.token);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'UNSAFE_CHANGE', tables: ['customers'] });
+    expect(await rows(`SELECT job_id FROM ${meta('migration_jobs')} WHERE db_id = ?`, [t.db_id])).toEqual([]);
+    expect((await rows(`SELECT name FROM \`${t.db}\`.customers`)).map((r) => r.name)).toEqual(['Ada']);
+  });
+});
