@@ -45,6 +45,7 @@ import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
 import { InlinePasswordHasher, WorkerPasswordHasher } from './worker-password-hasher.ts';
 import { WorkerStatementJudge } from './worker-statement-judge.ts';
+import { MysqlTableBackupStore } from './mysql-table-backup-store.ts';
 
 /**
  * The judge's worker entry: beside this module in the source tree (it registers tsx), and beside
@@ -168,6 +169,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   tenantLogins: { make: async ({ config, get }) => new TenantLogins(await get('meta'), await get('sealer'), config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000) },
   schemas: { make: async (p) => new MysqlSchemaInspector(await p.get('tenantSql')) },
   migrations: { make: async (p) => new MysqlMigrationStore(await p.get('pool')) },
+  tableBackups: { make: async (p) => new MysqlTableBackupStore(await p.get('pool')) },
   migrationLocks: { make: async (p) => new RedisMigrationLocks(await p.get('redis')) },
   notifier: { make: (p) => notifierFor(p.config) },
   storageState: { make: async ({ config, get }) => new RedisStorageState(await get('redis'), metaDbOf(config)) },

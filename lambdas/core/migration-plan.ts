@@ -70,7 +70,7 @@ export interface PlanResult {
 export async function planMigration(
   input: MigrationInput,
   caller: Caller,
-  deps: { meta: Pick<MetaStore, 'getDatabase' | 'getHost'>; judge: StatementJudge; hostRunner: HostRunner; scriptTimeoutSeconds: number },
+  deps: { meta: Pick<MetaStore, 'getDatabase' | 'getHost'>; judge: StatementJudge; hostRunner: HostRunner; scriptTimeoutSeconds: number; tableBackupHours: number },
 ): Promise<PlanResult> {
   const { db, dbId, tables } = await requestedTables(input, caller, deps);
   const host = await deps.meta.getHost(db.hostId);
@@ -91,5 +91,9 @@ export async function planMigration(
     current: currentDefinitions(result.stdout, markers),
     lint: lintByTable(result.stderr),
   });
+  // What the real /migrate does instead of Skeema's DROP: the rows stay restorable for a while.
+  for (const p of plan.filter((t) => t.change === 'drop' || t.change === 'rename')) {
+    p.unsafe_reasons.push(`with allow_unsafe the table is moved, rows included, to a backup kept ${deps.tableBackupHours} hours (/dashboard restore_table)`);
+  }
   return { dry_run: true, db_id: dbId, tables: plan };
 }

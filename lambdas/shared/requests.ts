@@ -86,6 +86,12 @@ export const migrateRequest = z
   .refine((r) => r.sql !== undefined || r.drop_tables.length > 0, { path: ['sql'], message: 'sql is required (or drop_tables)' });
 export type MigrateRequest = z.infer<typeof migrateRequest>;
 
+/** /dashboard restore_table: a backup of a table removed by /migrate (list_table_backups names them). */
+export const restoreTableRequest = z.strictObject({
+  action: z.literal('restore_table'),
+  backup_id: z.uuid('backup_id must be a uuid'),
+});
+
 export const migrationStatusRequest = z.strictObject({
   action: z.literal('get_migration_status').optional(),
   batch_id: z.uuid('batch_id must be a uuid').optional(),

@@ -9,6 +9,7 @@ import type { getDatabaseMetadata, getDatabaseTables, getQueryStats, getUserInfo
 import type { getMigrationStatus } from '#core/migration-status';
 import type { SubmitResult } from '#core/migration-submit';
 import type { PlanResult } from '#core/migration-plan';
+import type { listTableBackups, restoreTableBackup } from '#core/table-backups';
 import type { PlanChange } from '#core/plan-output';
 import type { QueryResult } from '#core/query';
 import type { runTenantBatch } from '#core/query-batch';
@@ -162,7 +163,17 @@ const apiKey = z.strictObject({
 });
 
 /** /dashboard: the answer of each action, by action name. */
+const tableBackup = z.strictObject({
+  backup_id: uuid('Restore it with restore_table'),
+  table: z.string(),
+  definition: text('The CREATE TABLE it had when it was removed'),
+  created_at: z.iso.datetime(),
+  expires_at: z.iso.datetime().describe('After this the backup is dropped (OCTODB_TABLE_BACKUP_HOURS)'),
+});
+
 export const dashboardAnswers = {
+  list_table_backups: z.strictObject({ db_id: dbId, backups: z.array(tableBackup).describe('Restorable backups of removed tables, newest first (at most 100)') }),
+  restore_table: z.strictObject({ backup_id: z.uuid(), table: z.string(), restored: z.literal(true) }),
   create_api_key: apiKey.extend({ key: text('The key (`octo_…`), shown this once: send it as `Authorization: Bearer <key>`') }),
   list_api_keys: z.strictObject({ keys: z.array(apiKey), truncated: z.boolean() }),
   revoke_api_key: z.strictObject({ key_id: z.uuid(), status: z.literal('revoked') }),
@@ -290,9 +301,12 @@ export const errorAnswers = {
   QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, KEY_SCOPE or MySQL\'s (ER_…)'), scope: keyRefusal.scope, ...quota, ...batchFailure }),
   MigrateForbidden: failure({ statements: verdicts.optional(), code: z.enum(['QUOTA_EXCEEDED', 'KEY_SCOPE']).optional(), scope: keyRefusal.scope, ...quota }),
   KeyForbidden: failure(keyRefusal),
-  NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND']).optional() }),
+  NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND', 'BACKUP_NOT_FOUND']).optional() }),
   Conflict: failure(),
-  DashboardConflict: failure({ code: z.literal('API_KEY_LIMIT'), limit: count }),
+  DashboardConflict: failure({
+    code: z.enum(['API_KEY_LIMIT', 'BACKUP_GONE', 'TABLE_EXISTS']).describe('restore_table: BACKUP_GONE (restored or expired), TABLE_EXISTS (the name is taken)'),
+    limit: count.optional().describe('API_KEY_LIMIT: the limit'),
+  }),
   QueryConflict: failure({ status: z.enum(DATABASE_STATUSES).describe("The database's status"), ...batchFailure }),
   Unavailable: unavailable,
   QueryUnavailable: unavailable.extend(batchFailure),
@@ -321,6 +335,8 @@ export type AnswersAgree = [
   Agrees<Same<Result<typeof revokeApiKey>, Out<(typeof dashboardAnswers)['revoke_api_key']>>>,
   Agrees<Same<SubmitResult, Out<typeof migrateAnswer>>>,
   Agrees<Same<PlanResult, Out<typeof migratePlanAnswer>>>,
+  Agrees<Same<Result<typeof listTableBackups>, Out<(typeof dashboardAnswers)['list_table_backups']>>>,
+  Agrees<Same<Result<typeof restoreTableBackup>, Out<(typeof dashboardAnswers)['restore_table']>>>,
   Agrees<Same<Result<typeof getUserInfo>, Out<(typeof dashboardAnswers)['get_user_info']>>>,
   Agrees<Same<Result<typeof listTenantDatabases>, Out<(typeof dashboardAnswers)['list_databases']>>>,
   Agrees<Same<Result<typeof getDatabaseMetadata>, Out<(typeof dashboardAnswers)['get_database_metadata']>>>,

@@ -150,3 +150,88 @@ describe.skipIf(!serversUp)('removing tables', () => {
     expect((await rows(`SELECT name FROM \`${t.db}\`.customers`)).map((r) => r.name)).toEqual(['Ada']);
   });
 });
+
+describe.skipIf(!serversUp)('removed tables kept in a restorable backup', () => {
+  const dashboard = <T = Record<string, unknown>>(token: string, body: Record<string, unknown>) => octo.post<T & { code?: string; error?: string }>('/dashboard', body, token);
+  type Backups = { db_id: string; backups: Array<{ backup_id: string; table: string; definition: string; expires_at: string }> };
+  const inDb = async (db: string, table: string) => (await rows('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?', [db, table]))[0]!.n;
+
+  it('with allow_unsafe moves the table and its rows to a backup; restore_table brings both back, once', async () => {
+    const t = await tenant();
+    await rows(`INSERT INTO \`${t.db}\`.customers (name, email) VALUES ('Ada', 'ada@example.com'), ('Bob', NULL)`);
+    const definition = (await schemaOf(t.db)).customers!.replace(/ AUTO_INCREMENT=\d+/, '');
+    const jobs = await applied(t.token, { drop_tables: ['customers'], allow_unsafe: true });
+    expect(jobs).toMatchObject([{ table_name: 'customers', state: 'succeeded' }]);
+    expect(jobs[0]!.status_reason).toMatch(/kept in backup [0-9a-f-]{36} until/);
+    expect(await inDb(t.db, 'customers')).toBe(0);
+    // Out of the tenant's reach meanwhile: its own MySQL user has no grant on the backup.
+    const gone = await octo.post<{ error: string }>('/query', { query: 'SELECT * FROM customers' }, t.token);
+    expect(gone.status).toBe(400);
+
+    const list = await dashboard<Backups>(t.token, { action: 'list_table_backups' });
+    expect(list.status).toBe(200);
+    expect(list.body.backups).toHaveLength(1);
+    const [backup] = list.body.backups;
+    expect(backup).toMatchObject({ table: 'customers', definition });
+    expect(new Date(backup!.expires_at).getTime() - Date.now()).toBeGreaterThan(71 * 3600_000);
+
+    const restored = await dashboard(t.token, { action: 'restore_table', backup_id: backup!.backup_id });
+    expect(restored.status, JSON.stringify(restored.body)).toBe(200);
+    expect(restored.body).toEqual({ backup_id: backup!.backup_id, table: 'customers', restored: true });
+    expect((await schemaOf(t.db)).customers!.replace(/ AUTO_INCREMENT=\d+/, '')).toBe(definition);
+    expect((await rows(`SELECT name, email FROM \`${t.db}\`.customers ORDER BY id`)).map((r) => [r.name, r.email])).toEqual([
+      ['Ada', 'ada@example.com'],
+      ['Bob', null],
+    ]);
+    const again = await dashboard(t.token, { action: 'restore_table', backup_id: backup!.backup_id });
+    expect([again.status, again.body.code]).toEqual([409, 'BACKUP_GONE']);
+    expect((await dashboard<Backups>(t.token, { action: 'list_table_backups' })).body.backups).toEqual([]);
+  });
+
+  it("refuses a restore over a table of the same name (409 TABLE_EXISTS) and another tenant's backup (404)", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    await applied(t.token, { drop_tables: ['orders'], allow_unsafe: true });
+    const [backup] = (await dashboard<Backups>(t.token, { action: 'list_table_backups' })).body.backups;
+    const peek = await dashboard(other.token, { action: 'restore_table', backup_id: backup!.backup_id });
+    expect([peek.status, peek.body.code]).toEqual([404, 'BACKUP_NOT_FOUND']);
+    await applied(t.token, { sql: 'CREATE TABLE orders (id int NOT NULL, PRIMARY KEY (id));' });
+    const taken = await dashboard(t.token, { action: 'restore_table', backup_id: backup!.backup_id });
+    expect([taken.status, taken.body.code]).toEqual([409, 'TABLE_EXISTS']);
+    expect((await schemaOf(t.db)).orders).toMatch(/^CREATE TABLE `orders` \(\n {2}`id` int\(11\) NOT NULL,\n {2}PRIMARY KEY/);
+    const bad = await dashboard(t.token, { action: 'restore_table', backup_id: 'nope' });
+    expect(bad.status).toBe(400);
+  });
+
+  it('drops a backup past its time on the sweep; it can no longer be restored', async () => {
+    const t = await tenant();
+    await applied(t.token, { drop_tables: ['orders'], allow_unsafe: true });
+    const [backup] = (await dashboard<Backups>(t.token, { action: 'list_table_backups' })).body.backups;
+    const [where] = await rows(`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ?`, [`octodb_bk_${t.db_id}`]);
+    expect(where!.n).toBe(1);
+    // Time passing is the subject: the backup's time is moved into the past rather than waited for.
+    await rows(`UPDATE ${meta('table_backups')} SET expires_at = CURRENT_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE backup_id = ?`, [backup!.backup_id]);
+    expect((await dashboard<Backups>(t.token, { action: 'list_table_backups' })).body.backups).toEqual([]);
+    await octo.invoker.invokeAsync('migrate-run', { sweep: true });
+    await octo.invoker.idle();
+    expect((await rows(`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ?`, [`octodb_bk_${t.db_id}`]))[0]!.n).toBe(0);
+    expect((await rows(`SELECT dropped_at FROM ${meta('table_backups')} WHERE backup_id = ?`, [backup!.backup_id]))[0]!.dropped_at).not.toBeNull();
+    const late = await dashboard(t.token, { action: 'restore_table', backup_id: backup!.backup_id });
+    expect([late.status, late.body.code]).toEqual([409, 'BACKUP_GONE']);
+  });
+
+  it('a declarative rename: the new table is created, the old one kept in a backup with its rows', async () => {
+    const t = await tenant();
+    await rows(`INSERT INTO \`${t.db}\`.customers (name) VALUES ('Ada')`);
+    const clients = (await schemaOf(t.db)).customers!.replace('CREATE TABLE `customers`', 'CREATE TABLE `clients`').replace(/ AUTO_INCREMENT=\d+/, '');
+    const jobs = await applied(t.token, { sql: `${clients};`, drop_tables: ['customers'], allow_unsafe: true });
+    expect(jobs.map((j) => [j.table_name, j.state])).toEqual([
+      ['clients', 'succeeded'],
+      ['customers', 'succeeded'],
+    ]);
+    expect(await inDb(t.db, 'customers')).toBe(0);
+    expect(await rows(`SELECT * FROM \`${t.db}\`.clients`)).toEqual([]);
+    const [backup] = (await dashboard<Backups>(t.token, { action: 'list_table_backups' })).body.backups;
+    expect(backup!.table).toBe('customers');
+  });
+});
