@@ -235,3 +235,35 @@ describe.skipIf(!serversUp)('removed tables kept in a restorable backup', () => 
     expect(backup!.table).toBe('customers');
   });
 });
+
+describe.skipIf(!serversUp)('bounded dry runs and removals', () => {
+  it('refuses a removal of a table other tables reference, naming them; the table and its rows stay', async () => {
+    const t = await tenant();
+    await rows(`CREATE TABLE \`${t.db}\`.parents (id int NOT NULL, PRIMARY KEY (id))`);
+    await rows(`CREATE TABLE \`${t.db}\`.kids (id int NOT NULL, parent_id int NOT NULL, PRIMARY KEY (id), CONSTRAINT fk_kids_parent FOREIGN KEY (parent_id) REFERENCES parents (id))`);
+    await rows(`INSERT INTO \`${t.db}\`.parents VALUES (1)`);
+    const jobs = await applied(t.token, { drop_tables: ['parents'], allow_unsafe: true });
+    expect(jobs[0]).toMatchObject({ table_name: 'parents', state: 'failed' });
+    expect(jobs[0]!.status_reason).toBe('the table was not removed: cannot remove parents: foreign keys of kids reference it; change those tables first');
+    expect((await rows(`SELECT id FROM \`${t.db}\`.parents`)).map((r) => r.id)).toEqual([1]);
+  });
+
+  it('counts dry runs against the tenant’s /migrate rate limit: 429 past it, with a retry time', async () => {
+    const limited = await startTestOctoDb({ OCTODB_RATE_MIGRATE: '1/60s burst 2' });
+    try {
+      const t = await limited.signUp();
+      await limited.waitForDatabase(t.db_id);
+      const token = await limited.token(t.email, t.password);
+      const body = { sql: NO_PK, dry_run: true };
+      expect((await limited.post('/migrate', body, token)).status).toBe(200);
+      expect((await limited.post('/migrate', body, token)).status).toBe(200);
+      const third = await limited.post<{ code: string; retry_after_seconds: number }>('/migrate', body, token);
+      expect([third.status, third.body.code]).toEqual([429, 'RATE_LIMITED']);
+      expect(third.body.retry_after_seconds).toBeGreaterThan(0);
+      // A submission shares the bucket.
+      expect((await limited.post('/migrate', { sql: NO_PK }, token)).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+});
