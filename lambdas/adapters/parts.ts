@@ -33,6 +33,7 @@ import type { BucketStore } from './redis-rate-limiter.ts';
 import { RECIPES } from './wiring.ts';
 import type { ReportingNotifier } from './reporting-notifier.ts';
 import type { WorkerStatementJudge } from './worker-statement-judge.ts';
+import type { MysqlTableBackupStore } from './mysql-table-backup-store.ts';
 
 /** The MySQL logins a function holds (see wiring.ts's resolveMysqlLogins). */
 export interface MysqlLogins {
@@ -79,6 +80,8 @@ export interface PartTypes {
   tenantLogins: TenantLogins;
   schemas: SchemaInspector;
   migrations: MysqlMigrationStore;
+  /** Removed tables kept restorable (MetaDB's table_backups). */
+  tableBackups: MysqlTableBackupStore;
   migrationLocks: MigrationLocks;
   /** Email; counts and logs what it cannot send. */
   notifier: ReportingNotifier;

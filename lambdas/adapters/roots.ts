@@ -3,6 +3,8 @@ import type { ApiKeyDeps, VerifyApiKeyDeps } from '#core/api-keys';
 import type { DashboardDeps } from '#core/dashboard';
 import type { MigrationDeps, MigrationSettings } from '#core/migration-deps';
 import type { submitMigration } from '#core/migration-submit';
+import type { planMigration } from '#core/migration-plan';
+import type { TableBackupDeps } from '#core/table-backups';
 import type { MetaDbDeploymentDeps } from '#core/metadb';
 import type { LogStore, SchemaFiles } from '#core/ports';
 import type { ProvisionDeps } from '#core/provisioning';
@@ -75,24 +77,27 @@ export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { ba
 }
 
 /** POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate. */
-export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps> {
-  const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret');
-  const { apiKeys, ...rest } = p;
-  return { ...rest, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT };
+export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps> {
+  const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret', 'tableBackups', 'hostRunner');
+  const { apiKeys, tableBackups, ...rest } = p;
+  // restore_table moves a backup back on the host (a host script, as M1 runs).
+  return { ...rest, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, backups: tableBackups, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */
-export async function migrateSubmitRoot(parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & TenantRateDeps> {
-  const p = await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans');
-  return { meta: p.meta, jobs: p.migrations, batches: p.migrations, invoker: p.invoker, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans };
+export async function migrateSubmitRoot(parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & Parameters<typeof planMigration>[2] & TenantRateDeps> {
+  const p = await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans', 'hostRunner');
+  const { hostRunner, migrations, statementJudge: judge, ...rest } = p;
+  // The dry run (planMigration) runs Skeema on the host as M1 does.
+  return { ...rest, jobs: migrations, batches: migrations, judge, hostRunner, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, tableBackupHours: parts.config.OCTODB_TABLE_BACKUP_HOURS };
 }
 
 /** M1: runs jobs and cascades on the host, under Redis locks; notifies and logs. */
 export async function migrateRunRoot(parts = sharedParts()): Promise<MigrationDeps> {
-  const p = await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs', 'claimOwners');
-  const { migrations, migrationLocks: locks, claimOwners: owners, ...rest } = p;
+  const p = await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs', 'claimOwners', 'tableBackups');
+  const { migrations, migrationLocks: locks, claimOwners: owners, tableBackups: backups, ...rest } = p;
   // One adapter holds the four migration stores.
-  return { ...rest, jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, owners, settings: migrationSettings(parts.config) };
+  return { ...rest, jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, owners, backups, settings: migrationSettings(parts.config) };
 }
 
 /** The operator's function: each action's deps made when that action runs (creating a tenant needs no Redis). */
@@ -161,6 +166,7 @@ function migrationSettings(c: Config): MigrationSettings {
     ddlTimeoutSeconds: c.OCTODB_MIGRATION_DDL_TIMEOUT_SECONDS,
     transientRetrySeconds: c.OCTODB_MIGRATION_TRANSIENT_RETRY_SECONDS,
     cascadeConcurrency: c.OCTODB_CASCADE_CONCURRENCY,
+    tableBackupSeconds: Math.round(c.OCTODB_TABLE_BACKUP_HOURS * 3600),
     cascadeChunk: c.OCTODB_CASCADE_CHUNK,
     adminEmail: c.OCTODB_ADMIN_EMAIL,
   };

@@ -45,6 +45,7 @@ import { SqsLogSink } from './sqs-log-sink.ts';
 import { SsmHostRunner } from './ssm-host-runner.ts';
 import { InlinePasswordHasher, WorkerPasswordHasher } from './worker-password-hasher.ts';
 import { WorkerStatementJudge } from './worker-statement-judge.ts';
+import { MysqlTableBackupStore } from './mysql-table-backup-store.ts';
 
 /**
  * The judge's worker entry: beside this module in the source tree (it registers tsx), and beside
@@ -170,6 +171,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   schemas: { make: async (p) => new MysqlSchemaInspector(await p.get('tenantSql')) },
   migrations: { make: async (p) => new MysqlMigrationStore(await p.get('pool'), (await p.get('claimOwners')).self) },
   migrationLocks: { make: async (p) => new RedisMigrationLocks(await p.get('redis'), (await p.get('claimOwners')).self) },
+  tableBackups: { make: async (p) => new MysqlTableBackupStore(await p.get('pool')) },
   notifier: { make: (p) => notifierFor(p.config) },
   storageState: { make: async ({ config, get }) => new RedisStorageState(await get('redis'), metaDbOf(config)) },
   quotaSettings: { make: async (p) => new MysqlQuotaSettings(await p.get('pool')) },

@@ -11,12 +11,12 @@ import type { HostRecord, HostRunner, HostRunResult, SchemaFiles } from './ports
 
 const SQL_FILE = /^[A-Za-z0-9_-]{1,64}\.sql$/;
 
-function must(pattern: RegExp, value: string, what: string): string {
+export function must(pattern: RegExp, value: string, what: string): string {
   if (!pattern.test(value)) throw new Error(`refusing to put an unsafe ${what} into a host script: ${JSON.stringify(value)}`);
   return value;
 }
 
-const PRELUDE = `set -euo pipefail
+export const PRELUDE = `set -euo pipefail
 export HOME="\${HOME:-/root}"
 DB_HOST="\${OCTODB_DB_HOST:-127.0.0.1}"
 DB_PORT="\${OCTODB_DB_PORT:-3306}"

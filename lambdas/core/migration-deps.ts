@@ -1,4 +1,5 @@
 import type { ClaimOwners } from './provisioning-ports.ts';
+import type { TableBackupStore } from './backup-ports.ts';
 import type { Sleep } from './retry.ts';
 import type {
   AuditLog,
@@ -35,6 +36,8 @@ export interface MigrationSettings {
   cascadeConcurrency: number;
   cascadeChunk: number;
   adminEmail?: string;
+  /** How long a removed table's backup can be restored (OCTODB_TABLE_BACKUP_HOURS), in seconds. */
+  tableBackupSeconds: number;
 }
 
 /** What the migration engine's modules use; each takes this (or a Pick of it). */
@@ -55,6 +58,8 @@ export interface MigrationDeps {
   settings: MigrationSettings;
   /** /migrate is refused to a tenant over its storage quota (an ALTER copies the table). */
   quotas?: Pick<StorageQuotas, 'assertCanWrite'>;
+  /** Where removed tables (drop_tables) are kept, restorable. */
+  backups: TableBackupStore;
   sleep?: Sleep;
 }
 

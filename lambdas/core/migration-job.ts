@@ -9,6 +9,7 @@ import { finishBatch } from './migration-notify.ts';
 import { startQueuedJobs, waitingFor } from './migration-order.ts';
 import type { JobState, MigrationBatchRecord, MigrationJobRecord, SkipReason } from './ports.ts';
 import { exponential, retry } from './retry.ts';
+import { removeTable } from './table-backups.ts';
 import { classify, normalizeDefinition, parseDefinition, sameDefinition, skeemaStep, type Failure, type ScriptRun } from './skeema.ts';
 
 type Fence = () => Promise<void>;
@@ -26,7 +27,9 @@ export async function runMigrationJob(jobId: string, deps: MigrationDeps): Promi
     await afterJob(job, job.state, deps);
     return job.state;
   }
-  if (!job || TERMINAL.includes(job.state) || job.desiredSql === null) return job?.state ?? 'skipped';
+  if (!job || TERMINAL.includes(job.state)) return job?.state ?? 'skipped';
+  // A definition of null: a tenant's removal (drop_tables); a cascade's child job is the cascade worker's.
+  if (job.desiredSql === null && (await deps.batches.getBatch(job.batchId))?.kind !== 'tenant') return job.state;
   // Jobs of one table run in submission order: the earlier one starts this one when it settles.
   const earlier = await deps.jobs.earlierUnsettledJob(jobId);
   if (earlier) {
@@ -74,6 +77,9 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   // this older definition now, or rolling back to its backup, would undo that later work.
   const later = await deps.jobs.laterSucceededJob(job.jobId);
   if (later) return end('skipped', `superseded by migration job ${later} of this table, which succeeded: this job changes nothing`, job.attempts, false, 'superseded');
+
+  // drop_tables: the table and its rows go to a restorable backup (table-backups.ts), no push.
+  if (job.desiredSql === null) return end(...(await removeTable(job, batch, run, deps)));
 
   // Tries are counted in MetaDB before each push, so one whose worker died mid-push counts.
   const tries = job.attempts;
@@ -226,7 +232,8 @@ export async function afterJob(job: MigrationJobRecord, outcome: JobState, deps:
       await deps.cascades.markCustomized(job.dbId, job.table, job.jobId);
     }
     const owner = db && (await deps.meta.getTenant(db.tenantId));
-    if (changed && owner?.isAdmin) await queueCascade(done, deps);
+    // A parent's removed table is not removed from its children: they keep their rows.
+    if (changed && owner?.isAdmin && done.desiredSql !== null) await queueCascade(done, deps);
   }
   await finishBatch(job.batchId, deps);
   await deps.jobs.updateJob(job.jobId, { followUp: false });

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { databaseFor } from './api-keys.ts';
-import { ConflictError, UnavailableError } from './errors.ts';
+import { UnavailableError } from './errors.ts';
 import type { MigrationDeps } from './migration-deps.ts';
-import { ownedDatabase } from './owned-database.ts';
+import { assertRemovalsAllowed, requestedTables, type MigrationInput } from './migration-plan.ts';
 import type { Caller, StatementJudge } from './ports.ts';
-import { judgeMigrationSql } from './statement-judging.ts';
 
 export interface SubmitResult {
   message: string;
@@ -18,18 +16,16 @@ export interface SubmitResult {
  * per table under a batch in MetaDB, invoke M1 asynchronously for each job.
  */
 export async function submitMigration(
-  input: { sql: string; db_id?: string; allow_unsafe: boolean },
+  input: MigrationInput,
   caller: Caller,
   deps: Pick<MigrationDeps, 'meta' | 'jobs' | 'batches' | 'invoker' | 'quotas'> & { judge: StatementJudge },
 ): Promise<SubmitResult> {
-  const definitions = await judgeMigrationSql(input.sql, caller.tenantId, deps.judge);
-  const dbId = databaseFor(caller, input.db_id);
-  const db = await ownedDatabase(deps.meta, caller.tenantId, dbId);
-  if (db.status !== 'ready') throw new ConflictError(`Database is ${db.status}, not ready`);
+  const { db, dbId, tables } = await requestedTables(input, caller, deps);
+  assertRemovalsAllowed(tables, input.allow_unsafe);
   await deps.quotas?.assertCanWrite(caller.tenantId, dbId);
 
   const batchId = randomUUID();
-  const jobs = definitions.map((d) => ({ jobId: randomUUID(), dbId, hostId: db.hostId, table: d.table, desiredSql: d.sql }));
+  const jobs = tables.map((t) => ({ jobId: randomUUID(), dbId, hostId: db.hostId, table: t.table, desiredSql: t.definition }));
   await deps.batches.createBatch(
     { batchId, tenantId: caller.tenantId, dbId, kind: 'tenant', parentJobId: null, allowUnsafe: input.allow_unsafe },
     jobs,

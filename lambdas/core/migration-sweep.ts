@@ -2,6 +2,7 @@ import { ALARM, logger } from '#shared/logger';
 import type { MigrationDeps } from './migration-deps.ts';
 import { afterJob } from './migration-job.ts';
 import { finishBatch, notifyPending } from './migration-notify.ts';
+import { expireTableBackups } from './table-backups.ts';
 
 /** A follow-up still failing this many stale periods after its job ended is flagged for manual attention. */
 const FOLLOW_UP_FLAG_AFTER_STALE = 4;
@@ -62,5 +63,7 @@ export async function recoverStaleJobs(deps: MigrationDeps): Promise<number> {
   // Emails still unsent a day on are given up: said once, for an operator, never dropped silently.
   const dropped = await deps.batches.dropExpiredNotifications(50);
   if (dropped.length > 0) logger.error('migration emails given up: still unsent a day after their batch finished', { alarm: ALARM.emailDropped, batch_ids: dropped });
-  return stale.length + followUps.length + cascades.length + done.length + unsent.length;
+  // Removed tables' backups past OCTODB_TABLE_BACKUP_HOURS are dropped on their host.
+  const expired = await expireTableBackups(deps);
+  return stale.length + followUps.length + cascades.length + done.length + unsent.length + expired;
 }

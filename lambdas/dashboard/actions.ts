@@ -10,8 +10,9 @@ import {
 } from '#core/dashboard';
 import { type ApiKeyDeps, createApiKey, databaseFor, listApiKeys, revokeApiKey } from '#core/api-keys';
 import { getMigrationStatus } from '#core/migration-status';
+import { listTableBackups, restoreTableBackup, type TableBackupDeps } from '#core/table-backups';
 import { API_KEY_SCOPES, type ApiKeyScope } from '#core/ports';
-import { createApiKeyRequest, dbIdField, listApiKeysRequest, migrationStatusRequest, revokeApiKeyRequest } from '#shared/requests';
+import { createApiKeyRequest, dbIdField, listApiKeysRequest, migrationStatusRequest, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
 
 /**
@@ -23,7 +24,7 @@ export interface DashboardAction<S extends z.ZodType = z.ZodType> {
   params: S;
   /** The API key scopes that may run it (the tenant's token runs every action); none when absent. */
   keyScopes?: readonly ApiKeyScope[];
-  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps & ApiKeyDeps): Promise<unknown>;
+  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps & ApiKeyDeps & TableBackupDeps): Promise<unknown>;
 }
 
 /** A key's app may read its database's schema facts; the account, logs and keys are the tenant's token's. */
@@ -88,6 +89,14 @@ export const dashboardActions: Record<string, DashboardAction> = {
     params: migrationStatusRequest,
     keyScopes: ['migrate'],
     run: (p, caller, deps) => getMigrationStatus(p, caller, deps),
+  }),
+  list_table_backups: action({
+    params: params({ db_id: dbId }),
+    run: (p, caller, deps) => listTableBackups(caller, p.db_id, deps),
+  }),
+  restore_table: action({
+    params: restoreTableRequest,
+    run: (p, caller, deps) => restoreTableBackup(caller, p.backup_id, deps),
   }),
   create_api_key: action({
     params: createApiKeyRequest,

@@ -103,6 +103,8 @@ const settings = z.object({
   OCTODB_MIGRATION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).default(30),
   /** Local runs only: how often the sweep of abandoned migrations runs (also once at start); on AWS a schedule runs it every minute. 0: only at start. */
   OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(30),
+  /** How long a table removed by /migrate (drop_tables) is kept, with its rows, restorable with /dashboard restore_table; then the sweep drops it. */
+  OCTODB_TABLE_BACKUP_HOURS: z.coerce.number().int().min(1).max(8760).default(72),
   /** A cascade child hit by transient errors (a server restarting, a connection lost) goes back to the queue with backoff until this long after its first try, then fails. */
   OCTODB_MIGRATION_TRANSIENT_RETRY_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
   /** Children altered at once per host by a cascade (its admin connections to that host). */

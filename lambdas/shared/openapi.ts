@@ -22,6 +22,8 @@ interface RouteDoc {
   /** The body schema; /dashboard's is built from its actions. */
   request?: z.ZodType;
   success: { status: number; description: string; schema?: z.ZodType };
+  /** A second success a request field chooses (/migrate's dry run): its own status and component name. */
+  alsoSuccess?: { status: number; description: string; schema: z.ZodType; name: string };
   /** The errors this route answers besides those of every route (COMMON_ERRORS): status → body. */
   errors: Partial<Record<ErrorStatus, ErrorAnswer>>;
 }
@@ -57,9 +59,10 @@ const ROUTE_DOCS: Record<ApiFunction, RouteDoc> = {
     errors: { 400: 'QueryBadRequest', 401: 'GatewayMessage', 403: 'QueryForbidden', 404: 'NotFound', 408: 'QueryTimeout', 409: 'QueryConflict', 503: 'QueryUnavailable' },
   },
   'migrate-submit': {
-    summary: 'Declarative CREATE TABLE statements: one Skeema job per table',
+    summary: 'Declarative CREATE TABLE statements (and tables removed): one Skeema job per table, or with `dry_run` the plan',
     request: migrateRequest,
     success: { status: 202, description: 'Queued: one job per table under `batch_id`', schema: answers.migrateAnswer },
+    alsoSuccess: { status: 200, description: '`dry_run`: the plan per table; nothing applied', schema: answers.migratePlanAnswer, name: 'MigratePlanResponse' },
     errors: { 400: 'MigrateBadRequest', 401: 'GatewayMessage', 403: 'MigrateForbidden', 404: 'NotFound', 409: 'Conflict', 503: 'MigrateUnavailable' },
   },
 };
@@ -182,6 +185,7 @@ export function openApiDocument(dashboard: DashboardParams, version: string): Op
     const doc = ROUTE_DOCS[route.fn];
     if (doc.request) requests[`${nameOf(route.path)}Request`] = doc.request;
     if (doc.success.schema) responses[`${nameOf(route.path)}Response`] = doc.success.schema;
+    if (doc.alsoSuccess) responses[doc.alsoSuccess.name] = doc.alsoSuccess.schema;
   }
   for (const route of GATEWAY_ROUTES) responses[`${nameOf(route.path)}Response`] = GATEWAY_DOCS[route.path].schema;
 
@@ -215,6 +219,7 @@ export function openApiDocument(dashboard: DashboardParams, version: string): Op
         requestBody: { required: true, content: json(ref(`${nameOf(route.path)}Request`)) },
         responses: {
           [doc.success.status]: success,
+          ...(doc.alsoSuccess ? { [doc.alsoSuccess.status]: { description: doc.alsoSuccess.description, content: json(ref(doc.alsoSuccess.name)) } } : {}),
           ...Object.fromEntries(
             Object.entries({ ...doc.errors, ...COMMON_ERRORS }).map(([status, body]) => [status, errorResponse(Number(status) as ErrorStatus, body)]),
           ),

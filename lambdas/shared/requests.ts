@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MAX_EXPIRY_DAYS } from '#core/api-keys';
 import { API_KEY_SCOPES, TENANT_ROUTES } from '#core/ports';
 import { parseRateLimit } from '#core/token-bucket';
-import { DB_ID, TEMPLATE_NAME } from '#core/patterns';
+import { DB_ID, SQL_IDENTIFIER, TEMPLATE_NAME } from '#core/patterns';
 
 /** One schema per request shape, validated at the edge; the core trusts what passes. */
 
@@ -60,18 +60,37 @@ export const tokenRequest = z.strictObject({
 });
 export type TokenRequest = z.infer<typeof tokenRequest>;
 
+/** /migrate's dry run and table removals (issue 13): a plan instead of jobs; tables removed from the desired state. */
+const migratePlanFields = {
+  dry_run: z.boolean().default(false),
+  drop_tables: z
+    .array(z.string().regex(SQL_IDENTIFIER, 'a table name is [A-Za-z][A-Za-z0-9_]{0,63}'))
+    .max(50, 'at most 50 tables')
+    .default([]),
+};
+
 /** A db_id in any request: the same refusal of a malformed one on every route. */
 export const dbIdField = z.string({ error: 'db_id must be a string' }).regex(DB_ID, 'db_id must be 32 hex characters');
 
-export const migrateRequest = z.strictObject({
-  sql: z
-    .string({ error: 'sql is required' })
-    .min(1, 'sql is required')
-    .refine((s) => utf8Bytes(s) <= 64 * 1024, 'sql must be at most 64 KB'),
-  db_id: dbIdField.optional(),
-  allow_unsafe: z.boolean().default(false),
-});
+export const migrateRequest = z
+  .strictObject({
+    sql: z
+      .string({ error: 'sql must be a string' })
+      .min(1, 'sql is required')
+      .refine((s) => utf8Bytes(s) <= 64 * 1024, 'sql must be at most 64 KB')
+      .optional(),
+    db_id: dbIdField.optional(),
+    allow_unsafe: z.boolean().default(false),
+    ...migratePlanFields,
+  })
+  .refine((r) => r.sql !== undefined || r.drop_tables.length > 0, { path: ['sql'], message: 'sql is required (or drop_tables)' });
 export type MigrateRequest = z.infer<typeof migrateRequest>;
+
+/** /dashboard restore_table: a backup of a table removed by /migrate (list_table_backups names them). */
+export const restoreTableRequest = z.strictObject({
+  action: z.literal('restore_table'),
+  backup_id: z.uuid('backup_id must be a uuid'),
+});
 
 export const migrationStatusRequest = z.strictObject({
   action: z.literal('get_migration_status').optional(),

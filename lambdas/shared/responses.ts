@@ -8,6 +8,9 @@ import type { StatementType } from '#core/query-stats';
 import type { getDatabaseMetadata, getDatabaseTables, getQueryStats, getUserInfo, listTenantDatabases } from '#core/dashboard';
 import type { getMigrationStatus } from '#core/migration-status';
 import type { SubmitResult } from '#core/migration-submit';
+import type { PlanResult } from '#core/migration-plan';
+import type { listTableBackups, restoreTableBackup } from '#core/table-backups';
+import type { PlanChange } from '#core/plan-output';
 import type { QueryResult } from '#core/query';
 import type { runTenantBatch } from '#core/query-batch';
 import type { createApiKey, listApiKeys, revokeApiKey } from '#core/api-keys';
@@ -30,6 +33,7 @@ const count = z.number().int().min(0);
 const DATABASE_STATUSES = ['unverified', 'provisioning', 'ready', 'failed'] as const satisfies readonly DatabaseStatus[];
 const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const satisfies readonly JobState[];
 const STAGES = ['backup', 'update', 'validate', 'rollback', 'verify'] as const satisfies readonly MigrationStage[];
+const PLAN_CHANGES = ['create', 'alter', 'drop', 'rename', 'none'] as const satisfies readonly PlanChange[];
 const STATEMENT_TYPES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'OTHER'] as const satisfies readonly StatementType[];
 
 // --- shared parts (each a component of the document) ---
@@ -128,6 +132,23 @@ export const migrateAnswer = z.strictObject({
   jobs: z.array(z.strictObject({ job_id: z.uuid(), table: z.string() })),
 });
 
+export const migratePlanAnswer = z.strictObject({
+  dry_run: z.literal(true),
+  db_id: dbId,
+  tables: z
+    .array(
+      z.strictObject({
+        table: z.string(),
+        change: z.enum(PLAN_CHANGES).describe('none: the table is already as desired; rename: a removed table whose definition another requested table takes (Skeema still drops and creates)'),
+        ddl: z.array(z.string()).describe('The statements Skeema would run for this table, in order'),
+        unsafe: z.boolean().describe('Skeema refuses this change without allow_unsafe (it can lose data)'),
+        unsafe_reasons: z.array(z.string()).describe('Why, per clause that can lose data (DROP TABLE, DROP COLUMN, a changed column type, …)'),
+        lint: z.array(z.strictObject({ rule: text("Skeema's lint rule (pk, dupe-index, charset, display-width, …; `lint` when unnamed)"), message: z.string() })),
+      }),
+    )
+    .describe('One entry per requested table (statements, then drop_tables), in the request order'),
+});
+
 /** An API key as listed: never its secret, which only create_api_key's answer carries, once. */
 const apiKey = z.strictObject({
   key_id: z.uuid(),
@@ -142,7 +163,17 @@ const apiKey = z.strictObject({
 });
 
 /** /dashboard: the answer of each action, by action name. */
+const tableBackup = z.strictObject({
+  backup_id: uuid('Restore it with restore_table'),
+  table: z.string(),
+  definition: text('The CREATE TABLE it had when it was removed'),
+  created_at: z.iso.datetime(),
+  expires_at: z.iso.datetime().describe('After this the backup is dropped (OCTODB_TABLE_BACKUP_HOURS)'),
+});
+
 export const dashboardAnswers = {
+  list_table_backups: z.strictObject({ db_id: dbId, backups: z.array(tableBackup).describe('Restorable backups of removed tables, newest first (at most 100)') }),
+  restore_table: z.strictObject({ backup_id: z.uuid(), table: z.string(), restored: z.literal(true) }),
   create_api_key: apiKey.extend({ key: text('The key (`octo_…`), shown this once: send it as `Authorization: Bearer <key>`') }),
   list_api_keys: z.strictObject({ keys: z.array(apiKey), truncated: z.boolean() }),
   revoke_api_key: z.strictObject({ key_id: z.uuid(), status: z.literal('revoked') }),
@@ -263,16 +294,23 @@ export const errorAnswers = {
   }),
   QueryTimeout: failure({ code: z.enum(['STATEMENT_TIMEOUT', 'BATCH_TIMEOUT']), limit_ms: count, ...batchFailure }),
   DashboardBadRequest: badRequest.extend({ valid_actions: z.array(z.string()).optional().describe('The actions there are') }),
-  MigrateBadRequest: badRequest.extend({ statements: verdicts.optional() }),
+  MigrateBadRequest: badRequest.extend({
+    statements: verdicts.optional(),
+    code: z.enum(['UNSAFE_CHANGE', 'DUPLICATE_TABLE', 'PLAN_REFUSED']).optional().describe('UNSAFE_CHANGE: drop_tables without allow_unsafe; PLAN_REFUSED: the server refused a definition in the dry run'),
+    tables: z.array(z.string()).optional().describe('UNSAFE_CHANGE: the tables it would remove'),
+  }),
   Unauthorized: failure(),
   VerifyUnauthorized: failure({ code: z.enum(['INVALID_CODE', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS']) }),
   TokenForbidden: failure({ code: z.literal('EMAIL_NOT_VERIFIED') }),
   QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, KEY_SCOPE or MySQL\'s (ER_…)'), scope: keyRefusal.scope, ...quota, ...batchFailure }),
   MigrateForbidden: failure({ statements: verdicts.optional(), code: z.enum(['QUOTA_EXCEEDED', 'KEY_SCOPE']).optional(), scope: keyRefusal.scope, ...quota }),
   KeyForbidden: failure(keyRefusal),
-  NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND']).optional() }),
+  NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND', 'BACKUP_NOT_FOUND']).optional() }),
   Conflict: failure(),
-  DashboardConflict: failure({ code: z.literal('API_KEY_LIMIT'), limit: count }),
+  DashboardConflict: failure({
+    code: z.enum(['API_KEY_LIMIT', 'BACKUP_GONE', 'TABLE_EXISTS']).describe('restore_table: BACKUP_GONE (restored or expired), TABLE_EXISTS (the name is taken)'),
+    limit: count.optional().describe('API_KEY_LIMIT: the limit'),
+  }),
   QueryConflict: failure({ status: z.enum(DATABASE_STATUSES).describe("The database's status"), ...batchFailure }),
   Unavailable: unavailable,
   QueryUnavailable: unavailable.extend(batchFailure),
@@ -300,6 +338,9 @@ export type AnswersAgree = [
   Agrees<Same<Result<typeof listApiKeys>, Out<(typeof dashboardAnswers)['list_api_keys']>>>,
   Agrees<Same<Result<typeof revokeApiKey>, Out<(typeof dashboardAnswers)['revoke_api_key']>>>,
   Agrees<Same<SubmitResult, Out<typeof migrateAnswer>>>,
+  Agrees<Same<PlanResult, Out<typeof migratePlanAnswer>>>,
+  Agrees<Same<Result<typeof listTableBackups>, Out<(typeof dashboardAnswers)['list_table_backups']>>>,
+  Agrees<Same<Result<typeof restoreTableBackup>, Out<(typeof dashboardAnswers)['restore_table']>>>,
   Agrees<Same<Result<typeof getUserInfo>, Out<(typeof dashboardAnswers)['get_user_info']>>>,
   Agrees<Same<Result<typeof listTenantDatabases>, Out<(typeof dashboardAnswers)['list_databases']>>>,
   Agrees<Same<Result<typeof getDatabaseMetadata>, Out<(typeof dashboardAnswers)['get_database_metadata']>>>,

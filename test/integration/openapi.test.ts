@@ -186,6 +186,16 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     const batch = await dashboard('get_migration_status', { batch_id: batchId });
     expect(batch.body).toMatchObject({ counts: { succeeded: 1 }, total: 1 });
     expect(((batch.body.jobs as { stages: unknown[] }[])[0]!.stages).length).toBeGreaterThan(0);
+    // The dry run's plan, a removal refused and then kept in a backup, and its restore.
+    const plan = await call('POST', '/migrate', { sql: 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, PRIMARY KEY (id));', drop_tables: ['orders'], dry_run: true }, tenant.token);
+    expect(plan.status).toBe(200);
+    expect((await call('POST', '/migrate', { drop_tables: ['orders'] }, tenant.token)).body.code).toBe('UNSAFE_CHANGE');
+    const removal = await call('POST', '/migrate', { drop_tables: ['orders'], allow_unsafe: true }, tenant.token);
+    const removalJob = (removal.body.jobs as { job_id: string }[])[0]!.job_id;
+    await waitFor(async () => (await dashboard('get_migration_status', { job_id: removalJob })).body.state === 'succeeded', { timeoutMs: 60_000, intervalMs: 200, what: 'the removal' });
+    const [backup] = (await dashboard('list_table_backups')).body.backups as Array<{ backup_id: string }>;
+    await dashboard('restore_table', { backup_id: backup!.backup_id });
+    expect((await call('POST', '/dashboard', { action: 'restore_table', backup_id: backup!.backup_id }, tenant.token)).body.code).toBe('BACKUP_GONE');
   });
 
   it('dashboard refusals: an unknown action, an unknown field, a database not yours, a migration not yours', async () => {
