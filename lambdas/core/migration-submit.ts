@@ -18,7 +18,7 @@ export interface SubmitResult {
  * per table under a batch in MetaDB, invoke M1 asynchronously for each job.
  */
 export async function submitMigration(
-  input: { sql: string; db_id?: string; allow_unsafe: boolean },
+  input: { sql: string; db_id?: string; allow_unsafe: boolean; atomic?: boolean },
   caller: Caller,
   deps: Pick<MigrationDeps, 'meta' | 'jobs' | 'batches' | 'invoker' | 'quotas'> & { judge: StatementJudge },
 ): Promise<SubmitResult> {
@@ -31,7 +31,7 @@ export async function submitMigration(
   const batchId = randomUUID();
   const jobs = definitions.map((d) => ({ jobId: randomUUID(), dbId, hostId: db.hostId, table: d.table, desiredSql: d.sql }));
   await deps.batches.createBatch(
-    { batchId, tenantId: caller.tenantId, dbId, kind: 'tenant', parentJobId: null, allowUnsafe: input.allow_unsafe },
+    { batchId, tenantId: caller.tenantId, dbId, kind: 'tenant', parentJobId: null, allowUnsafe: input.allow_unsafe, atomic: input.atomic },
     jobs,
   );
   let started = 0;

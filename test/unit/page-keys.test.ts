@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#core/errors';
-import { openPageKey, sealPageKey } from '#core/page-keys';
+import { logCursor, openPageKey as openKey, sealPageKey } from '#core/page-keys';
 import { Sealer } from '#core/sealed';
 
 const sealer = new Sealer('unit-test-data-key-0123456789abcdef0123456789');
+const openPageKey = (s: Sealer, tenant: string, kind: 'log' | 'query', key: string) => openKey(s, tenant, kind, key, logCursor(tenant, kind));
 const cursor = { tenant_id: 'tenant-a', sk: 'log#2030-01-01T00:00:00.000Z#abc' };
 
 describe('page keys', () => {
