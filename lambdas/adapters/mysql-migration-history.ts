@@ -90,7 +90,7 @@ async function tablesOf(pool: Pool, batches: RowDataPacket[]): Promise<Map<strin
   const out = new Map<string, string[]>();
   const tenant = batches.filter((b) => b.kind === 'tenant').map((b) => String(b.batch_id));
   const cascades = batches.filter((b) => b.kind === 'cascade').map((b) => String(b.batch_id));
-  const [own] = tenant.length ? await pool.query<RowDataPacket[]>('SELECT batch_id, table_name FROM migration_jobs WHERE batch_id IN (?) ORDER BY seq', [tenant]) : [[]];
+  const [own] = tenant.length ? await pool.query<RowDataPacket[]>('SELECT batch_id, table_name FROM migration_jobs WHERE batch_id IN (?) ORDER BY batch_id, seq', [tenant]) : [[]];
   const [parents] = cascades.length
     ? await pool.query<RowDataPacket[]>('SELECT b.batch_id, p.table_name FROM migration_batches b JOIN migration_jobs p ON p.job_id = b.parent_job_id WHERE b.batch_id IN (?)', [cascades])
     : [[]];

@@ -186,6 +186,8 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     const batch = await dashboard('get_migration_status', { batch_id: batchId });
     expect(batch.body).toMatchObject({ counts: { succeeded: 1 }, total: 1 });
     expect(((batch.body.jobs as { stages: unknown[] }[])[0]!.stages).length).toBeGreaterThan(0);
+    const listed = await dashboard('list_migrations', { limit: 1 });
+    expect(listed.body.migrations).toMatchObject([{ batch_id: batchId, state: 'succeeded' }]);
   });
 
   it('dashboard refusals: an unknown action, an unknown field, a database not yours, a migration not yours', async () => {

@@ -56,3 +56,22 @@ describe('page keys', () => {
     },
   );
 });
+
+describe('page keys of other lists', () => {
+  const batch = { at: '2026-12-06 10:00:00.000000', id: '7707b1a5-6d75-41ff-9808-b4d3fcad85b6' };
+  const asIs = (c: unknown) => c as typeof batch;
+
+  it('opens a key only for the list it was issued for', () => {
+    const key = sealPageKey(sealer, 'tenant-a', 'migrations', batch);
+    expect(openKey(sealer, 'tenant-a', 'migrations', key, asIs)).toEqual(batch);
+    expect(() => openKey(sealer, 'tenant-a', 'jobs:x', key, asIs)).toThrow(ValidationError);
+    expect(() => openKey(sealer, 'tenant-a', 'log', key, asIs)).toThrow(ValidationError);
+    const jobs = sealPageKey(sealer, 'tenant-a', 'jobs:x', { seq: 5 });
+    expect(() => openKey(sealer, 'tenant-a', 'jobs:y', jobs, asIs)).toThrow(ValidationError);
+  });
+
+  it('refuses a key whose cursor has not the shape its list reads', () => {
+    const key = sealPageKey(sealer, 'tenant-a', 'migrations', { at: 5 });
+    expect(() => openKey(sealer, 'tenant-a', 'migrations', key, () => undefined)).toThrow(ValidationError);
+  });
+});
