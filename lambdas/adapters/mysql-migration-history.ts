@@ -29,15 +29,17 @@ export async function listBatches(pool: Pool, q: BatchListQuery): Promise<{ item
       q.table,
     );
   }
-  const after = q.after ? 'AND (b.created_at < ? OR (b.created_at = ? AND b.batch_id < ?))' : '';
+  const after = q.after ? 'AND created_at <= ? AND (created_at < ? OR batch_id < ?)' : '';
   // Without a filter every row is a hit: one more than the page says whether another follows.
   const scan = tests.length > 0 ? q.scan : q.limit + 1;
+  // The positions first, from the index alone (a range of it): asked for the other columns too,
+  // the optimizer walked the tenant's whole index prefix from its newest batch down to the key.
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT b.batch_id, b.db_id, b.kind, b.atomic, b.outcome, b.created_at, b.finished_at,
        DATE_FORMAT(b.created_at, '%Y-%m-%d %H:%i:%s.%f') AS at, ${tests.length > 0 ? tests.join(' AND ') : '1'} AS hit
-     FROM migration_batches b
-     WHERE b.tenant_id = ? ${after}
-     ORDER BY b.created_at DESC, b.batch_id DESC LIMIT ?`,
+     FROM (SELECT batch_id FROM migration_batches WHERE tenant_id = ? ${after} ORDER BY created_at DESC, batch_id DESC LIMIT ?) k
+     JOIN migration_batches b ON b.batch_id = k.batch_id
+     ORDER BY b.created_at DESC, b.batch_id DESC`,
     [...params, q.tenantId, ...(q.after ? [q.after.at, q.after.at, q.after.id] : []), scan],
   );
   const hits: RowDataPacket[] = [];
