@@ -46,7 +46,7 @@ export interface BatchStatus {
   last_evaluated_key?: string;
 }
 
-export const MAX_JOBS = 200;
+const MAX_JOBS = 200;
 
 /**
  * /dashboard `get_migration_status`: where a batch or one job stands.
