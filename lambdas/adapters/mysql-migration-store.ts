@@ -1,9 +1,12 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { AuditEntry, JobOutcome, JobPatch, JobState, MigrationBatchRecord, MigrationJobRecord, MigrationStore, NewMigrationJob, QueuedJob } from '#core/ports';
+import type { AuditEntry, BatchListQuery, JobOutcome, JobPatch, JobState, MigrationBatchRecord, MigrationJobRecord, MigrationStore, NewMigrationJob, QueuedJob } from '#core/ports';
 import { chunks, MysqlCascadeStore, toJob, UNSETTLED } from './mysql-cascade-store.ts';
 import { mapMysqlError } from './mysql-errors.ts';
+import { listBatches, pageJobs } from './mysql-migration-history.ts';
 
 const TERMINAL = "('succeeded','failed','skipped')";
+/** A job of batch `b`, the outer query's. */
+const JOB_OF_BATCH = 'SELECT 1 FROM migration_jobs j WHERE j.batch_id = b.batch_id';
 /** The server's clock in a bulk insert, as every other timestamp here (not this process's clock). */
 const SERVER_NOW = { toSqlString: () => 'CURRENT_TIMESTAMP(3)' };
 
@@ -12,13 +15,13 @@ const SERVER_NOW = { toSqlString: () => 'CURRENT_TIMESTAMP(3)' };
  * cascade queries it extends, the one adapter of every migration store port.
  */
 export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationStore {
-  async createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void> {
+  async createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt' | 'atomic' | 'outcome'> & { atomic?: boolean }, jobs: NewMigrationJob[]): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
       await conn.execute(
-        'INSERT INTO migration_batches (batch_id, tenant_id, db_id, kind, parent_job_id, allow_unsafe) VALUES (?, ?, ?, ?, ?, ?)',
-        [batch.batchId, batch.tenantId, batch.dbId, batch.kind, batch.parentJobId, batch.allowUnsafe ? 1 : 0],
+        'INSERT INTO migration_batches (batch_id, tenant_id, db_id, kind, parent_job_id, allow_unsafe, atomic) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [batch.batchId, batch.tenantId, batch.dbId, batch.kind, batch.parentJobId, batch.allowUnsafe ? 1 : 0, batch.atomic ? 1 : 0],
       );
       for (const part of chunks(jobs)) {
         await conn.query(
@@ -51,6 +54,8 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
         kind: r.kind,
         parentJobId: r.parent_job_id,
         allowUnsafe: r.allow_unsafe === 1,
+        atomic: r.atomic === 1,
+        outcome: r.outcome ?? null,
         createdAt: new Date(r.created_at),
         finishedAt: r.finished_at ? new Date(r.finished_at) : null,
       }
@@ -68,6 +73,14 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
       [batchId],
     );
     return rows.map(toJob);
+  }
+
+  pageJobs(batchId: string, query: { state?: JobState; afterSeq?: number; limit: number }) {
+    return pageJobs(this.pool, batchId, query);
+  }
+
+  listBatches(query: BatchListQuery) {
+    return listBatches(this.pool, query);
   }
 
   async countJobs(batchId: string): Promise<Partial<Record<JobState, number>>> {
@@ -244,7 +257,9 @@ export class MysqlMigrationStore extends MysqlCascadeStore implements MigrationS
 
   async finishBatchIfDone(batchId: string): Promise<boolean> {
     const [result] = await this.db.execute<ResultSetHeader>(
-      `UPDATE migration_batches b SET b.finished_at = CURRENT_TIMESTAMP(3), b.notify_pending = 1
+      `UPDATE migration_batches b SET b.finished_at = CURRENT_TIMESTAMP(3), b.notify_pending = 1,
+         b.outcome = CASE WHEN NOT EXISTS (${JOB_OF_BATCH} AND j.state = 'failed') THEN 'succeeded'
+           WHEN b.atomic = 1 AND NOT EXISTS (${JOB_OF_BATCH} AND j.flagged = 1) THEN 'rolled_back' ELSE 'failed' END
        WHERE b.batch_id = ? AND b.finished_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM migration_jobs j WHERE j.batch_id = b.batch_id AND j.state NOT IN ${TERMINAL})`,
       [batchId],

@@ -1,7 +1,7 @@
 import { NotFoundError, UnavailableError } from './errors.ts';
 import { databaseName } from './ids.ts';
 import { ownedDatabase } from './owned-database.ts';
-import { openPageKey, sealPageKey } from './page-keys.ts';
+import { logCursor, openPageKey, sealPageKey } from './page-keys.ts';
 import { statsReadPlan, summarizeBuckets, tally } from './query-stats.ts';
 import type { AuditLog, BatchStore, CascadeStore, DatabaseRecord, JobStore, LogKind, LogStore, MetaStore, SchemaInspector, StorageQuotas, StoredLog, TenantLogin } from './ports.ts';
 import { storageFields } from './storage-quotas.ts';
@@ -13,8 +13,8 @@ export interface DashboardDeps {
   logStore: LogStore;
   schemas: SchemaInspector;
   sealer: Sealer;
-  /** What get_database_metadata and get_migration_status read of the migration tables. */
-  migrations: Pick<CascadeStore, 'customizedTables' | 'pendingParentChanges'> & Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'listJobs'> & AuditLog;
+  /** What get_database_metadata, get_migration_status and list_migrations read of the migration tables. */
+  migrations: Pick<CascadeStore, 'customizedTables' | 'pendingParentChanges'> & Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'pageJobs' | 'listBatches'> & AuditLog;
   quotas: Pick<StorageQuotas, 'usage' | 'lastUsage'>;
 }
 
@@ -126,7 +126,7 @@ export async function getLogPage(
   request: { limit: number; lastEvaluatedKey?: string },
   deps: Pick<DashboardDeps, 'logStore' | 'sealer'>,
 ): Promise<{ items: Omit<StoredLog, 'tenant_id'>[]; last_evaluated_key: string | null }> {
-  const after = request.lastEvaluatedKey ? openPageKey(deps.sealer, tenantId, kind, request.lastEvaluatedKey) : undefined;
+  const after = request.lastEvaluatedKey ? openPageKey(deps.sealer, tenantId, kind, request.lastEvaluatedKey, logCursor(tenantId, kind)) : undefined;
   const page = await deps.logStore.page(tenantId, kind, request.limit, after);
   return {
     items: page.items.map(({ tenant_id: _tenant, log_id, create_timestamp, ...item }) => ({ log_id, create_timestamp, ...item })),

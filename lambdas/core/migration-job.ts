@@ -1,4 +1,5 @@
 import { queueCascade } from './cascade.ts';
+import { NOT_APPLIED, settleAtomicBatch } from './migration-atomic.ts';
 import { UnavailableError } from './errors.ts';
 import { buildTableBackupScript, newScriptMarkers } from './host-scripts.ts';
 import { databaseName, isDbId } from './ids.ts';
@@ -7,6 +8,7 @@ import { LockLostError, holdLease, waitForLock } from './migration-lease.ts';
 import { auditor, jobLog, scriptRunner, type JobLog } from './migration-log.ts';
 import { finishBatch } from './migration-notify.ts';
 import { startQueuedJobs, waitingFor } from './migration-order.ts';
+import { ROLLBACK_NOTE, rollback } from './migration-rollback.ts';
 import type { JobState, MigrationBatchRecord, MigrationJobRecord, SkipReason } from './ports.ts';
 import { exponential, retry } from './retry.ts';
 import { removeTable } from './table-backups.ts';
@@ -78,6 +80,8 @@ async function runClaimedJob(job: MigrationJobRecord, deps: MigrationDeps, fence
   const later = await deps.jobs.laterSucceededJob(job.jobId);
   if (later) return end('skipped', `superseded by migration job ${later} of this table, which succeeded: this job changes nothing`, job.attempts, false, 'superseded');
 
+  // An atomic batch one of whose tables failed applies nothing more (no backup yet: nothing pushed).
+  if (batch.atomic && job.beforeSql === null && (await deps.batches.countJobs(batch.batchId)).failed) return end('failed', NOT_APPLIED, job.attempts, false);
   // drop_tables: the table and its rows go to a restorable backup (table-backups.ts), no push.
   if (job.desiredSql === null) return end(...(await removeTable(job, batch, run, deps)));
 
@@ -173,42 +177,6 @@ async function pushAndValidate(job: MigrationJobRecord, batch: MigrationBatchRec
   return { ok: true };
 }
 
-type Rollback = 'restored' | 'not-ours' | 'failed';
-const ROLLBACK_NOTE: Record<Rollback, string> = {
-  restored: 'the table was restored from its backup',
-  'not-ours': "not rolled back: the table was changed by another migration after this job's backup",
-  failed: 'rollback failed, needs manual attention',
-};
-
-/**
- * Restores the backup only over this job's own change, then verifies it (diff clean). The table
- * is left alone when someone else changed it after the backup (a later job): pushing the backup
- * with allow-unsafe would drop their columns and rows. Its own change: the table as one of this
- * run's pushes left it, or as the job's desired definition (a push of an attempt whose worker died).
- */
-async function rollback(job: MigrationJobRecord, before: string, attempt: number, deps: MigrationDeps, run: ScriptRun, fence: Fence, pushed: string[]): Promise<Rollback> {
-  const started = new Date();
-  const audit = (ok: boolean, detail: string) => auditor(job.jobId, deps)('rollback', attempt, started, ok ? 'ok' : 'failed', detail);
-  const definition = before === '' ? null : before;
-  const isBefore = (s: { ok: boolean; definition: string | null }) => s.ok && normalizeDefinition(s.definition ?? '') === normalizeDefinition(before);
-  const now = await skeemaStep(run, 'rollback', job, definition, 'diff', false, deps.settings);
-  if (isBefore(now)) return audit(true, 'table unchanged').then(() => 'restored');
-  const current = now.definition;
-  if (current === null) return audit(false, now.ok ? 'definition differs from the backup' : now.reason).then(() => 'failed');
-  if (!pushed.some((p) => normalizeDefinition(p) === normalizeDefinition(current))) {
-    const desired = await skeemaStep(run, 'rollback', job, job.desiredSql, 'diff', false, deps.settings);
-    if (!desired.ok || desired.definition === null || !sameDefinition(desired.definition, desired.desired)) {
-      return audit(false, `${ROLLBACK_NOTE['not-ours']}:\n${current}`).then(() => 'not-ours');
-    }
-  }
-  await fence();
-  const push = await skeemaStep(run, 'rollback', job, definition, 'push', true, deps.settings);
-  const diff = push.ok ? await skeemaStep(run, 'rollback', job, definition, 'diff', false, deps.settings) : push;
-  const ok = isBefore(diff);
-  await audit(ok, ok ? (push.ok && push.output) || 'table unchanged' : diff.ok ? 'definition differs from the backup' : diff.reason);
-  return ok ? 'restored' : 'failed';
-}
-
 async function finish(job: MigrationJobRecord, outcome: [JobState, string | null, number, boolean, SkipReason?], deps: MigrationDeps, log: JobLog): Promise<JobState> {
   const [state, reason, attempts, flagged, skipReason] = outcome;
   // The follow-up (cascade, batch end) is recorded with the outcome: a worker dying before it is done leaves it for a retry or the sweep.
@@ -223,6 +191,15 @@ async function finish(job: MigrationJobRecord, outcome: [JobState, string | null
  * or the sweep runs it all again until the follow-up mark is cleared.
  */
 export async function afterJob(job: MigrationJobRecord, outcome: JobState, deps: MigrationDeps): Promise<void> {
+  const batch = await deps.batches.getBatch(job.batchId);
+  if (!batch?.atomic) return followUp(job, outcome, deps);
+  // An atomic batch is followed up as one, by whoever ends its last job (or the sweep).
+  for (const settled of (await settleAtomicBatch(batch, deps)) ?? []) {
+    if (settled.followUp) await followUp(settled, settled.state, deps);
+  }
+}
+
+async function followUp(job: MigrationJobRecord, outcome: JobState, deps: MigrationDeps): Promise<void> {
   if (outcome === 'succeeded') {
     const done = (await deps.jobs.getJob(job.jobId))!;
     const db = await deps.meta.getDatabase(job.dbId);

@@ -16,6 +16,8 @@ export interface MigrationInput {
   /** Tables removed from the desired state (DROP TABLE; a rename is a removal plus a CREATE TABLE of the new name). */
   drop_tables: string[];
   allow_unsafe: boolean;
+  /** All tables succeed or each is restored (never with drop_tables: the request refuses that). */
+  atomic?: boolean;
 }
 
 /** A table of the request: its desired definition, or null when it is to be removed. */

@@ -4,6 +4,7 @@
  */
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const satisfies readonly JobState[];
 export type MigrationStage = 'backup' | 'update' | 'validate' | 'rollback' | 'verify';
 /**
  * Why a job was skipped, as machine state (status_reason keeps the text for people): its database
@@ -17,6 +18,15 @@ export type SkipReason = 'customized' | 'no_database' | 'superseded';
  */
 export type WaitReason = 'database_not_ready' | 'earlier_job' | 'retrying';
 
+/**
+ * How a finished batch ended: every job succeeded (or changed nothing), one failed, or (an atomic
+ * batch) one failed and every table is as before it, none left for manual attention.
+ */
+export type MigrationOutcome = 'succeeded' | 'failed' | 'rolled_back';
+/** A batch as listed: `running` until each of its jobs has ended (and an atomic batch is settled). */
+export type BatchState = 'running' | MigrationOutcome;
+export const BATCH_STATES = ['running', 'succeeded', 'failed', 'rolled_back'] as const satisfies readonly BatchState[];
+
 export interface MigrationBatchRecord {
   batchId: string;
   tenantId: string;
@@ -25,8 +35,54 @@ export interface MigrationBatchRecord {
   kind: 'tenant' | 'cascade';
   parentJobId: string | null;
   allowUnsafe: boolean;
+  /** All its tables succeed, or each one is restored from its backup (core/migration-atomic.ts). */
+  atomic: boolean;
+  /** Set when it finishes. */
+  outcome: MigrationOutcome | null;
   createdAt: Date;
   finishedAt: Date | null;
+}
+
+/** Where a page of batches ended: the last batch's creation time (as the server wrote it) and id. */
+export interface BatchCursor {
+  at: string;
+  id: string;
+}
+
+/** One batch as list_migrations shows it. */
+export interface BatchSummary {
+  batchId: string;
+  dbId: string;
+  kind: MigrationBatchRecord['kind'];
+  atomic: boolean;
+  state: BatchState;
+  counts: Partial<Record<JobState, number>>;
+  /** Its tables (a cascade: the parent job's one table), by name. */
+  tables: string[];
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+/**
+ * A tenant's batches newest first, after `after`, filtered. At most `scan` batches are looked at:
+ * a page may end short (even empty) with `next` set, so a rare filter never reads the whole history.
+ */
+export interface BatchListQuery {
+  tenantId: string;
+  dbId?: string;
+  state?: BatchState;
+  table?: string;
+  limit: number;
+  scan: number;
+  after?: BatchCursor;
+}
+
+/** One page of a batch's jobs in submission order, with the whole batch's counts read at the same moment. */
+export interface JobPage {
+  jobs: MigrationJobRecord[];
+  counts: Partial<Record<JobState, number>>;
+  /** The last job's sequence number, when more jobs match. */
+  nextSeq?: number;
 }
 
 export interface MigrationJobRecord {
@@ -145,11 +201,17 @@ export interface JobStore {
 /** Migration batches in MetaDB: one per request (or cascade), with its jobs and its emails. */
 export interface BatchStore {
   /** Records a batch and its jobs together; throws DuplicateError (core/errors) when the batch id is taken. */
-  createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt'>, jobs: NewMigrationJob[]): Promise<void>;
+  createBatch(batch: Omit<MigrationBatchRecord, 'createdAt' | 'finishedAt' | 'atomic' | 'outcome'> & { atomic?: boolean }, jobs: NewMigrationJob[]): Promise<void>;
   getBatch(batchId: string): Promise<MigrationBatchRecord | undefined>;
   listJobs(batchId: string): Promise<MigrationJobRecord[]>;
   countJobs(batchId: string): Promise<Partial<Record<JobState, number>>>;
-  /** Marks the batch finished once every job is, with its emails pending; true for the one caller that did. */
+  /** Up to `limit` jobs (of `state`, when given) after sequence number `afterSeq`, and the batch's counts. */
+  pageJobs(batchId: string, query: { state?: JobState; afterSeq?: number; limit: number }): Promise<JobPage>;
+  listBatches(query: BatchListQuery): Promise<{ items: BatchSummary[]; next?: BatchCursor }>;
+  /**
+   * Marks the batch finished once every job is, with its outcome (`rolled_back`: atomic, a job
+   * failed, none flagged) and its emails pending; true for the one caller that did.
+   */
   finishBatchIfDone(batchId: string): Promise<boolean>;
   /** Finished batches whose emails are still pending, finished between `minAgeSeconds` and a day ago. */
   listUnnotifiedBatches(minAgeSeconds: number, limit: number): Promise<string[]>;

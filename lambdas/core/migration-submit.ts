@@ -27,7 +27,7 @@ export async function submitMigration(
   const batchId = randomUUID();
   const jobs = tables.map((t) => ({ jobId: randomUUID(), dbId, hostId: db.hostId, table: t.table, desiredSql: t.definition }));
   await deps.batches.createBatch(
-    { batchId, tenantId: caller.tenantId, dbId, kind: 'tenant', parentJobId: null, allowUnsafe: input.allow_unsafe },
+    { batchId, tenantId: caller.tenantId, dbId, kind: 'tenant', parentJobId: null, allowUnsafe: input.allow_unsafe, atomic: input.atomic },
     jobs,
   );
   let started = 0;

@@ -4,17 +4,24 @@ import type { LogCursor, LogKind } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 /**
- * Pagination keys handed to clients (URL-safe base64): the store's cursor sealed (AES-GCM) with the data key
- * together with the tenant and the kind of log it pages. The client cannot read or alter it,
- * and a key issued to another tenant, or for the other log kind, is refused.
+ * What a key pages: one kind of log, the tenant's migration batches, or the jobs of one batch
+ * (`jobs:<batch_id>`). A key is only good for the list it was issued for.
  */
-export function sealPageKey(sealer: Sealer, tenantId: string, kind: LogKind, cursor: LogCursor): string {
-  return Buffer.from(sealer.seal(JSON.stringify({ t: tenantId, k: kind, c: cursor }))).toString('base64url');
+export type PageScope = LogKind | 'migrations' | `jobs:${string}`;
+
+/**
+ * Pagination keys handed to clients (URL-safe base64): the store's cursor sealed (AES-GCM) with the data key
+ * together with the tenant and the list it pages. The client cannot read or alter it,
+ * and a key issued to another tenant, or for another list, is refused.
+ */
+export function sealPageKey(sealer: Sealer, tenantId: string, scope: PageScope, cursor: unknown): string {
+  return Buffer.from(sealer.seal(JSON.stringify({ t: tenantId, k: scope, c: cursor }))).toString('base64url');
 }
 
-export function openPageKey(sealer: Sealer, tenantId: string, kind: LogKind, key: string): LogCursor {
+/** Opens a key of `scope` issued to this tenant; `read` gives its cursor back, or undefined when it has not the expected shape. */
+export function openPageKey<C>(sealer: Sealer, tenantId: string, scope: PageScope, key: string, read: (cursor: unknown) => C | undefined): C {
   const refused = () => new ValidationError('last_evaluated_key is not a key this endpoint issued to you');
-  let payload: { t?: unknown; k?: unknown; c?: { tenant_id?: unknown; sk?: unknown } };
+  let payload: { t?: unknown; k?: unknown; c?: unknown };
   // Only the canonical encoding: base64 decoders skip stray characters, a key must not have any.
   const sealed = Buffer.from(key, 'base64url');
   if (sealed.toString('base64url') !== key || !isCanonicalSealed(sealed.toString('utf8'))) throw refused();
@@ -23,14 +30,20 @@ export function openPageKey(sealer: Sealer, tenantId: string, kind: LogKind, key
   } catch {
     throw refused();
   }
-  const cursor = payload.c;
-  if (payload.t !== tenantId || payload.k !== kind || typeof cursor?.tenant_id !== 'string' || typeof cursor.sk !== 'string') {
-    throw refused();
-  }
-  const fits = { tenant_id: cursor.tenant_id, sk: cursor.sk };
-  if (!cursorFits(fits, tenantId, kind)) throw refused();
-  return fits;
+  const cursor = payload.t === tenantId && payload.k === scope ? read(payload.c) : undefined;
+  if (cursor === undefined) throw refused();
+  return cursor;
 }
+
+/** A log cursor of this tenant's partition and this kind's key range. */
+export const logCursor =
+  (tenantId: string, kind: LogKind) =>
+  (c: unknown): LogCursor | undefined => {
+    const { tenant_id, sk } = (c ?? {}) as Partial<Record<keyof LogCursor, unknown>>;
+    if (typeof tenant_id !== 'string' || typeof sk !== 'string') return undefined;
+    const fits = { tenant_id, sk };
+    return cursorFits(fits, tenantId, kind) ? fits : undefined;
+  };
 
 /** `v1.<iv>.<tag>.<body>`, each part canonical base64 (so no two keys open to the same cursor). */
 function isCanonicalSealed(sealed: string): boolean {

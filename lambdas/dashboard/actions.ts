@@ -9,10 +9,11 @@ import {
   type DashboardDeps,
 } from '#core/dashboard';
 import { type ApiKeyDeps, createApiKey, databaseFor, listApiKeys, revokeApiKey } from '#core/api-keys';
+import { listMigrations } from '#core/migration-history';
 import { getMigrationStatus } from '#core/migration-status';
 import { listTableBackups, restoreTableBackup, type TableBackupDeps } from '#core/table-backups';
 import { API_KEY_SCOPES, type ApiKeyScope } from '#core/ports';
-import { createApiKeyRequest, dbIdField, listApiKeysRequest, migrationStatusRequest, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
+import { createApiKeyRequest, dbIdField, listApiKeysRequest, listMigrationsRequest, migrationStatusRequest, pageKeyField, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
 
 /**
@@ -37,13 +38,7 @@ const params = <T extends z.ZodRawShape>(shape: T) => z.strictObject({ action: z
 const dbId = dbIdField.optional();
 const page = params({
   limit: z.number().int('limit must be an integer').min(1).max(100).default(25),
-  // null is what the last page answers; a client echoing it back asks for the first page.
-  last_evaluated_key: z
-    .string()
-    .min(1)
-    .max(2048)
-    .nullish()
-    .transform((key) => key ?? undefined),
+  last_evaluated_key: pageKeyField,
 });
 const WINDOW_UNITS_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const MAX_WINDOW_MS = 30 * 86_400_000;
@@ -97,6 +92,11 @@ export const dashboardActions: Record<string, DashboardAction> = {
   restore_table: action({
     params: restoreTableRequest,
     run: (p, caller, deps) => restoreTableBackup(caller, p.backup_id, deps),
+  }),
+  list_migrations: action({
+    params: listMigrationsRequest,
+    keyScopes: ['migrate'],
+    run: (p, caller, deps) => listMigrations(p, caller, deps),
   }),
   create_api_key: action({
     params: createApiKeyRequest,

@@ -107,6 +107,7 @@ const SHARED_PARTS: Record<string, z.ZodType> = {
   Storage: answers.storage,
   ResultColumn: answers.resultColumn,
   JobCounts: answers.jobCounts,
+  BatchState: answers.batchState,
   Latency: answers.latency,
   LogItem: answers.logItem,
   JobStatus: answers.jobStatus,

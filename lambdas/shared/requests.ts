@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_EXPIRY_DAYS } from '#core/api-keys';
 import { API_KEY_SCOPES, TENANT_ROUTES } from '#core/ports';
+import { BATCH_STATES, JOB_STATES } from '#core/migration-ports';
 import { parseRateLimit } from '#core/token-bucket';
 import { DB_ID, SQL_IDENTIFIER, TEMPLATE_NAME } from '#core/patterns';
 
@@ -81,9 +82,13 @@ export const migrateRequest = z
       .optional(),
     db_id: dbIdField.optional(),
     allow_unsafe: z.boolean().default(false),
+    /** All its tables succeed, or each one is restored from its backup (core/migration-atomic.ts). */
+    atomic: z.boolean({ error: 'atomic must be true or false' }).default(false),
     ...migratePlanFields,
   })
-  .refine((r) => r.sql !== undefined || r.drop_tables.length > 0, { path: ['sql'], message: 'sql is required (or drop_tables)' });
+  .refine((r) => r.sql !== undefined || r.drop_tables.length > 0, { path: ['sql'], message: 'sql is required (or drop_tables)' })
+  // An atomic restore puts tables back from Skeema's backups; a dropped table's backup is a renamed table (not one of them).
+  .refine((r) => !(r.atomic && r.drop_tables.length > 0), { path: ['atomic'], message: 'atomic cannot go with drop_tables' });
 export type MigrateRequest = z.infer<typeof migrateRequest>;
 
 /** /dashboard restore_table: a backup of a table removed by /migrate (list_table_backups names them). */
@@ -92,11 +97,30 @@ export const restoreTableRequest = z.strictObject({
   backup_id: z.uuid('backup_id must be a uuid'),
 });
 
+/** A page's key as /dashboard handed it out; null (what the last page of the logs answers) asks for the first page. */
+export const pageKeyField = z
+  .string({ error: 'last_evaluated_key must be a string' })
+  .min(1)
+  .max(2048)
+  .nullish()
+  .transform((key) => key ?? undefined);
+
 export const migrationStatusRequest = z.strictObject({
   action: z.literal('get_migration_status').optional(),
   batch_id: z.uuid('batch_id must be a uuid').optional(),
   job_id: z.uuid('job_id must be a uuid').optional(),
   limit: z.number().int().min(1).max(200).optional(),
+  state: z.enum(JOB_STATES, { error: `state must be one of ${JOB_STATES.join(', ')}` }).optional(),
+  last_evaluated_key: pageKeyField,
+});
+
+export const listMigrationsRequest = z.strictObject({
+  action: z.literal('list_migrations'),
+  db_id: dbIdField.optional(),
+  state: z.enum(BATCH_STATES, { error: `state must be one of ${BATCH_STATES.join(', ')}` }).optional(),
+  table: z.string({ error: 'table must be a string' }).min(1).max(64, 'table must be at most 64 characters').optional(),
+  limit: z.number().int('limit must be an integer').min(1).max(100).default(25),
+  last_evaluated_key: pageKeyField,
 });
 
 // --- /dashboard's API key actions (the envelope's `action` is matched by the handler) ---

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { API_KEY_SCOPES } from '#core/api-key-ports';
 import type { DatabaseStatus } from '#core/ports';
-import type { JobState, MigrationStage } from '#core/migration-ports';
+import { BATCH_STATES, JOB_STATES, type MigrationStage } from '#core/migration-ports';
 import { DB_ID } from '#core/patterns';
 import { RULES } from '#core/table-tokens';
 import type { StatementType } from '#core/query-stats';
 import type { getDatabaseMetadata, getDatabaseTables, getQueryStats, getUserInfo, listTenantDatabases } from '#core/dashboard';
+import type { listMigrations } from '#core/migration-history';
 import type { getMigrationStatus } from '#core/migration-status';
 import type { SubmitResult } from '#core/migration-submit';
 import type { PlanResult } from '#core/migration-plan';
@@ -31,7 +32,6 @@ const dbId = z.string().regex(DB_ID).describe('A database id: 128 random bits, 3
 const count = z.number().int().min(0);
 
 const DATABASE_STATUSES = ['unverified', 'provisioning', 'ready', 'failed'] as const satisfies readonly DatabaseStatus[];
-const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const satisfies readonly JobState[];
 const STAGES = ['backup', 'update', 'validate', 'rollback', 'verify'] as const satisfies readonly MigrationStage[];
 const PLAN_CHANGES = ['create', 'alter', 'drop', 'rename', 'none'] as const satisfies readonly PlanChange[];
 const STATEMENT_TYPES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'OTHER'] as const satisfies readonly StatementType[];
@@ -53,6 +53,9 @@ export const storage = z.strictObject({
   measured_at: z.iso.datetime().nullable(),
 });
 export const resultColumn = z.strictObject({ name: z.string(), type: text('MySQL\'s type name, e.g. `BIGINT UNSIGNED`, `VARCHAR`; `UNKNOWN` for others') });
+export const batchState = z
+  .enum(BATCH_STATES)
+  .describe('running until every job has ended; succeeded; failed (a job failed); rolled_back (atomic: a job failed and every table was restored, none flagged)');
 export const jobCounts = z.partialRecord(z.enum(JOB_STATES), count).describe('Jobs per state; a state with none is absent');
 export const latency = z.strictObject({
   count,
@@ -238,15 +241,37 @@ export const dashboardAnswers = {
       batch_id: z.uuid(),
       kind: z.enum(['tenant', 'cascade']),
       db_id: dbId,
+      atomic: z.boolean().describe('Submitted with "atomic": true'),
+      state: batchState,
       parent_job_id: z.uuid().nullable(),
       created_at: z.iso.datetime(),
       finished_at: z.iso.datetime().nullable(),
-      counts: jobCounts,
-      total: count,
-      jobs: z.array(jobStatus),
-      jobs_truncated: z.boolean(),
+      counts: jobCounts.describe('Jobs per state over the whole batch (whatever `state` filters); a state with none is absent'),
+      total: count.describe('Jobs in the whole batch'),
+      jobs: z.array(jobStatus).describe('One page of jobs (of `state`, when asked), in submission order'),
+      jobs_truncated: z.boolean().describe('More jobs follow: ask again with last_evaluated_key'),
+      last_evaluated_key: z.string().optional().describe('Where this page ended: send it back for the next page; absent on the last page'),
     }),
   ]),
+  list_migrations: z.strictObject({
+    migrations: z.array(
+      z.strictObject({
+        batch_id: z.uuid(),
+        db_id: dbId,
+        kind: z.enum(['tenant', 'cascade']).describe("tenant: a /migrate request; cascade: a parent change fanned out to the parent's children"),
+        atomic: z.boolean().describe('Submitted with "atomic": true'),
+        created_at: z.iso.datetime(),
+        finished_at: z.iso.datetime().nullable(),
+        state: batchState,
+        counts: jobCounts,
+        tables: z.array(z.string()).describe('Its tables (a cascade: the one parent table), in submission order'),
+      }),
+    ).describe('Newest first'),
+    last_evaluated_key: z
+      .string()
+      .optional()
+      .describe('Where this page ended: send it back for the next page; absent on the last page. A page with filters may hold fewer than `limit` (even none) and still have one'),
+  }),
 } satisfies Record<string, z.ZodType>;
 
 // --- errors ---
@@ -347,4 +372,5 @@ export type AnswersAgree = [
   Agrees<Same<Result<typeof getDatabaseTables>, Out<(typeof dashboardAnswers)['get_database_tables']>>>,
   Agrees<Same<Result<typeof getQueryStats>, Out<(typeof dashboardAnswers)['get_query_stats']>>>,
   Agrees<Same<Result<typeof getMigrationStatus>, Out<(typeof dashboardAnswers)['get_migration_status']>>>,
+  Agrees<Same<Result<typeof listMigrations>, Out<(typeof dashboardAnswers)['list_migrations']>>>,
 ];

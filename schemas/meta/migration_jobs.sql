@@ -25,6 +25,8 @@ CREATE TABLE migration_jobs (
   PRIMARY KEY (job_id),
   UNIQUE KEY ux_migration_jobs_seq (seq),
   KEY ix_migration_jobs_batch (batch_id, host_id, state),
+  KEY ix_migration_jobs_batch_seq (batch_id, seq, table_name),
+  KEY ix_migration_jobs_batch_state (batch_id, state, seq),
   KEY ix_migration_jobs_table (db_id, table_name, seq),
   KEY ix_migration_jobs_state (state, claimed_at),
   KEY ix_migration_jobs_follow_up (follow_up, finished_at)

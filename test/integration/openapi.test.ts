@@ -186,6 +186,8 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     const batch = await dashboard('get_migration_status', { batch_id: batchId });
     expect(batch.body).toMatchObject({ counts: { succeeded: 1 }, total: 1 });
     expect(((batch.body.jobs as { stages: unknown[] }[])[0]!.stages).length).toBeGreaterThan(0);
+    const listed = await dashboard('list_migrations', { limit: 1 });
+    expect(listed.body.migrations).toMatchObject([{ batch_id: batchId, state: 'succeeded' }]);
     // The dry run's plan, a removal refused and then kept in a backup, and its restore.
     const plan = await call('POST', '/migrate', { sql: 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, PRIMARY KEY (id));', drop_tables: ['orders'], dry_run: true }, tenant.token);
     expect(plan.status).toBe(200);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#core/errors';
-import { openPageKey, sealPageKey } from '#core/page-keys';
+import { logCursor, openPageKey as openKey, sealPageKey } from '#core/page-keys';
 import { Sealer } from '#core/sealed';
 
 const sealer = new Sealer('unit-test-data-key-0123456789abcdef0123456789');
+const openPageKey = (s: Sealer, tenant: string, kind: 'log' | 'query', key: string) => openKey(s, tenant, kind, key, logCursor(tenant, kind));
 const cursor = { tenant_id: 'tenant-a', sk: 'log#2030-01-01T00:00:00.000Z#abc' };
 
 describe('page keys', () => {
@@ -54,4 +55,23 @@ describe('page keys', () => {
       expect(() => openPageKey(sealer, 'tenant-a', 'log', key)).toThrow(ValidationError);
     },
   );
+});
+
+describe('page keys of other lists', () => {
+  const batch = { at: '2026-12-06 10:00:00.000000', id: '7707b1a5-6d75-41ff-9808-b4d3fcad85b6' };
+  const asIs = (c: unknown) => c as typeof batch;
+
+  it('opens a key only for the list it was issued for', () => {
+    const key = sealPageKey(sealer, 'tenant-a', 'migrations', batch);
+    expect(openKey(sealer, 'tenant-a', 'migrations', key, asIs)).toEqual(batch);
+    expect(() => openKey(sealer, 'tenant-a', 'jobs:x', key, asIs)).toThrow(ValidationError);
+    expect(() => openKey(sealer, 'tenant-a', 'log', key, asIs)).toThrow(ValidationError);
+    const jobs = sealPageKey(sealer, 'tenant-a', 'jobs:x', { seq: 5 });
+    expect(() => openKey(sealer, 'tenant-a', 'jobs:y', jobs, asIs)).toThrow(ValidationError);
+  });
+
+  it('refuses a key whose cursor has not the shape its list reads', () => {
+    const key = sealPageKey(sealer, 'tenant-a', 'migrations', { at: 5 });
+    expect(() => openKey(sealer, 'tenant-a', 'migrations', key, () => undefined)).toThrow(ValidationError);
+  });
 });
