@@ -4,6 +4,7 @@ import type { DashboardDeps } from '#core/dashboard';
 import type { MigrationDeps, MigrationSettings } from '#core/migration-deps';
 import type { submitMigration } from '#core/migration-submit';
 import type { MetaDbDeploymentDeps } from '#core/metadb';
+import type { AccountDeps, DeleteOwnAccountDeps, EraseDeps, LifecycleDeps } from '#core/offboarding';
 import type { LogStore, SchemaFiles } from '#core/ports';
 import type { ProvisionDeps } from '#core/provisioning';
 import type { QueryDeps } from '#core/query';
@@ -74,11 +75,31 @@ export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { ba
   return { tenantLogins: p.tenantLogins, tenantSql: p.tenantSql, logs: p.queryLogs, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans, batch };
 }
 
-/** POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate. */
-export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps> {
+/**
+ * POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate;
+ * `deleteAccount`'s parts (bcrypt, the invoker) made only when that action runs.
+ */
+export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & AccountDeps> {
   const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret');
   const { apiKeys, ...rest } = p;
-  return { ...rest, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT };
+  const deleteAccount = async (): Promise<DeleteOwnAccountDeps> => ({
+    ...(await lifecycleRoot(parts)),
+    ...(await parts.pick('passwords', 'invoker', 'clientRates')),
+    limits: rateLimitSettings(parts.config),
+  });
+  return { ...rest, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, deleteAccount };
+}
+
+/** Beginning an erasure or a suspension: MetaDB, and Redis to tell every token check at once. */
+async function lifecycleRoot(parts: Parts): Promise<LifecycleDeps> {
+  return { ...(await parts.pick('erasures', 'meta', 'registry')), tokenTtlSeconds: parts.config.OCTODB_TOKEN_TTL_SECONDS };
+}
+
+/** An erasure's worker (LF6's function on AWS, the admin command): host scripts, MetaDB, the log table; no Redis. */
+export async function eraseRoot(parts = sharedParts()): Promise<EraseDeps> {
+  const { claimOwners, ...p } = await parts.pick('erasures', 'meta', 'hostRunner', 'logEraser', 'claimOwners');
+  const { config } = parts;
+  return { ...p, owners: claimOwners, scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, leaseSeconds: config.OCTODB_PROVISION_LEASE_SECONDS };
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */
@@ -104,6 +125,8 @@ export function adminRoot(parts = sharedParts()) {
       defaultQuotaBytes: parts.config.OCTODB_STORAGE_QUOTA_BYTES,
     }),
     setLimits: (): Promise<Parameters<typeof setTenantLimit>[1]> => parts.pick('meta'),
+    deleteTenant: async (): Promise<LifecycleDeps & EraseDeps> => ({ ...(await eraseRoot(parts)), ...(await lifecycleRoot(parts)), meta: await parts.get('meta') }),
+    suspend: (): Promise<LifecycleDeps> => lifecycleRoot(parts),
   };
 }
 export type AdminRoot = ReturnType<typeof adminRoot>;
