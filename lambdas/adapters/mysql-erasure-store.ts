@@ -29,6 +29,7 @@ export class MysqlErasureStore implements ErasureStore {
       if (tenants[0]) {
         await conn.execute('UPDATE tenants SET suspended_at = COALESCE(suspended_at, CURRENT_TIMESTAMP(3)) WHERE tenant_id = ?', [tenantId]);
         // Provisioning's claims, its `ready` and its retries all need another status: none starts again.
+        // No answer ever shows `deleting` (the tenant is suspended), so DatabaseStatus does not list it.
         await conn.execute("UPDATE tenant_databases SET status = 'deleting', claimed_at = NULL, claimed_by = NULL WHERE tenant_id = ?", [tenantId]);
       }
       return erasureOf(conn, tenantId);
