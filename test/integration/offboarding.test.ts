@@ -6,7 +6,7 @@ import type { HostRunner } from '#core/ports';
 import { handler as adminFunction } from '../../lambdas/admin/handler.ts';
 import { handler as provisionFunction } from '../../lambdas/provision/handler.ts';
 import { main as adminCommand } from '../../bin/admin.ts';
-import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -180,6 +180,25 @@ describe.skipIf(!serversUp)('an operator deleting a tenant (npm run admin -- del
     expect(await adminFunction({ action: 'delete-tenant', tenant: c.tenant_id })).toMatchObject({ state: 'done' });
     expect(await adminFunction({ action: 'delete-tenant', tenant: 'nobody@example.com' })).toMatchObject({ error: 'No tenant nobody@example.com' });
     await expectUntouched(other);
+  });
+
+  it("on this machine (no OCTODB_ADMIN_FUNCTION) drops everything but the logs, which npm start's sweep deletes", async () => {
+    const t = await tenant();
+    await octo.logQueue.idle();
+    const env: NodeJS.ProcessEnv = { ...process.env, OCTODB_MYSQL_URL: MYSQL_URL.replace(/\/[^/]*$/, `/${octo.metaDb}`) };
+    delete env.OCTODB_ADMIN_FUNCTION;
+    delete env.OCTODB_DYNAMODB_ENDPOINT;
+    const unquiet = quiet();
+    try {
+      expect(await adminCommand(['delete-tenant', '--tenant', t.email], env)).toBe(1);
+    } finally {
+      unquiet();
+    }
+    expect(await onHost(t.db_id)).toEqual({ database: false, user: false });
+    expect(await metaRows(t)).toMatchObject({ tenants: 0, tenant_databases: 0 });
+    expect((await erasure(t.tenant_id))?.state).toBe('running');
+    expect(await provisionFunction({ sweep: true })).toMatchObject({ erasures: { [t.tenant_id]: 'done' } });
+    expect(await logItems(t.tenant_id)).toBe(0);
   });
 
   it('leaves an erasure whose host drop failed running and suspended; the existing sweep finishes it', async () => {
