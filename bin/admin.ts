@@ -1,7 +1,8 @@
 /**
  * Operator command: `npm run admin -- create --name N --email E --password P [--template T]`,
  * `npm run admin -- set-quota --tenant TENANT_ID --bytes N|default` (a tenant's storage quota) or
- * `npm run admin -- set-limits --tenant ID|EMAIL --route query|migrate|dashboard --limit '500/s burst 1000'|default`.
+ * `npm run admin -- set-limits --tenant ID|EMAIL --route query|migrate|dashboard --limit '500/s burst 1000'|default`,
+ * `npm run admin -- delete-tenant|suspend-tenant|resume-tenant --tenant ID|EMAIL`.
  * Creates an admin tenant (is_admin) and provisions its database, which can then be a parent
  * (children sign up with `template` = its db_id). Locally it runs against OCTODB_MYSQL_URL; with
  * OCTODB_ADMIN_FUNCTION set (the stack's AdminFunctionName output) it invokes that function on AWS.
@@ -13,22 +14,28 @@ import { parseArgs } from 'node:util';
 import { createAdmin } from '#core/admin';
 import { setTenantLimit } from '#core/rate-limits';
 import { ConflictError, OctoError } from '#core/errors';
+import type { LogEraser } from '#core/offboarding-ports';
 import { HandoffLogSink } from '#adapters/handoff-log-sink';
 import { Parts } from '#adapters/parts';
 import { adminRoot, type AdminRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
-import { issuesOf, setLimitsRequest, setQuotaRequest, signupRequest } from '#shared/requests';
+import { issuesOf, setLimitsRequest, setQuotaRequest, signupRequest, tenantLifecycleRequest } from '#shared/requests';
 import type { ZodError } from 'zod';
 import { setQuota } from '../lambdas/admin/set-quota.ts';
+import { isTenantLifecycle, tenantLifecycle } from '../lambdas/admin/tenant-lifecycle.ts';
 import { localSecrets } from './local.ts';
 
 const usage = `usage: npm run admin -- create --name NAME --email EMAIL --password PASSWORD [--template default]
        npm run admin -- set-quota --tenant TENANT_ID --bytes BYTES|default
        npm run admin -- set-limits --tenant TENANT_ID|EMAIL --route query|migrate|dashboard --limit '500/s burst 1000'|default
+       npm run admin -- delete-tenant|suspend-tenant|resume-tenant --tenant TENANT_ID|EMAIL
 
 create: an admin tenant and its database; prints {"tenant_id","db_id","status"} as JSON.
 set-quota: a tenant's storage quota in bytes (default: back to OCTODB_STORAGE_QUOTA_BYTES).
 set-limits: a tenant's rate limit on one route (default: back to the OCTODB_RATE_* setting).
+delete-tenant: erases the tenant (databases and users, MetaDB rows, logs, tokens, keys); prints the
+  erasure record. Run it again to finish one a crash interrupted; an erased tenant's id prints its record.
+suspend-tenant / resume-tenant: refuse every request of the tenant (403 TENANT_SUSPENDED), or serve it again.
 With OCTODB_ADMIN_FUNCTION set it invokes that deployed function; else it runs on this machine.`;
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -80,6 +87,11 @@ ${usage}`);
     const parsed = setLimitsRequest.safeParse(request);
     return parsed.success ? operatorAction(request, async (admin) => setTenantLimit(parsed.data, await admin.setLimits()), env, invoke) : badInput(parsed.error);
   }
+  if (isTenantLifecycle({ action: positionals[0] })) {
+    const request = { action: positionals[0], tenant: values.tenant };
+    const parsed = tenantLifecycleRequest.safeParse(request);
+    return parsed.success ? operatorAction(request, (admin) => tenantLifecycle(parsed.data, admin), env, invoke) : badInput(parsed.error);
+  }
   if (positionals[0] !== 'create' || positionals.length !== 1) {
     console.error(usage);
     return 2;
@@ -114,6 +126,15 @@ ${usage}`);
   }
 }
 
+/**
+ * Here the log table lives inside `npm start` (embedded dynalite, one process per directory): an
+ * erasure run from this command does everything else, stays `running`, and npm start's sweep (at
+ * start and every OCTODB_PROVISION_SWEEP_SECONDS) deletes the log items and finishes it.
+ */
+const logsAtNpmStart: LogEraser = {
+  deletePage: () => Promise.reject(new Error('the log table is served by npm start here: its sweep deletes the log items and finishes the erasure')),
+};
+
 function badInput(error: ZodError): number {
   console.error(`${issuesOf(error, '\n')}\n${usage}`);
   return 2;
@@ -129,7 +150,8 @@ async function operatorAction(
   let answer: Record<string, unknown>;
   if (env.OCTODB_ADMIN_FUNCTION) answer = await invoke(env.OCTODB_ADMIN_FUNCTION, request);
   else {
-    const parts = new Parts(loadConfig({ ...localSecrets(), ...env }));
+    const config = loadConfig({ ...localSecrets(), ...env });
+    const parts = new Parts(config, config.OCTODB_DYNAMODB_ENDPOINT ? {} : { logEraser: logsAtNpmStart });
     try {
       answer = await runLocally(adminRoot(parts));
     } catch (error) {

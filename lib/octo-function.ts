@@ -276,10 +276,12 @@ export class OctoFunction extends NodejsFunction {
     return this;
   }
 
-  bindLogTable(table: ITable, access: 'read' | 'write'): this {
+  /** `erase`: a tenant erasure's deletion of its partition (Query its keys, delete them in batches), nothing else. */
+  bindLogTable(table: ITable, access: 'read' | 'write' | 'erase'): this {
     this.addEnvironment('OCTODB_LOG_TABLE', table.tableName);
     if (access === 'read') table.grantReadData(this);
-    else table.grantWriteData(this);
+    else if (access === 'write') table.grantWriteData(this);
+    else table.grant(this, 'dynamodb:Query', 'dynamodb:BatchWriteItem');
     return this;
   }
 

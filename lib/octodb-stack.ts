@@ -116,7 +116,8 @@ export class OctoDbStack extends Stack {
       .bindTemplates()
       .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey) // seals the tenant's MySQL password
-      .bindLogQueue(logging.queue);
+      .bindLogQueue(logging.queue)
+      .bindLogTable(logging.table, 'erase'); // runs tenant erasures ({erase}, and its sweep)
     const migrateRun = fn('MigrateRun', {
       name: 'migrate-run',
       functionName: `${this.stackName}-migrate-run`,
@@ -141,7 +142,8 @@ export class OctoDbStack extends Stack {
       .bindTemplates()
       .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey)
-      .bindLogQueue(logging.queue);
+      .bindLogQueue(logging.queue)
+      .bindLogTable(logging.table, 'erase'); // delete-tenant
     const authorizer = fn('Authorizer', {
       name: 'authorizer',
       description: 'OctoDB LF0: TOKEN authorizer for /dashboard, /query, /migrate',
@@ -201,10 +203,13 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB: POST /dashboard',
       memoryMb: 512,
       timeout: API_TIMEOUT,
+      // delete_account checks the password: on the request's own thread, as /token does.
+      environment: { OCTODB_PASSWORD_WORKERS: '0', OCTODB_TOKEN_TTL_SECONDS: String(s.tokenTtlSeconds) },
     }, api)
       .bindDataKey(secrets.dataKey) // seals and opens page keys; opens the tenant login that reads its table facts
       .bindApiKeySecret(secrets.apiKeySecret) // hashes the API keys it creates
-      .bindLogTable(logging.table, 'read');
+      .bindLogTable(logging.table, 'read')
+      .bindInvoke({ provision }); // delete_account hands the erasure to LF6's function
 
     // Async invokes: Lambda retries match the designs (LF6 claims its database in MetaDB, so a
     // retry is safe; M1's attempts are counted per job in Redis). Events that still fail land here.

@@ -1,5 +1,5 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore } from '#core/ports';
+import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore, FoundApiKey } from '#core/ports';
 
 const COLUMNS = 'key_id, tenant_id, name, scope, db_id, db_bound, created_at, expires_at, last_used_at, revoked_at';
 
@@ -53,9 +53,13 @@ export class MysqlApiKeyStore implements ApiKeyStore {
     return result.affectedRows === 1;
   }
 
-  async findApiKeyByHash(hash: Uint8Array): Promise<ApiKeyRecord | undefined> {
-    const [rows] = await this.pool.execute<RowDataPacket[]>(`SELECT ${COLUMNS} FROM api_keys WHERE key_hash = ?`, [Buffer.from(hash)]);
-    return rows[0] && toApiKey(rows[0]);
+  async findApiKeyByHash(hash: Uint8Array): Promise<FoundApiKey | undefined> {
+    // The tenant's suspension in the same primary-key read: a suspended tenant's keys are refused at once.
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT ${COLUMNS.replace(/(\w+)/g, 'k.$1')}, t.suspended_at FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id WHERE k.key_hash = ?`,
+      [Buffer.from(hash)],
+    );
+    return rows[0] && { ...toApiKey(rows[0]), tenantSuspended: rows[0].suspended_at !== null };
   }
 
   async recordApiKeyUse(keyId: string, at: Date): Promise<void> {

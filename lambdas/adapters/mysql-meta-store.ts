@@ -1,5 +1,5 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { ConflictError, UnavailableError } from '#core/errors';
+import { ConflictError, tenantSuspended, UnavailableError } from '#core/errors';
 import type {
   DatabaseRecord,
   DatabaseStatus,
@@ -25,7 +25,7 @@ const isDuplicateKey = (error: unknown): boolean => (error as { code?: string })
 export class MysqlMetaStore implements MetaStore, ProvisioningClaims {
   constructor(private readonly pool: Pool) {}
 
-  async createTenant(tenant: Omit<TenantRecord, 'createdAt'>, db: NewDatabase, options: NewTenantOptions = {}): Promise<void> {
+  async createTenant(tenant: Omit<TenantRecord, 'createdAt' | 'suspended'>, db: NewDatabase, options: NewTenantOptions = {}): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
@@ -223,7 +223,9 @@ export class MysqlMetaStore implements MetaStore, ProvisioningClaims {
       await conn.beginTransaction();
       // The tenant row, not issued_tokens: its row may not exist yet, and two gap locks on a
       // missing key would let both issuances in (then deadlock on the insert).
-      await conn.execute('SELECT tenant_id FROM tenants WHERE tenant_id = ? FOR UPDATE', [tenantId]);
+      const [locked] = await conn.execute<RowDataPacket[]>('SELECT suspended_at FROM tenants WHERE tenant_id = ? FOR UPDATE', [tenantId]);
+      // Suspended since the password was checked: the suspension's mark in the registry must stay.
+      if (locked[0]?.suspended_at) throw tenantSuspended();
       await conn.execute(
         `INSERT INTO issued_tokens (tenant_id, jti, token_sealed, expires_at) VALUES (?, ?, ?, ?)
          ON DUPLICATE KEY UPDATE jti = VALUES(jti), token_sealed = VALUES(token_sealed),
@@ -241,12 +243,19 @@ export class MysqlMetaStore implements MetaStore, ProvisioningClaims {
   }
 
   async getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined> {
+    return (await this.getTokenState(tenantId)).issued;
+  }
+
+  async getTokenState(tenantId: string): Promise<{ issued?: IssuedTokenRecord; suspended: boolean }> {
     const [rows] = await this.pool.execute<RowDataPacket[]>(
-      'SELECT jti, token_sealed, expires_at FROM issued_tokens WHERE tenant_id = ?',
+      `SELECT t.suspended_at, i.jti, i.token_sealed, i.expires_at FROM tenants t
+       LEFT JOIN issued_tokens i ON i.tenant_id = t.tenant_id WHERE t.tenant_id = ?`,
       [tenantId],
     );
     const row = rows[0];
-    return row && { jti: row.jti, tokenSealed: row.token_sealed, expiresAt: new Date(row.expires_at) };
+    if (!row) return { suspended: false };
+    const issued = row.jti === null ? undefined : { jti: row.jti, tokenSealed: row.token_sealed, expiresAt: new Date(row.expires_at) };
+    return { issued, suspended: row.suspended_at !== null };
   }
 
   async getTenantRateLimits(tenantId: string): Promise<TenantRateLimits> {
@@ -304,6 +313,7 @@ function toTenant(row: RowDataPacket): TenantRecord {
     passwordHash: row.password_hash,
     isAdmin: row.is_admin === 1,
     createdAt: new Date(row.created_at),
+    suspended: row.suspended_at !== null,
   };
 }
 

@@ -27,6 +27,7 @@ import type { StorageQuotaGuard } from '#core/storage-quotas';
 import { type Config, loadConfig, type MysqlLogin } from '#shared/config';
 import type { MysqlHostSql } from './mysql-host-sql.ts';
 import type { MysqlMetaStore } from './mysql-meta-store.ts';
+import type { ErasureStore, LogEraser } from '#core/offboarding-ports';
 import type { MysqlMigrationStore } from './mysql-migration-store.ts';
 import type { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
 import type { BucketStore } from './redis-rate-limiter.ts';
@@ -75,6 +76,10 @@ export interface PartTypes {
   queryLogs: LogSink;
   dynamo: DynamoDBClient;
   logStore: LogStore;
+  /** Tenant suspension and erasure records (MetaDB). */
+  erasures: ErasureStore;
+  /** An erasure's deletion of a tenant's log partition. */
+  logEraser: LogEraser;
   /** /query: tenant statements over one pool per MySQL host. */
   tenantSql: MysqlTenantSqlRunner;
   tenantLogins: TenantLogins;

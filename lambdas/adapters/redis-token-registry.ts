@@ -1,9 +1,11 @@
 import { type Redis, ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { OUTAGE_MESSAGE, UnavailableError } from '#core/errors';
-import type { TokenRegistry } from '#core/ports';
+import { SUSPENDED, type TokenRegistry } from '#core/ports';
 
 const key = (tenantId: string) => `octodb:token:${tenantId}`;
+/** The stored form of SUSPENDED: no jti (a UUID) can equal it. */
+const SUSPENDED_MARK = '!suspended';
 /** Every change of a tenant's current token is announced here (the message is the tenant id). */
 export const TOKEN_CHANGES = 'octodb:token-changes';
 
@@ -23,8 +25,13 @@ const typed = <T>(call: Promise<T>): Promise<T> => call.catch((error: unknown) =
 export class RedisTokenRegistry implements TokenRegistry {
   constructor(private readonly redis: Redis) {}
 
-  async currentJti(tenantId: string): Promise<string | null | undefined> {
-    return (await typed(this.redis.get(key(tenantId)))) ?? undefined;
+  async currentJti(tenantId: string): Promise<string | typeof SUSPENDED | undefined> {
+    const value = await typed(this.redis.get(key(tenantId)));
+    return value === SUSPENDED_MARK ? SUSPENDED : (value ?? undefined);
+  }
+
+  async suspend(tenantId: string, until: Date): Promise<void> {
+    await typed(this.redis.set(key(tenantId), SUSPENDED_MARK, 'PX', Math.max(1, until.getTime() - Date.now())));
   }
 
   async remember(tenantId: string, jti: string, expiresAt: Date): Promise<void> {
@@ -82,7 +89,7 @@ export class CachedTokenRegistry implements TokenRegistry {
     if (subscriber.status === 'ready') void this.subscribe();
   }
 
-  async currentJti(tenantId: string): Promise<string | null | undefined> {
+  async currentJti(tenantId: string): Promise<string | typeof SUSPENDED | null | undefined> {
     const hit = this.cache.get(tenantId);
     if (hit && hit.until > Date.now()) return hit.jti;
     const generation = this.generation;
@@ -105,6 +112,12 @@ export class CachedTokenRegistry implements TokenRegistry {
   async forget(tenantId: string): Promise<void> {
     this.drop(tenantId);
     await this.redisRegistry.forget(tenantId);
+    await this.redisRegistry.announce(tenantId);
+  }
+
+  async suspend(tenantId: string, until: Date): Promise<void> {
+    this.drop(tenantId);
+    await this.redisRegistry.suspend(tenantId, until);
     await this.redisRegistry.announce(tenantId);
   }
 

@@ -6,6 +6,7 @@ import type { submitMigration } from '#core/migration-submit';
 import type { planMigration } from '#core/migration-plan';
 import type { TableBackupDeps } from '#core/table-backups';
 import type { MetaDbDeploymentDeps } from '#core/metadb';
+import type { AccountDeps, DeleteOwnAccountDeps, EraseDeps, LifecycleDeps } from '#core/offboarding';
 import type { LogStore, SchemaFiles } from '#core/ports';
 import type { ProvisionDeps } from '#core/provisioning';
 import type { QueryDeps } from '#core/query';
@@ -76,12 +77,33 @@ export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { ba
   return { tenantLogins: p.tenantLogins, tenantSql: p.tenantSql, logs: p.queryLogs, quotas: p.quotas, judge: p.statementJudge, tenantRates: p.tenantRates, plans: p.plans, batch };
 }
 
-/** POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate. */
-export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps> {
+/**
+ * POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate;
+ * `deleteAccount`'s parts (bcrypt, the invoker) made only when that action runs.
+ */
+export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps & AccountDeps> {
   const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret', 'tableBackups', 'hostRunner');
   const { apiKeys, tableBackups, ...rest } = p;
+  const deleteAccount = async (): Promise<DeleteOwnAccountDeps> => ({
+    ...(await lifecycleRoot(parts)),
+    ...(await parts.pick('passwords', 'invoker', 'clientRates')),
+    limits: rateLimitSettings(parts.config),
+  });
   // restore_table moves a backup back on the host (a host script, as M1 runs).
-  return { ...rest, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, backups: tableBackups, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
+  const backups = { backups: tableBackups, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
+  return { ...rest, ...backups, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, deleteAccount };
+}
+
+/** Beginning an erasure or a suspension: MetaDB, and Redis to tell every token check at once. */
+async function lifecycleRoot(parts: Parts): Promise<LifecycleDeps> {
+  return { ...(await parts.pick('erasures', 'meta', 'registry')), tokenTtlSeconds: parts.config.OCTODB_TOKEN_TTL_SECONDS };
+}
+
+/** An erasure's worker (LF6's function on AWS, the admin command): host scripts, MetaDB, the log table; no Redis. */
+export async function eraseRoot(parts = sharedParts()): Promise<EraseDeps> {
+  const { claimOwners, ...p } = await parts.pick('erasures', 'meta', 'hostRunner', 'logEraser', 'claimOwners');
+  const { config } = parts;
+  return { ...p, owners: claimOwners, scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, leaseSeconds: config.OCTODB_PROVISION_LEASE_SECONDS };
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */
@@ -109,6 +131,8 @@ export function adminRoot(parts = sharedParts()) {
       defaultQuotaBytes: parts.config.OCTODB_STORAGE_QUOTA_BYTES,
     }),
     setLimits: (): Promise<Parameters<typeof setTenantLimit>[1]> => parts.pick('meta'),
+    deleteTenant: async (): Promise<LifecycleDeps & EraseDeps> => ({ ...(await eraseRoot(parts)), ...(await lifecycleRoot(parts)), meta: await parts.get('meta') }),
+    suspend: (): Promise<LifecycleDeps> => lifecycleRoot(parts),
   };
 }
 export type AdminRoot = ReturnType<typeof adminRoot>;

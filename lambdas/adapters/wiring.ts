@@ -17,6 +17,7 @@ import { logger } from '#shared/logger';
 import { BashHostRunner, dockerClientEnv } from './bash-host-runner.ts';
 import { BufferedLogSink } from './buffered-log-sink.ts';
 import { LeaseOnlyClaimOwners, LocalClaimOwners } from './claim-owners.ts';
+import { DynamoLogEraser } from './dynamo-log-eraser.ts';
 import { DynamoLogStore } from './dynamo-log-store.ts';
 import { FileTemplateSource } from './file-template-source.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
@@ -24,6 +25,7 @@ import { LoggerLogSink } from './logger-log-sink.ts';
 import { LoggerNotifier } from './logger-notifier.ts';
 import { MailgunNotifier } from './mailgun-notifier.ts';
 import { MysqlApiKeyStore } from './mysql-api-key-store.ts';
+import { MysqlErasureStore } from './mysql-erasure-store.ts';
 import { metaDbPool } from './mysql-errors.ts';
 import { MysqlHostSql } from './mysql-host-sql.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
@@ -151,6 +153,8 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
     make: async ({ config, get }) =>
       new DynamoLogStore(DynamoDBDocumentClient.from(await get('dynamo'), { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE),
   },
+  erasures: { make: async (p) => new MysqlErasureStore(await p.get('pool')) },
+  logEraser: { make: async ({ config, get }) => new DynamoLogEraser(DynamoDBDocumentClient.from(await get('dynamo')), config.OCTODB_LOG_TABLE) },
   tenantSql: {
     make: ({ config: c }) =>
       new MysqlTenantSqlRunner({

@@ -17,6 +17,9 @@ export interface ApiKeyRecord {
   revokedAt: Date | null;
 }
 
+/** A key as LF0 finds it: with whether its tenant is suspended. */
+export type FoundApiKey = ApiKeyRecord & { tenantSuspended: boolean };
+
 export type NewApiKey = Omit<ApiKeyRecord, 'createdAt' | 'lastUsedAt' | 'revokedAt'> & { createdAt: Date };
 
 /** MetaDB's api_keys: only the keyed hash of a key is stored, never the key. */
@@ -30,7 +33,7 @@ export interface ApiKeyStore {
   listApiKeys(tenantId: string, max: number): Promise<ApiKeyRecord[]>;
   /** Marks the tenant's key revoked (kept if already); false when the tenant has no such key. */
   revokeApiKey(tenantId: string, keyId: string, at: Date): Promise<boolean>;
-  findApiKeyByHash(hash: Uint8Array): Promise<ApiKeyRecord | undefined>;
+  findApiKeyByHash(hash: Uint8Array): Promise<FoundApiKey | undefined>;
   /** Moves last_used_at forward to `at` (never back). */
   recordApiKeyUse(keyId: string, at: Date): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ConflictError, databaseNotFound, NotFoundError, ProhibitedError, UnauthorizedError, ValidationError } from './errors.ts';
 import { ownedDatabase } from './owned-database.ts';
-import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore, Caller, MetaStore } from './ports.ts';
+import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore, Caller, FoundApiKey, MetaStore } from './ports.ts';
 import type { StatementType } from './sql-guard.ts';
 
 /**
@@ -103,7 +103,7 @@ export async function revokeApiKey(input: { key_id: string }, caller: Caller, de
  * LF0: accepts a well-formed key whose hash is stored, not revoked and not expired; records its
  * use (debounced). Anything else throws UnauthorizedError, a garbled key before any lookup.
  */
-export async function verifyApiKey(key: string, deps: VerifyApiKeyDeps, now = new Date()): Promise<ApiKeyRecord> {
+export async function verifyApiKey(key: string, deps: VerifyApiKeyDeps, now = new Date()): Promise<FoundApiKey> {
   if (!API_KEY.test(key)) throw new UnauthorizedError('Unauthorized');
   const record = await deps.keys.findApiKeyByHash(hashApiKey(key, deps.apiKeySecret));
   if (!record || record.revokedAt || (record.expiresAt && record.expiresAt <= now)) throw new UnauthorizedError('Unauthorized');

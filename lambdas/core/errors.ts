@@ -105,3 +105,9 @@ export class QueryTimeoutError extends OctoError {
     );
   }
 }
+/**
+ * A suspended tenant (or one being erased, which is suspended first): every route refuses its
+ * token and keys with this one answer, /token included; its data is kept.
+ */
+export const tenantSuspended = (): ProhibitedError =>
+  new ProhibitedError('This account is suspended: its requests are refused until an operator resumes it', { code: 'TENANT_SUSPENDED' });

@@ -86,11 +86,23 @@ echo "database ${db} ready"
 }
 
 /** Removes a tenant database and its user; safe to run when either is already gone. */
-export function buildDropDatabaseScript(input: { database: string; user: string }): string {
-  const db = must(SCHEMA_NAME, input.database, 'database name');
-  const user = must(USER_NAME, input.user, 'user name');
+export const buildDropDatabaseScript = (input: { database: string; user: string }): string => buildDropDatabasesScript([input]);
+
+/**
+ * Drops databases and their users on one host, many per script (an erasure's chunk: one SSM
+ * command); each user's open sessions are killed first, so none keeps running on a dropped
+ * database. Safe to run again: every step is IF EXISTS.
+ */
+export function buildDropDatabasesScript(targets: { database: string; user: string; backups?: string }[]): string {
+  const users = targets.map((t) => `'${must(USER_NAME, t.user, 'user name')}'`);
+  const dropSchema = (name: string) => `DROP DATABASE IF EXISTS \\\`${must(SCHEMA_NAME, name, 'database name')}\\\`;`;
+  // `backups`: the schema holding the database's removed tables (drop_tables), dropped with it.
+  const drops = targets.map((t, i) => `${dropSchema(t.database)} ${t.backups ? `${dropSchema(t.backups)} ` : ''}DROP USER IF EXISTS ${users[i]}@'%';`);
+  // Two mysql client runs per script, whatever the number of databases (a client start costs more than a drop).
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
-sql "DROP DATABASE IF EXISTS \\\`${db}\\\`; DROP USER IF EXISTS '${user}'@'%'"
+for id in $(sql "SELECT id FROM information_schema.processlist WHERE user IN (${users.join(', ')})"); do sql "KILL $id" 2>/dev/null || true; done
+sql "${drops.join(' ')}"
+echo "dropped ${targets.length} database(s)"
 `;
 }
 

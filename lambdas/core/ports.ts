@@ -35,6 +35,8 @@ export interface TenantRecord {
   passwordHash: string;
   isAdmin: boolean;
   createdAt: Date;
+  /** Suspended (by the operator, or as an erasure's first step): every request refused, data kept. */
+  suspended: boolean;
 }
 
 export interface DatabaseRecord {
@@ -68,7 +70,7 @@ export interface MetaStore {
    * Inserts a tenant and its first database together; throws ConflictError on a taken email, and
    * UnavailableError NO_CAPACITY when `hostCap` databases already live (or are being made) on the host.
    */
-  createTenant(tenant: Omit<TenantRecord, 'createdAt'>, database: NewDatabase, options?: NewTenantOptions): Promise<void>;
+  createTenant(tenant: Omit<TenantRecord, 'createdAt' | 'suspended'>, database: NewDatabase, options?: NewTenantOptions): Promise<void>;
   findTenantByEmail(email: string): Promise<TenantRecord | undefined>;
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;
   getDatabase(dbId: string): Promise<DatabaseRecord | undefined>;
@@ -90,10 +92,12 @@ export interface MetaStore {
    * Makes `token` the tenant's current one while holding a lock on the tenant's row, and runs
    * `whileLocked` (the registry update) before the lock is released: concurrent issuances reach
    * MetaDB and the registry in the same order, so the newest token in one is the newest in both.
-   * If `whileLocked` throws, nothing is saved.
+   * If `whileLocked` throws, nothing is saved; a suspended tenant gets none (TENANT_SUSPENDED).
    */
   saveIssuedToken(tenantId: string, token: IssuedTokenRecord, whileLocked: () => Promise<void>): Promise<void>;
   getIssuedToken(tenantId: string): Promise<IssuedTokenRecord | undefined>;
+  /** LF0 when the registry cannot answer: the current token and whether the tenant is suspended (gone: neither). */
+  getTokenState(tenantId: string): Promise<{ issued?: IssuedTokenRecord; suspended: boolean }>;
   /** A tenant's own rate limits (its plan), by route; a route not listed follows the defaults. */
   getTenantRateLimits(tenantId: string): Promise<TenantRateLimits>;
   /** Sets one route's limit for a tenant, or clears it (null) back to the default. */
@@ -148,9 +152,18 @@ export interface Invoker {
   invokeAsync(fn: AsyncFunction, payload: Record<string, unknown>): Promise<void>;
 }
 
+/** What the registry answers for a tenant marked by `suspend`: ask MetaDB on every use. */
+export const SUSPENDED = Symbol('suspended');
+
 /** Which token is current for a tenant, answered fast (Redis) so revocation is immediate. */
 export interface TokenRegistry {
-  currentJti(tenantId: string): Promise<string | null | undefined>; // undefined: not cached
+  currentJti(tenantId: string): Promise<string | typeof SUSPENDED | null | undefined>; // undefined: not cached
+  /**
+   * Replaces what is cached for the tenant (in every process) with the SUSPENDED mark until
+   * `until`, which `fill` never overwrites: its tokens are then judged by MetaDB on each use
+   * (suspended: refused; erased: unknown). `forget` removes the mark (a resume).
+   */
+  suspend(tenantId: string, until: Date): Promise<void>;
   remember(tenantId: string, jti: string, expiresAt: Date): Promise<void>;
   /**
    * Caches what MetaDB said after a miss, only if nothing is cached meanwhile: a late fill must

@@ -84,15 +84,20 @@ export async function limitSignup(sourceIp: string, email: string, deps: ClientR
  */
 export async function withLoginLimits<T>(sourceIp: string, email: string, deps: ClientRateDeps, login: () => Promise<T>): Promise<T> {
   const { clientRates, limits } = deps;
+  const rates = [clientRates.take(`token-ip:${clientOf(sourceIp)}`, limits.tokenPerIp), clientRates.take(`token-email:${emailKey(email)}`, limits.tokenPerEmail)];
+  return withFailureBudget(email, deps, login, rates);
+}
+
+/**
+ * Any check of an account's password (a login, a password-confirmed action) under the email's one
+ * failure budget: refused before any bcrypt once it is spent; an UnauthorizedError spends one
+ * failure, success refills it. So no route is a way around /token's lockout. `alongside`: the
+ * caller's other limits, asked in the same round trip.
+ */
+export async function withFailureBudget<T>(email: string, deps: ClientRateDeps, login: () => Promise<T>, alongside: Promise<RateDecision>[] = []): Promise<T> {
+  const { clientRates, limits } = deps;
   const failures = `login-failures:${emailKey(email)}`;
-  refuseIfAny(
-    await Promise.all([
-      clientRates.take(`token-ip:${clientOf(sourceIp)}`, limits.tokenPerIp),
-      clientRates.take(`token-email:${emailKey(email)}`, limits.tokenPerEmail),
-      clientRates.peek(failures, limits.loginFailures),
-    ]),
-    'Too many login attempts from this address or for this email',
-  );
+  refuseIfAny(await Promise.all([...alongside, clientRates.peek(failures, limits.loginFailures)]), 'Too many login attempts from this address or for this email');
   try {
     const result = await login();
     await clientRates.reset(failures);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, ProhibitedError, UnauthorizedError } from './errors.ts';
+import { NotFoundError, ProhibitedError, tenantSuspended, UnauthorizedError } from './errors.ts';
 import { signHs256, verifyHs256 } from './hs256.ts';
-import type { MetaStore, PasswordHasher, TokenRegistry } from './ports.ts';
+import { type MetaStore, type PasswordHasher, SUSPENDED, type TokenRegistry } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 export interface TokenDeps {
@@ -61,6 +61,7 @@ export async function issueToken(
   const tenant = await deps.meta.findTenantByEmail(input.email);
   const ok = await deps.passwords.verify(input.password, tenant?.passwordHash ?? (await dummyHash(deps.bcryptRounds, deps.passwords)));
   if (!tenant || !ok) throw new UnauthorizedError(INVALID_LOGIN);
+  if (tenant.suspended) throw tenantSuspended();
 
   if (input.read) {
     const current = await deps.meta.getIssuedToken(tenant.tenantId);
@@ -96,22 +97,30 @@ export async function issueToken(
   return { token, expires_at: expiresAt.toISOString() };
 }
 
+/** A token LF0 accepted; `suspended`: its tenant's requests are refused (403 TENANT_SUSPENDED) by every route. */
+export type VerifiedToken = AccessClaims & { suspended: boolean };
+
 /**
  * LF0: accepts only a well-signed (HS256), unexpired token that is its tenant's current one.
- * Any other token throws UnauthorizedError.
+ * Any other token throws UnauthorizedError. Where the registry holds the SUSPENDED mark (or
+ * nothing), MetaDB answers: a suspended tenant's current token is accepted as `suspended`.
  */
-export async function verifyAccessToken(token: string, deps: VerifyTokenDeps): Promise<AccessClaims> {
+export async function verifyAccessToken(token: string, deps: VerifyTokenDeps): Promise<VerifiedToken> {
   const claims = verifyHs256(token, deps.jwtSecret) as AccessClaims | undefined;
   if (!claims) throw new UnauthorizedError('Unauthorized');
   if (typeof claims.tenant_id !== 'string' || typeof claims.db_id !== 'string' || typeof claims.jti !== 'string') {
     throw new UnauthorizedError('Unauthorized');
   }
-  let current = await deps.registry.currentJti(claims.tenant_id);
-  if (current === undefined) {
-    const issued = await deps.meta.getIssuedToken(claims.tenant_id);
-    current = issued?.jti ?? null;
-    if (issued) await deps.registry.fill(claims.tenant_id, issued.jti, issued.expiresAt);
+  const cached = await deps.registry.currentJti(claims.tenant_id);
+  let current = cached;
+  let suspended = false;
+  if (cached === undefined || cached === SUSPENDED) {
+    const state = await deps.meta.getTokenState(claims.tenant_id);
+    current = state.issued?.jti ?? null;
+    suspended = state.suspended;
+    // Never over the mark: a suspension's (or an erasure's) answer must not be cached away.
+    if (cached === undefined && state.issued && !suspended) await deps.registry.fill(claims.tenant_id, state.issued.jti, state.issued.expiresAt);
   }
   if (current !== claims.jti) throw new UnauthorizedError('Unauthorized');
-  return { tenant_id: claims.tenant_id, db_id: claims.db_id, is_admin: claims.is_admin === true, jti: claims.jti };
+  return { tenant_id: claims.tenant_id, db_id: claims.db_id, is_admin: claims.is_admin === true, jti: claims.jti, suspended };
 }

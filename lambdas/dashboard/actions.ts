@@ -12,8 +12,9 @@ import { type ApiKeyDeps, createApiKey, databaseFor, listApiKeys, revokeApiKey }
 import { listMigrations } from '#core/migration-history';
 import { getMigrationStatus } from '#core/migration-status';
 import { listTableBackups, restoreTableBackup, type TableBackupDeps } from '#core/table-backups';
+import { type AccountDeps, deleteOwnAccount } from '#core/offboarding';
 import { API_KEY_SCOPES, type ApiKeyScope } from '#core/ports';
-import { createApiKeyRequest, dbIdField, listApiKeysRequest, listMigrationsRequest, migrationStatusRequest, pageKeyField, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
+import { createApiKeyRequest, dbIdField, deleteAccountRequest, listApiKeysRequest, listMigrationsRequest, migrationStatusRequest, pageKeyField, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
 
 /**
@@ -25,7 +26,7 @@ export interface DashboardAction<S extends z.ZodType = z.ZodType> {
   params: S;
   /** The API key scopes that may run it (the tenant's token runs every action); none when absent. */
   keyScopes?: readonly ApiKeyScope[];
-  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps & ApiKeyDeps & TableBackupDeps): Promise<unknown>;
+  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps & ApiKeyDeps & TableBackupDeps & AccountDeps): Promise<unknown>;
 }
 
 /** A key's app may read its database's schema facts; the account, logs and keys are the tenant's token's. */
@@ -109,5 +110,10 @@ export const dashboardActions: Record<string, DashboardAction> = {
   revoke_api_key: action({
     params: revokeApiKeyRequest,
     run: (p, caller, deps) => revokeApiKey(p, caller, deps),
+  }),
+  // The tenant's token only (no key scope), and its password again.
+  delete_account: action({
+    params: deleteAccountRequest,
+    run: async (p, caller, deps) => deleteOwnAccount(p, caller.tenantId, await deps.deleteAccount()),
   }),
 };

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { OctoError, UnauthorizedError, ValidationError } from '#core/errors';
+import { OctoError, tenantSuspended, UnauthorizedError, ValidationError } from '#core/errors';
 import { API_KEY_SCOPES, type Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
 import { bodyTooLarge } from './http-api.ts';
@@ -43,6 +43,7 @@ export function callerOf(event: APIGatewayProxyEvent): Caller {
   const tenantId = ctx.tenant_id;
   const dbId = ctx.db_id;
   if (typeof tenantId !== 'string' || typeof dbId !== 'string') throw new UnauthorizedError('Unauthorized');
+  if (ctx.suspended === 'true') throw tenantSuspended();
   const caller: Caller = { tenantId, dbId, isAdmin: String(ctx.is_admin) === 'true' };
   if (ctx.key_id === undefined) return caller;
   // An API key's limits: a context naming a key without a known scope is refused, never widened to the token's rights.

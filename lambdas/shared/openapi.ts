@@ -50,7 +50,7 @@ const ROUTE_DOCS: Record<ApiFunction, RouteDoc> = {
   dashboard: {
     summary: "The tenant's console: one action per request (`action` picks it)",
     success: { status: 200, description: "The action's answer (`x-action-responses` names each action's schema)" },
-    errors: { 400: 'DashboardBadRequest', 401: 'GatewayMessage', 403: 'KeyForbidden', 404: 'NotFound', 409: 'DashboardConflict', 503: 'Unavailable' },
+    errors: { 400: 'DashboardBadRequest', 401: 'GatewayMessage', 403: 'DashboardForbidden', 404: 'NotFound', 409: 'DashboardConflict', 503: 'Unavailable' },
   },
   query: {
     summary: 'One SELECT/INSERT/UPDATE/DELETE in one of your databases, or a batch of them (`statements`), optionally in one transaction',

@@ -217,10 +217,13 @@ export const setQuotaRequest = z.strictObject({
 });
 export type SetQuotaRequest = z.infer<typeof setQuotaRequest>;
 
+/** A tenant named by the operator: its id or its email. */
+const tenantRef = z.string().trim().min(1, 'tenant (id or email) is required').max(254);
+
 /** Operator's `set-limits`: a tenant (id or email), a route, and a limit (`100/s burst 200`) or `default`. */
 export const setLimitsRequest = z.strictObject({
   action: z.literal('set-limits'),
-  tenant: z.string().trim().min(1, 'tenant (id or email) is required').max(254),
+  tenant: tenantRef,
   route: z.enum(TENANT_ROUTES),
   limit: z
     .string()
@@ -232,4 +235,17 @@ export const setLimitsRequest = z.strictObject({
       if (!limit) ctx.addIssue({ code: 'custom', message: 'limit must look like `100/s burst 200` or `30/3600s burst 10`, or be `default`' });
       return limit ?? null;
     }),
+});
+
+/** Operator's `delete-tenant`, `suspend-tenant` and `resume-tenant`: a tenant by id or email. */
+export const tenantLifecycleRequest = z.strictObject({
+  action: z.enum(['delete-tenant', 'suspend-tenant', 'resume-tenant']),
+  tenant: tenantRef,
+});
+export type TenantLifecycleRequest = z.infer<typeof tenantLifecycleRequest>;
+
+/** /dashboard `delete_account`: the tenant's password again (the token alone may not erase the account). */
+export const deleteAccountRequest = z.strictObject({
+  action: z.literal('delete_account'),
+  password: z.string({ error: 'password is required' }).min(1, 'password is required').max(1024),
 });

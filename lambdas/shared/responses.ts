@@ -15,6 +15,7 @@ import type { PlanChange } from '#core/plan-output';
 import type { QueryResult } from '#core/query';
 import type { runTenantBatch } from '#core/query-batch';
 import type { createApiKey, listApiKeys, revokeApiKey } from '#core/api-keys';
+import type { deleteOwnAccount } from '#core/offboarding';
 import type { SignUpResult } from '#core/signup';
 import type { issueToken } from '#core/tokens';
 
@@ -165,6 +166,20 @@ const apiKey = z.strictObject({
   status: z.enum(['active', 'expired', 'revoked']),
 });
 
+/** A tenant's erasure record: ids, times, who asked, counts; never a name or an email. */
+export const erasureAnswer = z.strictObject({
+  tenant_id: z.uuid(),
+  state: z.enum(['running', 'done']).describe('running: the worker is dropping the databases and deleting the rows and logs'),
+  requested_by: z.enum(['operator', 'tenant']),
+  requested_at: z.iso.datetime(),
+  finished_at: z.iso.datetime().nullable(),
+  db_ids: z.array(dbId),
+  databases_dropped: count,
+  api_keys_deleted: count,
+  log_items_deleted: count,
+  children_detached: count.describe("Other tenants' databases made from this (parent) tenant's: kept, no longer following it"),
+});
+
 /** /dashboard: the answer of each action, by action name. */
 const tableBackup = z.strictObject({
   backup_id: uuid('Restore it with restore_table'),
@@ -177,6 +192,7 @@ const tableBackup = z.strictObject({
 export const dashboardAnswers = {
   list_table_backups: z.strictObject({ db_id: dbId, backups: z.array(tableBackup).describe('Restorable backups of removed tables, newest first (at most 100)') }),
   restore_table: z.strictObject({ backup_id: z.uuid(), table: z.string(), restored: z.literal(true) }),
+  delete_account: erasureAnswer,
   create_api_key: apiKey.extend({ key: text('The key (`octo_…`), shown this once: send it as `Authorization: Bearer <key>`') }),
   list_api_keys: z.strictObject({ keys: z.array(apiKey), truncated: z.boolean() }),
   revoke_api_key: z.strictObject({ key_id: z.uuid(), status: z.literal('revoked') }),
@@ -297,6 +313,8 @@ const keyRefusal = {
   code: z.enum(['KEY_SCOPE', 'TOKEN_ONLY']).describe("KEY_SCOPE: outside the API key's scope; TOKEN_ONLY: only the tenant's token may"),
   scope: z.enum(API_KEY_SCOPES).optional(),
 };
+/** Every guarded route's (and /token's) 403 for a suspended tenant, or one being erased. */
+const SUSPENDED = 'TENANT_SUSPENDED';
 const unavailable = failure({
   code: code('BUSY, NO_CAPACITY, VALIDATOR_BUSY, DEADLINE, UNAVAILABLE, METADB_UNAVAILABLE, REDIS_UNAVAILABLE, AUTH_UNAVAILABLE (LF0 failed) or MySQL\'s (ER_…)').optional(),
   retry_after_seconds: retryAfter.optional(),
@@ -326,10 +344,10 @@ export const errorAnswers = {
   }),
   Unauthorized: failure(),
   VerifyUnauthorized: failure({ code: z.enum(['INVALID_CODE', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS']) }),
-  TokenForbidden: failure({ code: z.literal('EMAIL_NOT_VERIFIED') }),
-  QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, KEY_SCOPE or MySQL\'s (ER_…)'), scope: keyRefusal.scope, ...quota, ...batchFailure }),
-  MigrateForbidden: failure({ statements: verdicts.optional(), code: z.enum(['QUOTA_EXCEEDED', 'KEY_SCOPE']).optional(), scope: keyRefusal.scope, ...quota }),
-  KeyForbidden: failure(keyRefusal),
+  TokenForbidden: failure({ code: z.enum(['EMAIL_NOT_VERIFIED', SUSPENDED]) }),
+  QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, KEY_SCOPE, TENANT_SUSPENDED or MySQL\'s (ER_…)'), scope: keyRefusal.scope, ...quota, ...batchFailure }),
+  MigrateForbidden: failure({ statements: verdicts.optional(), code: z.enum(['QUOTA_EXCEEDED', 'KEY_SCOPE', SUSPENDED]).optional(), scope: keyRefusal.scope, ...quota }),
+  DashboardForbidden: failure({ ...keyRefusal, code: z.enum([...keyRefusal.code.options, SUSPENDED, 'WRONG_PASSWORD']).describe(`${keyRefusal.code.description}; ${SUSPENDED}: the account is suspended; WRONG_PASSWORD: delete_account's password`) }),
   NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND', 'BACKUP_NOT_FOUND']).optional() }),
   Conflict: failure(),
   DashboardConflict: failure({
@@ -362,6 +380,7 @@ export type AnswersAgree = [
   Agrees<Same<Result<typeof createApiKey>, Out<(typeof dashboardAnswers)['create_api_key']>>>,
   Agrees<Same<Result<typeof listApiKeys>, Out<(typeof dashboardAnswers)['list_api_keys']>>>,
   Agrees<Same<Result<typeof revokeApiKey>, Out<(typeof dashboardAnswers)['revoke_api_key']>>>,
+  Agrees<Same<Result<typeof deleteOwnAccount>, Out<(typeof dashboardAnswers)['delete_account']>>>,
   Agrees<Same<SubmitResult, Out<typeof migrateAnswer>>>,
   Agrees<Same<PlanResult, Out<typeof migratePlanAnswer>>>,
   Agrees<Same<Result<typeof listTableBackups>, Out<(typeof dashboardAnswers)['list_table_backups']>>>,

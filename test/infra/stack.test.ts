@@ -368,7 +368,7 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('allows lambda:InvokeFunction only from signup and verify on LF6, from M0 on M1, from M1 on itself, and from the custom-resource framework on the MetaDB deployment', () => {
+  it('allows lambda:InvokeFunction only from signup, verify and the dashboard (delete_account) on LF6, from M0 on M1, from M1 on itself, and from the custom-resource framework on the MetaDB deployment', () => {
     const m1Role = functionRoleId(s, 'migrate-run');
     const invokes = statementsWith('lambda:InvokeFunction');
     const grants = invokes
@@ -379,6 +379,7 @@ describe('IAM: least privilege', () => {
       [
         `${functionRoleId(s, 'signup')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'verify')} → ${functionId(s, 'provision')}`,
+        `${functionRoleId(s, 'dashboard')} → ${functionId(s, 'provision')}`,
         `${functionRoleId(s, 'migrate-submit')} → ${functionId(s, 'migrate-run')}`,
         `${framework().roleId} → ${functionId(s, 'metadb-migrate')}`,
       ].sort(),
@@ -403,16 +404,18 @@ describe('IAM: least privilege', () => {
     expect(rules).toEqual(expect.arrayContaining([sweepOf('migrate-run'), sweepOf('provision')]));
   });
 
-  it('grants DynamoDB only on log_table: reads to the dashboard, writes to L1', () => {
+  it('grants DynamoDB only on log_table: reads to the dashboard, writes to L1, a partition\'s erasure to LF6 and admin', () => {
     const table = id(s.stack.logging.table);
     const dynamo = Object.entries(roles).flatMap(([role, st]) =>
       st.filter((x) => actionsOf(x).some((a) => a.startsWith('dynamodb:'))).map((x) => ({ role, x })),
     );
-    expect([...new Set(dynamo.map((d) => d.role))].sort()).toEqual([functionRoleId(s, 'dashboard'), functionRoleId(s, 'log-ingest')].sort());
+    const erasers = [functionRoleId(s, 'provision'), functionRoleId(s, 'admin')];
+    expect([...new Set(dynamo.map((d) => d.role))].sort()).toEqual([functionRoleId(s, 'dashboard'), functionRoleId(s, 'log-ingest'), ...erasers].sort());
     for (const { role, x } of dynamo) {
       expect(refsIn(x.Resource)).toEqual([table]);
       const writes = actionsOf(x).filter((a) => /Put|Update|Delete|Write/.test(a));
       if (role === functionRoleId(s, 'dashboard')) expect(writes).toEqual([]);
+      if (erasers.includes(role)) expect(actionsOf(x).sort()).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:Query']);
     }
   });
 

@@ -208,6 +208,16 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     expect((await d({ action: 'get_migration_status', job_id: '00000000-0000-4000-8000-000000000000' })).status).toBe(404);
   });
 
+  it("dashboard delete_account (last: it erases the tenant): a wrong password, then the erasure, then the token's refusal", async () => {
+    expect((await call('POST', '/dashboard', { action: 'delete_account', password: 'wrong-password' }, tenant.token)).body.code).toBe('WRONG_PASSWORD');
+    expect((await dashboard('delete_account', { password: tenant.password })).body).toMatchObject({ tenant_id: tenant.tenant_id, requested_by: 'tenant' });
+    await waitFor(async () => (await call('POST', '/dashboard', { action: 'get_user_info' }, tenant.token)).status === 401, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'the erasure to finish',
+    });
+  });
+
   it('has seen every route answer its success, and every /dashboard action', () => {
     const successes = [...ROUTES, ...GATEWAY_ROUTES].map((route) => {
       const [status] = Object.keys(document.paths[route.path][route.method.toLowerCase()].responses);

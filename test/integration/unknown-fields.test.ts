@@ -51,6 +51,7 @@ describe.skipIf(!serversUp)('unknown fields in a request body', () => {
     create_api_key: { name: 'strict', scope: 'write' },
     revoke_api_key: { key_id: '00000000-0000-4000-8000-000000000000' },
     restore_table: { backup_id: '00000000-0000-4000-8000-000000000000' },
+    delete_account: { password: 'not-checked' },
   };
   it.each(Object.keys(dashboardActions))('/dashboard %s', async (action) => {
     expect(await octo.post('/dashboard', { action, ...REQUIRED[action], tenant: 'other' }, t.token)).toEqual(refused('tenant'));

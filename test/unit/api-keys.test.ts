@@ -46,7 +46,8 @@ function store() {
     },
     async findApiKeyByHash(hash) {
       keys.lookups++;
-      return [...rows.values()].find((r) => r.hash.equals(Buffer.from(hash)))?.record;
+      const found = [...rows.values()].find((r) => r.hash.equals(Buffer.from(hash)))?.record;
+      return found && { ...found, tenantSuspended: false };
     },
     async recordApiKeyUse(keyId, at) {
       uses.push([keyId, at]);

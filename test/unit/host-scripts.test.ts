@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildDropDatabaseScript, buildProvisionScript, buildSchemaPushScript, buildStopDdlScript, buildTableBackupScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
+import { buildDropDatabaseScript, buildDropDatabasesScript, buildProvisionScript, buildSchemaPushScript, buildStopDdlScript, buildTableBackupScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
 
 const valid = {
   database: 'db_0123456789abcdef0123456789abcdef',
@@ -69,9 +69,19 @@ describe('other host scripts', () => {
     expect(drop).toContain(`DROP USER IF EXISTS '${valid.user}'@'%'`);
   });
 
+  it("drops a chunk of databases in two mysql client runs, whatever the chunk's size", () => {
+    const targets = Array.from({ length: 100 }, (_, i) => ({ database: `db_${String(i).padStart(32, '0')}`, user: `u_${String(i).padStart(29, '0')}` }));
+    const drop = buildDropDatabasesScript(targets);
+    expect(bashSyntaxOk(drop)).toBe(true);
+    // The sessions' lookup (a KILL per open session only) and one run of every DROP.
+    expect(drop.split('\n').filter((line) => line.includes('sql "'))).toHaveLength(2);
+    for (const t of targets) expect(drop).toContain(`DROP USER IF EXISTS '${t.user}'@'%'`);
+  });
+
   it('refuses unsafe names in them too', () => {
     expect(() => buildSchemaPushScript({ schema: 'a;b', files: {}, tempSchema: '_t' })).toThrow();
     expect(() => buildDropDatabaseScript({ database: 'db_x', user: "u'" })).toThrow();
+    expect(() => buildDropDatabasesScript([{ database: 'db_ok', user: 'u_ok' }, { database: 'db`; DROP DATABASE x', user: 'u_y' }])).toThrow();
   });
 });
 

@@ -2,8 +2,8 @@ import bcrypt from 'bcryptjs';
 import { InlinePasswordHasher } from '#adapters/worker-password-hasher';
 import jwt from 'jsonwebtoken';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { UnauthorizedError } from '#core/errors';
-import type { IssuedTokenRecord, MetaStore, TenantRecord, TokenRegistry } from '#core/ports';
+import { ProhibitedError, UnauthorizedError } from '#core/errors';
+import { type IssuedTokenRecord, type MetaStore, SUSPENDED, type TenantRecord, type TokenRegistry } from '#core/ports';
 import { Sealer } from '#core/sealed';
 import { dummyHash, issueToken, verifyAccessToken } from '#core/tokens';
 
@@ -16,6 +16,7 @@ function fixture() {
     passwordHash: bcrypt.hashSync('pw-12345678', 4),
     isAdmin: false,
     createdAt: new Date(),
+    suspended: false,
   };
   let issued: IssuedTokenRecord | undefined;
   const meta = {
@@ -26,16 +27,18 @@ function fixture() {
       issued = t;
     },
     getIssuedToken: async () => issued,
+    getTokenState: async () => ({ issued, suspended: tenant.suspended }),
   } as unknown as MetaStore;
-  const cache = new Map<string, string>();
+  const cache = new Map<string, string | typeof SUSPENDED>();
   const registry: TokenRegistry = {
     currentJti: async (id) => cache.get(id),
     remember: async (id, jti) => void cache.set(id, jti),
     fill: async (id, jti) => void (cache.has(id) || cache.set(id, jti)),
     forget: async (id) => void cache.delete(id),
+    suspend: async (id) => void cache.set(id, SUSPENDED),
   };
   const deps = { meta, registry, sealer: new Sealer('k'.repeat(32)), passwords: new InlinePasswordHasher(), jwtSecret: 's'.repeat(40), ttlSeconds: 600, bcryptRounds: 4 };
-  return { deps, cache };
+  return { deps, cache, tenant };
 }
 
 describe('issueToken / verifyAccessToken', () => {
@@ -52,6 +55,23 @@ describe('issueToken / verifyAccessToken', () => {
     await expect(verifyAccessToken(old.token, deps)).rejects.toBeInstanceOf(UnauthorizedError);
     cache.clear();
     await expect(verifyAccessToken(old.token, deps)).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it("answers a suspended tenant's current token as suspended, from MetaDB, and never caches it as current", async () => {
+    const { deps, cache, tenant } = fixture();
+    const { token } = await issueToken({ email: 't@example.com', password: 'pw-12345678', read: false }, deps);
+    tenant.suspended = true;
+    await deps.registry.suspend('tenant-1', new Date(Date.now() + 60_000));
+    await expect(verifyAccessToken(token, deps)).resolves.toMatchObject({ tenant_id: 'tenant-1', suspended: true });
+    expect(cache.get('tenant-1')).toBe(SUSPENDED);
+    cache.clear(); // the mark lost (a Redis restart): MetaDB still says suspended, and nothing is filled
+    await expect(verifyAccessToken(token, deps)).resolves.toMatchObject({ suspended: true });
+    expect(cache.has('tenant-1')).toBe(false);
+    await expect(issueToken({ email: 't@example.com', password: 'pw-12345678', read: false }, deps)).rejects.toMatchObject({ details: { code: 'TENANT_SUSPENDED' } });
+    await expect(issueToken({ email: 't@example.com', password: 'pw-12345678', read: true }, deps)).rejects.toBeInstanceOf(ProhibitedError);
+    tenant.suspended = false;
+    await deps.registry.forget('tenant-1');
+    await expect(verifyAccessToken(token, deps)).resolves.toMatchObject({ suspended: false });
   });
 
   it('rejects tokens signed with another algorithm or key', async () => {
