@@ -18,6 +18,7 @@ import { Network } from './network.ts';
 import { type CoreBindings, type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
+import { HostTerminationProtection } from './termination-protection.ts';
 
 /** The host id MetaDB knows the EC2 MySQL host by (an OPAQUE_ID, lambdas/core/patterns.ts). */
 export const HOST_ID = 'mysql-1';
@@ -49,6 +50,7 @@ export class OctoDbStack extends Stack {
   readonly asyncFailures: Queue;
   readonly alarms: Alarms;
   readonly metadb: MetaDbDeployment;
+  readonly hostProtection?: HostTerminationProtection;
 
   constructor(scope: Construct, id: string, props: OctoDbStackProps) {
     super(scope, id, props);
@@ -70,7 +72,7 @@ export class OctoDbStack extends Stack {
       adminSecret: secrets.mysqlAdmin,
       instanceType: s.hostInstanceType,
       volumeGb: s.hostVolumeGb,
-      terminationProtection: s.hostTerminationProtection,
+      packageEndpoint: network.s3Endpoint,
       backupRetentionDays: s.backupRetentionDays,
       mysqlSeries: s.mysqlSeries,
       skeemaVersion: s.skeemaVersion,
@@ -255,6 +257,10 @@ export class OctoDbStack extends Stack {
     // The functions on the `octodb_api` login switch to new code or a new API secret only after
     // the deployment above has created (or re-created) that account in MySQL.
     for (const f of [authorizer, signup, verify, token, query, dashboard, migrateSubmit]) f.node.addDependency(metadb.resource);
+    // Only once MetaDB is deployed on it: a first deploy that fails before then deletes the host.
+    if (s.hostTerminationProtection) {
+      this.hostProtection = new HostTerminationProtection(this, 'HostTerminationProtection', { instance: host.instance, after: [metadb.resource], logRetention });
+    }
 
     // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
     // themselves: WAF, when on, refuses them first; without it nothing else would.
