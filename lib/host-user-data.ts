@@ -19,6 +19,30 @@ export interface HostBootstrap {
   skeemaSha256: string;
 }
 
+/** The MySQL server settings OctoDB relies on (the alarms read max_connections too). */
+export const MYSQL_SERVER_SETTINGS = {
+  skip_name_resolve: 'ON',
+  max_connections: 400,
+  character_set_server: 'utf8mb4',
+  collation_server: 'utf8mb4_unicode_ci',
+} as const;
+
+/**
+ * The host's whole /etc/my.cnf: the community RPM's own settings (the bootstrap reads the temporary
+ * root password from its log-error file) and OctoDB's.
+ */
+function mysqlConfigLines(): string[] {
+  return [
+    '# Written by the OctoDB host bootstrap (lib/host-user-data.ts).',
+    '[mysqld]',
+    'datadir=/var/lib/mysql',
+    'socket=/var/lib/mysql/mysql.sock',
+    'log-error=/var/log/mysqld.log',
+    'pid-file=/var/run/mysqld/mysqld.pid',
+    ...Object.entries(MYSQL_SERVER_SETTINGS).map(([k, v]) => `${k}=${v}`),
+  ];
+}
+
 export function hostBootstrapCommands(b: HostBootstrap): string[] {
   const skeemaUrl = `https://github.com/skeema/skeema/releases/download/v${b.skeemaVersion}/skeema_${b.skeemaVersion}_linux_${b.skeemaArch}.tar.gz`;
   return [
@@ -40,12 +64,10 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'gpgkey=https://repo.mysql.com/RPM-GPG-KEY-mysql-2023',
     'REPO',
     'dnf install -y mysql-community-server mysql-community-client',
-    "cat > /etc/my.cnf.d/octodb.cnf <<'CNF'",
-    '[mysqld]',
-    'skip_name_resolve=ON',
-    'max_connections=400',
-    'character_set_server=utf8mb4',
-    'collation_server=utf8mb4_unicode_ci',
+    "# /etc/my.cnf itself: the RPM's has no !includedir, so mysqld would never read a file in /etc/my.cnf.d.",
+    "# The RPM marks it %config(noreplace): an upgrade keeps this one (and leaves its own as my.cnf.rpmnew).",
+    "cat > /etc/my.cnf <<'CNF'",
+    ...mysqlConfigLines(),
     'CNF',
     '# mysqld runs only with the data volume mounted: never on an empty datadir on the root volume.',
     'chown -R mysql:mysql /var/lib/mysql && chmod 751 /var/lib/mysql',

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { actionsOf, refsIn, statementsByRole, synth, type Synthesized } from './support.ts';
@@ -137,6 +139,49 @@ describe('custom resources', () => {
       // Past the function's timeout: its FAILED answer (or the framework's) arrives first when it runs.
       expect(timeout, rid).toBeGreaterThan(fn.Properties!.Timeout as number);
       expect(timeout, rid).toBeLessThanOrEqual(20 * 60);
+    }
+  });
+});
+
+describe('MySQL settings', () => {
+  /** The first-boot script as bash runs it (tokens as placeholders). */
+  const script = () => {
+    const [, instance] = one('AWS::EC2::Instance');
+    return (instance.Properties!.UserData['Fn::Base64']['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+  };
+  /** Every file a `cat > FILE <<'TAG'` heredoc of the script writes, with its content. */
+  const heredocs = (text: string) =>
+    [...text.matchAll(/^cat > (\S+) <<'(\w+)'\n([\s\S]*?)^\2$/gm)].map((m) => ({ path: m[1]!, content: m[3]! }));
+
+  it('are written to /etc/my.cnf, the file the community RPM’s mysqld reads (its own has no !includedir), before mysqld starts', () => {
+    const text = script();
+    const serverFiles = heredocs(text).filter((f) => /^\[mysqld\]/m.test(f.content));
+    expect(serverFiles.map((f) => f.path)).toEqual(['/etc/my.cnf']);
+    expect(text).not.toMatch(/\/etc\/my\.cnf\.d\/\S+\.cnf/); // a file there is never read
+    expect(text.indexOf("cat > /etc/my.cnf <<'CNF'")).toBeGreaterThan(text.indexOf('dnf install -y mysql-community-server'));
+    expect(text.indexOf("cat > /etc/my.cnf <<'CNF'")).toBeLessThan(text.indexOf('systemctl enable --now mysqld'));
+  });
+
+  it('are what mysqld reads from that file (my_print_defaults, the server’s own option reader)', () => {
+    const cnf = heredocs(script()).find((f) => f.path === '/etc/my.cnf')!;
+    const dir = mkdtempSync(join(tmpdir(), 'octodb-mycnf-'));
+    try {
+      writeFileSync(join(dir, 'my.cnf'), cnf.content);
+      const read = spawnSync('my_print_defaults', [`--defaults-file=${join(dir, 'my.cnf')}`, 'mysqld'], { encoding: 'utf8' });
+      expect(read.status, read.stderr).toBe(0);
+      expect(read.stdout.trim().split('\n')).toEqual(
+        expect.arrayContaining([
+          '--skip_name_resolve=ON',
+          '--max_connections=400',
+          '--character_set_server=utf8mb4',
+          '--collation_server=utf8mb4_unicode_ci',
+          // The RPM's own settings stay: the bootstrap reads the temporary root password from log-error.
+          '--datadir=/var/lib/mysql',
+          '--log-error=/var/log/mysqld.log',
+        ]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
