@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -124,13 +124,14 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB M1: applies one table migration with Skeema on the host (async)',
       memoryMb: 512,
       timeout: HOST_WORKER_TIMEOUT,
-      reservedConcurrency: s.migrateRunConcurrency,
+      reservedConcurrency: s.migrateRunConcurrency || undefined, // 0: none
       environment: { OCTODB_MIGRATION_MAX_RETRIES: String(s.migrationMaxRetries) },
     }, admin) // ALTERs tenant tables (Skeema on the host, the cascade's direct ALTERs)
       .bindHostRunner([host.instance.instanceId])
       .bindSelfInvoke('migrate-run')
       .bindLogQueue(logging.queue)
       .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
+    if (s.migrateRunConcurrency > 0) Annotations.of(migrateRun).addWarningV2('octodb:reserved-concurrency', reservedConcurrencyWarning(s.migrateRunConcurrency));
     // Operator-only (no API route): `npm run admin` invokes it with the operator's IAM credentials.
     const adminFn = fn('Admin', {
       name: 'admin',
@@ -337,4 +338,17 @@ export class OctoDbStack extends Stack {
     new CfnOutput(this, 'MysqlAdminSecretArn', { value: secrets.mysqlAdmin.secretArn, description: 'ARN only; the value stays in Secrets Manager' });
     new CfnOutput(this, 'MysqlApiSecretArn', { value: secrets.mysqlApi.secretArn, description: 'MySQL API login (MetaDB rows only); ARN only' });
   }
+}
+
+/**
+ * Said at synth, before `cdk deploy` starts: Lambda refuses a reservation that leaves fewer than 100
+ * unreserved executions, and new accounts often have a limit of 10, where the deploy would fail on
+ * MigrateRun after the host is up (it rolls back cleanly, but a quarter of an hour later).
+ */
+export function reservedConcurrencyWarning(reserved: number): string {
+  return (
+    `migrate-run reserves ${reserved} concurrent executions: Lambda keeps 100 unreserved, so this region's account limit must be at least ${100 + reserved} ` +
+    '(new accounts often have 10, and the deploy fails on MigrateRun). Check: aws lambda get-account-settings --query AccountLimit.ConcurrentExecutions. ' +
+    'Raise it (Service Quotas, lambda L-B99A9384) or deploy with -c migrateRunConcurrency=0 (no reservation; docs/deploy.md, Prerequisites).'
+  );
 }

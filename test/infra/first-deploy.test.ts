@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { actionsOf, refsIn, statementsByRole, synth, type Synthesized } from './support.ts';
+import { actionsOf, functionId, refsIn, statementsByRole, synth, type Synthesized } from './support.ts';
 
 /**
  * What lets a first deploy succeed, and a failed one roll back to nothing: read from the
@@ -183,5 +184,33 @@ describe('MySQL settings', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('said at synth, before the deploy starts', () => {
+  const warnings = (x: Synthesized, pattern: string) => Annotations.fromStack(x.stack).findWarning('*', Match.stringLikeRegexp(pattern));
+
+  it('that M1’s reserved concurrency needs an account limit of 100 + it, and the way out', () => {
+    expect(s.resources[functionId(s, 'migrate-run')]!.Properties!.ReservedConcurrentExecutions).toBe(2);
+    const [warning] = warnings(s, 'migrate-run reserves 2 concurrent executions');
+    expect(warning!.id).toBe(`/${s.stack.stackName}/MigrateRun`);
+    expect(String(warning!.entry.data)).toMatch(/at least 102 .*get-account-settings.*L-B99A9384.*-c migrateRunConcurrency=0/);
+  });
+
+  it('nothing about concurrency with migrateRunConcurrency=0, which reserves none', () => {
+    const none = synth({ migrateRunConcurrency: 0 });
+    expect(none.resources[functionId(none, 'migrate-run')]!.Properties!.ReservedConcurrentExecutions).toBeUndefined();
+    expect(warnings(none, 'reserves')).toEqual([]);
+  });
+
+  it('that alarms reach nobody without alarmEmail, and nothing once it is set', () => {
+    expect(warnings(s, 'No alarmEmail set')).toHaveLength(1);
+    expect(Object.values(s.resources).filter((r) => r.Type === 'AWS::SNS::Subscription')).toEqual([]);
+    const mailed = synth({ alarmEmail: 'ops@example.com' });
+    expect(warnings(mailed, 'No alarmEmail set')).toEqual([]);
+    const subscriptions = Object.values(mailed.resources).filter((r) => r.Type === 'AWS::SNS::Subscription');
+    expect(subscriptions.map((r) => r.Properties)).toEqual([
+      expect.objectContaining({ Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: { Ref: mailed.stack.getLogicalId(mailed.stack.alarms.topic.node.defaultChild as never) } }),
+    ]);
   });
 });
