@@ -86,7 +86,7 @@ export class OctoDbStack extends Stack {
       replicas: s.redisReplicas,
       port: s.redisPort,
     });
-    const logging = new Logging(this, 'Logging', { logRetention });
+    const logging = new Logging(this, 'Logging', { logRetention, tableRetentionDays: s.logTableRetentionDays });
     this.network = network;
     this.secrets = secrets;
     this.host = host;

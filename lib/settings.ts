@@ -80,6 +80,8 @@ export const stackSettings = z.object({
 
   // --- functions ---
   logRetentionDays: int(1, 3653).default(30),
+  /** OCTODB_LOG_RETENTION_DAYS of L1: days a log table item lives before DynamoDB's TTL deletes it; 0 = kept. Unset: its default (90). */
+  logTableRetentionDays: int(0, 3650).optional(),
   /**
    * Reserved concurrency of migrate-run (M1): at most this many Skeema runs hit a host at once. It
    * needs an account concurrency limit of at least 100 + this (synth warns); 0 = no reservation.

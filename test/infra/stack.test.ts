@@ -8,7 +8,7 @@ import { HOST_SCRIPT_TIMEOUT_SECONDS, hostScriptWaitSeconds } from '#core/host-s
 import { OPAQUE_ID } from '#core/patterns';
 import { CONFIG_KEYS, type ConfigKey } from '#shared/config';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
-import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
+import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_TTL_ATTRIBUTE } from '#shared/log-table';
 import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT } from '../../lib/octo-function.ts';
 import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
 import { AUTHORIZER_OUTAGE, GATEWAY_ROUTES, ROUTES } from '../../lambdas/shared/http-api.ts';
@@ -610,7 +610,9 @@ describe('network and data stores', () => {
     expect(table.KeySchema).toEqual(LOG_TABLE_KEY_SCHEMA.KeySchema);
     expect(table.AttributeDefinitions).toEqual(LOG_TABLE_KEY_SCHEMA.AttributeDefinitions);
     expect(table.GlobalSecondaryIndexes).toBeUndefined();
-    expect(table.TimeToLiveSpecification).toBeUndefined();
+    // Rows expire: DynamoDB deletes items past the epoch seconds L1 writes in this attribute (OCTODB_LOG_RETENTION_DAYS, default unless set).
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: LOG_TABLE_TTL_ATTRIBUTE, Enabled: true });
+    expect(envOf('log-ingest').OCTODB_LOG_RETENTION_DAYS).toBeUndefined();
     expect(table).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
