@@ -17,11 +17,11 @@ import {
   Volume,
 } from 'aws-cdk-lib/aws-ec2';
 import { Schedule } from 'aws-cdk-lib/aws-events';
-import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ARecord, PrivateHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IDependable } from 'constructs';
-import { hostBootstrapCommands } from './host-user-data.ts';
+import { HOST_METRICS, hostBootstrapCommands } from './host-user-data.ts';
 
 /** The private DNS zone and name the functions reach MySQL at (a replacement host takes the name over). */
 export const PRIVATE_ZONE = 'octodb.internal';
@@ -35,6 +35,8 @@ export interface DatabaseHostProps {
   vpc: IVpc;
   securityGroup: ISecurityGroup;
   adminSecret: ISecret;
+  /** The host's id in MetaDB, the dimension of the metrics it publishes. */
+  hostId: string;
   /**
    * What the first boot's downloads go through besides its subnet's NAT route: the S3 gateway
    * endpoint (Amazon Linux's package mirrors). The instance is created only after it exists.
@@ -78,6 +80,19 @@ export class DatabaseHost extends Construct {
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
     props.adminSecret.grantRead(role);
+    // Its disk and MySQL metrics (host-user-data.ts), into OctoDB's namespace only.
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'PublishHostMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': HOST_METRICS.namespace } },
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:PutMetricData has no resource-level permissions; the condition limits it to the OctoDB namespace.',
+    });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
       reason: 'The SSM agent policy AWS maintains for managed instances; SSM is the only way onto this host.',
@@ -131,6 +146,7 @@ export class DatabaseHost extends Construct {
     userData.addCommands(
       ...hostBootstrapCommands({
         region: Stack.of(this).region,
+        hostId: props.hostId,
         adminSecretArn: props.adminSecret.secretArn,
         dataVolumeId: this.dataVolume.volumeId,
         dataDevice: DATA_DEVICE,

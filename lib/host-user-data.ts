@@ -17,7 +17,18 @@ export interface HostBootstrap {
   skeemaVersion: string;
   skeemaArch: 'arm64' | 'amd64';
   skeemaSha256: string;
+  /** The host's id in MetaDB: the dimension of the metrics the host publishes. */
+  hostId: string;
 }
+
+/** CloudWatch namespace and metric names the host publishes every minute (lib/watch.ts alarms on them). */
+export const HOST_METRICS = {
+  namespace: 'OctoDB',
+  diskUsedPercent: 'DiskUsedPercent',
+  mysqlConnections: 'MysqlThreadsConnected',
+  /** The file systems measured: MySQL's data volume and the root volume. */
+  paths: ['/var/lib/mysql', '/'],
+} as const;
 
 /** The MySQL server settings OctoDB relies on (the alarms read max_connections too). */
 export const MYSQL_SERVER_SETTINGS = {
@@ -114,7 +125,38 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'unset ADMIN_PASS',
     "mysql --batch -e 'SELECT 1' > /dev/null || { echo \"cannot log in to MySQL as $ADMIN_USER: with the secret's password (a data volume from another stack keeps that stack's admin password)\" >&2; exit 1; }",
     'skeema version',
+    ...hostMetricsCommands(b),
     'echo "octodb host ready"',
+  ];
+}
+
+/**
+ * A systemd timer publishing, every minute, what EC2 does not measure: the used share of each file
+ * system in HOST_METRICS.paths and MySQL's Threads_connected (the disk is sent even when MySQL does not answer).
+ */
+function hostMetricsCommands(b: HostBootstrap): string[] {
+  const m = HOST_METRICS;
+  const host = `{"Name":"HostId","Value":"${b.hostId}"}`;
+  return [
+    '# Host metrics to CloudWatch (EC2 measures neither disk use nor MySQL).',
+    "cat > /usr/local/bin/octodb-metrics <<'SH'",
+    '#!/bin/bash',
+    'set -uo pipefail',
+    'export HOME=/root',
+    'DATA=()',
+    `for path in ${m.paths.join(' ')}; do`,
+    '  used="$(df --output=pcent "$path" | tail -1 | tr -dc 0-9)"',
+    `  DATA+=("$(printf '{"MetricName":"${m.diskUsedPercent}","Dimensions":[${host},{"Name":"Path","Value":"%s"}],"Value":%s,"Unit":"Percent"}' "$path" "$used")")`,
+    'done',
+    `threads="$(mysql --batch -N -e "SHOW GLOBAL STATUS LIKE 'Threads_connected'" | awk '{print $2}')"`,
+    `[[ "$threads" =~ ^[0-9]+$ ]] && DATA+=("$(printf '{"MetricName":"${m.mysqlConnections}","Dimensions":[${host}],"Value":%s,"Unit":"Count"}' "$threads")")`,
+    `aws cloudwatch put-metric-data --region '${b.region}' --namespace '${m.namespace}' --metric-data "[$(IFS=,; echo "\${DATA[*]}")]"`,
+    'SH',
+    'chmod 700 /usr/local/bin/octodb-metrics',
+    "printf '[Unit]\\nDescription=OctoDB host metrics\\n[Service]\\nType=oneshot\\nExecStart=/usr/local/bin/octodb-metrics\\n' > /etc/systemd/system/octodb-metrics.service",
+    "printf '[Timer]\\nOnBootSec=1min\\nOnUnitActiveSec=1min\\n[Install]\\nWantedBy=timers.target\\n' > /etc/systemd/system/octodb-metrics.timer",
+    'systemctl daemon-reload',
+    'systemctl enable --now octodb-metrics.timer',
   ];
 }
 

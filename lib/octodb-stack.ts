@@ -19,6 +19,7 @@ import { type CoreBindings, type MysqlAccount, OctoFunction, type OctoFunctionPr
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
 import { HostTerminationProtection } from './termination-protection.ts';
+import { watch } from './watch.ts';
 
 /** The host id MetaDB knows the EC2 MySQL host by (an OPAQUE_ID, lambdas/core/patterns.ts). */
 export const HOST_ID = 'mysql-1';
@@ -70,6 +71,7 @@ export class OctoDbStack extends Stack {
       vpc: network.vpc,
       securityGroup: network.mysqlSg,
       adminSecret: secrets.mysqlAdmin,
+      hostId: HOST_ID,
       instanceType: s.hostInstanceType,
       volumeGb: s.hostVolumeGb,
       packageEndpoint: network.s3Endpoint,
@@ -320,6 +322,14 @@ export class OctoDbStack extends Stack {
       0,
       'The MySQL host fails its EC2 status checks',
     );
+
+    watch(alarms, {
+      hostId: HOST_ID,
+      functions: this.functions,
+      asyncWorkers: { provision, 'migrate-run': migrateRun },
+      logQueue: logging.queue,
+      backupVault: host.vault,
+    });
 
     for (const f of Object.values(this.functions)) {
       Validations.of(f).acknowledge({
