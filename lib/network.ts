@@ -51,10 +51,10 @@ export class Network extends Construct {
     // DynamoDB and S3 (dnf's AL2023 mirrors) through free gateway endpoints, not the NAT.
     this.vpc.addGatewayEndpoint('dynamodb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
     this.s3Endpoint = this.vpc.addGatewayEndpoint('s3', { service: GatewayVpcEndpointAwsService.S3 });
-    // CDK's provider that empties the default security group (cdk.json's restrictDefaultSecurityGroup)
-    // runs up to 15 minutes; CloudFormation would wait an hour if it never answered.
-    const restrict = this.vpc.node.findChild('RestrictDefaultSecurityGroupCustomResource') as CustomResource;
-    (restrict.node.defaultChild as CfnResource).addPropertyOverride('ServiceTimeout', Duration.minutes(16).toSeconds());
+    // CDK's provider that empties the default security group (only with cdk.json's
+    // restrictDefaultSecurityGroup flag) runs up to 15 minutes; CloudFormation would wait an hour if it never answered.
+    const restrict = this.vpc.node.tryFindChild('RestrictDefaultSecurityGroupCustomResource') as CustomResource | undefined;
+    (restrict?.node.defaultChild as CfnResource | undefined)?.addPropertyOverride('ServiceTimeout', Duration.minutes(16).toSeconds());
     this.vpc.addFlowLog('RejectedFlows', {
       trafficType: FlowLogTrafficType.REJECT,
       destination: FlowLogDestination.toCloudWatchLogs(
