@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -37,6 +37,7 @@ export class Alarms extends Construct {
     );
     this.topic = new Topic(this, 'Topic', { displayName: 'OctoDB alarms', masterKey: key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
+    else Annotations.of(this).addWarningV2('octodb:no-alarm-email', NO_ALARM_EMAIL);
   }
 
   whenAbove(id: string, metric: IMetric, threshold: number, description: string): Alarm {
@@ -52,5 +53,10 @@ export class Alarms extends Construct {
     return alarm;
   }
 }
+
+/** Said at synth when no one would hear an alarm. */
+export const NO_ALARM_EMAIL =
+  'No alarmEmail set: every alarm notifies an SNS topic nobody is subscribed to. Deploy with -c alarmEmail=ops@example.com ' +
+  '(and confirm the subscription mail), or subscribe to the AlarmTopicArn output yourself.';
 
 export const FIVE_MINUTES = Duration.minutes(5);

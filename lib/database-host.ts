@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { BackupPlan, BackupPlanRule, BackupResource, BackupVault } from 'aws-cdk-lib/aws-backup';
 import {
   BlockDeviceVolume,
@@ -17,11 +17,11 @@ import {
   Volume,
 } from 'aws-cdk-lib/aws-ec2';
 import { Schedule } from 'aws-cdk-lib/aws-events';
-import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ARecord, PrivateHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
-import { hostBootstrapCommands } from './host-user-data.ts';
+import { Construct, type IDependable } from 'constructs';
+import { HOST_METRICS, hostBootstrapCommands } from './host-user-data.ts';
 
 /** The private DNS zone and name the functions reach MySQL at (a replacement host takes the name over). */
 export const PRIVATE_ZONE = 'octodb.internal';
@@ -35,10 +35,16 @@ export interface DatabaseHostProps {
   vpc: IVpc;
   securityGroup: ISecurityGroup;
   adminSecret: ISecret;
+  /** The host's id in MetaDB, the dimension of the metrics it publishes. */
+  hostId: string;
+  /**
+   * What the first boot's downloads go through besides its subnet's NAT route: the S3 gateway
+   * endpoint (Amazon Linux's package mirrors). The instance is created only after it exists.
+   */
+  packageEndpoint: IDependable;
   instanceType: string;
   /** Size of the MySQL data volume. */
   volumeGb: number;
-  terminationProtection: boolean;
   backupRetentionDays: number;
   mysqlSeries: '8.0' | '8.4';
   skeemaVersion: string;
@@ -60,6 +66,7 @@ export interface DatabaseHostProps {
 export class DatabaseHost extends Construct {
   readonly instance: Instance;
   readonly dataVolume: Volume;
+  readonly vault: BackupVault;
   readonly record: ARecord;
   readonly hostname = MYSQL_HOSTNAME;
 
@@ -73,6 +80,19 @@ export class DatabaseHost extends Construct {
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
     props.adminSecret.grantRead(role);
+    // Its disk and MySQL metrics (host-user-data.ts), into OctoDB's namespace only.
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'PublishHostMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': HOST_METRICS.namespace } },
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:PutMetricData has no resource-level permissions; the condition limits it to the OctoDB namespace.',
+    });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
       reason: 'The SSM agent policy AWS maintains for managed instances; SSM is the only way onto this host.',
@@ -101,7 +121,9 @@ export class DatabaseHost extends Construct {
       httpTokens: HttpTokens.REQUIRED, // IMDSv2 on the instance itself (requireImdsv2 adds a fixed-name launch template)
       httpPutResponseHopLimit: 1,
       detailedMonitoring: true,
-      disableApiTermination: props.terminationProtection,
+      // Off at launch: a failed first deploy must be able to delete the instance. HostTerminationProtection
+      // (lib/termination-protection.ts) turns it on once the stack's host is deployed.
+      disableApiTermination: false,
       associatePublicIpAddress: false,
       ebsOptimized: true,
       blockDevices: [
@@ -124,6 +146,7 @@ export class DatabaseHost extends Construct {
     userData.addCommands(
       ...hostBootstrapCommands({
         region: Stack.of(this).region,
+        hostId: props.hostId,
         adminSecretArn: props.adminSecret.secretArn,
         dataVolumeId: this.dataVolume.volumeId,
         dataDevice: DATA_DEVICE,
@@ -134,6 +157,10 @@ export class DatabaseHost extends Construct {
       }),
     );
     userData.addSignalOnExitCommand(this.instance);
+    // The first boot runs dnf and curl at once: its subnet's route-table association and NAT route
+    // (the subnet's internetConnectivityEstablished) and the S3 endpoint must exist before it starts,
+    // or the bootstrap fails and CloudFormation waits the whole signal timeout for nothing.
+    this.instance.node.addDependency(subnet.internetConnectivityEstablished, props.packageEndpoint);
     if (!props.amiId) {
       Validations.of(this.instance).acknowledge({
         id: 'CloudFormation-Validate::E1152',
@@ -141,12 +168,10 @@ export class DatabaseHost extends Construct {
           'ImageId `resolve:ssm:<public AL2023 parameter>` is what EC2 resolves at launch (RunInstances accepts it for parameters of data type aws:ec2:image); the bundled rule predates it (cfn-lint accepts it since aws-cloudformation/cfn-lint#3340).',
       });
     }
-    if (!props.terminationProtection) {
-      Validations.of(this.instance).acknowledge({
-        id: 'AwsSolutions-EC29',
-        reason: 'Termination protection turned off by the hostTerminationProtection context setting; the data volume is retained and backed up daily.',
-      });
-    }
+    Validations.of(this.instance).acknowledge({
+      id: 'AwsSolutions-EC29',
+      reason: 'Termination protection is turned on after the host is deployed (lib/termination-protection.ts), so a failed first deploy can still roll back; the data volume is retained and backed up daily.',
+    });
 
     const zone = new PrivateHostedZone(this, 'Zone', { zoneName: PRIVATE_ZONE, vpc: props.vpc });
     this.record = new ARecord(this, 'MysqlRecord', {
@@ -157,8 +182,17 @@ export class DatabaseHost extends Construct {
     });
 
     // The data volume is what is worth keeping; the root volume is rebuilt by user data.
+    // The vault is retained (CloudFormation cannot delete one holding recovery points), so its name
+    // must differ per stack: CDK's default name is the same for every stack of this name, and the
+    // next deploy after a failed create or a destroy would fail on the vault left behind. The
+    // stack id's last UUID group is new for each stack created.
+    const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
+    this.vault = new BackupVault(this, 'Vault', {
+      backupVaultName: `${Stack.of(this).stackName.slice(0, VAULT_STACK_PREFIX)}-backup-${Fn.select(4, Fn.split('-', stackUuid))}`,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     const plan = new BackupPlan(this, 'Backup', {
-      backupVault: new BackupVault(this, 'Vault'),
+      backupVault: this.vault,
       backupPlanRules: [
         new BackupPlanRule({
           ruleName: 'DailyDataVolume',
@@ -175,6 +209,9 @@ export class DatabaseHost extends Construct {
     });
   }
 }
+
+/** Backup vault names are at most 50 characters: this much of the stack name, '-backup-' and 12 hex digits. */
+const VAULT_STACK_PREFIX = 30;
 
 /** The newest Amazon Linux 2023 AMI when EC2 launches the instance: later AMIs do not touch it. */
 function latestAl2023AtLaunch(arm: boolean): IMachineImage {

@@ -17,6 +17,41 @@ export interface HostBootstrap {
   skeemaVersion: string;
   skeemaArch: 'arm64' | 'amd64';
   skeemaSha256: string;
+  /** The host's id in MetaDB: the dimension of the metrics the host publishes. */
+  hostId: string;
+}
+
+/** CloudWatch namespace and metric names the host publishes every minute (lib/watch.ts alarms on them). */
+export const HOST_METRICS = {
+  namespace: 'OctoDB',
+  diskUsedPercent: 'DiskUsedPercent',
+  mysqlConnections: 'MysqlThreadsConnected',
+  /** The file systems measured: MySQL's data volume and the root volume. */
+  paths: ['/var/lib/mysql', '/'],
+} as const;
+
+/** The MySQL server settings OctoDB relies on (the alarms read max_connections too). */
+export const MYSQL_SERVER_SETTINGS = {
+  skip_name_resolve: 'ON',
+  max_connections: 400,
+  character_set_server: 'utf8mb4',
+  collation_server: 'utf8mb4_unicode_ci',
+} as const;
+
+/**
+ * The host's whole /etc/my.cnf: the community RPM's own settings (the bootstrap reads the temporary
+ * root password from its log-error file) and OctoDB's.
+ */
+function mysqlConfigLines(): string[] {
+  return [
+    '# Written by the OctoDB host bootstrap (lib/host-user-data.ts).',
+    '[mysqld]',
+    'datadir=/var/lib/mysql',
+    'socket=/var/lib/mysql/mysql.sock',
+    'log-error=/var/log/mysqld.log',
+    'pid-file=/var/run/mysqld/mysqld.pid',
+    ...Object.entries(MYSQL_SERVER_SETTINGS).map(([k, v]) => `${k}=${v}`),
+  ];
 }
 
 export function hostBootstrapCommands(b: HostBootstrap): string[] {
@@ -40,12 +75,10 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'gpgkey=https://repo.mysql.com/RPM-GPG-KEY-mysql-2023',
     'REPO',
     'dnf install -y mysql-community-server mysql-community-client',
-    "cat > /etc/my.cnf.d/octodb.cnf <<'CNF'",
-    '[mysqld]',
-    'skip_name_resolve=ON',
-    'max_connections=400',
-    'character_set_server=utf8mb4',
-    'collation_server=utf8mb4_unicode_ci',
+    "# /etc/my.cnf itself: the RPM's has no !includedir, so mysqld would never read a file in /etc/my.cnf.d.",
+    "# The RPM marks it %config(noreplace): an upgrade keeps this one (and leaves its own as my.cnf.rpmnew).",
+    "cat > /etc/my.cnf <<'CNF'",
+    ...mysqlConfigLines(),
     'CNF',
     '# mysqld runs only with the data volume mounted: never on an empty datadir on the root volume.',
     'chown -R mysql:mysql /var/lib/mysql && chmod 751 /var/lib/mysql',
@@ -92,7 +125,38 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'unset ADMIN_PASS',
     "mysql --batch -e 'SELECT 1' > /dev/null || { echo \"cannot log in to MySQL as $ADMIN_USER: with the secret's password (a data volume from another stack keeps that stack's admin password)\" >&2; exit 1; }",
     'skeema version',
+    ...hostMetricsCommands(b),
     'echo "octodb host ready"',
+  ];
+}
+
+/**
+ * A systemd timer publishing, every minute, what EC2 does not measure: the used share of each file
+ * system in HOST_METRICS.paths and MySQL's Threads_connected (the disk is sent even when MySQL does not answer).
+ */
+function hostMetricsCommands(b: HostBootstrap): string[] {
+  const m = HOST_METRICS;
+  const host = `{"Name":"HostId","Value":"${b.hostId}"}`;
+  return [
+    '# Host metrics to CloudWatch (EC2 measures neither disk use nor MySQL).',
+    "cat > /usr/local/bin/octodb-metrics <<'SH'",
+    '#!/bin/bash',
+    'set -uo pipefail',
+    'export HOME=/root',
+    'DATA=()',
+    `for path in ${m.paths.join(' ')}; do`,
+    '  used="$(df --output=pcent "$path" | tail -1 | tr -dc 0-9)"',
+    `  DATA+=("$(printf '{"MetricName":"${m.diskUsedPercent}","Dimensions":[${host},{"Name":"Path","Value":"%s"}],"Value":%s,"Unit":"Percent"}' "$path" "$used")")`,
+    'done',
+    `threads="$(mysql --batch -N -e "SHOW GLOBAL STATUS LIKE 'Threads_connected'" | awk '{print $2}')"`,
+    `[[ "$threads" =~ ^[0-9]+$ ]] && DATA+=("$(printf '{"MetricName":"${m.mysqlConnections}","Dimensions":[${host}],"Value":%s,"Unit":"Count"}' "$threads")")`,
+    `aws cloudwatch put-metric-data --region '${b.region}' --namespace '${m.namespace}' --metric-data "[$(IFS=,; echo "\${DATA[*]}")]"`,
+    'SH',
+    'chmod 700 /usr/local/bin/octodb-metrics',
+    "printf '[Unit]\\nDescription=OctoDB host metrics\\n[Service]\\nType=oneshot\\nExecStart=/usr/local/bin/octodb-metrics\\n' > /etc/systemd/system/octodb-metrics.service",
+    "printf '[Timer]\\nOnBootSec=1min\\nOnUnitActiveSec=1min\\n[Install]\\nWantedBy=timers.target\\n' > /etc/systemd/system/octodb-metrics.timer",
+    'systemctl daemon-reload',
+    'systemctl enable --now octodb-metrics.timer',
   ];
 }
 

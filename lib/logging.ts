@@ -5,7 +5,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
-import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
+import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_TTL_ATTRIBUTE } from '#shared/log-table';
 import { OctoFunction } from './octo-function.ts';
 
 /**
@@ -20,7 +20,8 @@ export class Logging extends Construct {
   readonly table: Table;
   readonly ingest: OctoFunction;
 
-  constructor(scope: Construct, id: string, props: { logRetention: RetentionDays }) {
+  /** `tableRetentionDays`: OCTODB_LOG_RETENTION_DAYS for L1, the writer of the items' TTL attribute (unset: its default). */
+  constructor(scope: Construct, id: string, props: { logRetention: RetentionDays; tableRetentionDays?: number }) {
     super(scope, id);
     this.deadLetters = new Queue(this, 'DeadLetters', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -40,6 +41,8 @@ export class Logging extends Construct {
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
+      // DynamoDB deletes items whose TTL attribute (epoch seconds) has passed; items without it stay.
+      timeToLiveAttribute: LOG_TABLE_TTL_ATTRIBUTE,
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
@@ -50,6 +53,7 @@ export class Logging extends Construct {
       timeout: Duration.seconds(LOG_PIPELINE.ingestTimeoutSeconds),
       logRetention: props.logRetention,
     }).bindLogTable(this.table, 'write');
+    if (props.tableRetentionDays !== undefined) this.ingest.addEnvironment('OCTODB_LOG_RETENTION_DAYS', String(props.tableRetentionDays));
     this.ingest.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: LOG_PIPELINE.batchSize,

@@ -32,7 +32,8 @@ export interface MetaDbDeploymentProps {
  * error's message, also when the migrator times out. The migrator's timeout stays under the
  * framework's own 15 minutes, so a stuck push is answered FAILED and never leaves the stack waiting
  * an hour. (No isComplete handler: the deployment finishes in one invocation, so the framework's
- * totalTimeout, which bounds isComplete polling, does not apply.)
+ * totalTimeout, which bounds isComplete polling, does not apply.) The custom resource's service
+ * timeout, a minute over the framework's, bounds the wait when the framework itself never answers.
  */
 export class MetaDbDeployment extends Construct {
   readonly migrator: OctoFunction;
@@ -72,6 +73,8 @@ export class MetaDbDeployment extends Construct {
     this.resource = new CustomResource(this, 'MetaDb', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::OctoDbMetaDb',
+      // Without it CloudFormation waits an hour for an answer that a framework crashing at start never sends.
+      serviceTimeout: FRAMEWORK_TIMEOUT.plus(Duration.minutes(1)),
       properties: {
         HostId: props.hostId,
         InstanceId: props.host.instance.instanceId,
@@ -86,8 +89,10 @@ export class MetaDbDeployment extends Construct {
   }
 }
 
-/** Under the Provider framework function's fixed 15 minutes: the framework outlives the migrator and answers FAILED for it. */
-const MIGRATOR_TIMEOUT = Duration.minutes(14);
+/** The Provider framework function's fixed timeout. */
+const FRAMEWORK_TIMEOUT = Duration.minutes(15);
+/** Under the framework's: the framework outlives the migrator and answers FAILED for it. */
+const MIGRATOR_TIMEOUT = FRAMEWORK_TIMEOUT.minus(Duration.minutes(1));
 
 /** Changes whenever a MetaDB schema file changes, so CloudFormation re-runs the push. */
 function schemaHash(dir: string): string {

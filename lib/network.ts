@@ -1,7 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnResource, type CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   FlowLogDestination,
   FlowLogTrafficType,
+  type GatewayVpcEndpoint,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
   IpAddresses,
@@ -30,6 +31,8 @@ export interface NetworkProps {
  */
 export class Network extends Construct {
   readonly vpc: Vpc;
+  /** The S3 gateway endpoint: Amazon Linux 2023's package mirrors are S3 buckets. */
+  readonly s3Endpoint: GatewayVpcEndpoint;
   readonly functionsSg: SecurityGroup;
   readonly mysqlSg: SecurityGroup;
   readonly redisSg: SecurityGroup;
@@ -44,12 +47,14 @@ export class Network extends Construct {
         { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       ],
-      // DynamoDB and S3 (dnf's AL2023 mirrors) through free gateway endpoints, not the NAT.
-      gatewayEndpoints: {
-        dynamodb: { service: GatewayVpcEndpointAwsService.DYNAMODB },
-        s3: { service: GatewayVpcEndpointAwsService.S3 },
-      },
     });
+    // DynamoDB and S3 (dnf's AL2023 mirrors) through free gateway endpoints, not the NAT.
+    this.vpc.addGatewayEndpoint('dynamodb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
+    this.s3Endpoint = this.vpc.addGatewayEndpoint('s3', { service: GatewayVpcEndpointAwsService.S3 });
+    // CDK's provider that empties the default security group (only with cdk.json's
+    // restrictDefaultSecurityGroup flag) runs up to 15 minutes; CloudFormation would wait an hour if it never answered.
+    const restrict = this.vpc.node.tryFindChild('RestrictDefaultSecurityGroupCustomResource') as CustomResource | undefined;
+    (restrict?.node.defaultChild as CfnResource | undefined)?.addPropertyOverride('ServiceTimeout', Duration.minutes(16).toSeconds());
     this.vpc.addFlowLog('RejectedFlows', {
       trafficType: FlowLogTrafficType.REJECT,
       destination: FlowLogDestination.toCloudWatchLogs(

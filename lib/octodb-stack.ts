@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -19,6 +19,8 @@ import { portalRoutes } from './portal-build.ts';
 import { type CoreBindings, type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
+import { HostTerminationProtection } from './termination-protection.ts';
+import { watch } from './watch.ts';
 
 /** The host id MetaDB knows the EC2 MySQL host by (an OPAQUE_ID, lambdas/core/patterns.ts). */
 export const HOST_ID = 'mysql-1';
@@ -50,6 +52,7 @@ export class OctoDbStack extends Stack {
   readonly asyncFailures: Queue;
   readonly alarms: Alarms;
   readonly metadb: MetaDbDeployment;
+  readonly hostProtection?: HostTerminationProtection;
 
   constructor(scope: Construct, id: string, props: OctoDbStackProps) {
     super(scope, id, props);
@@ -69,9 +72,10 @@ export class OctoDbStack extends Stack {
       vpc: network.vpc,
       securityGroup: network.mysqlSg,
       adminSecret: secrets.mysqlAdmin,
+      hostId: HOST_ID,
       instanceType: s.hostInstanceType,
       volumeGb: s.hostVolumeGb,
-      terminationProtection: s.hostTerminationProtection,
+      packageEndpoint: network.s3Endpoint,
       backupRetentionDays: s.backupRetentionDays,
       mysqlSeries: s.mysqlSeries,
       skeemaVersion: s.skeemaVersion,
@@ -85,7 +89,7 @@ export class OctoDbStack extends Stack {
       replicas: s.redisReplicas,
       port: s.redisPort,
     });
-    const logging = new Logging(this, 'Logging', { logRetention });
+    const logging = new Logging(this, 'Logging', { logRetention, tableRetentionDays: s.logTableRetentionDays });
     this.network = network;
     this.secrets = secrets;
     this.host = host;
@@ -124,13 +128,14 @@ export class OctoDbStack extends Stack {
       description: 'OctoDB M1: applies one table migration with Skeema on the host (async)',
       memoryMb: 512,
       timeout: HOST_WORKER_TIMEOUT,
-      reservedConcurrency: s.migrateRunConcurrency,
+      reservedConcurrency: s.migrateRunConcurrency || undefined, // 0: none
       environment: { OCTODB_MIGRATION_MAX_RETRIES: String(s.migrationMaxRetries) },
     }, admin) // ALTERs tenant tables (Skeema on the host, the cascade's direct ALTERs)
       .bindHostRunner([host.instance.instanceId])
       .bindSelfInvoke('migrate-run')
       .bindLogQueue(logging.queue)
       .bindMail({ domain: s.mailgunDomain, apiKeySecret: secrets.mailgunApiKey, from: s.mailFrom, adminEmail: s.adminEmail });
+    if (s.migrateRunConcurrency > 0) Annotations.of(migrateRun).addWarningV2('octodb:reserved-concurrency', reservedConcurrencyWarning(s.migrateRunConcurrency));
     // Operator-only (no API route): `npm run admin` invokes it with the operator's IAM credentials.
     const adminFn = fn('Admin', {
       name: 'admin',
@@ -262,6 +267,10 @@ export class OctoDbStack extends Stack {
     // The functions on the `octodb_api` login switch to new code or a new API secret only after
     // the deployment above has created (or re-created) that account in MySQL.
     for (const f of [authorizer, signup, verify, token, query, dashboard, migrateSubmit]) f.node.addDependency(metadb.resource);
+    // Only once MetaDB is deployed on it: a first deploy that fails before then deletes the host.
+    if (s.hostTerminationProtection) {
+      this.hostProtection = new HostTerminationProtection(this, 'HostTerminationProtection', { instance: host.instance, after: [metadb.resource], logRetention });
+    }
 
     // The API functions answer with the configured CORS origins and refuse bodies over maxBodyKb
     // themselves: WAF, when on, refuses them first; without it nothing else would.
@@ -322,6 +331,14 @@ export class OctoDbStack extends Stack {
       'The MySQL host fails its EC2 status checks',
     );
 
+    watch(alarms, {
+      hostId: HOST_ID,
+      functions: this.functions,
+      asyncWorkers: { provision, 'migrate-run': migrateRun },
+      logQueue: logging.queue,
+      backupVault: host.vault,
+    });
+
     for (const f of Object.values(this.functions)) {
       Validations.of(f).acknowledge({
         id: 'AwsSolutions-L1',
@@ -340,4 +357,17 @@ export class OctoDbStack extends Stack {
     new CfnOutput(this, 'MysqlAdminSecretArn', { value: secrets.mysqlAdmin.secretArn, description: 'ARN only; the value stays in Secrets Manager' });
     new CfnOutput(this, 'MysqlApiSecretArn', { value: secrets.mysqlApi.secretArn, description: 'MySQL API login (MetaDB rows only); ARN only' });
   }
+}
+
+/**
+ * Said at synth, before `cdk deploy` starts: Lambda refuses a reservation that leaves fewer than 100
+ * unreserved executions, and new accounts often have a limit of 10, where the deploy would fail on
+ * MigrateRun after the host is up (it rolls back cleanly, but a quarter of an hour later).
+ */
+export function reservedConcurrencyWarning(reserved: number): string {
+  return (
+    `migrate-run reserves ${reserved} concurrent executions: Lambda keeps 100 unreserved, so this region's account limit must be at least ${100 + reserved} ` +
+    '(new accounts often have 10, and the deploy fails on MigrateRun). Check: aws lambda get-account-settings --query AccountLimit.ConcurrentExecutions. ' +
+    'Raise it (Service Quotas, lambda L-B99A9384) or deploy with -c migrateRunConcurrency=0 (no reservation; docs/deploy.md, Prerequisites).'
+  );
 }

@@ -82,8 +82,13 @@ export const stackSettings = z.object({
 
   // --- functions ---
   logRetentionDays: int(1, 3653).default(30),
-  /** Reserved concurrency of migrate-run (M1): at most this many Skeema runs hit a host at once. */
-  migrateRunConcurrency: int(1, 100).default(2),
+  /** OCTODB_LOG_RETENTION_DAYS of L1: days a log table item lives before DynamoDB's TTL deletes it; 0 = kept. Unset: its default (90). */
+  logTableRetentionDays: int(0, 3650).optional(),
+  /**
+   * Reserved concurrency of migrate-run (M1): at most this many Skeema runs hit a host at once. It
+   * needs an account concurrency limit of at least 100 + this (synth warns); 0 = no reservation.
+   */
+  migrateRunConcurrency: int(0, 100).default(2),
   /** Lambda's async retries of LF6 (provisioning is idempotent through its MetaDB claim). */
   provisionRetryAttempts: int(0, 2).default(2),
   /** M1 retries (Lambda async retries = OCTODB_MIGRATION_MAX_RETRIES, tracked per job in Redis). */

@@ -12,7 +12,7 @@ import { retry } from '#core/retry';
 import { kindOf, sortKey } from '#core/logs';
 import type { LogCursor, LogKind, LogPage, LogStore, QueryLogRecord, QuerySample, StatsBucket, StoredLog } from '#core/ports';
 import { bucketKey, contributionOf } from '#core/query-stats';
-import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_PARTITION_KEY as PK, LOG_TABLE_SORT_KEY as SK, type LogTableKey } from '#shared/log-table';
+import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_PARTITION_KEY as PK, LOG_TABLE_SORT_KEY as SK, LOG_TABLE_TTL_ATTRIBUTE as TTL, type LogTableKey } from '#shared/log-table';
 
 /** BatchWriteItem's cap on requests per call. */
 const BATCH_WRITE_MAX = 25;
@@ -31,7 +31,18 @@ interface BucketUpdate {
   sk: string;
   adds: Map<string, number>;
   groups: PendingPut[][];
+  /** Epoch seconds the bucket expires at (set by its first update): after the last record its hour can hold. */
+  expiresAt?: number;
 }
+
+export interface DynamoLogStoreOptions {
+  /** Days an item lives: written as the TTL attribute (epoch seconds) DynamoDB deletes it after; 0 = kept. */
+  retentionDays?: number;
+  unprocessedRetryDelaysMs?: number[];
+}
+
+const DAY_SECONDS = 86_400;
+const HOUR_SECONDS = 3_600;
 
 /**
  * The log_table on DynamoDB (dynalite locally). Puts issued together (one SQS batch's records,
@@ -47,14 +58,26 @@ export class DynamoLogStore implements LogStore {
   private pending: PendingPut[] = [];
   private flushScheduled = false;
 
+  private readonly unprocessedRetryDelaysMs: number[];
+  private readonly retentionSeconds: number;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly unprocessedRetryDelaysMs: number[] = [50, 200, 800],
-  ) {}
+    options: DynamoLogStoreOptions = {},
+  ) {
+    this.unprocessedRetryDelaysMs = options.unprocessedRetryDelaysMs ?? [50, 200, 800];
+    this.retentionSeconds = (options.retentionDays ?? 0) * DAY_SECONDS;
+  }
+
+  /** When an item made at this time expires (epoch seconds), or nothing when items are kept. */
+  private expiry(createTimestamp: string, extraSeconds = 0): Record<string, number> {
+    if (this.retentionSeconds === 0) return {};
+    return { [TTL]: Math.floor(Date.parse(createTimestamp) / 1000) + this.retentionSeconds + extraSeconds };
+  }
 
   put(record: StoredLog): Promise<void> {
-    const item = { ...record, sk: sortKey(kindOf(record), record.create_timestamp, record.log_id) };
+    const item = { ...record, sk: sortKey(kindOf(record), record.create_timestamp, record.log_id), ...this.expiry(record.create_timestamp) };
     return new Promise((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       if (this.flushScheduled) return;
@@ -80,14 +103,14 @@ export class DynamoLogStore implements LogStore {
     const last = page.at(-1);
     const more = rows.length > limit || out.LastEvaluatedKey !== undefined;
     return {
-      items: page.map(({ sk: _sk, ...record }) => record as StoredLog),
+      items: page.map(({ sk: _sk, [TTL]: _ttl, ...record }) => record as StoredLog),
       next: more && last ? { tenant_id: tenantId, sk: last.sk } : undefined,
     };
   }
 
   async statsBuckets(tenantId: string, range: [string, string]): Promise<StatsBucket[]> {
     const items = await this.queryRange(tenantId, range);
-    return items.map(({ tenant_id: _t, sk: _sk, ...counters }) => counters as StatsBucket);
+    return items.map(({ tenant_id: _t, sk: _sk, [TTL]: _ttl, ...counters }) => counters as StatsBucket);
   }
 
   async querySamples(tenantId: string, ranges: [string, string][]): Promise<QuerySample[]> {
@@ -160,7 +183,7 @@ export class DynamoLogStore implements LogStore {
   private async fold(written: PendingPut[][]): Promise<void> {
     let updates: BucketUpdate[];
     try {
-      updates = bucketUpdates(written);
+      updates = bucketUpdates(written, (record) => this.expiry(record.create_timestamp, HOUR_SECONDS)[TTL]);
     } catch (error) {
       written.forEach((g) => rejectAll(g, error));
       return;
@@ -188,11 +211,18 @@ export class DynamoLogStore implements LogStore {
       values[`:v${i}`] = n;
       clauses.push(`#a${i} :v${i}`);
     }
+    // The bucket's first update fixes its expiry; later ones (later records of its hour) leave it.
+    let expire = '';
+    if (u.expiresAt !== undefined) {
+      names['#ttl'] = TTL;
+      values[':ttl'] = u.expiresAt;
+      expire = ' SET #ttl = if_not_exists(#ttl, :ttl)';
+    }
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { tenant_id: u.tenantId, sk: u.sk } satisfies LogTableKey,
-        UpdateExpression: `ADD ${clauses.join(', ')}`,
+        UpdateExpression: `ADD ${clauses.join(', ')}${expire}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
@@ -239,7 +269,7 @@ export class DynamoLogStore implements LogStore {
  * The flush's stored query records as UpdateItems, one per tenant × hour bucket; a bucket whose
  * ADDs would pass ADDS_PER_UPDATE is split between whole records, so each record is in one update.
  */
-function bucketUpdates(written: PendingPut[][]): BucketUpdate[] {
+function bucketUpdates(written: PendingPut[][], expiresAt: (record: QueryLogRecord) => number | undefined): BucketUpdate[] {
   const byBucket = new Map<string, BucketUpdate[]>();
   for (const g of written) {
     const record = g[0]!.item as unknown as QueryLogRecord;
@@ -250,7 +280,7 @@ function bucketUpdates(written: PendingPut[][]): BucketUpdate[] {
     const attrs = contributionOf(record);
     let u = chunks.at(-1);
     if (!u || u.adds.size + attrs.filter((a) => !u!.adds.has(a)).length > ADDS_PER_UPDATE) {
-      chunks.push((u = { tenantId: record.tenant_id, sk, adds: new Map(), groups: [] }));
+      chunks.push((u = { tenantId: record.tenant_id, sk, adds: new Map(), groups: [], expiresAt: expiresAt(record) }));
     }
     for (const attr of attrs) u.adds.set(attr, (u.adds.get(attr) ?? 0) + 1);
     u.groups.push(g);

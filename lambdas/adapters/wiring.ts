@@ -151,7 +151,9 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   dynamo: { make: ({ config }) => dynamoClient(config), close: (dynamo) => dynamo.destroy() },
   logStore: {
     make: async ({ config, get }) =>
-      new DynamoLogStore(DynamoDBDocumentClient.from(await get('dynamo'), { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE),
+      new DynamoLogStore(DynamoDBDocumentClient.from(await get('dynamo'), { marshallOptions: { removeUndefinedValues: true } }), config.OCTODB_LOG_TABLE, {
+        retentionDays: config.OCTODB_LOG_RETENTION_DAYS, // DynamoDB's TTL deletes items past it (lib/logging.ts)
+      }),
   },
   erasures: { make: async (p) => new MysqlErasureStore(await p.get('pool')) },
   logEraser: { make: async ({ config, get }) => new DynamoLogEraser(DynamoDBDocumentClient.from(await get('dynamo')), config.OCTODB_LOG_TABLE) },

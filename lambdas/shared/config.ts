@@ -116,6 +116,8 @@ const settings = z.object({
   /** On AWS: the SQS queue producers send log records to (unset: the in-process queue). */
   OCTODB_LOG_QUEUE_URL: z.string().optional(),
   OCTODB_LOG_TABLE: z.string().default('octodb_log_table'),
+  /** Days a log table item (log, query record, hour statistics) lives before DynamoDB's TTL deletes it (within days after); 0 = kept for ever. Under 30, /dashboard's 30-day statistics see less. */
+  OCTODB_LOG_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(90),
   /** Local DynamoDB (dynalite) endpoint; unset on AWS. */
   OCTODB_DYNAMODB_ENDPOINT: z.string().optional(),
   /** Where the embedded dynalite keeps its data between local restarts. */

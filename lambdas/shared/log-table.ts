@@ -3,10 +3,13 @@
  * that reads, writes and, locally, creates it (lambdas/adapters/dynamo-log-store.ts). One
  * partition per tenant; the sort key orders a tenant's items by kind and time (its values are the
  * core's: sortKey in core/logs.ts, bucketKey in core/query-stats.ts). Both keys are strings. No
- * secondary index and no TTL attribute: every item is read through its tenant's partition and kept.
+ * secondary index: every item is read through its tenant's partition. Items expire through
+ * DynamoDB's TTL on LOG_TABLE_TTL_ATTRIBUTE (epoch seconds, written by the adapter from
+ * OCTODB_LOG_RETENTION_DAYS; never read back as part of a record).
  */
 export const LOG_TABLE_PARTITION_KEY = 'tenant_id';
 export const LOG_TABLE_SORT_KEY = 'sk';
+export const LOG_TABLE_TTL_ATTRIBUTE = 'expires_at';
 
 /** An item's key, by the attribute names above. */
 export type LogTableKey = Record<typeof LOG_TABLE_PARTITION_KEY | typeof LOG_TABLE_SORT_KEY, string>;

@@ -21,6 +21,7 @@ const CONFIGURED = {
   hostTerminationProtection: 'false',
   redisReplicas: 1,
   migrateRunConcurrency: 5,
+  logTableRetentionDays: 14,
   maxBodyKb: 32,
   alarmEmail: 'ops@example.com',
   mailgunDomain: 'mg.example.com',
@@ -158,6 +159,11 @@ describe('configuration through cdk context', () => {
     expect(ofType('AWS::WAFv2::WebACL')).toHaveLength(0);
     s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumCacheClusters: 2, MultiAZEnabled: true, AutomaticFailoverEnabled: true });
     expect(s.resources[functionId(s, 'migrate-run')]!.Properties!.ReservedConcurrentExecutions).toBe(5);
+  });
+
+  it('gives the log table’s writer (L1) the retention asked for, and no other function', () => {
+    expect(envOf('log-ingest').OCTODB_LOG_RETENTION_DAYS).toBe('14');
+    for (const [, f] of ofType('AWS::Lambda::Function')) if (f !== s.resources[functionId(s, 'log-ingest')]) expect(f.Properties!.Environment?.Variables?.OCTODB_LOG_RETENTION_DAYS).toBeUndefined();
   });
 
   it('leaves the account-wide API Gateway CloudWatch role to another stack when told to', () => {

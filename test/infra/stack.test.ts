@@ -8,7 +8,7 @@ import { HOST_SCRIPT_TIMEOUT_SECONDS, hostScriptWaitSeconds } from '#core/host-s
 import { OPAQUE_ID } from '#core/patterns';
 import { CONFIG_KEYS, type ConfigKey } from '#shared/config';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
-import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
+import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_TTL_ATTRIBUTE } from '#shared/log-table';
 import { OctoFunction, type OctoFunctionProps, PLATFORM_ENVIRONMENT } from '../../lib/octo-function.ts';
 import { portalRoutes } from '../../lib/portal-build.ts';
 import { tooLargeAnswer } from '../../lambdas/shared/http.ts';
@@ -230,11 +230,13 @@ describe('functions', () => {
   it('bundles one Node 22 arm64 function per handler, each with its own log group retention', () => {
     expect(Object.keys(s.stack.functions).sort()).toEqual([...FUNCTIONS].sort());
     // Besides them, only CDK's deploy-time providers: the one that empties the VPC's default security
-    // group, and the custom-resource framework that answers CloudFormation for the MetaDB deployment.
+    // group, the custom-resource framework that answers CloudFormation for the MetaDB deployment, and
+    // AwsCustomResource's function that turns on the host's termination protection (no description).
     const others = ofType('AWS::Lambda::Function').filter(([fid]) => !FUNCTIONS.some((n) => functionId(s, n) === fid));
-    expect(others.map(([, f]) => f.Properties!.Description).sort()).toEqual([
+    expect(others.map(([, f]) => f.Properties!.Description ?? f.Properties!.Handler).sort()).toEqual([
       'AWS CDK resource provider framework - onEvent (OctoDb/MetaDbDeployment/Provider)',
       'Lambda function for removing all inbound/outbound rules from the VPC default security group',
+      'index.handler',
     ]);
     for (const name of FUNCTIONS) {
       const fn = s.resources[functionId(s, name)]!.Properties!;
@@ -502,7 +504,7 @@ describe('network and data stores', () => {
     expect(p.NetworkInterfaces[0]).toMatchObject({ AssociatePublicIpAddress: false, GroupSet: [{ 'Fn::GetAtt': [id(s.stack.network.mysqlSg), 'GroupId'] }] });
     expect(p.BlockDeviceMappings).toHaveLength(1); // the root volume only: the data volume is its own resource
     expect(p.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 16, DeleteOnTermination: true });
-    expect(p.DisableApiTermination).toBe(true);
+    expect(p.DisableApiTermination).toBe(false); // turned on after the deploy: test/infra/first-deploy.test.ts
     const privateSubnets = s.stack.network.vpc.privateSubnets.map((x) => s.stack.getLogicalId(x.node.defaultChild as never));
     expect(privateSubnets).toContain(p.NetworkInterfaces[0].SubnetId.Ref);
     expect(p.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
@@ -639,7 +641,9 @@ describe('network and data stores', () => {
     expect(table.KeySchema).toEqual(LOG_TABLE_KEY_SCHEMA.KeySchema);
     expect(table.AttributeDefinitions).toEqual(LOG_TABLE_KEY_SCHEMA.AttributeDefinitions);
     expect(table.GlobalSecondaryIndexes).toBeUndefined();
-    expect(table.TimeToLiveSpecification).toBeUndefined();
+    // Rows expire: DynamoDB deletes items past the epoch seconds L1 writes in this attribute (OCTODB_LOG_RETENTION_DAYS, default unless set).
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: LOG_TABLE_TTL_ATTRIBUTE, Enabled: true });
+    expect(envOf('log-ingest').OCTODB_LOG_RETENTION_DAYS).toBeUndefined();
     expect(table).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },

@@ -14,7 +14,7 @@ import { ingestLogRecord } from '#core/logs';
 import { getQueryStats } from '#core/dashboard';
 import { STATS_PREFIX, statsReadPlan } from '#core/query-stats';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
-import { LOG_TABLE_KEY_SCHEMA } from '#shared/log-table';
+import { LOG_TABLE_KEY_SCHEMA, LOG_TABLE_TTL_ATTRIBUTE } from '#shared/log-table';
 import { createLogIngestHandler, handler as lambdaHandler } from '../../lambdas/log-ingest/handler.ts';
 import { startTestOctoDb } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
@@ -501,6 +501,64 @@ describe.skipIf(!serversUp)('npm start', () => {
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
+  });
+});
+
+describe.skipIf(!serversUp)('retention: the writer stamps each item for DynamoDB’s TTL', () => {
+  const DAYS = 7;
+  const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+  it('expires raw records retention after they were made, an hour bucket retention after its hour, and never shows the stamp', async () => {
+    const store = new DynamoLogStore(doc, table, { retentionDays: DAYS });
+    const q = queue(createLogIngestHandler(async () => store));
+    const tenant = newTenant();
+    const sent = [...mixedQueries(tenant, 3, 2), record(tenant, 99)];
+    await q.send(sent);
+    await q.idle();
+    q.close();
+    const items = await partitionOf(tenant);
+    const raw = items.filter((i) => !String(i.sk).startsWith(STATS_PREFIX));
+    expect(raw).toHaveLength(sent.length);
+    for (const item of raw) expect(item[LOG_TABLE_TTL_ATTRIBUTE], String(item.sk)).toBe(seconds(String(item.create_timestamp)) + DAYS * 86_400);
+    const buckets = items.filter((i) => String(i.sk).startsWith(STATS_PREFIX));
+    expect(buckets.map((b) => b.sk).sort()).toEqual(['stats#h#2030-01-01T00', 'stats#h#2030-01-01T01']);
+    for (const b of buckets) {
+      const hourEnd = seconds(`${String(b.sk).slice(-13)}:00:00Z`) + 3_600;
+      // Past every record its hour can hold, by the retention.
+      expect(b[LOG_TABLE_TTL_ATTRIBUTE] as number, String(b.sk)).toBeGreaterThanOrEqual(hourEnd + DAYS * 86_400);
+      expect(b[LOG_TABLE_TTL_ATTRIBUTE] as number, String(b.sk)).toBeLessThan(hourEnd + DAYS * 86_400 + 3_600);
+    }
+    // The dashboard's reads return records and counters, not the stamp.
+    const page = await store.page(tenant, 'log', 10);
+    expect(page.items).toHaveLength(1);
+    expect(page.items[0]).not.toHaveProperty(LOG_TABLE_TTL_ATTRIBUTE);
+    const counters = await store.statsBuckets(tenant, ['stats#h#2030-01-01T00', 'stats#h#2030-01-01T01']);
+    expect(counters).toHaveLength(2);
+    for (const c of counters) expect(Object.keys(c)).not.toContain(LOG_TABLE_TTL_ATTRIBUTE);
+  });
+
+  it('keeps a bucket’s expiry when later records of its hour are added', async () => {
+    const store = new DynamoLogStore(doc, table, { retentionDays: DAYS });
+    const tenant = newTenant();
+    const [first, later] = [queryRecord(tenant, 1), { ...queryRecord(tenant, 2), create_timestamp: '2030-01-01T00:59:00.000Z' }];
+    await store.put({ ...first, log_id: randomUUID() });
+    const before = (await partitionOf(tenant)).find((i) => String(i.sk).startsWith(STATS_PREFIX))!;
+    await store.put({ ...later, log_id: randomUUID() });
+    const after = (await partitionOf(tenant)).find((i) => String(i.sk).startsWith(STATS_PREFIX))!;
+    expect(after['n#SELECT']).toBe(2);
+    expect(after[LOG_TABLE_TTL_ATTRIBUTE]).toBe(before[LOG_TABLE_TTL_ATTRIBUTE]);
+  });
+
+  it('stamps nothing with retention 0 (kept for ever)', async () => {
+    const store = new DynamoLogStore(doc, table, { retentionDays: 0 });
+    const q = queue(createLogIngestHandler(async () => store));
+    const tenant = newTenant();
+    await q.send(mixedQueries(tenant, 2));
+    await q.idle();
+    q.close();
+    const items = await partitionOf(tenant);
+    expect(items.length).toBe(3); // two records and their bucket
+    for (const item of items) expect(item).not.toHaveProperty(LOG_TABLE_TTL_ATTRIBUTE);
   });
 });
 

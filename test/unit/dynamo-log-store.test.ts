@@ -33,14 +33,14 @@ function fakeDoc(unprocessed: string[][]) {
 describe('DynamoLogStore writes', () => {
   it('sends again only the items DynamoDB left unprocessed, until it takes them', async () => {
     const { doc, calls } = fakeDoc([['log-2', 'log-3'], ['log-3']]);
-    const store = new DynamoLogStore(doc, 'logs', [1, 1, 1]);
+    const store = new DynamoLogStore(doc, 'logs', { unprocessedRetryDelaysMs: [1, 1, 1] });
     await expect(Promise.all([1, 2, 3].map((n) => store.put(record(n))))).resolves.toHaveLength(3);
     expect(calls).toEqual([['log-1', 'log-2', 'log-3'], ['log-2', 'log-3'], ['log-3']]);
   });
 
   it('fails the puts of items still unprocessed after its retries, and only those', async () => {
     const { doc, calls } = fakeDoc([['log-2'], ['log-2'], ['log-2']]);
-    const store = new DynamoLogStore(doc, 'logs', [1, 1]);
+    const store = new DynamoLogStore(doc, 'logs', { unprocessedRetryDelaysMs: [1, 1] });
     const [first, second] = await Promise.allSettled([store.put(record(1)), store.put(record(2))]);
     expect(first.status).toBe('fulfilled');
     expect(second).toMatchObject({ status: 'rejected', reason: { message: 'log table did not accept the write' } });
