@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { type ApiFunction, GATEWAY_ROUTES, type GatewayAnswer, ROUTES } from './http-api.ts';
 import { migrateRequest, queryRequest, signupRequest, tokenRequest, verifyRequest } from './requests.ts';
+import { type ErrorAnswer, errorAnswers } from './error-answers.ts';
 import * as answers from './responses.ts';
-import type { ErrorAnswer } from './responses.ts';
 
 /**
  * The OpenAPI 3.1 document of the HTTP API, generated from the route table (http-api.ts), the
@@ -111,7 +111,7 @@ const SHARED_PARTS: Record<string, z.ZodType> = {
   Latency: answers.latency,
   LogItem: answers.logItem,
   JobStatus: answers.jobStatus,
-  ...answers.errorAnswers,
+  ...errorAnswers,
 };
 
 /** What the document needs of a /dashboard action: its parameters (lambdas/dashboard/actions.ts). */
