@@ -138,6 +138,22 @@ describe.skipIf(!serversUp)('octodb CLI: a tenant from signup to a row read back
     expect((await cli(home, ['migrate', 'apply', file, '--wait'])).code).toBe(EXIT.OK);
     writeFileSync(file, 'CREATE TABLE items (id int unsigned NOT NULL AUTO_INCREMENT, name varchar(100) NOT NULL, PRIMARY KEY (id));');
 
+    const columnsNow = async () =>
+      (await octo.admin.query<RowDataPacket[]>('SELECT column_name AS c FROM information_schema.columns WHERE table_schema = ? AND table_name = ?', [databaseName(db_id), 'items']))[0]
+        .map((r) => r.c)
+        .sort();
+    // The dry run names the unsafe change and applies nothing.
+    const plan = await cli(home, ['migrate', 'apply', file, '--dry-run', '--json']);
+    expect(plan.code, plan.stderr).toBe(EXIT.OK);
+    expect(json<{ tables: Array<{ table: string; change: string; unsafe: boolean; ddl: string[] }> }>(plan).tables).toEqual([
+      expect.objectContaining({ table: 'items', change: 'alter', unsafe: true, ddl: [expect.stringMatching(/DROP COLUMN `note`/)] }),
+    ]);
+    const shownPlan = await cli(home, ['migrate', 'apply', file, '--dry-run']);
+    expect(shownPlan.code, shownPlan.stderr).toBe(EXIT.OK);
+    expect(shownPlan.stdout).toMatch(/items +│ alter +│ true/);
+    expect(shownPlan.stderr).toContain('nothing was applied');
+    expect(await columnsNow()).toEqual(['id', 'name', 'note']);
+
     const refused = await cli(home, ['migrate', 'apply', file, '--wait']);
     expect(refused.code).toBe(EXIT.FAILED);
     expect(refused.stdout).toMatch(/items +│ failed/);
@@ -145,8 +161,17 @@ describe.skipIf(!serversUp)('octodb CLI: a tenant from signup to a row read back
 
     const allowed = await cli(home, ['migrate', 'apply', file, '--wait', '--allow-unsafe']);
     expect(allowed.code, allowed.stderr).toBe(EXIT.OK);
-    const [columns] = await octo.admin.query<RowDataPacket[]>('SELECT column_name AS c FROM information_schema.columns WHERE table_schema = ? AND table_name = ?', [databaseName(db_id), 'items']);
-    expect(columns.map((r) => r.c).sort()).toEqual(['id', 'name']);
+    expect(await columnsNow()).toEqual(['id', 'name']);
+
+    // The history: newest first, filtered, paged.
+    type Listed = { migrations: Array<{ state: string; tables: string[] }>; last_evaluated_key?: string };
+    const listed = json<Listed>(await cli(home, ['migrations', 'list', '--json']));
+    expect(listed.migrations.map((m) => [m.state, m.tables])).toEqual([['succeeded', ['items']], ['failed', ['items']], ['succeeded', ['items']]]);
+    expect(json<Listed>(await cli(home, ['migrations', 'list', '--state', 'failed', '--json'])).migrations.map((m) => m.state)).toEqual(['failed']);
+    const first = json<Listed>(await cli(home, ['migrations', 'list', '--limit', '1', '--json']));
+    expect(first.migrations).toHaveLength(1);
+    const next = json<Listed>(await cli(home, ['migrations', 'list', '--limit', '1', '--after', first.last_evaluated_key!, '--json']));
+    expect(next.migrations.map((m) => m.state)).toEqual(['failed']);
   }, LONG);
 
   it('follows the logs: prints the migration records written after it started, and exits OK on SIGINT', async () => {

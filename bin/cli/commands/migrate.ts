@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import type { migrateAnswer } from '#shared/responses';
+import type { migrateAnswer, migratePlanAnswer } from '#shared/responses';
 import type { Context, DashboardAnswer } from '../context.ts';
 import { CliError, EXIT } from '../exit.ts';
 import type { Act } from '../main.ts';
@@ -10,25 +10,8 @@ import { fields, note, print, printJson, table } from '../output.ts';
 import { type BatchStatus, outcomeOf, printBatch, watchBatch } from '../progress.ts';
 import { count, seconds } from '../wait.ts';
 
-/** The dry-run answer of POST /migrate (issue 13's plan, as the brief's contract gives it). */
-interface DryRunPlan {
-  dry_run: true;
-  db_id: string;
-  tables: Array<{
-    table: string;
-    change: 'create' | 'alter' | 'drop' | 'rename' | 'none';
-    ddl: string[];
-    unsafe: boolean;
-    unsafe_reasons: string[];
-    lint: Array<{ rule: string; message: string }>;
-  }>;
-}
-
-/** /dashboard list_migrations (issue 13's history, as the brief's contract gives it). */
-interface MigrationList {
-  migrations: Array<{ batch_id: string; db_id: string; kind: string; created_at: string; state: string; counts: Record<string, number>; tables: string[] }>;
-  last_evaluated_key?: string | null;
-}
+type DryRunPlan = z.output<typeof migratePlanAnswer>;
+type MigrationList = DashboardAnswer<'list_migrations'>;
 
 /** More than any API takes (1 MiB locally, 64 KB on AWS, 64 KB of `sql` either way): refused before reading. */
 const MAX_SQL_BYTES = 1024 * 1024;
