@@ -91,17 +91,26 @@ describe.skipIf(!serversUp || !existsSync(CHROMIUM))('the web portal in Chromium
     await shoot('03-ready');
   });
 
-  it('reviews the plan (when the API computes one), applies a migration and watches its job through its stages', async () => {
+  it('reviews the plan, applies a migration, watches its job through its stages and finds it in the history', async () => {
     await page.getByRole('tab', { name: 'Migrate' }).click();
     await page.getByRole('button', { name: 'Review plan' }).click();
     const plan = page.locator('.plan');
     await plan.waitFor();
+    const planned = page.getByRole('table', { name: 'Planned changes' }).locator('tbody tr');
+    expect(await planned.locator('td').first().textContent()).toBe('items');
+    expect(await planned.locator('td').nth(1).textContent()).toBe('create');
+    expect(await planned.locator('pre').textContent()).toMatch(/^CREATE TABLE `items`/);
+    // The plan applied nothing.
+    const [before] = await octo.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?', [databaseName(dbId), 'items']);
+    expect(Number(before[0]!.n)).toBe(0);
     await shoot('04-plan');
     await plan.getByRole('button', { name: 'Apply' }).click();
     const jobs = page.getByRole('table', { name: 'Jobs' });
     await jobs.locator('tr[data-job-state="succeeded"]').waitFor();
     expect(await jobs.locator('tr[data-job-state] td').first().textContent()).toBe('items');
     expect(await jobs.locator('.stage-ok').allTextContents()).toEqual(['backup', 'update', 'validate']);
+    const history = page.getByRole('table', { name: 'Migration history' });
+    await history.getByRole('cell', { name: 'items', exact: true }).waitFor();
     await shoot('05-migrated');
   });
 

@@ -1,28 +1,25 @@
 import { useState } from 'preact/hooks';
-import { type Api, ApiError, describe } from './api.ts';
+import { type Api, describe } from './api.ts';
 import { usePoll } from './poll.ts';
 import type { Batch, Counts, Job, MigrationList, Plan, Stage } from './types.ts';
 import { Badge, ErrorLine, Panel, Progress } from './ui.tsx';
 
 const BATCH_POLL_MS = 1000;
+const HISTORY_POLL_MS = 2000;
 /** Stages in order. A tenant job goes through backup, update, validate (shown pending until then); a
  * cascade's child job records its own (update, validate, verify) and a failed job `rollback`: shown when there. */
 const STAGES: Stage[] = ['backup', 'update', 'validate', 'verify', 'rollback'];
 const TENANT_STAGES: Stage[] = ['backup', 'update', 'validate'];
 const EXAMPLE = 'CREATE TABLE items (\n  id int unsigned NOT NULL AUTO_INCREMENT,\n  name varchar(100) NOT NULL,\n  PRIMARY KEY (id)\n);';
 
-/** The plan step's outcome: a plan to confirm, or (an API without dry-run) a plain confirmation. */
-type Review = { plan: Plan } | { plan: undefined; note: string };
-
 /**
  * Submit a migration: the dry-run plan first (the DDL per table, what is unsafe and why, lint),
- * then Apply, then its batch watched live. An API that has no dry-run yet refuses the
- * `dry_run` field by name (400, problems[].field): then Apply is offered without a plan.
+ * then Apply, then its batch watched live.
  */
 export function Migrate({ api, dbId, isAdmin }: { api: Api; dbId: string; isAdmin: boolean }) {
   const [sql, setSql] = useState(EXAMPLE);
   const [allowUnsafe, setAllowUnsafe] = useState(false);
-  const [review, setReview] = useState<Review>();
+  const [review, setReview] = useState<Plan>();
   const [batchId, setBatchId] = useState<string>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -41,13 +38,7 @@ export function Migrate({ api, dbId, isAdmin }: { api: Api; dbId: string; isAdmi
   const plan = () =>
     step(async () => {
       setReview(undefined);
-      const answer = await api.send<Plan>('/migrate', { ...body, dry_run: true });
-      if (answer.status === 200) return setReview({ plan: answer.body });
-      const failure = new ApiError(answer.status, answer.body as never);
-      if (answer.status === 400 && failure.body.problems?.some((p) => p.field === 'dry_run')) {
-        return setReview({ plan: undefined, note: 'This API computes no dry-run plan: the change is checked when it is applied.' });
-      }
-      throw failure;
+      setReview(await api.call<Plan>('/migrate', { ...body, dry_run: true }));
     });
   const apply = () =>
     step(async () => {
@@ -73,15 +64,15 @@ export function Migrate({ api, dbId, isAdmin }: { api: Api; dbId: string; isAdmi
         <ErrorLine error={error} />
         {review && (
           <div class="plan" aria-label="Plan">
-            {review.plan ? <PlanView plan={review.plan} /> : <p>{review.note}</p>}
-            <button type="button" disabled={busy || (review.plan?.tables.some((t) => t.unsafe) && !allowUnsafe)} onClick={() => void apply()}>
+            <PlanView plan={review} />
+            <button type="button" disabled={busy || (review.tables.some((t) => t.unsafe) && !allowUnsafe)} onClick={() => void apply()}>
               Apply
             </button>
           </div>
         )}
       </Panel>
       {batchId && <BatchView api={api} batchId={batchId} title="Migration" onOpen={setBatchId} />}
-      <History api={api} dbId={dbId} isAdmin={isAdmin} onOpen={setBatchId} />
+      <History api={api} dbId={dbId} isAdmin={isAdmin} latest={batchId} onOpen={setBatchId} />
     </>
   );
 }
@@ -196,21 +187,14 @@ function JobRow({ job, kind, onOpen }: { job: Job; kind: Batch['kind']; onOpen(b
 
 /**
  * Past batches (the `list_migrations` action); an admin's include its cascades, opened to watch
- * each child. An API without the action answers 400 with the actions it has: then no history.
+ * each child. Read again when a batch is submitted (`latest`), and polled while one still runs.
  */
-function History({ api, dbId, isAdmin, onOpen }: { api: Api; dbId: string; isAdmin: boolean; onOpen(batchId: string): void }) {
+function History({ api, dbId, isAdmin, latest, onOpen }: { api: Api; dbId: string; isAdmin: boolean; latest?: string; onOpen(batchId: string): void }) {
   const list = usePoll(
-    async () => {
-      try {
-        return await api.dashboard<MigrationList>('list_migrations', { db_id: dbId, limit: 20 });
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 400 && e.body.valid_actions && !e.body.valid_actions.includes('list_migrations')) return undefined;
-        throw e;
-      }
-    },
-    0,
-    () => true,
-    [dbId],
+    () => api.dashboard<MigrationList>('list_migrations', { db_id: dbId, limit: 20 }),
+    HISTORY_POLL_MS,
+    (page) => !page.migrations.some((m) => m.state === 'running'),
+    [dbId, latest],
   );
   if (list.data === undefined && !list.error) return null;
   return (

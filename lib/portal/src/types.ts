@@ -57,7 +57,7 @@ export interface Batch {
   jobs_truncated: boolean;
 }
 
-/** POST /migrate with `dry_run: true` (the plan CONTRACT). */
+/** POST /migrate with `dry_run: true`: the plan (lambdas/shared/responses.ts migratePlanAnswer). */
 export interface Plan {
   dry_run: true;
   db_id: string;
@@ -71,7 +71,7 @@ export interface Plan {
   }>;
 }
 
-/** `/dashboard` `list_migrations` (the history CONTRACT). */
+/** `/dashboard` `list_migrations` (lambdas/shared/responses.ts dashboardAnswers.list_migrations). */
 export interface MigrationList {
   migrations: Array<{ batch_id: string; db_id: string; kind: 'tenant' | 'cascade'; created_at: string; state: string; counts: Counts; tables: string[] }>;
   last_evaluated_key?: string | null;
