@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
-import type { CascadeStore, MigrationJobRecord, PendingParentChange } from '#core/ports';
+import type { CascadeStore, ChildListQuery, MigrationJobRecord, PendingParentChange } from '#core/ports';
+import { pageChildren } from './mysql-children.ts';
 import { mapMysqlError, mappedPool } from './mysql-errors.ts';
 
 export const CHUNK = 500;
@@ -216,5 +217,9 @@ export class MysqlCascadeStore implements CascadeStore {
       [parentDbId],
     );
     return rows.map((r) => ({ dbId: String(r.db_id), hostId: String(r.host_id) }));
+  }
+
+  pageChildren(query: ChildListQuery) {
+    return pageChildren(this.pool, query);
   }
 }

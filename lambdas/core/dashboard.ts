@@ -13,8 +13,8 @@ export interface DashboardDeps {
   logStore: LogStore;
   schemas: SchemaInspector;
   sealer: Sealer;
-  /** What get_database_metadata, get_migration_status and list_migrations read of the migration tables. */
-  migrations: Pick<CascadeStore, 'customizedTables' | 'pendingParentChanges'> & Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'pageJobs' | 'listBatches'> & AuditLog;
+  /** What get_database_metadata, get_migration_status, list_migrations and list_children read of the migration tables. */
+  migrations: Pick<CascadeStore, 'customizedTables' | 'pendingParentChanges' | 'pageChildren'> & Pick<JobStore, 'getJob'> & Pick<BatchStore, 'getBatch' | 'countJobs' | 'pageJobs' | 'listBatches'> & AuditLog;
   quotas: Pick<StorageQuotas, 'usage' | 'lastUsage'>;
 }
 

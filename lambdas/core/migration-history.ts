@@ -1,6 +1,6 @@
 import { databaseFor } from './api-keys.ts';
 import { ownedDatabase } from './owned-database.ts';
-import { openPageKey, sealPageKey } from './page-keys.ts';
+import { openPageKey, sealPageKey, SERVER_TIME } from './page-keys.ts';
 import { JOB_ID } from './patterns.ts';
 import type { BatchCursor, BatchState, BatchStore, Caller, JobState, MetaStore } from './ports.ts';
 import type { Sealer } from './sealed.ts';
@@ -56,8 +56,6 @@ export async function listMigrations(
     ...(page.next && { last_evaluated_key: sealPageKey(deps.sealer, caller.tenantId, 'migrations', page.next) }),
   };
 }
-
-const SERVER_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 
 function batchCursor(c: unknown): BatchCursor | undefined {
   const { at, id } = (c ?? {}) as Partial<Record<keyof BatchCursor, unknown>>;

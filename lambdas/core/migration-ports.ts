@@ -3,6 +3,8 @@
  * audit trail, and the per-database locks. One MySQL adapter implements the first four.
  */
 
+import type { DatabaseStatus } from './ports.ts';
+
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const satisfies readonly JobState[];
 export type MigrationStage = 'backup' | 'update' | 'validate' | 'rollback' | 'verify';
@@ -47,6 +49,22 @@ export interface MigrationBatchRecord {
 export interface BatchCursor {
   at: string;
   id: string;
+}
+
+/** One child database as list_children shows it (no name or email of its tenant). */
+export interface ChildSummary {
+  dbId: string;
+  parentDbId: string;
+  status: DatabaseStatus;
+  createdAt: Date;
+  customizedTables: string[];
+}
+
+/** One page of the children of `parents`, newest first, after `after` (same shape as a batch's cursor). */
+export interface ChildListQuery {
+  parents: string[];
+  limit: number;
+  after?: BatchCursor;
 }
 
 /** One batch as list_migrations shows it. */
@@ -226,6 +244,8 @@ export interface BatchStore {
 export interface CascadeStore {
   /** Databases created from this parent (its children), with their hosts. */
   listChildren(parentDbId: string): Promise<Array<{ dbId: string; hostId: string }>>;
+  /** One page of the children of several parents (an admin's databases), newest first, with their customized tables. */
+  pageChildren(query: ChildListQuery): Promise<{ items: ChildSummary[]; next?: BatchCursor }>;
   /**
    * Claims up to `limit` queued (or stale) jobs of a cascade batch on one host whose database is
    * `ready`, whose retry time (after a transient error) has come, and whose table has no earlier

@@ -4,10 +4,10 @@ import type { LogCursor, LogKind } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 /**
- * What a key pages: one kind of log, the tenant's migration batches, or the jobs of one batch
- * (`jobs:<batch_id>`). A key is only good for the list it was issued for.
+ * What a key pages: one kind of log, the tenant's migration batches, the jobs of one batch
+ * (`jobs:<batch_id>`), or an admin's children. A key is only good for the list it was issued for.
  */
-export type PageScope = LogKind | 'migrations' | `jobs:${string}`;
+export type PageScope = LogKind | 'migrations' | 'children' | `jobs:${string}`;
 
 /**
  * Pagination keys handed to clients (URL-safe base64): the store's cursor sealed (AES-GCM) with the data key
@@ -34,6 +34,9 @@ export function openPageKey<C>(sealer: Sealer, tenantId: string, scope: PageScop
   if (cursor === undefined) throw refused();
   return cursor;
 }
+
+/** A MetaDB timestamp as a cursor holds it (DATE_FORMAT '%Y-%m-%d %H:%i:%s.%f'): compared by the server, never parsed here. */
+export const SERVER_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 
 /** A log cursor of this tenant's partition and this kind's key range. */
 export const logCursor =

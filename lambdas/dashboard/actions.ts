@@ -9,12 +9,13 @@ import {
   type DashboardDeps,
 } from '#core/dashboard';
 import { type ApiKeyDeps, createApiKey, databaseFor, listApiKeys, revokeApiKey } from '#core/api-keys';
+import { listChildren } from '#core/children';
 import { listMigrations } from '#core/migration-history';
 import { getMigrationStatus } from '#core/migration-status';
 import { listTableBackups, restoreTableBackup, type TableBackupDeps } from '#core/table-backups';
 import { type AccountDeps, deleteOwnAccount } from '#core/offboarding';
 import { API_KEY_SCOPES, type ApiKeyScope } from '#core/ports';
-import { createApiKeyRequest, dbIdField, deleteAccountRequest, listApiKeysRequest, listMigrationsRequest, migrationStatusRequest, pageKeyField, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
+import { createApiKeyRequest, dbIdField, deleteAccountRequest, listApiKeysRequest, listChildrenRequest, listMigrationsRequest, migrationStatusRequest, pageKeyField, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
 
 /**
@@ -98,6 +99,11 @@ export const dashboardActions: Record<string, DashboardAction> = {
     params: listMigrationsRequest,
     keyScopes: ['migrate'],
     run: (p, caller, deps) => listMigrations(p, caller, deps),
+  }),
+  // An admin's token only: the children belong to other tenants.
+  list_children: action({
+    params: listChildrenRequest,
+    run: (p, caller, deps) => listChildren(p, caller, deps),
   }),
   create_api_key: action({
     params: createApiKeyRequest,

@@ -62,7 +62,12 @@ export const errorAnswers = {
   TokenForbidden: failure({ code: z.enum(['EMAIL_NOT_VERIFIED', SUSPENDED]) }),
   QueryForbidden: failure({ code: code('PROHIBITED, PARSE, QUOTA_EXCEEDED, KEY_SCOPE, TENANT_SUSPENDED or MySQL\'s (ER_…)'), scope: keyRefusal.scope, ...quota, ...batchFailure }),
   MigrateForbidden: failure({ statements: verdicts.optional(), code: z.enum(['QUOTA_EXCEEDED', 'KEY_SCOPE', SUSPENDED]).optional(), scope: keyRefusal.scope, ...quota }),
-  DashboardForbidden: failure({ ...keyRefusal, code: z.enum([...keyRefusal.code.options, SUSPENDED, 'WRONG_PASSWORD']).describe(`${keyRefusal.code.description}; ${SUSPENDED}: the account is suspended; WRONG_PASSWORD: delete_account's password`) }),
+  DashboardForbidden: failure({
+    ...keyRefusal,
+    code: z
+      .enum([...keyRefusal.code.options, SUSPENDED, 'WRONG_PASSWORD', 'ADMIN_ONLY'])
+      .describe(`${keyRefusal.code.description}; ${SUSPENDED}: the account is suspended; WRONG_PASSWORD: delete_account's password; ADMIN_ONLY: list_children, for an admin tenant only`),
+  }),
   NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND', 'BACKUP_NOT_FOUND']).optional() }),
   Conflict: failure(),
   DashboardConflict: failure({

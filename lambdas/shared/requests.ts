@@ -123,6 +123,12 @@ export const listMigrationsRequest = z.strictObject({
   last_evaluated_key: pageKeyField,
 });
 
+export const listChildrenRequest = z.strictObject({
+  action: z.literal('list_children'),
+  limit: z.number().int('limit must be an integer').min(1).max(100).default(50),
+  last_evaluated_key: pageKeyField,
+});
+
 // --- /dashboard's API key actions (the envelope's `action` is matched by the handler) ---
 
 /** A key's name: a label for people, shown by list_api_keys. */

@@ -6,6 +6,7 @@ import { DB_ID } from '#core/patterns';
 import { RULES } from '#core/table-tokens';
 import type { StatementType } from '#core/query-stats';
 import type { getDatabaseMetadata, getDatabaseTables, getQueryStats, getUserInfo, listTenantDatabases } from '#core/dashboard';
+import type { listChildren } from '#core/children';
 import type { listMigrations } from '#core/migration-history';
 import type { getMigrationStatus } from '#core/migration-status';
 import type { SubmitResult } from '#core/migration-submit';
@@ -288,6 +289,20 @@ export const dashboardAnswers = {
       .optional()
       .describe('Where this page ended: send it back for the next page; absent on the last page. A page with filters may hold fewer than `limit` (even none) and still have one'),
   }),
+  list_children: z.strictObject({
+    children: z
+      .array(
+        z.strictObject({
+          db_id: dbId,
+          parent_db_id: dbId.describe('The admin database it was made from (its template)'),
+          status: z.enum(DATABASE_STATUSES),
+          created_at: z.iso.datetime(),
+          customized_tables: z.array(z.string()).describe('Tables its tenant changed itself: parent cascades skip them'),
+        }),
+      )
+      .describe("The children of the admin's databases, newest first; no name or email of their tenants"),
+    last_evaluated_key: z.string().optional().describe('Where this page ended: send it back for the next page; absent on the last page'),
+  }),
 } satisfies Record<string, z.ZodType>;
 
 // --- the core's results and these schemas agree (a compile-time check: `tsc` fails on drift) ---
@@ -317,4 +332,5 @@ export type AnswersAgree = [
   Agrees<Same<Result<typeof getQueryStats>, Out<(typeof dashboardAnswers)['get_query_stats']>>>,
   Agrees<Same<Result<typeof getMigrationStatus>, Out<(typeof dashboardAnswers)['get_migration_status']>>>,
   Agrees<Same<Result<typeof listMigrations>, Out<(typeof dashboardAnswers)['list_migrations']>>>,
+  Agrees<Same<Result<typeof listChildren>, Out<(typeof dashboardAnswers)['list_children']>>>,
 ];

@@ -15,6 +15,7 @@ CREATE TABLE tenant_databases (
   KEY ix_tenant_databases_tenant (tenant_id),
   KEY ix_tenant_databases_host (host_id),
   KEY ix_tenant_databases_template (template),
+  KEY ix_tenant_databases_template_created (template, created_at, db_id),
   KEY ix_tenant_databases_status (status),
   CONSTRAINT fk_tenant_databases_tenant FOREIGN KEY (tenant_id) REFERENCES tenants (tenant_id),
   CONSTRAINT fk_tenant_databases_host FOREIGN KEY (host_id) REFERENCES hosts (host_id)

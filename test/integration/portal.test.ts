@@ -157,12 +157,18 @@ describe.skipIf(!serversUp || !existsSync(CHROMIUM))('the web portal in Chromium
     await form.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('.badge-admin').waitFor();
     await page.getByRole('table', { name: 'Databases' }).locator('[data-state="ready"]').waitFor();
+    // The admin's Children panel (list_children): the child made from its database, by db_id only.
+    const childRows = page.getByRole('table', { name: 'Children', exact: true }).locator('tbody tr');
+    await childRows.first().waitFor();
+    expect(await childRows.locator('td:first-child code').allTextContents()).toEqual([child.db_id]);
+    expect(await childRows.locator('[data-state]').allTextContents()).toEqual(['ready']);
     await page.getByRole('tab', { name: 'Migrate' }).click();
     await page.getByRole('button', { name: 'Review plan' }).click();
     await page.locator('.plan').getByRole('button', { name: 'Apply' }).click();
     await page.getByRole('button', { name: /^cascade to children: 1 done$/ }).click();
     const children = page.getByRole('table', { name: 'Jobs' });
-    await children.locator('tr[data-job-state="succeeded"]').waitFor();
+    // A cascade's job row names its child (a <code> db_id): until the cascade loads, the table still shows the parent's job.
+    await children.locator('tr[data-job-state="succeeded"] code').waitFor();
     expect(await children.locator('tr[data-job-state] code').allTextContents()).toEqual([child.db_id]);
     expect(await page.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('1');
     expect(await children.locator('.stages li').allTextContents()).toEqual(['update', 'validate', 'verify']);

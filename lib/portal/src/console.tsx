@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type Api, describe } from './api.ts';
+import { Children } from './children.tsx';
 import { Logs, Stats } from './insight.tsx';
 import { Migrate } from './migrate.tsx';
 import { usePoll } from './poll.ts';
@@ -64,6 +65,7 @@ export function Console({ api, email, onSignOut }: { api: Api; email: string; on
           </tbody>
         </table>
       </Panel>
+      {user.data?.is_admin && <Children api={api} />}
       {current && (
         <>
           <nav role="tablist">

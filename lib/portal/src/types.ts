@@ -101,3 +101,9 @@ export interface QueryStats {
   total: Latency;
   by_statement_type: Record<string, Latency>;
 }
+
+/** `/dashboard` `list_children`, an admin's (lambdas/shared/responses.ts dashboardAnswers.list_children). */
+export interface ChildList {
+  children: Array<{ db_id: string; parent_db_id: string; status: DatabaseStatus; created_at: string; customized_tables: string[] }>;
+  last_evaluated_key?: string;
+}
