@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminRoot } from '#adapters/roots';
+import { createAdmin } from '#core/admin';
 import { GATEWAY_ROUTES, ROUTES } from '#shared/http-api';
 import { OPENAPI_PATH } from '#shared/openapi';
 import { OPENAPI_FILE } from '../../bin/openapi.ts';
@@ -48,8 +50,8 @@ async function call(method: 'GET' | 'POST', path: string, body?: unknown, token?
 }
 
 /** A /dashboard action: as described for the route, and by its own action's schema. */
-async function dashboard(action: string, params: Record<string, unknown> = {}): Promise<Answer> {
-  const answer = await call('POST', '/dashboard', { action, ...params }, tenant.token);
+async function dashboard(action: string, params: Record<string, unknown> = {}, token = tenant.token): Promise<Answer> {
+  const answer = await call('POST', '/dashboard', { action, ...params }, token);
   expect(answer.status, `${action}: ${JSON.stringify(answer.body)}`).toBe(200);
   expect(validator.component(actionSchemas[action]!.$ref.split('/').pop()!, answer.body), action).toEqual([]);
   checked.add(`dashboard ${action}`);
@@ -198,6 +200,13 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     const [backup] = (await dashboard('list_table_backups')).body.backups as Array<{ backup_id: string }>;
     await dashboard('restore_table', { backup_id: backup!.backup_id });
     expect((await call('POST', '/dashboard', { action: 'restore_table', backup_id: backup!.backup_id }, tenant.token)).body.code).toBe('BACKUP_GONE');
+
+    // An admin's children (the tenant is none's: 403 ADMIN_ONLY).
+    const email = `ops-${randomUUID()}@example.com`;
+    await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    const adminToken = String((await call('POST', '/token', { email, password: 'admin-password-1' })).body.token);
+    expect((await dashboard('list_children', {}, adminToken)).body).toEqual({ children: [] });
+    expect((await call('POST', '/dashboard', { action: 'list_children' }, tenant.token)).body.code).toBe('ADMIN_ONLY');
   });
 
   it('dashboard refusals: an unknown action, an unknown field, a database not yours, a migration not yours', async () => {
