@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdmin } from '#core/admin';
-import { adminRoot } from '#adapters/roots';
 import { migrationHelpers } from '../support/migrations.ts';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 
@@ -91,9 +88,7 @@ describe('list_children', () => {
     expect(keyed.status).toBe(403);
     expect(keyed.body).toMatchObject({ code: 'TOKEN_ONLY' });
 
-    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-    await createAdmin({ name: 'Other', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
-    const other = await list(await octo.token(email, 'admin-password-1'));
+    const other = await list((await octo.signUpAdmin('Other')).token);
     expect(other.status).toBe(200);
     expect(other.body).toEqual({ children: [] });
   });

@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdmin } from '#core/admin';
 import { buildAlterPlanScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
 import { databaseName, scratchSchemaName, tempSchemaName } from '#core/ids';
 import { cascadeBatchId, WAITING_FOR_DATABASE } from '#core/cascade';
@@ -11,7 +10,6 @@ import { StatementTimeoutError } from '#core/errors';
 import { ddlOf } from '#core/skeema';
 import type { HostRunner, HostSql, Invoker, LogRecord } from '#core/ports';
 import { MysqlHostSql } from '#adapters/mysql-host-sql';
-import { adminRoot } from '#adapters/roots';
 import type { PartTypes } from '#adapters/parts';
 import { main as adminMain } from '../../bin/admin.ts';
 import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-capture.ts';
@@ -95,9 +93,8 @@ async function addSkuOnParent(adminToken: string): Promise<string> {
 
 /** An admin whose parent database holds `products`, and `n` ready children created from it. */
 async function parentWithChildren(n: number) {
-  const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-  const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
-  const adminToken = await octo.token(email, 'admin-password-1');
+  const admin = await octo.signUpAdmin();
+  const adminToken = admin.token;
   await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
   const children: Array<Awaited<ReturnType<typeof tenant>>> = [];
   for (let i = 0; i < n; i++) children.push(await tenant({ template: admin.db_id }));
@@ -753,10 +750,9 @@ describe.skipIf(!serversUp)('parent → child cascades', () => {
   });
 
   it('a child still provisioning gets the parent change once ready; one that failed is skipped; neither is customized', async () => {
-    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    const admin = await octo.signUpAdmin();
     expect(admin.status).toBe('ready');
-    const adminToken = await octo.token(email, 'admin-password-1');
+    const adminToken = admin.token;
     await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
 
     // Provisioning held until the test decides: the children read the parent's tables first (v1).
@@ -812,9 +808,8 @@ describe.skipIf(!serversUp)('parent → child cascades', () => {
   });
 
   it('a cascade worker that lost a child lock does not alter that child; the child gets the change once the lock is free', async () => {
-    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-    const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
-    const adminToken = await octo.token(email, 'admin-password-1');
+    const admin = await octo.signUpAdmin();
+    const adminToken = admin.token;
     await migrate(adminToken, 'CREATE TABLE products (id int unsigned NOT NULL AUTO_INCREMENT, title varchar(50) NOT NULL, PRIMARY KEY (id));');
     const child = await tenant({ template: admin.db_id });
     const realSql = await octo.parts.get('hostSql');

@@ -3,8 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRoot } from '#adapters/roots';
-import { createAdmin } from '#core/admin';
 import { GATEWAY_ROUTES, ROUTES } from '#shared/http-api';
 import { OPENAPI_PATH } from '#shared/openapi';
 import { OPENAPI_FILE } from '../../bin/openapi.ts';
@@ -202,9 +200,7 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     expect((await call('POST', '/dashboard', { action: 'restore_table', backup_id: backup!.backup_id }, tenant.token)).body.code).toBe('BACKUP_GONE');
 
     // An admin's children (the tenant is none's: 403 ADMIN_ONLY).
-    const email = `ops-${randomUUID()}@example.com`;
-    await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
-    const adminToken = String((await call('POST', '/token', { email, password: 'admin-password-1' })).body.token);
+    const { token: adminToken } = await octo.signUpAdmin();
     expect((await dashboard('list_children', {}, adminToken)).body).toEqual({ children: [] });
     expect((await call('POST', '/dashboard', { action: 'list_children' }, tenant.token)).body.code).toBe('ADMIN_ONLY');
   });

@@ -1,9 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import { expect } from 'vitest';
-import { createAdmin } from '#core/admin';
 import { databaseName } from '#core/ids';
-import { adminRoot } from '#adapters/roots';
 import type { TestOctoDb } from './octodb.ts';
 import { waitFor } from './wait.ts';
 
@@ -49,9 +46,8 @@ export function migrationHelpers(octo: TestOctoDb) {
     },
     /** An admin whose parent database holds `products` (created by `definition`), and `n` ready children made from it. */
     async parentWithChildren(n: number, definition: string) {
-      const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
-      const admin = await createAdmin({ name: 'Ops', email, password: 'admin-password-1', template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
-      const adminToken = await octo.token(email, 'admin-password-1');
+      const admin = await octo.signUpAdmin();
+      const adminToken = admin.token;
       await helpers.migrate(adminToken, definition);
       const children = await Promise.all(Array.from({ length: n }, () => helpers.tenant({ template: admin.db_id })));
       return { admin, adminToken, parentDb: databaseName(admin.db_id), children };

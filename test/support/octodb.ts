@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { type LocalOctoDb, startOctoDb } from '../../bin/local.ts';
+import { createAdmin } from '#core/admin';
+import { adminRoot } from '#adapters/roots';
 import { parseMysqlUrl } from '#shared/config';
 import { assertDescribed } from './openapi.ts';
 import { waitFor } from './wait.ts';
@@ -25,6 +27,8 @@ export interface TestOctoDb extends LocalOctoDb {
   /** Polls MetaDB until the database leaves `provisioning`. */
   waitForDatabase(dbId: string, timeoutMs?: number): Promise<{ status: string; status_reason: string | null }>;
   token(email: string, password: string): Promise<string>;
+  /** An admin tenant (as `npm run admin -- create` makes one) with its ready parent database, signed in. */
+  signUpAdmin(name?: string): Promise<{ tenant_id: string; db_id: string; status: string; email: string; password: string; token: string }>;
 }
 
 /**
@@ -83,6 +87,13 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
     return res.body.token;
   };
 
+  const signUpAdmin: TestOctoDb['signUpAdmin'] = async (name = 'Ops') => {
+    const email = `admin-${randomBytes(4).toString('hex')}@example.com`;
+    const password = 'admin-password-1';
+    const created = await createAdmin({ name, email, password, template: 'default' }, { ...(await adminRoot(octo.parts).create()), bcryptRounds: 4, scriptTimeoutSeconds: 120 });
+    return { ...created, email, password, token: await token(email, password) };
+  };
+
   return {
     ...octo,
     metaDb,
@@ -91,6 +102,7 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
     signUp,
     waitForDatabase,
     token,
+    signUpAdmin,
     async close() {
       await octo.invoker.idle();
       const [dbs] = await admin.query<RowDataPacket[]>(`SELECT db_id, mysql_user FROM \`${metaDb}\`.tenant_databases`);
