@@ -44,7 +44,43 @@ if [ "${1:-}" = --browser ] && ! command -v chromium >/dev/null; then
   fi
 fi
 
-all_ok() { mysql_ok && redis_ok && skeema_ok; }
+# The local server runs as production's does: TLS with a certificate of OctoDB's own CA (clients
+# verify it), and row-based binary logs (point-in-time restore replays them). Debian packages only.
+TLS_DIR=/etc/mysql/octodb-tls
+SERVER_CNF=/etc/mysql/mariadb.conf.d/90-octodb.cnf
+server_configured() {
+  # Only a Debian MariaDB this script manages (as root) is checked; others are the user's to set.
+  { [ "$(id -u)" = 0 ] && [ -d "$(dirname "$SERVER_CNF")" ]; } || return 0
+  [ "$(mysql -uroot -N -e 'SELECT @@have_ssl = "YES" AND @@log_bin = 1 AND @@binlog_format = "ROW"' 2>/dev/null)" = 1 ]
+}
+write_server_config() {
+  if [ ! -f "$TLS_DIR/server-cert.pem" ]; then
+    install -d -m 0755 "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=OctoDB local CA" \
+      -keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout "$TLS_DIR/server-key.pem" -out "$TLS_DIR/server.csr" 2>/dev/null
+    openssl x509 -req -days 3650 -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca-key.pem" \
+      -CAcreateserial -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost') -out "$TLS_DIR/server-cert.pem" 2>/dev/null
+    rm -f "$TLS_DIR/server.csr"
+    chmod 0600 "$TLS_DIR/ca-key.pem" "$TLS_DIR/server-key.pem"
+    chown mysql: "$TLS_DIR/server-key.pem"
+    chmod 0644 "$TLS_DIR/ca.pem" "$TLS_DIR/server-cert.pem"
+  fi
+  cat > "$SERVER_CNF" <<CNF
+# Written by OctoDB's bin/setup.sh.
+[mariadbd]
+ssl_ca = $TLS_DIR/ca.pem
+ssl_cert = $TLS_DIR/server-cert.pem
+ssl_key = $TLS_DIR/server-key.pem
+log_bin = octodb-bin
+binlog_format = ROW
+server_id = 1
+binlog_expire_logs_seconds = 604800
+CNF
+}
+
+all_ok() { mysql_ok && redis_ok && skeema_ok && server_configured; }
 if all_ok; then exit 0; fi
 
 create_admin_account() {
@@ -96,10 +132,14 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+  if [ ! -f "$SERVER_CNF" ] || ! server_configured; then
+    write_server_config
+    if port_open "$DB_HOST" "$DB_PORT"; then service mariadb restart >/dev/null; fi
+  fi
   if ! port_open "$DB_HOST" "$DB_PORT"; then
     service mariadb start >/dev/null
-    wait_for "MariaDB" db_port_open
   fi
+  wait_for "MariaDB" db_port_open
   # A fresh MariaDB lets root in only over the unix socket: create the TCP admin account.
   mysql_ok || create_admin_account
   if ! redis_ok; then
