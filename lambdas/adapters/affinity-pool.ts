@@ -30,6 +30,8 @@ export interface PoolLimits {
   /** Free connections a tenant already holding one may not take: kept for tenants holding none. */
   reserve: number;
   acquireTimeoutMs: number;
+  /** Told each time a tenant stops holding a connection (or a charge), with how long it held it. */
+  onHeld?: (tenant: string, ms: number) => void;
   /** A statement held this long is slow; 0 or absent: no slow-tenant cap. */
   slowMs?: number;
   /** Connections a tenant with slow statements may hold at once (≤ perTenant). */
@@ -101,11 +103,13 @@ export class AffinityPool<C, O = void> {
    */
   charge(tenant: string): () => void {
     this.count(tenant, 1);
+    const since = Date.now();
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.count(tenant, -1);
+      this.limits.onHeld?.(tenant, Date.now() - since);
       this.handOver();
     };
   }
@@ -215,6 +219,7 @@ export class AffinityPool<C, O = void> {
     this.count(tenant, -1);
     const taken = this.since.get(slot);
     this.since.delete(slot);
+    if (taken !== undefined) this.limits.onHeld?.(tenant, Date.now() - taken);
     const { slowMs } = this.limits;
     if (slowMs && taken !== undefined && Date.now() - taken > slowMs) {
       this.slowUntil.set(tenant, Date.now() + (this.limits.slowCooldownMs ?? SLOW_COOLDOWN_MS));

@@ -4,7 +4,7 @@ import { CONTROL_MS, runBatchOn } from './tenant-batch.ts';
 import { isSqlError, mapError, unavailable } from './tenant-sql-errors.ts';
 import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, untilLost, within } from './tenant-statement.ts';
 import { BusyError, UnavailableError } from '#core/errors';
-import type { BatchOutcome, BatchStatement, HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner } from '#core/ports';
+import type { BatchOutcome, BatchStatement, HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner, TenantUsage } from '#core/ports';
 
 /**
  * The SQL mode every tenant statement runs under, the same on MySQL 8 and MariaDB whatever the
@@ -73,10 +73,14 @@ const DEFAULT_MAX_JOIN_ROWS = 1_000_000_000;
 export class MysqlTenantSqlRunner implements TenantSqlRunner {
   private readonly pools = new Map<string, HostPool>();
 
-  constructor(private readonly limits: TenantSqlLimits) {}
+  constructor(
+    private readonly limits: TenantSqlLimits,
+    /** Told what each tenant's statements cost (connection time, refused plans), for its rate bucket. */
+    private readonly usage?: TenantUsage,
+  ) {}
 
-  private get maxJoinRows(): number {
-    return this.limits.maxJoinRows ?? DEFAULT_MAX_JOIN_ROWS;
+  private boundsFor(login: TenantLogin): { maxJoinRows: number; onTooBig: () => void } {
+    return { maxJoinRows: this.limits.maxJoinRows ?? DEFAULT_MAX_JOIN_ROWS, onTooBig: () => this.usage?.refusedTooBig(login.tenantId) };
   }
 
   run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
@@ -88,7 +92,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean }): Promise<BatchOutcome> {
     const { rowLimit, maxResultBytes, timeoutMs, batchTimeoutMs = timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
-    const limits = { rowLimit, maxResultBytes, timeoutMs, maxJoinRows: this.maxJoinRows, graceMs: watchdogGraceMs, batchTimeoutMs };
+    const limits = { rowLimit, maxResultBytes, timeoutMs, graceMs: watchdogGraceMs, batchTimeoutMs, ...this.boundsFor(login) };
     // The statements (a watchdog past the batch's time), START TRANSACTION and COMMIT/ROLLBACK.
     const workMs = batchTimeoutMs + watchdogGraceMs + 2 * CONTROL_MS;
     return this.onConnection(login, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
@@ -151,7 +155,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       // A statement MySQL refused leaves the connection sound; anything else (a broken socket)
       // may not, so that connection is never handed to another tenant.
       if (!isSqlError(error)) slot.dead = true;
-      throw mapError(error, { timeoutMs: this.limits.timeoutMs, maxJoinRows: this.maxJoinRows });
+      throw mapError(error, { timeoutMs: this.limits.timeoutMs, ...this.boundsFor(login) });
     } finally {
       host.pool.release(slot);
     }
@@ -183,6 +187,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
             acquireTimeoutMs,
             slowMs: this.limits.slowStatementMs,
             slowPerTenant: Math.min(this.limits.slowTenantConcurrency ?? tenantConcurrency, tenantConcurrency, poolSize),
+            onHeld: (tenant, ms) => this.usage?.connectionHeld(tenant, ms),
           },
           (slot, login) => this.open(created, slot, login),
           closeHard,
@@ -269,7 +274,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const timeLimit =
       flavor === 'mariadb' ? `max_statement_time = ${timeoutMs / 1000}` : `max_execution_time = ${Math.round(timeoutMs)}`;
     await conn.query(
-      `SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, max_join_size = ${this.maxJoinRows}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`,
+      `SET SESSION ${timeLimit}, sql_select_limit = ${rowLimit + 1}, max_join_size = ${this.limits.maxJoinRows ?? DEFAULT_MAX_JOIN_ROWS}, time_zone = '+00:00', sql_mode = '${TENANT_SQL_MODE}'`,
     );
   }
 }

@@ -21,7 +21,7 @@ import type {
 } from '#core/ports';
 import type { ClaimOwners } from '#core/provisioning-ports';
 import type { TenantLogins } from '#core/query';
-import type { TenantPlans } from '#core/rate-limits';
+import type { QueryCharges, TenantPlans } from '#core/rate-limits';
 import type { Sealer } from '#core/sealed';
 import type { StorageQuotaGuard } from '#core/storage-quotas';
 import { type Config, loadConfig, type MysqlLogin } from '#shared/config';
@@ -103,6 +103,7 @@ export interface PartTypes {
   tenantRates: RateLimiter;
   clientRates: RateLimiter;
   plans: TenantPlans;
+  queryCharges: QueryCharges;
 }
 
 export type PartName = keyof PartTypes;

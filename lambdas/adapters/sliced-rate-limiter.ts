@@ -93,6 +93,30 @@ export class SlicedRateLimiter implements RateLimiter {
     }
   }
 
+  /**
+   * A cost after the fact: paid from the held slice when it covers it (no round trip, the common
+   * case of a cheap request), else the held tokens are spent and the rest goes to the shared
+   * bucket as debt at once, so every process refuses the tenant until it is paid off.
+   */
+  async charge(key: string, limit: RateLimit, tokens: number): Promise<void> {
+    if (!(tokens > 0)) return;
+    const now = this.now();
+    const entry = this.local.get(key);
+    const held = entry && now < entry.holdUntil ? entry.tokens : 0;
+    if (held >= tokens) {
+      entry!.tokens -= tokens;
+      return;
+    }
+    if (entry) entry.tokens = 0;
+    const { waitMs } = await this.store.draw(key, limit, 0, tokens - held);
+    if (waitMs > 0) {
+      const blocked = this.local.get(key) ?? { tokens: 0, holdUntil: 0, blockedUntil: 0 };
+      blocked.tokens = 0;
+      blocked.blockedUntil = Math.max(blocked.blockedUntil, this.now() + waitMs);
+      this.local.set(key, blocked);
+    }
+  }
+
   /** Peeks and resets are rare (lockouts): straight to the store. */
   async peek(key: string, limit: RateLimit): Promise<RateDecision> {
     const { waitMs } = await this.store.draw(key, limit, 0);

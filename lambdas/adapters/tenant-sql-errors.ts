@@ -16,6 +16,8 @@ const TOO_BIG_ERRNO = 1104;
 export interface StatementBounds {
   timeoutMs: number;
   maxJoinRows: number;
+  /** Told when the server refused a statement as too big (its tenant pays for the plan). */
+  onTooBig?: () => void;
 }
 
 /** The server refused a statement and the connection stays sound (anything else may have broken it). */
@@ -24,7 +26,7 @@ export const isSqlError = (error: unknown): boolean => {
   return !e.fatal && typeof e.errno === 'number' && typeof e.sqlMessage === 'string';
 };
 
-export function mapError(error: unknown, { timeoutMs, maxJoinRows }: StatementBounds): OctoError {
+export function mapError(error: unknown, { timeoutMs, maxJoinRows, onTooBig }: StatementBounds): OctoError {
   if (error instanceof OctoError) return error;
   const e = error as MysqlDriverError;
   if (!isSqlError(error) || typeof e.errno !== 'number') return unavailable(error);
@@ -32,6 +34,7 @@ export function mapError(error: unknown, { timeoutMs, maxJoinRows }: StatementBo
   const cause = { cause: error };
   if (TIMEOUT_ERRNOS.has(e.errno)) return new QueryTimeoutError(timeoutMs, 'STATEMENT_TIMEOUT', cause);
   if (e.errno === TOO_BIG_ERRNO) {
+    onTooBig?.();
     // The server's own text tells the tenant to SET what it may not; say what to change instead.
     const message = `Query refused before it ran: MySQL estimates it would examine more than ${maxJoinRows} rows or row combinations; narrow it with a WHERE on an indexed column or join on indexed columns`;
     return new ValidationError(message, { code: 'QUERY_TOO_BIG', limit_rows: maxJoinRows }, cause);

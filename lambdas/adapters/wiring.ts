@@ -9,7 +9,7 @@ import type { AsyncFunction, HostRunner } from '#core/ports';
 import { KeyUseRecorder } from '#core/api-keys';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { TenantLogins } from '#core/query';
-import { TenantPlans } from '#core/rate-limits';
+import { QueryCharges, TenantPlans } from '#core/rate-limits';
 import { Sealer } from '#core/sealed';
 import { StorageQuotaGuard } from '#core/storage-quotas';
 import { type Config, type MysqlLogin, parseMysqlUrl } from '#shared/config';
@@ -158,19 +158,22 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   erasures: { make: async (p) => new MysqlErasureStore(await p.get('pool')) },
   logEraser: { make: async ({ config, get }) => new DynamoLogEraser(DynamoDBDocumentClient.from(await get('dynamo')), config.OCTODB_LOG_TABLE) },
   tenantSql: {
-    make: ({ config: c }) =>
-      new MysqlTenantSqlRunner({
-        rowLimit: c.OCTODB_QUERY_ROW_LIMIT,
-        maxResultBytes: c.OCTODB_QUERY_MAX_RESULT_BYTES,
-        timeoutMs: c.OCTODB_QUERY_TIMEOUT_MS,
-        maxJoinRows: c.OCTODB_QUERY_MAX_JOIN_ROWS,
-        batchTimeoutMs: c.OCTODB_QUERY_BATCH_TIMEOUT_MS,
-        poolSize: c.OCTODB_QUERY_POOL_SIZE,
-        tenantConcurrency: c.OCTODB_QUERY_TENANT_CONCURRENCY,
-        slowStatementMs: c.OCTODB_QUERY_SLOW_STATEMENT_MS,
-        slowTenantConcurrency: c.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
-        acquireTimeoutMs: c.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
-      }),
+    make: async ({ config: c, get }) =>
+      new MysqlTenantSqlRunner(
+        {
+          rowLimit: c.OCTODB_QUERY_ROW_LIMIT,
+          maxResultBytes: c.OCTODB_QUERY_MAX_RESULT_BYTES,
+          timeoutMs: c.OCTODB_QUERY_TIMEOUT_MS,
+          maxJoinRows: c.OCTODB_QUERY_MAX_JOIN_ROWS,
+          batchTimeoutMs: c.OCTODB_QUERY_BATCH_TIMEOUT_MS,
+          poolSize: c.OCTODB_QUERY_POOL_SIZE,
+          tenantConcurrency: c.OCTODB_QUERY_TENANT_CONCURRENCY,
+          slowStatementMs: c.OCTODB_QUERY_SLOW_STATEMENT_MS,
+          slowTenantConcurrency: c.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
+          acquireTimeoutMs: c.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
+        },
+        await get('queryCharges'),
+      ),
     close: (tenantSql) => tenantSql.close(),
   },
   tenantLogins: { make: async ({ config, get }) => new TenantLogins(await get('meta'), await get('sealer'), config.OCTODB_QUERY_LOGIN_CACHE_SECONDS * 1000) },
@@ -219,6 +222,10 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
     make: async ({ config, get }) => new SlicedRateLimiter(await get('rateBuckets'), { sliceSeconds: config.OCTODB_RATE_SLICE_SECONDS, sliceMax: config.OCTODB_RATE_SLICE_MAX }),
   },
   clientRates: { make: async (p) => new DirectRateLimiter(await p.get('rateBuckets')) },
+  queryCharges: {
+    make: async ({ config: c, get }) =>
+      new QueryCharges({ tenantRates: await get('tenantRates'), plans: await get('plans') }, { msPerToken: c.OCTODB_RATE_QUERY_MS_PER_TOKEN, tooBigTokens: c.OCTODB_RATE_QUERY_TOO_BIG_TOKENS }),
+  },
   plans: { make: async ({ config, get }) => new TenantPlans(await get('meta'), tenantRateDefaults(config), config.OCTODB_RATE_PLAN_CACHE_SECONDS * 1000) },
 };
 

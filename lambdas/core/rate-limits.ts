@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { NotFoundError, TooManyRequestsError, UnauthorizedError } from './errors.ts';
-import type { MetaStore, RateDecision, RateLimiter, TenantRoute } from './ports.ts';
+import type { MetaStore, RateDecision, RateLimiter, TenantRoute, TenantUsage } from './ports.ts';
 import { formatRateLimit, type RateLimit } from './token-bucket.ts';
 
 /** The limits in force when a tenant has no plan of its own, and those of the unauthenticated routes. */
@@ -59,6 +59,45 @@ export async function limitTenant(route: TenantRoute, tenantId: string, deps: Te
   const decision = await deps.tenantRates.take(`${route}:${tenantId}`, limit);
   if (!decision.allowed) {
     throw new TooManyRequestsError(`Rate limit of /${route} exceeded (${formatRateLimit(limit)} per tenant); retry after ${decision.retryAfterSeconds} s`, decision.retryAfterSeconds);
+  }
+}
+
+/** What a tenant's work on its database host costs its /query bucket, beyond the token each request took before it ran. */
+export interface QueryCosts {
+  /** One token per this many ms a connection was held on the tenant's behalf (0: connection time is free). */
+  msPerToken: number;
+  /** Tokens a statement refused at planning as too big costs (QUERY_TOO_BIG). */
+  tooBigTokens: number;
+}
+
+/**
+ * The /query bucket pays for what a tenant makes the host do, not only for how often it asks: a
+ * request takes one token before it runs, then its connection time and refused plans are charged
+ * after. A tenant of slow statements or of refusals it keeps repeating goes into debt and is
+ * refused (429) until its rate has paid it off, so its volume, not only its concurrency, is bounded.
+ * Charging never fails or delays the request that caused it.
+ */
+export class QueryCharges implements TenantUsage {
+  constructor(
+    private readonly deps: TenantRateDeps,
+    private readonly costs: QueryCosts,
+  ) {}
+
+  connectionHeld(tenantId: string, ms: number): void {
+    // The token taken up front pays for the first msPerToken.
+    if (this.costs.msPerToken > 0) this.charge(tenantId, Math.floor(ms / this.costs.msPerToken));
+  }
+
+  refusedTooBig(tenantId: string): void {
+    this.charge(tenantId, this.costs.tooBigTokens);
+  }
+
+  private charge(tenantId: string, tokens: number): void {
+    if (tokens < 1) return;
+    void this.deps.plans
+      .limitFor(tenantId, 'query')
+      .then((limit) => this.deps.tenantRates.charge(`query:${tenantId}`, limit, tokens))
+      .catch(() => undefined); // the limiter falls back by itself; nothing to tell the request
   }
 }
 

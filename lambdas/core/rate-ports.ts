@@ -16,6 +16,11 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
 export interface RateLimiter {
   /** Takes one token from the key's bucket, or says how long until one is there. */
   take(key: string, limit: RateLimit): Promise<RateDecision>;
+  /**
+   * Takes `tokens` for work already done (a request's cost beyond the token it took): the bucket
+   * may go into debt, and the tenant's next requests wait until it is paid off.
+   */
+  charge(key: string, limit: RateLimit, tokens: number): Promise<void>;
   /** Whether a token is there, taking none. */
   peek(key: string, limit: RateLimit): Promise<RateDecision>;
   /** Forgets the bucket: it is full again. */

@@ -35,6 +35,14 @@ export interface StatementResult {
  * Runs one already validated statement as a tenant's MySQL user, under the row, byte and time limits
  * it was built with; params are bound by the driver. Throws typed errors (core/errors.ts).
  */
+/** What a tenant's statements cost the database host, told as it happens (the tenant pays it: core/rate-limits.ts). */
+export interface TenantUsage {
+  /** A connection was held `ms` on the tenant's behalf: a statement, a batch, a stopped statement rolling back. */
+  connectionHeld(tenantId: string, ms: number): void;
+  /** The server refused a statement at planning as too big (QUERY_TOO_BIG): the plan cost it work. */
+  refusedTooBig(tenantId: string): void;
+}
+
 export interface TenantSqlRunner {
   run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult>;
   /**

@@ -3,7 +3,10 @@
  * (adapters/redis-rate-limiter.ts, in Lua) and the in-process fallback used while Redis is away.
  */
 
-/** `perSecond` tokens flow in continuously, up to `burst` held at once; one request costs one token. */
+/**
+ * `perSecond` tokens flow in continuously, up to `burst` held at once; a request takes one token
+ * before it runs, and may be charged more after it ran (its cost: see core/rate-limits.ts).
+ */
 export interface RateLimit {
   perSecond: number;
   burst: number;
@@ -15,6 +18,9 @@ export interface BucketState {
   atMs: number;
 }
 
+/** A bucket owes at most its burst or this many seconds of its rate, the larger: past it, a charge is forgiven (a bound on the wait it causes). */
+export const MAX_DEBT_SECONDS = 60;
+
 export interface Draw {
   /** Tokens handed out: up to `want`, and only when at least one whole token was there. */
   granted: number;
@@ -24,12 +30,14 @@ export interface Draw {
 }
 
 /**
- * Refills the bucket for the time passed, then hands out up to `want` whole tokens if it holds
- * at least one. `want` 0 only asks whether a token is there (a peek: nothing is taken).
+ * Refills the bucket for the time passed, takes `debt` tokens (work already done: the bucket may go
+ * below zero, see MAX_DEBT_SECONDS), then hands out up to `want` whole tokens if it
+ * holds at least one. `want` 0 only asks whether a token is there (a peek: nothing is taken).
  * A clock that went backwards refills nothing (never a negative interval).
  */
-export function drawTokens(state: BucketState | undefined, limit: RateLimit, want: number, nowMs: number): Draw {
-  const tokens = state ? Math.min(limit.burst, state.tokens + Math.max(0, nowMs - state.atMs) * (limit.perSecond / 1000)) : limit.burst;
+export function drawTokens(state: BucketState | undefined, limit: RateLimit, want: number, nowMs: number, debt = 0): Draw {
+  const full = state ? Math.min(limit.burst, state.tokens + Math.max(0, nowMs - state.atMs) * (limit.perSecond / 1000)) : limit.burst;
+  const tokens = debt > 0 ? Math.max(-Math.max(limit.burst, limit.perSecond * MAX_DEBT_SECONDS), full - debt) : full;
   if (tokens < 1) return { granted: 0, waitMs: Math.ceil(((1 - tokens) * 1000) / limit.perSecond), state: { tokens, atMs: nowMs } };
   const granted = Math.min(want, Math.floor(tokens));
   return { granted, waitMs: 0, state: { tokens: tokens - granted, atMs: nowMs } };

@@ -13,6 +13,7 @@ import { serversUp } from '../support/servers.ts';
 // Real limits, small enough to reach in a test and slow enough (per hour) that nothing refills meanwhile.
 const LIMITS = {
   OCTODB_RATE_QUERY: '5/3600s burst 5',
+  OCTODB_RATE_QUERY_MS_PER_TOKEN: '0', // requests counted alone here; what they cost is tested below
   OCTODB_RATE_SLICE_SECONDS: '3600', // slices of 5: the local-slice path, not a Redis call per request
   OCTODB_RATE_SIGNUP_PER_IP: '3/3600s burst 3',
   OCTODB_RATE_SIGNUP_PER_EMAIL: '2/3600s burst 2',
@@ -235,12 +236,12 @@ describe.skipIf(!serversUp)('buckets shared through Redis', () => {
   it('runs the bucket arithmetic in the Redis script exactly as in TypeScript', async () => {
     const { store } = process(`octodb:rl:${octo.metaDb}:script:`);
     const redis = await octo.parts.get('redis');
-    for (const [label, state, l, want, now, expected] of BUCKET_CASES) {
+    for (const [label, state, l, want, now, expected, debt] of BUCKET_CASES) {
       const key = `case:${label}`;
       const full = `octodb:rl:${octo.metaDb}:script:${key}`;
       await redis.del(full);
       if (state) await redis.hset(full, 'n', String(state.tokens), 't', String(state.atMs));
-      const [granted, waitMs] = await store.drawAt(key, l, want, now);
+      const [granted, waitMs] = await store.drawAt(key, l, want, now, debt);
       expect({ granted, waitMs }, label).toEqual({ granted: expected.granted, waitMs: expected.waitMs });
       expect(Number(await redis.hget(full, 'n')), label).toBeCloseTo(expected.tokens, 9);
       expect(await redis.pttl(full), label).toBeGreaterThan(0); // forgotten once it would be full again
@@ -270,5 +271,52 @@ describe.skipIf(!serversUp)('buckets shared through Redis', () => {
     const decisions = [];
     for (let i = 0; i < 4; i++) decisions.push(await limiter.take('signup-ip:203.0.113.9', { perSecond: 0.001, burst: 3 }));
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
+  });
+});
+
+describe.skipIf(!serversUp)('/query pays for what it costs', () => {
+  // A slow refill (nothing comes back during the test), a 1 s statement limit, the default 10 ms per token.
+  let costly: TestOctoDb;
+  beforeAll(async () => {
+    costly = await startTestOctoDb({ OCTODB_RATE_QUERY: '10/3600s burst 50', OCTODB_QUERY_TIMEOUT_MS: '1000' });
+  });
+  afterAll(async () => costly?.close());
+
+  const signedIn = async () => {
+    const t = await costly.signUp();
+    await costly.waitForDatabase(t.db_id);
+    return { ...t, token: await costly.token(t.email, t.password) };
+  };
+  const query = (token: string, sql: string) => costly.post('/query', { query: sql }, token);
+  // 9·10^8 row pairs, under the 10^9 planning bound: it runs until the statement time limit stops it.
+  const UNTIL_STOPPED = 'SELECT COUNT(*) AS n FROM seq_1_to_30000 a JOIN seq_1_to_30000 b ON a.seq + b.seq = 5';
+  // 10^10 row pairs: refused at planning.
+  const TOO_BIG = 'SELECT COUNT(*) AS n FROM seq_1_to_100000 a JOIN seq_1_to_100000 b ON a.seq * b.seq = 5';
+
+  it('charges the time a statement held its connection: after one stopped at 1 s the tenant is refused, another is not', async () => {
+    const [slow, other] = await Promise.all([signedIn(), signedIn()]);
+    const stopped = await query(slow.token, UNTIL_STOPPED);
+    expect({ status: stopped.status, code: stopped.body.code }).toEqual({ status: 408, code: 'STATEMENT_TIMEOUT' });
+    // ≥ 1000 ms held: ≥ 100 tokens from a bucket of 49 left.
+    const after = await query(slow.token, 'SELECT 1 AS n');
+    expect(after.status).toBe(429);
+    expect(after.body.code).toBe('RATE_LIMITED');
+    expect(Number(after.body.retry_after_seconds)).toBeGreaterThan(3600 * 5 - 60); // ≥ 50 tokens owed at 10 an hour
+    const bucket = await (await costly.parts.get('redis')).hget(`octodb:rl:${costly.metaDb}:query:${slow.tenant_id}`, 'n');
+    expect(Number(bucket)).toBeLessThanOrEqual(-50);
+    // The same number of cheap statements costs another tenant nothing beyond a token each.
+    for (let i = 0; i < 10; i++) expect((await query(other.token, 'SELECT 1 AS n')).status).toBe(200);
+  });
+
+  it('charges a statement refused as too big 20 tokens: repeating it is refused with 429 after the third', async () => {
+    const [repeater, other] = await Promise.all([signedIn(), signedIn()]);
+    const answers: Array<number | unknown> = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await query(repeater.token, TOO_BIG);
+      answers.push(res.status === 400 ? res.body.code : res.status);
+    }
+    // 50 tokens: each refusal takes 1 + 20 (and its few ms of connection time): the fourth finds none.
+    expect(answers).toEqual(['QUERY_TOO_BIG', 'QUERY_TOO_BIG', 'QUERY_TOO_BIG', 429, 429]);
+    for (let i = 0; i < 10; i++) expect((await query(other.token, 'SELECT 1 AS n')).status).toBe(200);
   });
 });

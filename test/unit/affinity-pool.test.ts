@@ -29,6 +29,22 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
 }
 
 describe('AffinityPool', () => {
+  it('tells whose connection was held and how long, on release, discard and the end of a charge', async () => {
+    const held: Array<[string, number]> = [];
+    const pool = new AffinityPool<number>({ size: 2, perTenant: 2, reserve: 0, acquireTimeoutMs: 1000, onHeld: (t, ms) => held.push([t, ms]) }, async () => 1, () => undefined);
+    const x = await pool.acquire('a', 'a', undefined);
+    const y = await pool.acquire('b', 'b', undefined);
+    await new Promise((r) => setTimeout(r, 30));
+    pool.release(x);
+    pool.discard(y);
+    const done = pool.charge('c');
+    await new Promise((r) => setTimeout(r, 30));
+    done();
+    done(); // told once
+    expect(held.map(([t]) => t)).toEqual(['a', 'b', 'c']);
+    for (const [, ms] of held) expect(ms).toBeGreaterThanOrEqual(25);
+  });
+
   it("hands a tenant back the connection already switched to it", async () => {
     const { pool } = poolOf(2);
     const [x, y] = [await pool.acquire('a'), await pool.acquire('b')];

@@ -6,8 +6,8 @@ import { MemoryBuckets } from '#adapters/redis-rate-limiter';
 import { SlicedRateLimiter } from '#adapters/sliced-rate-limiter';
 
 describe('token bucket arithmetic', () => {
-  it.each(BUCKET_CASES)('%s', (_label, state, limit, want, now, expected) => {
-    const draw = drawTokens(state, limit, want, now);
+  it.each(BUCKET_CASES)('%s', (_label, state, limit, want, now, expected, debt) => {
+    const draw = drawTokens(state, limit, want, now, debt);
     expect({ granted: draw.granted, waitMs: draw.waitMs }).toEqual({ granted: expected.granted, waitMs: expected.waitMs });
     expect(draw.state.tokens).toBeCloseTo(expected.tokens, 9);
     expect(draw.state.atMs).toBe(now);
@@ -69,7 +69,7 @@ describe('local slices of a shared bucket', () => {
     const calls: number[] = [];
     return {
       calls,
-      store: { draw: (k: string, l: RateLimit, w: number) => (calls.push(w), store.draw(k, l, w)), reset: (k: string) => store.reset(k) },
+      store: { draw: (k: string, l: RateLimit, w: number, debt?: number) => (calls.push(w), store.draw(k, l, w, debt)), reset: (k: string) => store.reset(k) },
     };
   };
 
@@ -134,6 +134,41 @@ describe('local slices of a shared bucket', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => limiter.take('k', { perSecond: 10, burst: 10 })));
     expect(results.every((r) => r.allowed)).toBe(true);
     expect(calls).toEqual([10]);
+  });
+
+  it('pays a charge from the held slice without asking the store', async () => {
+    const c = clock();
+    const { store, calls } = counting(new MemoryBuckets(100, c.now));
+    const limiter = new SlicedRateLimiter(store, { sliceSeconds: 1, sliceMax: 10, now: c.now });
+    const limit = { perSecond: 10, burst: 10 };
+    await limiter.take('k', limit); // draws 10, holds 9
+    await limiter.charge('k', limit, 5);
+    expect(calls).toEqual([10]);
+    const passed = [];
+    for (let i = 0; i < 5; i++) passed.push((await limiter.take('k', limit)).allowed);
+    expect(passed).toEqual([true, true, true, true, false]); // 9 − 5 held, then the shared bucket is empty
+  });
+
+  it('puts a charge past the held slice into the shared bucket as debt, refused in every process until paid', async () => {
+    const c = clock();
+    const shared = new MemoryBuckets(100, c.now);
+    const a = new SlicedRateLimiter(shared, { sliceSeconds: 0.1, sliceMax: 10, now: c.now });
+    const b = new SlicedRateLimiter(shared, { sliceSeconds: 0.1, sliceMax: 10, now: c.now });
+    const limit = { perSecond: 100, burst: 200 };
+    await a.take('k', limit); // a holds 9; the shared bucket 190
+    await a.charge('k', limit, 500); // 9 from the slice, 491 as debt: 190 − 491 = −301
+    expect(await a.take('k', limit)).toEqual({ allowed: false, retryAfterSeconds: 4 });
+    expect(await b.take('k', limit)).toEqual({ allowed: false, retryAfterSeconds: 4 });
+    c.advance(3000);
+    expect((await b.take('k', limit)).allowed).toBe(false); // −1 after 3 s
+    c.advance(1100);
+    expect((await b.take('k', limit)).allowed).toBe(true);
+    expect((await a.take('k', limit)).allowed).toBe(true);
+  });
+
+  it('charges nothing for no tokens, and a failing store fails no charge', async () => {
+    const failing = new SlicedRateLimiter({ draw: () => Promise.reject(new Error('down')), reset: async () => undefined }, { sliceSeconds: 1, sliceMax: 10 });
+    await expect(failing.charge('k', { perSecond: 1, burst: 1 }, 0)).resolves.toBeUndefined();
   });
 
   it('lets a request through when the store fails unexpectedly, without looping', async () => {
