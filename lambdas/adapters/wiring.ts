@@ -224,7 +224,11 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   clientRates: { make: async (p) => new DirectRateLimiter(await p.get('rateBuckets')) },
   queryCharges: {
     make: async ({ config: c, get }) =>
-      new QueryCharges({ tenantRates: await get('tenantRates'), plans: await get('plans') }, { msPerToken: c.OCTODB_RATE_QUERY_MS_PER_TOKEN, tooBigTokens: c.OCTODB_RATE_QUERY_TOO_BIG_TOKENS }),
+      new QueryCharges({ tenantRates: await get('tenantRates'), plans: await get('plans') }, {
+        freeMs: c.OCTODB_RATE_QUERY_FREE_MS,
+        msPerToken: c.OCTODB_RATE_QUERY_MS_PER_TOKEN,
+        tooBigTokens: c.OCTODB_RATE_QUERY_TOO_BIG_TOKENS,
+      }),
   },
   plans: { make: async ({ config, get }) => new TenantPlans(await get('meta'), tenantRateDefaults(config), config.OCTODB_RATE_PLAN_CACHE_SECONDS * 1000) },
 };

@@ -64,7 +64,9 @@ export async function limitTenant(route: TenantRoute, tenantId: string, deps: Te
 
 /** What a tenant's work on its database host costs its /query bucket, beyond the token each request took before it ran. */
 export interface QueryCosts {
-  /** One token per this many ms a connection was held on the tenant's behalf (0: connection time is free). */
+  /** A connection held this long is free: the token taken up front pays for it. */
+  freeMs: number;
+  /** Past `freeMs`, one token per this many ms a connection was held on the tenant's behalf (0: connection time is free). */
   msPerToken: number;
   /** Tokens a statement refused at planning as too big costs (QUERY_TOO_BIG). */
   tooBigTokens: number;
@@ -84,8 +86,10 @@ export class QueryCharges implements TenantUsage {
   ) {}
 
   connectionHeld(tenantId: string, ms: number): void {
-    // The token taken up front pays for the first msPerToken.
-    if (this.costs.msPerToken > 0) this.charge(tenantId, Math.floor(ms / this.costs.msPerToken));
+    // Ordinary statements are free: on a host made slow by others, a fast statement takes longer
+    // too, and its tenant must not pay for the others' load.
+    const { freeMs, msPerToken } = this.costs;
+    if (msPerToken > 0 && ms > freeMs) this.charge(tenantId, Math.floor((ms - freeMs) / msPerToken));
   }
 
   refusedTooBig(tenantId: string): void {

@@ -212,8 +212,10 @@ const settings = z.object({
   OCTODB_RATE_TOKEN_PER_EMAIL: rateLimit('30/60s burst 10'),
   /** Failed /token logins per email before that email is locked out (429 before any bcrypt) until the budget refills. */
   OCTODB_LOGIN_FAILURES: rateLimit('10/900s burst 10'),
-  /** /query's bucket also pays for connection time: one more token per this many ms a connection is held for the tenant (0: off). At the default rate (100/s) a tenant sustains one connection-second per second. */
+  /** /query's bucket also pays for connection time: one more token per this many ms a connection is held for the tenant past OCTODB_RATE_QUERY_FREE_MS (0: off). At the default rate (100/s) a tenant of slow statements sustains about one connection-second per second. */
   OCTODB_RATE_QUERY_MS_PER_TOKEN: z.coerce.number().min(0).max(60_000).default(10),
+  /** A connection held up to this long costs nothing beyond the request's token: ordinary statements stay free, also on a host slowed by others. */
+  OCTODB_RATE_QUERY_FREE_MS: z.coerce.number().int().min(0).max(600_000).default(100),
   /** Tokens of /query's bucket a statement refused at planning as too big (QUERY_TOO_BIG) costs: repeating it is soon refused with 429. */
   OCTODB_RATE_QUERY_TOO_BIG_TOKENS: z.coerce.number().int().min(0).max(100_000).default(20),
   /** Per-tenant buckets: a process draws this many seconds' worth of the rate from Redis at once (≥ 1 token)… */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientOf, emailKey } from '#core/rate-limits';
+import { clientOf, emailKey, QueryCharges, TenantPlans } from '#core/rate-limits';
 import { drawTokens, formatRateLimit, parseRateLimit, type RateLimit, retryAfterSeconds } from '#core/token-bucket';
 import { BUCKET_CASES } from '../support/bucket-cases.ts';
 import { MemoryBuckets } from '#adapters/redis-rate-limiter';
@@ -57,6 +57,37 @@ describe('per-client keys', () => {
     expect(emailKey('Ada@Example.com')).toBe(emailKey('ada@example.com'));
     expect(emailKey('ada@example.com')).not.toContain('ada');
     expect(emailKey('b@example.com')).not.toBe(emailKey('ada@example.com'));
+  });
+});
+
+describe('what /query charges after the fact', () => {
+  const charged = () => {
+    const calls: Array<[string, number]> = [];
+    const rates = { take: async () => ({ allowed: true as const }), peek: async () => ({ allowed: true as const }), reset: async () => undefined, charge: async (key: string, _l: RateLimit, tokens: number) => void calls.push([key, tokens]) };
+    const plans = new TenantPlans({ getTenantRateLimits: async () => ({}) }, { query: { perSecond: 100, burst: 200 }, migrate: { perSecond: 1, burst: 1 }, dashboard: { perSecond: 1, burst: 1 } }, 60_000);
+    return { calls, charges: new QueryCharges({ tenantRates: rates, plans }, { freeMs: 100, msPerToken: 10, tooBigTokens: 20 }) };
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+
+  it.each([
+    [2, 0],
+    [100, 0],
+    [109, 0],
+    [110, 1],
+    [1000, 90],
+    [5000, 490],
+  ])('charges a connection held %i ms %i tokens beyond the request’s own', async (ms, tokens) => {
+    const { calls, charges } = charged();
+    charges.connectionHeld('t1', ms);
+    await settle();
+    expect(calls).toEqual(tokens ? [['query:t1', tokens]] : []);
+  });
+
+  it('charges a plan refused as too big to its tenant’s /query bucket', async () => {
+    const { calls, charges } = charged();
+    charges.refusedTooBig('t2');
+    await settle();
+    expect(calls).toEqual([['query:t2', 20]]);
   });
 });
 
