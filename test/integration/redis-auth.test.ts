@@ -35,6 +35,8 @@ let tenant: Awaited<ReturnType<TestOctoDb['signUp']>>;
 let token: string;
 /** A write key: LF0 checks it in MetaDB only, so its requests reach the routes' own Redis calls. */
 let key: string;
+/** A migrate key: /migrate judges the storage quota (Redis) before it queues anything. */
+let migrateKey: string;
 let nextId = 1;
 
 const call = (path: string, body: unknown, bearer?: string): Promise<Answer> => postAnswer(octo.url, path, body, bearer);
@@ -50,9 +52,12 @@ beforeAll(async () => {
   tenant = await octo.signUp();
   await octo.waitForDatabase(tenant.db_id);
   token = await octo.token(tenant.email, tenant.password);
-  const created = await octo.post<{ key: string }>('/dashboard', { action: 'create_api_key', name: 'redis-auth', scope: 'write' }, token);
-  expect(created.status).toBe(200);
-  key = created.body.key;
+  const keyOf = async (scope: string) => {
+    const created = await octo.post<{ key: string }>('/dashboard', { action: 'create_api_key', name: `redis-auth-${scope}`, scope }, token);
+    expect(created.status).toBe(200);
+    return created.body.key;
+  };
+  [key, migrateKey] = [await keyOf('write'), await keyOf('migrate')];
 });
 
 afterAll(async () => {
@@ -72,6 +77,8 @@ async function expectRedisOutageAnswers(): Promise<void> {
   // Past LF0 (a key is checked in MetaDB): the storage measurement and state in Redis.
   expect(await call('/dashboard', { action: 'get_database_metadata' }, key)).toEqual(outage('REDIS_UNAVAILABLE'));
   expect(await insert()).toEqual(outage('REDIS_UNAVAILABLE'));
+  const migration = 'CREATE TABLE redis_auth_items (id int unsigned NOT NULL AUTO_INCREMENT, PRIMARY KEY (id));';
+  expect(await call('/migrate', { sql: migration }, migrateKey)).toEqual(outage('REDIS_UNAVAILABLE'));
   // A read needs no Redis (rate limits are kept per process meanwhile), and a bad token is still refused.
   expect((await call('/query', { query: 'SELECT COUNT(*) AS n FROM customers' }, key)).status).toBe(200);
   expect((await call('/dashboard', { action: 'get_user_info' }, 'not-a-token')).status).toBe(401);
