@@ -9,8 +9,7 @@ import { OUTAGE_MESSAGE, UnavailableError } from '#core/errors';
  */
 const OUTAGE_REPLIES = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM', 'LOADING', 'BUSY', 'MASTERDOWN', 'READONLY', 'OOM', 'CLUSTERDOWN', 'TRYAGAIN']);
 
-/** A server's answer that says it cannot serve now (its code in OUTAGE_REPLIES). */
-const refusesToServe = (error: unknown) => error instanceof ReplyError && OUTAGE_REPLIES.has(/^[A-Z]+/.exec((error as Error).message)?.[0] ?? '');
+const replyCode = (error: Error) => /^[A-Z]+/.exec(error.message)?.[0] ?? '';
 
 /**
  * Redis out of reach (refused, reset, a command or connection timeout, retries spent) or refusing
@@ -19,7 +18,7 @@ const refusesToServe = (error: unknown) => error instanceof ReplyError && OUTAGE
  * is a bug and stays what it is (500).
  */
 export function redisUnavailable(error: unknown): unknown {
-  if (error instanceof ReplyError && !refusesToServe(error)) return error;
+  if (error instanceof ReplyError && !OUTAGE_REPLIES.has(replyCode(error as Error))) return error;
   return new UnavailableError(OUTAGE_MESSAGE, { code: 'REDIS_UNAVAILABLE' }, { cause: error });
 }
 

@@ -304,7 +304,7 @@ async function loginFrom(url: string, secretArn: string | undefined, database: s
 export async function redisAuth(config: Config): Promise<{ password?: string }> {
   if (!config.OCTODB_REDIS_AUTH_SECRET_ARN) return {};
   // ioredis would prefer the URL's password to this one: two passwords are a mistake, said at once.
-  if (new URL(config.OCTODB_REDIS_URL).password) throw new Error('configuration: OCTODB_REDIS_URL carries a password and OCTODB_REDIS_AUTH_SECRET_ARN names another: keep one');
+  if (URL.canParse(config.OCTODB_REDIS_URL) && new URL(config.OCTODB_REDIS_URL).password) throw new Error('configuration: OCTODB_REDIS_URL carries a password and OCTODB_REDIS_AUTH_SECRET_ARN names another: keep one');
   return { password: await readSecret(config.OCTODB_REDIS_AUTH_SECRET_ARN) };
 }
 
