@@ -17,6 +17,10 @@ fi
 DB_USER="${BASH_REMATCH[1]}" DB_PASS="${BASH_REMATCH[2]}" DB_HOST="${BASH_REMATCH[3]}" DB_PORT="${BASH_REMATCH[4]}"
 REDIS_HOSTPORT="${REDIS_URL#redis://}"; REDIS_HOSTPORT="${REDIS_HOSTPORT##*@}"; REDIS_HOSTPORT="${REDIS_HOSTPORT%%/*}"
 REDIS_HOST="${REDIS_HOSTPORT%%:*}" REDIS_PORT="${REDIS_HOSTPORT##*:}"
+# redis://:PASSWORD@host:port: a Redis started here requires that password, as ElastiCache requires its token.
+REDIS_PASS=""
+REDIS_USERINFO="${REDIS_URL#*://}"
+if [[ "$REDIS_USERINFO" == *@* ]]; then REDIS_USERINFO="${REDIS_USERINFO%%@*}"; REDIS_PASS="${REDIS_USERINFO#*:}"; fi
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 mysql_ok() {
@@ -144,7 +148,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   mysql_ok || create_admin_account
   if ! redis_ok; then
     # No dump.rdb in the repo: persistence off, working dir outside the tree.
-    redis-server --port "$REDIS_PORT" --save "" --dir /tmp --daemonize yes >/dev/null
+    redis-server --port "$REDIS_PORT" --save "" --dir /tmp --daemonize yes ${REDIS_PASS:+--requirepass "$REDIS_PASS"} >/dev/null
     wait_for "Redis" redis_ok
   fi
   all_ok && exit 0

@@ -2,6 +2,7 @@ import { Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 export interface CacheProps {
@@ -10,14 +11,26 @@ export interface CacheProps {
   nodeType: string;
   replicas: number;
   port: number;
+  /** The AUTH token's secret (lib/secrets.ts): its whole string. */
+  authToken: ISecret;
+}
+
+/** Where a function reaches Redis: the TLS URL (no password in it) and the secret holding the token. */
+export interface RedisEndpoint {
+  readonly url: string;
+  readonly authToken: ISecret;
 }
 
 /**
- * ElastiCache Redis in the private subnets, TLS in transit (ioredis connects with rediss://) and
- * encrypted at rest. It holds the current-token registry and migration job state.
+ * ElastiCache Redis in the private subnets, TLS required in transit (ioredis connects with
+ * rediss:// and verifies the server's certificate), encrypted at rest, and AUTH with a token that
+ * Secrets Manager generates: the template holds a dynamic reference to it, never its value, and a
+ * function reads it at cold start (OCTODB_REDIS_AUTH_SECRET_ARN). It holds the current-token
+ * registry, migration locks, rate-limit buckets and the storage-quota state.
  */
-export class Cache extends Construct {
+export class Cache extends Construct implements RedisEndpoint {
   readonly url: string;
+  readonly authToken: ISecret;
   readonly group: CfnReplicationGroup;
 
   constructor(scope: Construct, id: string, props: CacheProps) {
@@ -38,6 +51,8 @@ export class Cache extends Construct {
       port: props.port,
       transitEncryptionEnabled: true,
       transitEncryptionMode: 'required',
+      // `{{resolve:secretsmanager:…}}`: CloudFormation reads the value while it deploys.
+      authToken: props.authToken.secretValue.unsafeUnwrap(),
       atRestEncryptionEnabled: true,
       cacheSubnetGroupName: subnets.ref,
       securityGroupIds: [props.securityGroup.securityGroupId],
@@ -45,12 +60,7 @@ export class Cache extends Construct {
       autoMinorVersionUpgrade: true,
     });
     this.url = `rediss://${this.group.attrPrimaryEndPointAddress}:${this.group.attrPrimaryEndPointPort}`;
-
-    Validations.of(this.group).acknowledge({
-      id: 'AwsSolutions-AEC6',
-      reason:
-        'No AUTH token: its value would have to sit in every function environment (OCTODB_REDIS_URL). Redis accepts only the functions security group, in private subnets, over TLS.',
-    });
+    this.authToken = props.authToken;
     if (!multiAz) {
       Validations.of(this.group).acknowledge({
         id: 'AwsSolutions-AEC4',

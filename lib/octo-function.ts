@@ -13,6 +13,7 @@ import { Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { HOST_SCRIPT_TIMEOUT_SECONDS, hostScriptWaitSeconds } from '#core/host-script-timeout';
 import type { ConfigEnvironment, ConfigKey } from '#shared/config';
+import type { RedisEndpoint } from './cache.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -61,7 +62,7 @@ function bundleWorker(inputDir: string, outputDir: string, out: string, source: 
 /** What a function's root (lambdas/adapters/roots.ts) connects to: MetaDB, and Redis unless it never uses it. */
 export interface CoreBindings {
   mysqlUrl: string;
-  redisUrl?: string;
+  redis?: RedisEndpoint;
 }
 
 /**
@@ -153,7 +154,7 @@ export class OctoFunction extends NodejsFunction {
   /** What the function's root connects to: MetaDB (as the given account) and Redis if named. Keys are bound per function. */
   bindCore(core: CoreBindings, account: MysqlAccount): this {
     const bound = account.kind === 'admin' ? this.bindMysql(account.secret, core.mysqlUrl) : this.bindMysqlApi(account.secret, core.mysqlUrl);
-    return core.redisUrl ? bound.bindRedis(core.redisUrl) : bound;
+    return core.redis ? bound.bindRedis(core.redis) : bound;
   }
 
   /** MySQL admin login: the secret {username,password,host,port}; the URL carries only host and schema. */
@@ -173,8 +174,11 @@ export class OctoFunction extends NodejsFunction {
     return this;
   }
 
-  bindRedis(url: string): this {
-    this.addEnvironment('OCTODB_REDIS_URL', url);
+  /** Redis over TLS with AUTH: the URL names no password; the token's secret is read at cold start. */
+  bindRedis(redis: RedisEndpoint): this {
+    this.addEnvironment('OCTODB_REDIS_URL', redis.url);
+    this.addEnvironment('OCTODB_REDIS_AUTH_SECRET_ARN', redis.authToken.secretArn);
+    redis.authToken.grantRead(this);
     return this;
   }
 

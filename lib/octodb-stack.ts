@@ -88,6 +88,7 @@ export class OctoDbStack extends Stack {
       nodeType: s.redisNodeType,
       replicas: s.redisReplicas,
       port: s.redisPort,
+      authToken: secrets.redisAuth,
     });
     const logging = new Logging(this, 'Logging', { logRetention, tableRetentionDays: s.logTableRetentionDays });
     this.network = network;
@@ -98,7 +99,7 @@ export class OctoDbStack extends Stack {
 
     const vpcAccess = { vpc: network.vpc, securityGroup: network.functionsSg };
     const mysqlUrl = `mysql://${MYSQL_HOSTNAME}:3306/octodb_meta`;
-    const core: CoreBindings = { mysqlUrl, redisUrl: cache.url };
+    const core: CoreBindings = { mysqlUrl, redis: cache };
     const mysqlOnly: CoreBindings = { mysqlUrl }; // LF6 and /verify never reach Redis
     // Least privilege for MySQL: only the functions that create users and databases, set tenant
     // passwords or run DDL hold the admin login; the API functions (internet-facing, /query runs

@@ -20,6 +20,8 @@ export class Secrets extends Construct {
   readonly mysqlAdmin: Secret;
   /** The API account: DML on MetaDB only, created by the MetaDB deployment (lambdas/metadb-migrate). */
   readonly mysqlApi: Secret;
+  /** ElastiCache Redis's AUTH token (lib/cache.ts): the functions that reach Redis read it at cold start. */
+  readonly redisAuth: Secret;
   readonly mailgunApiKey?: ISecret;
 
   constructor(scope: Construct, id: string, props: SecretsProps) {
@@ -33,6 +35,8 @@ export class Secrets extends Construct {
     this.jwt = random('JwtSigningKey', 'OctoDB: HS256 signing key of tenant JWTs');
     this.dataKey = random('DataKey', 'OctoDB: key sealing stored tenant MySQL passwords and tokens');
     this.apiKeySecret = random('ApiKeyHashKey', 'OctoDB: HMAC-SHA-256 key under which tenant API keys are stored');
+    // Letters and digits only: ElastiCache takes 16 to 128 printable characters without @, " or /.
+    this.redisAuth = random('RedisAuthToken', 'OctoDB: AUTH token of the ElastiCache Redis (token registry, locks, limits, quota state)');
     const mysqlLogin = (name: string, username: string, description: string) =>
       new Secret(this, name, {
         description,
@@ -49,11 +53,11 @@ export class Secrets extends Construct {
     if (props.mailgunApiKeySecretArn) {
       this.mailgunApiKey = Secret.fromSecretCompleteArn(this, 'MailgunApiKey', props.mailgunApiKeySecretArn);
     }
-    for (const secret of [this.jwt, this.dataKey, this.apiKeySecret, this.mysqlAdmin, this.mysqlApi]) {
+    for (const secret of [this.jwt, this.dataKey, this.apiKeySecret, this.mysqlAdmin, this.mysqlApi, this.redisAuth]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'No automatic rotation: a new JWT key logs every tenant out, a new API key hashing key invalidates every API key, a new data key needs every sealed value re-sealed, the MySQL admin password lives in the host ~/.my.cnf, and the API password is set on MySQL by the MetaDB deployment; rotate by the documented runbook.',
+          'No automatic rotation: a new JWT key logs every tenant out, a new API key hashing key invalidates every API key, a new data key needs every sealed value re-sealed, the MySQL admin password lives in the host ~/.my.cnf, the API password is set on MySQL by the MetaDB deployment, and the Redis AUTH token is set on ElastiCache by the stack (functions read it at cold start); rotate by the documented runbook.',
       });
     }
   }

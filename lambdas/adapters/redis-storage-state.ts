@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StorageState, StorageStateStore } from '#core/ports';
+import { execTyped, typed } from './redis-errors.ts';
 
 /** A tenant's state lives this long after its last measurement; gone, the next write measures again. */
 const STATE_TTL_SECONDS = 30 * 86400;
@@ -21,7 +22,7 @@ export class RedisStorageState implements StorageStateStore {
   }
 
   async read(tenantId: string): Promise<StorageState> {
-    const h = await this.redis.hgetall(this.key(tenantId));
+    const h = await typed(this.redis.hgetall(this.key(tenantId)));
     const usedByDb: Record<string, number> = {};
     const measuredAtByDb: Record<string, number> = {};
     for (const [field, value] of Object.entries(h)) {
@@ -38,15 +39,15 @@ export class RedisStorageState implements StorageStateStore {
 
   async record(tenantId: string, dbId: string, usedBytes: number, quotaBytes: number, at: number): Promise<void> {
     const key = this.key(tenantId);
-    await this.redis.multi().hset(key, `${DB_FIELD}${dbId}`, usedBytes, `${AT_FIELD}${dbId}`, at, 'quota', quotaBytes, 'at', at).expire(key, STATE_TTL_SECONDS).exec();
+    await execTyped(this.redis.multi().hset(key, `${DB_FIELD}${dbId}`, usedBytes, `${AT_FIELD}${dbId}`, at, 'quota', quotaBytes, 'at', at).expire(key, STATE_TTL_SECONDS));
   }
 
   async setQuota(tenantId: string, quotaBytes: number): Promise<void> {
     const key = this.key(tenantId);
-    await this.redis.multi().hset(key, 'quota', quotaBytes).expire(key, STATE_TTL_SECONDS).exec();
+    await execTyped(this.redis.multi().hset(key, 'quota', quotaBytes).expire(key, STATE_TTL_SECONDS));
   }
 
   async claimMeasurement(dbId: string, windowMs: number): Promise<boolean> {
-    return (await this.redis.set(`octodb:${this.namespace}:storage-measure:${dbId}`, '1', 'PX', Math.max(1, windowMs), 'NX')) === 'OK';
+    return (await typed(this.redis.set(`octodb:${this.namespace}:storage-measure:${dbId}`, '1', 'PX', Math.max(1, windowMs), 'NX'))) === 'OK';
   }
 }

@@ -1,25 +1,13 @@
-import { type Redis, ReplyError } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { OUTAGE_MESSAGE, UnavailableError } from '#core/errors';
 import { SUSPENDED, type TokenRegistry } from '#core/ports';
+import { typed } from './redis-errors.ts';
 
 const key = (tenantId: string) => `octodb:token:${tenantId}`;
 /** The stored form of SUSPENDED: no jti (a UUID) can equal it. */
 const SUSPENDED_MARK = '!suspended';
 /** Every change of a tenant's current token is announced here (the message is the tenant id). */
 export const TOKEN_CHANGES = 'octodb:token-changes';
-
-/**
- * Redis out of reach (any failure but the server's own answer, a ReplyError: refused, reset, a
- * command or connection timeout, retries spent) is REDIS_UNAVAILABLE: 503 + Retry-After on a route,
- * and LF0 fails rather than refuse a valid token.
- */
-export function redisUnavailable(error: unknown): unknown {
-  if (error instanceof ReplyError) return error;
-  return new UnavailableError(OUTAGE_MESSAGE, { code: 'REDIS_UNAVAILABLE' }, { cause: error });
-}
-
-const typed = <T>(call: Promise<T>): Promise<T> => call.catch((error: unknown) => Promise.reject(redisUnavailable(error)));
 
 /** The current jti per tenant in Redis (≈0.05 ms a lookup), expiring with the token itself. */
 export class RedisTokenRegistry implements TokenRegistry {

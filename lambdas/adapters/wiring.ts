@@ -98,8 +98,9 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   },
   redis: {
     // Down, a command fails within OCTODB_REDIS_TIMEOUT_MS (REDIS_UNAVAILABLE, 503), never queued for reconnections.
-    make: ({ config: c }) =>
+    make: async ({ config: c }) =>
       new Redis(c.OCTODB_REDIS_URL, {
+        ...(await redisAuth(c)),
         maxRetriesPerRequest: 1,
         connectTimeout: c.OCTODB_REDIS_TIMEOUT_MS,
         commandTimeout: c.OCTODB_REDIS_TIMEOUT_MS,
@@ -305,6 +306,17 @@ async function loginFrom(url: string, secretArn: string | undefined, database: s
     password: String(secret.password),
     database,
   };
+}
+
+/**
+ * Redis's AUTH password: on AWS the ElastiCache token from its secret (never in an environment
+ * variable), locally the password OCTODB_REDIS_URL carries (ioredis reads it from the URL).
+ */
+export async function redisAuth(config: Config): Promise<{ password?: string }> {
+  if (!config.OCTODB_REDIS_AUTH_SECRET_ARN) return {};
+  // ioredis would prefer the URL's password to this one: two passwords are a mistake, said at once.
+  if (URL.canParse(config.OCTODB_REDIS_URL) && new URL(config.OCTODB_REDIS_URL).password) throw new Error('configuration: OCTODB_REDIS_URL carries a password and OCTODB_REDIS_AUTH_SECRET_ARN names another: keep one');
+  return { password: await readSecret(config.OCTODB_REDIS_AUTH_SECRET_ARN) };
 }
 
 async function optionalSecret(arn: string | undefined): Promise<string | undefined> {

@@ -105,8 +105,10 @@ export class StorageQuotaGuard implements StorageQuotas {
   private async cachedState(tenantId: string): Promise<StorageState> {
     const hit = this.cache.get(tenantId);
     if (hit && hit.until > Date.now()) return hit.state;
-    // Without the shared state a write cannot be judged: refused as retryable, never let through.
+    // Without the shared state a write cannot be judged: refused as retryable, never let through
+    // (an outage the store already named, e.g. REDIS_UNAVAILABLE, keeps its code).
     const state = await this.ports.state.read(tenantId).catch((error: unknown) => {
+      if (error instanceof UnavailableError) throw error;
       throw new UnavailableError('Storage quota state unavailable, try again later', undefined, { cause: error });
     });
     this.remember(tenantId, state);

@@ -31,7 +31,10 @@ const settings = z.object({
   OCTODB_MYSQL_API_URL: z.string().default('mysql://octodb_api:octodb_api@127.0.0.1:3306'),
   /** On AWS: the API account's secret {username,password,host,port}; a function deployed with it has no admin login. */
   OCTODB_MYSQL_API_SECRET_ARN: z.string().optional(),
+  /** Redis: `redis://[:password@]host:port`; `rediss://` for TLS, the server's certificate verified against Node's CAs. */
   OCTODB_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** On AWS: a Secrets Manager secret whose whole string is Redis's AUTH token (ElastiCache), read at cold start; the URL then names no password. */
+  OCTODB_REDIS_AUTH_SECRET_ARN: z.string().optional(),
   /** Redis unreachable: a connection attempt or command slower than this fails (503 REDIS_UNAVAILABLE) instead of waiting. */
   OCTODB_REDIS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1000),
   /** MetaDB unreachable: a connection attempt slower than this fails (503 METADB_UNAVAILABLE). */

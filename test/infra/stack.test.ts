@@ -423,20 +423,20 @@ describe('IAM: least privilege', () => {
 
   it('lets each function read only the secrets its code reads', () => {
     const sec = s.stack.secrets;
-    const [jwt, dataKey, mysql, api, apiKeys] = [id(sec.jwt), id(sec.dataKey), id(sec.mysqlAdmin), id(sec.mysqlApi), id(sec.apiKeySecret)];
+    const [jwt, dataKey, mysql, api, apiKeys, redis] = [id(sec.jwt), id(sec.dataKey), id(sec.mysqlAdmin), id(sec.mysqlApi), id(sec.apiKeySecret), id(sec.redisAuth)];
     const expected: Record<string, string[]> = {
-      authorizer: [jwt, api, apiKeys],
-      token: [jwt, dataKey, api],
-      signup: [api],
+      authorizer: [jwt, api, apiKeys, redis],
+      token: [jwt, dataKey, api, redis],
+      signup: [api, redis],
       verify: [api],
       provision: [dataKey, mysql],
-      query: [dataKey, api],
-      dashboard: [dataKey, api, apiKeys],
-      'migrate-submit': [api],
-      'migrate-run': [mysql],
+      query: [dataKey, api, redis],
+      dashboard: [dataKey, api, apiKeys, redis],
+      'migrate-submit': [api, redis],
+      'migrate-run': [mysql, redis],
       'log-ingest': [],
       'metadb-migrate': [mysql, api], // creates the API account with its password and grants
-      admin: [dataKey, mysql],
+      admin: [dataKey, mysql, redis],
     };
     for (const name of Object.keys(expected)) expected[name]!.sort();
     for (const name of FUNCTIONS) {
@@ -620,6 +620,34 @@ describe('network and data stores', () => {
   it('runs Redis in the private subnets with TLS and encryption at rest', () => {
     const p = s.resources[s.stack.getLogicalId(s.stack.cache.group)]!.Properties!;
     expect(p).toMatchObject({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, Port: 6380, SecurityGroupIds: [{ 'Fn::GetAtt': [id(s.stack.network.redisSg), 'GroupId'] }] });
+  });
+
+  it('requires Redis AUTH with a token Secrets Manager generates, set by reference and read by the functions at cold start', () => {
+    const secretId = id(s.stack.secrets.redisAuth);
+    // Only TLS connections, so the token never crosses the network in clear.
+    const p = s.resources[s.stack.getLogicalId(s.stack.cache.group)]!.Properties!;
+    expect(p).toMatchObject({ TransitEncryptionEnabled: true, TransitEncryptionMode: 'required' });
+    // A dynamic reference CloudFormation resolves while it deploys: the value is in no template.
+    expect(p.AuthToken).toEqual({ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secretId }, ':SecretString:::}}']] });
+    // What ElastiCache accepts as a token: 16 to 128 characters, none of @ " / (letters and digits here).
+    const generated = s.resources[secretId]!.Properties!.GenerateSecretString;
+    expect(generated).toMatchObject({ ExcludePunctuation: true });
+    expect(generated.PasswordLength).toBeGreaterThanOrEqual(16);
+    expect(generated.PasswordLength).toBeLessThanOrEqual(128);
+    expect(generated.SecretStringTemplate).toBeUndefined(); // the whole string is the token
+    for (const name of FUNCTIONS) {
+      const env = envOf(name);
+      const reaches = env.OCTODB_REDIS_URL !== undefined;
+      expect(reaches, name).toBe(DEPS_FUNCTIONS.includes(name) && !NO_REDIS.includes(name));
+      if (!reaches) {
+        expect(env.OCTODB_REDIS_AUTH_SECRET_ARN, name).toBeUndefined();
+        continue;
+      }
+      // The secret's ARN, never the token: no password in the URL, no dynamic reference in any setting.
+      expect(env.OCTODB_REDIS_AUTH_SECRET_ARN, name).toEqual({ Ref: secretId });
+      expect(JSON.stringify(env.OCTODB_REDIS_URL), name).not.toContain('@');
+      expect(JSON.stringify(env), name).not.toContain('resolve:secretsmanager');
+    }
   });
 
   it('feeds logs SQS → L1 (partial batch failures) → log_table, with the pipeline’s dead-letter queue and key layout', () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_CHANGES } from '#adapters/redis-token-registry';
 import { parseMysqlUrl } from '#shared/config';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
-import { assertDescribed } from '../support/openapi.ts';
+import { type Answer, outage, postAnswer } from '../support/outage.ts';
 import { serversUp } from '../support/servers.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait.ts';
@@ -19,25 +19,7 @@ let redis: Redis;
 let tenant: Awaited<ReturnType<TestOctoDb['signUp']>>;
 let token: string;
 
-interface Answer {
-  status: number;
-  retryAfter: string | null;
-  body: Record<string, unknown>;
-}
-
-async function call(path: string, body: unknown, bearer?: string): Promise<Answer> {
-  const res = await fetch(`${octo.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  const answer = { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
-  assertDescribed('POST', path, answer.status, answer.body);
-  return answer;
-}
-
-/** The answer of an outage: 503, a Retry-After, and the code naming what is out of reach. */
-const outage = (code: string) => ({ status: 503, retryAfter: expect.stringMatching(/^[1-9]\d*$/), body: expect.objectContaining({ code }) });
+const call = (path: string, body: unknown, bearer?: string): Promise<Answer> => postAnswer(octo.url, path, body, bearer);
 
 const currentJti = async () => {
   const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT jti FROM \`${octo.metaDb}\`.issued_tokens WHERE tenant_id = ?`, [tenant.tenant_id]);

@@ -115,18 +115,26 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
 }
 
 export interface OwnRedis extends Killable {
+  /** redis://[:password@]127.0.0.1:<port> */
   url: string;
+  port: number;
 }
 
-/** A Redis of the test's own: its port, nothing saved to disk (a restart comes back empty, as a wiped one). */
-export async function startOwnRedis(): Promise<OwnRedis> {
+/**
+ * A Redis of the test's own: its port, nothing saved to disk (a restart comes back empty, as a
+ * wiped one); with `password`, it requires AUTH (--requirepass), as ElastiCache with a token does.
+ */
+export async function startOwnRedis(options: { password?: string } = {}): Promise<OwnRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'octodb-fault-redis-'));
   const port = await freePort();
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password];
   const redis: OwnRedis = {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`}127.0.0.1:${port}`,
+    port,
     ...killable(dir, async () => {
-      const child = spawn(sbin('redis-server'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-      await waitFor(() => spawnSync(sbin('redis-cli'), ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.includes('PONG'), { timeoutMs: 20_000, intervalMs: 50, what: `Redis on port ${port}` });
+      const child = spawn(sbin('redis-server'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...auth], { stdio: 'ignore' });
+      const ping = ['-p', String(port), ...(options.password === undefined ? [] : ['--no-auth-warning', '-a', options.password]), 'ping'];
+      await waitFor(() => spawnSync(sbin('redis-cli'), ping, { encoding: 'utf8' }).stdout.includes('PONG'), { timeoutMs: 20_000, intervalMs: 50, what: `Redis on port ${port}` });
       return child;
     }),
   };
