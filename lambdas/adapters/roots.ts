@@ -122,7 +122,7 @@ async function lifecycleRoot(parts: Parts): Promise<LifecycleDeps> {
 export async function eraseRoot(parts = sharedParts()): Promise<EraseDeps> {
   const { claimOwners, ...p } = await parts.pick('erasures', 'meta', 'hostRunner', 'logEraser', 'claimOwners');
   const { config } = parts;
-  return { ...p, owners: claimOwners, scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, leaseSeconds: config.OCTODB_PROVISION_LEASE_SECONDS };
+  return { ...p, owners: claimOwners, scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, leaseSeconds: config.OCTODB_PROVISION_LEASE_SECONDS, backupRoot: pitrSettings(config).backupRoot };
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */

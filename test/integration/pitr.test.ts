@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseName } from '#core/ids';
-import type { RestoreView } from '#core/pitr';
+import { type RestoreView, sweepBaseBackups } from '#core/pitr';
+import { pitrRoot } from '#adapters/roots';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
@@ -175,5 +176,50 @@ describe.skipIf(!serversUp)('point-in-time restore (/dashboard restore_database)
     const key = await dashboard<{ key: string }>(a.token, { action: 'create_api_key', name: 'pitr', scope: 'write' });
     expect(key.status).toBe(200);
     expect((await dashboard(key.body.key, { action: 'restore_database', db_id: a.db_id, to_time: noted.toISOString(), target: 'new' })).status).toBe(403);
+  });
+});
+
+describe.skipIf(!serversUp)('base backups: failure, schedule, expiry and erasure', () => {
+  it("ends a restore whose base's binlog is gone `failed`, with why, and leaves no target behind", async () => {
+    const t = await tenant();
+    // A base backup whose binlog the server no longer has (retention ran past it).
+    await rows(
+      `INSERT INTO ${meta('base_backups')} (backup_key, db_id, host_id, reason, binlog_file, binlog_pos, size_bytes, started_at, finished_at)
+       SELECT ?, db_id, host_id, 'scheduled', 'octodb-bin.999999', 4, 1, CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3) FROM ${meta('tenant_databases')} WHERE db_id = ?`,
+      [`base/${databaseName(t.db_id)}/20000101T000000Z.sql.gz`, t.db_id],
+    );
+    const res = await dashboard<RestoreView>(t.token, { action: 'restore_database', db_id: t.db_id, to_time: new Date().toISOString(), target: 'new' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const done = await waitFor(async () => {
+      const s = await dashboard<RestoreView>(t.token, { action: 'get_restore_status', restore_id: res.body.restore_id });
+      return s.body.state === 'failed' && s.body;
+    }, { timeoutMs: 60_000, intervalMs: 200, what: 'the restore to fail' });
+    expect(done.reason).toMatch(/binary logs .* expired/);
+    expect(await rows('SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?', [databaseName(done.target_db_id)])).toEqual([]);
+    expect(await rows(`SELECT db_id FROM ${meta('tenant_databases')} WHERE db_id = ?`, [done.target_db_id])).toEqual([]);
+  });
+
+  it('takes a base backup of each database due, and deletes expired ones but never the newest', async () => {
+    const t = await tenant();
+    const deps = await pitrRoot(octo.parts);
+    const keys = async () => (await rows(`SELECT backup_key, deleted_at FROM ${meta('base_backups')} WHERE db_id = ? ORDER BY finished_at`, [t.db_id])).map((r) => [r.backup_key, r.deleted_at !== null]);
+    const taken = await sweepBaseBackups({ ...deps, pitr: { ...deps.pitr, baseBackupHours: 0 } });
+    expect(taken.taken).toBeGreaterThan(0);
+    const [first, second] = await keys();
+    expect([first?.[1], second?.[1]]).toEqual([false, false]);
+    const expired = await sweepBaseBackups({ ...deps, pitr: { ...deps.pitr, baseBackupHours: 1000, baseBackupDays: 0 } });
+    expect(expired).toMatchObject({ taken: 0 });
+    expect(await keys()).toEqual([[first![0], true], [second![0], false]]);
+    const files = readdirSync(join(backupDir, 'base', databaseName(t.db_id)));
+    expect(files.map((f) => `base/${databaseName(t.db_id)}/${f}`)).toEqual([second![0]]);
+  });
+
+  it("erases a tenant's base backups (files and rows) with its account", async () => {
+    const t = await tenant();
+    expect(readdirSync(join(backupDir, 'base', databaseName(t.db_id))).length).toBe(1);
+    expect((await dashboard(t.token, { action: 'delete_account', password: t.password })).status).toBe(200);
+    await waitFor(async () => (await rows(`SELECT state FROM ${meta('tenant_erasures')} WHERE tenant_id = ?`, [t.tenant_id]))[0]?.state === 'done', { timeoutMs: 60_000, what: 'the erasure' });
+    expect(readdirSync(join(backupDir, 'base'))).not.toContain(databaseName(t.db_id));
+    expect(await rows(`SELECT backup_key FROM ${meta('base_backups')} WHERE db_id = ?`, [t.db_id])).toEqual([]);
   });
 });
