@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createConnection } from 'mysql2/promise';
-import { BashHostRunner } from '#adapters/bash-host-runner';
+import { hostRunnerFor } from '#adapters/wiring';
 import { PRELUDE } from '#core/host-scripts';
 import { backupStamp, baseBackupKey, buildBaseBackupScript, buildRestoreScript, newBaseMarker, parseBaseBackup } from '#core/pitr-scripts';
 import { loadConfig, parseMysqlUrl } from '#shared/config';
@@ -28,7 +28,7 @@ export async function main(args: string[]): Promise<void> {
   const config = loadConfig();
   const login = parseMysqlUrl(config.OCTODB_MYSQL_URL);
   const admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
-  const runner = new BashHostRunner(login, { host: login.host, port: login.port });
+  const runner = hostRunnerFor(config, login); // as npm start makes it (bash, or compose's dbhost)
   const host = { hostId: 'bench', instanceId: 'bench', endpoint: login.host, port: login.port };
   const root = mkdtempSync(join(tmpdir(), 'octodb-pitr-bench-'));
   const suffix = randomBytes(4).toString('hex');
@@ -78,7 +78,7 @@ export async function main(args: string[]): Promise<void> {
   } finally {
     for (const db of made) await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);
     await admin.end();
-    await runner.close();
+    await runner.close?.();
     rmSync(root, { recursive: true, force: true });
   }
 }
