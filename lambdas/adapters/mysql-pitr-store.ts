@@ -89,20 +89,20 @@ export class MysqlPitrStore implements BaseBackupStore, RestoreStore {
   }
 
   async createRestore(r: Omit<RestoreRecord, 'state' | 'reason' | 'createdAt' | 'startedAt' | 'finishedAt'>): Promise<void> {
-    // A worker that died leaves its restore holding the database: past the stale time it no longer does.
+    // A worker that died leaves its restore holding the tenant: past the stale time it no longer does.
     await this.pool.execute(
-      `UPDATE database_restores SET state = 'failed', reason = 'its worker stopped', active_db_id = NULL, finished_at = CURRENT_TIMESTAMP(3)
-       WHERE active_db_id = ? AND COALESCE(started_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND`,
-      [r.dbId, this.staleSeconds],
+      `UPDATE database_restores SET state = 'failed', reason = 'its worker stopped', active_tenant_id = NULL, finished_at = CURRENT_TIMESTAMP(3)
+       WHERE active_tenant_id = ? AND COALESCE(started_at, created_at) < CURRENT_TIMESTAMP(3) - INTERVAL ? SECOND`,
+      [r.tenantId, this.staleSeconds],
     );
     try {
       await this.pool.execute(
-        `INSERT INTO database_restores (restore_id, requested_by, tenant_id, db_id, target, target_db_id, to_time, base_key, state, active_db_id)
+        `INSERT INTO database_restores (restore_id, requested_by, tenant_id, db_id, target, target_db_id, to_time, base_key, state, active_tenant_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
-        [r.restoreId, r.requestedBy, r.tenantId, r.dbId, r.target, r.targetDbId, r.toTime, r.baseKey, r.dbId],
+        [r.restoreId, r.requestedBy, r.tenantId, r.dbId, r.target, r.targetDbId, r.toTime, r.baseKey, r.tenantId],
       );
     } catch (error) {
-      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConflictError('A restore of this database is queued or running', { code: 'RESTORE_RUNNING' }, { cause: error });
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConflictError("A restore of this tenant's databases is queued or running: one at a time", { code: 'RESTORE_RUNNING' }, { cause: error });
       throw error;
     }
   }
@@ -118,7 +118,7 @@ export class MysqlPitrStore implements BaseBackupStore, RestoreStore {
   }
 
   async finishRestore(restoreId: string, state: 'succeeded' | 'failed', reason: string | null): Promise<void> {
-    await this.pool.execute('UPDATE database_restores SET state = ?, reason = ?, active_db_id = NULL, finished_at = CURRENT_TIMESTAMP(3) WHERE restore_id = ?', [state, reason, restoreId]);
+    await this.pool.execute('UPDATE database_restores SET state = ?, reason = ?, active_tenant_id = NULL, finished_at = CURRENT_TIMESTAMP(3) WHERE restore_id = ?', [state, reason, restoreId]);
   }
 
   async inPlaceRestoreBetween(dbId: string, from: Date, to: Date): Promise<boolean> {

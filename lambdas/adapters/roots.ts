@@ -95,8 +95,8 @@ export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDep
   const backups = { backups: tableBackups, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
   // restore_database records the restore and hands it to LF6 (the invoker), which runs it on the host.
   const restores = async (): Promise<PitrRequestDeps> => {
-    const { pitr, meta, invoker } = await parts.pick('pitr', 'meta', 'invoker');
-    return { meta, invoker, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
+    const { pitr, meta, invoker, quotas } = await parts.pick('pitr', 'meta', 'invoker', 'quotas');
+    return { meta, invoker, quotas, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
   };
   return { ...rest, ...backups, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, deleteAccount, restores };
 }

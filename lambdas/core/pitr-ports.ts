@@ -57,7 +57,7 @@ export interface BaseBackupStore {
 }
 
 export interface RestoreStore {
-  /** Records a queued restore; ConflictError RESTORE_RUNNING when one of this database is queued or running. */
+  /** Records a queued restore; ConflictError RESTORE_RUNNING when one of the same tenant's databases is queued or running. */
   createRestore(r: Omit<RestoreRecord, 'state' | 'reason' | 'createdAt' | 'startedAt' | 'finishedAt'>): Promise<void>;
   getRestore(restoreId: string): Promise<RestoreRecord | undefined>;
   /** queued → running; false when it was not queued (a second delivery). */

@@ -4,7 +4,7 @@ import { runOnHost } from './host-scripts.ts';
 import { databaseName, databaseUser, newDatabasePassword, newDbId } from './ids.ts';
 import type { BaseBackupReason, BaseBackupRecord, BaseBackupStore, RestoreRecord, RestoreStore, RestoreTarget } from './pitr-ports.ts';
 import { backupStamp, baseBackupKey, buildBaseBackupScript, buildDeleteBaseBackupsScript, buildRestoreScript, newBaseMarker, parseBaseBackup, PitrExit } from './pitr-scripts.ts';
-import type { Caller, DatabaseAccounts, HostRunner, Invoker, MetaStore } from './ports.ts';
+import type { Caller, DatabaseAccounts, HostRunner, Invoker, MetaStore, StorageQuotas } from './ports.ts';
 import { failureReason } from './provisioning.ts';
 import type { Sealer } from './sealed.ts';
 
@@ -29,8 +29,8 @@ export interface PitrDeps {
   pitr: PitrSettings;
 }
 
-/** What /dashboard's restore actions use (no host runner: the restore itself runs on LF6). */
-export type PitrRequestDeps = Pick<PitrDeps, 'meta' | 'bases' | 'restores' | 'invoker' | 'pitr'>;
+/** What /dashboard's restore actions use (no host runner: the restore itself runs on LF6), and the storage quota a new database would add to. */
+export type PitrRequestDeps = Pick<PitrDeps, 'meta' | 'bases' | 'restores' | 'invoker' | 'pitr'> & { quotas: Pick<StorageQuotas, 'assertCanWrite'> };
 
 /**
  * Takes one database's base backup into the store and records it.
@@ -87,7 +87,8 @@ const stopOf = (toTime: Date): Date => new Date(Math.floor(toTime.getTime() / 10
  * /dashboard restore_database: queues a restore of one database to a time, into a new database of
  * the same tenant or in place. Primary course: the caller owns the database (an admin: any), the
  * time is past and within reach (a base backup finished by then, no in-place restore of it in
- * between), record the restore (one per database at a time), start it on LF6 and answer `queued`.
+ * between), a new copy within the tenant's storage quota, record the restore (one of the tenant's
+ * at a time: each is heavy host work), start it on LF6 and answer `queued`.
  */
 export async function requestRestore(caller: Caller, input: { db_id: string; to_time: Date; target: RestoreTarget }, deps: PitrRequestDeps, now = new Date()): Promise<RestoreView> {
   const db = await deps.meta.getDatabase(input.db_id);
@@ -103,6 +104,7 @@ export async function requestRestore(caller: Caller, input: { db_id: string; to_
   if (await deps.restores.inPlaceRestoreBetween(db.dbId, base.finishedAt, stop)) {
     throw new ValidationError('to_time falls while this database was being restored in place: choose a time before or after it', { code: 'TIME_DURING_RESTORE' });
   }
+  if (input.target === 'new') await deps.quotas.assertCanWrite(db.tenantId, db.dbId); // a copy adds to the tenant's storage
   const restoreId = crypto.randomUUID();
   const targetDbId = input.target === 'new' ? newDbId() : db.dbId;
   await deps.restores.createRestore({ restoreId, requestedBy: caller.tenantId, tenantId: db.tenantId, dbId: db.dbId, target: input.target, targetDbId, toTime: input.to_time, baseKey: base.key });

@@ -72,15 +72,16 @@ export const errorAnswers = {
   DashboardForbidden: failure({
     ...keyRefusal,
     code: z
-      .enum([...keyRefusal.code.options, SUSPENDED, 'WRONG_PASSWORD', 'ADMIN_ONLY'])
-      .describe(`${keyRefusal.code.description}; ${SUSPENDED}: the account is suspended; WRONG_PASSWORD: delete_account's password; ADMIN_ONLY: list_children, for an admin tenant only`),
+      .enum([...keyRefusal.code.options, SUSPENDED, 'WRONG_PASSWORD', 'ADMIN_ONLY', 'QUOTA_EXCEEDED'])
+      .describe(`${keyRefusal.code.description}; ${SUSPENDED}: the account is suspended; WRONG_PASSWORD: delete_account's password; ADMIN_ONLY: list_children, for an admin tenant only; QUOTA_EXCEEDED: restore_database into a new database over the storage quota`),
+    ...quota,
   }),
   NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND', 'BACKUP_NOT_FOUND', 'RESTORE_NOT_FOUND']).optional() }),
   Conflict: failure(),
   DashboardConflict: failure({
     code: z
       .enum(['API_KEY_LIMIT', 'BACKUP_GONE', 'TABLE_EXISTS', 'RESTORE_RUNNING', 'DATABASE_NOT_READY'])
-      .describe('restore_table: BACKUP_GONE (restored or expired), TABLE_EXISTS (the name is taken); restore_database: RESTORE_RUNNING (one of this database is queued or running), DATABASE_NOT_READY'),
+      .describe('restore_table: BACKUP_GONE (restored or expired), TABLE_EXISTS (the name is taken); restore_database: RESTORE_RUNNING (a restore for the same tenant is queued or running), DATABASE_NOT_READY'),
     limit: count.optional().describe('API_KEY_LIMIT: the limit'),
   }),
   QueryConflict: failure({ status: z.enum(DATABASE_STATUSES).describe("The database's status"), ...batchFailure }),

@@ -5,7 +5,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseName } from '#core/ids';
 import { type RestoreView, sweepBaseBackups } from '#core/pitr';
-import { pitrRoot } from '#adapters/roots';
+import { adminRoot, pitrRoot } from '#adapters/roots';
+import { setTenantQuota } from '#core/storage-quotas';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
@@ -132,7 +133,7 @@ describe.skipIf(!serversUp)('point-in-time restore (/dashboard restore_database)
     });
   }, 240_000);
 
-  it("lets an admin restore any tenant's database (the new one is that tenant's); refuses one restore at a time per database", async () => {
+  it("lets an admin restore any tenant's database (the new one is that tenant's); refuses a second restore for the same tenant while one runs", async () => {
     const admin = await octo.signUpAdmin();
     const first = await dashboard<RestoreView>(admin.token, { action: 'restore_database', db_id: b.db_id, to_time: noted.toISOString(), target: 'new' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
@@ -212,6 +213,21 @@ describe.skipIf(!serversUp)('base backups: failure, schedule, expiry and erasure
     expect(await keys()).toEqual([[first![0], true], [second![0], false]]);
     const files = readdirSync(join(backupDir, 'base', databaseName(t.db_id)));
     expect(files.map((f) => `base/${databaseName(t.db_id)}/${f}`)).toEqual([second![0]]);
+  });
+
+  it('refuses a copy into a new database past the storage quota', async () => {
+    const t = await tenant();
+    await setTenantQuota({ tenantId: t.tenant_id, bytes: 1 }, await adminRoot(octo.parts).setQuota());
+    await octo.post('/query', { query: 'INSERT INTO orders (customer_id, total) VALUES (1, 1)' }, t.token); // measured after it
+    try {
+      const refused = await waitFor(async () => {
+        const r = await dashboard(t.token, { action: 'restore_database', db_id: t.db_id, to_time: new Date().toISOString(), target: 'new' });
+        return r.status !== 200 && r;
+      }, { what: 'the quota to be seen over' });
+      expect(refused).toMatchObject({ status: 403, body: { code: 'QUOTA_EXCEEDED', quota_bytes: 1 } });
+    } finally {
+      await (await octo.parts.get('redis')).del(`octodb:${octo.metaDb}:storage:${t.tenant_id}`, `octodb:${octo.metaDb}:storage-measure:${t.db_id}`);
+    }
   });
 
   it("erases a tenant's base backups (files and rows) with its account", async () => {
