@@ -12,7 +12,7 @@ export interface BaseBackupRecord {
   dbId: string;
   hostId: string;
   reason: BaseBackupReason;
-  /** Where the snapshot stands in the server's binlog: the replay starts here. */
+  /** Where the snapshot stands in the server's binlog, as its header says (the restore reads the header itself). */
   binlogFile: string;
   binlogPos: number;
   sizeBytes: number;

@@ -15,7 +15,8 @@ import { SCHEMA_NAME, USER_NAME } from './patterns.ts';
 /** A local absolute directory, or s3://bucket[/prefix]: set by the operator, checked before it enters a script. */
 export const BACKUP_ROOT = /^(\/[A-Za-z0-9._/-]{0,500}|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._/-]{0,400})?)$/;
 const STAMP = /^\d{8}T\d{6}Z$/;
-const BINLOG_FILE = /^[A-Za-z0-9._-]{1,200}$/;
+/** Prints `<binlog file> <position>` from a dump's header (MariaDB's CHANGE MASTER, MySQL 8's CHANGE REPLICATION SOURCE comment). */
+const READ_COORDS = `sed -nE "s/^-- CHANGE (MASTER|REPLICATION SOURCE) TO (MASTER|SOURCE)_LOG_FILE='([A-Za-z0-9._-]+)', *(MASTER|SOURCE)_LOG_POS=([0-9]+).*/\\3 \\5/p" | head -n 1`;
 const DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 /** A base backup's key under the store's root. */
@@ -50,7 +51,7 @@ export function buildBaseBackupScript(input: { database: string; stamp: string; 
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
 ${storeFunctions(input.root)}if command -v mariadb-dump >/dev/null; then DUMP=(mariadb-dump --master-data=2); else DUMP=(mysqldump --source-data=2 --set-gtid-purged=OFF); fi
 "\${DUMP[@]}" --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --single-transaction --quick --skip-lock-tables --triggers '${db}' > "$WORK/base.sql"
-COORDS="$(head -n 80 "$WORK/base.sql" | sed -nE "s/^-- CHANGE (MASTER|REPLICATION SOURCE) TO (MASTER|SOURCE)_LOG_FILE='([^']+)', *(MASTER|SOURCE)_LOG_POS=([0-9]+).*/\\3 \\5/p" | head -n 1)"
+COORDS="$(head -n 80 "$WORK/base.sql" | ${READ_COORDS})"
 [ -n "$COORDS" ] || { echo "the dump has no binlog coordinates: binary logging is off on this server" >&2; exit ${PitrExit.NoCoordinates}; }
 gzip -6 "$WORK/base.sql"
 SIZE="$(wc -c < "$WORK/base.sql.gz")"
@@ -71,9 +72,8 @@ export interface RestoreScriptInput {
   source: string;
   /** The schema they are written to: a new database, or a scratch one that an in-place restore swaps in. */
   target: string;
+  /** The base backup: its own header says where in the binlog the replay starts. */
   baseKey: string;
-  binlogFile: string;
-  binlogPos: number;
   /** Replay stops at the first event at or after this UTC second (YYYY-MM-DD HH:MM:SS). */
   stopDatetime: string;
   root: string;
@@ -85,7 +85,8 @@ export interface RestoreScriptInput {
 
 /**
  * Creates the target, loads the base backup into it, replays the source's binlog events from the
- * base's coordinates to the stop second, renamed to the target. MariaDB's binlog tool prints each
+ * coordinates in the base's own header (the file, not a record of it, is the truth: whatever took
+ * it) to the stop second, renamed to the target. MariaDB's binlog tool prints each
  * event's GTID sequence number: replayed as they are they would re-use old numbers in this server's
  * binlog, so those lines are dropped and the server numbers the replay anew (MySQL's: --skip-gtids).
  * On failure the target is dropped; on success it is handed on (a user for a new database, or the
@@ -94,10 +95,8 @@ export interface RestoreScriptInput {
 export function buildRestoreScript(input: RestoreScriptInput): string {
   const src = must(SCHEMA_NAME, input.source, 'database name');
   const target = must(SCHEMA_NAME, input.target, 'target database');
-  const file = must(BINLOG_FILE, input.binlogFile, 'binlog file');
   const stop = must(DATETIME, input.stopDatetime, 'stop time');
   if (!/^base\/[A-Za-z0-9_]{1,64}\/\d{8}T\d{6}Z\.sql\.gz$/.test(input.baseKey)) throw new Error('refusing an unsafe base backup key');
-  const pos = Math.trunc(input.binlogPos);
   const mysqlc = 'mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT"';
   return `${PRELUDE}DONE=""
 finish() {
@@ -107,17 +106,19 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
-${storeFunctions(input.root)}if ! sql "SHOW BINARY LOGS" | cut -f1 | grep -qxF '${file}'; then
-  echo "the binlog ${file} the base backup starts from is no longer on the server (binlog retention)" >&2
+${storeFunctions(input.root)}if [ "$(sql "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='${target}'")" != "0" ]; then DONE=1; echo "the target ${target} exists" >&2; exit ${PitrExit.TargetExists}; fi
+get '${input.baseKey}' "$WORK/base.sql.gz"
+read -r FILE POS <<< "$({ gzip -dc "$WORK/base.sql.gz" || true; } | head -n 80 | ${READ_COORDS})"
+[ -n "\${POS:-}" ] || { echo "the base backup has no binlog coordinates" >&2; exit ${PitrExit.NoCoordinates}; }
+if ! sql "SHOW BINARY LOGS" | cut -f1 | grep -qxF "$FILE"; then
+  echo "the binlog $FILE the base backup starts from is no longer on the server (binlog retention)" >&2
   exit ${PitrExit.BinlogGone}
 fi
-if [ "$(sql "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='${target}'")" != "0" ]; then DONE=1; echo "the target ${target} exists" >&2; exit ${PitrExit.TargetExists}; fi
-get '${input.baseKey}' "$WORK/base.sql.gz"
 sql "CREATE DATABASE \\\`${target}\\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 gzip -dc "$WORK/base.sql.gz" | ${mysqlc} '${target}'
 if command -v mariadb-binlog >/dev/null; then BINLOG=(mariadb-binlog); else BINLOG=(mysqlbinlog --skip-gtids); fi
 TZ=UTC "\${BINLOG[@]}" --read-from-remote-server --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --to-last-log \\
-  --start-position=${pos} --stop-datetime='${stop}' --database='${src}' --rewrite-db='${src}->${target}' '${file}' \\
+  --start-position="$POS" --stop-datetime='${stop}' --database='${src}' --rewrite-db='${src}->${target}' "$FILE" \\
   | sed -E '/^\\/\\*M!100001 SET @@session\\.gtid_seq_no=[0-9]+\\*\\/\\/\\*!\\*\\/;$/d' \\
   | ${mysqlc}
 ${input.user ? grantUser(target, input.user) : ''}${input.swapInto ? swap(target, input.swapInto) : ''}DONE=1

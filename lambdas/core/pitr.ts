@@ -151,8 +151,6 @@ async function restoreOnHost(r: RestoreRecord, deps: PitrDeps): Promise<void> {
     source: databaseName(r.dbId),
     target: inPlace ? `octodb_rs_${randomBytes(8).toString('hex')}` : databaseName(r.targetDbId),
     baseKey: base.key,
-    binlogFile: base.binlogFile,
-    binlogPos: base.binlogPos,
     stopDatetime: stopOf(r.toTime).toISOString().slice(0, 19).replace('T', ' '),
     root: deps.pitr.backupRoot,
     ...(inPlace ? { swapInto: databaseName(r.dbId) } : { user }),

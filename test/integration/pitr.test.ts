@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseName } from '#core/ids';
@@ -183,11 +184,13 @@ describe.skipIf(!serversUp)('point-in-time restore (/dashboard restore_database)
 describe.skipIf(!serversUp)('base backups: failure, schedule, expiry and erasure', () => {
   it("ends a restore whose base's binlog is gone `failed`, with why, and leaves no target behind", async () => {
     const t = await tenant();
-    // A base backup whose binlog the server no longer has (retention ran past it).
+    // A base backup whose binlog the server no longer has (retention ran past it): its header names it.
+    const key = `base/${databaseName(t.db_id)}/20000101T000000Z.sql.gz`;
+    writeFileSync(join(backupDir, key), gzipSync("-- CHANGE MASTER TO MASTER_LOG_FILE='octodb-bin.999999', MASTER_LOG_POS=4;\n"));
     await rows(
       `INSERT INTO ${meta('base_backups')} (backup_key, db_id, host_id, reason, binlog_file, binlog_pos, size_bytes, started_at, finished_at)
        SELECT ?, db_id, host_id, 'scheduled', 'octodb-bin.999999', 4, 1, CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3) FROM ${meta('tenant_databases')} WHERE db_id = ?`,
-      [`base/${databaseName(t.db_id)}/20000101T000000Z.sql.gz`, t.db_id],
+      [key, t.db_id],
     );
     const res = await dashboard<RestoreView>(t.token, { action: 'restore_database', db_id: t.db_id, to_time: new Date().toISOString(), target: 'new' });
     expect(res.status, JSON.stringify(res.body)).toBe(200);

@@ -5,8 +5,6 @@ const restoreInput: RestoreScriptInput = {
   source: 'db_0123456789abcdef0123456789abcdef',
   target: 'db_fedcba9876543210fedcba9876543210',
   baseKey: 'base/db_0123456789abcdef0123456789abcdef/20261206T133016Z.sql.gz',
-  binlogFile: 'octodb-bin.000001',
-  binlogPos: 33616716,
   stopDatetime: '2026-12-06 13:30:17',
   root: '/var/backups/octodb',
   user: 'u_fedcba9876543210fedcba98',
@@ -35,7 +33,6 @@ describe('point-in-time restore host scripts', () => {
   it.each<[string, Partial<RestoreScriptInput>]>([
     ['a source with a quote', { source: "db_x'; DROP DATABASE y; --" }],
     ['a target with a backtick', { target: 'db_`x`' }],
-    ['a binlog file with a path', { binlogFile: '../../etc/passwd' }],
     ['a stop time with a shell word', { stopDatetime: "2026-12-06 13:30:17' $(id) '" }],
     ['a base key outside base/', { baseKey: 'host/../../x.sql.gz' }],
     ['a root with a shell word', { root: '/tmp/`id`' }],
@@ -44,9 +41,9 @@ describe('point-in-time restore host scripts', () => {
     expect(() => buildRestoreScript({ ...restoreInput, ...bad })).toThrow(/unsafe/);
   });
 
-  it('replays only the source database, renamed to the target, from the base coordinates to the stop second, without old GTIDs', () => {
+  it("replays only the source database, renamed to the target, from the base's own coordinates to the stop second, without old GTIDs", () => {
     const script = buildRestoreScript(restoreInput);
-    expect(script).toContain("--start-position=33616716 --stop-datetime='2026-12-06 13:30:17' --database='db_0123456789abcdef0123456789abcdef' --rewrite-db='db_0123456789abcdef0123456789abcdef->db_fedcba9876543210fedcba9876543210' 'octodb-bin.000001'");
+    expect(script).toContain(`--start-position="$POS" --stop-datetime='2026-12-06 13:30:17' --database='db_0123456789abcdef0123456789abcdef' --rewrite-db='db_0123456789abcdef0123456789abcdef->db_fedcba9876543210fedcba9876543210' "$FILE"`);
     expect(script).toContain('--to-last-log');
     expect(script).toMatch(/gtid_seq_no/);
     expect(script).toContain("GRANT SELECT, INSERT, UPDATE, DELETE ON \\`db_fedcba9876543210fedcba9876543210\\`.* TO 'u_fedcba9876543210fedcba98'@'%'");
