@@ -35,6 +35,7 @@ export interface RestoreRecord {
   /** The database the restore writes: a new one, or dbId itself. */
   targetDbId: string;
   toTime: Date;
+  /** The base backup chosen at the request (the run takes the newest by then again). */
   baseKey: string;
   state: RestoreState;
   reason: string | null;

@@ -101,7 +101,7 @@ export function buildRestoreScript(input: RestoreScriptInput): string {
   return `${PRELUDE}DONE=""
 finish() {
   rc=$?
-  if [ -z "$DONE" ]; then sql "DROP DATABASE IF EXISTS \\\`${target}\\\`" || true; fi
+  if [ -z "$DONE" ]; then sql "DROP DATABASE IF EXISTS \\\`${target}\\\`; DROP DATABASE IF EXISTS \\\`${target}_old\\\`" || true; fi
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -149,7 +149,8 @@ function swap(scratch: string, into: string): string {
   return `sql "CREATE DATABASE IF NOT EXISTS \\\`${old}\\\`"
 RENAME="$(sql "SET SESSION group_concat_max_len = 16777216; SELECT CONCAT('SET SESSION lock_wait_timeout = 30; RENAME TABLE ', GROUP_CONCAT(m ORDER BY k, m SEPARATOR ', ')) FROM (${moves(db, old, 0)} UNION ALL ${moves(scratch, db, 1)}) r")"
 if [ "$RENAME" != "NULL" ]; then printf '%s\\n' "$RENAME" | ${'mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT"'}; fi
-sql "DROP DATABASE \\\`${old}\\\`; DROP DATABASE \\\`${scratch}\\\`"
+DONE=1 # swapped: what is left is clean-up, and the state before is a base backup already
+sql "DROP DATABASE \\\`${old}\\\`; DROP DATABASE \\\`${scratch}\\\`" || echo "warning: ${old} or ${scratch} is left over" >&2
 `;
 }
 
