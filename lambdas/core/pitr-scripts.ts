@@ -167,13 +167,13 @@ ${lines.join('\n')}
 }
 
 /**
- * Removes every base backup of these databases from the store (an erasure): the whole
- * base/<database>/ prefix, so base backups the whole-host backups took there go too.
+ * Lines that remove every base backup of these databases from the store (an erasure), appended to
+ * its drop script (one host script per chunk, as before): the whole base/<database>/ prefix, so
+ * base backups the whole-host backups took there go too.
  */
-export function buildEraseBaseBackupsScript(input: { databases: string[]; root: string }): string {
+export function eraseBaseBackupsLines(input: { databases: string[]; root: string }): string {
   const lines = input.databases.map((db) => `erase '${must(SCHEMA_NAME, db, 'database name')}'`);
-  return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
-${storeFunctions(input.root)}erase() { if [[ "$ROOT" == s3://* ]]; then aws s3 rm --only-show-errors --recursive "$ROOT/base/$1/"; else rm -rf "$ROOT/base/$1"; fi; }
+  return `${storeFunctions(input.root)}erase() { if [[ "$ROOT" == s3://* ]]; then aws s3 rm --only-show-errors --recursive "$ROOT/base/$1/"; else rm -rf "$ROOT/base/$1"; fi; }
 ${lines.join('\n')}
 `;
 }

@@ -41,6 +41,8 @@ export async function takeBaseBackup(dbId: string, reason: BaseBackupReason, dep
   const db = await deps.meta.getDatabase(dbId);
   const host = db && (await deps.meta.getHost(db.hostId));
   if (!db || !host) throw new UnavailableError(`no database ${dbId} on a known host to back up`);
+  // Listed ready by the sweep, maybe being erased since: an erasure's files must not come back after it.
+  if (db.status !== 'ready') throw new UnavailableError(`database ${dbId} is ${db.status}, not backed up`);
   // Keys are to the second: a second backup within the same second would overwrite the first.
   const last = await deps.bases.baseBackupBefore(dbId, new Date('9999-12-31T00:00:00Z'));
   if (last && backupStamp(last.startedAt) === backupStamp(new Date())) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
