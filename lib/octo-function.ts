@@ -8,6 +8,7 @@ import { Architecture, type EnvironmentOptions, Runtime } from 'aws-cdk-lib/aws-
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -208,6 +209,17 @@ export class OctoFunction extends NodejsFunction {
   bindHttpEdge(edge: { corsOrigins: readonly string[]; maxBodyBytes: number }): this {
     if (edge.corsOrigins.length > 0) this.addEnvironment('OCTODB_CORS_ORIGINS', edge.corsOrigins.join(','));
     this.addEnvironment('OCTODB_MAX_BODY_BYTES', String(edge.maxBodyBytes));
+    return this;
+  }
+
+  /**
+   * Point-in-time restore's backup store: the host's backup bucket, written and read by host scripts
+   * under the host's role (the function only names it: no S3 grant here), and how long base backups
+   * are kept (the bucket's expiry must not come sooner).
+   */
+  bindBackupStore(bucket: IBucket, keepDays: number): this {
+    this.addEnvironment('OCTODB_BACKUP_DIR', `s3://${bucket.bucketName}`);
+    this.addEnvironment('OCTODB_BASE_BACKUP_DAYS', String(keepDays));
     return this;
   }
 

@@ -136,6 +136,8 @@ const TENANT_ROWS: [table: string, sql: string][] = [
   ['migration_batches', 'DELETE FROM migration_batches WHERE tenant_id = ? AND NOT EXISTS (SELECT 1 FROM migration_jobs j WHERE j.batch_id = migration_batches.batch_id)'],
   ['table_customizations', `DELETE FROM table_customizations WHERE db_id IN (SELECT db_id FROM (${OF_DBS}) d)`],
   ['table_backups', 'DELETE FROM table_backups WHERE tenant_id = ?'],
+  ['base_backups', `DELETE FROM base_backups WHERE db_id IN (SELECT db_id FROM (${OF_DBS}) d)`],
+  ['database_restores', 'DELETE FROM database_restores WHERE tenant_id = ?'],
   ['signup_verifications', `DELETE FROM signup_verifications WHERE db_id IN (SELECT db_id FROM (${OF_DBS}) d)`],
   ['api_keys', 'DELETE FROM api_keys WHERE tenant_id = ?'],
   ['issued_tokens', 'DELETE FROM issued_tokens WHERE tenant_id = ?'],

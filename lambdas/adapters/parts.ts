@@ -35,6 +35,7 @@ import { RECIPES } from './wiring.ts';
 import type { ReportingNotifier } from './reporting-notifier.ts';
 import type { WorkerStatementJudge } from './worker-statement-judge.ts';
 import type { MysqlTableBackupStore } from './mysql-table-backup-store.ts';
+import type { MysqlPitrStore } from './mysql-pitr-store.ts';
 
 /** The MySQL logins a function holds (see wiring.ts's resolveMysqlLogins). */
 export interface MysqlLogins {
@@ -87,6 +88,8 @@ export interface PartTypes {
   migrations: MysqlMigrationStore;
   /** Removed tables kept restorable (MetaDB's table_backups). */
   tableBackups: MysqlTableBackupStore;
+  /** Point-in-time restore: base backups and restores (MetaDB's base_backups, database_restores). */
+  pitr: MysqlPitrStore;
   migrationLocks: MigrationLocks;
   /** Email; counts and logs what it cannot send. */
   notifier: ReportingNotifier;

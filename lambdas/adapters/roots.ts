@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { CreateAdminDeps } from '#core/admin';
 import type { ApiKeyDeps, VerifyApiKeyDeps } from '#core/api-keys';
 import type { DashboardDeps } from '#core/dashboard';
@@ -5,6 +6,7 @@ import type { MigrationDeps, MigrationSettings } from '#core/migration-deps';
 import type { submitMigration } from '#core/migration-submit';
 import type { planMigration } from '#core/migration-plan';
 import type { TableBackupDeps } from '#core/table-backups';
+import type { PitrDeps, PitrRequestDeps, PitrSettings } from '#core/pitr';
 import type { MetaDbDeploymentDeps } from '#core/metadb';
 import type { AccountDeps, DeleteOwnAccountDeps, EraseDeps, LifecycleDeps } from '#core/offboarding';
 import type { LogStore, SchemaFiles } from '#core/ports';
@@ -81,7 +83,7 @@ export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { ba
  * POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate;
  * `deleteAccount`'s parts (bcrypt, the invoker) made only when that action runs.
  */
-export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps & AccountDeps> {
+export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps & AccountDeps & { restores: () => Promise<PitrRequestDeps> }> {
   const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret', 'tableBackups', 'hostRunner');
   const { apiKeys, tableBackups, ...rest } = p;
   const deleteAccount = async (): Promise<DeleteOwnAccountDeps> => ({
@@ -91,7 +93,24 @@ export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDep
   });
   // restore_table moves a backup back on the host (a host script, as M1 runs).
   const backups = { backups: tableBackups, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
-  return { ...rest, ...backups, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, deleteAccount };
+  // restore_database records the restore and hands it to LF6 (the invoker), which runs it on the host.
+  const restores = async (): Promise<PitrRequestDeps> => {
+    const { pitr, meta, invoker, quotas } = await parts.pick('pitr', 'meta', 'invoker', 'quotas');
+    return { meta, invoker, quotas, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
+  };
+  return { ...rest, ...backups, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, deleteAccount, restores };
+}
+
+/** LF6's restores and base backups: host scripts, the tenant accounts of restored databases, MetaDB. */
+export async function pitrRoot(parts = sharedParts()): Promise<PitrDeps> {
+  const { pitr, ...p } = await parts.pick('pitr', 'meta', 'hostRunner', 'accounts', 'sealer', 'invoker');
+  return { ...p, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
+}
+
+function pitrSettings(c: Config): PitrSettings {
+  // Host scripts run elsewhere than this process's working directory: a local root goes in absolute.
+  const root = c.OCTODB_BACKUP_DIR.startsWith('s3://') ? c.OCTODB_BACKUP_DIR : resolve(c.OCTODB_BACKUP_DIR);
+  return { backupRoot: root, scriptTimeoutSeconds: c.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, baseBackupHours: c.OCTODB_BASE_BACKUP_HOURS, baseBackupDays: c.OCTODB_BASE_BACKUP_DAYS };
 }
 
 /** Beginning an erasure or a suspension: MetaDB, and Redis to tell every token check at once. */
@@ -103,7 +122,7 @@ async function lifecycleRoot(parts: Parts): Promise<LifecycleDeps> {
 export async function eraseRoot(parts = sharedParts()): Promise<EraseDeps> {
   const { claimOwners, ...p } = await parts.pick('erasures', 'meta', 'hostRunner', 'logEraser', 'claimOwners');
   const { config } = parts;
-  return { ...p, owners: claimOwners, scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, leaseSeconds: config.OCTODB_PROVISION_LEASE_SECONDS };
+  return { ...p, owners: claimOwners, scriptTimeoutSeconds: config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, leaseSeconds: config.OCTODB_PROVISION_LEASE_SECONDS, backupRoot: pitrSettings(config).backupRoot };
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */

@@ -28,6 +28,7 @@ import { MysqlApiKeyStore } from './mysql-api-key-store.ts';
 import { MysqlErasureStore } from './mysql-erasure-store.ts';
 import { metaDbPool } from './mysql-errors.ts';
 import { MysqlHostSql } from './mysql-host-sql.ts';
+import { MysqlPitrStore } from './mysql-pitr-store.ts';
 import { MysqlMetaStore } from './mysql-meta-store.ts';
 import { MysqlMigrationStore } from './mysql-migration-store.ts';
 import { MysqlQuotaSettings } from './mysql-quota-settings.ts';
@@ -182,6 +183,8 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   migrations: { make: async (p) => new MysqlMigrationStore(await p.get('pool'), (await p.get('claimOwners')).self) },
   migrationLocks: { make: async (p) => new RedisMigrationLocks(await p.get('redis'), (await p.get('claimOwners')).self) },
   tableBackups: { make: async (p) => new MysqlTableBackupStore(await p.get('pool')) },
+  // A restore still queued or running past two script limits lost its worker.
+  pitr: { make: async (p) => new MysqlPitrStore(await p.get('pool'), 2 * p.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS + 120) },
   notifier: { make: (p) => notifierFor(p.config) },
   storageState: { make: async ({ config, get }) => new RedisStorageState(await get('redis'), metaDbOf(config)) },
   quotaSettings: { make: async (p) => new MysqlQuotaSettings(await p.get('pool')) },

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ProhibitedError, tenantSuspended, UnauthorizedError, UnavailableError } from './errors.ts';
 import { backupLocation } from './backup-scripts.ts';
 import { buildDropDatabasesScript, runOnHost } from './host-scripts.ts';
+import { eraseBaseBackupsLines } from './pitr-scripts.ts';
 import { databaseName } from './ids.ts';
 import type { ErasedDatabase, ErasureRecord, ErasureRequester, ErasureStore, LogEraser } from './offboarding-ports.ts';
 import type { HostRunner, Invoker, MetaStore, PasswordHasher, TokenRegistry } from './ports.ts';
@@ -18,6 +19,8 @@ export interface EraseDeps {
   scriptTimeoutSeconds: number;
   /** OCTODB_PROVISION_LEASE_SECONDS: an erasure's claim not renewed for this long is a dead worker's. */
   leaseSeconds: number;
+  /** The backup store's root (OCTODB_BACKUP_DIR): the databases' base backups are erased with them. */
+  backupRoot: string;
 }
 
 /** Whoever begins an erasure or a suspension: it also tells every token check at once (Redis). */
@@ -180,9 +183,11 @@ async function dropDatabases(tenantId: string, deps: EraseDeps): Promise<void> {
     for (const [hostId, dbs] of byHost) {
       const host = await deps.meta.getHost(hostId);
       if (!host) throw new Error(`host ${hostId} is not registered`);
-      const script = buildDropDatabasesScript(dbs.map((db) => ({ database: databaseName(db.dbId), user: db.mysqlUser, backups: backupLocation(db.dbId, '').schema })));
+      const drop = buildDropDatabasesScript(dbs.map((db) => ({ database: databaseName(db.dbId), user: db.mysqlUser, backups: backupLocation(db.dbId, '').schema })));
+      // Their base backups (point-in-time restore) hold the same rows: removed by the same script.
+      const script = drop + eraseBaseBackupsLines({ databases: dbs.map((db) => databaseName(db.dbId)), root: deps.backupRoot });
       const result = await runOnHost(deps.hostRunner, host, script, deps.scriptTimeoutSeconds);
-      if (result.exitCode !== 0) throw new Error(`dropping the tenant's databases on ${hostId} failed: ${failureReason(result)}`);
+      if (result.exitCode !== 0) throw new Error(`dropping the tenant's databases or their base backups on ${hostId} failed: ${failureReason(result)}`);
     }
   }
 }

@@ -14,8 +14,9 @@ import { listMigrations } from '#core/migration-history';
 import { getMigrationStatus } from '#core/migration-status';
 import { listTableBackups, restoreTableBackup, type TableBackupDeps } from '#core/table-backups';
 import { type AccountDeps, deleteOwnAccount } from '#core/offboarding';
+import { getRestoreStatus, type PitrRequestDeps, requestRestore } from '#core/pitr';
 import { API_KEY_SCOPES, type ApiKeyScope } from '#core/ports';
-import { createApiKeyRequest, dbIdField, deleteAccountRequest, listApiKeysRequest, listChildrenRequest, listMigrationsRequest, migrationStatusRequest, pageKeyField, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
+import { createApiKeyRequest, dbIdField, deleteAccountRequest, listApiKeysRequest, listChildrenRequest, listMigrationsRequest, migrationStatusRequest, pageKeyField, restoreDatabaseRequest, restoreStatusRequest, restoreTableRequest, revokeApiKeyRequest } from '#shared/requests';
 import type { Caller } from '#shared/http';
 
 /**
@@ -27,7 +28,7 @@ export interface DashboardAction<S extends z.ZodType = z.ZodType> {
   params: S;
   /** The API key scopes that may run it (the tenant's token runs every action); none when absent. */
   keyScopes?: readonly ApiKeyScope[];
-  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps & ApiKeyDeps & TableBackupDeps & AccountDeps): Promise<unknown>;
+  run(params: z.infer<S>, caller: Caller, deps: DashboardDeps & ApiKeyDeps & TableBackupDeps & AccountDeps & { restores: () => Promise<PitrRequestDeps> }): Promise<unknown>;
 }
 
 /** A key's app may read its database's schema facts; the account, logs and keys are the tenant's token's. */
@@ -94,6 +95,15 @@ export const dashboardActions: Record<string, DashboardAction> = {
   restore_table: action({
     params: restoreTableRequest,
     run: (p, caller, deps) => restoreTableBackup(caller, p.backup_id, deps),
+  }),
+  // The tenant's token (its own databases) or an admin's (any); no key scope: a restore rewrites data.
+  restore_database: action({
+    params: restoreDatabaseRequest,
+    run: async (p, caller, deps) => requestRestore(caller, p, await deps.restores()),
+  }),
+  get_restore_status: action({
+    params: restoreStatusRequest,
+    run: async (p, caller, deps) => getRestoreStatus(caller, p.restore_id, await deps.restores()),
   }),
   list_migrations: action({
     params: listMigrationsRequest,

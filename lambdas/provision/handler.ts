@@ -1,6 +1,7 @@
 import { runErasure, sweepStalledErasures } from '#core/offboarding';
 import { provisionDatabase, sweepStalledProvisioning } from '#core/provisioning';
-import { eraseRoot, provisionRoot } from '#adapters/roots';
+import { runRestore, sweepBaseBackups, takeBaseBackup } from '#core/pitr';
+import { eraseRoot, pitrRoot, provisionRoot } from '#adapters/roots';
 import { invocationHandler, logger } from '#shared/logger';
 
 /**
@@ -8,17 +9,21 @@ import { invocationHandler, logger } from '#shared/logger';
  * {sweep: true} provisions databases a dead worker left `provisioning`, or one that gave up on a
  * failure that lasted past its retries (`deferred`), and finishes erasures left `running`.
  * {erase: tenant_id}: runs a tenant's erasure (it holds the host runner the drops need).
+ * {restore: restore_id}: runs a point-in-time restore queued by /dashboard restore_database. A
+ * database made `ready` gets its first base backup; the sweep takes the scheduled ones and expires old ones.
  */
 export const handler = invocationHandler(provision);
 
-async function provision(event: { db_id?: unknown; sweep?: unknown; erase?: unknown }): Promise<Record<string, unknown>> {
+async function provision(event: { db_id?: unknown; sweep?: unknown; erase?: unknown; restore?: unknown }): Promise<Record<string, unknown>> {
   if (typeof event.erase === 'string') return erase(event.erase);
+  if (typeof event.restore === 'string') return restore(event.restore);
   const d = await provisionRoot();
   if (event.sweep === true) {
     const outcomes = await sweepStalledProvisioning(d);
     const erasures = await sweepStalledErasures(await eraseRoot());
-    logger.info('provisioning sweep finished', { outcomes, erasures });
-    return { outcomes, erasures };
+    const baseBackups = await sweepBaseBackups(await pitrRoot());
+    logger.info('provisioning sweep finished', { outcomes, erasures, baseBackups });
+    return { outcomes, erasures, baseBackups };
   }
   if (typeof event.db_id !== 'string') {
     logger.error('provision event without db_id', { event });
@@ -27,6 +32,15 @@ async function provision(event: { db_id?: unknown; sweep?: unknown; erase?: unkn
   const outcome = await provisionDatabase(event.db_id, d);
   if (outcome === 'deferred') logger.warn('provisioning deferred to the sweep: MySQL still unreachable after its retries', { db_id: event.db_id, outcome });
   else logger.info('provisioning finished', { db_id: event.db_id, outcome });
+  // Its restores start from here; failing that, the sweep takes the base backup it lacks.
+  if (outcome === 'ready') await takeBaseBackup(event.db_id, 'provisioned', await pitrRoot()).catch((error: Error) => logger.warn('base backup after provisioning failed', { db_id: event.db_id, error }));
+  return { outcome };
+}
+
+/** {restore: restore_id}: a failure ends the restore `failed` with its reason (the tenant polls get_restore_status). */
+async function restore(restoreId: string): Promise<Record<string, unknown>> {
+  const outcome = await runRestore(restoreId, await pitrRoot());
+  logger.info('restore finished', { restore_id: restoreId, outcome });
   return { outcome };
 }
 

@@ -108,6 +108,16 @@ const settings = z.object({
   OCTODB_MIGRATION_SWEEP_SECONDS: z.coerce.number().int().min(0).default(30),
   /** How long a table removed by /migrate (drop_tables) is kept, with its rows, restorable with /dashboard restore_table; then the sweep drops it. */
   OCTODB_TABLE_BACKUP_HOURS: z.coerce.number().int().min(1).max(8760).default(72),
+  /**
+   * Root of the backup store (per-tenant point-in-time restore, and the whole-host backups in the same
+   * layout): a directory (relative to the working directory locally; host scripts get it absolute),
+   * or `s3://<bucket>[/prefix]` on AWS, the backup bucket the host may write.
+   */
+  OCTODB_BACKUP_DIR: z.string().default('.octodb/backups'),
+  /** A ready database's base backup (for point-in-time restore) is taken again by the provisioning sweep once its newest is this old; also taken at provisioning. */
+  OCTODB_BASE_BACKUP_HOURS: z.coerce.number().min(0.01).max(8760).default(24),
+  /** Base backups older than this are deleted (each database's newest kept): how far back a database can be restored. Keep the server's binlog retention at least as long. */
+  OCTODB_BASE_BACKUP_DAYS: z.coerce.number().min(0.01).max(365).default(7),
   /** A cascade child hit by transient errors (a server restarting, a connection lost) goes back to the queue with backoff until this long after its first try, then fails. */
   OCTODB_MIGRATION_TRANSIENT_RETRY_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
   /** Children altered at once per host by a cascade (its admin connections to that host). */

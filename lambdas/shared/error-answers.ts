@@ -51,7 +51,14 @@ export const errorAnswers = {
     ...batchFailure,
   }),
   QueryTimeout: failure({ code: z.enum(['STATEMENT_TIMEOUT', 'BATCH_TIMEOUT']), limit_ms: count, ...batchFailure }),
-  DashboardBadRequest: badRequest.extend({ valid_actions: z.array(z.string()).optional().describe('The actions there are') }),
+  DashboardBadRequest: badRequest.extend({
+    valid_actions: z.array(z.string()).optional().describe('The actions there are'),
+    code: z
+      .enum(['TIME_IN_FUTURE', 'BEFORE_OLDEST_BACKUP', 'TIME_DURING_RESTORE'])
+      .optional()
+      .describe('restore_database: to_time in the future, before the oldest base backup (`oldest_restorable_at`), or while the database was being restored in place'),
+    oldest_restorable_at: z.iso.datetime().nullable().optional().describe('BEFORE_OLDEST_BACKUP: the earliest time it can be restored to (null: no base backup yet)'),
+  }),
   MigrateBadRequest: badRequest.extend({
     statements: verdicts.optional(),
     code: z.enum(['UNSAFE_CHANGE', 'DUPLICATE_TABLE', 'PLAN_REFUSED']).optional().describe('UNSAFE_CHANGE: drop_tables without allow_unsafe; PLAN_REFUSED: the server refused a definition in the dry run'),
@@ -65,13 +72,16 @@ export const errorAnswers = {
   DashboardForbidden: failure({
     ...keyRefusal,
     code: z
-      .enum([...keyRefusal.code.options, SUSPENDED, 'WRONG_PASSWORD', 'ADMIN_ONLY'])
-      .describe(`${keyRefusal.code.description}; ${SUSPENDED}: the account is suspended; WRONG_PASSWORD: delete_account's password; ADMIN_ONLY: list_children, for an admin tenant only`),
+      .enum([...keyRefusal.code.options, SUSPENDED, 'WRONG_PASSWORD', 'ADMIN_ONLY', 'QUOTA_EXCEEDED'])
+      .describe(`${keyRefusal.code.description}; ${SUSPENDED}: the account is suspended; WRONG_PASSWORD: delete_account's password; ADMIN_ONLY: list_children, for an admin tenant only; QUOTA_EXCEEDED: restore_database into a new database over the storage quota`),
+    ...quota,
   }),
-  NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND', 'BACKUP_NOT_FOUND']).optional() }),
+  NotFound: failure({ code: z.enum(['DATABASE_NOT_FOUND', 'API_KEY_NOT_FOUND', 'BACKUP_NOT_FOUND', 'RESTORE_NOT_FOUND']).optional() }),
   Conflict: failure(),
   DashboardConflict: failure({
-    code: z.enum(['API_KEY_LIMIT', 'BACKUP_GONE', 'TABLE_EXISTS']).describe('restore_table: BACKUP_GONE (restored or expired), TABLE_EXISTS (the name is taken)'),
+    code: z
+      .enum(['API_KEY_LIMIT', 'BACKUP_GONE', 'TABLE_EXISTS', 'RESTORE_RUNNING', 'DATABASE_NOT_READY'])
+      .describe('restore_table: BACKUP_GONE (restored or expired), TABLE_EXISTS (the name is taken); restore_database: RESTORE_RUNNING (a restore for the same tenant is queued or running), DATABASE_NOT_READY'),
     limit: count.optional().describe('API_KEY_LIMIT: the limit'),
   }),
   QueryConflict: failure({ status: z.enum(DATABASE_STATUSES).describe("The database's status"), ...batchFailure }),

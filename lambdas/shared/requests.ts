@@ -97,6 +97,22 @@ export const restoreTableRequest = z.strictObject({
   backup_id: z.uuid('backup_id must be a uuid'),
 });
 
+/** /dashboard restore_database: one database to a past time (ISO 8601 with its offset, to the second), into a new database or in place. */
+export const restoreDatabaseRequest = z.strictObject({
+  action: z.literal('restore_database'),
+  db_id: dbIdField,
+  to_time: z.iso
+    .datetime({ offset: true, error: 'to_time must be an ISO 8601 time with its offset, e.g. 2026-01-31T12:00:00Z' })
+    .transform((t) => new Date(t)),
+  target: z.enum(['new', 'in_place'], { error: 'target must be "new" or "in_place"' }),
+});
+
+/** /dashboard get_restore_status: a restore restore_database answered. */
+export const restoreStatusRequest = z.strictObject({
+  action: z.literal('get_restore_status'),
+  restore_id: z.uuid('restore_id must be a uuid'),
+});
+
 /** A page's key as /dashboard handed it out; null (what the last page of the logs answers) asks for the first page. */
 export const pageKeyField = z
   .string({ error: 'last_evaluated_key must be a string' })

@@ -12,6 +12,7 @@ import type { getMigrationStatus } from '#core/migration-status';
 import type { SubmitResult } from '#core/migration-submit';
 import type { PlanResult } from '#core/migration-plan';
 import type { listTableBackups, restoreTableBackup } from '#core/table-backups';
+import type { getRestoreStatus, requestRestore } from '#core/pitr';
 import type { PlanChange } from '#core/plan-output';
 import type { QueryResult } from '#core/query';
 import type { runTenantBatch } from '#core/query-batch';
@@ -190,7 +191,23 @@ const tableBackup = z.strictObject({
   expires_at: z.iso.datetime().describe('After this the backup is dropped (OCTODB_TABLE_BACKUP_HOURS)'),
 });
 
+/** restore_database and get_restore_status: one point-in-time restore. */
+const databaseRestore = z.strictObject({
+  restore_id: uuid('Poll it with get_restore_status'),
+  db_id: dbId.describe('The database restored from'),
+  target: z.enum(['new', 'in_place']),
+  target_db_id: dbId.describe('The database written: a new one (listed by list_databases once succeeded) or db_id itself'),
+  to_time: z.iso.datetime().describe('Everything committed up to the end of this second'),
+  state: z.enum(['queued', 'running', 'succeeded', 'failed']),
+  reason: z.string().nullable().describe('failed: why'),
+  created_at: z.iso.datetime(),
+  started_at: z.iso.datetime().nullable(),
+  finished_at: z.iso.datetime().nullable(),
+});
+
 export const dashboardAnswers = {
+  restore_database: databaseRestore,
+  get_restore_status: databaseRestore,
   list_table_backups: z.strictObject({ db_id: dbId, backups: z.array(tableBackup).describe('Restorable backups of removed tables, newest first (at most 100)') }),
   restore_table: z.strictObject({ backup_id: z.uuid(), table: z.string(), restored: z.literal(true) }),
   delete_account: erasureAnswer,
@@ -325,6 +342,8 @@ export type AnswersAgree = [
   Agrees<Same<PlanResult, Out<typeof migratePlanAnswer>>>,
   Agrees<Same<Result<typeof listTableBackups>, Out<(typeof dashboardAnswers)['list_table_backups']>>>,
   Agrees<Same<Result<typeof restoreTableBackup>, Out<(typeof dashboardAnswers)['restore_table']>>>,
+  Agrees<Same<Result<typeof requestRestore>, Out<(typeof dashboardAnswers)['restore_database']>>>,
+  Agrees<Same<Result<typeof getRestoreStatus>, Out<(typeof dashboardAnswers)['get_restore_status']>>>,
   Agrees<Same<Result<typeof getUserInfo>, Out<(typeof dashboardAnswers)['get_user_info']>>>,
   Agrees<Same<Result<typeof listTenantDatabases>, Out<(typeof dashboardAnswers)['list_databases']>>>,
   Agrees<Same<Result<typeof getDatabaseMetadata>, Out<(typeof dashboardAnswers)['get_database_metadata']>>>,

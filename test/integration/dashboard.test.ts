@@ -20,7 +20,7 @@ interface Tenant {
 let a: Tenant;
 let b: Tenant;
 
-const ACTIONS = ['get_user_info', 'list_databases', 'get_database_metadata', 'get_database_tables', 'get_log_table', 'get_query_logs', 'get_query_stats', 'get_migration_status', 'list_table_backups', 'restore_table', 'list_migrations', 'list_children', 'create_api_key', 'list_api_keys', 'revoke_api_key', 'delete_account'];
+const ACTIONS = ['get_user_info', 'list_databases', 'get_database_metadata', 'get_database_tables', 'get_log_table', 'get_query_logs', 'get_query_stats', 'get_migration_status', 'list_table_backups', 'restore_table', 'restore_database', 'get_restore_status', 'list_migrations', 'list_children', 'create_api_key', 'list_api_keys', 'revoke_api_key', 'delete_account'];
 
 async function tenant(): Promise<Tenant> {
   const t = await octo.signUp();

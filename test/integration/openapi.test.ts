@@ -203,6 +203,13 @@ describe.skipIf(!serversUp)('real answers against docs/openapi.json', () => {
     const { token: adminToken } = await octo.signUpAdmin();
     expect((await dashboard('list_children', {}, adminToken)).body).toEqual({ children: [] });
     expect((await call('POST', '/dashboard', { action: 'list_children' }, tenant.token)).body.code).toBe('ADMIN_ONLY');
+
+    // A point-in-time restore into a new database, polled to its end (LF6 took the first base backup after provisioning).
+    await octo.invoker.idle();
+    const early = await call('POST', '/dashboard', { action: 'restore_database', db_id: tenant.db_id, to_time: '2000-01-01T00:00:00Z', target: 'new' }, tenant.token);
+    expect(early.body.code).toBe('BEFORE_OLDEST_BACKUP');
+    const restore = await dashboard('restore_database', { db_id: tenant.db_id, to_time: new Date().toISOString(), target: 'new' });
+    await waitFor(async () => (await dashboard('get_restore_status', { restore_id: restore.body.restore_id })).body.state === 'succeeded', { timeoutMs: 60_000, intervalMs: 200, what: 'the restore' });
   });
 
   it('dashboard refusals: an unknown action, an unknown field, a database not yours, a migration not yours', async () => {

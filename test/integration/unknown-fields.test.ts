@@ -52,6 +52,8 @@ describe.skipIf(!serversUp)('unknown fields in a request body', () => {
     revoke_api_key: { key_id: '00000000-0000-4000-8000-000000000000' },
     restore_table: { backup_id: '00000000-0000-4000-8000-000000000000' },
     delete_account: { password: 'not-checked' },
+    restore_database: { db_id: '0123456789abcdef0123456789abcdef', to_time: '2026-01-31T12:00:00Z', target: 'new' },
+    get_restore_status: { restore_id: '00000000-0000-4000-8000-000000000000' },
   };
   it.each(Object.keys(dashboardActions))('/dashboard %s', async (action) => {
     expect(await octo.post('/dashboard', { action, ...REQUIRED[action], tenant: 'other' }, t.token)).toEqual(refused('tenant'));

@@ -41,11 +41,14 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
   // Each OctoDB its own dynalite store: LevelDB allows one process per directory.
   const dynaliteDir = mkdtempSync(join(tmpdir(), 'octodb-dynalite-'));
   const deadLetterFile = `${dynaliteDir}.dead-letters.jsonl`; // never the checkout's .octodb/ file
+  // Base backups (LF6 takes one after each provisioning): never into the checkout's .octodb/backups.
+  const backupDir = `${dynaliteDir}.backups`;
   const octo = await startOctoDb({
     PORT: '0',
     OCTODB_MYSQL_URL: `${base}/${metaDb}`,
     OCTODB_DYNALITE_DIR: dynaliteDir,
     OCTODB_LOG_DEAD_LETTER_FILE: deadLetterFile,
+    OCTODB_BACKUP_DIR: backupDir,
     // Test machines are loaded: an ordinary statement must not be refused for a moment of contention.
     OCTODB_VALIDATOR_BUDGET_MS: '2000',
     ...env,
@@ -118,6 +121,7 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
       await octo.close();
       rmSync(dynaliteDir, { recursive: true, force: true });
       rmSync(deadLetterFile, { force: true });
+      rmSync(backupDir, { recursive: true, force: true });
     },
   };
 }

@@ -42,7 +42,7 @@ describe('the OpenAPI document', () => {
     const responses = document.paths['/dashboard']!.post!.responses['200']!['x-action-responses'] as Record<string, { $ref: string }>;
     expect(Object.keys(responses).sort()).toEqual(Object.keys(dashboardActions).sort());
     // The actions whose parameters are not all optional, with the least they need.
-    const required: Record<string, object> = { create_api_key: { name: 'ci', scope: 'read' }, revoke_api_key: { key_id: '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f' }, restore_table: { backup_id: '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f' }, delete_account: { password: 'the password' } };
+    const required: Record<string, object> = { create_api_key: { name: 'ci', scope: 'read' }, revoke_api_key: { key_id: '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f' }, restore_table: { backup_id: '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f' }, delete_account: { password: 'the password' }, restore_database: { db_id: '0123456789abcdef0123456789abcdef', to_time: '2026-01-31T12:00:00Z', target: 'new' }, get_restore_status: { restore_id: '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f' } };
     for (const action of Object.keys(dashboardActions)) {
       expect(validator.request('POST', '/dashboard', { action, ...required[action] }), action).toEqual([]);
       expect(validator.request('POST', '/dashboard', { action, ...required[action], tenant_id: 'x' }), action).not.toEqual([]);
