@@ -52,7 +52,7 @@ list() {
 fetch() { if [[ "$SRC" == s3://* ]]; then aws s3 cp --only-show-errors "$SRC/$1" -; else cat "$SRC/$1"; fi; }
 # The newest <stamp>.sql.gz under a prefix stamped before --to (a stamp is the second the file was
 # complete in: one stamped in the second of --to may hold later writes). Stamps sort as text.
-newest() { list "$1" | grep -E '^[0-9]{8}T[0-9]{6}Z\.sql\.gz$' | sort | awk -v to="$STAMP.sql.gz" '$0 < to' | tail -n 1; }
+newest() { list "$1" | { grep -E '^[0-9]{8}T[0-9]{6}Z\.sql\.gz$' || true; } | sort | awk -v to="$STAMP.sql.gz" '$0 < to' | tail -n 1; }
 
 HELD="$(query "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")"
 [ "$HELD" = 0 ] || { echo "the server at $DB_HOST:$DB_PORT already holds $HELD database(s): restore into a fresh one" >&2; exit 4; }
@@ -68,7 +68,7 @@ if [ -n "$BINLOGS" ] && [ "$(query 'SELECT @@log_bin')" = 1 ]; then
   query "RESET BINARY LOGS AND GTIDS TO $NEXT" 2> /dev/null || query "RESET MASTER TO $NEXT"
 fi
 
-fetch "host/$CATALOG" | gunzip -c | grep -v '^-- ' | sql --batch
+fetch "host/$CATALOG" | gunzip -c | { grep -v '^-- ' || true; } | sql --batch
 echo "accounts restored"
 
 # The plan, one line a database: name, charset, collation, base file, its binlog file and position.

@@ -37,14 +37,12 @@ flock 9
 sql() { mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --batch --raw --skip-column-names -e "$1"; }
 stamp() { date -u +%Y%m%dT%H%M%SZ; }
 
-# Stores stdin as <key>: written under a temporary name and renamed once complete, so a reader
-# never sees half a file under its real name.
+# Stores stdin as <key>; a reader never sees half a file under its real name (an S3 object appears
+# once its upload is complete; a file is renamed into place).
 store() {
   local key="$1" tmp
   if [[ "$DEST" == s3://* ]]; then
-    tmp="$DEST/tmp/$(basename "$key").$$"
-    aws s3 cp --only-show-errors - "$tmp"
-    aws s3 mv --only-show-errors "$tmp" "$DEST/$key"
+    aws s3 cp --only-show-errors - "$DEST/$key"
   else
     mkdir -p "$(dirname "$DEST/$key")"
     tmp="$(dirname "$DEST/$key")/.$(basename "$key").$$"
