@@ -59,7 +59,11 @@ databases() {
 }
 
 # mysqldump of MySQL 8.0.26+ says --source-data; MariaDB's and older ones only --master-data.
-if mysqldump --help 2>/dev/null | grep -q -- '--source-data'; then COORDS=--source-data=2; else COORDS=--master-data=2; fi
+# MySQL's would also set the server's GTID_PURGED from each file (with gtid_mode on), which fails
+# on the second database a restore loads: its GTID_PURGED line is left out.
+DUMP_HELP="$(mysqldump --help 2> /dev/null || true)"
+if grep -q -- '--source-data' <<< "$DUMP_HELP"; then COORDS=(--source-data=2); else COORDS=(--master-data=2); fi
+if grep -q -- '--set-gtid-purged' <<< "$DUMP_HELP"; then COORDS+=(--set-gtid-purged=OFF); fi
 
 # A base of one database; $STATE/based lists the databases that have one.
 base_one() {
@@ -68,7 +72,7 @@ base_one() {
   tmp="$(mktemp)"
   # --single-transaction: one consistent snapshot without locking the tenant's tables;
   # no --databases, so the file holds no CREATE DATABASE/USE and loads into any database name.
-  mysqldump --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --single-transaction "$COORDS" --routines --triggers \
+  mysqldump --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --single-transaction "${COORDS[@]}" --routines --triggers \
     --hex-blob --default-character-set=utf8mb4 "$db" | gzip -c > "$tmp"
   store "base/$db/$(stamp).sql.gz" < "$tmp"
   rm -f "$tmp"

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +167,38 @@ describe.skipIf(faultServersMissing.length > 0)('whole-host restore: base backup
     const held = await asAdmin(empty, (c) => rows(c, "SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"));
     expect(held).toEqual([{ n: 0 }]);
     expect(await asAdmin(empty, (c) => rows(c, 'SHOW BINARY LOGS'))).toHaveLength(1);
+  }, 60_000);
+
+  it('names a database without a base before the time and restores the others', async () => {
+    const store = join(site.dir, 'store-without-b');
+    cpSync(site.store, store, { recursive: true });
+    rmSync(join(store, 'base', B.db), { recursive: true });
+    const fresh = await startOwnMariaDb({ args: BINLOG_ARGS });
+    try {
+      const run = site.restore(fresh.port, ['--from', store, '--to', chosen]);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      expect(run.stdout).toContain(`NOT RESTORED ${B.db}: no base backup before ${chosen}`);
+      expect(await asTenant(fresh, C, (c) => rows(c, 'SELECT id FROM items'))).toEqual([{ id: 1 }]);
+      expect(await asAdmin(fresh, (c) => rows(c, `SELECT schema_name FROM information_schema.schemata WHERE schema_name = '${B.db}'`))).toEqual([]);
+    } finally {
+      await fresh.stop();
+    }
+  }, 60_000);
+
+  it('fails, naming it, when a binlog a base needs is missing from the store', async () => {
+    const store = join(site.dir, 'store-with-a-gap');
+    cpSync(site.store, store, { recursive: true });
+    // The first tick flushed the first binlog, then took B's base (B's only one) in the second.
+    const needed = readdirSync(join(store, 'binlog')).sort()[1]!;
+    rmSync(join(store, 'binlog', needed));
+    const fresh = await startOwnMariaDb({ args: BINLOG_ARGS });
+    try {
+      const run = site.restore(fresh.port, ['--from', store, '--to', chosen]);
+      expect(run.stderr).toContain(`binlog ${needed} (where the base of ${B.db} starts) is not in the store`);
+      expect(run.status).toBe(1);
+    } finally {
+      await fresh.stop();
+    }
   }, 60_000);
 });
