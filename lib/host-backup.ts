@@ -74,15 +74,21 @@ export class HostBackups extends Construct {
       id: 'AwsSolutions-S1',
       reason: 'Only the host role writes here (the bucket policy requires TLS); CloudTrail data events, not server access logs, are the audit trail if one is wanted.',
     });
-    // Write and read back, never delete: a host that is taken over cannot erase what was shipped
-    // (an overwrite leaves the old version, kept NONCURRENT_DAYS).
+    // Write and read back; delete only base backups, which a tenant's erasure removes (per-database
+    // restores' host scripts). A host that is taken over cannot erase binlogs or catalogs, and what it
+    // deletes or overwrites keeps its old version NONCURRENT_DAYS.
     const objects = this.bucket.arnForObjects('*');
     props.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'HostBackupObjects', actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], resources: [objects] }));
+    props.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'HostBackupErasure', actions: ['s3:DeleteObject'], resources: [this.bucket.arnForObjects('base/*')] }));
     props.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'HostBackupListing', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
     const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket);
     Validations.of(props.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
       reason: 'The objects of the host backup bucket (every key the backup script writes), nothing else.',
+    });
+    Validations.of(props.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/base/*]`,
+      reason: 'Deleting base backups only: a tenant erasure removes its databases\' base/<database>/ prefixes.',
     });
   }
 }

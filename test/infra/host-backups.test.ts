@@ -54,12 +54,15 @@ describe('the host backup bucket', () => {
     expect(() => synth({ pointInTimeDays: 0 })).toThrow(/pointInTimeDays/);
   });
 
-  it('lets the host role write and read it, never delete, and no one else touch it', () => {
+  it('lets the host role write and read it, delete only base backups (erasures), and no one else touch it', () => {
     const hostRole = s.stack.getLogicalId(s.stack.host.instance.role.node.defaultChild as never);
     const roles = statementsByRole(s.resources);
     const s3 = roles[hostRole]!.filter((x) => actionsOf(x).some((a) => a.startsWith('s3:')));
-    expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     for (const x of s3) for (const r of resourcesOf(x)) expect(refsIn(r)).toEqual([bucketId]);
+    const deletes = s3.filter((x) => actionsOf(x).includes('s3:DeleteObject'));
+    expect(deletes.map((x) => actionsOf(x))).toEqual([['s3:DeleteObject']]);
+    expect(JSON.stringify(deletes[0]!.Resource)).toMatch(/"\/base\/\*"\]/);
     for (const [role, statements] of Object.entries(roles)) {
       if (role === hostRole) continue;
       expect(statements.filter((x) => refsIn(x.Resource).includes(bucketId)), role).toEqual([]);
