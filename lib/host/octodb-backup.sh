@@ -88,12 +88,26 @@ bases() {
   : > "$STATE/named"
 }
 
+# The number of a binlog file name (binlog.000123 -> 123).
+number() { echo $((10#${1##*.})); }
+
 ship_binlogs() {
   sql 'FLUSH BINARY LOGS'
-  local dir names last name
+  local dir names last name stored
   dir="$(dirname "$(sql 'SELECT @@log_bin_basename')")"
   names="$(sql 'SHOW BINARY LOGS' | cut -f1)"
   last="$(tail -n 1 <<< "$names")"
+  # A host's first shipment: a server whose binlogs are numbered no further than the stored ones
+  # is another server (a fresh one numbers from 1): its files would overwrite the lost host's, and
+  # its empty catalog would be the newest. bin/restore-host.sh numbers a restored server past them.
+  if [ ! -s "$STATE/shipped" ]; then
+    if [[ "$DEST" == s3://* ]]; then stored="$(aws s3 ls "$DEST/binlog/" | awk '{ print $NF }')"; else stored="$(ls -1 "$DEST/binlog" 2> /dev/null || true)"; fi
+    stored="$(grep -E "^${last%.*}\.[0-9]+$" <<< "$stored" | sort | tail -n 1 || true)"
+    if [ -n "$stored" ] && [ "$(number "$stored")" -ge "$(number "$last")" ]; then
+      echo "not shipping: the store already holds $stored, and this server writes $last: restore it from the store first (bin/restore-host.sh), or number its binlogs past the store's (RESET BINARY LOGS AND GTIDS TO $(($(number "$stored") + 1)))" >&2
+      exit 3
+    fi
+  fi
   # Every file but the one the server writes to now is closed and will not change.
   for name in $names; do
     [ "$name" = "$last" ] && continue

@@ -145,6 +145,27 @@ describe.skipIf(faultServersMissing.length > 0)('whole-host restore: base backup
     expect(Number(logs[0]!.Log_name.split('.').pop())).toBeGreaterThan(Number(stored.at(-1)!.split('.').pop()));
   }, 120_000);
 
+  it('ships from the restored server on, and refuses to ship from a fresh one that would overwrite the lost host\'s binlogs', async () => {
+    const stored = () => ['binlog', 'host'].map((d) => readdirSync(join(site.store, d)).sort());
+    const before = stored();
+    const fresh = await startOwnMariaDb({ args: BINLOG_ARGS });
+    try {
+      const refused = site.backup(fresh.port, 'ship');
+      expect(refused.stderr).toMatch(/^not shipping: the store already holds octodb-bin\.\d+, and this server writes octodb-bin\.000002: restore it/);
+      expect(refused.status).toBe(3);
+      expect(stored()).toEqual(before);
+    } finally {
+      await fresh.stop();
+    }
+    const shipped = site.backup(target!.port, 'ship');
+    expect(shipped.stderr).toBe('');
+    expect(shipped.status).toBe(0);
+    const [binlogs, catalogs] = stored();
+    expect(binlogs!.length).toBeGreaterThan(before[0]!.length);
+    expect(binlogs!.slice(0, before[0]!.length)).toEqual(before[0]);
+    expect(catalogs).toHaveLength(before[1]!.length + 1);
+  }, 60_000);
+
   it('refuses a server that already holds databases, leaving it as it was', async () => {
     const run = site.restore(target!.port, ['--from', site.store, '--to', chosen]);
     expect(run.status).toBe(4);
