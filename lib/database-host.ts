@@ -21,6 +21,7 @@ import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-
 import { ARecord, PrivateHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IDependable } from 'constructs';
+import { HostBackups, hostBackupCommands } from './host-backup.ts';
 import { HOST_METRICS, hostBootstrapCommands } from './host-user-data.ts';
 
 /** The private DNS zone and name the functions reach MySQL at (a replacement host takes the name over). */
@@ -46,6 +47,8 @@ export interface DatabaseHostProps {
   /** Size of the MySQL data volume. */
   volumeGb: number;
   backupRetentionDays: number;
+  /** Days the base backups in the backup bucket are kept: how far back a restore to a point in time reaches. */
+  pointInTimeDays: number;
   mysqlSeries: '8.0' | '8.4';
   skeemaVersion: string;
   skeemaSha256: { arm64: string; amd64: string };
@@ -67,6 +70,8 @@ export class DatabaseHost extends Construct {
   readonly instance: Instance;
   readonly dataVolume: Volume;
   readonly vault: BackupVault;
+  /** Binlogs and base backups in S3: what a new host is restored from (lib/host-backup.ts). */
+  readonly backups: HostBackups;
   readonly record: ARecord;
   readonly hostname = MYSQL_HOSTNAME;
 
@@ -156,6 +161,8 @@ export class DatabaseHost extends Construct {
         skeemaSha256: arm ? props.skeemaSha256.arm64 : props.skeemaSha256.amd64,
       }),
     );
+    this.backups = new HostBackups(this, 'Backups', { role, keepDays: props.pointInTimeDays });
+    userData.addCommands(...hostBackupCommands({ bucketName: this.backups.bucket.bucketName, region: Stack.of(this).region, hostId: props.hostId }));
     userData.addSignalOnExitCommand(this.instance);
     // The first boot runs dnf and curl at once: its subnet's route-table association and NAT route
     // (the subnet's internetConnectivityEstablished) and the S3 endpoint must exist before it starts,

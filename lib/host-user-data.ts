@@ -1,3 +1,5 @@
+import { BINLOG_SETTINGS } from './host-backup.ts';
+
 /**
  * First-boot script of the MySQL host (Amazon Linux 2023). Attaches and mounts the data volume at
  * MySQL's datadir (formatting it only when it has never been used), installs MySQL from MySQL's
@@ -50,7 +52,7 @@ function mysqlConfigLines(): string[] {
     'socket=/var/lib/mysql/mysql.sock',
     'log-error=/var/log/mysqld.log',
     'pid-file=/var/run/mysqld/mysqld.pid',
-    ...Object.entries(MYSQL_SERVER_SETTINGS).map(([k, v]) => `${k}=${v}`),
+    ...Object.entries({ ...MYSQL_SERVER_SETTINGS, ...BINLOG_SETTINGS }).map(([k, v]) => `${k}=${v}`),
   ];
 }
 

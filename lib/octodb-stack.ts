@@ -77,6 +77,7 @@ export class OctoDbStack extends Stack {
       volumeGb: s.hostVolumeGb,
       packageEndpoint: network.s3Endpoint,
       backupRetentionDays: s.backupRetentionDays,
+      pointInTimeDays: s.pointInTimeDays,
       mysqlSeries: s.mysqlSeries,
       skeemaVersion: s.skeemaVersion,
       skeemaSha256: { arm64: s.skeemaSha256Arm64, amd64: s.skeemaSha256Amd64 },
@@ -351,6 +352,7 @@ export class OctoDbStack extends Stack {
     if (s.portal) new CfnOutput(this, 'PortalUrl', { value: this.api.url, description: 'The OctoDB web portal (the API stage serves it at its root)' });
     new CfnOutput(this, 'HostInstanceId', { value: host.instance.instanceId, description: 'MySQL host (aws ssm start-session --target …)' });
     new CfnOutput(this, 'DataVolumeId', { value: host.dataVolume.volumeId, description: 'EBS volume holding MySQL data (retained)' });
+    new CfnOutput(this, 'BackupBucketName', { value: host.backups.bucket.bucketName, description: 'Binlogs and base backups of the MySQL host (retained; bin/restore-host.sh reads it)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
     new CfnOutput(this, 'AlarmTopicKeyArn', { value: alarms.key.keyArn, description: 'KMS key of the alarm topic (retained by cdk destroy)' });
     new CfnOutput(this, 'LogTableName', { value: logging.table.tableName });

@@ -41,6 +41,11 @@ export const stackSettings = z.object({
   hostTerminationProtection: bool.default(true),
   /** Days AWS Backup keeps the daily backups of the data volume. */
   backupRetentionDays: int(1, 36500).default(35),
+  /**
+   * Days the base backups in the host backup bucket are kept (binlogs one day more): how far back a
+   * whole-host or per-database restore to a point in time reaches.
+   */
+  pointInTimeDays: int(1, 3650).default(7),
   /** MySQL community repository series installed by user data (packages GPG-verified by dnf). */
   mysqlSeries: z.enum(['8.0', '8.4']).default('8.4'),
   skeemaVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('1.12.3'),

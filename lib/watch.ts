@@ -1,8 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import type { BackupVault } from 'aws-cdk-lib/aws-backup';
-import { MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { type Alarms, FIVE_MINUTES } from './alarms.ts';
+import { BACKUP_METRICS } from './host-backup.ts';
 import { HOST_METRICS, MYSQL_SERVER_SETTINGS } from './host-user-data.ts';
 import type { OctoFunction } from './octo-function.ts';
 
@@ -31,7 +33,8 @@ export interface Watched {
 
 /**
  * The alarms past errors and dead letters: the host's disk and MySQL connections (metrics the host
- * publishes, host-user-data.ts), Lambda throttles, the age of queued work, failed backups.
+ * publishes, host-user-data.ts), Lambda throttles, the age of queued work, failed backups, and
+ * binlog shipments or base backups that stopped (host-backup.ts).
  */
 export function watch(alarms: Alarms, w: Watched): void {
   const host = (metricName: string, extra: Record<string, string> = {}) =>
@@ -66,4 +69,19 @@ export function watch(alarms: Alarms, w: Watched): void {
     label: 'backup jobs failed, aborted or expired',
   });
   alarms.whenAbove('BackupJobsFailed', failedBackups, 0, 'A backup of the MySQL data volume failed, was aborted or expired before it ran');
+
+  // The backup script counts each success: no count is what a stopped timer, a dead host or a failing script looks like.
+  const stopped = (id: string, metricName: string, period: Duration, description: string) => {
+    const alarm = new Alarm(alarms, id, {
+      metric: host(metricName).with({ period, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.BREACHING,
+      alarmDescription: description,
+    });
+    alarm.addAlarmAction(new SnsAction(alarms.topic));
+  };
+  stopped('BinlogShippingStopped', BACKUP_METRICS.shipped, FIVE_MINUTES, 'No binlog shipment to the backup bucket succeeded in 5 minutes: the recovery point falls behind');
+  stopped('BaseBackupsStopped', BACKUP_METRICS.based, Duration.days(1), 'No base backup of the databases reached the backup bucket in a day');
 }

@@ -74,6 +74,7 @@ describe('retained resources', () => {
     'AWS::KMS::Key': null,
     'AWS::IAM::Role': 'RoleName',
     'AWS::ApiGateway::Account': null,
+    'AWS::S3::Bucket': 'BucketName',
   };
 
   it('has no fixed name on any resource CloudFormation leaves behind: a redeploy never meets a name in use', () => {
@@ -107,6 +108,7 @@ describe('retained resources', () => {
       'AWS::KMS::Key': 'KMS key',
       'AWS::IAM::Role': 'API Gateway CloudWatch role',
       'AWS::ApiGateway::Account': 'API Gateway CloudWatch role and setting',
+      'AWS::S3::Bucket': 'host backup bucket',
     };
     const types = new Set(Object.values(s.resources).filter((r) => r.DeletionPolicy === 'Retain').map((r) => r.Type));
     for (const type of types) expect(teardown, type).toContain(phrases[type]);

@@ -59,14 +59,19 @@ function killable(dir: string, launch: () => Promise<ChildProcess>): Killable {
 
 export interface OwnMariaDb extends Killable {
   port: number;
+  /** Its data directory (binlogs named without a path are written there). */
+  datadir: string;
   /** mysql://octodb:octodb@127.0.0.1:<port>/<database> */
   url(database: string): string;
   /** A new admin connection (over TCP, as OctoDB's). */
   connect(): Promise<Connection>;
 }
 
-/** A MariaDB of the test's own: a fresh datadir, its port, its socket; the admin login created, anonymous users deleted. */
-export async function startOwnMariaDb(): Promise<OwnMariaDb> {
+/**
+ * A MariaDB of the test's own: a fresh datadir, its port, its socket; the admin login created, anonymous users deleted.
+ * `args` come last (e.g. `--log-bin=...` overrides the default `--skip-log-bin`).
+ */
+export async function startOwnMariaDb(options: { args?: string[] } = {}): Promise<OwnMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'octodb-fault-mariadb-'));
   const port = await freePort();
   const user = userInfo().username;
@@ -76,6 +81,7 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
   const login = { host: '127.0.0.1', port, ...ADMIN };
   const db: OwnMariaDb = {
     port,
+    datadir: join(dir, 'data'),
     url: (database) => `mysql://${ADMIN.user}:${ADMIN.password}@127.0.0.1:${port}/${database}`,
     connect: () => createConnection(login),
     ...killable(dir, async () => {
@@ -96,6 +102,7 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
           '--innodb-buffer-pool-size=64M',
           // Durability as production's: a kill loses nothing committed.
           '--innodb-flush-log-at-trx-commit=1',
+          ...(options.args ?? []),
         ],
         { stdio: 'ignore' },
       );
