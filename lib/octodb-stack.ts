@@ -123,7 +123,8 @@ export class OctoDbStack extends Stack {
       .bindHostRunner([host.instance.instanceId])
       .bindDataKey(secrets.dataKey) // seals the tenant's MySQL password
       .bindLogQueue(logging.queue)
-      .bindLogTable(logging.table, 'erase'); // runs tenant erasures ({erase}, and its sweep)
+      .bindLogTable(logging.table, 'erase') // runs tenant erasures ({erase}, and its sweep)
+      .bindBackupStore(host.backups.bucket, s.pointInTimeDays); // base backups and point-in-time restores ({restore})
     const migrateRun = fn('MigrateRun', {
       name: 'migrate-run',
       functionName: `${this.stackName}-migrate-run`,

@@ -54,6 +54,17 @@ describe('the host backup bucket', () => {
     expect(() => synth({ pointInTimeDays: 0 })).toThrow(/pointInTimeDays/);
   });
 
+  it('is the point-in-time restore store of the provisioning function (LF6), kept as long as the bucket keeps base backups', () => {
+    for (const [context, days] of [[{}, 7], [{ pointInTimeDays: 30 }, 30]] as const) {
+      const of = synth(context);
+      const id = of.stack.getLogicalId(of.stack.host.backups.bucket.node.defaultChild as never);
+      const provision = Object.values(of.resources).find((r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties!.Description).startsWith('OctoDB LF6'))!;
+      const env = provision.Properties!.Environment.Variables;
+      expect(env.OCTODB_BACKUP_DIR).toEqual({ 'Fn::Join': ['', ['s3://', { Ref: id }]] });
+      expect(env.OCTODB_BASE_BACKUP_DAYS).toBe(String(days));
+    }
+  });
+
   it('lets the host role write and read it, delete only base backups (erasures), and no one else touch it', () => {
     const hostRole = s.stack.getLogicalId(s.stack.host.instance.role.node.defaultChild as never);
     const roles = statementsByRole(s.resources);
