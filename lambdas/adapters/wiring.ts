@@ -34,6 +34,7 @@ import { MysqlQuotaSettings } from './mysql-quota-settings.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlStorageMeter } from './mysql-storage-meter.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
+import { loadMysqlTls, type MysqlTls, type TlsLogin } from './mysql-tls.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
 import { ReportingNotifier } from './reporting-notifier.ts';
 import type { MysqlLogins, PartName, PartTypes, Recipe } from './parts.ts';
@@ -63,7 +64,8 @@ const onLambda = (config: Config) => config.OCTODB_RUNTIME === 'lambda';
 const metaDbOf = (config: Config) => parseMysqlUrl(config.OCTODB_MYSQL_URL).database;
 
 export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
-  logins: { make: (p) => resolveMysqlLogins(p.config) },
+  mysqlTls: { make: (p) => loadMysqlTls(p.config) },
+  logins: { make: async (p) => resolveMysqlLogins(p.config, await p.get('mysqlTls')) },
   // Each function is deployed with only the keys it uses; one without a key never reads it.
   jwtSecret: {
     make: async ({ config }) => {
@@ -158,8 +160,8 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   erasures: { make: async (p) => new MysqlErasureStore(await p.get('pool')) },
   logEraser: { make: async ({ config, get }) => new DynamoLogEraser(DynamoDBDocumentClient.from(await get('dynamo')), config.OCTODB_LOG_TABLE) },
   tenantSql: {
-    make: ({ config: c }) =>
-      new MysqlTenantSqlRunner({
+    make: async ({ config: c, get }) =>
+      new MysqlTenantSqlRunner(await get('mysqlTls'), {
         rowLimit: c.OCTODB_QUERY_ROW_LIMIT,
         maxResultBytes: c.OCTODB_QUERY_MAX_RESULT_BYTES,
         timeoutMs: c.OCTODB_QUERY_TIMEOUT_MS,
@@ -225,6 +227,9 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
 /** Each route's rate per tenant unless its plan says otherwise. */
 export const tenantRateDefaults = (c: Config) => ({ query: c.OCTODB_RATE_QUERY, migrate: c.OCTODB_RATE_MIGRATE, dashboard: c.OCTODB_RATE_DASHBOARD });
 
+/** Where compose's dbhost container has the CA (docker-compose.yml mounts bin/setup.sh's .octodb/tls there). */
+const DBHOST_CA_FILE = '/etc/mysql/octodb-tls/ca.pem';
+
 /** DynamoDB on AWS; dynalite (any endpoint, dummy credentials) locally. */
 function dynamoClient(config: Config): DynamoDBClient {
   if (!config.OCTODB_DYNAMODB_ENDPOINT) return new DynamoDBClient({});
@@ -240,13 +245,13 @@ function dynamoClient(config: Config): DynamoDBClient {
  * login. Without it (an API function) there is nothing to run them with: a runner that refuses.
  */
 export function hostRunnerFor(config: Config, login: MysqlLogin | undefined): HostRunner {
-  const dbHost = { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
+  const dbHost = { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT, caFile: config.OCTODB_MYSQL_CA_FILE };
   if (config.OCTODB_HOST_RUNNER === 'ssm') return new SsmHostRunner(new SSMClient({}));
   if (!login) return { run: () => Promise.reject(new Error('configuration: this function has no MySQL admin login for host scripts')) };
   switch (config.OCTODB_HOST_RUNNER) {
     case 'docker':
       // compose's dbhost container has skeema and the mysql client; it reaches MySQL as `mysql`.
-      return new BashHostRunner(login, { host: 'mysql', port: 3306 }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s'], dockerClientEnv(process.env));
+      return new BashHostRunner(login, { host: 'mysql', port: 3306, caFile: DBHOST_CA_FILE }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s'], dockerClientEnv(process.env));
     case 'bash':
       return new BashHostRunner(login, dbHost);
   }
@@ -269,18 +274,19 @@ export async function resolveApiLogin(config: Config): Promise<MysqlLogin> {
  * M1, admin) holds only the admin secret and uses it for MetaDB too. The MetaDB deployment alone
  * holds both: it creates the API account.
  */
-export async function resolveMysqlLogins(config: Config): Promise<MysqlLogins> {
-  if (!onLambda(config)) return localMysqlLogins(config);
-  const admin = config.OCTODB_MYSQL_SECRET_ARN ? await resolveMysqlLogin(config) : undefined;
-  const api = config.OCTODB_MYSQL_API_SECRET_ARN ? await resolveApiLogin(config) : undefined;
+export async function resolveMysqlLogins(config: Config, ssl: MysqlTls): Promise<MysqlLogins> {
+  if (!onLambda(config)) return localMysqlLogins(config, ssl);
+  const admin = config.OCTODB_MYSQL_SECRET_ARN ? { ...(await resolveMysqlLogin(config)), ssl } : undefined;
+  const api = config.OCTODB_MYSQL_API_SECRET_ARN ? { ...(await resolveApiLogin(config)), ssl } : undefined;
   const meta = api ?? admin;
   if (!meta) throw new Error('configuration: no MySQL login (OCTODB_MYSQL_SECRET_ARN or OCTODB_MYSQL_API_SECRET_ARN)');
   return { meta, admin };
 }
 
 /** Both logins, from their URLs (or a secret named in the settings): every local process, `npm start` whatever runtime it stands in for. */
-export async function localMysqlLogins(config: Config): Promise<MysqlLogins> {
-  return { meta: await resolveApiLogin(config), admin: await resolveMysqlLogin(config) };
+export async function localMysqlLogins(config: Config, ssl: MysqlTls): Promise<MysqlLogins> {
+  const tls = (login: MysqlLogin): TlsLogin => ({ ...login, ssl });
+  return { meta: tls(await resolveApiLogin(config)), admin: tls(await resolveMysqlLogin(config)) };
 }
 
 async function loginFrom(url: string, secretArn: string | undefined, database: string): Promise<MysqlLogin> {

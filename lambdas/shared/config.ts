@@ -31,6 +31,14 @@ const settings = z.object({
   OCTODB_MYSQL_API_URL: z.string().default('mysql://octodb_api:octodb_api@127.0.0.1:3306'),
   /** On AWS: the API account's secret {username,password,host,port}; a function deployed with it has no admin login. */
   OCTODB_MYSQL_API_SECRET_ARN: z.string().optional(),
+  /**
+   * The CA certificate (PEM file) that signed the MySQL server's certificate. Every MySQL connection
+   * (MetaDB, tenant queries, host scripts' mysql and Skeema) uses TLS and verifies the server's
+   * certificate and name against it; bin/setup.sh makes this one for the local server.
+   */
+  OCTODB_MYSQL_CA_FILE: z.string().default('/etc/mysql/octodb-tls/ca.pem'),
+  /** On AWS: the SSM parameter the MySQL host publishes its CA certificate in at boot (read at cold start instead of the file). */
+  OCTODB_MYSQL_CA_PARAMETER: z.string().optional(),
   OCTODB_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** Redis unreachable: a connection attempt or command slower than this fails (503 REDIS_UNAVAILABLE) instead of waiting. */
   OCTODB_REDIS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1000),

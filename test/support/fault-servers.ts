@@ -8,8 +8,9 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
+import { TEST_CA_FILE, TEST_TLS } from './mysql-tls.ts';
 import { waitFor } from './wait.ts';
 
 /** The admin login the fault servers' MariaDB gets (the shared server's is the same by default). */
@@ -65,7 +66,11 @@ export interface OwnMariaDb extends Killable {
   connect(): Promise<Connection>;
 }
 
-/** A MariaDB of the test's own: a fresh datadir, its port, its socket; the admin login created, anonymous users deleted. */
+/**
+ * A MariaDB of the test's own: a fresh datadir, its port, its socket; the admin login created,
+ * anonymous users deleted. It serves the local server's certificate (bin/setup.sh) and, as
+ * production's MySQL, refuses any connection over TCP without TLS (require_secure_transport).
+ */
 export async function startOwnMariaDb(): Promise<OwnMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'octodb-fault-mariadb-'));
   const port = await freePort();
@@ -73,7 +78,7 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
   const socket = join(dir, 'mysqld.sock');
   const install = spawnSync(sbin('mariadb-install-db'), ['--no-defaults', `--datadir=${join(dir, 'data')}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`);
-  const login = { host: '127.0.0.1', port, ...ADMIN };
+  const login = { host: '127.0.0.1', port, ...ADMIN, ssl: TEST_TLS };
   const db: OwnMariaDb = {
     port,
     url: (database) => `mysql://${ADMIN.user}:${ADMIN.password}@127.0.0.1:${port}/${database}`,
@@ -91,6 +96,10 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
           `--pid-file=${join(dir, 'mysqld.pid')}`,
           `--log-error=${join(dir, 'error.log')}`,
           '--skip-name-resolve',
+          `--ssl-ca=${TEST_CA_FILE}`,
+          `--ssl-cert=${join(dirname(TEST_CA_FILE), 'server-cert.pem')}`,
+          `--ssl-key=${join(dirname(TEST_CA_FILE), 'server-key.pem')}`,
+          '--require-secure-transport=ON',
           '--skip-log-bin',
           '--max-connections=300',
           '--innodb-buffer-pool-size=64M',

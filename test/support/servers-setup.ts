@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
+import { TEST_TLS } from './mysql-tls.ts';
 import type { TestProject } from 'vitest/node';
 import { parseMysqlUrl } from '#shared/config';
 
@@ -22,7 +23,7 @@ const PROBE_TIMEOUT_MS = 3000;
 async function mysqlMissing(url: string): Promise<string | null> {
   const login = parseMysqlUrl(url);
   try {
-    const connection = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, connectTimeout: PROBE_TIMEOUT_MS });
+    const connection = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, ssl: TEST_TLS, connectTimeout: PROBE_TIMEOUT_MS });
     await connection.query('SELECT 1');
     await connection.end();
     return null;

@@ -100,7 +100,7 @@ describe('table scripts', () => {
   it('runs the push under a watchdog that kills Skeema and then its statements on the server', () => {
     const script = buildTableSkeemaScript(input, 'push');
     expect(script).toContain('timeout -s KILL 9 skeema push');
-    expect(script).toContain('--connect-options=max_statement_time=7');
+    expect(script).toContain('--connect-options=tls=true,max_statement_time=7');
     expect(script).toMatch(/if \[ "\$RC" -eq 137 \]; then[\s\S]*stop_ddl\n  echo "__OCTODB_DDL_TIMEOUT_0123456789abcdef__"/);
     expect(script).toContain(`db IN ('${valid.database}', '_skeema_tmp_abc')`);
     expect(buildTableSkeemaScript({ ...input, serverTimeLimit: false }, 'push')).not.toContain('max_statement_time');
