@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { createPool } from 'mysql2/promise';
 import type { AsyncFunction, HostRunner } from '#core/ports';
 import { KeyUseRecorder } from '#core/api-keys';
+import { HOST_CA_FILE } from '#core/host-scripts';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { TenantLogins } from '#core/query';
 import { TenantPlans } from '#core/rate-limits';
@@ -227,9 +228,6 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
 /** Each route's rate per tenant unless its plan says otherwise. */
 export const tenantRateDefaults = (c: Config) => ({ query: c.OCTODB_RATE_QUERY, migrate: c.OCTODB_RATE_MIGRATE, dashboard: c.OCTODB_RATE_DASHBOARD });
 
-/** Where compose's dbhost container has the CA (docker-compose.yml mounts bin/setup.sh's .octodb/tls there). */
-const DBHOST_CA_FILE = '/etc/mysql/octodb-tls/ca.pem';
-
 /** DynamoDB on AWS; dynalite (any endpoint, dummy credentials) locally. */
 function dynamoClient(config: Config): DynamoDBClient {
   if (!config.OCTODB_DYNAMODB_ENDPOINT) return new DynamoDBClient({});
@@ -250,8 +248,9 @@ export function hostRunnerFor(config: Config, login: MysqlLogin | undefined): Ho
   if (!login) return { run: () => Promise.reject(new Error('configuration: this function has no MySQL admin login for host scripts')) };
   switch (config.OCTODB_HOST_RUNNER) {
     case 'docker':
-      // compose's dbhost container has skeema and the mysql client; it reaches MySQL as `mysql`.
-      return new BashHostRunner(login, { host: 'mysql', port: 3306, caFile: DBHOST_CA_FILE }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s'], dockerClientEnv(process.env));
+      // compose's dbhost container has skeema and the mysql client; it reaches MySQL as `mysql`,
+      // verified with the CA mounted where the EC2 host keeps its own (docker-compose.yml).
+      return new BashHostRunner(login, { host: 'mysql', port: 3306, caFile: HOST_CA_FILE }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s'], dockerClientEnv(process.env));
     case 'bash':
       return new BashHostRunner(login, dbHost);
   }

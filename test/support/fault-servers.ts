@@ -68,10 +68,17 @@ export interface OwnMariaDb extends Killable {
 
 /**
  * A MariaDB of the test's own: a fresh datadir, its port, its socket; the admin login created,
- * anonymous users deleted. It serves the local server's certificate (bin/setup.sh) and, as
- * production's MySQL, refuses any connection over TCP without TLS (require_secure_transport).
+ * anonymous users deleted. By default it serves the local server's certificate (bin/setup.sh) and,
+ * as production's MySQL, refuses any connection over TCP without TLS (require_secure_transport);
+ * `serverArgs` replaces those settings.
  */
-export async function startOwnMariaDb(): Promise<OwnMariaDb> {
+export async function startOwnMariaDb(options: { serverArgs?: string[] } = {}): Promise<OwnMariaDb> {
+  const serverArgs = options.serverArgs ?? [
+    `--ssl-ca=${TEST_CA_FILE}`,
+    `--ssl-cert=${join(dirname(TEST_CA_FILE), 'server-cert.pem')}`,
+    `--ssl-key=${join(dirname(TEST_CA_FILE), 'server-key.pem')}`,
+    '--require-secure-transport=ON',
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'octodb-fault-mariadb-'));
   const port = await freePort();
   const user = userInfo().username;
@@ -96,15 +103,12 @@ export async function startOwnMariaDb(): Promise<OwnMariaDb> {
           `--pid-file=${join(dir, 'mysqld.pid')}`,
           `--log-error=${join(dir, 'error.log')}`,
           '--skip-name-resolve',
-          `--ssl-ca=${TEST_CA_FILE}`,
-          `--ssl-cert=${join(dirname(TEST_CA_FILE), 'server-cert.pem')}`,
-          `--ssl-key=${join(dirname(TEST_CA_FILE), 'server-key.pem')}`,
-          '--require-secure-transport=ON',
           '--skip-log-bin',
           '--max-connections=300',
           '--innodb-buffer-pool-size=64M',
           // Durability as production's: a kill loses nothing committed.
           '--innodb-flush-log-at-trx-commit=1',
+          ...serverArgs,
         ],
         { stdio: 'ignore' },
       );
@@ -176,7 +180,14 @@ export async function startOwnOctoDb(servers: { mariadb: OwnMariaDb; redis: OwnR
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await waitFor(() => child.exitCode === null && /listening on (\S+)/.exec(out)?.[1], { timeoutMs: 60_000, intervalMs: 20, what: 'the local OctoDB to listen' });
+  const url = await waitFor(
+    () => {
+      // A start that fails (a refused MySQL, a bad setting) ends the process: no use waiting on.
+      if (child.exitCode !== null) throw new Error(`the local OctoDB exited with ${child.exitCode} before listening`);
+      return /listening on (\S+)/.exec(out)?.[1];
+    },
+    { timeoutMs: 60_000, intervalMs: 20, what: 'the local OctoDB to listen' },
+  );
   return {
     child,
     url,
