@@ -66,10 +66,10 @@ describe.skipIf(!serversUp)('MetaDB custom resource', () => {
     expect(hosts).toEqual([{ host_id: 'mysql-1', instance_id: 'i-0123456789abcdef0', endpoint: 'mysql.octodb.internal', port: 3306, active: 1 }]);
   });
 
-  it('creates the API account with DML on MetaDB only', async () => {
+  it('creates the API account with DML on MetaDB only, over TLS only', async () => {
     const [grants] = await admin.query<RowDataPacket[]>("SHOW GRANTS FOR ?@'%'", [apiUser]);
     expect(grants.map((r) => String(Object.values(r)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, ''))).toEqual([
-      `GRANT USAGE ON *.* TO \`${apiUser}\`@\`%\``,
+      `GRANT USAGE ON *.* TO \`${apiUser}\`@\`%\` REQUIRE SSL`, // refused without TLS, whatever the server setting
       `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${metaDb}\`.* TO \`${apiUser}\`@\`%\``,
     ]);
     const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'first-password', ssl: TEST_TLS });

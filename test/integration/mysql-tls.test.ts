@@ -98,14 +98,7 @@ sql "SHOW SESSION STATUS LIKE 'Ssl_version'"
     let octo: OwnOctoDb | undefined;
     afterAll(() => octo?.kill());
 
-    const post = async (path: string, body: unknown, token?: string) => {
-      const res = await fetch(`${octo!.url}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    };
+    const post = (path: string, body: unknown, token?: string) => octo!.post(path, body, token);
 
     it('does not start when the CA is not the one that signed the server', async () => {
       const started = await startOwnOctoDb({ mariadb, redis, work }, { OCTODB_MYSQL_CA_FILE: wrongCaFile }).then(

@@ -153,6 +153,8 @@ export interface OwnOctoDb {
   /** When the process was spawned and when it listened (ms since the epoch). */
   spawnedAt: number;
   listeningAt: number;
+  /** A JSON POST to its API: the status and the parsed answer. */
+  post(path: string, body: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }>;
   kill(): Promise<void>;
 }
 
@@ -193,6 +195,14 @@ export async function startOwnOctoDb(servers: { mariadb: OwnMariaDb; redis: OwnR
     url,
     spawnedAt,
     listeningAt: Date.now(),
+    async post(path, body, token) {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
     async kill() {
       child.kill('SIGKILL');
       await exited(child);
