@@ -6,7 +6,8 @@ import { CLIENT_TLS_LINES, keepCaCommands, MYSQL_TLS_SETTINGS, serverCertificate
  * own dnf repository (every package GPG-verified), a pinned Skeema release (sha256-verified),
  * creates the admin account from Secrets Manager — unless the volume already holds a MySQL data
  * directory, whose accounts stay as they are — and writes root's ~/.my.cnf with it, so host
- * scripts sent by SSM run `mysql` and `skeema` without a password on any command line.
+ * scripts sent by SSM run `mysql` and `skeema` without a password on any command line. MySQL
+ * takes TLS connections only, with the host's own CA and certificate (lib/host-tls.ts).
  */
 export interface HostBootstrap {
   region: string;
