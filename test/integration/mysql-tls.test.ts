@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { mysqlTls } from '#adapters/mysql-tls';
 import { buildSchemaPushScript, PRELUDE } from '#core/host-scripts';
 import type { HostRecord } from '#core/ports';
 import { faultServersMissing, type OwnMariaDb, type OwnOctoDb, type OwnRedis, startOwnMariaDb, startOwnOctoDb, startOwnRedis } from '../support/fault-servers.ts';
-import { setupServerArgs, TEST_CA_FILE, TEST_TLS } from '../support/mysql-tls.ts';
+import { makeCa, setupServerArgs, TEST_CA_FILE, TEST_TLS } from '../support/mysql-tls.ts';
 import { waitFor } from '../support/wait.ts';
 
 // Issue 16, "Encrypted in transit": every MySQL connection OctoDB makes (its pools, tenant
@@ -29,9 +28,7 @@ const admin = () => ({ host: '127.0.0.1', port: mariadb.port, user: 'octodb', pa
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'octodb-tls-'));
-  wrongCaFile = join(work, 'wrong-ca.pem');
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=Not OctoDB CA', '-keyout', join(work, 'wrong-ca-key.pem'), '-out', wrongCaFile], { encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
+  wrongCaFile = makeCa(work, 'Not OctoDB CA');
   // Exactly the settings bin/setup.sh gives the local server (TLS, require_secure_transport, binlogs).
   [mariadb, redis] = await Promise.all([startOwnMariaDb({ serverArgs: setupServerArgs() }), startOwnRedis()]);
 }, 120_000);

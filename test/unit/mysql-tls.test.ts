@@ -1,13 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { loadMysqlTls, mysqlTls } from '#adapters/mysql-tls';
 import { loadConfig } from '#shared/config';
 import { CA_PLACEHOLDER } from '../../lib/database-host.ts';
-import { TEST_CA_FILE } from '../support/mysql-tls.ts';
+import { makeCa } from '../support/mysql-tls.ts';
 
-const pem = readFileSync(TEST_CA_FILE, 'utf8');
+const dir = mkdtempSync(join(tmpdir(), 'octodb-ca-'));
+const pem = readFileSync(makeCa(dir), 'utf8');
 afterEach(() => vi.restoreAllMocks());
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the ssl options every MySQL connection is opened with', () => {
   it('verify the chain and the host name, TLS 1.2 or later, against the CA alone', () => {

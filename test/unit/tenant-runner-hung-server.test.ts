@@ -1,8 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mysql from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MysqlTenantSqlRunner } from '#adapters/mysql-tenant-sql-runner';
-import { TEST_TLS } from '../support/mysql-tls.ts';
+import { mysqlTls } from '#adapters/mysql-tls';
+import { makeCa } from '../support/mysql-tls.ts';
 import { UnavailableError } from '#core/errors';
 import type { TenantLogin } from '#core/ports';
 
@@ -35,7 +39,8 @@ afterAll(() => server.close());
 
 describe('the tenant runner against a server that stops answering', () => {
   it('answers 503 instead of hanging, and frees the room for the next request', async () => {
-    const runner = new MysqlTenantSqlRunner(TEST_TLS, { rowLimit: 10, maxResultBytes: 10_000, timeoutMs: 300, poolSize: 1, acquireTimeoutMs: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'octodb-hung-'));
+    const runner = new MysqlTenantSqlRunner(mysqlTls(readFileSync(makeCa(dir), 'utf8'), 'a test CA'), { rowLimit: 10, maxResultBytes: 10_000, timeoutMs: 300, poolSize: 1, acquireTimeoutMs: 200 });
     const login: TenantLogin = {
       tenantId: 't1',
       host: { hostId: 'h', endpoint: '127.0.0.1', port } as TenantLogin['host'],
@@ -53,6 +58,7 @@ describe('the tenant runner against a server that stops answering', () => {
       expect(connections).toBe(2);
     } finally {
       await runner.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
