@@ -27,7 +27,7 @@ export async function main(args: string[]): Promise<void> {
   const metaDb = `octodb_bench_${randomBytes(4).toString('hex')}`;
   const octo = await startOctoDb({ PORT: '0', OCTODB_MYSQL_URL: `${base}/${metaDb}`, OCTODB_OUTBOX_FILE: `/tmp/${metaDb}-outbox.jsonl`, OCTODB_RATE_MIGRATE: '1000/1s burst 1000', OCTODB_VALIDATOR_BUDGET_MS: '1000' });
   const login = (await octo.parts.get('logins')).admin!;
-  const admin = createPool({ host: login.host, port: login.port, user: login.user, password: login.password, connectionLimit: 2 });
+  const admin = createPool({ host: login.host, port: login.port, user: login.user, password: login.password, ssl: login.ssl, connectionLimit: 2 });
   const post = async (path: string, body: unknown, token?: string) => {
     const res = await fetch(`${octo.url}${path}`, {
       method: 'POST',

@@ -109,6 +109,7 @@ export async function main(args: string[]): Promise<void> {
       user: login.user,
       password: login.password,
       database: login.database,
+      ssl: await octo.parts.get('mysqlTls'),
       connectionLimit: concurrency,
       supportBigNumbers: true,
       bigNumberStrings: true,

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { createConnection } from 'mysql2/promise';
 import { MysqlStorageMeter } from '#adapters/mysql-storage-meter';
 import { MysqlTenantSqlRunner } from '#adapters/mysql-tenant-sql-runner';
+import { loadMysqlTls } from '#adapters/mysql-tls';
 import type { TenantLogin } from '#core/ports';
 import { loadConfig, parseMysqlUrl } from '#shared/config';
 import { percentile } from './stats.ts';
@@ -26,12 +27,13 @@ export async function main(args: string[]): Promise<void> {
   const rounds = Number(values.rounds);
   const config = loadConfig();
   const adminLogin = parseMysqlUrl(config.OCTODB_MYSQL_URL);
-  const admin = await createConnection({ host: adminLogin.host, port: adminLogin.port, user: adminLogin.user, password: adminLogin.password });
+  const tls = await loadMysqlTls(config);
+  const admin = await createConnection({ host: adminLogin.host, port: adminLogin.port, user: adminLogin.user, password: adminLogin.password, ssl: tls });
   const suffix = randomBytes(4).toString('hex');
   const dbs = [`qbench_one_${suffix}`, `qbench_many_${suffix}`];
   const user = `qbench_${suffix}`;
   const password = randomBytes(12).toString('hex');
-  const runner = new MysqlTenantSqlRunner({
+  const runner = new MysqlTenantSqlRunner(tls, {
     rowLimit: config.OCTODB_QUERY_ROW_LIMIT,
     maxResultBytes: config.OCTODB_QUERY_MAX_RESULT_BYTES,
     timeoutMs: config.OCTODB_QUERY_TIMEOUT_MS,

@@ -19,6 +19,7 @@ import { LocalLogQueue } from '#adapters/local-log-queue';
 import { siteRoutes } from '#adapters/static-site';
 import { WorkerConsumer } from '#adapters/worker-consumer';
 import { Parts, useParts } from '#adapters/parts';
+import { loadMysqlTls } from '#adapters/mysql-tls';
 import { localMysqlLogins } from '#adapters/wiring';
 import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
@@ -85,8 +86,9 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
     deadLetterFile: resolve(ROOT, config.OCTODB_LOG_DEAD_LETTER_FILE),
   });
   // A local process holds both logins from their URLs, also when it stands in for Lambda's runtime (the tests' lambda project).
-  const logins = await localMysqlLogins(depsConfig);
-  const parts = new Parts(depsConfig, { invoker, logins, ...(config.OCTODB_LOG_QUEUE_URL ? {} : { logs: logQueue }) });
+  const mysqlTls = await loadMysqlTls(depsConfig);
+  const logins = await localMysqlLogins(depsConfig, mysqlTls);
+  const parts = new Parts(depsConfig, { invoker, mysqlTls, logins, ...(config.OCTODB_LOG_QUEUE_URL ? {} : { logs: logQueue }) });
   useParts(parts);
   (await parts.get('statementJudge')).warm(); // a long-running process: the first statement pays no worker start-up
   await parts.get('notifier'); // a Mailgun key without its domain fails the start, not the first email

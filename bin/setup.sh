@@ -22,12 +22,18 @@ REDIS_PASS=""
 REDIS_USERINFO="${REDIS_URL#*://}"
 if [[ "$REDIS_USERINFO" == *@* ]]; then REDIS_USERINFO="${REDIS_USERINFO%%@*}"; REDIS_PASS="${REDIS_USERINFO#*:}"; fi
 
+# The CA OctoDB verifies the server with (OCTODB_MYSQL_CA_FILE): the Debian server's below, or compose's.
+TLS_DIR=/etc/mysql/octodb-tls
+COMPOSE_TLS_DIR=.octodb/tls
+CA_FILE="${OCTODB_MYSQL_CA_FILE:-$TLS_DIR/ca.pem}"
+
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 mysql_ok() {
   port_open "$DB_HOST" "$DB_PORT" || return 1
   # Without a local mysql client (Docker set-ups), an open port is the best cheap check.
   command -v mysql >/dev/null || return 0
-  MYSQL_PWD="$DB_PASS" mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -e 'SELECT 1' >/dev/null 2>&1
+  # As OctoDB connects: TLS, the server's certificate verified against the CA.
+  MYSQL_PWD="$DB_PASS" mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" --ssl-ca="$CA_FILE" --ssl-verify-server-cert -e 'SELECT 1' >/dev/null 2>&1
 }
 db_port_open() { port_open "$DB_HOST" "$DB_PORT"; }
 redis_ok() { port_open "$REDIS_HOST" "$REDIS_PORT"; }
@@ -49,27 +55,31 @@ if [ "${1:-}" = --browser ] && ! command -v chromium >/dev/null; then
 fi
 
 # The local server runs as production's does: TLS with a certificate of OctoDB's own CA (clients
-# verify it), and row-based binary logs (point-in-time restore replays them). Debian packages only.
-TLS_DIR=/etc/mysql/octodb-tls
+# verify it), no connection over TCP without it (require_secure_transport; root's unix socket still
+# works), and row-based binary logs (point-in-time restore replays them). Debian packages only.
 SERVER_CNF=/etc/mysql/mariadb.conf.d/90-octodb.cnf
 server_configured() {
   # Only a Debian MariaDB this script manages (as root) is checked; others are the user's to set.
   { [ "$(id -u)" = 0 ] && [ -d "$(dirname "$SERVER_CNF")" ]; } || return 0
-  [ "$(mysql -uroot -N -e 'SELECT @@have_ssl = "YES" AND @@log_bin = 1 AND @@binlog_format = "ROW"' 2>/dev/null)" = 1 ]
+  [ "$(mysql -uroot -N -e 'SELECT @@have_ssl = "YES" AND @@require_secure_transport = 1 AND @@log_bin = 1 AND @@binlog_format = "ROW"' 2>/dev/null)" = 1 ]
+}
+# A CA and a server certificate it signs for the names given (subjectAltName entries), in dir $1.
+make_certificates() { # dir, subjectAltName
+  install -d -m 0755 "$1"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=OctoDB local CA" \
+    -keyout "$1/ca-key.pem" -out "$1/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$1/server-key.pem" -out "$1/server.csr" 2>/dev/null
+  openssl x509 -req -days 3650 -in "$1/server.csr" -CA "$1/ca.pem" -CAkey "$1/ca-key.pem" \
+    -CAcreateserial -extfile <(printf 'subjectAltName=%s' "$2") -out "$1/server-cert.pem" 2>/dev/null
+  rm -f "$1/server.csr"
+  chmod 0600 "$1/ca-key.pem" "$1/server-key.pem"
+  chmod 0644 "$1/ca.pem" "$1/server-cert.pem"
 }
 write_server_config() {
   if [ ! -f "$TLS_DIR/server-cert.pem" ]; then
-    install -d -m 0755 "$TLS_DIR"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=OctoDB local CA" \
-      -keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-      -keyout "$TLS_DIR/server-key.pem" -out "$TLS_DIR/server.csr" 2>/dev/null
-    openssl x509 -req -days 3650 -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca-key.pem" \
-      -CAcreateserial -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost') -out "$TLS_DIR/server-cert.pem" 2>/dev/null
-    rm -f "$TLS_DIR/server.csr"
-    chmod 0600 "$TLS_DIR/ca-key.pem" "$TLS_DIR/server-key.pem"
+    make_certificates "$TLS_DIR" 'IP:127.0.0.1,DNS:localhost'
     chown mysql: "$TLS_DIR/server-key.pem"
-    chmod 0644 "$TLS_DIR/ca.pem" "$TLS_DIR/server-cert.pem"
   fi
   cat > "$SERVER_CNF" <<CNF
 # Written by OctoDB's bin/setup.sh.
@@ -77,6 +87,7 @@ write_server_config() {
 ssl_ca = $TLS_DIR/ca.pem
 ssl_cert = $TLS_DIR/server-cert.pem
 ssl_key = $TLS_DIR/server-key.pem
+require_secure_transport = ON
 log_bin = octodb-bin
 binlog_format = ROW
 server_id = 1
@@ -116,6 +127,13 @@ if docker_ok; then
   fi
   all_ok && exit 0
   echo "setup: starting MySQL 8.4, Redis 7 and the db host with docker compose"
+  # compose's MySQL serves a certificate of a CA of its own (mounted from here); the mysql container
+  # reads the key as its own user, hence readable (a local development key, never a deployed one).
+  if [ ! -f "$COMPOSE_TLS_DIR/server-cert.pem" ]; then
+    make_certificates "$COMPOSE_TLS_DIR" 'IP:127.0.0.1,DNS:localhost,DNS:mysql'
+    chmod 0644 "$COMPOSE_TLS_DIR/server-key.pem"
+  fi
+  [ "$CA_FILE" = "$COMPOSE_TLS_DIR/ca.pem" ] || echo "setup: with docker compose, set OCTODB_MYSQL_CA_FILE=$COMPOSE_TLS_DIR/ca.pem"
   docker compose up -d
   wait_for "Redis" redis_ok
   for _ in $(seq 1 90); do

@@ -20,6 +20,7 @@ import { Schedule } from 'aws-cdk-lib/aws-events';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ARecord, PrivateHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { ParameterTier, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct, type IDependable } from 'constructs';
 import { HostBackups, hostBackupCommands } from './host-backup.ts';
 import { HOST_METRICS, hostBootstrapCommands } from './host-user-data.ts';
@@ -74,6 +75,13 @@ export class DatabaseHost extends Construct {
   readonly backups: HostBackups;
   readonly record: ARecord;
   readonly hostname = MYSQL_HOSTNAME;
+  /**
+   * The CA certificate the host made (lib/host-tls.ts), published by the host at boot: every
+   * function with a MySQL login verifies the server against it. The template's value is a
+   * placeholder CloudFormation never writes again unless this resource's properties change (so
+   * they must not: a change would overwrite the CA until the host's next boot).
+   */
+  readonly caParameter: StringParameter;
 
   constructor(scope: Construct, id: string, props: DatabaseHostProps) {
     super(scope, id);
@@ -114,6 +122,13 @@ export class DatabaseHost extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    this.caParameter = new StringParameter(this, 'MysqlCa', {
+      description: 'OctoDB: CA certificate of the MySQL host (PEM), written by the host at boot',
+      stringValue: CA_PLACEHOLDER,
+      tier: ParameterTier.STANDARD,
+    });
+    this.caParameter.grantWrite(role);
+
     const userData = UserData.forLinux();
     this.instance = new Instance(this, 'Instance', {
       vpc: props.vpc,
@@ -152,6 +167,8 @@ export class DatabaseHost extends Construct {
       ...hostBootstrapCommands({
         region: Stack.of(this).region,
         hostId: props.hostId,
+        mysqlHostname: MYSQL_HOSTNAME,
+        caParameterName: this.caParameter.parameterName,
         adminSecretArn: props.adminSecret.secretArn,
         dataVolumeId: this.dataVolume.volumeId,
         dataDevice: DATA_DEVICE,
@@ -216,6 +233,9 @@ export class DatabaseHost extends Construct {
     });
   }
 }
+
+/** The CA parameter's value until the host's first boot replaces it (not a certificate: functions refuse it). */
+export const CA_PLACEHOLDER = 'pending: the MySQL host publishes its CA certificate at boot';
 
 /** Backup vault names are at most 50 characters: this much of the stack name, '-backup-' and 12 hex digits. */
 const VAULT_STACK_PREFIX = 30;

@@ -1,4 +1,5 @@
 import { BINLOG_SETTINGS } from './host-backup.ts';
+import { CLIENT_TLS_LINES, keepCaCommands, MYSQL_TLS_SETTINGS, serverCertificateCommands } from './host-tls.ts';
 
 /**
  * First-boot script of the MySQL host (Amazon Linux 2023). Attaches and mounts the data volume at
@@ -6,7 +7,8 @@ import { BINLOG_SETTINGS } from './host-backup.ts';
  * own dnf repository (every package GPG-verified), a pinned Skeema release (sha256-verified),
  * creates the admin account from Secrets Manager — unless the volume already holds a MySQL data
  * directory, whose accounts stay as they are — and writes root's ~/.my.cnf with it, so host
- * scripts sent by SSM run `mysql` and `skeema` without a password on any command line.
+ * scripts sent by SSM run `mysql` and `skeema` without a password on any command line. MySQL
+ * takes TLS connections only, with the host's own CA and certificate (lib/host-tls.ts).
  */
 export interface HostBootstrap {
   region: string;
@@ -21,6 +23,10 @@ export interface HostBootstrap {
   skeemaSha256: string;
   /** The host's id in MetaDB: the dimension of the metrics the host publishes. */
   hostId: string;
+  /** The private DNS name the functions reach MySQL at: in the server certificate (lib/host-tls.ts). */
+  mysqlHostname: string;
+  /** The SSM parameter the host publishes its CA certificate in. */
+  caParameterName: string;
 }
 
 /** CloudWatch namespace and metric names the host publishes every minute (lib/watch.ts alarms on them). */
@@ -52,11 +58,12 @@ function mysqlConfigLines(): string[] {
     'socket=/var/lib/mysql/mysql.sock',
     'log-error=/var/log/mysqld.log',
     'pid-file=/var/run/mysqld/mysqld.pid',
-    ...Object.entries({ ...MYSQL_SERVER_SETTINGS, ...BINLOG_SETTINGS }).map(([k, v]) => `${k}=${v}`),
+    ...Object.entries({ ...MYSQL_SERVER_SETTINGS, ...BINLOG_SETTINGS, ...MYSQL_TLS_SETTINGS }).map(([k, v]) => `${k}=${v}`),
   ];
 }
 
 export function hostBootstrapCommands(b: HostBootstrap): string[] {
+  const tls = { region: b.region, hostname: b.mysqlHostname, caParameterName: b.caParameterName };
   const skeemaUrl = `https://github.com/skeema/skeema/releases/download/v${b.skeemaVersion}/skeema_${b.skeemaVersion}_linux_${b.skeemaArch}.tar.gz`;
   return [
     'set -euo pipefail',
@@ -77,6 +84,7 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     'gpgkey=https://repo.mysql.com/RPM-GPG-KEY-mysql-2023',
     'REPO',
     'dnf install -y mysql-community-server mysql-community-client',
+    ...serverCertificateCommands(tls),
     "# /etc/my.cnf itself: the RPM's has no !includedir, so mysqld would never read a file in /etc/my.cnf.d.",
     "# The RPM marks it %config(noreplace): an upgrade keeps this one (and leaves its own as my.cnf.rpmnew).",
     "cat > /etc/my.cnf <<'CNF'",
@@ -115,18 +123,19 @@ export function hostBootstrapCommands(b: HostBootstrap): string[] {
     '# Passwords here are long machine-made random strings (tenant ones hex); the policy would refuse them.',
     "mysql --batch -e \"UNINSTALL COMPONENT 'file://component_validate_password'\" 2>/dev/null || true",
     'mysql --batch <<SQL',
-    "CREATE USER '${ADMIN_USER}'@'%' IDENTIFIED BY '${ADMIN_PASS}';",
+    "CREATE USER '${ADMIN_USER}'@'%' IDENTIFIED BY '${ADMIN_PASS}' REQUIRE SSL;",
     "GRANT ALL PRIVILEGES ON *.* TO '${ADMIN_USER}'@'%' WITH GRANT OPTION;",
     'SQL',
     'unset ROOT_PASS TEMP_PASS',
     'else',
     '  echo "MySQL data found on the data volume: its accounts are kept (the admin password is the secret\'s)"',
     'fi',
-    "printf '[client]\\nuser=%s\\npassword=\"%s\"\\nhost=127.0.0.1\\nport=3306\\n' \"$ADMIN_USER\" \"$ADMIN_PASS\" > /root/.my.cnf",
+    `printf '[client]\\nuser=%s\\npassword="%s"\\nhost=127.0.0.1\\nport=3306\\n${CLIENT_TLS_LINES}' "$ADMIN_USER" "$ADMIN_PASS" > /root/.my.cnf`,
     'chmod 600 /root/.my.cnf',
     'unset ADMIN_PASS',
     "mysql --batch -e 'SELECT 1' > /dev/null || { echo \"cannot log in to MySQL as $ADMIN_USER: with the secret's password (a data volume from another stack keeps that stack's admin password)\" >&2; exit 1; }",
     'skeema version',
+    ...keepCaCommands(tls),
     ...hostMetricsCommands(b),
     'echo "octodb host ready"',
   ];

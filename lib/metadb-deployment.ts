@@ -9,7 +9,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { DatabaseHost } from './database-host.ts';
-import { OctoFunction, ROOT } from './octo-function.ts';
+import { type MysqlServer, OctoFunction, ROOT } from './octo-function.ts';
 
 export interface MetaDbDeploymentProps {
   host: DatabaseHost;
@@ -18,7 +18,7 @@ export interface MetaDbDeploymentProps {
   mysqlSecret: ISecret;
   /** The API account's secret: the deployment creates that account and keeps its password and grants in step. */
   apiSecret: ISecret;
-  mysqlUrl: string;
+  mysql: MysqlServer;
   logRetention: RetentionDays;
 }
 
@@ -51,8 +51,8 @@ export class MetaDbDeployment extends Construct {
       network: props.network,
       bundleDirs: { 'schemas/meta': 'meta' },
     })
-      .bindMysql(props.mysqlSecret, props.mysqlUrl)
-      .bindMysqlApi(props.apiSecret, props.mysqlUrl)
+      .bindMysql(props.mysqlSecret, props.mysql)
+      .bindMysqlApi(props.apiSecret, props.mysql)
       .bindHostRunner([props.host.instance.instanceId], 180);
 
     // The framework's function: outside the VPC (it calls only the Lambda API and CloudFormation's

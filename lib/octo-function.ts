@@ -10,6 +10,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { HOST_SCRIPT_TIMEOUT_SECONDS, hostScriptWaitSeconds } from '#core/host-script-timeout';
@@ -62,8 +63,14 @@ function bundleWorker(inputDir: string, outputDir: string, out: string, source: 
 
 /** What a function's root (lambdas/adapters/roots.ts) connects to: MetaDB, and Redis unless it never uses it. */
 export interface CoreBindings {
-  mysqlUrl: string;
+  mysql: MysqlServer;
   redis?: RedisEndpoint;
+}
+
+/** Where a function reaches MySQL, and the CA it verifies the server's certificate against. */
+export interface MysqlServer {
+  url: string;
+  ca: IStringParameter;
 }
 
 /**
@@ -154,24 +161,27 @@ export class OctoFunction extends NodejsFunction {
 
   /** What the function's root connects to: MetaDB (as the given account) and Redis if named. Keys are bound per function. */
   bindCore(core: CoreBindings, account: MysqlAccount): this {
-    const bound = account.kind === 'admin' ? this.bindMysql(account.secret, core.mysqlUrl) : this.bindMysqlApi(account.secret, core.mysqlUrl);
+    const bound = account.kind === 'admin' ? this.bindMysql(account.secret, core.mysql) : this.bindMysqlApi(account.secret, core.mysql);
     return core.redis ? bound.bindRedis(core.redis) : bound;
   }
 
   /** MySQL admin login: the secret {username,password,host,port}; the URL carries only host and schema. */
-  bindMysql(secret: ISecret, url: string): this {
-    return this.bindMysqlSecret('OCTODB_MYSQL_SECRET_ARN', secret, url);
+  bindMysql(secret: ISecret, mysql: MysqlServer): this {
+    return this.bindMysqlSecret('OCTODB_MYSQL_SECRET_ARN', secret, mysql);
   }
 
   /** MySQL API login (MetaDB rows only), secret as bindMysql's; the function then has no admin login. */
-  bindMysqlApi(secret: ISecret, url: string): this {
-    return this.bindMysqlSecret('OCTODB_MYSQL_API_SECRET_ARN', secret, url);
+  bindMysqlApi(secret: ISecret, mysql: MysqlServer): this {
+    return this.bindMysqlSecret('OCTODB_MYSQL_API_SECRET_ARN', secret, mysql);
   }
 
-  private bindMysqlSecret(arnVariable: 'OCTODB_MYSQL_SECRET_ARN' | 'OCTODB_MYSQL_API_SECRET_ARN', secret: ISecret, url: string): this {
-    this.addEnvironment('OCTODB_MYSQL_URL', url);
+  /** With a login comes the CA: every MySQL connection is TLS with the server verified (lambdas/adapters/mysql-tls.ts). */
+  private bindMysqlSecret(arnVariable: 'OCTODB_MYSQL_SECRET_ARN' | 'OCTODB_MYSQL_API_SECRET_ARN', secret: ISecret, mysql: MysqlServer): this {
+    this.addEnvironment('OCTODB_MYSQL_URL', mysql.url);
     this.addEnvironment(arnVariable, secret.secretArn);
     secret.grantRead(this);
+    this.addEnvironment('OCTODB_MYSQL_CA_PARAMETER', mysql.ca.parameterName);
+    mysql.ca.grantRead(this);
     return this;
   }
 

@@ -16,7 +16,7 @@ import { Logging } from './logging.ts';
 import { MetaDbDeployment } from './metadb-deployment.ts';
 import { Network } from './network.ts';
 import { portalRoutes } from './portal-build.ts';
-import { type CoreBindings, type MysqlAccount, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
+import { type CoreBindings, type MysqlAccount, type MysqlServer, OctoFunction, type OctoFunctionProps } from './octo-function.ts';
 import { Secrets } from './secrets.ts';
 import type { StackSettings } from './settings.ts';
 import { HostTerminationProtection } from './termination-protection.ts';
@@ -99,9 +99,10 @@ export class OctoDbStack extends Stack {
     this.logging = logging;
 
     const vpcAccess = { vpc: network.vpc, securityGroup: network.functionsSg };
-    const mysqlUrl = `mysql://${MYSQL_HOSTNAME}:3306/octodb_meta`;
-    const core: CoreBindings = { mysqlUrl, redis: cache };
-    const mysqlOnly: CoreBindings = { mysqlUrl }; // LF6 and /verify never reach Redis
+    // Every function with a MySQL login verifies the server against the CA the host publishes.
+    const mysql: MysqlServer = { url: `mysql://${MYSQL_HOSTNAME}:3306/octodb_meta`, ca: host.caParameter };
+    const core: CoreBindings = { mysql, redis: cache };
+    const mysqlOnly: CoreBindings = { mysql }; // LF6 and /verify never reach Redis
     // Least privilege for MySQL: only the functions that create users and databases, set tenant
     // passwords or run DDL hold the admin login; the API functions (internet-facing, /query runs
     // hostile SQL) hold the API login, which can change nothing but MetaDB rows.
@@ -264,7 +265,7 @@ export class OctoDbStack extends Stack {
       network: vpcAccess,
       mysqlSecret: secrets.mysqlAdmin,
       apiSecret: secrets.mysqlApi,
-      mysqlUrl,
+      mysql,
       logRetention,
     }));
     // The functions on the `octodb_api` login switch to new code or a new API secret only after

@@ -16,7 +16,10 @@ let exitHook = false;
 /**
  * Runs host scripts with bash on this machine (or in compose's `dbhost` container), standing in
  * for SSM on the EC2 host. The admin login goes into a private ~/.my.cnf, as on the host, so
- * neither mysql nor skeema sees a password on its command line.
+ * neither mysql nor skeema sees a password on its command line; with it the CA the server's
+ * certificate is verified against (`ssl-ca`; MariaDB's client also checks the name with
+ * `ssl-verify-server-cert`, MySQL 8's does VERIFY_CA given a CA), and OCTODB_DB_CA names the same
+ * file for Skeema (core/host-scripts.ts).
  * That file holds the admin password, so it must not outlive its process: it goes with close(),
  * with the process's exit, and, for a process killed outright (SIGKILL, a crash of the machine),
  * with the next runner made on this machine, which removes every home of a process that is gone.
@@ -26,7 +29,8 @@ export class BashHostRunner implements HostRunner {
 
   constructor(
     login: MysqlLogin,
-    private readonly dbHost: { host: string; port: number },
+    /** Where the scripts reach MySQL, and the CA file (a path where the scripts run) that verifies it. */
+    private readonly dbHost: { host: string; port: number; caFile: string },
     private readonly command: string[] = ['bash', '-s'],
     /** What the command itself needs from this process's environment (the docker client's settings). */
     private readonly commandEnv: Record<string, string> = {},
@@ -36,7 +40,7 @@ export class BashHostRunner implements HostRunner {
     if (!exitHook) process.once('exit', removeOwnHomes);
     exitHook = true;
     homes.add(this.home);
-    writeFileSync(join(this.home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\n`, { mode: 0o600 });
+    writeFileSync(join(this.home, '.my.cnf'), clientOptions(login, dbHost.caFile), { mode: 0o600 });
   }
 
   /** The private HOME holds the admin password: it goes with the runner. */
@@ -59,6 +63,7 @@ export class BashHostRunner implements HostRunner {
           HOME: this.home,
           OCTODB_DB_HOST: this.dbHost.host,
           OCTODB_DB_PORT: String(this.dbHost.port),
+          OCTODB_DB_CA: this.dbHost.caFile,
         },
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
@@ -95,6 +100,11 @@ export class BashHostRunner implements HostRunner {
       child.stdin.end(script);
     });
   }
+}
+
+/** The client option file: the admin login, and TLS with the server verified against the CA. */
+function clientOptions(login: MysqlLogin, caFile: string): string {
+  return `[client]\nuser=${login.user}\npassword=${login.password}\nssl-ca=${caFile}\n[client-mariadb]\nssl-verify-server-cert\n`;
 }
 
 function removeOwnHomes(): void {

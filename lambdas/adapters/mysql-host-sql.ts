@@ -1,8 +1,8 @@
 import { createConnection, createPool, type Pool, type PoolConnection } from 'mysql2/promise';
 import { StatementTimeoutError } from '#core/errors';
 import type { DatabaseAccounts, HostRecord, HostSql } from '#core/ports';
-import type { MysqlLogin } from '#shared/config';
 import { mapMysqlError } from './mysql-errors.ts';
+import type { TlsLogin } from './mysql-tls.ts';
 
 /**
  * Admin SQL on tenant hosts through one small pool per host: the pool size is the cascade's
@@ -13,7 +13,7 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
 
   constructor(
     /** The admin login; absent in a function deployed without it, which then never reaches here. */
-    private readonly login: MysqlLogin | undefined,
+    private readonly login: TlsLogin | undefined,
     private readonly connectionsPerHost: number,
     /** Where to reach a host's MySQL when it is not the host record's endpoint (local runs). */
     private readonly address: (host: HostRecord) => { host: string; port: number } = (h) => ({ host: h.endpoint, port: h.port }),
@@ -65,7 +65,7 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
 
   private async killQuery(host: HostRecord, threadId: number): Promise<void> {
     const { host: address, port } = this.address(host);
-    const killer = await createConnection({ host: address, port, user: this.login!.user, password: this.login!.password });
+    const killer = await createConnection({ host: address, port, user: this.login!.user, password: this.login!.password, ssl: this.login!.ssl });
     try {
       await killer.query(`KILL QUERY ${Number(threadId)}`);
     } finally {
@@ -93,6 +93,7 @@ export class MysqlHostSql implements HostSql, DatabaseAccounts {
         port,
         user: this.login.user,
         password: this.login.password,
+        ssl: this.login.ssl,
         connectionLimit: this.connectionsPerHost,
         waitForConnections: true,
         enableKeepAlive: true,

@@ -2,6 +2,7 @@ import { type Connection, createConnection, type RowDataPacket } from 'mysql2/pr
 import { AffinityPool } from './affinity-pool.ts';
 import { CONTROL_MS, runBatchOn } from './tenant-batch.ts';
 import { isSqlError, mapError, unavailable } from './tenant-sql-errors.ts';
+import type { MysqlTls } from './mysql-tls.ts';
 import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, untilLost, within } from './tenant-statement.ts';
 import { BusyError, UnavailableError } from '#core/errors';
 import type { BatchOutcome, BatchStatement, HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner, TenantUsage } from '#core/ports';
@@ -74,6 +75,8 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
   private readonly pools = new Map<string, HostPool>();
 
   constructor(
+    /** Every tenant connection is TLS with the server verified, as OctoDB's own (mysql-tls.ts). */
+    private readonly tls: MysqlTls,
     private readonly limits: TenantSqlLimits,
     /** Told what each tenant's statements cost (connection time, refused plans), for its rate bucket. */
     private readonly usage?: TenantUsage,
@@ -149,7 +152,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       }
       return await work(slot, (threadId) => {
         const uncharge = host.pool.charge(login.tenantId);
-        void stopOnServer(login, threadId).finally(uncharge);
+        void stopOnServer(login, threadId, this.tls).finally(uncharge);
       });
     } catch (error) {
       // A statement MySQL refused leaves the connection sound; anything else (a broken socket)
@@ -207,6 +210,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       user: login.user,
       password: login.password,
       database: login.database,
+      ssl: this.tls,
       enableKeepAlive: true,
       connectTimeout: this.limits.acquireTimeoutMs,
       multipleStatements: false,

@@ -24,12 +24,13 @@ import type { TenantLogins } from '#core/query';
 import type { QueryCharges, TenantPlans } from '#core/rate-limits';
 import type { Sealer } from '#core/sealed';
 import type { StorageQuotaGuard } from '#core/storage-quotas';
-import { type Config, loadConfig, type MysqlLogin } from '#shared/config';
+import { type Config, loadConfig } from '#shared/config';
 import type { MysqlHostSql } from './mysql-host-sql.ts';
 import type { MysqlMetaStore } from './mysql-meta-store.ts';
 import type { ErasureStore, LogEraser } from '#core/offboarding-ports';
 import type { MysqlMigrationStore } from './mysql-migration-store.ts';
 import type { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
+import type { MysqlTls, TlsLogin } from './mysql-tls.ts';
 import type { BucketStore } from './redis-rate-limiter.ts';
 import { RECIPES } from './wiring.ts';
 import type { ReportingNotifier } from './reporting-notifier.ts';
@@ -40,13 +41,15 @@ import type { MysqlPitrStore } from './mysql-pitr-store.ts';
 /** The MySQL logins a function holds (see wiring.ts's resolveMysqlLogins). */
 export interface MysqlLogins {
   /** MetaDB's login: the API account (DML on MetaDB only), or the admin one where only it is deployed. */
-  meta: MysqlLogin;
+  meta: TlsLogin;
   /** Absent in a function deployed without the admin secret (every API function on AWS). */
-  admin?: MysqlLogin;
+  admin?: TlsLogin;
 }
 
 /** Every shared part by name: what the functions' roots (roots.ts) are composed of. */
 export interface PartTypes {
+  /** How every MySQL connection verifies its server (the CA), shared by all of them. */
+  mysqlTls: MysqlTls;
   logins: MysqlLogins;
   /** Only the token and authorizer functions are deployed with the signing key. */
   jwtSecret: string;

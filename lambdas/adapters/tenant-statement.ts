@@ -3,6 +3,7 @@ import type { Connection as CoreConnection, FieldPacket, ResultSetHeader } from 
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import type { PoolSlot } from './affinity-pool.ts';
 import { columnsOf } from './mysql-column-types.ts';
+import type { MysqlTls } from './mysql-tls.ts';
 import { QueryTimeoutError, ValidationError } from '#core/errors';
 import { realSleep } from '#core/retry';
 import type { ResultColumn, SqlParam, StatementResult, TenantLogin } from '#core/ports';
@@ -176,11 +177,11 @@ const ROLLBACK_POLL_MS = 250;
  * without any privilege), then waits while the server thread is still there (rolling back), so
  * the caller can count it against the tenant until it is gone; at most ROLLBACK_WAIT_MS.
  */
-export async function stopOnServer(login: TenantLogin, threadId: number | null): Promise<void> {
+export async function stopOnServer(login: TenantLogin, threadId: number | null, ssl: MysqlTls): Promise<void> {
   if (!threadId) return;
   let own: Connection | undefined;
   try {
-    own = await createConnection({ host: login.host.endpoint, port: login.host.port, user: login.user, password: login.password, connectTimeout: 5000 });
+    own = await createConnection({ host: login.host.endpoint, port: login.host.port, user: login.user, password: login.password, ssl, connectTimeout: 5000 });
     await own.query('KILL CONNECTION ?', [threadId]).catch(() => undefined); // it may have ended meanwhile
     const until = Date.now() + ROLLBACK_WAIT_MS;
     while (Date.now() < until) {

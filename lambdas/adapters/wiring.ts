@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { createPool } from 'mysql2/promise';
 import type { AsyncFunction, HostRunner } from '#core/ports';
 import { KeyUseRecorder } from '#core/api-keys';
+import { HOST_CA_FILE } from '#core/host-scripts';
 import { ParentAwareTemplates } from '#core/parent-templates';
 import { TenantLogins } from '#core/query';
 import { QueryCharges, TenantPlans } from '#core/rate-limits';
@@ -35,6 +36,7 @@ import { MysqlQuotaSettings } from './mysql-quota-settings.ts';
 import { MysqlSchemaInspector } from './mysql-schema-inspector.ts';
 import { MysqlStorageMeter } from './mysql-storage-meter.ts';
 import { MysqlTenantSqlRunner } from './mysql-tenant-sql-runner.ts';
+import { loadMysqlTls, type MysqlTls, type TlsLogin } from './mysql-tls.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
 import { ReportingNotifier } from './reporting-notifier.ts';
 import type { MysqlLogins, PartName, PartTypes, Recipe } from './parts.ts';
@@ -64,7 +66,8 @@ const onLambda = (config: Config) => config.OCTODB_RUNTIME === 'lambda';
 const metaDbOf = (config: Config) => parseMysqlUrl(config.OCTODB_MYSQL_URL).database;
 
 export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
-  logins: { make: (p) => resolveMysqlLogins(p.config) },
+  mysqlTls: { make: (p) => loadMysqlTls(p.config) },
+  logins: { make: async (p) => resolveMysqlLogins(p.config, await p.get('mysqlTls')) },
   // Each function is deployed with only the keys it uses; one without a key never reads it.
   jwtSecret: {
     make: async ({ config }) => {
@@ -162,6 +165,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
   tenantSql: {
     make: async ({ config: c, get }) =>
       new MysqlTenantSqlRunner(
+        await get('mysqlTls'),
         {
           rowLimit: c.OCTODB_QUERY_ROW_LIMIT,
           maxResultBytes: c.OCTODB_QUERY_MAX_RESULT_BYTES,
@@ -255,13 +259,14 @@ function dynamoClient(config: Config): DynamoDBClient {
  * login. Without it (an API function) there is nothing to run them with: a runner that refuses.
  */
 export function hostRunnerFor(config: Config, login: MysqlLogin | undefined): HostRunner {
-  const dbHost = { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT };
+  const dbHost = { host: config.OCTODB_DB_HOST, port: config.OCTODB_DB_PORT, caFile: config.OCTODB_MYSQL_CA_FILE };
   if (config.OCTODB_HOST_RUNNER === 'ssm') return new SsmHostRunner(new SSMClient({}));
   if (!login) return { run: () => Promise.reject(new Error('configuration: this function has no MySQL admin login for host scripts')) };
   switch (config.OCTODB_HOST_RUNNER) {
     case 'docker':
-      // compose's dbhost container has skeema and the mysql client; it reaches MySQL as `mysql`.
-      return new BashHostRunner(login, { host: 'mysql', port: 3306 }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s'], dockerClientEnv(process.env));
+      // compose's dbhost container has skeema and the mysql client; it reaches MySQL as `mysql`,
+      // verified with the CA mounted where the EC2 host keeps its own (docker-compose.yml).
+      return new BashHostRunner(login, { host: 'mysql', port: 3306, caFile: HOST_CA_FILE }, ['docker', 'compose', 'exec', '-T', 'dbhost', 'bash', '-s'], dockerClientEnv(process.env));
     case 'bash':
       return new BashHostRunner(login, dbHost);
   }
@@ -284,18 +289,19 @@ export async function resolveApiLogin(config: Config): Promise<MysqlLogin> {
  * M1, admin) holds only the admin secret and uses it for MetaDB too. The MetaDB deployment alone
  * holds both: it creates the API account.
  */
-export async function resolveMysqlLogins(config: Config): Promise<MysqlLogins> {
-  if (!onLambda(config)) return localMysqlLogins(config);
-  const admin = config.OCTODB_MYSQL_SECRET_ARN ? await resolveMysqlLogin(config) : undefined;
-  const api = config.OCTODB_MYSQL_API_SECRET_ARN ? await resolveApiLogin(config) : undefined;
+export async function resolveMysqlLogins(config: Config, ssl: MysqlTls): Promise<MysqlLogins> {
+  if (!onLambda(config)) return localMysqlLogins(config, ssl);
+  const admin = config.OCTODB_MYSQL_SECRET_ARN ? { ...(await resolveMysqlLogin(config)), ssl } : undefined;
+  const api = config.OCTODB_MYSQL_API_SECRET_ARN ? { ...(await resolveApiLogin(config)), ssl } : undefined;
   const meta = api ?? admin;
   if (!meta) throw new Error('configuration: no MySQL login (OCTODB_MYSQL_SECRET_ARN or OCTODB_MYSQL_API_SECRET_ARN)');
   return { meta, admin };
 }
 
 /** Both logins, from their URLs (or a secret named in the settings): every local process, `npm start` whatever runtime it stands in for. */
-export async function localMysqlLogins(config: Config): Promise<MysqlLogins> {
-  return { meta: await resolveApiLogin(config), admin: await resolveMysqlLogin(config) };
+export async function localMysqlLogins(config: Config, ssl: MysqlTls): Promise<MysqlLogins> {
+  const tls = (login: MysqlLogin): TlsLogin => ({ ...login, ssl });
+  return { meta: tls(await resolveApiLogin(config)), admin: tls(await resolveMysqlLogin(config)) };
 }
 
 async function loginFrom(url: string, secretArn: string | undefined, database: string): Promise<MysqlLogin> {

@@ -16,13 +16,31 @@ export function must(pattern: RegExp, value: string, what: string): string {
   return value;
 }
 
+/** Where the EC2 host keeps OctoDB's CA certificate (lib/host-tls.ts writes it; scripts there verify MySQL with it). */
+export const HOST_CA_FILE = '/etc/octodb-tls/ca.pem';
+
+/**
+ * Every connection a script makes is TLS with the server verified: the mysql client by the
+ * [client] options in ~/.my.cnf (ssl-ca, and the name check), Skeema by `tls=true` in its
+ * connect-options, with which its Go driver checks the certificate and the host name against
+ * SSL_CERT_FILE: the CA alone (OCTODB_DB_CA; on the EC2 host HOST_CA_FILE).
+ */
+const SKEEMA_TLS = 'tls=true';
+
 export const PRELUDE = `set -euo pipefail
 export HOME="\${HOME:-/root}"
 DB_HOST="\${OCTODB_DB_HOST:-127.0.0.1}"
 DB_PORT="\${OCTODB_DB_PORT:-3306}"
+DB_CA="\${OCTODB_DB_CA:-${HOST_CA_FILE}}"
+skeema() { SSL_CERT_FILE="$DB_CA" command skeema "$@"; }
 sql() { mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --batch --skip-column-names -e "$1"; }
 WORK="$(mktemp -d)"
 `;
+
+/** Writes `dir`'s .skeema: the server (over TLS, verified) and the schema; `extra` adds option lines. */
+export function skeemaTarget(dir: string, schema: string, extra = ''): string {
+  return `printf 'host=%s\\nport=%s\\nschema=%s\\nconnect-options=${SKEEMA_TLS}\\n${extra}' "$DB_HOST" "$DB_PORT" '${must(SCHEMA_NAME, schema, 'schema name')}' > "${dir}/.skeema"`;
+}
 
 /** Writes the files into $WORK/<dir> with a .skeema naming the target schema, then `skeema push`. */
 function skeemaPush(dir: string, schema: string, files: SchemaFiles, tempSchema: string, extraFlags = ''): string {
@@ -32,7 +50,7 @@ function skeemaPush(dir: string, schema: string, files: SchemaFiles, tempSchema:
     lines.push(`printf '%s' '${encoded}' | base64 -d > "$WORK/${dir}/${must(SQL_FILE, name, 'file name')}"`);
   }
   lines.push(
-    `printf 'host=%s\\nport=%s\\nschema=%s\\ndefault-character-set=utf8mb4\\ndefault-collation=utf8mb4_unicode_ci\\n' "$DB_HOST" "$DB_PORT" '${must(SCHEMA_NAME, schema, 'schema name')}' > "$WORK/${dir}/.skeema"`,
+    skeemaTarget(`$WORK/${dir}`, schema, 'default-character-set=utf8mb4\\ndefault-collation=utf8mb4_unicode_ci\\n'),
     `(cd "$WORK/${dir}" && skeema push --temp-schema='${must(SCHEMA_NAME, tempSchema, 'temp schema')}'${extraFlags})`,
   );
   return lines.join('\n');
@@ -54,7 +72,8 @@ export interface ProvisionScriptInput {
 
 /**
  * Creates the tenant's database, a MySQL user allowed only that database (DML only: schema
- * changes go through /migrate), and pushes the template. On any failure it removes what it made.
+ * changes go through /migrate) and only over TLS (REQUIRE SSL), and pushes the template. On any
+ * failure it removes what it made.
  * The user's password is random and never leaves the host: the caller sets the real one over its
  * own MySQL connection, so no credential is kept in SSM's command history.
  * It first drops a database and user of the same names: the leftover of an earlier attempt for
@@ -78,7 +97,7 @@ trap finish EXIT
 sql "DROP DATABASE IF EXISTS \\\`${db}\\\`; DROP USER IF EXISTS '${user}'@'%'"
 sql "CREATE DATABASE \\\`${db}\\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 CREATED=1
-sql "CREATE USER '${user}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')'"
+sql "CREATE USER '${user}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')' REQUIRE SSL"
 sql "GRANT SELECT, INSERT, UPDATE, DELETE ON \\\`${db}\\\`.* TO '${user}'@'%'"
 ${skeemaPush('template', db, input.templateFiles, input.tempSchema)}
 echo "database ${db} ready"
@@ -231,7 +250,7 @@ if [ "$FRC" -le 1 ]; then echo "${markers.desired}"; cat "$WORK/f/${table}.sql";
       : '';
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/s"
-printf 'host=%s\\nport=%s\\nschema=%s\\n' "$DB_HOST" "$DB_PORT" '${db}' > "$WORK/s/.skeema"
+${skeemaTarget('$WORK/s', db)}
 (cd "$WORK/s" && skeema pull --temp-schema='${temp}' >/dev/null)
 ${write}
 set +e
@@ -252,13 +271,13 @@ function boundedPush(db: string, temp: string, flags: string, input: TableSkeema
   const serverLimit =
     input.serverTimeLimit === false
       ? ''
-      : `if sql "SELECT VERSION()" | grep -qi mariadb; then LIMIT=" --connect-options=max_statement_time=${limit}"; fi\n`;
+      : `if sql "SELECT VERSION()" | grep -qi mariadb; then LIMIT=" --connect-options=${SKEEMA_TLS},max_statement_time=${limit}"; fi\n`;
   // First what an earlier try left running on the server (its worker died mid-push, its script or
   // statement lives on): under the database's lock it is this job's, and racing it would fail the push.
   return `${stopDdl(db, temp)}
 stop_ddl
 LIMIT=""
-${serverLimit}(cd "$WORK/s" && exec timeout -s KILL ${limit + 2} skeema push ${flags}$LIMIT)
+${serverLimit}(cd "$WORK/s" && SSL_CERT_FILE="$DB_CA" exec timeout -s KILL ${limit + 2} skeema push ${flags}$LIMIT)
 RC=$?
 if [ "$RC" -eq 137 ]; then
   echo "the push ran past its time limit of ${limit}s: stopping its statements on the server" >&2
@@ -282,7 +301,7 @@ export function buildAlterPlanScript(input: { scratch: string; table: string; fr
 sql "CREATE DATABASE \\\`${scratch}\\\`"
 { echo 'SET foreign_key_checks = 0;'; printf '%s' '${b64(input.from)}' | base64 -d; } | mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" '${scratch}'
 mkdir -p "$WORK/s"
-printf 'host=%s\\nport=%s\\nschema=%s\\n' "$DB_HOST" "$DB_PORT" '${scratch}' > "$WORK/s/.skeema"
+${skeemaTarget('$WORK/s', scratch)}
 printf '%s' '${b64(input.to)}' | base64 -d > "$WORK/s/${table}.sql"
 set +e
 (cd "$WORK/s" && skeema diff --allow-unsafe --temp-schema='${temp}')

@@ -129,7 +129,7 @@ echo "restored ${target}"
 function grantUser(db: string, user: string): string {
   const u = must(USER_NAME, user, 'user name');
   return `sql "DROP USER IF EXISTS '${u}'@'%'"
-sql "CREATE USER '${u}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')'"
+sql "CREATE USER '${u}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')' REQUIRE SSL"
 sql "GRANT SELECT, INSERT, UPDATE, DELETE ON \\\`${db}\\\`.* TO '${u}'@'%'"
 `;
 }

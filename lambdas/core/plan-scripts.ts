@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PRELUDE, must } from './host-scripts.ts';
+import { PRELUDE, must, skeemaTarget } from './host-scripts.ts';
 import { SCHEMA_NAME, SQL_IDENTIFIER } from './patterns.ts';
 
 /**
@@ -66,7 +66,7 @@ fi`,
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
 REFUSED='\\[ERROR\\] Preventing execution of unsafe'
 mkdir -p "$WORK/cur"
-printf 'host=%s\\nport=%s\\nschema=%s\\n' "$DB_HOST" "$DB_PORT" '${db}' > "$WORK/cur/.skeema"
+${skeemaTarget('$WORK/cur', db)}
 (cd "$WORK/cur" && skeema pull --temp-schema='${temp}' >/dev/null)
 cp -a "$WORK/cur" "$WORK/s"
 ${input.tables.map((t) => write('s', t)).join('\n')}

@@ -31,6 +31,14 @@ const settings = z.object({
   OCTODB_MYSQL_API_URL: z.string().default('mysql://octodb_api:octodb_api@127.0.0.1:3306'),
   /** On AWS: the API account's secret {username,password,host,port}; a function deployed with it has no admin login. */
   OCTODB_MYSQL_API_SECRET_ARN: z.string().optional(),
+  /**
+   * The CA certificate (PEM file) that signed the MySQL server's certificate. Every MySQL connection
+   * (MetaDB, tenant queries, host scripts' mysql and Skeema) uses TLS and verifies the server's
+   * certificate and name against it; bin/setup.sh makes this one for the local server.
+   */
+  OCTODB_MYSQL_CA_FILE: z.string().default('/etc/mysql/octodb-tls/ca.pem'),
+  /** On AWS: the SSM parameter the MySQL host publishes its CA certificate in at boot (read at cold start instead of the file). */
+  OCTODB_MYSQL_CA_PARAMETER: z.string().optional(),
   /** Redis: `redis://[:password@]host:port`; `rediss://` for TLS, the server's certificate verified against Node's CAs. */
   OCTODB_REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** On AWS: a Secrets Manager secret whose whole string is Redis's AUTH token (ElastiCache), read at cold start; the URL then names no password. */

@@ -8,6 +8,7 @@ import { databaseName } from '#core/ids';
 import { BIN_FLOOR_MS, PERCENTILE_RELATIVE_ERROR } from '#core/query-stats';
 import { loadConfig } from '#shared/config';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 import { serversUp } from '../support/servers.ts';
 
 let octo: TestOctoDb;
@@ -152,7 +153,7 @@ describe.skipIf(!serversUp)('POST /dashboard', () => {
   });
 
   it('counts and sizes every table even when the listing stops at the row cap', async () => {
-    const runner = new MysqlTenantSqlRunner({ rowLimit: 1, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 2, acquireTimeoutMs: 2000 });
+    const runner = new MysqlTenantSqlRunner(TEST_TLS, { rowLimit: 1, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 2, acquireTimeoutMs: 2000 });
     try {
       const facts = await new MysqlSchemaInspector(runner).describe(await (await octo.parts.get('tenantLogins')).resolve(a.tenant_id, a.db_id));
       expect(facts).toMatchObject({ tableCount: 2, truncated: true, tables: [{ name: 'customers' }] });

@@ -33,14 +33,7 @@ const query = async (text: string, params: unknown[] = []) => (await sql.query<R
 const meta = (table: string) => `octodb_meta.${table}`;
 const startOcto = async (env: Record<string, string> = {}) => (octo = await startOwnOctoDb({ mariadb, redis, work }, env));
 
-const post = async (path: string, body: unknown, token?: string) => {
-  const res = await fetch(`${octo!.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-};
+const post = (path: string, body: unknown, token?: string) => octo!.post(path, body, token);
 
 const PRODUCTS = 'CREATE TABLE products (id int NOT NULL AUTO_INCREMENT, name varchar(64) NOT NULL, price int NOT NULL, PRIMARY KEY (id))';
 /** Each parent change adds a column with an index (the index build reads every row of each child). */

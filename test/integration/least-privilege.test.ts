@@ -1,4 +1,5 @@
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MysqlTenantSqlRunner } from '#adapters/mysql-tenant-sql-runner';
 import { UnavailableError } from '#core/errors';
@@ -19,7 +20,7 @@ beforeAll(async () => {
   tenant = { ...t, token: await octo.token(t.email, t.password) };
   other = o;
   const login = (await octo.parts.get('logins')).meta;
-  api = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
+  api = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, ssl: TEST_TLS });
 });
 afterAll(async () => {
   await api?.end();
@@ -87,7 +88,7 @@ describe.skipIf(!serversUp)('tenant statements (/query and the dashboard table f
   });
 
   it('discard a connection whose switch of user failed, so it never runs a statement as anyone', async () => {
-    const runner = new MysqlTenantSqlRunner({ rowLimit: 10, maxResultBytes: 100_000, timeoutMs: 5000, poolSize: 1, acquireTimeoutMs: 2000 });
+    const runner = new MysqlTenantSqlRunner(TEST_TLS, { rowLimit: 10, maxResultBytes: 100_000, timeoutMs: 5000, poolSize: 1, acquireTimeoutMs: 2000 });
     try {
       const own = await loginOf(tenant);
       const theirs = await loginOf(other);
@@ -104,7 +105,7 @@ describe.skipIf(!serversUp)('tenant statements (/query and the dashboard table f
   });
 
   it('answer 503 for a tenant login MySQL refuses on a new connection', async () => {
-    const runner = new MysqlTenantSqlRunner({ rowLimit: 10, maxResultBytes: 100_000, timeoutMs: 5000, poolSize: 1, acquireTimeoutMs: 2000 });
+    const runner = new MysqlTenantSqlRunner(TEST_TLS, { rowLimit: 10, maxResultBytes: 100_000, timeoutMs: 5000, poolSize: 1, acquireTimeoutMs: 2000 });
     try {
       const own = await loginOf(tenant);
       await expect(runner.run({ ...own, password: 'wrong' }, 'SELECT 1', [])).rejects.toBeInstanceOf(UnavailableError);

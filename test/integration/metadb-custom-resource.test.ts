@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMysqlUrl } from '#shared/config';
 import { MYSQL_URL } from '../support/octodb.ts';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   process.env.OCTODB_MYSQL_API_URL = apiUrl('first-password');
   delete process.env.OCTODB_MYSQL_SECRET_ARN;
   const login = parseMysqlUrl(MYSQL_URL);
-  admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
+  admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, ssl: TEST_TLS });
   ({ handler } = await import('../../lambdas/metadb-migrate/handler.ts'));
 });
 
@@ -65,13 +66,13 @@ describe.skipIf(!serversUp)('MetaDB custom resource', () => {
     expect(hosts).toEqual([{ host_id: 'mysql-1', instance_id: 'i-0123456789abcdef0', endpoint: 'mysql.octodb.internal', port: 3306, active: 1 }]);
   });
 
-  it('creates the API account with DML on MetaDB only', async () => {
+  it('creates the API account with DML on MetaDB only, over TLS only', async () => {
     const [grants] = await admin.query<RowDataPacket[]>("SHOW GRANTS FOR ?@'%'", [apiUser]);
     expect(grants.map((r) => String(Object.values(r)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, ''))).toEqual([
-      `GRANT USAGE ON *.* TO \`${apiUser}\`@\`%\``,
+      `GRANT USAGE ON *.* TO \`${apiUser}\`@\`%\` REQUIRE SSL`, // refused without TLS, whatever the server setting
       `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${metaDb}\`.* TO \`${apiUser}\`@\`%\``,
     ]);
-    const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'first-password' });
+    const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'first-password', ssl: TEST_TLS });
     try {
       const [hosts] = await api.query<RowDataPacket[]>(`SELECT host_id FROM \`${metaDb}\`.hosts`);
       expect(hosts).toHaveLength(1);
@@ -83,7 +84,7 @@ describe.skipIf(!serversUp)('MetaDB custom resource', () => {
   it('keeps the API password in step with its secret on update', async () => {
     process.env.OCTODB_MYSQL_API_URL = apiUrl('second-password');
     await expect(handler(event('Update', hostProps), context)).resolves.toEqual({ PhysicalResourceId: 'metadb-mysql-1' });
-    const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'second-password' });
+    const api = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: apiUser, password: 'second-password', ssl: TEST_TLS });
     await api.end();
   });
 

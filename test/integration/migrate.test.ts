@@ -14,6 +14,7 @@ import type { PartTypes } from '#adapters/parts';
 import { main as adminMain } from '../../bin/admin.ts';
 import { type MailgunCapture, startMailgunCapture } from '../support/mailgun-capture.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 import { parseMysqlUrl } from '#shared/config';
 import { serversUp } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
@@ -433,7 +434,7 @@ describe.skipIf(!serversUp)('bounded DDL', () => {
   }, 120_000);
 
   it("KILLs a cascade's ALTER past its limit on the server and says so with a typed error", async () => {
-    const sql = new MysqlHostSql(parseMysqlUrl(MYSQL_URL), 2, () => ({ host: '127.0.0.1', port: 3306 }), 1);
+    const sql = new MysqlHostSql({ ...parseMysqlUrl(MYSQL_URL), ssl: TEST_TLS }, 2, () => ({ host: '127.0.0.1', port: 3306 }), 1);
     try {
       const host = (await real.meta.getHost('local'))!;
       const alter = 'ALTER TABLE big ADD COLUMN h varchar(128) AS (SHA2(REPEAT(CONCAT(a, id), 20), 512)) STORED';

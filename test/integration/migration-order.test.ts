@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cascadeBatchId } from '#core/cascade';
 import type { HostRunner, HostSql } from '#core/ports';
@@ -132,7 +133,7 @@ describe.skipIf(!serversUp)('jobs of one table', () => {
     await h.migrate(t.token, ITEMS);
     // A statement of the admin account in the database, as a killed worker's push leaves one running.
     const login = parseMysqlUrl(MYSQL_URL);
-    const orphan = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, database: t.db });
+    const orphan = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, database: t.db, ssl: TEST_TLS });
     const leftOver = orphan.query('SELECT SLEEP(120)').then(() => 'ran to its end', () => 'stopped');
     await waitFor(async () => (await h.query(`SELECT 1 FROM information_schema.processlist WHERE db = ? AND info LIKE 'SELECT SLEEP%'`, [t.db])).length, { what: 'the left-over statement' });
     const started = Date.now();
@@ -296,7 +297,7 @@ describe.skipIf(!serversUp)('cascade children and transient errors', () => {
     const { proxy, hostSql } = await proxiedHostSql();
     // The migration store's MetaDB through the same proxy: the whole server goes away for the worker.
     const metaLogin = (await octo.parts.get('logins')).meta;
-    const metaPool = createPool({ host: '127.0.0.1', port: proxy.port, user: metaLogin.user, password: metaLogin.password, database: octo.metaDb, connectionLimit: 4 });
+    const metaPool = createPool({ host: '127.0.0.1', port: proxy.port, user: metaLogin.user, password: metaLogin.password, database: octo.metaDb, ssl: TEST_TLS, connectionLimit: 4 });
     const slowAlters: HostSql = {
       async run(host, database, statements) {
         if (statements.some((s) => /^ALTER TABLE/i.test(s))) await new Promise((r) => setTimeout(r, 300));

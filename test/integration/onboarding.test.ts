@@ -2,6 +2,7 @@ import { mkdtempSync, cpSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
+import { TEST_CA_FILE, TEST_TLS } from '../support/mysql-tls.ts';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BashHostRunner } from '#adapters/bash-host-runner';
@@ -60,7 +61,7 @@ const addProvisioningDatabase = async (tenantId: string, dbId: string, claimedSe
 /** Host scripts run with a password MySQL refuses: a permanent failure (ERROR 1045), never retried. */
 const refusedLogin = () => {
   const login = parseMysqlUrl(MYSQL_URL);
-  return new BashHostRunner({ ...login, password: 'not-the-password' }, { host: login.host, port: login.port });
+  return new BashHostRunner({ ...login, password: 'not-the-password' }, { host: login.host, port: login.port, caFile: TEST_CA_FILE });
 };
 
 describe.skipIf(!serversUp)('signup → provisioning → token → authorizer', () => {
@@ -130,7 +131,7 @@ describe.skipIf(!serversUp)('signup → provisioning → token → authorizer', 
     await octo.admin.query(`INSERT INTO \`${databaseName(b.db_id)}\`.customers (name) VALUES ('b-secret')`);
 
     const login = await mysqlUserOf(a.db_id);
-    const asA = await createConnection({ host: '127.0.0.1', user: login.user, password: login.password });
+    const asA = await createConnection({ host: '127.0.0.1', user: login.user, password: login.password, ssl: TEST_TLS });
     try {
       const [own] = await asA.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${databaseName(a.db_id)}\`.customers`);
       expect(Number(own[0]!.n)).toBe(0);
@@ -300,7 +301,7 @@ describe.skipIf(!serversUp)('provisioning failures', () => {
     );
     expect(tables.map((r) => r.t)).toEqual(['customers', 'orders']);
     const login = await mysqlUserOf(dbId);
-    const asTenant = await createConnection({ host: '127.0.0.1', user: login.user, password: login.password, database: databaseName(dbId) });
+    const asTenant = await createConnection({ host: '127.0.0.1', user: login.user, password: login.password, database: databaseName(dbId), ssl: TEST_TLS });
     await asTenant.query('SELECT COUNT(*) FROM customers').finally(() => asTenant.end());
   });
 

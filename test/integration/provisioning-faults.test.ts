@@ -13,6 +13,7 @@ import { provisionDatabase } from '#core/provisioning';
 import { parseMysqlUrl } from '#shared/config';
 import { handler as provisionHandler } from '../../lambdas/provision/handler.ts';
 import { MYSQL_URL, startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { TEST_CA_FILE, TEST_TLS } from '../support/mysql-tls.ts';
 import { serversUp } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -55,7 +56,7 @@ async function tenantCanQuery(tenant: { email: string; password: string }): Prom
 
 /** The real host runner, or one whose MySQL is unreachable (a port nobody listens on) until healed. */
 function flakyHostRunner(real: HostRunner): HostRunner & { heal(): void; refused: number; close(): Promise<void> } {
-  const unreachable = new BashHostRunner(parseLogin(), { host: '127.0.0.1', port: 1 });
+  const unreachable = new BashHostRunner(parseLogin(), { host: '127.0.0.1', port: 1, caFile: TEST_CA_FILE });
   let healed = false;
   const runner = {
     refused: 0,
@@ -93,7 +94,7 @@ describe.skipIf(!serversUp)('provisioning through faults (issue 11, finding 4)',
     await octo.waitForDatabase(tenant.db_id);
     const dbId = await stalledDatabase(tenant.tenant_id);
     const real = await octo.parts.get('meta');
-    const deadPool = createPool({ ...parseLogin(), port: 1, connectTimeout: 1000 });
+    const deadPool = createPool({ ...parseLogin(), port: 1, ssl: TEST_TLS, connectTimeout: 1000 });
     const unreachable = new MysqlMetaStore(deadPool);
     let healed = false;
     let refused = 0;

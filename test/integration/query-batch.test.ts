@@ -5,6 +5,7 @@ import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord } from '#core/ports';
 import { hostileCases } from '../support/hostile-queries.ts';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 import { serversUp } from '../support/servers.ts';
 
 /**
@@ -245,7 +246,7 @@ describe.skipIf(!serversUp)("a batch's cost is bounded as one request's", () => 
 
   it('stops a batch of many slow statements at the batch time limit (408 BATCH_TIMEOUT), however many are left', async () => {
     // Each statement may run 5 s (none reaches it), the whole batch 1 s.
-    const runner = new MysqlTenantSqlRunner({ rowLimit: ROW_LIMIT, maxResultBytes: RESULT_BYTES, timeoutMs: 5000, batchTimeoutMs: 1000, poolSize: 1, acquireTimeoutMs: 5000 });
+    const runner = new MysqlTenantSqlRunner(TEST_TLS, { rowLimit: ROW_LIMIT, maxResultBytes: RESULT_BYTES, timeoutMs: 5000, batchTimeoutMs: 1000, poolSize: 1, acquireTimeoutMs: 5000 });
     const restore = octo.parts.override({ tenantSql: runner });
     try {
       // 20 million rows each (about 1 s on this machine): four take a few times the batch's time (texts apart: no cache answers them).

@@ -7,6 +7,7 @@ import { databaseName } from '#core/ids';
 import type { LogRecord, QueryLogRecord, TenantLogin } from '#core/ports';
 import { hostileCases } from '../support/hostile-queries.ts';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 import { serversUp } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -75,7 +76,7 @@ const runners: MysqlTenantSqlRunner[] = [];
 afterAll(async () => Promise.all(runners.map((r) => r.close())));
 function runnerWith(limits: Partial<TenantSqlLimits>): MysqlTenantSqlRunner {
   const defaults = { rowLimit: 1000, maxResultBytes: 4 * 1024 * 1024, timeoutMs: 5000, poolSize: 8, acquireTimeoutMs: 2000 };
-  const runner = new MysqlTenantSqlRunner({ ...defaults, ...limits });
+  const runner = new MysqlTenantSqlRunner(TEST_TLS, { ...defaults, ...limits });
   runners.push(runner);
   return runner;
 }

@@ -8,8 +8,9 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
+import { TEST_CA_FILE, TEST_TLS } from './mysql-tls.ts';
 import { waitFor } from './wait.ts';
 
 /** The admin login the fault servers' MariaDB gets (the shared server's is the same by default). */
@@ -68,17 +69,26 @@ export interface OwnMariaDb extends Killable {
 }
 
 /**
- * A MariaDB of the test's own: a fresh datadir, its port, its socket; the admin login created, anonymous users deleted.
- * `args` come last (e.g. `--log-bin=...` overrides the default `--skip-log-bin`).
+ * A MariaDB of the test's own: a fresh datadir, its port, its socket; the admin login created,
+ * anonymous users deleted. By default it serves the local server's certificate (bin/setup.sh) and,
+ * as production's MySQL, refuses any connection over TCP without TLS (require_secure_transport);
+ * `serverArgs` replaces those settings; `args` come last (e.g. `--log-bin=...` overrides the default
+ * `--skip-log-bin`).
  */
-export async function startOwnMariaDb(options: { args?: string[] } = {}): Promise<OwnMariaDb> {
+export async function startOwnMariaDb(options: { serverArgs?: string[]; args?: string[] } = {}): Promise<OwnMariaDb> {
+  const serverArgs = options.serverArgs ?? [
+    `--ssl-ca=${TEST_CA_FILE}`,
+    `--ssl-cert=${join(dirname(TEST_CA_FILE), 'server-cert.pem')}`,
+    `--ssl-key=${join(dirname(TEST_CA_FILE), 'server-key.pem')}`,
+    '--require-secure-transport=ON',
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'octodb-fault-mariadb-'));
   const port = await freePort();
   const user = userInfo().username;
   const socket = join(dir, 'mysqld.sock');
   const install = spawnSync(sbin('mariadb-install-db'), ['--no-defaults', `--datadir=${join(dir, 'data')}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`);
-  const login = { host: '127.0.0.1', port, ...ADMIN };
+  const login = { host: '127.0.0.1', port, ...ADMIN, ssl: TEST_TLS };
   const db: OwnMariaDb = {
     port,
     datadir: join(dir, 'data'),
@@ -102,6 +112,7 @@ export async function startOwnMariaDb(options: { args?: string[] } = {}): Promis
           '--innodb-buffer-pool-size=64M',
           // Durability as production's: a kill loses nothing committed.
           '--innodb-flush-log-at-trx-commit=1',
+          ...serverArgs,
           ...(options.args ?? []),
         ],
         { stdio: 'ignore' },
@@ -155,6 +166,8 @@ export interface OwnOctoDb {
   /** When the process was spawned and when it listened (ms since the epoch). */
   spawnedAt: number;
   listeningAt: number;
+  /** A JSON POST to its API: the status and the parsed answer. */
+  post(path: string, body: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }>;
   kill(): Promise<void>;
 }
 
@@ -182,12 +195,27 @@ export async function startOwnOctoDb(servers: { mariadb: OwnMariaDb; redis: OwnR
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await waitFor(() => child.exitCode === null && /listening on (\S+)/.exec(out)?.[1], { timeoutMs: 60_000, intervalMs: 20, what: 'the local OctoDB to listen' });
+  const url = await waitFor(
+    () => {
+      // A start that fails (a refused MySQL, a bad setting) ends the process: no use waiting on.
+      if (child.exitCode !== null) throw new Error(`the local OctoDB exited with ${child.exitCode} before listening`);
+      return /listening on (\S+)/.exec(out)?.[1];
+    },
+    { timeoutMs: 60_000, intervalMs: 20, what: 'the local OctoDB to listen' },
+  );
   return {
     child,
     url,
     spawnedAt,
     listeningAt: Date.now(),
+    async post(path, body, token) {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
     async kill() {
       child.kill('SIGKILL');
       await exited(child);

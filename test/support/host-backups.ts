@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { TEST_CA_FILE } from './mysql-tls.ts';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -32,7 +33,8 @@ export function backupSite(login = { user: 'octodb', password: 'octodb' }): Back
   const dir = mkdtempSync(join(tmpdir(), 'octodb-hostloss-'));
   const home = join(dir, 'home');
   mkdirSync(home);
-  writeFileSync(join(home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\n`, { mode: 0o600 });
+  // The servers require TLS (startOwnMariaDb): the client verifies them against the local CA, as on a host.
+  writeFileSync(join(home, '.my.cnf'), `[client]\nuser=${login.user}\npassword=${login.password}\nssl-ca=${TEST_CA_FILE}\nssl-verify-server-cert\n`, { mode: 0o600 });
   const store = join(dir, 'store');
   const run = (script: string, port: number, args: string[]): ScriptRun => {
     const r = spawnSync('bash', [script, ...args], {

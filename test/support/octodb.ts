@@ -8,6 +8,7 @@ import { createAdmin } from '#core/admin';
 import { adminRoot } from '#adapters/roots';
 import { parseMysqlUrl } from '#shared/config';
 import { assertDescribed } from './openapi.ts';
+import { TEST_TLS } from './mysql-tls.ts';
 import { waitFor } from './wait.ts';
 
 export const MYSQL_URL = process.env.OCTODB_MYSQL_URL ?? 'mysql://octodb:octodb@127.0.0.1:3306/octodb_meta';
@@ -54,7 +55,7 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
     ...env,
   });
   const login = parseMysqlUrl(MYSQL_URL);
-  const admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password });
+  const admin = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, ssl: TEST_TLS });
 
   const post: TestOctoDb['post'] = async (path, body, token) => {
     const res = await fetch(`${octo.url}${path}`, {

@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import type { TestProject } from 'vitest/node';
-import { parseMysqlUrl } from '#shared/config';
+import { loadMysqlTls } from '#adapters/mysql-tls';
+import { loadConfig, parseMysqlUrl } from '#shared/config';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,7 +23,9 @@ const PROBE_TIMEOUT_MS = 3000;
 async function mysqlMissing(url: string): Promise<string | null> {
   const login = parseMysqlUrl(url);
   try {
-    const connection = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, connectTimeout: PROBE_TIMEOUT_MS });
+    // As OctoDB connects: TLS, verified against the CA (a missing CA file is why it cannot run).
+    const ssl = await loadMysqlTls(loadConfig());
+    const connection = await createConnection({ host: login.host, port: login.port, user: login.user, password: login.password, ssl, connectTimeout: PROBE_TIMEOUT_MS });
     await connection.query('SELECT 1');
     await connection.end();
     return null;

@@ -10,7 +10,7 @@ const host = { hostId: 'local' } as HostRecord;
 const login = { host: '127.0.0.1', port: 3306, user: 'octodb', password: 'secret-pw', database: 'octodb_meta' };
 
 async function childEnv(commandEnv?: Record<string, string>): Promise<Record<string, string>> {
-  const runner = new BashHostRunner(login, { host: 'mysql', port: 3307 }, ['bash', '-s'], commandEnv);
+  const runner = new BashHostRunner(login, { host: 'mysql', port: 3307, caFile: '/etc/ca.pem' }, ['bash', '-s'], commandEnv);
   try {
     const result = await runner.run(host, 'env', 10);
     expect(result.exitCode).toBe(0);
@@ -40,7 +40,7 @@ describe('BashHostRunner environment', () => {
     process.env.OCTODB_TEST_CANARY_SECRET = 'canary-value';
     try {
       const env = await childEnv();
-      expect(Object.keys(env).filter((name) => name.startsWith('OCTODB_')).sort()).toEqual(['OCTODB_DB_HOST', 'OCTODB_DB_PORT']);
+      expect(Object.keys(env).filter((name) => name.startsWith('OCTODB_')).sort()).toEqual(['OCTODB_DB_CA', 'OCTODB_DB_HOST', 'OCTODB_DB_PORT']);
       expect(Object.keys(env).filter((name) => name.startsWith('DOCKER_'))).toEqual([]);
       expect(JSON.stringify(env)).not.toContain('secret-pw');
     } finally {
@@ -60,7 +60,7 @@ describe('BashHostRunner time limit', () => {
   };
 
   it('kills the whole process group at the limit, so an orphan holding the pipes neither runs on nor stalls the run', async () => {
-    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306, caFile: '/etc/ca.pem' });
     try {
       // A background child that keeps stdout open: killing bash alone left it running and the run waiting on it.
       const result = await runner.run(host, '(exec sleep 300) &\necho "child $!"\nsleep 300\n', 1);
@@ -75,7 +75,7 @@ describe('BashHostRunner time limit', () => {
   });
 
   it('ends what a finished script left running in the background', async () => {
-    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306, caFile: '/etc/ca.pem' });
     try {
       const result = await runner.run(host, '(exec sleep 300) &\necho "child $!"\n', 30);
       expect(result).toMatchObject({ exitCode: 0 });
@@ -101,7 +101,7 @@ describe('BashHostRunner private HOME', () => {
     const orphan = cnfHome(`octodb-host-${deadPid()}-abc123`);
     const live = cnfHome(`octodb-host-${process.ppid}-def456`); // the runner of tests' parent: alive
     try {
-      const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+      const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306, caFile: '/etc/ca.pem' });
       await runner.close();
       expect(existsSync(orphan)).toBe(false);
       expect(existsSync(join(live, '.my.cnf'))).toBe(true);
@@ -116,7 +116,7 @@ describe('BashHostRunner private HOME', () => {
     const orphan = spawn('bash', ['-c', 'sleep 60'], { env: { PATH: process.env.PATH, HOME: orphanHome }, detached: true, stdio: 'ignore' });
     const ended = new Promise<NodeJS.Signals | null>((resolve) => orphan.once('exit', (_code, signal) => resolve(signal)));
     try {
-      await new BashHostRunner(login, { host: '127.0.0.1', port: 3306 }).close();
+      await new BashHostRunner(login, { host: '127.0.0.1', port: 3306, caFile: '/etc/ca.pem' }).close();
       expect(await ended).toBe('SIGKILL');
       expect(existsSync(orphanHome)).toBe(false);
     } finally {
@@ -126,7 +126,7 @@ describe('BashHostRunner private HOME', () => {
   });
 
   it('writes the login under a HOME named after its process, gone with close()', async () => {
-    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306 });
+    const runner = new BashHostRunner(login, { host: '127.0.0.1', port: 3306, caFile: '/etc/ca.pem' });
     const { stdout } = await runner.run(host, 'echo "$HOME"; cat "$HOME/.my.cnf"', 10);
     const home = stdout.split('\n')[0]!;
     expect(home).toContain(`octodb-host-${process.pid}-`);
@@ -138,7 +138,7 @@ describe('BashHostRunner private HOME', () => {
   it('leaves no ~/.my.cnf behind when its process exits without closing the runner', () => {
     const child = spawnSync(
       process.execPath,
-      ['--import', 'tsx', '-e', `import('#adapters/bash-host-runner').then(({ BashHostRunner }) => { const r = new BashHostRunner(${JSON.stringify(login)}, { host: '127.0.0.1', port: 3306 }); console.log(r.home); process.exit(3); })`],
+      ['--import', 'tsx', '-e', `import('#adapters/bash-host-runner').then(({ BashHostRunner }) => { const r = new BashHostRunner(${JSON.stringify(login)}, { host: '127.0.0.1', port: 3306, caFile: '/etc/ca.pem' }); console.log(r.home); process.exit(3); })`],
       { encoding: 'utf8' },
     );
     expect(child.status).toBe(3);

@@ -1,6 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDropDatabaseScript, buildDropDatabasesScript, buildProvisionScript, buildSchemaPushScript, buildStopDdlScript, buildTableBackupScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
+import { buildPlanScript, newPlanMarkers } from '#core/plan-scripts';
+import { buildAlterPlanScript, buildDropDatabaseScript, buildDropDatabasesScript, buildProvisionScript, buildSchemaPushScript, buildStopDdlScript, buildTableBackupScript, buildTableSkeemaScript, newScriptMarkers } from '#core/host-scripts';
 
 const valid = {
   database: 'db_0123456789abcdef0123456789abcdef',
@@ -100,7 +104,7 @@ describe('table scripts', () => {
   it('runs the push under a watchdog that kills Skeema and then its statements on the server', () => {
     const script = buildTableSkeemaScript(input, 'push');
     expect(script).toContain('timeout -s KILL 9 skeema push');
-    expect(script).toContain('--connect-options=max_statement_time=7');
+    expect(script).toContain('--connect-options=tls=true,max_statement_time=7');
     expect(script).toMatch(/if \[ "\$RC" -eq 137 \]; then[\s\S]*stop_ddl\n  echo "__OCTODB_DDL_TIMEOUT_0123456789abcdef__"/);
     expect(script).toContain(`db IN ('${valid.database}', '_skeema_tmp_abc')`);
     expect(buildTableSkeemaScript({ ...input, serverTimeLimit: false }, 'push')).not.toContain('max_statement_time');
@@ -116,5 +120,52 @@ describe('table scripts', () => {
   it('builds a stop script bash accepts, refusing unsafe names', () => {
     expect(bashSyntaxOk(buildStopDdlScript({ database: valid.database, tempSchema: '_t' }))).toBe(true);
     expect(() => buildStopDdlScript({ database: "db_x'", tempSchema: '_t' })).toThrow(/unsafe/);
+  });
+});
+
+describe('TLS in host scripts', () => {
+  /**
+   * Runs a script with stand-ins for the clients on PATH: `skeema` records its CA (SSL_CERT_FILE),
+   * its arguments and its directory's .skeema; `mysql` answers as MariaDB and records its arguments
+   * (reading what is piped into it; with -e its stdin is the script itself).
+   */
+  function runWithRecordingClients(script: string): { skeema: string[]; mysql: string[]; stderr: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'octodb-tls-script-'));
+    try {
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      writeFileSync(join(bin, 'skeema'), `#!/bin/bash\necho "CA=$SSL_CERT_FILE ARGS=$* CFG=$(tr '\\n' ' ' < .skeema 2>/dev/null)" >> ${dir}/skeema.log\n`, { mode: 0o755 });
+      writeFileSync(join(bin, 'mysql'), `#!/bin/bash\necho "$*" >> ${dir}/mysql.log\ncase "$*" in *" -e "*) ;; *) cat > /dev/null;; esac\ncase "$*" in *VERSION*) echo 10.11.9-MariaDB;; *COUNT*) echo 0;; esac\n`, { mode: 0o755 });
+      const run = spawnSync('bash', ['-s'], { input: script, encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}`, HOME: dir, OCTODB_DB_CA: '/ca/of/octodb.pem' } });
+      const lines = (file: string) => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8').trim().split('\n') : []);
+      return { skeema: lines('skeema.log'), mysql: lines('mysql.log'), stderr: run.stderr };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const table = { database: valid.database, table: 't', definition: 'CREATE TABLE t (a int)', tempSchema: '_skeema_tmp_abc', markers: newScriptMarkers('0123456789abcdef'), ddlTimeoutSeconds: 7 };
+
+  it.each([
+    ['schema push', buildSchemaPushScript({ schema: 'octodb_meta', files: valid.templateFiles, tempSchema: '_t' })],
+    ['provisioning', buildProvisionScript(valid)],
+    ['table push (MariaDB: a server time limit too)', buildTableSkeemaScript(table, 'push')],
+    ['table validate', buildTableSkeemaScript(table, 'diff')],
+    ['alter plan', buildAlterPlanScript({ scratch: '_scratch_x', table: 't', from: 'CREATE TABLE t (a int)', to: 'CREATE TABLE t (a bigint)', tempSchema: '_t' })],
+    ['migration plan', buildPlanScript({ database: valid.database, tempSchema: '_t', tables: [{ table: 't', definition: 'CREATE TABLE t (a int)' }], markers: newPlanMarkers() })],
+  ])('%s: every Skeema run verifies the server over TLS against the CA alone', (_name, script) => {
+    const { skeema, stderr } = runWithRecordingClients(script);
+    expect(skeema.length, stderr).toBeGreaterThan(0);
+    for (const run of skeema) {
+      expect(run).toContain('CA=/ca/of/octodb.pem ');
+      expect(run).toContain('connect-options=tls=true');
+      // A --connect-options on the command line replaces the file's: it must carry tls=true too.
+      const cli = /--connect-options=(\S+)/.exec(run)?.[1];
+      if (cli) expect(cli.split(',')).toContain('tls=true');
+    }
+  });
+
+  it("creates the tenant's MySQL user REQUIRE SSL", () => {
+    const { mysql } = runWithRecordingClients(buildProvisionScript(valid));
+    expect(mysql.find((args) => args.includes('CREATE USER'))).toMatch(new RegExp(`CREATE USER '${valid.user}'@'%' IDENTIFIED BY '[0-9a-f]{48}' REQUIRE SSL`));
   });
 });
