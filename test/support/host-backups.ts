@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { TEST_CA_FILE } from './mysql-tls.ts';
 import { join } from 'node:path';
+import { TEST_CA_FILE } from './mysql-tls.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const BACKUP_SCRIPT = join(ROOT, 'lib', 'host', 'octodb-backup.sh');
