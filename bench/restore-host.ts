@@ -13,6 +13,7 @@ import { createConnection } from 'mysql2/promise';
 import { databaseName, newDbId } from '#core/ids';
 import { startOwnMariaDb } from '../test/support/fault-servers.ts';
 import { BINLOG_ARGS, backupSite } from '../test/support/host-backups.ts';
+import { TEST_TLS } from '../test/support/mysql-tls.ts';
 
 const ROW_BYTES = 1000;
 const mbOf = (dir: string): number => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0) / 1e6;
@@ -25,7 +26,7 @@ export async function main(args: string[]): Promise<void> {
   const source = await startOwnMariaDb({ args: BINLOG_ARGS });
   const servers = [source];
   try {
-    const admin = await createConnection({ host: '127.0.0.1', port: source.port, user: 'octodb', password: 'octodb', multipleStatements: true });
+    const admin = await createConnection({ host: '127.0.0.1', port: source.port, user: 'octodb', password: 'octodb', multipleStatements: true, ssl: TEST_TLS });
     const names = Array.from({ length: databases }, () => databaseName(newDbId()));
     const fill = async (db: string, from: number) => {
       for (let i = from; i < from + rowsEach; i += 500) {
@@ -76,7 +77,7 @@ export async function main(args: string[]): Promise<void> {
       if (r.status !== 0) throw new Error(`restore-host.sh exited ${r.status}: ${r.stderr}${r.stdout}`);
       const ms = performance.now() - started;
       // Timed only if it restored every row.
-      const check = await createConnection({ host: '127.0.0.1', port: target.port, user: 'octodb', password: 'octodb' });
+      const check = await createConnection({ host: '127.0.0.1', port: target.port, user: 'octodb', password: 'octodb', ssl: TEST_TLS });
       for (const db of names) {
         const [[row]] = await check.query<import('mysql2').RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${db}\`.items`);
         if (Number(row!.n) !== 2 * rowsEach) throw new Error(`${db}: ${row!.n} rows restored, ${2 * rowsEach} written`);

@@ -12,7 +12,10 @@ export interface MysqlDriverError {
 }
 
 // The numbers are the ones classify reads in Skeema's errors (one set); the codes are the driver's own.
-const TRANSIENT_CODES = /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT/;
+// HANDSHAKE_SSL_ERROR: mysql2 gives every failed TLS handshake this code, also a connection the
+// network dropped mid-handshake (Node's ECONNRESET, overwritten); a certificate that does not verify
+// is an operator's error that retrying cannot fix but cannot make worse, and a client sees 503 either way.
+const TRANSIENT_CODES = /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT|HANDSHAKE_SSL_ERROR/;
 
 /**
  * The MySQL driver's numbers and codes turned into the typed errors core checks by instanceof
@@ -31,11 +34,12 @@ export function mapMysqlError(error: unknown): unknown {
 /**
  * The server out of reach, not a statement's fault: too many connections (1040, 1203, 1226), a
  * shutdown (1053), can't connect (2002, 2003), gone away or lost (2006, 2013), or the socket's own
- * codes (refused, reset, timed out, unreachable, a broken pipe, a lost protocol).
+ * codes (refused, reset, timed out, unreachable, a broken pipe, a lost protocol, a failed TLS handshake).
  */
 const OUTAGE_ERRNOS: ReadonlySet<number> = new Set([1040, 1053, 1203, 1226, 2002, 2003, 2006, 2013]);
 const OUTAGE_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST',
+  'HANDSHAKE_SSL_ERROR',
 ]);
 
 export function isMysqlOutage(error: unknown): boolean {

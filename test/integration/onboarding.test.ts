@@ -337,7 +337,7 @@ describe.skipIf(!serversUp)('provisioning failures', () => {
     await addProvisioningDatabase(tenant.tenant_id, stalled!, 86_400);
     await addProvisioningDatabase(tenant.tenant_id, live!, 1);
     const answer = await provisionHandler({ sweep: true });
-    expect(answer).toEqual({ outcomes: { [stalled!]: 'ready' }, erasures: {} });
+    expect(answer).toEqual({ outcomes: { [stalled!]: 'ready' }, erasures: {}, baseBackups: expect.objectContaining({ failed: 0 }) });
     expect((await octo.waitForDatabase(stalled!)).status).toBe('ready');
     expect(await schemaExists(stalled!)).toBe(1);
     const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT status FROM \`${octo.metaDb}\`.tenant_databases WHERE db_id = ?`, [live]);

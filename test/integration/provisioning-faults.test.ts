@@ -128,7 +128,7 @@ describe.skipIf(!serversUp)('provisioning through faults (issue 11, finding 4)',
     const orphaned = await stalledDatabase(tenant.tenant_id, { owner: `local:${hostname()}:${deadPid}:0badc0de`, secondsAgo: 1 });
     const live = await stalledDatabase(tenant.tenant_id, { owner: `local:${hostname()}:${process.ppid}:0badc0de`, secondsAgo: 1 });
     const answer = await provisionHandler({ sweep: true });
-    expect(answer).toEqual({ outcomes: { [orphaned]: 'ready' }, erasures: {} });
+    expect(answer).toEqual({ outcomes: { [orphaned]: 'ready' }, erasures: {}, baseBackups: expect.objectContaining({ failed: 0 }) });
     expect((await row(live)).status).toBe('provisioning');
     await octo.admin.query(`UPDATE ${meta('tenant_databases')} SET status = 'failed' WHERE db_id = ?`, [live]);
   });
@@ -143,7 +143,7 @@ describe.skipIf(!serversUp)('provisioning through faults (issue 11, finding 4)',
     // A Lambda's claim (its end is never seen): held while fresh, free once not renewed for the lease.
     const lapsed = await stalledDatabase(tenant.tenant_id, { owner: 'lambda:4a3b', secondsAgo: LEASE_SECONDS + 1 });
     const fresh = await stalledDatabase(tenant.tenant_id, { owner: 'lambda:5c6d', secondsAgo: 0 });
-    expect(await provisionHandler({ sweep: true })).toEqual({ outcomes: { [lapsed]: 'ready' }, erasures: {} });
+    expect(await provisionHandler({ sweep: true })).toEqual({ outcomes: { [lapsed]: 'ready' }, erasures: {}, baseBackups: expect.objectContaining({ failed: 0 }) });
     expect((await row(fresh)).status).toBe('provisioning');
     await octo.admin.query(`UPDATE ${meta('tenant_databases')} SET status = 'failed' WHERE db_id = ?`, [fresh]);
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseName, databaseUser, newDatabasePassword, newDbId } from '#core/ids';
 import { faultServersMissing, type OwnMariaDb, startOwnMariaDb } from '../support/fault-servers.ts';
 import { BINLOG_ARGS, type BackupSite, backupSite } from '../support/host-backups.ts';
+import { TEST_TLS } from '../support/mysql-tls.ts';
 
 // Issue 16, "Lose the host, not the data": the host's base backups and shipped binlogs
 // (lib/host/octodb-backup.sh) restored by the runbook script (bin/restore-host.sh) into a fresh
@@ -35,7 +36,7 @@ let chosen: string;
 
 const rows = async (conn: Connection, text: string) => (await conn.query<RowDataPacket[]>(text))[0];
 const asAdmin = async <T>(server: OwnMariaDb, fn: (c: Connection) => Promise<T>, database?: string) => {
-  const c = await createConnection({ host: '127.0.0.1', port: server.port, user: 'octodb', password: 'octodb', database, multipleStatements: true });
+  const c = await createConnection({ host: '127.0.0.1', port: server.port, user: 'octodb', password: 'octodb', database, multipleStatements: true, ssl: TEST_TLS });
   try {
     return await fn(c);
   } finally {
@@ -43,7 +44,7 @@ const asAdmin = async <T>(server: OwnMariaDb, fn: (c: Connection) => Promise<T>,
   }
 };
 const asTenant = async <T>(server: OwnMariaDb, t: Tenant, fn: (c: Connection) => Promise<T>) => {
-  const c = await createConnection({ host: '127.0.0.1', port: server.port, user: t.user, password: t.password, database: t.db });
+  const c = await createConnection({ host: '127.0.0.1', port: server.port, user: t.user, password: t.password, database: t.db, ssl: TEST_TLS });
   try {
     return await fn(c);
   } finally {

@@ -107,7 +107,7 @@ describe('one composition root per function, on lazily made parts', () => {
     const parts = partsFor();
     try {
       await verifyRoot(parts);
-      expect(parts.opened().sort()).toEqual<PartName[]>(['invoker', 'logins', 'meta', 'pool']);
+      expect(parts.opened().sort()).toEqual<PartName[]>(['invoker', 'logins', 'meta', 'mysqlTls', 'pool']);
     } finally {
       await parts.close();
     }

@@ -12,6 +12,7 @@ describe('mapMysqlError: driver codes become the typed errors core checks', () =
     ['the server gone away', { errno: 2006 }, TransientError],
     ['a lost connection', { code: 'PROTOCOL_CONNECTION_LOST' }, TransientError],
     ['a refused connection', { code: 'ECONNREFUSED' }, TransientError],
+    ['a TLS handshake the network dropped', { code: 'HANDSHAKE_SSL_ERROR', fatal: true }, TransientError],
   ])('%s', (_label, fields, type) => {
     const error = driver({ message: 'it failed', ...fields });
     const mapped = mapMysqlError(error);
