@@ -189,6 +189,8 @@ export async function startOwnOctoDb(servers: { mariadb: OwnMariaDb; redis: OwnR
       OCTODB_DYNALITE_DIR: join(dir, 'dynalite'),
       OCTODB_LOG_DEAD_LETTER_FILE: join(dir, 'dead-letters.jsonl'),
       OCTODB_OUTBOX_FILE: join(dir, 'outbox.jsonl'),
+      // As startTestOctoDb: a loaded test machine must not refuse an ordinary migration for a moment of contention.
+      OCTODB_VALIDATOR_BUDGET_MS: '2000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'ignore'],
