@@ -40,6 +40,8 @@ interface Slot {
   timer?: NodeJS.Timeout;
   /** The tenant whose statement killed this slot's last worker: its turn ends when the replacement is ready. */
   heldBy?: string;
+  /** When the replacement was started: its start-up is that tenant's use of worker time too. */
+  startedAt?: number;
 }
 
 /** At most this many tasks wait in all; each tenant's own bound comes first. */
@@ -50,7 +52,8 @@ const MAX_WAITING = 1000;
  * serving every tenant and can be stopped: a task past its budget has its worker terminated and a
  * fresh one started. Fair share: one running task per tenant; of the tenants waiting, the one served
  * longest ago goes first; a tenant whose statement killed a worker waits for its replacement; with
- * a tenant share, a tenant past its share of worker time waits even when the worker is idle.
+ * a tenant share, a tenant past its share of worker time waits even when the worker is idle, and a
+ * replacement's start-up (loading the parser: more CPU than the budget) counts as its use.
  */
 export class WorkerStatementJudge implements StatementJudge {
   private readonly slots: Slot[] = [];
@@ -150,12 +153,12 @@ export class WorkerStatementJudge implements StatementJudge {
     return Math.max(0, paidOffAt - allowanceMs - performance.now());
   }
 
-  private charge(task: Task): void {
+  /** The tenant used worker time since `since` (a task's start, or a replacement's). */
+  private charge(tenantId: string, since: number | undefined): void {
     const share = this.limits.tenantShare;
-    if (!share || task.startedAt === undefined) return;
+    if (!share || since === undefined) return;
     const now = performance.now();
-    const usedMs = now - task.startedAt;
-    this.paidOffAt.set(task.tenantId, Math.max(this.paidOffAt.get(task.tenantId) ?? now, now) + (usedMs * 1000) / share.msPerSecond);
+    this.paidOffAt.set(tenantId, Math.max(this.paidOffAt.get(tenantId) ?? now, now) + ((now - since) * 1000) / share.msPerSecond);
   }
 
   private wakeIn(ms: number): void {
@@ -197,13 +200,14 @@ export class WorkerStatementJudge implements StatementJudge {
     void slot.worker.terminate();
     // The refusal first: starting a worker costs this thread a few milliseconds.
     if (task) {
-      this.charge(task);
+      this.charge(task.tenantId, task.startedAt);
       this.counters.overBudget++;
       this.active.add(task.tenantId);
       task.resolve({ kind: 'over-budget', step: task.step });
     }
     const fresh = this.spawn();
     fresh.heldBy = task?.tenantId;
+    fresh.startedAt = performance.now();
     this.slots[at] = fresh;
     this.pump();
   }
@@ -234,7 +238,10 @@ export class WorkerStatementJudge implements StatementJudge {
   private hear(slot: Slot, message: JudgeMessage): void {
     if ('ready' in message) {
       slot.ready = true;
-      if (slot.heldBy !== undefined) this.active.delete(slot.heldBy);
+      if (slot.heldBy !== undefined) {
+        this.active.delete(slot.heldBy);
+        this.charge(slot.heldBy, slot.startedAt);
+      }
       slot.heldBy = undefined;
       return this.pump();
     }
@@ -246,7 +253,7 @@ export class WorkerStatementJudge implements StatementJudge {
       return this.arm(slot);
     }
     const task = this.finish(slot)!;
-    this.charge(task);
+    this.charge(task.tenantId, task.startedAt);
     if ('error' in message) task.reject(new Error(`statement judge failed: ${message.error}`));
     else task.resolve(message.outcome);
     this.pump();

@@ -72,7 +72,7 @@ describe('WorkerStatementJudge', () => {
     expect(order).toEqual(['victim', 'hostile 1', 'hostile 2']);
   }, 60_000);
   it('holds a tenant flooding costly statements to its share of worker time, serving others meanwhile', async () => {
-    const judge = judgeWith({ budgetMs: 100, tenantShare: { msPerSecond: 10, burstMs: 10 } });
+    const judge = judgeWith({ budgetMs: 100, tenantShare: { msPerSecond: 50, burstMs: 50 } });
     await judge.judge('warm-up', query('SELECT 1'));
     expect(await judge.judge('hostile', query(costlyCase(18)))).toEqual({ kind: 'over-budget', step: 1 });
     const refusedAt = performance.now();
@@ -82,8 +82,22 @@ describe('WorkerStatementJudge', () => {
     expect(judge.counters.judged).toBe(3);
     const { verdict, at } = await next;
     expect(verdict).toMatchObject({ kind: 'statement' });
-    // ≥ 100 ms of worker time (the budget) at 10 ms a second is ≥ 10 s to pay off, less the burst's
-    // 1 s (long, so that a slow worker start-up on a loaded machine cannot pay it off first).
-    expect(at - refusedAt).toBeGreaterThanOrEqual(8500);
+    // ≥ 100 ms of worker time (the budget, the replacement's start-up apart) at 50 ms a second is
+    // ≥ 2 s to pay off, less the burst's 1 s.
+    expect(at - refusedAt).toBeGreaterThanOrEqual(900);
+  }, 40_000);
+
+  it("charges the tenant whose statement killed a worker for its replacement's start-up too", async () => {
+    // A quarter of a core: each ms of worker time the tenant uses is 4 ms before its next statement.
+    const judge = judgeWith({ budgetMs: 20, tenantShare: { msPerSecond: 250, burstMs: 1 } });
+    await judge.judge('warm-up', query('SELECT 1'));
+    expect(await judge.judge('hostile', query(costlyCase(18)))).toEqual({ kind: 'over-budget', step: 1 });
+    const killedAt = performance.now();
+    const servedAt = (tenant: string) => judge.judge(tenant, query(`SELECT '${tenant}'`)).then(() => performance.now() - killedAt);
+    const [victimMs, hostileMs] = await Promise.all([servedAt('victim'), servedAt('hostile')]);
+    // The victim is served once the replacement is ready (its start-up: S ms). The hostile tenant
+    // then still owes 4 × S (and 4 × its 20 ms budget): about 5 × S in all. Without the start-up's
+    // charge it would be served about as soon as the victim.
+    expect(hostileMs).toBeGreaterThanOrEqual(3 * victimMs);
   }, 40_000);
 });
