@@ -10,6 +10,9 @@ import { BusyError } from '#core/errors';
  * - a tenant holds at most `perTenant` connections at once, and only `slowPerTenant` while its
  *   statements are slow (one held past `slowMs`, or ended past it in the last `slowCooldownMs`):
  *   on a host of few cores a tenant's slow statements cost CPU the others need, so it gets fewer;
+ * - a tenant runs at most `writePerTenant` writes at once (a write's rows, its redo and binlog cost
+ *   disk I/O every tenant of the host shares, without bound until its time limit, and before it is
+ *   known to be slow: this caps the first wave too);
  * - the last `reserve` free connections go only to tenants holding none, so tenants running slow
  *   statements on their first connection cannot starve a tenant that holds nothing;
  * - freed room goes to the waiter whose tenant holds the fewest connections (the earliest among
@@ -36,6 +39,8 @@ export interface PoolLimits {
   slowMs?: number;
   /** Connections a tenant with slow statements may hold at once (≤ perTenant). */
   slowPerTenant?: number;
+  /** Writes a tenant may run at once (≤ perTenant); absent: as many as `perTenant`. */
+  writePerTenant?: number;
   /** How long a tenant stays slow after its last slow statement ended. */
   slowCooldownMs?: number;
 }
@@ -45,6 +50,7 @@ const SLOW_COOLDOWN_MS = 10_000;
 interface Waiter<C, O> {
   tenant: string;
   who: string;
+  writes: boolean;
   opener: O;
   resolve(slot: PoolSlot<C>): void;
   reject(error: unknown): void;
@@ -62,6 +68,9 @@ export class AffinityPool<C, O = void> {
   /** When each handed-out connection was taken, and until when each tenant counts as slow. */
   private readonly since = new Map<PoolSlot<C>, number>();
   private readonly slowUntil = new Map<string, number>();
+  /** Handed-out connections running writes (or rolling one back), and how many each tenant runs (being opened included). */
+  private readonly writing = new Set<PoolSlot<C>>();
+  private readonly writers = new Map<string, number>();
   private opening = 0;
 
   constructor(
@@ -70,11 +79,14 @@ export class AffinityPool<C, O = void> {
     private readonly destroy: (conn: C) => void,
   ) {}
 
-  /** Every waiter that could be served is served at once, so a newcomer allowed now jumps nobody more deserving. */
-  acquire(tenant: string, who: string, opener: O): Promise<PoolSlot<C>> {
-    if (this.mayTake(tenant)) return this.take(tenant, who, opener);
+  /**
+   * `writes`: the connection runs statements that may write (counted against `writePerTenant`).
+   * Every waiter that could be served is served at once, so a newcomer allowed now jumps nobody more deserving.
+   */
+  acquire(tenant: string, who: string, opener: O, writes = false): Promise<PoolSlot<C>> {
+    if (this.mayTake(tenant, writes)) return this.take(tenant, who, opener, writes);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter<C, O> = { tenant, who, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
+      const waiter: Waiter<C, O> = { tenant, who, writes, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
       this.waiting.push(waiter);
     });
   }
@@ -99,16 +111,19 @@ export class AffinityPool<C, O = void> {
 
   /**
    * Counts work of a tenant's that holds no pooled connection (a stopped statement still rolling
-   * back on the server) against its share, until the returned function is called.
+   * back on the server) against its share, until the returned function is called; `writes`: a
+   * write rolling back, which costs the I/O of a write.
    */
-  charge(tenant: string): () => void {
+  charge(tenant: string, writes = false): () => void {
     this.count(tenant, 1);
+    if (writes) this.countWrites(tenant, 1);
     const since = Date.now();
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.count(tenant, -1);
+      if (writes) this.countWrites(tenant, -1);
       this.limits.onHeld?.(tenant, Date.now() - since);
       this.handOver();
     };
@@ -127,10 +142,15 @@ export class AffinityPool<C, O = void> {
     return this.idle.length + this.limits.size - this.all.size - this.opening;
   }
 
-  private mayTake(tenant: string): boolean {
+  private mayTake(tenant: string, writes: boolean): boolean {
     const held = this.heldBy(tenant);
     const room = this.room();
+    if (writes && (this.writers.get(tenant) ?? 0) >= this.writeCap()) return false;
     return held < this.capOf(tenant) && room > 0 && (held === 0 || room > this.limits.reserve);
+  }
+
+  private writeCap(): number {
+    return Math.min(this.limits.writePerTenant ?? this.limits.perTenant, this.limits.perTenant);
   }
 
   /** `perTenant`, or `slowPerTenant` while the tenant's statements are slow. */
@@ -143,13 +163,13 @@ export class AffinityPool<C, O = void> {
     return perTenant;
   }
 
-  private take(tenant: string, who: string, opener: O): Promise<PoolSlot<C>> {
+  private take(tenant: string, who: string, opener: O, writes: boolean): Promise<PoolSlot<C>> {
     for (let i = this.idle.length - 1; i >= 0; i--) {
-      if (this.idle[i]!.who === who) return Promise.resolve(this.hold(this.idle.splice(i, 1)[0]!, tenant));
+      if (this.idle[i]!.who === who) return Promise.resolve(this.hold(this.idle.splice(i, 1)[0]!, tenant, writes));
     }
     // Below its size the pool grows rather than switch an idle connection away from its login.
-    if (this.all.size + this.opening < this.limits.size) return this.open(tenant, opener);
-    return Promise.resolve(this.hold(this.idle.shift()!, tenant));
+    if (this.all.size + this.opening < this.limits.size) return this.open(tenant, opener, writes);
+    return Promise.resolve(this.hold(this.idle.shift()!, tenant, writes));
   }
 
   /**
@@ -161,13 +181,13 @@ export class AffinityPool<C, O = void> {
       let best = -1;
       for (let i = 0; i < this.waiting.length; i++) {
         const w = this.waiting[i]!;
-        if (!this.mayTake(w.tenant)) continue;
+        if (!this.mayTake(w.tenant, w.writes)) continue;
         if (best < 0 || this.heldBy(w.tenant) < this.heldBy(this.waiting[best]!.tenant)) best = i;
       }
       if (best < 0) return;
       const next = this.waiting.splice(best, 1)[0]!;
       clearTimeout(next.timer);
-      this.take(next.tenant, next.who, next.opener).then(next.resolve, next.reject);
+      this.take(next.tenant, next.who, next.opener, next.writes).then(next.resolve, next.reject);
     }
   }
 
@@ -176,25 +196,30 @@ export class AffinityPool<C, O = void> {
     if (at < 0) return;
     this.waiting.splice(at, 1);
     const cap = this.capOf(waiter.tenant);
+    const writeCap = this.writeCap();
     waiter.reject(
       new BusyError(
-        this.heldBy(waiter.tenant) >= cap
-          ? `Too many statements of this tenant at once (at most ${cap} run together${cap < this.limits.perTenant ? ' while its statements are slow' : ''}), try again`
-          : `Database host busy: no connection free within ${this.limits.acquireTimeoutMs} ms, try again`,
+        waiter.writes && (this.writers.get(waiter.tenant) ?? 0) >= writeCap
+          ? `Too many writes of this tenant at once (at most ${writeCap} run together), try again`
+          : this.heldBy(waiter.tenant) >= cap
+            ? `Too many statements of this tenant at once (at most ${cap} run together${cap < this.limits.perTenant ? ' while its statements are slow' : ''}), try again`
+            : `Database host busy: no connection free within ${this.limits.acquireTimeoutMs} ms, try again`,
         { code: 'BUSY' },
       ),
     );
   }
 
-  private async open(tenant: string, opener: O): Promise<PoolSlot<C>> {
+  private async open(tenant: string, opener: O, writes: boolean): Promise<PoolSlot<C>> {
     this.opening++;
     this.count(tenant, 1);
+    if (writes) this.countWrites(tenant, 1);
     const slot = {} as PoolSlot<C>;
     try {
       slot.conn = await this.connect(slot, opener);
     } catch (error) {
       this.opening--;
       this.count(tenant, -1);
+      if (writes) this.countWrites(tenant, -1);
       this.handOver(); // the room is free again: a waiter tries (and learns the host is down) now
       throw error;
     }
@@ -202,13 +227,18 @@ export class AffinityPool<C, O = void> {
     this.all.add(slot);
     this.holders.set(slot, tenant);
     this.since.set(slot, Date.now());
+    if (writes) this.writing.add(slot);
     return slot;
   }
 
-  private hold(slot: PoolSlot<C>, tenant: string): PoolSlot<C> {
+  private hold(slot: PoolSlot<C>, tenant: string, writes: boolean): PoolSlot<C> {
     this.holders.set(slot, tenant);
     this.since.set(slot, Date.now());
     this.count(tenant, 1);
+    if (writes) {
+      this.writing.add(slot);
+      this.countWrites(tenant, 1);
+    }
     return slot;
   }
 
@@ -217,6 +247,7 @@ export class AffinityPool<C, O = void> {
     if (tenant === undefined) return;
     this.holders.delete(slot);
     this.count(tenant, -1);
+    if (this.writing.delete(slot)) this.countWrites(tenant, -1);
     const taken = this.since.get(slot);
     this.since.delete(slot);
     if (taken !== undefined) this.limits.onHeld?.(tenant, Date.now() - taken);
@@ -237,8 +268,17 @@ export class AffinityPool<C, O = void> {
   }
 
   private count(tenant: string, delta: number): void {
-    const n = this.heldBy(tenant) + delta;
-    if (n > 0) this.held.set(tenant, n);
-    else this.held.delete(tenant);
+    bump(this.held, tenant, delta);
   }
+
+  private countWrites(tenant: string, delta: number): void {
+    bump(this.writers, tenant, delta);
+  }
+}
+
+/** Adds `delta` to a tenant's count, forgetting tenants at zero (the maps stay as small as the tenants busy now). */
+function bump(counts: Map<string, number>, tenant: string, delta: number): void {
+  const n = (counts.get(tenant) ?? 0) + delta;
+  if (n > 0) counts.set(tenant, n);
+  else counts.delete(tenant);
 }

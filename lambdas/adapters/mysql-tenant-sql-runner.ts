@@ -5,7 +5,7 @@ import { isSqlError, mapError, unavailable } from './tenant-sql-errors.ts';
 import type { MysqlTls } from './mysql-tls.ts';
 import { closeHard, coreOf, runStatement, stopOnServer, type TenantSlot, unanswered, untilLost, within } from './tenant-statement.ts';
 import { BusyError, UnavailableError } from '#core/errors';
-import type { BatchOutcome, BatchStatement, HostRecord, SqlParam, StatementResult, TenantLogin, TenantSqlRunner, TenantUsage } from '#core/ports';
+import type { BatchOutcome, BatchStatement, HostRecord, RunOptions, SqlParam, StatementResult, TenantLogin, TenantSqlRunner, TenantUsage } from '#core/ports';
 
 /**
  * The SQL mode every tenant statement runs under, the same on MySQL 8 and MariaDB whatever the
@@ -35,6 +35,8 @@ export interface TenantSqlLimits {
   /** A statement running longer is slow: its tenant then holds at most `slowTenantConcurrency` connections for a while. */
   slowStatementMs?: number;
   slowTenantConcurrency?: number;
+  /** Writes one tenant runs at once (a write's disk I/O is shared by the host's tenants); default 1. */
+  tenantWriteConcurrency?: number;
   /** Longest a statement waits for a pooled connection before a 503. */
   acquireTimeoutMs: number;
   /** After the time limit, how long before the watchdog answers STATEMENT_TIMEOUT and stops the statement (tests shorten it). */
@@ -57,6 +59,7 @@ const WATCHDOG_GRACE_MS = 1000;
 /** Past every other bound (the wait, the switch, the statement), a request answers 503 anyway. */
 const DEADLINE_SLACK_MS = 2000;
 const DEFAULT_TENANT_CONCURRENCY = 4;
+const DEFAULT_TENANT_WRITE_CONCURRENCY = 1;
 const DEFAULT_MAX_JOIN_ROWS = 1_000_000_000;
 
 /**
@@ -86,19 +89,19 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     return { maxJoinRows: this.limits.maxJoinRows ?? DEFAULT_MAX_JOIN_ROWS, onTooBig: () => this.usage?.refusedTooBig(login.tenantId) };
   }
 
-  run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult> {
+  run(login: TenantLogin, sql: string, params: SqlParam[], options: RunOptions = { writes: false }): Promise<StatementResult> {
     const { timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
-    return this.onConnection(login, timeoutMs + watchdogGraceMs, (slot, stop) =>
+    return this.onConnection(login, options.writes, timeoutMs + watchdogGraceMs, (slot, stop) =>
       runStatement(slot, sql, params, this.statementLimits(), stop).then(({ bytes: _, ...result }) => result),
     );
   }
 
-  runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean }): Promise<BatchOutcome> {
+  runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean } & Partial<RunOptions>): Promise<BatchOutcome> {
     const { rowLimit, maxResultBytes, timeoutMs, batchTimeoutMs = timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
     const limits = { rowLimit, maxResultBytes, timeoutMs, graceMs: watchdogGraceMs, batchTimeoutMs, ...this.boundsFor(login) };
     // The statements (a watchdog past the batch's time), START TRANSACTION and COMMIT/ROLLBACK.
     const workMs = batchTimeoutMs + watchdogGraceMs + 2 * CONTROL_MS;
-    return this.onConnection(login, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
+    return this.onConnection(login, options.writes ?? false, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
   }
 
   /**
@@ -106,11 +109,16 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
    * unsound); `stop` KILLs a statement that overran, counting it against the tenant until it is gone.
    * Settles within the wait for the connection, the switch, `workMs` and some slack.
    */
-  private onConnection<T>(login: TenantLogin, workMs: number, work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>): Promise<T> {
+  private onConnection<T>(
+    login: TenantLogin,
+    writes: boolean,
+    workMs: number,
+    work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>,
+  ): Promise<T> {
     const { acquireTimeoutMs } = this.limits;
     let expired = false;
     let held: TenantSlot | undefined;
-    const attempt = this.attempt(login, work, {
+    const attempt = this.attempt(login, writes, work, {
       expired: () => expired,
       holding: (slot) => (held = slot),
     });
@@ -132,6 +140,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   private async attempt<T>(
     login: TenantLogin,
+    writes: boolean,
     work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>,
     request: { expired(): boolean; holding(slot: TenantSlot): void },
   ): Promise<T> {
@@ -139,7 +148,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const who = whoOf(login);
     let slot: TenantSlot;
     try {
-      slot = await host.pool.acquire(login.tenantId, who, login);
+      slot = await host.pool.acquire(login.tenantId, who, login, writes);
     } catch (error) {
       // A tenant login MySQL refuses is OctoDB's fault (a stored password out of step): a 503 too.
       throw error instanceof BusyError ? error : unavailable(error);
@@ -151,7 +160,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
         await untilLost(slot, within(this.switchTo(slot, login, who, host), this.limits.acquireTimeoutMs, () => unanswered('the switch of user')));
       }
       return await work(slot, (threadId) => {
-        const uncharge = host.pool.charge(login.tenantId);
+        const uncharge = host.pool.charge(login.tenantId, writes);
         void stopOnServer(login, threadId, this.tls).finally(uncharge);
       });
     } catch (error) {
@@ -190,6 +199,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
             acquireTimeoutMs,
             slowMs: this.limits.slowStatementMs,
             slowPerTenant: Math.min(this.limits.slowTenantConcurrency ?? tenantConcurrency, tenantConcurrency, poolSize),
+            writePerTenant: this.limits.tenantWriteConcurrency ?? DEFAULT_TENANT_WRITE_CONCURRENCY,
             onHeld: (tenant, ms) => this.usage?.connectionHeld(tenant, ms),
           },
           (slot, login) => this.open(created, slot, login),

@@ -176,6 +176,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
           tenantConcurrency: c.OCTODB_QUERY_TENANT_CONCURRENCY,
           slowStatementMs: c.OCTODB_QUERY_SLOW_STATEMENT_MS,
           slowTenantConcurrency: c.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
+          tenantWriteConcurrency: c.OCTODB_QUERY_TENANT_WRITE_CONCURRENCY,
           acquireTimeoutMs: c.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
         },
         await get('queryCharges'),

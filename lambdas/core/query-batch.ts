@@ -73,7 +73,7 @@ export async function runTenantBatch(input: BatchInput, deps: QueryDeps & { batc
   if (firstGrowing >= 0) await deps.quotas.assertCanWrite(input.tenantId, input.dbId, login).catch((error: unknown) => refuse(error, firstGrowing));
 
   const { steps, commitError } = await deps.tenantSql
-    .runBatch(login, statements.map((s) => ({ sql: s.query, params: s.params })), { transaction })
+    .runBatch(login, statements.map((s) => ({ sql: s.query, params: s.params })), { transaction, writes: types.some((t) => t !== 'SELECT') })
     .catch((error: unknown) => refuse(error));
   const records: QueryLogRecord[] = steps.map((step, i) =>
     'error' in step ? queryRecord(input, types[i]!, step.durationMs, 0, errorClass(step.error)) : queryRecord(input, types[i]!, step.durationMs, step.result.affectedRows),

@@ -55,7 +55,7 @@ export async function runTenantQuery(input: QueryInput, deps: QueryDeps): Promis
     type = await validateStatement(input, input, deps.judge);
     const login = await deps.tenantLogins.resolve(input.tenantId, input.dbId);
     if (isGrowing(type)) await deps.quotas.assertCanWrite(input.tenantId, input.dbId, login);
-    const result = await deps.tenantSql.run(login, input.query, input.params);
+    const result = await deps.tenantSql.run(login, input.query, input.params, { writes: type !== 'SELECT' });
     if (type !== 'SELECT' && result.affectedRows > 0) await deps.quotas.noteWrite(input.tenantId, input.dbId, login);
     await sendLogs(deps.logs, [queryRecord(input, type, performance.now() - started, result.affectedRows)]);
     return resultOf(type, result);

@@ -43,8 +43,16 @@ export interface TenantUsage {
   refusedTooBig(tenantId: string): void;
 }
 
+/**
+ * `writes`: the statement (or a statement of the batch) may write. A write may cost disk I/O
+ * without bound until its time limit, shared by every tenant of the host, so a tenant runs few at once.
+ */
+export interface RunOptions {
+  writes: boolean;
+}
+
 export interface TenantSqlRunner {
-  run(login: TenantLogin, sql: string, params: SqlParam[]): Promise<StatementResult>;
+  run(login: TenantLogin, sql: string, params: SqlParam[], options?: RunOptions): Promise<StatementResult>;
   /**
    * Runs already validated statements in order on ONE pooled connection of the login, stopping at
    * the first that fails; `transaction`: inside one transaction, committed only when all succeeded
@@ -52,7 +60,7 @@ export interface TenantSqlRunner {
    * the row limit and the byte budget; each has the statement time limit, all together the batch's.
    * Throws (typed) only when the batch could not run at all (no connection) or did not settle in time.
    */
-  runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean }): Promise<BatchOutcome>;
+  runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean } & Partial<RunOptions>): Promise<BatchOutcome>;
 }
 
 export interface BatchStatement {

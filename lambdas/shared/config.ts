@@ -215,6 +215,8 @@ const settings = z.object({
   OCTODB_QUERY_SLOW_STATEMENT_MS: z.coerce.number().int().min(0).default(250),
   /** Connections a tenant whose statements are slow holds at once: slow statements cost CPU the host's other tenants need. */
   OCTODB_QUERY_SLOW_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
+  /** /query writes (and batches that write) one tenant runs at once: a write's disk I/O (rows, redo, binlog) is shared by the host's tenants, unbounded until its time limit. */
+  OCTODB_QUERY_TENANT_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
 
   // --- rate limits (docs/limits.md) ---
   /** /query per tenant, shared by every process; a tenant's plan (`npm run admin -- set-limits`) overrides it. */

@@ -1,4 +1,4 @@
-import type { RowDataPacket } from 'mysql2/promise';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestOctoDb, type TestOctoDb } from '../support/octodb.ts';
 import { serversUp } from '../support/servers.ts';
@@ -78,5 +78,42 @@ describe.skipIf(!serversUp)('fair share of the /query pool between tenants', () 
     // Attackers were answered too: stopped by the time limit (408) or told to wait their turn (503 BUSY).
     expect(attackerAnswers.length).toBeGreaterThan(0);
     expect(attackerAnswers.every((s) => s === 408 || s === 503)).toBe(true);
+  });
+});
+
+describe.skipIf(!serversUp)('one write of a tenant at a time', () => {
+  it("queues a tenant's second write (then 503 BUSY) while its first runs, and serves other tenants' writes meanwhile", async () => {
+    // The victim's statements were never slow: only the write cap can hold back its second write.
+    const [writer, other] = [victim, attackers[0]!];
+    const logins = await octo.parts.get('tenantLogins');
+    const { user, database } = await logins.resolve(writer.tenant_id, writer.db_id);
+    for (const t of [writer, other]) expect((await query(t, "INSERT INTO customers (id, name, email) VALUES (7, 'w', 'w@example.com')")).status).toBe(200);
+    // The row the writer's UPDATEs need is locked from outside: its first write waits on the server.
+    const locker = await createConnection((await octo.parts.get('logins')).admin!);
+    await locker.query('BEGIN');
+    await locker.query(`SELECT id FROM \`${database}\`.customers WHERE id = 7 FOR UPDATE`);
+    const onServer = async () => {
+      const [rows] = await octo.admin.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE user = ? AND info LIKE 'UPDATE customers%'", [user]);
+      return Number(rows[0]!.n);
+    };
+    try {
+      const writes = [1, 2, 3].map((n) => query(writer, `UPDATE customers SET name = 'v${n}' WHERE id = 7`));
+      await waitFor(async () => (await onServer()) > 0, { timeoutMs: 10_000, intervalMs: 20, what: "the writer's first UPDATE on the server" });
+      // Its tenant cap (2) would let two run; the write cap lets one, until the queued two give up (1 s).
+      const seen: number[] = [];
+      for (const end = Date.now() + 800; Date.now() < end; ) seen.push(await onServer());
+      expect(Math.max(...seen)).toBe(1);
+      expect((await query(other, "UPDATE customers SET name = 'x' WHERE id = 7")).status).toBe(200);
+      const answers = await Promise.all(writes);
+      // The first is stopped by the time limit (the lock outlives it); the queued two waited their turn.
+      expect(answers.map((r) => `${r.status} ${r.body.code ?? ''}`).sort()).toEqual(['408 STATEMENT_TIMEOUT', '503 BUSY', '503 BUSY']);
+      expect(answers.filter((r) => r.status === 503).map((r) => (r.body as { error?: string }).error)).toEqual([
+        'Too many writes of this tenant at once (at most 1 run together), try again',
+        'Too many writes of this tenant at once (at most 1 run together), try again',
+      ]);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
   });
 });

@@ -7,15 +7,15 @@ import { BusyError } from '#core/errors';
  * reserve unless asked. `acquire(x)` stands for tenant x's one login; tenants with several
  * logins are spelled out.
  */
-function poolOf(size: number, { perTenant = size, reserve = 0, acquireTimeoutMs = 1000 } = {}) {
+function poolOf(size: number, { perTenant = size, reserve = 0, acquireTimeoutMs = 1000, writePerTenant = undefined as number | undefined } = {}) {
   let opened = 0;
   const destroyed: number[] = [];
-  const raw = new AffinityPool<number>({ size, perTenant, reserve, acquireTimeoutMs }, async () => ++opened, (c) => destroyed.push(c));
+  const raw = new AffinityPool<number>({ size, perTenant, reserve, acquireTimeoutMs, writePerTenant }, async () => ++opened, (c) => destroyed.push(c));
   const pool = {
-    acquire: (tenant: string, who = tenant) => raw.acquire(tenant, who),
+    acquire: (tenant: string, who = tenant, writes = false) => raw.acquire(tenant, who, undefined, writes),
     release: (slot: PoolSlot<number>) => raw.release(slot),
     discard: (slot: PoolSlot<number>) => raw.discard(slot),
-    charge: (tenant: string) => raw.charge(tenant),
+    charge: (tenant: string, writes = false) => raw.charge(tenant, writes),
   };
   return { pool, destroyed, opened: () => opened };
 }
@@ -171,6 +171,39 @@ describe('AffinityPool', () => {
     for (const name of holding) expect(await settled(acquire(name))).toBe(true);
     for (const tenant of charged) pool.charge(tenant);
     expect(await settled(acquire(asks))).toBe(served);
+  });
+
+  /**
+   * Writes: a tenant runs at most `writePerTenant` at once (size 8, 4 per tenant, 1 write each).
+   * `holding` and `asks` name a tenant and what it runs: `a:w` a write, `a:r` a read; `charged` are writes rolling back.
+   */
+  const writes: Array<{ rule: string; holding: string[]; charged?: string[]; asks: string; served: boolean }> = [
+    { rule: "a tenant's second write waits for its first", holding: ['a:w'], asks: 'a:w', served: false },
+    { rule: 'a read of a tenant running a write runs', holding: ['a:w'], asks: 'a:r', served: true },
+    { rule: 'reads do not count against the write cap', holding: ['a:r', 'a:r', 'a:r'], asks: 'a:w', served: true },
+    { rule: "another tenant's write is not counted", holding: ['a:w'], asks: 'b:w', served: true },
+    { rule: 'a write rolling back counts against its tenant', holding: [], charged: ['a'], asks: 'a:w', served: false },
+    { rule: 'the write cap does not lift the connection cap', holding: ['a:r', 'a:r', 'a:r', 'a:r'], asks: 'a:w', served: false },
+  ];
+  it.each(writes)('writes: $rule', async ({ holding, charged = [], asks, served }) => {
+    const { pool } = poolOf(8, { perTenant: 4, writePerTenant: 1 });
+    const acquire = (name: string) => pool.acquire(name.split(':')[0]!, name.split(':')[0], name.endsWith(':w'));
+    for (const name of holding) expect(await settled(acquire(name))).toBe(true);
+    for (const tenant of charged) pool.charge(tenant, true);
+    expect(await settled(acquire(asks))).toBe(served);
+  });
+
+  it("serves a tenant's waiting write when its running write ends, released or discarded, and says which cap it waited on", async () => {
+    const { pool } = poolOf(8, { perTenant: 4, writePerTenant: 1, acquireTimeoutMs: 50 });
+    const first = await pool.acquire('a', 'a', true);
+    const second = pool.acquire('a', 'a', true);
+    expect(await settled(second)).toBe(false);
+    pool.release(first);
+    const running = await second;
+    await expect(pool.acquire('a', 'a', true)).rejects.toThrow(/Too many writes of this tenant at once \(at most 1 run together\)/);
+    const third = pool.acquire('a', 'a', true);
+    pool.discard(running);
+    expect(await settled(third)).toBe(true);
   });
 
   /** Who gets a connection freed by `releases` (a tenant holding it), among `waiting` (in arrival order). */
