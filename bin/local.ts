@@ -119,7 +119,7 @@ export async function startOctoDb(env: Record<string, string | undefined> = {}):
   // The web portal beside the API, as API Gateway's stage serves it on AWS (lib/api.ts).
   const site = siteRoutes(resolve(ROOT, config.OCTODB_PORTAL_DIR));
   if (!site) logger.warn('no web portal built: `npm run portal:build` (npm start does it)', { dir: config.OCTODB_PORTAL_DIR });
-  const server = createGateway({ routes: [...apiRoutes, ...(site ?? [])], authorizer, edge });
+  const server = createGateway({ routes: [...apiRoutes, ...(site ?? [])], authorizer, edge, refusalDelayMs: config.OCTODB_LOCAL_REFUSAL_DELAY_MS });
   await new Promise<void>((resolve) => server.listen(config.PORT, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -42,7 +42,15 @@ export interface GatewayOptions {
   authorizer: (event: APIGatewayTokenAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
   /** The CORS origins and body cap, the same settings the handlers answer with. */
   edge: HttpEdge;
+  /**
+   * A 429 is answered this long later at most (no later than its Retry-After), so a client that
+   * ignores Retry-After and asks again at once sends a few requests a second, not thousands; 0: at once.
+   */
+  refusalDelayMs?: number;
 }
+
+/** Refusals held back at once at most; past it they are answered at once (a held one costs a socket and a timer). */
+const MAX_HELD_REFUSALS = 1000;
 
 const STAGE = 'local';
 const METHOD_ARN = (method: string, path: string) => `arn:aws:execute-api:local:000000000000:octodb/${STAGE}/${method}${path}`;
@@ -55,15 +63,37 @@ const METHOD_ARN = (method: string, path: string) => `arn:aws:execute-api:local:
  * the authorizer's context injected into requestContext.authorizer.
  */
 export function createGateway(options: GatewayOptions): Server {
+  const hold = holdRefusals(options.refusalDelayMs ?? 0);
   return createServer((req, res) => {
-    serve(req, res, options).catch((error: unknown) => {
+    serve(req, res, options, hold).catch((error: unknown) => {
       logger.error('local gateway failure', { error: error as Error });
       send(res, gatewayError(500, 'Internal server error', options.edge));
     });
   });
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
+/**
+ * On AWS, WAF's per-IP rule blocks a flood before it costs OctoDB anything (lib/api.ts). Here one
+ * event loop serves every tenant, and answering a 429 costs it about as much as a cheap query: a
+ * closed-loop client ignoring Retry-After made thousands a second and slowed every other tenant.
+ * Held back, as nginx's limit_req delays what exceeds its rate, it asks a few times a second.
+ */
+function holdRefusals(delayMs: number): (res: ServerResponse, result: APIGatewayProxyResult) => void {
+  let held = 0;
+  return (res, result) => {
+    const retryAfterMs = Number(result.headers?.['retry-after'] ?? 0) * 1000;
+    const waitMs = Math.min(delayMs, retryAfterMs);
+    if (result.statusCode !== 429 || !(waitMs > 0) || held >= MAX_HELD_REFUSALS) return send(res, result);
+    held++;
+    const timer = setTimeout(() => send(res, result), waitMs);
+    res.once('close', () => {
+      clearTimeout(timer); // the client left: nothing to answer
+      held--;
+    });
+  };
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, options: GatewayOptions, answer: typeof send): Promise<void> {
   const url = parseUrl(req.url ?? '/');
   const method = req.method ?? 'GET';
   const route = url && options.routes.find((r) => r.path === url.pathname && r.method === method);
@@ -112,7 +142,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Gateway
     logger.error('handler answered a malformed proxy result', { path: route.path });
     return send(res, gatewayError(502, 'Internal server error', edge));
   }
-  send(res, result);
+  answer(res, result);
 }
 
 /** API Gateway's own answer; with CORS on, its gateway responses carry the first origin. */

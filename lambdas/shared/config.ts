@@ -75,6 +75,8 @@ const settings = z.object({
   OCTODB_FUNCTION_NAMES: z.string().default('{}'),
   /** Local gateway port. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** The local gateway answers a 429 up to this long later (never past its Retry-After), so a client ignoring Retry-After cannot make it answer thousands a second (0: at once). On AWS, WAF's per-IP rule does that job. */
+  OCTODB_LOCAL_REFUSAL_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
   /** Largest request body: the local gateway and every HTTP handler answer 413 above it (API Gateway's own cap is 10 MB). */
   OCTODB_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   /** The built web portal the local gateway serves at / (`npm run portal:build`); none there, no portal. */

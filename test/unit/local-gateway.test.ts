@@ -287,3 +287,57 @@ describe('local gateway: GET /health, answered by the gateway itself (API Gatewa
     expect(reached).toEqual([]);
   });
 });
+
+describe('local gateway: refusals held back', () => {
+  /** An answer with Retry-After `seconds`; counts the requests that reached it. */
+  let reached = 0;
+  const refusing = (statusCode: number, seconds: number) => async (): Promise<APIGatewayProxyResult> => (reached++, { statusCode, headers: { 'retry-after': String(seconds) }, body: '{"code":"RATE_LIMITED"}' });
+  const gateway = createGateway({
+    edge: { corsOrigins: [], maxBodyBytes: 1024 },
+    authorizer,
+    refusalDelayMs: 400,
+    routes: [
+      { method: 'POST', path: '/limited', guarded: false, handler: refusing(429, 1) },
+      { method: 'POST', path: '/limited-now', guarded: false, handler: refusing(429, 0) },
+      { method: 'POST', path: '/busy', guarded: false, handler: refusing(503, 1) },
+    ],
+  });
+  let base: string;
+  beforeAll(async () => (base = await listen(gateway)));
+  afterAll(() => new Promise((r) => gateway.close(r)));
+
+  /** Requests one closed-loop client (next request once the last is answered) gets answered in `ms`. */
+  const closedLoop = async (path: string, ms: number) => {
+    const statuses: number[] = [];
+    for (const end = performance.now() + ms; performance.now() < end; ) statuses.push((await fetch(`${base}${path}`, { method: 'POST', body: '{}' })).status);
+    return statuses;
+  };
+
+  it('answers a 429 up to the delay later, unchanged, so a client ignoring Retry-After asks a few times a second', async () => {
+    const started = performance.now();
+    const res = await fetch(`${base}/limited`, { method: 'POST', body: '{}' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+    expect([res.status, res.headers.get('retry-after'), await res.json()]).toEqual([429, '1', { code: 'RATE_LIMITED' }]);
+    // 1.2 s of a closed loop: three or four refusals, where answered at once it would be hundreds.
+    const statuses = await closedLoop('/limited', 1200);
+    expect(statuses.length).toBeLessThanOrEqual(4);
+    expect(new Set(statuses)).toEqual(new Set([429]));
+  });
+
+  it('answers at once a 429 that may be retried at once, and any other status', async () => {
+    // More in the same 1.2 s than a held loop can ever get.
+    expect((await closedLoop('/limited-now', 1200)).length).toBeGreaterThan(4);
+    expect((await closedLoop('/busy', 1200)).length).toBeGreaterThan(4);
+  });
+
+  it('forgets a held refusal whose client left', async () => {
+    const before = reached;
+    const controller = new AbortController();
+    const left = fetch(`${base}/limited`, { method: 'POST', body: '{}', signal: controller.signal }).catch((e: Error) => e.name);
+    while (reached === before) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expect(await left).toBe('AbortError');
+    // The gateway still answers the next one (nothing was written to the closed socket).
+    expect((await fetch(`${base}/limited`, { method: 'POST', body: '{}' })).status).toBe(429);
+  });
+});
