@@ -10,6 +10,8 @@ import { BusyError } from '#core/errors';
  * - a tenant holds at most `perTenant` connections at once, and only `slowPerTenant` while its
  *   statements are slow (one held past `slowMs`, or ended past it in the last `slowCooldownMs`):
  *   on a host of few cores a tenant's slow statements cost CPU the others need, so it gets fewer;
+ * - all slow tenants together hold at most `slowTotal` connections: one slow tenant holds one
+ *   connection, but two or more attacker tenants would each hold one, and take every core;
  * - a tenant runs at most `writePerTenant` writes at once (a write's rows, its redo and binlog cost
  *   disk I/O every tenant of the host shares, without bound until its time limit, and before it is
  *   known to be slow: this caps the first wave too);
@@ -43,6 +45,8 @@ export interface PoolLimits {
   writePerTenant?: number;
   /** How long a tenant stays slow after its last slow statement ended. */
   slowCooldownMs?: number;
+  /** Connections all slow tenants together hold at once; absent: no bound beyond each one's own. */
+  slowTotal?: number;
 }
 
 const SLOW_COOLDOWN_MS = 10_000;
@@ -146,7 +150,17 @@ export class AffinityPool<C, O = void> {
     const held = this.heldBy(tenant);
     const room = this.room();
     if (writes && (this.writers.get(tenant) ?? 0) >= this.writeCap()) return false;
+    if (this.slowLaneFull(tenant)) return false;
     return held < this.capOf(tenant) && room > 0 && (held === 0 || room > this.limits.reserve);
+  }
+
+  /** The tenant is slow and the slow tenants together hold `slowTotal` connections. */
+  private slowLaneFull(tenant: string): boolean {
+    const { slowTotal } = this.limits;
+    if (slowTotal === undefined || !this.isSlow(tenant)) return false;
+    let slowHeld = 0;
+    for (const [holder, n] of this.held) if (this.isSlow(holder)) slowHeld += n;
+    return slowHeld >= slowTotal;
   }
 
   private writeCap(): number {
@@ -155,12 +169,18 @@ export class AffinityPool<C, O = void> {
 
   /** `perTenant`, or `slowPerTenant` while the tenant's statements are slow. */
   private capOf(tenant: string): number {
-    const { slowMs, slowPerTenant, perTenant } = this.limits;
-    if (!slowMs || slowPerTenant === undefined) return perTenant;
+    const { slowPerTenant, perTenant } = this.limits;
+    return slowPerTenant !== undefined && this.isSlow(tenant) ? slowPerTenant : perTenant;
+  }
+
+  /** One of the tenant's statements is held past `slowMs`, or ended past it within the cooldown. */
+  private isSlow(tenant: string): boolean {
+    const { slowMs } = this.limits;
+    if (!slowMs) return false;
     const now = Date.now();
-    if ((this.slowUntil.get(tenant) ?? 0) > now) return slowPerTenant;
-    for (const [slot, taken] of this.since) if (now - taken > slowMs && this.holders.get(slot) === tenant) return slowPerTenant;
-    return perTenant;
+    if ((this.slowUntil.get(tenant) ?? 0) > now) return true;
+    for (const [slot, taken] of this.since) if (now - taken > slowMs && this.holders.get(slot) === tenant) return true;
+    return false;
   }
 
   private take(tenant: string, who: string, opener: O, writes: boolean): Promise<PoolSlot<C>> {
@@ -195,18 +215,19 @@ export class AffinityPool<C, O = void> {
     const at = this.waiting.indexOf(waiter);
     if (at < 0) return;
     this.waiting.splice(at, 1);
-    const cap = this.capOf(waiter.tenant);
+    waiter.reject(new BusyError(this.whyWaited(waiter), { code: 'BUSY' }));
+  }
+
+  /** Which rule kept the waiter out: its answer says so. */
+  private whyWaited({ tenant, writes }: Waiter<C, O>): string {
     const writeCap = this.writeCap();
-    waiter.reject(
-      new BusyError(
-        waiter.writes && (this.writers.get(waiter.tenant) ?? 0) >= writeCap
-          ? `Too many writes of this tenant at once (at most ${writeCap} run together), try again`
-          : this.heldBy(waiter.tenant) >= cap
-            ? `Too many statements of this tenant at once (at most ${cap} run together${cap < this.limits.perTenant ? ' while its statements are slow' : ''}), try again`
-            : `Database host busy: no connection free within ${this.limits.acquireTimeoutMs} ms, try again`,
-        { code: 'BUSY' },
-      ),
-    );
+    if (writes && (this.writers.get(tenant) ?? 0) >= writeCap) return `Too many writes of this tenant at once (at most ${writeCap} run together), try again`;
+    if (this.slowLaneFull(tenant)) return `Slow statements take turns on this database host (at most ${this.limits.slowTotal} run at once), try again`;
+    const cap = this.capOf(tenant);
+    if (this.heldBy(tenant) >= cap) {
+      return `Too many statements of this tenant at once (at most ${cap} run together${cap < this.limits.perTenant ? ' while its statements are slow' : ''}), try again`;
+    }
+    return `Database host busy: no connection free within ${this.limits.acquireTimeoutMs} ms, try again`;
   }
 
   private async open(tenant: string, opener: O, writes: boolean): Promise<PoolSlot<C>> {

@@ -35,6 +35,8 @@ export interface TenantSqlLimits {
   /** A statement running longer is slow: its tenant then holds at most `slowTenantConcurrency` connections for a while. */
   slowStatementMs?: number;
   slowTenantConcurrency?: number;
+  /** Connections all slow tenants of a host hold together (absent: each its own `slowTenantConcurrency`). */
+  slowHostConcurrency?: number;
   /** Writes one tenant runs at once (a write's disk I/O is shared by the host's tenants); default 1. */
   tenantWriteConcurrency?: number;
   /** Longest a statement waits for a pooled connection before a 503. */
@@ -200,6 +202,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
             slowMs: this.limits.slowStatementMs,
             slowPerTenant: Math.min(this.limits.slowTenantConcurrency ?? tenantConcurrency, tenantConcurrency, poolSize),
             writePerTenant: this.limits.tenantWriteConcurrency ?? DEFAULT_TENANT_WRITE_CONCURRENCY,
+            slowTotal: this.limits.slowHostConcurrency,
             onHeld: (tenant, ms) => this.usage?.connectionHeld(tenant, ms),
           },
           (slot, login) => this.open(created, slot, login),

@@ -177,6 +177,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
           slowStatementMs: c.OCTODB_QUERY_SLOW_STATEMENT_MS,
           slowTenantConcurrency: c.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
           tenantWriteConcurrency: c.OCTODB_QUERY_TENANT_WRITE_CONCURRENCY,
+          slowHostConcurrency: c.OCTODB_QUERY_SLOW_HOST_CONCURRENCY,
           acquireTimeoutMs: c.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
         },
         await get('queryCharges'),
@@ -213,6 +214,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
         budgetMs: c.OCTODB_VALIDATOR_BUDGET_MS,
         workers: c.OCTODB_VALIDATOR_WORKERS,
         perTenantQueue: c.OCTODB_VALIDATOR_QUEUE,
+        maxWaitMs: c.OCTODB_VALIDATOR_MAX_WAIT_MS,
         tenantShare:
           c.OCTODB_VALIDATOR_TENANT_MS_PER_SECOND > 0 ? { msPerSecond: c.OCTODB_VALIDATOR_TENANT_MS_PER_SECOND, burstMs: c.OCTODB_VALIDATOR_TENANT_BURST_MS } : undefined,
       }),

@@ -9,6 +9,8 @@ export interface JudgeLimits {
   workers: number;
   /** Tasks one tenant may have waiting (its running one apart), at least 1; past it: `busy`. */
   perTenantQueue: number;
+  /** Longest a task waits for a worker (its tenant past its share, or others' turns); then `busy`. Default: no bound. */
+  maxWaitMs?: number;
   /** Heap of one worker: a statement whose parse needs more ends like one out of time. */
   maxHeapMb?: number;
   /**
@@ -29,6 +31,8 @@ interface Task {
   step: number;
   /** When a worker took it (performance.now()). */
   startedAt?: number;
+  /** Gives the task up if it still waits at `maxWaitMs`. */
+  timer?: NodeJS.Timeout;
   resolve(verdict: JudgeVerdict): void;
   reject(error: Error): void;
 }
@@ -91,11 +95,25 @@ export class WorkerStatementJudge implements StatementJudge {
     const queue = this.waiting.get(tenantId) ?? [];
     if (queue.length >= this.limits.perTenantQueue || this.waitingCount >= MAX_WAITING) return Promise.resolve({ kind: 'busy' });
     return new Promise((resolve, reject) => {
-      queue.push({ id: this.nextId++, tenantId, task, step: 1, resolve, reject });
+      const waiting: Task = { id: this.nextId++, tenantId, task, step: 1, resolve, reject };
+      const { maxWaitMs } = this.limits;
+      if (maxWaitMs !== undefined) waiting.timer = setTimeout(() => this.giveUp(waiting), maxWaitMs).unref();
+      queue.push(waiting);
       this.waiting.set(tenantId, queue);
       this.waitingCount++;
       this.pump();
     });
+  }
+
+  /** A task that waited `maxWaitMs` and still waits is answered `busy`, so its request settles. */
+  private giveUp(task: Task): void {
+    const queue = this.waiting.get(task.tenantId);
+    const at = queue?.indexOf(task) ?? -1;
+    if (at < 0) return;
+    queue!.splice(at, 1);
+    if (queue!.length === 0) this.waiting.delete(task.tenantId);
+    this.waitingCount--;
+    task.resolve({ kind: 'busy' });
   }
 
   async close(): Promise<void> {
@@ -141,7 +159,9 @@ export class WorkerStatementJudge implements StatementJudge {
     this.lastServed.set(next.tenantId, this.served++);
     this.waitingCount--;
     if (next.queue.length === 1) this.waiting.delete(next.tenantId);
-    return next.queue.shift();
+    const task = next.queue.shift()!;
+    clearTimeout(task.timer);
+    return task;
   }
 
   /** How long until the tenant is back within its share (0: it may start a task now). */

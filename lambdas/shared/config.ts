@@ -183,6 +183,8 @@ const settings = z.object({
   OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
   /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
   OCTODB_VALIDATOR_QUEUE: z.coerce.number().int().min(1).max(1000).default(64),
+  /** Longest a statement waits for a validator worker (its tenant past its share, or others' turns); then 503 VALIDATOR_BUSY, so the request settles. */
+  OCTODB_VALIDATOR_MAX_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   /** Validator worker time one tenant may use per second on average (0: no cap); past it (and its burst) its statements wait, leaving the core to others. */
   OCTODB_VALIDATOR_TENANT_MS_PER_SECOND: z.coerce.number().int().min(0).max(1000).default(100),
   /** Validator worker time one tenant may use at once before its average applies. */
@@ -217,6 +219,8 @@ const settings = z.object({
   OCTODB_QUERY_SLOW_STATEMENT_MS: z.coerce.number().int().min(0).default(250),
   /** Connections a tenant whose statements are slow holds at once: slow statements cost CPU the host's other tenants need. */
   OCTODB_QUERY_SLOW_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
+  /** Connections all slow tenants of a host hold together, per process: each slow tenant's one connection is a core's worth of MySQL work, so two attacker tenants would otherwise take both cores of a small host. */
+  OCTODB_QUERY_SLOW_HOST_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
   /** /query writes (and batches that write) one tenant runs at once: a write's disk I/O (rows, redo, binlog) is shared by the host's tenants, unbounded until its time limit. */
   OCTODB_QUERY_TENANT_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
 

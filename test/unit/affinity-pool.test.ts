@@ -251,6 +251,29 @@ describe('AffinityPool', () => {
       pool.release(first);
     });
 
+    it('lets slow tenants together hold at most slowTotal connections, and not hold back a fast one', async () => {
+      let n = 0;
+      const pool = new AffinityPool<number>(
+        { size: 8, perTenant: 4, reserve: 0, acquireTimeoutMs: 50, slowMs: 20, slowPerTenant: 1, slowCooldownMs: 10_000, slowTotal: 1 },
+        async () => ++n,
+        () => undefined,
+      );
+      // Both become slow: a statement each held past 20 ms.
+      const [a, b] = [await pool.acquire('a', 'a'), await pool.acquire('b', 'b')];
+      await sleep(30);
+      pool.release(a);
+      pool.release(b);
+      const running = await pool.acquire('a', 'a');
+      const waiting = pool.acquire('b', 'b');
+      expect(await settled(waiting)).toBe(false);
+      expect(await settled(pool.acquire('fast', 'fast'))).toBe(true);
+      pool.release(running);
+      pool.release(await waiting);
+      const second = await pool.acquire('a', 'a');
+      await expect(pool.acquire('b', 'b')).rejects.toThrow('Slow statements take turns on this database host (at most 1 run at once), try again');
+      pool.release(second);
+    });
+
     it('keeps the cap for the cooldown after the slow statement ended, then lifts it', async () => {
       const pool = slowPool();
       const first = await pool.acquire('slow', 'slow');

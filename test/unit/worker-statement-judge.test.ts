@@ -87,6 +87,18 @@ describe('WorkerStatementJudge', () => {
     expect(at - refusedAt).toBeGreaterThanOrEqual(900);
   }, 40_000);
 
+  it('answers busy a statement still waiting at maxWaitMs, so its request settles', async () => {
+    // Long enough for a worker's start-up, short against what the hostile tenant will owe (> 2 s at 10 ms a second).
+    const judge = judgeWith({ budgetMs: 20, maxWaitMs: 2000, tenantShare: { msPerSecond: 10, burstMs: 1 } });
+    await judge.judge('warm-up', query('SELECT 1'));
+    expect(await judge.judge('hostile', query(costlyCase(18)))).toEqual({ kind: 'over-budget', step: 1 });
+    // Its next statement waits, then is given up.
+    const next = judge.judge('hostile', query('SELECT 2'));
+    expect(await judge.judge('victim', query('SELECT 1'))).toMatchObject({ kind: 'statement' });
+    expect(await next).toEqual({ kind: 'busy' });
+    expect(judge.counters.judged).toBe(3); // the given-up statement never reached a worker
+  }, 40_000);
+
   it("charges the tenant whose statement killed a worker for its replacement's start-up too", async () => {
     // A quarter of a core: each ms of worker time the tenant uses is 4 ms before its next statement.
     const judge = judgeWith({ budgetMs: 20, tenantShare: { msPerSecond: 250, burstMs: 1 } });
