@@ -1,4 +1,4 @@
-import { PRELUDE, must, type ScriptMarkers } from './host-scripts.ts';
+import { MYSQL_CLIENT, PRELUDE, must, type ScriptMarkers } from './host-scripts.ts';
 import { SCHEMA_NAME, SQL_IDENTIFIER } from './patterns.ts';
 
 /**
@@ -40,7 +40,7 @@ export function buildMoveToBackupScript(input: MoveInput): string {
   const bs = must(SCHEMA_NAME, input.backupSchema, 'backup schema');
   const bt = must(SQL_IDENTIFIER, input.backupTable, 'backup table');
   const show = (schema: string, t: string) =>
-    `mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --raw --skip-column-names -e "SHOW CREATE TABLE \\\`${schema}\\\`.\\\`${t}\\\`" | sed '1s/^[^\t]*\t//' | sed '1s/^CREATE TABLE \`${t}\`/CREATE TABLE \`${table}\`/'`;
+    `${MYSQL_CLIENT} --raw --skip-column-names -e "SHOW CREATE TABLE \\\`${schema}\\\`.\\\`${t}\\\`" | sed '1s/^[^\t]*\t//' | sed '1s/^CREATE TABLE \`${t}\`/CREATE TABLE \`${table}\`/'`;
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
 if [ ${exists(db, table)} = "0" ]; then
   if [ ${exists(bs, bt)} = "1" ]; then echo "${input.markers.definition}"; ${show(bs, bt)}; else echo "${input.markers.noTable}"; fi

@@ -27,13 +27,16 @@ export const HOST_CA_FILE = '/etc/octodb-tls/ca.pem';
  */
 const SKEEMA_TLS = 'tls=true';
 
+/** The mysql client to the host's server, over TCP (the login and TLS options come from ~/.my.cnf). */
+export const MYSQL_CLIENT = 'mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT"';
+
 export const PRELUDE = `set -euo pipefail
 export HOME="\${HOME:-/root}"
 DB_HOST="\${OCTODB_DB_HOST:-127.0.0.1}"
 DB_PORT="\${OCTODB_DB_PORT:-3306}"
 DB_CA="\${OCTODB_DB_CA:-${HOST_CA_FILE}}"
 skeema() { SSL_CERT_FILE="$DB_CA" command skeema "$@"; }
-sql() { mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --batch --skip-column-names -e "$1"; }
+sql() { ${MYSQL_CLIENT} --batch --skip-column-names -e "$1"; }
 WORK="$(mktemp -d)"
 `;
 
@@ -97,10 +100,20 @@ trap finish EXIT
 sql "DROP DATABASE IF EXISTS \\\`${db}\\\`; DROP USER IF EXISTS '${user}'@'%'"
 sql "CREATE DATABASE \\\`${db}\\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 CREATED=1
-sql "CREATE USER '${user}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')' REQUIRE SSL"
-sql "GRANT SELECT, INSERT, UPDATE, DELETE ON \\\`${db}\\\`.* TO '${user}'@'%'"
-${skeemaPush('template', db, input.templateFiles, input.tempSchema)}
+${tenantUserLines(db, user)}${skeemaPush('template', db, input.templateFiles, input.tempSchema)}
 echo "database ${db} ready"
+`;
+}
+
+/**
+ * A tenant's MySQL user: its database's rows only (DML), only over TLS, with a random password
+ * that never leaves the host (the caller sets the real one over its own connection).
+ */
+export function tenantUserLines(database: string, user: string): string {
+  const db = must(SCHEMA_NAME, database, 'database name');
+  const u = must(USER_NAME, user, 'user name');
+  return `sql "CREATE USER '${u}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')' REQUIRE SSL"
+sql "GRANT SELECT, INSERT, UPDATE, DELETE ON \\\`${db}\\\`.* TO '${u}'@'%'"
 `;
 }
 
@@ -159,7 +172,7 @@ function showCreate(db: string, table: string, markers: ScriptMarkers): string {
   echo "${markers.noTable}"
 else
   echo "${markers.definition}"
-  mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --raw --skip-column-names -e "SHOW CREATE TABLE \\\`${db}\\\`.\\\`${table}\\\`" | sed '1s/^[^\t]*\t//'
+  ${MYSQL_CLIENT} --raw --skip-column-names -e "SHOW CREATE TABLE \\\`${db}\\\`.\\\`${table}\\\`" | sed '1s/^[^\t]*\t//'
 fi`;
 }
 
@@ -299,7 +312,7 @@ export function buildAlterPlanScript(input: { scratch: string; table: string; fr
   const b64 = (sql: string) => Buffer.from(`${sql.trim().replace(/;$/, '')};\n`, 'utf8').toString('base64');
   return `${PRELUDE}trap 'sql "DROP DATABASE IF EXISTS \\\`${scratch}\\\`" || true; rm -rf "$WORK"' EXIT
 sql "CREATE DATABASE \\\`${scratch}\\\`"
-{ echo 'SET foreign_key_checks = 0;'; printf '%s' '${b64(input.from)}' | base64 -d; } | mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" '${scratch}'
+{ echo 'SET foreign_key_checks = 0;'; printf '%s' '${b64(input.from)}' | base64 -d; } | ${MYSQL_CLIENT} '${scratch}'
 mkdir -p "$WORK/s"
 ${skeemaTarget('$WORK/s', scratch)}
 printf '%s' '${b64(input.to)}' | base64 -d > "$WORK/s/${table}.sql"

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { must, PRELUDE } from './host-scripts.ts';
+import { must, MYSQL_CLIENT, PRELUDE, tenantUserLines } from './host-scripts.ts';
 import { SCHEMA_NAME, USER_NAME } from './patterns.ts';
 
 /**
@@ -18,6 +18,8 @@ const STAMP = /^\d{8}T\d{6}Z$/;
 /** Prints `<binlog file> <position>` from a dump's header (MariaDB's CHANGE MASTER, MySQL 8's CHANGE REPLICATION SOURCE comment). */
 const READ_COORDS = `sed -nE "s/^-- CHANGE (MASTER|REPLICATION SOURCE) TO (MASTER|SOURCE)_LOG_FILE='([A-Za-z0-9._-]+)', *(MASTER|SOURCE)_LOG_POS=([0-9]+).*/\\3 \\5/p" | head -n 1`;
 const DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+/** What baseBackupKey makes: a key checked against it before it enters a script. */
+const BASE_KEY = /^base\/[A-Za-z0-9_]{1,64}\/\d{8}T\d{6}Z\.sql\.gz$/;
 
 /** A base backup's key under the store's root. */
 export const baseBackupKey = (database: string, stamp: string): string => `base/${must(SCHEMA_NAME, database, 'database name')}/${must(STAMP, stamp, 'backup stamp')}.sql.gz`;
@@ -96,8 +98,7 @@ export function buildRestoreScript(input: RestoreScriptInput): string {
   const src = must(SCHEMA_NAME, input.source, 'database name');
   const target = must(SCHEMA_NAME, input.target, 'target database');
   const stop = must(DATETIME, input.stopDatetime, 'stop time');
-  if (!/^base\/[A-Za-z0-9_]{1,64}\/\d{8}T\d{6}Z\.sql\.gz$/.test(input.baseKey)) throw new Error('refusing an unsafe base backup key');
-  const mysqlc = 'mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT"';
+  const baseKey = must(BASE_KEY, input.baseKey, 'base backup key');
   return `${PRELUDE}DONE=""
 finish() {
   rc=$?
@@ -107,7 +108,7 @@ finish() {
 }
 trap finish EXIT
 ${storeFunctions(input.root)}if [ "$(sql "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='${target}'")" != "0" ]; then DONE=1; echo "the target ${target} exists" >&2; exit ${PitrExit.TargetExists}; fi
-get '${input.baseKey}' "$WORK/base.sql.gz"
+get '${baseKey}' "$WORK/base.sql.gz"
 read -r FILE POS <<< "$({ gzip -dc "$WORK/base.sql.gz" || true; } | head -n 80 | ${READ_COORDS})"
 [ -n "\${POS:-}" ] || { echo "the base backup has no binlog coordinates" >&2; exit ${PitrExit.NoCoordinates}; }
 if ! sql "SHOW BINARY LOGS" | cut -f1 | grep -qxF "$FILE"; then
@@ -115,23 +116,21 @@ if ! sql "SHOW BINARY LOGS" | cut -f1 | grep -qxF "$FILE"; then
   exit ${PitrExit.BinlogGone}
 fi
 sql "CREATE DATABASE \\\`${target}\\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-gzip -dc "$WORK/base.sql.gz" | ${mysqlc} '${target}'
+gzip -dc "$WORK/base.sql.gz" | ${MYSQL_CLIENT} '${target}'
 if command -v mariadb-binlog >/dev/null; then BINLOG=(mariadb-binlog); else BINLOG=(mysqlbinlog --skip-gtids); fi
 TZ=UTC "\${BINLOG[@]}" --read-from-remote-server --protocol=TCP -h "$DB_HOST" -P "$DB_PORT" --to-last-log \\
   --start-position="$POS" --stop-datetime='${stop}' --database='${src}' --rewrite-db='${src}->${target}' "$FILE" \\
   | sed -E '/^\\/\\*M!100001 SET @@session\\.gtid_seq_no=[0-9]+\\*\\/\\/\\*!\\*\\/;$/d' \\
-  | ${mysqlc}
-${input.user ? grantUser(target, input.user) : ''}${input.swapInto ? swap(target, input.swapInto) : ''}DONE=1
+  | ${MYSQL_CLIENT}
+${input.user ? newUser(target, input.user) : ''}${input.swapInto ? swap(target, input.swapInto) : ''}DONE=1
 echo "restored ${target}"
 `;
 }
 
-function grantUser(db: string, user: string): string {
+/** The new database's user (a leftover of the same name dropped first), as provisioning makes it. */
+function newUser(db: string, user: string): string {
   const u = must(USER_NAME, user, 'user name');
-  return `sql "DROP USER IF EXISTS '${u}'@'%'"
-sql "CREATE USER '${u}'@'%' IDENTIFIED BY '$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')' REQUIRE SSL"
-sql "GRANT SELECT, INSERT, UPDATE, DELETE ON \\\`${db}\\\`.* TO '${u}'@'%'"
-`;
+  return `sql "DROP USER IF EXISTS '${u}'@'%'"\n${tenantUserLines(db, u)}`;
 }
 
 /**
@@ -148,7 +147,7 @@ function swap(scratch: string, into: string): string {
     `SELECT ${k} AS k, CONCAT('\\\`${from}\\\`.\\\`', table_name, '\\\` TO \\\`${to}\\\`.\\\`', table_name, '\\\`') AS m FROM information_schema.tables WHERE table_schema = '${from}'`;
   return `sql "CREATE DATABASE IF NOT EXISTS \\\`${old}\\\`"
 RENAME="$(sql "SET SESSION group_concat_max_len = 16777216; SELECT CONCAT('SET SESSION lock_wait_timeout = 30; RENAME TABLE ', GROUP_CONCAT(m ORDER BY k, m SEPARATOR ', ')) FROM (${moves(db, old, 0)} UNION ALL ${moves(scratch, db, 1)}) r")"
-if [ "$RENAME" != "NULL" ]; then printf '%s\\n' "$RENAME" | ${'mysql --protocol=TCP -h "$DB_HOST" -P "$DB_PORT"'}; fi
+if [ "$RENAME" != "NULL" ]; then printf '%s\\n' "$RENAME" | ${MYSQL_CLIENT}; fi
 DONE=1 # swapped: what is left is clean-up, and the state before is a base backup already
 sql "DROP DATABASE \\\`${old}\\\`; DROP DATABASE \\\`${scratch}\\\`" || echo "warning: ${old} or ${scratch} is left over" >&2
 `;
@@ -156,10 +155,7 @@ sql "DROP DATABASE \\\`${old}\\\`; DROP DATABASE \\\`${scratch}\\\`" || echo "wa
 
 /** Deletes expired base backups from the store; one already gone is no failure. */
 export function buildDeleteBaseBackupsScript(input: { keys: string[]; root: string }): string {
-  const lines = input.keys.map((key) => {
-    if (!/^base\/[A-Za-z0-9_]{1,64}\/\d{8}T\d{6}Z\.sql\.gz$/.test(key)) throw new Error('refusing an unsafe base backup key');
-    return `del '${key}'`;
-  });
+  const lines = input.keys.map((key) => `del '${must(BASE_KEY, key, 'base backup key')}'`);
   return `${PRELUDE}trap 'rm -rf "$WORK"' EXIT
 ${storeFunctions(input.root)}del() { if [[ "$ROOT" == s3://* ]]; then aws s3 rm --only-show-errors "$ROOT/$1"; else rm -f "$ROOT/$1"; fi; }
 ${lines.join('\n')}
