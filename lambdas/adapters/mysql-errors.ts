@@ -17,6 +17,9 @@ export interface MysqlDriverError {
 // is an operator's error that retrying cannot fix but cannot make worse, and a client sees 503 either way.
 const TRANSIENT_CODES = /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT|HANDSHAKE_SSL_ERROR/;
 
+/** The statement broke a unique key (the driver's code for MySQL's 1062). */
+export const isDuplicateKey = (error: unknown): boolean => (error as MysqlDriverError | undefined)?.code === 'ER_DUP_ENTRY';
+
 /**
  * The MySQL driver's numbers and codes turned into the typed errors core checks by instanceof
  * (core's engine never reads a driver error's fields); anything else (a StatementTimeoutError,
@@ -24,7 +27,7 @@ const TRANSIENT_CODES = /ECONN|PROTOCOL_CONNECTION_LOST|ETIMEDOUT|HANDSHAKE_SSL_
  */
 export function mapMysqlError(error: unknown): unknown {
   const e = error as MysqlDriverError;
-  if (e?.code === 'ER_DUP_ENTRY') return new DuplicateError(e.message, undefined, { cause: error });
+  if (isDuplicateKey(error)) return new DuplicateError(e.message, undefined, { cause: error });
   if (TRANSIENT_ERRNOS.has(e?.errno ?? 0) || TRANSIENT_CODES.test(e?.code ?? '')) {
     return new TransientError(e.message, { code: e.code ?? `ERR_${e.errno}` }, { cause: error });
   }

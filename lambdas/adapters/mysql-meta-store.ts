@@ -17,9 +17,8 @@ import type {
 } from '#core/ports';
 import { TENANT_ROUTES } from '#core/ports';
 import type { ProvisioningCandidate, ProvisioningClaims } from '#core/provisioning-ports';
-import { mapMysqlError } from './mysql-errors.ts';
+import { isDuplicateKey, mapMysqlError } from './mysql-errors.ts';
 
-const isDuplicateKey = (error: unknown): boolean => (error as { code?: string }).code === 'ER_DUP_ENTRY';
 
 /** MetaDB on MySQL (schemas/meta), through one mysql2 pool of the admin account. */
 export class MysqlMetaStore implements MetaStore, ProvisioningClaims {

@@ -1,6 +1,7 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { ConflictError } from '#core/errors';
 import type { BaseBackupRecord, BaseBackupStore, RestoreRecord, RestoreStore } from '#core/pitr-ports';
+import { isDuplicateKey } from './mysql-errors.ts';
 
 const BASE_COLUMNS = 'backup_key, db_id, host_id, reason, binlog_file, binlog_pos, size_bytes, started_at, finished_at';
 const RESTORE_COLUMNS = 'restore_id, requested_by, tenant_id, db_id, target, target_db_id, to_time, base_key, state, reason, created_at, started_at, finished_at';
@@ -102,7 +103,7 @@ export class MysqlPitrStore implements BaseBackupStore, RestoreStore {
         [r.restoreId, r.requestedBy, r.tenantId, r.dbId, r.target, r.targetDbId, r.toTime, r.baseKey, r.tenantId],
       );
     } catch (error) {
-      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConflictError("A restore of this tenant's databases is queued or running: one at a time", { code: 'RESTORE_RUNNING' }, { cause: error });
+      if (isDuplicateKey(error)) throw new ConflictError("A restore of this tenant's databases is queued or running: one at a time", { code: 'RESTORE_RUNNING' }, { cause: error });
       throw error;
     }
   }
