@@ -271,10 +271,13 @@ export class AffinityPool<C, O = void> {
     if (this.writing.delete(slot)) this.countWrites(tenant, -1);
     const taken = this.since.get(slot);
     this.since.delete(slot);
-    if (taken !== undefined) this.limits.onHeld?.(tenant, Date.now() - taken);
+    if (taken === undefined) return;
+    const now = Date.now();
+    const heldMs = now - taken;
+    this.limits.onHeld?.(tenant, heldMs);
     const { slowMs } = this.limits;
-    if (slowMs && taken !== undefined && Date.now() - taken > slowMs) {
-      this.slowUntil.set(tenant, Date.now() + (this.limits.slowCooldownMs ?? SLOW_COOLDOWN_MS));
+    if (slowMs && heldMs > slowMs) {
+      this.slowUntil.set(tenant, now + (this.limits.slowCooldownMs ?? SLOW_COOLDOWN_MS));
       if (this.slowUntil.size > 10_000) this.forgetCooledDown();
     }
   }

@@ -31,10 +31,6 @@ export interface StatementResult {
   insertId: string | null;
 }
 
-/**
- * Runs one already validated statement as a tenant's MySQL user, under the row, byte and time limits
- * it was built with; params are bound by the driver. Throws typed errors (core/errors.ts).
- */
 /** What a tenant's statements cost the database host, told as it happens (the tenant pays it: core/rate-limits.ts). */
 export interface TenantUsage {
   /** A connection was held `ms` on the tenant's behalf: a statement, a batch, a stopped statement rolling back. */
@@ -52,6 +48,10 @@ export interface RunOptions {
 }
 
 export interface TenantSqlRunner {
+  /**
+   * Runs one already validated statement as a tenant's MySQL user, under the row, byte and time limits
+   * it was built with; params are bound by the driver. Throws typed errors (core/errors.ts).
+   */
   run(login: TenantLogin, sql: string, params: SqlParam[], options?: RunOptions): Promise<StatementResult>;
   /**
    * Runs already validated statements in order on ONE pooled connection of the login, stopping at
