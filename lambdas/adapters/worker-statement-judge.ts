@@ -3,7 +3,10 @@ import { LRUCache } from 'lru-cache';
 import type { JudgeOutcome, JudgeTask, JudgeVerdict, StatementJudge } from '#core/ports';
 
 export interface JudgeLimits {
-  /** Wall time one statement may take on a worker; past it the worker is terminated and replaced. */
+  /**
+   * Wall time one statement may take on a worker: past it the worker stops the check itself; a
+   * worker that has not answered STOP_GRACE_MS later is terminated and replaced.
+   */
   budgetMs: number;
   /** Worker threads; a tenant uses at most one at a time, so with two a flood never takes them all. */
   workers: number;
@@ -21,8 +24,21 @@ export interface JudgeLimits {
   tenantShare?: { msPerSecond: number; burstMs: number };
 }
 
-/** Worker → this thread: ready once loaded; per task, the statement being judged, then the outcome. */
-export type JudgeMessage = { ready: true } | { id: number; step: number } | { id: number; outcome: JudgeOutcome } | { id: number; error: string };
+/** What a worker is started with. */
+export interface JudgeThreadData {
+  budgetMs: number;
+}
+
+/**
+ * Worker → this thread: ready once loaded; per task, the statement being judged (from the second),
+ * then the outcome, or the statement it stopped past the budget.
+ */
+export type JudgeMessage =
+  | { ready: true }
+  | { id: number; step: number }
+  | { id: number; outcome: JudgeOutcome }
+  | { id: number; overBudget: number }
+  | { id: number; error: string };
 
 interface Task {
   id: number;
@@ -50,11 +66,16 @@ interface Slot {
 
 /** At most this many tasks wait in all; each tenant's own bound comes first. */
 const MAX_WAITING = 1000;
+/**
+ * A worker stops a check past its budget itself, at once; one still silent this much later is stuck
+ * where V8 cannot stop it (native code) and is terminated.
+ */
+const STOP_GRACE_MS = 100;
 
 /**
  * StatementJudge on worker threads (worker_threads), so that a parse never blocks the event loop
- * serving every tenant and can be stopped: a task past its budget has its worker terminated and a
- * fresh one started. Fair share: one running task per tenant; of the tenants waiting, the one served
+ * serving every tenant and can be stopped: a worker stops a check past its budget itself (vm's
+ * timeout); one that does not, or runs out of memory, is terminated and a fresh one started. Fair share: one running task per tenant; of the tenants waiting, the one served
  * longest ago goes first; a tenant whose statement killed a worker waits for its replacement; with
  * a tenant share, a tenant past its share of worker time waits even when the worker is idle, and a
  * replacement's start-up (loading the parser: more CPU than the budget) counts as its use.
@@ -77,7 +98,7 @@ export class WorkerStatementJudge implements StatementJudge {
   private served = 0;
   private nextId = 0;
   private waitingCount = 0;
-  /** Tasks handed to a worker, and workers stopped past the budget: what tests and benchmarks observe. */
+  /** Tasks handed to a worker, tasks stopped past the budget, workers started: what tests and benchmarks observe. */
   readonly counters = { judged: 0, overBudget: 0, workersStarted: 0 };
 
   constructor(
@@ -201,7 +222,7 @@ export class WorkerStatementJudge implements StatementJudge {
 
   private arm(slot: Slot): void {
     clearTimeout(slot.timer);
-    slot.timer = setTimeout(() => this.stop(slot), this.limits.budgetMs);
+    slot.timer = setTimeout(() => this.stop(slot), this.limits.budgetMs + STOP_GRACE_MS);
   }
 
   private finish(slot: Slot): Task | undefined {
@@ -212,7 +233,7 @@ export class WorkerStatementJudge implements StatementJudge {
     return task;
   }
 
-  /** Past the budget (or the heap cap): refuse the task, replace the worker, keep the tenant's turn until it is. */
+  /** A worker stuck past the budget (or out of memory): refuse the task, replace the worker, keep the tenant's turn until it is. */
   private stop(slot: Slot): void {
     const task = this.finish(slot);
     const at = this.slots.indexOf(slot);
@@ -233,7 +254,8 @@ export class WorkerStatementJudge implements StatementJudge {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.script, { resourceLimits: { maxOldGenerationSizeMb: this.limits.maxHeapMb ?? 128 } });
+    const workerData: JudgeThreadData = { budgetMs: this.limits.budgetMs };
+    const worker = new Worker(this.script, { workerData, resourceLimits: { maxOldGenerationSizeMb: this.limits.maxHeapMb ?? 128 } });
     worker.unref(); // an idle judge must not keep the process alive
     this.counters.workersStarted++;
     const slot: Slot = { worker, ready: false };
@@ -275,7 +297,10 @@ export class WorkerStatementJudge implements StatementJudge {
     const task = this.finish(slot)!;
     this.charge(task.tenantId, task.startedAt);
     if ('error' in message) task.reject(new Error(`statement judge failed: ${message.error}`));
-    else task.resolve(message.outcome);
+    else if ('overBudget' in message) {
+      this.counters.overBudget++;
+      task.resolve({ kind: 'over-budget', step: message.overBudget });
+    } else task.resolve(message.outcome);
     this.pump();
   }
 }

@@ -7,6 +7,9 @@ import { checkTableTokens, type Finding, type Rule } from './table-tokens.ts';
 // load, which a statement judge's worker pays at each start.
 const parser = new parserModule.Parser();
 
+/** Runs one statement's check (the `index`-th, from 1): a judge bounds each one's time this way. */
+export type EachStatement = <T>(index: number, check: () => T) => T;
+
 export const MAX_STATEMENTS = 50;
 
 export interface TableDefinition {
@@ -81,9 +84,9 @@ export function splitStatements(text: string): { statements: Statement[]; proble
  * Throws ProhibitedError (403) or ValidationError (400) with a verdict per statement; the message
  * names the statement whose verdict decided the status, its rule and where the token check found
  * the problem (line, column of the request's text).
- * `onStatement` hears each statement's index before it is judged (a judge's budget is per statement).
+ * Each statement's check runs through `each` with its index (a judge's budget is per statement).
  */
-export function validateMigrationSql(text: string, onStatement?: (index: number) => void): TableDefinition[] {
+export function validateMigrationSql(text: string, each: EachStatement = (_index, check) => check()): TableDefinition[] {
   const { statements, problem } = splitStatements(text);
   if (problem) {
     const { index, at, ...finding } = problem;
@@ -97,8 +100,7 @@ export function validateMigrationSql(text: string, onStatement?: (index: number)
   const seen = new Set<string>();
   statements.forEach(({ sql, at }, i) => {
     const index = i + 1;
-    onStatement?.(index);
-    const checked = checkStatement(sql);
+    const checked = each(index, () => checkStatement(sql));
     if ('reason' in checked) {
       const { at: offset, ...finding } = checked;
       verdicts.push({ index, table: null, valid: false, ...finding, reason: withPosition(finding, text, offset === undefined ? undefined : at + offset) });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { BusyError, ProhibitedError, ValidationError } from './errors.ts';
-import { type StatementVerdict, type TableDefinition, validateMigrationSql } from './migration-sql.ts';
+import { type EachStatement, type StatementVerdict, type TableDefinition, validateMigrationSql } from './migration-sql.ts';
 import type { JudgeOutcome, JudgeRefusal, JudgeTask, JudgeVerdict, StatementJudge } from './ports.ts';
 import { checkTenantStatement, type GuardedStatement, scanSql, SqlRefusedError } from './sql-guard.ts';
 
@@ -12,11 +12,15 @@ import { checkTenantStatement, type GuardedStatement, scanSql, SqlRefusedError }
  * are cached here so a repeated statement costs a lookup.
  */
 
-/** Runs one task where it is judged (a worker thread): the pure validators, refusals as data. */
-export function judgeTask(task: JudgeTask, onStep: (index: number) => void): JudgeOutcome {
+/**
+ * Runs one task where it is judged (a worker thread): the pure validators, refusals as data. Each
+ * statement's check runs through `each` (the worker bounds its time there); what `each` throws
+ * passes through.
+ */
+export function judgeTask(task: JudgeTask, each: EachStatement): JudgeOutcome {
   try {
-    if (task.kind === 'query') return { kind: 'statement', statement: checkTenantStatement(task.sql, task.database) };
-    return { kind: 'tables', tables: validateMigrationSql(task.text, onStep) };
+    if (task.kind === 'query') return { kind: 'statement', statement: each(1, () => checkTenantStatement(task.sql, task.database)) };
+    return { kind: 'tables', tables: validateMigrationSql(task.text, each) };
   } catch (error) {
     if (error instanceof SqlRefusedError) return { kind: 'refused', refusal: { error: 'sql', code: error.code, message: error.message } };
     if (error instanceof ProhibitedError) return { kind: 'refused', refusal: { error: 'prohibited', message: error.message, details: error.details } };

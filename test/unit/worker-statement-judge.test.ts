@@ -32,12 +32,25 @@ describe('WorkerStatementJudge', () => {
     expect(judge.counters.judged).toBe(2);
   });
 
-  it('refuses a statement past its budget, replaces the worker, and the replacement serves the next statement', async () => {
+  it('refuses a statement past its budget, stopped on its worker, which then serves the next statement', async () => {
     const judge = judgeWith();
     expect(await judge.judge('t1', query(costlyCase(18)))).toEqual({ kind: 'over-budget', step: 1 });
+    // The worker stopped the parse itself: no replacement (which would load the parser again).
+    expect(judge.counters).toMatchObject({ overBudget: 1, workersStarted: 1 });
+    expect(await judge.judge('t1', query('DELETE FROM customers WHERE id = ?'))).toEqual({ kind: 'statement', statement: { type: 'DELETE', placeholders: 1 } });
+    expect(await judge.judge('t1', query(costlyCase(18).replace('customers', 'orders')))).toEqual({ kind: 'over-budget', step: 1 });
+    expect(await judge.judge('t1', query('SELECT name FROM customers WHERE id = ?'))).toEqual({ kind: 'statement', statement: { type: 'SELECT', placeholders: 1 } });
+    expect(judge.counters).toMatchObject({ judged: 4, overBudget: 2, workersStarted: 1 });
+  }, 30_000);
+
+  it('replaces a worker that ran out of memory, and the replacement serves the next statement', async () => {
+    // A small heap and a budget the parse never reaches: only the heap cap can stop it.
+    const judge = judgeWith({ maxHeapMb: 24, budgetMs: 60_000 });
+    const huge = `SELECT id FROM customers WHERE id IN (${Array.from({ length: 150_000 }, (_, i) => i).join(',')})`;
+    expect(await judge.judge('t1', query(huge))).toEqual({ kind: 'over-budget', step: 1 });
     expect(judge.counters).toMatchObject({ overBudget: 1, workersStarted: 2 });
     expect(await judge.judge('t1', query('DELETE FROM customers WHERE id = ?'))).toEqual({ kind: 'statement', statement: { type: 'DELETE', placeholders: 1 } });
-  }, 30_000);
+  }, 60_000);
 
   it('names the migration statement that ran out of budget', async () => {
     const judge = judgeWith();
@@ -82,8 +95,7 @@ describe('WorkerStatementJudge', () => {
     expect(judge.counters.judged).toBe(3);
     const { verdict, at } = await next;
     expect(verdict).toMatchObject({ kind: 'statement' });
-    // ≥ 100 ms of worker time (the budget, the replacement's start-up apart) at 50 ms a second is
-    // ≥ 2 s to pay off, less the burst's 1 s.
+    // ≥ 100 ms of worker time (the budget) at 50 ms a second is ≥ 2 s to pay off, less the burst's 1 s.
     expect(at - refusedAt).toBeGreaterThanOrEqual(900);
   }, 40_000);
 
@@ -99,17 +111,24 @@ describe('WorkerStatementJudge', () => {
     expect(judge.counters.judged).toBe(3); // the given-up statement never reached a worker
   }, 40_000);
 
-  it("charges the tenant whose statement killed a worker for its replacement's start-up too", async () => {
+  it("terminates a worker stuck past its budget where it cannot stop itself, and charges the tenant for the replacement's start-up too", async () => {
+    // A worker whose start-up takes 300 ms of CPU, and which blocks on HANG (test/support/stuck-judge-thread.mjs).
     // A quarter of a core: each ms of worker time the tenant uses is 4 ms before its next statement.
-    const judge = judgeWith({ budgetMs: 20, tenantShare: { msPerSecond: 250, burstMs: 1 } });
+    const judge = new WorkerStatementJudge(new URL('../support/stuck-judge-thread.mjs', import.meta.url), {
+      ...LIMITS,
+      budgetMs: 20,
+      tenantShare: { msPerSecond: 250, burstMs: 1 },
+    });
+    judges.push(judge);
     await judge.judge('warm-up', query('SELECT 1'));
-    expect(await judge.judge('hostile', query(costlyCase(18)))).toEqual({ kind: 'over-budget', step: 1 });
+    expect(await judge.judge('hostile', query('SELECT HANG'))).toEqual({ kind: 'over-budget', step: 1 });
+    expect(judge.counters).toMatchObject({ overBudget: 1, workersStarted: 2 });
     const killedAt = performance.now();
     const servedAt = (tenant: string) => judge.judge(tenant, query(`SELECT '${tenant}'`)).then(() => performance.now() - killedAt);
     const [victimMs, hostileMs] = await Promise.all([servedAt('victim'), servedAt('hostile')]);
-    // The victim is served once the replacement is ready (its start-up: S ms). The hostile tenant
-    // then still owes 4 × S (and 4 × its 20 ms budget): about 5 × S in all. Without the start-up's
-    // charge it would be served about as soon as the victim.
+    // The victim is served once the replacement is ready (its start-up: S ≥ 300 ms). The hostile
+    // tenant then still owes 4 × S (and 4 × the ~120 ms it held the stuck worker): about 5 × S in
+    // all. Without the start-up's charge it would be served at about max(S, 480 ms) < 3 × S.
     expect(hostileMs).toBeGreaterThanOrEqual(3 * victimMs);
   }, 40_000);
 });
