@@ -17,6 +17,8 @@ import { BusyError } from '#core/errors';
  *   known to be slow: this caps the first wave too);
  * - the last `reserve` free connections go only to tenants holding none, so tenants running slow
  *   statements on their first connection cannot starve a tenant that holds nothing;
+ * - upkeep (OctoDB's own short statements for a tenant: its storage measurement) needs only a free
+ *   connection, and goes first: the tenant's own statements must not keep it out;
  * - freed room goes to the waiter whose tenant holds the fewest connections (the earliest among
  *   equals), not to the first in line;
  * - nobody waits longer than `acquireTimeoutMs` (then BusyError, 503), so queues stay bounded.
@@ -51,10 +53,16 @@ export interface PoolLimits {
 
 const SLOW_COOLDOWN_MS = 10_000;
 
+/** What a connection is taken for: `writes` counts against `writePerTenant`; `upkeep` is OctoDB's own statement. */
+export interface Purpose {
+  writes: boolean;
+  upkeep?: boolean;
+}
+
 interface Waiter<C, O> {
   tenant: string;
   who: string;
-  writes: boolean;
+  purpose: Purpose;
   opener: O;
   resolve(slot: PoolSlot<C>): void;
   reject(error: unknown): void;
@@ -84,13 +92,12 @@ export class AffinityPool<C, O = void> {
   ) {}
 
   /**
-   * `writes`: the connection runs statements that may write (counted against `writePerTenant`).
    * Every waiter that could be served is served at once, so a newcomer allowed now jumps nobody more deserving.
    */
-  acquire(tenant: string, who: string, opener: O, writes = false): Promise<PoolSlot<C>> {
-    if (this.mayTake(tenant, writes)) return this.take(tenant, who, opener, writes);
+  acquire(tenant: string, who: string, opener: O, purpose: Purpose = { writes: false }): Promise<PoolSlot<C>> {
+    if (this.mayTake(tenant, purpose)) return this.take(tenant, who, opener, purpose.writes);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter<C, O> = { tenant, who, writes, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
+      const waiter: Waiter<C, O> = { tenant, who, purpose, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
       this.waiting.push(waiter);
     });
   }
@@ -146,9 +153,10 @@ export class AffinityPool<C, O = void> {
     return this.idle.length + this.limits.size - this.all.size - this.opening;
   }
 
-  private mayTake(tenant: string, writes: boolean): boolean {
+  private mayTake(tenant: string, { writes, upkeep }: Purpose): boolean {
     const held = this.heldBy(tenant);
     const room = this.room();
+    if (upkeep) return room > 0;
     if (writes && (this.writers.get(tenant) ?? 0) >= this.writeCap()) return false;
     if (this.slowLaneFull(tenant)) return false;
     return held < this.capOf(tenant) && room > 0 && (held === 0 || room > this.limits.reserve);
@@ -194,20 +202,23 @@ export class AffinityPool<C, O = void> {
 
   /**
    * Room freed or a tenant's count lowered: serve, while room lasts, the waiter allowed to take
-   * whose tenant holds the fewest connections.
+   * that is upkeep, else whose tenant holds the fewest connections.
    */
   private handOver(): void {
     for (;;) {
-      let best = -1;
-      for (let i = 0; i < this.waiting.length; i++) {
-        const w = this.waiting[i]!;
-        if (!this.mayTake(w.tenant, w.writes)) continue;
-        if (best < 0 || this.heldBy(w.tenant) < this.heldBy(this.waiting[best]!.tenant)) best = i;
+      let best: Waiter<C, O> | undefined;
+      for (const w of this.waiting) {
+        if (!this.mayTake(w.tenant, w.purpose)) continue;
+        if (w.purpose.upkeep) {
+          best = w;
+          break;
+        }
+        if (!best || this.heldBy(w.tenant) < this.heldBy(best.tenant)) best = w;
       }
-      if (best < 0) return;
-      const next = this.waiting.splice(best, 1)[0]!;
-      clearTimeout(next.timer);
-      this.take(next.tenant, next.who, next.opener, next.writes).then(next.resolve, next.reject);
+      if (!best) return;
+      this.waiting.splice(this.waiting.indexOf(best), 1);
+      clearTimeout(best.timer);
+      this.take(best.tenant, best.who, best.opener, best.purpose.writes).then(best.resolve, best.reject);
     }
   }
 
@@ -219,13 +230,15 @@ export class AffinityPool<C, O = void> {
   }
 
   /** Which rule kept the waiter out: its answer says so. */
-  private whyWaited({ tenant, writes }: Waiter<C, O>): string {
-    const writeCap = this.writeCap();
-    if (writes && (this.writers.get(tenant) ?? 0) >= writeCap) return `Too many writes of this tenant at once (at most ${writeCap} run together), try again`;
-    if (this.slowLaneFull(tenant)) return `Slow statements take turns on this database host (at most ${this.limits.slowTotal} run at once), try again`;
-    const cap = this.capOf(tenant);
-    if (this.heldBy(tenant) >= cap) {
-      return `Too many statements of this tenant at once (at most ${cap} run together${cap < this.limits.perTenant ? ' while its statements are slow' : ''}), try again`;
+  private whyWaited({ tenant, purpose }: Waiter<C, O>): string {
+    if (!purpose.upkeep) {
+      const writeCap = this.writeCap();
+      if (purpose.writes && (this.writers.get(tenant) ?? 0) >= writeCap) return `Too many writes of this tenant at once (at most ${writeCap} run together), try again`;
+      if (this.slowLaneFull(tenant)) return `Slow statements take turns on this database host (at most ${this.limits.slowTotal} run at once), try again`;
+      const cap = this.capOf(tenant);
+      if (this.heldBy(tenant) >= cap) {
+        return `Too many statements of this tenant at once (at most ${cap} run together${cap < this.limits.perTenant ? ' while its statements are slow' : ''}), try again`;
+      }
     }
     return `Database host busy: no connection free within ${this.limits.acquireTimeoutMs} ms, try again`;
   }

@@ -18,6 +18,8 @@ const quoteName = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
  * the last measurement are refreshed where the server tells which (MariaDB keeps UPDATE_TIME live;
  * MySQL 8 serves it from the same day-long cache, so there every table is refreshed).
  */
+const UPKEEP = { writes: false, upkeep: true };
+
 export class MysqlStorageMeter implements StorageMeter {
   constructor(private readonly tenantSql: TenantSqlRunner) {}
 
@@ -29,13 +31,13 @@ export class MysqlStorageMeter implements StorageMeter {
         : `(@@version NOT LIKE '%MariaDB%' OR UPDATE_TIME >= NOW() - INTERVAL ${Math.ceil(sinceMs / 1000) + MARGIN_SECONDS} SECOND)`;
     // The listing stops at the query path's row cap: a database with more tables has the rest
     // counted from InnoDB's own background statistics.
-    const tables = await this.tenantSql.run(login, `SELECT TABLE_NAME AS name ${where} AND ${changed} ORDER BY TABLE_NAME`, []);
+    const tables = await this.tenantSql.run(login, `SELECT TABLE_NAME AS name ${where} AND ${changed} ORDER BY TABLE_NAME`, [], UPKEEP);
     const names = tables.rows.map((r) => quoteName(String(r.name)));
     for (let i = 0; i < names.length; i += ANALYZE_CHUNK) {
       // NO_WRITE_TO_BINLOG: a measurement is no change a replica needs.
-      await this.tenantSql.run(login, `ANALYZE NO_WRITE_TO_BINLOG TABLE ${names.slice(i, i + ANALYZE_CHUNK).join(', ')}`, []);
+      await this.tenantSql.run(login, `ANALYZE NO_WRITE_TO_BINLOG TABLE ${names.slice(i, i + ANALYZE_CHUNK).join(', ')}`, [], UPKEEP);
     }
-    const total = await this.tenantSql.run(login, `SELECT COALESCE(SUM(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)), 0) AS used ${where}`, []);
+    const total = await this.tenantSql.run(login, `SELECT COALESCE(SUM(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)), 0) AS used ${where}`, [], UPKEEP);
     return Number(total.rows[0]?.used ?? 0);
   }
 }

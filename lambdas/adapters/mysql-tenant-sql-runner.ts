@@ -93,7 +93,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   run(login: TenantLogin, sql: string, params: SqlParam[], options: RunOptions = { writes: false }): Promise<StatementResult> {
     const { timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
-    return this.onConnection(login, options.writes, timeoutMs + watchdogGraceMs, (slot, stop) =>
+    return this.onConnection(login, options, timeoutMs + watchdogGraceMs, (slot, stop) =>
       runStatement(slot, sql, params, this.statementLimits(), stop).then(({ bytes: _, ...result }) => result),
     );
   }
@@ -103,7 +103,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const limits = { rowLimit, maxResultBytes, timeoutMs, graceMs: watchdogGraceMs, batchTimeoutMs, ...this.boundsFor(login) };
     // The statements (a watchdog past the batch's time), START TRANSACTION and COMMIT/ROLLBACK.
     const workMs = batchTimeoutMs + watchdogGraceMs + 2 * CONTROL_MS;
-    return this.onConnection(login, options.writes ?? false, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
+    return this.onConnection(login, { writes: options.writes ?? false }, workMs, (slot, stop) => runBatchOn(slot, statements, options.transaction, limits, stop));
   }
 
   /**
@@ -113,14 +113,14 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
    */
   private onConnection<T>(
     login: TenantLogin,
-    writes: boolean,
+    options: RunOptions,
     workMs: number,
     work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>,
   ): Promise<T> {
     const { acquireTimeoutMs } = this.limits;
     let expired = false;
     let held: TenantSlot | undefined;
-    const attempt = this.attempt(login, writes, work, {
+    const attempt = this.attempt(login, options, work, {
       expired: () => expired,
       holding: (slot) => (held = slot),
     });
@@ -142,7 +142,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   private async attempt<T>(
     login: TenantLogin,
-    writes: boolean,
+    { writes, upkeep = false }: RunOptions,
     work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>,
     request: { expired(): boolean; holding(slot: TenantSlot): void },
   ): Promise<T> {
@@ -150,7 +150,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     const who = whoOf(login);
     let slot: TenantSlot;
     try {
-      slot = await host.pool.acquire(login.tenantId, who, login, writes);
+      slot = await host.pool.acquire(login.tenantId, who, login, { writes, upkeep });
     } catch (error) {
       // A tenant login MySQL refuses is OctoDB's fault (a stored password out of step): a 503 too.
       throw error instanceof BusyError ? error : unavailable(error);

@@ -42,9 +42,13 @@ export interface TenantUsage {
 /**
  * `writes`: the statement (or a statement of the batch) may write. A write may cost disk I/O
  * without bound until its time limit, shared by every tenant of the host, so a tenant runs few at once.
+ * `upkeep`: OctoDB's own short statement on the tenant's database (its storage measurement), served
+ * before the tenant's statements and not held back by the tenant's caps: a tenant keeping its
+ * connections busy must not keep its usage from being measured.
  */
 export interface RunOptions {
   writes: boolean;
+  upkeep?: boolean;
 }
 
 export interface TenantSqlRunner {

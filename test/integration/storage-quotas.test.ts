@@ -1,4 +1,4 @@
-import type { RowDataPacket } from 'mysql2/promise';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as adminCommand } from '../../bin/admin.ts';
 import { handler as adminFunction } from '../../lambdas/admin/handler.ts';
@@ -14,6 +14,7 @@ interface Tenant {
 }
 let a: Tenant;
 let b: Tenant;
+let c: Tenant | undefined;
 
 const QUOTA = 2 * 1024 * 1024;
 // ~15,000 rows of 200 characters: about 4 MB of pages, twice the quota, in one statement.
@@ -80,7 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!octo) return;
-  const keys = [a, b].filter(Boolean).flatMap((t) => [`octodb:${octo.metaDb}:storage:${t.tenant_id}`, `octodb:${octo.metaDb}:storage-measure:${t.db_id}`]);
+  const keys = [a, b, c].filter((t) => t !== undefined).flatMap((t) => [`octodb:${octo.metaDb}:storage:${t.tenant_id}`, `octodb:${octo.metaDb}:storage-measure:${t.db_id}`]);
   if (keys.length) await (await octo.parts.get('redis')).del(...keys);
   await octo.close();
 });
@@ -147,6 +148,47 @@ describe.skipIf(!serversUp)('storage quota per tenant', () => {
     expect((await query(a, SMALL_INSERT)).status).toBe(200);
     const [rows] = await octo.admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${octo.metaDb}\`.tenant_quotas WHERE tenant_id = ?`, [a.tenant_id]);
     expect(Number(rows[0]!.n)).toBe(0);
+  }, 60_000);
+
+  it("measures a tenant whose own statements hold its connections: a busy tenant's writes cannot outrun its measurement", async () => {
+    c = await tenant();
+    await adminFunction({ action: 'set-quota', tenant_id: c.tenant_id, bytes: QUOTA });
+    // 15,000 rows well under the quota, which one UPDATE then grows to about twice it.
+    expect((await query(c, "INSERT INTO customers (name) SELECT 'x' FROM seq_1_to_15000")).status).toBe(200);
+    const GROW = "UPDATE customers SET name = REPEAT('y', 200) WHERE id >= 2";
+    const HOLD = "UPDATE customers SET email = 'held@example.com' WHERE id = 1";
+    const { user, database } = await (await octo.parts.get('tenantLogins')).resolve(c.tenant_id, c.db_id);
+    // Rows 1 and 2 locked from outside, each by its own transaction: GROW waits on row 2, HOLD on row 1.
+    const admin = (await octo.parts.get('logins')).admin!;
+    const [row1, row2] = await Promise.all([createConnection(admin), createConnection(admin)]);
+    const running = async (sql: string) => {
+      const [rows] = await octo.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE user = ? AND info = ?', [user, sql]);
+      return Number(rows[0]!.n) > 0;
+    };
+    try {
+      for (const [conn, id] of [[row1, 1], [row2, 2]] as const) {
+        await conn.query('BEGIN');
+        await conn.query(`SELECT id FROM \`${database}\`.customers WHERE id = ? FOR UPDATE`, [id]);
+      }
+      const grown = query(c, GROW);
+      await waitFor(() => running(GROW), { intervalMs: 20, what: 'the growing UPDATE to wait on the server' });
+      // Held past the slow threshold, GROW makes the tenant slow: one connection at a time. HOLD waits for it.
+      const held = query(c, HOLD);
+      await new Promise((r) => setTimeout(r, 500));
+      await row2.query('COMMIT');
+      expect((await grown).status).toBe(200);
+      // HOLD took the tenant's one connection as GROW let go, and waits on row 1 while the
+      // measurement GROW started runs: OctoDB's upkeep is not held back by the tenant's own statements.
+      await waitFor(() => running(HOLD), { intervalMs: 20, what: 'HOLD to run' });
+      const refused = await query(c, SMALL_INSERT);
+      expect(refused).toMatchObject({ status: 403, body: { code: 'QUOTA_EXCEEDED', quota_bytes: QUOTA } });
+      expect(Number(refused.body.used_bytes)).toBeGreaterThan(QUOTA);
+      await row1.query('COMMIT');
+      expect((await held).status).toBe(200);
+    } finally {
+      await Promise.all([row1.end(), row2.end()]);
+      await adminFunction({ action: 'set-quota', tenant_id: c.tenant_id, bytes: null });
+    }
   }, 60_000);
 
   it('refuses set-quota for bad input and unknown tenants, changing nothing', async () => {

@@ -12,7 +12,7 @@ function poolOf(size: number, { perTenant = size, reserve = 0, acquireTimeoutMs 
   const destroyed: number[] = [];
   const raw = new AffinityPool<number>({ size, perTenant, reserve, acquireTimeoutMs, writePerTenant }, async () => ++opened, (c) => destroyed.push(c));
   const pool = {
-    acquire: (tenant: string, who = tenant, writes = false) => raw.acquire(tenant, who, undefined, writes),
+    acquire: (tenant: string, who = tenant, writes = false, upkeep = false) => raw.acquire(tenant, who, undefined, { writes, upkeep }),
     release: (slot: PoolSlot<number>) => raw.release(slot),
     discard: (slot: PoolSlot<number>) => raw.discard(slot),
     charge: (tenant: string, writes = false) => raw.charge(tenant, writes),
@@ -137,6 +137,30 @@ describe('AffinityPool', () => {
     await expect(pool.acquire('a')).rejects.toThrow(/Too many statements of this tenant at once \(at most 1 run together\)/);
     // Others are not held back by A.
     expect(await settled(pool.acquire('b'))).toBe(true);
+  });
+
+  it("serves upkeep past the tenant's caps with any free connection, and first when room is freed", async () => {
+    const { pool } = poolOf(3, { perTenant: 1, writePerTenant: 1 });
+    const a = await pool.acquire('a', 'a', true);
+    // A is at its cap and at its write cap: its own statements wait, its upkeep does not.
+    const ownWrite = pool.acquire('a', 'a', true);
+    const upkeep = await pool.acquire('a', 'a', false, true);
+    expect(await settled(ownWrite)).toBe(false);
+    const b = await pool.acquire('b');
+    // The pool is full: C (holding none) waits, then A's upkeep, which is served first.
+    const c = pool.acquire('c');
+    const upkeepAgain = pool.acquire('a', 'a', false, true);
+    pool.release(upkeep);
+    const again = await upkeepAgain;
+    expect(again).toBe(upkeep);
+    expect(await settled(c)).toBe(false);
+    pool.release(b);
+    expect(await c).toBe(b);
+    // Upkeep counts as the tenant's while it runs; A's own write waits for A's write to end.
+    pool.release(again);
+    expect(await settled(ownWrite)).toBe(false);
+    pool.release(a);
+    expect(await settled(ownWrite)).toBe(true);
   });
 
   it('frees the room of a connection that failed to open, for the next waiter', async () => {
