@@ -1,4 +1,8 @@
+import type { PoolLimits, PoolSlot, Purpose } from './affinity-pool-limits.ts';
+import { TimeShare } from './time-share.ts';
 import { BusyError } from '#core/errors';
+
+export type { PoolLimits, PoolSlot, Purpose };
 
 /**
  * A fixed-size connection pool that remembers whom each connection is switched to (`who`, a
@@ -12,6 +16,9 @@ import { BusyError } from '#core/errors';
  *   on a host of few cores a tenant's slow statements cost CPU the others need, so it gets fewer;
  * - all slow tenants together hold at most `slowTotal` connections: one slow tenant holds one
  *   connection, but two or more attacker tenants would each hold one, and take every core;
+ * - and, with `slowShare`, use at most that much connection time a second on average: one slow
+ *   connection busy without pause is a core of the host for as long as slow tenants keep asking;
+ *   past the share (after its burst) slow tenants wait, fast ones never do;
  * - a tenant runs at most `writePerTenant` writes at once (a write's rows, its redo and binlog cost
  *   disk I/O every tenant of the host shares, without bound until its time limit, and before it is
  *   known to be slow: this caps the first wave too);
@@ -23,41 +30,7 @@ import { BusyError } from '#core/errors';
  *   equals), not to the first in line;
  * - nobody waits longer than `acquireTimeoutMs` (then BusyError, 503), so queues stay bounded.
  */
-export interface PoolSlot<C> {
-  conn: C;
-  /** Whom the connection is switched to; undefined: nobody yet, or a switch that did not finish. */
-  who?: string;
-  dead?: boolean;
-}
-
-export interface PoolLimits {
-  size: number;
-  /** Connections one tenant may hold at once (≤ size). */
-  perTenant: number;
-  /** Free connections a tenant already holding one may not take: kept for tenants holding none. */
-  reserve: number;
-  acquireTimeoutMs: number;
-  /** Told each time a tenant stops holding a connection (or a charge), with how long it held it. */
-  onHeld?: (tenant: string, ms: number) => void;
-  /** A statement held this long is slow; 0 or absent: no slow-tenant cap. */
-  slowMs?: number;
-  /** Connections a tenant with slow statements may hold at once (≤ perTenant). */
-  slowPerTenant?: number;
-  /** Writes a tenant may run at once (≤ perTenant); absent: as many as `perTenant`. */
-  writePerTenant?: number;
-  /** How long a tenant stays slow after its last slow statement ended. */
-  slowCooldownMs?: number;
-  /** Connections all slow tenants together hold at once; absent: no bound beyond each one's own. */
-  slowTotal?: number;
-}
-
 const SLOW_COOLDOWN_MS = 10_000;
-
-/** What a connection is taken for: `writes` counts against `writePerTenant`; `upkeep` is OctoDB's own statement. */
-export interface Purpose {
-  writes: boolean;
-  upkeep?: boolean;
-}
 
 interface Waiter<C, O> {
   tenant: string;
@@ -84,12 +57,17 @@ export class AffinityPool<C, O = void> {
   private readonly writing = new Set<PoolSlot<C>>();
   private readonly writers = new Map<string, number>();
   private opening = 0;
+  /** With `slowShare`: the slow tenants' connection time, and the timer serving waiters once it is paid off. */
+  private readonly slowTime?: TimeShare;
+  private slowWake?: NodeJS.Timeout;
 
   constructor(
     private readonly limits: PoolLimits,
     private readonly connect: (slot: PoolSlot<C>, opener: O) => Promise<C>,
     private readonly destroy: (conn: C) => void,
-  ) {}
+  ) {
+    if (limits.slowShare) this.slowTime = new TimeShare(limits.slowShare, Date.now);
+  }
 
   /**
    * Every waiter that could be served is served at once, so a newcomer allowed now jumps nobody more deserving.
@@ -99,6 +77,7 @@ export class AffinityPool<C, O = void> {
     return new Promise((resolve, reject) => {
       const waiter: Waiter<C, O> = { tenant, who, purpose, opener, resolve, reject, timer: setTimeout(() => this.expire(waiter), this.limits.acquireTimeoutMs) };
       this.waiting.push(waiter);
+      this.wakeWhenPaidOff();
     });
   }
 
@@ -135,12 +114,15 @@ export class AffinityPool<C, O = void> {
       done = true;
       this.count(tenant, -1);
       if (writes) this.countWrites(tenant, -1);
-      this.limits.onHeld?.(tenant, Date.now() - since);
+      const heldMs = Date.now() - since;
+      this.limits.onHeld?.(tenant, heldMs);
+      if (this.isSlow(tenant)) this.slowTime?.charge(heldMs);
       this.handOver();
     };
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.slowWake);
     for (const w of this.waiting.splice(0)) {
       clearTimeout(w.timer);
       w.reject(new Error('pool closed'));
@@ -162,13 +144,31 @@ export class AffinityPool<C, O = void> {
     return held < this.capOf(tenant) && room > 0 && (held === 0 || room > this.limits.reserve);
   }
 
-  /** The tenant is slow and the slow tenants together hold `slowTotal` connections. */
+  /** The tenant is slow and the slow tenants together hold `slowTotal` connections, or are past their share of time. */
   private slowLaneFull(tenant: string): boolean {
     const { slowTotal } = this.limits;
-    if (slowTotal === undefined || !this.isSlow(tenant)) return false;
+    if ((slowTotal === undefined && !this.slowTime) || !this.isSlow(tenant)) return false;
+    if (this.slowOwedMs() > 0) return true;
+    if (slowTotal === undefined) return false;
     let slowHeld = 0;
     for (const [holder, n] of this.held) if (this.isSlow(holder)) slowHeld += n;
     return slowHeld >= slowTotal;
+  }
+
+  /** How long until the slow tenants are back within their share of time (0: a slow statement may start). */
+  private slowOwedMs(): number {
+    return this.slowTime?.owedMs() ?? 0;
+  }
+
+  /** While slow tenants wait on the share, one timer serves them when it is paid off. */
+  private wakeWhenPaidOff(): void {
+    const owed = this.slowOwedMs();
+    if (owed === 0 || this.slowWake || this.waiting.length === 0) return;
+    this.slowWake = setTimeout(() => {
+      this.slowWake = undefined;
+      this.handOver();
+    }, Math.ceil(owed));
+    this.slowWake.unref();
   }
 
   private writeCap(): number {
@@ -215,7 +215,7 @@ export class AffinityPool<C, O = void> {
         }
         if (!best || this.heldBy(w.tenant) < this.heldBy(best.tenant)) best = w;
       }
-      if (!best) return;
+      if (!best) return this.wakeWhenPaidOff();
       this.waiting.splice(this.waiting.indexOf(best), 1);
       clearTimeout(best.timer);
       this.take(best.tenant, best.who, best.opener, best.purpose.writes).then(best.resolve, best.reject);
@@ -234,6 +234,9 @@ export class AffinityPool<C, O = void> {
     if (!purpose.upkeep) {
       const writeCap = this.writeCap();
       if (purpose.writes && (this.writers.get(tenant) ?? 0) >= writeCap) return `Too many writes of this tenant at once (at most ${writeCap} run together), try again`;
+      if (this.slowOwedMs() > 0 && this.isSlow(tenant)) {
+        return `Slow statements on this database host have used their share of its time (${this.limits.slowShare!.msPerSecond} ms a second), try again`;
+      }
       if (this.slowLaneFull(tenant)) return `Slow statements take turns on this database host (at most ${this.limits.slowTotal} run at once), try again`;
       const cap = this.capOf(tenant);
       if (this.heldBy(tenant) >= cap) {
@@ -293,6 +296,7 @@ export class AffinityPool<C, O = void> {
       this.slowUntil.set(tenant, now + (this.limits.slowCooldownMs ?? SLOW_COOLDOWN_MS));
       if (this.slowUntil.size > 10_000) this.forgetCooledDown();
     }
+    if (this.isSlow(tenant)) this.slowTime?.charge(heldMs);
   }
 
   private forgetCooledDown(): void {

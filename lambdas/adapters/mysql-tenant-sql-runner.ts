@@ -1,5 +1,6 @@
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { AffinityPool } from './affinity-pool.ts';
+import type { Share } from './time-share.ts';
 import { CONTROL_MS, runBatchOn } from './tenant-batch.ts';
 import { isSqlError, mapError, unavailable } from './tenant-sql-errors.ts';
 import type { MysqlTls } from './mysql-tls.ts';
@@ -37,6 +38,8 @@ export interface TenantSqlLimits {
   slowTenantConcurrency?: number;
   /** Connections all slow tenants of a host hold together (absent: each its own `slowTenantConcurrency`). */
   slowHostConcurrency?: number;
+  /** Connection time all slow tenants of a host use together (absent: no bound on time). */
+  slowHostShare?: Share;
   /** Writes one tenant runs at once (a write's disk I/O is shared by the host's tenants); default 1. */
   tenantWriteConcurrency?: number;
   /** Longest a statement waits for a pooled connection before a 503. */
@@ -203,6 +206,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
             slowPerTenant: Math.min(this.limits.slowTenantConcurrency ?? tenantConcurrency, tenantConcurrency, poolSize),
             writePerTenant: this.limits.tenantWriteConcurrency ?? DEFAULT_TENANT_WRITE_CONCURRENCY,
             slowTotal: this.limits.slowHostConcurrency,
+            slowShare: this.limits.slowHostShare,
             onHeld: (tenant, ms) => this.usage?.connectionHeld(tenant, ms),
           },
           (slot, login) => this.open(created, slot, login),

@@ -178,6 +178,8 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
           slowTenantConcurrency: c.OCTODB_QUERY_SLOW_TENANT_CONCURRENCY,
           tenantWriteConcurrency: c.OCTODB_QUERY_TENANT_WRITE_CONCURRENCY,
           slowHostConcurrency: c.OCTODB_QUERY_SLOW_HOST_CONCURRENCY,
+          slowHostShare:
+            c.OCTODB_QUERY_SLOW_HOST_MS_PER_SECOND > 0 ? { msPerSecond: c.OCTODB_QUERY_SLOW_HOST_MS_PER_SECOND, burstMs: c.OCTODB_QUERY_SLOW_HOST_BURST_MS } : undefined,
           acquireTimeoutMs: c.OCTODB_QUERY_ACQUIRE_TIMEOUT_MS,
         },
         await get('queryCharges'),

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
+import { type Share, TimeShare } from './time-share.ts';
 import type { JudgeOutcome, JudgeTask, JudgeVerdict, StatementJudge } from '#core/ports';
 
 export interface JudgeLimits {
@@ -21,7 +22,7 @@ export interface JudgeLimits {
    * tenant's tasks wait (the worker serves others or idles), so however many costly statements a
    * tenant sends, it holds at most that share of a core, not the whole worker. Default: no cap.
    */
-  tenantShare?: { msPerSecond: number; burstMs: number };
+  tenantShare?: Share;
 }
 
 /** What a worker is started with. */
@@ -88,12 +89,8 @@ export class WorkerStatementJudge implements StatementJudge {
   private readonly active = new Set<string>();
   /** When each tenant last started a task: the one served longest ago (or never) goes next. */
   private readonly lastServed = new LRUCache<string, number>({ max: 10_000 });
-  /**
-   * With a tenant share: when each tenant's use of worker time is paid off (performance.now() ms;
-   * each worker ms it used pushes it 1000 / msPerSecond ms later). A tenant may start a task while
-   * this is at most the burst's worth ahead of now (a generic cell rate algorithm).
-   */
-  private readonly paidOffAt = new LRUCache<string, number>({ max: 10_000 });
+  /** With a tenant share: each tenant's use of worker time (TimeShare: a generic cell rate algorithm). */
+  private readonly shares = new LRUCache<string, TimeShare>({ max: 10_000 });
   private wakeUp?: NodeJS.Timeout;
   private served = 0;
   private nextId = 0;
@@ -187,19 +184,16 @@ export class WorkerStatementJudge implements StatementJudge {
 
   /** How long until the tenant is back within its share (0: it may start a task now). */
   private overShareMs(tenantId: string): number {
-    const share = this.limits.tenantShare;
-    const paidOffAt = this.paidOffAt.get(tenantId);
-    if (!share || paidOffAt === undefined) return 0;
-    const allowanceMs = (share.burstMs * 1000) / share.msPerSecond;
-    return Math.max(0, paidOffAt - allowanceMs - performance.now());
+    return this.shares.get(tenantId)?.owedMs() ?? 0;
   }
 
   /** The tenant used worker time since `since` (a task's start, or a replacement's). */
   private charge(tenantId: string, since: number | undefined): void {
     const share = this.limits.tenantShare;
     if (!share || since === undefined) return;
-    const now = performance.now();
-    this.paidOffAt.set(tenantId, Math.max(this.paidOffAt.get(tenantId) ?? now, now) + ((now - since) * 1000) / share.msPerSecond);
+    let used = this.shares.get(tenantId);
+    if (!used) this.shares.set(tenantId, (used = new TimeShare(share, () => performance.now())));
+    used.charge(performance.now() - since);
   }
 
   private wakeIn(ms: number): void {

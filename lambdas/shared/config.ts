@@ -221,6 +221,10 @@ const settings = z.object({
   OCTODB_QUERY_SLOW_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
   /** Connections all slow tenants of a host hold together, per process: each slow tenant's one connection is a core's worth of MySQL work, so two attacker tenants would otherwise take both cores of a small host. */
   OCTODB_QUERY_SLOW_HOST_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
+  /** Connection time all slow tenants of a host use together, ms per second on average, per process (0: no bound): a slow connection never idle is a whole core of the host. */
+  OCTODB_QUERY_SLOW_HOST_MS_PER_SECOND: z.coerce.number().int().min(0).max(100_000).default(500),
+  /** …and at once, before that average applies: one statement at the time limit starts without waiting. */
+  OCTODB_QUERY_SLOW_HOST_BURST_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   /** /query writes (and batches that write) one tenant runs at once: a write's disk I/O (rows, redo, binlog) is shared by the host's tenants, unbounded until its time limit. */
   OCTODB_QUERY_TENANT_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
 

@@ -298,6 +298,39 @@ describe('AffinityPool', () => {
       pool.release(second);
     });
 
+    it("holds slow tenants together to their share of connection time, serving them when it is paid off, and never a fast one", async () => {
+      let n = 0;
+      // 100 ms a second, no burst: a slow statement held 60 ms is 600 ms before the next may start.
+      const pool = new AffinityPool<number>(
+        { size: 8, perTenant: 4, reserve: 0, acquireTimeoutMs: 2000, slowMs: 20, slowPerTenant: 1, slowCooldownMs: 10_000, slowShare: { msPerSecond: 100, burstMs: 0 } },
+        async () => ++n,
+        () => undefined,
+      );
+      const first = await pool.acquire('a', 'a');
+      await sleep(60);
+      pool.release(first);
+      const releasedAt = Date.now();
+      const sameTenant = pool.acquire('a', 'a').then((slot) => ({ slot, at: Date.now() }));
+      const otherSlow = pool.acquire('b', 'b'); // not slow yet: B's first statement
+      expect(await settled(otherSlow)).toBe(true);
+      expect(await settled(pool.acquire('fast', 'fast'))).toBe(true);
+      expect(await settled(sameTenant)).toBe(false);
+      const { slot, at } = await sameTenant;
+      expect(at - releasedAt).toBeGreaterThanOrEqual(500);
+      pool.release(slot);
+      // Past the wait, the answer says which rule kept it out.
+      const short = new AffinityPool<number>(
+        { size: 8, perTenant: 4, reserve: 0, acquireTimeoutMs: 50, slowMs: 20, slowPerTenant: 1, slowShare: { msPerSecond: 100, burstMs: 0 } },
+        async () => ++n,
+        () => undefined,
+      );
+      const held = await short.acquire('a', 'a');
+      await sleep(30);
+      short.release(held);
+      await expect(short.acquire('a', 'a')).rejects.toThrow('Slow statements on this database host have used their share of its time (100 ms a second), try again');
+      await Promise.all([pool.close(), short.close()]);
+    });
+
     it('keeps the cap for the cooldown after the slow statement ended, then lifts it', async () => {
       const pool = slowPool();
       const first = await pool.acquire('slow', 'slow');
