@@ -56,12 +56,14 @@ fi
 
 # The local server runs as production's does: TLS with a certificate of OctoDB's own CA (clients
 # verify it), no connection over TCP without it (require_secure_transport; root's unix socket still
-# works), and row-based binary logs (point-in-time restore replays them). Debian packages only.
+# works), row-based binary logs (point-in-time restore replays them), and a buffer pool that holds
+# the tenants' working sets (Debian's 128 MB default let one tenant's 100 MB write evict every other
+# tenant's pages; production's hosts size theirs with innodb_dedicated_server). Debian packages only.
 SERVER_CNF=/etc/mysql/mariadb.conf.d/90-octodb.cnf
 server_configured() {
   # Only a Debian MariaDB this script manages (as root) is checked; others are the user's to set.
   { [ "$(id -u)" = 0 ] && [ -d "$(dirname "$SERVER_CNF")" ]; } || return 0
-  [ "$(mysql -uroot -N -e 'SELECT @@have_ssl = "YES" AND @@require_secure_transport = 1 AND @@log_bin = 1 AND @@binlog_format = "ROW"' 2>/dev/null)" = 1 ]
+  [ "$(mysql -uroot -N -e 'SELECT @@have_ssl = "YES" AND @@require_secure_transport = 1 AND @@log_bin = 1 AND @@binlog_format = "ROW" AND @@innodb_buffer_pool_size >= 1073741824' 2>/dev/null)" = 1 ]
 }
 # A CA and a server certificate it signs for the names given (subjectAltName entries), in dir $1.
 make_certificates() { # dir, subjectAltName
@@ -92,6 +94,7 @@ log_bin = octodb-bin
 binlog_format = ROW
 server_id = 1
 binlog_expire_logs_seconds = 604800
+innodb_buffer_pool_size = 1G
 CNF
 }
 

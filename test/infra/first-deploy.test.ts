@@ -174,6 +174,7 @@ describe('MySQL settings', () => {
       expect(read.status, read.stderr).toBe(0);
       expect(read.stdout.trim().split('\n')).toEqual(
         expect.arrayContaining([
+          '--innodb_dedicated_server=ON',
           '--skip_name_resolve=ON',
           '--max_connections=400',
           '--character_set_server=utf8mb4',
