@@ -5,6 +5,8 @@ const ANALYZE_CHUNK = 100;
 /** Seconds added to "changed since the last measurement": clocks and UPDATE_TIME's one-second grain. */
 const MARGIN_SECONDS = 2;
 const quoteName = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
+/** OctoDB's own statements, not the tenant's: the tenant's busy connections must not keep them out (RunOptions). */
+const UPKEEP = { writes: false, upkeep: true };
 
 /**
  * Bytes a tenant database holds: ANALYZE TABLE, then data + index length from information_schema,
@@ -18,8 +20,6 @@ const quoteName = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
  * the last measurement are refreshed where the server tells which (MariaDB keeps UPDATE_TIME live;
  * MySQL 8 serves it from the same day-long cache, so there every table is refreshed).
  */
-const UPKEEP = { writes: false, upkeep: true };
-
 export class MysqlStorageMeter implements StorageMeter {
   constructor(private readonly tenantSql: TenantSqlRunner) {}
 

@@ -76,10 +76,11 @@ const STOP_GRACE_MS = 100;
 /**
  * StatementJudge on worker threads (worker_threads), so that a parse never blocks the event loop
  * serving every tenant and can be stopped: a worker stops a check past its budget itself (vm's
- * timeout); one that does not, or runs out of memory, is terminated and a fresh one started. Fair share: one running task per tenant; of the tenants waiting, the one served
- * longest ago goes first; a tenant whose statement killed a worker waits for its replacement; with
- * a tenant share, a tenant past its share of worker time waits even when the worker is idle, and a
- * replacement's start-up (loading the parser: more CPU than the budget) counts as its use.
+ * timeout); one that does not, or runs out of memory, is terminated and a fresh one started.
+ * Fair share: one running task per tenant; of the tenants waiting, the one served longest ago goes
+ * first; a tenant whose statement killed a worker waits for its replacement; with a tenant share,
+ * a tenant past its share of worker time waits even when the worker is idle, and a replacement's
+ * start-up (loading the parser: more CPU than the budget) counts as its use.
  */
 export class WorkerStatementJudge implements StatementJudge {
   private readonly slots: Slot[] = [];
