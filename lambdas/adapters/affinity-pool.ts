@@ -114,9 +114,7 @@ export class AffinityPool<C, O = void> {
       done = true;
       this.count(tenant, -1);
       if (writes) this.countWrites(tenant, -1);
-      const heldMs = Date.now() - since;
-      this.limits.onHeld?.(tenant, heldMs);
-      if (this.isSlow(tenant)) this.slowTime?.charge(heldMs);
+      this.heldFor(tenant, Date.now() - since);
       this.handOver();
     };
   }
@@ -290,13 +288,21 @@ export class AffinityPool<C, O = void> {
     if (taken === undefined) return;
     const now = Date.now();
     const heldMs = now - taken;
-    this.limits.onHeld?.(tenant, heldMs);
     const { slowMs } = this.limits;
     if (slowMs && heldMs > slowMs) {
       this.slowUntil.set(tenant, now + (this.limits.slowCooldownMs ?? SLOW_COOLDOWN_MS));
       if (this.slowUntil.size > 10_000) this.forgetCooledDown();
     }
-    if (this.isSlow(tenant)) this.slowTime?.charge(heldMs);
+    this.heldFor(tenant, heldMs);
+  }
+
+  /**
+   * A tenant stopped holding a connection (or a charge) it held `ms`: onHeld hears it, and a slow
+   * tenant's time (the statement that just made it slow included) counts against the slow share.
+   */
+  private heldFor(tenant: string, ms: number): void {
+    this.limits.onHeld?.(tenant, ms);
+    if (this.slowTime && this.isSlow(tenant)) this.slowTime.charge(ms);
   }
 
   private forgetCooledDown(): void {

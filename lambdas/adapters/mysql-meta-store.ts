@@ -19,7 +19,6 @@ import { TENANT_ROUTES } from '#core/ports';
 import type { ProvisioningCandidate, ProvisioningClaims } from '#core/provisioning-ports';
 import { isDuplicateKey, mapMysqlError } from './mysql-errors.ts';
 
-
 /** MetaDB on MySQL (schemas/meta), through one mysql2 pool of the admin account. */
 export class MysqlMetaStore implements MetaStore, ProvisioningClaims {
   constructor(private readonly pool: Pool) {}
