@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -96,6 +97,11 @@ interface Phase {
   attacks: Map<Kind, Counts>;
   /** How long the attackers' statements kept running on the server after their requests ended. */
   busyAfterMs: number;
+  /**
+   * The longest the event loop serving every tenant (and the victim's client) was late during the
+   * phase: a victim stall this long came from OctoDB's process, a longer one from MySQL.
+   */
+  loopLateMaxMs: number;
 }
 
 let aborted = false;
@@ -180,12 +186,15 @@ export async function main(args: string[]): Promise<void> {
       const started = performance.now();
       const attacking = step.kinds.length ? attackerThread.run(step.kinds, RAMP_MS + opts.seconds * 1000) : Promise.resolve(new Map<Kind, Counts>());
       if (step.kinds.length) await sleep(RAMP_MS);
+      const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+      loopDelay.enable();
       const victimSamples = await openLoop(opts.rate, opts.seconds, victimCall);
+      loopDelay.disable();
       const attacks = await attacking;
       const busy = await quiet(octo, attackers);
       await drained(octo);
       await sleep(opts.settleMs);
-      phases.push({ name: step.name, victim: victimSamples, attacks, busyAfterMs: busy });
+      phases.push({ name: step.name, victim: victimSamples, attacks, busyAfterMs: busy, loopLateMaxMs: loopDelay.max / 1e6 });
       console.log(`phase ${step.name}: ${((performance.now() - started) / 1000).toFixed(1)} s${busy ? `, the server still ran attackers' statements for ${(busy / 1000).toFixed(1)} s after` : ''}`);
     }
     victimAgent.destroy();
@@ -496,7 +505,7 @@ function report(phases: Phase[], opts: { seconds: number; rate: number; attacker
 victim: ${opts.rate} req/s open loop for ${opts.seconds} s per phase ("${VICTIM_SQL}"); attackers: ${opts.attackers} accounts per kind × ${opts.concurrency} concurrent requests (closed loops); parser depth ${opts.parserDepth}
 `);
   console.log(
-    'phase'.padEnd(14) + 'sent'.padStart(6) + '2xx'.padStart(9) + 'p50 ms'.padStart(10) + 'p99 ms'.padStart(10) + 'p50×'.padStart(8) + 'p99×'.padStart(8) + '   victim non-2xx',
+    'phase'.padEnd(14) + 'sent'.padStart(6) + '2xx'.padStart(9) + 'p50 ms'.padStart(10) + 'p99 ms'.padStart(10) + 'p50×'.padStart(8) + 'p99×'.padStart(8) + 'loop late'.padStart(11) + '   victim non-2xx',
   );
   const verdicts: string[] = [];
   for (const phase of phases) {
@@ -511,6 +520,7 @@ victim: ${opts.rate} req/s open loop for ${opts.seconds} s per phase ("${VICTIM_
         s.p99.toFixed(1).padStart(10) +
         r50.toFixed(2).padStart(8) +
         r99.toFixed(2).padStart(8) +
+        `${phase.loopLateMaxMs.toFixed(1)} ms`.padStart(11) +
         `   ${listCounts(s.others)}`,
     );
     if (phase.attacks.size) {

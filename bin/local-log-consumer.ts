@@ -5,11 +5,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SQSEvent } from 'aws-lambda';
+import { yieldToRequests } from '#adapters/background-thread';
 import { Parts } from '#adapters/parts';
 import { logIngestRoot } from '#adapters/roots';
 import type { Config } from '#shared/config';
 import { createLogIngestHandler } from '../lambdas/log-ingest/handler.ts';
 
+yieldToRequests();
 const parts = new Parts(workerData as Config);
 const ingest = createLogIngestHandler(() => logIngestRoot(parts));
 

@@ -1,8 +1,17 @@
 // dynalite on a thread of its own (see local-dynalite.ts). Plain JS: a worker thread gets no
 // TypeScript loader under every runner (tsx, vitest), and dynalite is JS anyway.
 import { mkdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+
+// DynamoDB runs elsewhere on AWS: here it yields the CPU to the thread serving every tenant
+// (BACKGROUND_NICE of background-thread.ts, which this plain JS file cannot import).
+try {
+  setPriority(10);
+} catch {
+  // refused: this thread keeps the process's priority
+}
 
 let server;
 

@@ -2,6 +2,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import bcrypt from 'bcryptjs';
 import { BusyError } from '#core/errors';
 import type { PasswordHasher } from '#core/ports';
+import { yieldToRequests } from './background-thread.ts';
 
 /** What the worker is told to do; one job at a time per worker. */
 export type PasswordJob = { op: 'hash'; password: string; rounds: number } | { op: 'verify'; password: string; hash: string };
@@ -125,6 +126,7 @@ function runJob(job: PasswordJob): string | boolean {
 
 if (!isMainThread && parentPort && (workerData as { role?: unknown } | null)?.role === PASSWORD_WORKER) {
   const port = parentPort;
+  yieldToRequests();
   port.on('message', (job: PasswordJob) => {
     try {
       port.postMessage({ result: runJob(job) } satisfies Reply);
