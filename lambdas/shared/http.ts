@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { OctoError, tenantSuspended, UnauthorizedError, ValidationError } from '#core/errors';
+import { BusyError, OctoError, tenantSuspended, UnauthorizedError, ValidationError } from '#core/errors';
 import { API_KEY_SCOPES, type Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
 import { bodyTooLarge } from './http-api.ts';
@@ -136,10 +136,15 @@ export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGa
   };
 }
 
-/** A 5xx is ours to look into: logged with its whole cause chain. A 4xx is the caller's: not logged. */
+/**
+ * A 5xx is ours to look into: logged with its whole cause chain. Load shed on purpose (a full
+ * queue, a tenant past its share) is a WARN without a stack: under a flood there is one per refused
+ * request, and nothing to look into. A 4xx is the caller's: not logged.
+ */
 function failureAnswer(error: unknown, requestId: string): APIGatewayProxyResult {
   const status = error instanceof OctoError ? error.status : 500;
-  if (status >= 500) logger.error('request failed', { status, error: error as Error });
+  if (error instanceof BusyError) logger.warn('request shed', { status, code: error.details?.code });
+  else if (status >= 500) logger.error('request failed', { status, error: error as Error });
   if (error instanceof OctoError) return withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds);
   return json(500, { error: 'Internal server error', request_id: requestId });
 }

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { NotFoundError, UnavailableError } from '#core/errors';
+import { BusyError, NotFoundError, UnavailableError } from '#core/errors';
 import { BufferedLogSink } from '#adapters/buffered-log-sink';
 import { LambdaInvoker } from '#adapters/lambda-invoker';
 import { createGateway } from '#adapters/local-gateway';
@@ -71,6 +71,17 @@ describe('failures in the log', () => {
       status: 500,
       error: { message: 'could not read the tenant', cause: { message: 'socket hang up', cause: 'ECONNRESET' } },
     });
+  });
+
+  it('logs load shed on purpose as a WARN without a stack: one line per refused request under a flood', async () => {
+    const error = new BusyError('Slow statements take turns', { code: 'BUSY' }, { cause: driverError() });
+    let status = 0;
+    const lines = await printedBy(async () => void ({ statusCode: status } = await failing(error)(event('req-shed'))));
+    expect(status).toBe(503);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'WARN', message: 'request shed', request_id: 'req-shed', status: 503, code: 'BUSY' });
+    expect(lines[0]).not.toHaveProperty('error');
+    expect(JSON.stringify(lines)).not.toContain('stack');
   });
 
   it('does not log a 4xx: it is the caller’s', async () => {
