@@ -99,7 +99,7 @@ interface Phase {
   busyAfterMs: number;
   /**
    * The longest the event loop serving every tenant (and the victim's client) was late during the
-   * phase: a victim stall this long came from OctoDB's process, a longer one from MySQL.
+   * phase: a victim stall about this long may be OctoDB's process not running, a longer one is MySQL's.
    */
   loopLateMaxMs: number;
 }
