@@ -135,6 +135,12 @@ export class Parts {
   private readonly made = new Map<PartName, Promise<unknown>>();
   private readonly provided: ReadonlySet<PartName>;
   private overrides: PartOverrides = {};
+  /**
+   * Each set of parts a root has picked, once all were made, by the names it asked for: a root is
+   * assembled per request, and the /query path picked 7 parts on every one (a Promise.all, 10 µs
+   * of a 450 µs request). Frozen: roots share it. Forgotten when the overrides change.
+   */
+  private readonly picked = new Map<string, object>();
 
   /** `provided`: parts the caller made itself (the local invoker, its log queue), used as they are and never closed here. */
   constructor(
@@ -164,9 +170,19 @@ export class Parts {
   };
 
   /** Several parts at once (made side by side: a cold start reads its secrets in parallel). */
-  async pick<K extends PartName>(...names: K[]): Promise<Pick<PartTypes, K>> {
+  pick<K extends PartName>(...names: K[]): Promise<Pick<PartTypes, K>> {
+    const key = names.join();
+    const picked = this.picked.get(key);
+    return picked ? Promise.resolve(picked as Pick<PartTypes, K>) : this.pickNow(names, key);
+  }
+
+  private async pickNow<K extends PartName>(names: K[], key: string): Promise<Pick<PartTypes, K>> {
+    const overrides = this.overrides;
     const parts = await Promise.all(names.map((name) => this.get(name)));
-    return Object.fromEntries(names.map((name, i) => [name, parts[i]])) as unknown as Pick<PartTypes, K>;
+    const picked = Object.freeze(Object.fromEntries(names.map((name, i) => [name, parts[i]])));
+    // Overrides changed while the parts were made: this set is right for this call only.
+    if (this.overrides === overrides) this.picked.set(key, picked);
+    return picked as unknown as Pick<PartTypes, K>;
   }
 
   /** The parts made here so far, in the order they were first asked for. */
@@ -182,8 +198,10 @@ export class Parts {
     const before = this.overrides;
     const config = before.config || values.config ? { ...before.config, ...values.config } : undefined;
     this.overrides = { ...before, ...values, config };
+    this.picked.clear();
     return () => {
       this.overrides = before;
+      this.picked.clear();
     };
   }
 

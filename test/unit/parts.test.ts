@@ -30,6 +30,29 @@ describe('shared parts', () => {
     await parts.close();
   });
 
+  it('hands a root the set it picked before, and the overridden one while an override holds', async () => {
+    const parts = new Parts(config());
+    const first = await parts.pick('sealer', 'templates');
+    expect(await parts.pick('sealer', 'templates')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const fake = new Sealer('other-key-0123456789abcdef0123456789abcdef');
+    const restore = parts.override({ sealer: fake });
+    const overridden = await parts.pick('sealer', 'templates');
+    expect(overridden.sealer).toBe(fake);
+    expect(overridden.templates).toBe(first.templates);
+    restore();
+    expect((await parts.pick('sealer', 'templates')).sealer).toBe(first.sealer);
+    await parts.close();
+  });
+
+  it('picks nothing it could not make, and tries again on the next pick', async () => {
+    const parts = new Parts(config());
+    await expect(parts.pick('sealer', 'jwtSecret')).rejects.toThrow(/OCTODB_JWT_SECRET/);
+    const restore = parts.override({ config: { OCTODB_JWT_SECRET: 'now-set-0123456789abcdef0123456789abcdef' } });
+    expect((await parts.pick('sealer', 'jwtSecret')).jwtSecret).toBe('now-set-0123456789abcdef0123456789abcdef');
+    restore();
+  });
+
   it('forgets a part that failed to be made, so the next use tries again', async () => {
     const parts = new Parts(config());
     await expect(parts.get('jwtSecret')).rejects.toThrow(/OCTODB_JWT_SECRET/);
