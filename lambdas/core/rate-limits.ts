@@ -97,12 +97,25 @@ export class QueryCharges implements TenantUsage {
   }
 
   private charge(tenantId: string, tokens: number): void {
-    if (tokens < 1) return;
-    void this.deps.plans
-      .limitFor(tenantId, 'query')
-      .then((limit) => this.deps.tenantRates.charge(`query:${tenantId}`, limit, tokens))
-      .catch(() => undefined); // the limiter falls back by itself; nothing to tell the request
+    chargeQueries(tenantId, tokens, this.deps);
   }
+}
+
+/**
+ * A batch costs its tenant a token per statement, as the same statements sent one by one would:
+ * the request took the first before it was read, the others are charged as it starts.
+ */
+export function chargeBatch(tenantId: string, statements: number, deps: TenantRateDeps): void {
+  chargeQueries(tenantId, statements - 1, deps);
+}
+
+/** Tokens owed to a tenant's /query bucket, charged in the background: it never fails or delays a request. */
+function chargeQueries(tenantId: string, tokens: number, deps: TenantRateDeps): void {
+  if (tokens < 1) return;
+  void deps.plans
+    .limitFor(tenantId, 'query')
+    .then((limit) => deps.tenantRates.charge(`query:${tenantId}`, limit, tokens))
+    .catch(() => undefined); // the limiter falls back by itself; nothing to tell the request
 }
 
 export interface ClientRateDeps {

@@ -308,6 +308,17 @@ describe.skipIf(!serversUp)('/query pays for what it costs', () => {
     for (let i = 0; i < 10; i++) expect((await query(other.token, 'SELECT 1 AS n')).status).toBe(200);
   });
 
+  it('charges a batch a token per statement, as its statements sent one by one: 40 in two batches leave at most 10 of 50', async () => {
+    const [batcher, other] = await Promise.all([signedIn(), signedIn()]);
+    const batch = { statements: Array.from({ length: 20 }, () => ({ query: 'SELECT 1 AS n' })) };
+    for (let i = 0; i < 2; i++) expect((await costly.post('/query', batch, batcher.token)).status).toBe(200);
+    let passed = 0;
+    while (passed < 50 && (await query(batcher.token, 'SELECT 1 AS n')).status === 200) passed++;
+    // At most the 10 tokens the batches left (fewer if their connection time was charged too).
+    expect(passed).toBeLessThanOrEqual(10);
+    for (let i = 0; i < 10; i++) expect((await query(other.token, 'SELECT 1 AS n')).status).toBe(200);
+  });
+
   it('charges a statement refused as too big 20 tokens: repeating it is refused with 429 after the third', async () => {
     const [repeater, other] = await Promise.all([signedIn(), signedIn()]);
     const answers: Array<number | unknown> = [];
