@@ -1,5 +1,6 @@
 import { Script } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import { UNBOUNDED } from '#core/migration-sql';
 import { judgeTask } from '#core/statement-judging';
 import type { JudgeMessage, JudgeThreadData } from './worker-statement-judge.ts';
 import type { JudgeTask } from '#core/ports';
@@ -50,7 +51,6 @@ port.on('message', ({ id, task }: { id: number; task: JudgeTask }) => {
   }
 });
 // The first parse of each grammar is many times slower than the next: it is paid here, not by a budget.
-const unbounded = <T>(_step: number, check: () => T): T => check();
-judgeTask({ kind: 'query', sql: 'SELECT a FROM t WHERE b = ?', database: 'warm' }, unbounded);
-judgeTask({ kind: 'migration', text: 'CREATE TABLE warm (id INT PRIMARY KEY, a INT DEFAULT (1));' }, unbounded);
+judgeTask({ kind: 'query', sql: 'SELECT a FROM t WHERE b = ?', database: 'warm' }, UNBOUNDED);
+judgeTask({ kind: 'migration', text: 'CREATE TABLE warm (id INT PRIMARY KEY, a INT DEFAULT (1));' }, UNBOUNDED);
 reply({ ready: true });

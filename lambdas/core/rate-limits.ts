@@ -89,15 +89,11 @@ export class QueryCharges implements TenantUsage {
     // Ordinary statements are free: on a host made slow by others, a fast statement takes longer
     // too, and its tenant must not pay for the others' load.
     const { freeMs, msPerToken } = this.costs;
-    if (msPerToken > 0 && ms > freeMs) this.charge(tenantId, Math.floor((ms - freeMs) / msPerToken));
+    if (msPerToken > 0 && ms > freeMs) chargeQueries(tenantId, Math.floor((ms - freeMs) / msPerToken), this.deps);
   }
 
   refusedTooBig(tenantId: string): void {
-    this.charge(tenantId, this.costs.tooBigTokens);
-  }
-
-  private charge(tenantId: string, tokens: number): void {
-    chargeQueries(tenantId, tokens, this.deps);
+    chargeQueries(tenantId, this.costs.tooBigTokens, this.deps);
   }
 }
 
