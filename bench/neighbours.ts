@@ -37,9 +37,11 @@ const DEFAULTS = loadConfig({});
 export const SETUP_ENV_OVERRIDES: Record<string, string> = {
   OCTODB_RATE_SIGNUP_PER_IP: '1000/s burst 1000',
   // The tests' OctoDB relaxes these for loaded test machines; the attacks meet the defaults `npm start` has:
-  // 429s held back, and each statement's validator time bounded by the default budget (not the tests' 2 s).
+  // 429s held back, each statement's validator time bounded by the default budget (not the tests'
+  // 2 s), and a validator that yields the CPU to the thread serving the victim.
   OCTODB_LOCAL_REFUSAL_DELAY_MS: String(DEFAULTS.OCTODB_LOCAL_REFUSAL_DELAY_MS),
   OCTODB_VALIDATOR_BUDGET_MS: String(DEFAULTS.OCTODB_VALIDATOR_BUDGET_MS),
+  OCTODB_VALIDATOR_YIELDS: String(DEFAULTS.OCTODB_VALIDATOR_YIELDS),
 };
 
 const KINDS = ['parser', 'cartesian', 'writes', 'token'] as const;

@@ -2,6 +2,7 @@ import { Script } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { UNBOUNDED } from '#core/migration-sql';
 import { judgeTask } from '#core/statement-judging';
+import { threadCpuMs, yieldToRequests } from './background-thread.ts';
 import type { JudgeMessage, JudgeThreadData } from './worker-statement-judge.ts';
 import type { JudgeTask } from '#core/ports';
 
@@ -11,8 +12,14 @@ import type { JudgeTask } from '#core/ports';
  * core/statement-judging loads and warms the parsers, so `ready` means the first statement pays no start-up.
  */
 const port = parentPort!;
-const { budgetMs } = workerData as JudgeThreadData;
+const { budgetMs, yields } = workerData as JudgeThreadData;
 const reply = (message: JudgeMessage) => port.postMessage(message);
+if (yields) yieldToRequests();
+/**
+ * A yielding thread waits for a core while the host is busy: a check stopped at its budget that
+ * got less than this share of it on a CPU says nothing about the statement (answered busy, not refused).
+ */
+const STARVED_BELOW = 0.5;
 
 /**
  * vm's timeout stops whatever JavaScript runs past it (V8 terminates the execution, then lets the
@@ -24,17 +31,23 @@ const CHECK = '__octodbCheck';
 const runCheck = new Script(`globalThis.${CHECK}()`, { filename: 'statement-judge-budget' });
 const scope = globalThis as unknown as Record<typeof CHECK, (() => unknown) | undefined>;
 class OverBudget extends Error {
-  constructor(readonly step: number) {
+  constructor(
+    readonly step: number,
+    readonly starved: boolean,
+  ) {
     super('over budget');
   }
 }
 const withinBudget = <T>(step: number, check: () => T): T => {
   scope[CHECK] = check;
+  const cpuAtStart = yields ? threadCpuMs() : undefined;
   try {
     return runCheck.runInThisContext({ timeout: budgetMs }) as T;
   } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new OverBudget(step);
-    throw error;
+    if ((error as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw error;
+    // Unknown (NaN): refused, as a thread that does not yield is.
+    const onCpuMs = cpuAtStart === undefined ? NaN : (threadCpuMs() ?? NaN) - cpuAtStart;
+    throw new OverBudget(step, onCpuMs < STARVED_BELOW * budgetMs);
   } finally {
     scope[CHECK] = undefined;
   }
@@ -46,7 +59,7 @@ port.on('message', ({ id, task }: { id: number; task: JudgeTask }) => {
     const each = <T>(step: number, check: () => T): T => (step > 1 && reply({ id, step }), withinBudget(step, check));
     reply({ id, outcome: judgeTask(task, each) });
   } catch (error) {
-    if (error instanceof OverBudget) reply({ id, overBudget: error.step });
+    if (error instanceof OverBudget) reply(error.starved ? { id, starved: error.step } : { id, overBudget: error.step });
     else reply({ id, error: error instanceof Error ? error.message : String(error) });
   }
 });

@@ -214,6 +214,7 @@ export const RECIPES: { [K in PartName]: Recipe<PartTypes[K]> } = {
     make: ({ config: c }) =>
       new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, {
         budgetMs: c.OCTODB_VALIDATOR_BUDGET_MS,
+        yields: c.OCTODB_VALIDATOR_YIELDS,
         workers: c.OCTODB_VALIDATOR_WORKERS,
         perTenantQueue: c.OCTODB_VALIDATOR_QUEUE,
         maxWaitMs: c.OCTODB_VALIDATOR_MAX_WAIT_MS,

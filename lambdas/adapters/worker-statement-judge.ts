@@ -15,6 +15,12 @@ export interface JudgeLimits {
   perTenantQueue: number;
   /** Longest a task waits for a worker (its tenant past its share, or others' turns); then `busy`. Default: no bound. */
   maxWaitMs?: number;
+  /**
+   * Workers run at the background nice (background-thread.ts), so a parser attack takes no core
+   * from the thread serving every tenant; a check stopped at the budget having had less than half
+   * of it on a CPU (it waited for a core) is answered `starved`, not refused.
+   */
+  yields?: boolean;
   /** Heap of one worker: a statement whose parse needs more ends like one out of time. */
   maxHeapMb?: number;
   /**
@@ -28,6 +34,7 @@ export interface JudgeLimits {
 /** What a worker is started with. */
 export interface JudgeThreadData {
   budgetMs: number;
+  yields: boolean;
 }
 
 /**
@@ -39,6 +46,7 @@ export type JudgeMessage =
   | { id: number; step: number }
   | { id: number; outcome: JudgeOutcome }
   | { id: number; overBudget: number }
+  | { id: number; starved: number }
   | { id: number; error: string };
 
 interface Task {
@@ -69,9 +77,10 @@ interface Slot {
 const MAX_WAITING = 1000;
 /**
  * A worker stops a check past its budget itself, at once; one still silent this much later is stuck
- * where V8 cannot stop it (native code) and is terminated.
+ * where V8 cannot stop it (native code) and is terminated. A yielding worker may wait this long
+ * for a core on a loaded host before it can answer.
  */
-const STOP_GRACE_MS = 100;
+const STOP_GRACE_MS = 1000;
 
 /**
  * StatementJudge on worker threads (worker_threads), so that a parse never blocks the event loop
@@ -97,7 +106,7 @@ export class WorkerStatementJudge implements StatementJudge {
   private nextId = 0;
   private waitingCount = 0;
   /** Tasks handed to a worker, tasks stopped past the budget, workers started: what tests and benchmarks observe. */
-  readonly counters = { judged: 0, overBudget: 0, workersStarted: 0 };
+  readonly counters = { judged: 0, overBudget: 0, starved: 0, workersStarted: 0 };
 
   constructor(
     private readonly script: URL,
@@ -249,7 +258,7 @@ export class WorkerStatementJudge implements StatementJudge {
   }
 
   private spawn(): Slot {
-    const workerData: JudgeThreadData = { budgetMs: this.limits.budgetMs };
+    const workerData: JudgeThreadData = { budgetMs: this.limits.budgetMs, yields: this.limits.yields ?? false };
     const worker = new Worker(this.script, { workerData, resourceLimits: { maxOldGenerationSizeMb: this.limits.maxHeapMb ?? 128 } });
     worker.unref(); // an idle judge must not keep the process alive
     this.counters.workersStarted++;
@@ -295,6 +304,9 @@ export class WorkerStatementJudge implements StatementJudge {
     else if ('overBudget' in message) {
       this.counters.overBudget++;
       task.resolve({ kind: 'over-budget', step: message.overBudget });
+    } else if ('starved' in message) {
+      this.counters.starved++;
+      task.resolve({ kind: 'starved' });
     } else task.resolve(message.outcome);
     this.pump();
   }

@@ -21,7 +21,9 @@ export type JudgeVerdict =
   /** Stopped past the budget (time, or the memory cap); `step`: the statement being judged then. */
   | { kind: 'over-budget'; step: number }
   /** The tenant already has as many tasks waiting as it may. */
-  | { kind: 'busy' };
+  | { kind: 'busy' }
+  /** Stopped at the budget having waited for a core most of it (a loaded host): nothing is known of the statement. */
+  | { kind: 'starved' };
 
 /**
  * Runs validation where it can be stopped: within a time budget per statement, never on the thread

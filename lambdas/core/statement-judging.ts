@@ -97,6 +97,7 @@ export async function judgeMigrationSql(text: string, tenantId: string, judge: S
 
 function unexpected(verdict: JudgeVerdict): never {
   if (verdict.kind === 'busy') throw new BusyError('Too many statements of this tenant waiting for validation, try again', { code: 'VALIDATOR_BUSY' });
+  if (verdict.kind === 'starved') throw new BusyError('The validator is busy, try again', { code: 'VALIDATOR_BUSY' });
   throw new Error(`statement judge answered ${verdict.kind} to the wrong task`);
 }
 

@@ -179,6 +179,11 @@ const settings = z.object({
   // --- parse budget (bounded validation of /query and /migrate) ---
   /** Wall time the validator may spend on one statement, on a worker thread; past it: 403 (too costly to validate). */
   OCTODB_VALIDATOR_BUDGET_MS: z.coerce.number().int().min(5).max(10_000).default(50),
+  /**
+   * The validator's worker yields the CPU to the thread serving requests (the background nice); a
+   * check it cannot give half its budget of CPU within the budget is answered 503 VALIDATOR_BUSY.
+   */
+  OCTODB_VALIDATOR_YIELDS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Validator worker threads per process: one keeps hostile parses to one core (a Lambda instance serves one request at a time anyway); tenants take turns on it. */
   OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
   /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */

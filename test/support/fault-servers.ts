@@ -191,6 +191,7 @@ export async function startOwnOctoDb(servers: { mariadb: OwnMariaDb; redis: OwnR
       OCTODB_OUTBOX_FILE: join(dir, 'outbox.jsonl'),
       // As startTestOctoDb: a loaded test machine must not refuse an ordinary migration for a moment of contention.
       OCTODB_VALIDATOR_BUDGET_MS: '2000',
+      OCTODB_VALIDATOR_YIELDS: 'false',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'ignore'],

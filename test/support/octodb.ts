@@ -50,8 +50,11 @@ export async function startTestOctoDb(env: Record<string, string> = {}): Promise
     OCTODB_DYNALITE_DIR: dynaliteDir,
     OCTODB_LOG_DEAD_LETTER_FILE: deadLetterFile,
     OCTODB_BACKUP_DIR: backupDir,
-    // Test machines are loaded: an ordinary statement must not be refused for a moment of contention.
+    // Test machines are loaded: an ordinary statement must not be refused for a moment of contention,
+    // and a costly one must be refused (403), not answered busy because a yielding validator waited
+    // for a core (the yielding judge has its own tests: worker-statement-judge.test.ts).
     OCTODB_VALIDATOR_BUDGET_MS: '2000',
+    OCTODB_VALIDATOR_YIELDS: 'false',
     // Tests assert many 429s one after another: each answered at once (one test checks the hold).
     OCTODB_LOCAL_REFUSAL_DELAY_MS: '0',
     ...env,

@@ -68,12 +68,15 @@ describe.runIf(process.platform === 'linux')('background threads yield the CPU t
     }
   });
 
-  it('but not the statement judge: its budget is wall-clock time, which a thread that yields would overrun', async () => {
-    const started = await backgroundThreadsStartedBy(async () => {
-      const judge = new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, { budgetMs: 500, workers: 1, perTenantQueue: 1 });
-      expect(await judge.judge('t1', { kind: 'query', sql: 'SELECT 1', database: 'db_test' })).toMatchObject({ kind: 'statement' });
-      return () => judge.close();
-    });
-    expect(started).toBe(0);
+  it('the statement judge runs at the background nice when it yields (the default)', async () => {
+    const startedWith = (yields: boolean) =>
+      backgroundThreadsStartedBy(async () => {
+        const judge = new WorkerStatementJudge(STATEMENT_JUDGE_SCRIPT, { budgetMs: 500, workers: 1, perTenantQueue: 1, yields });
+        expect(await judge.judge('t1', { kind: 'query', sql: 'SELECT 1', database: 'db_test' })).toMatchObject({ kind: 'statement' });
+        return () => judge.close();
+      });
+    expect(loadConfig({}).OCTODB_VALIDATOR_YIELDS).toBe(true);
+    expect(await startedWith(true)).toBe(1);
+    expect(await startedWith(false)).toBe(0);
   });
 });

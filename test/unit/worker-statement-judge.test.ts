@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { STATEMENT_JUDGE_SCRIPT } from '#adapters/wiring';
 import { type JudgeLimits, WorkerStatementJudge } from '#adapters/worker-statement-judge';
@@ -42,6 +44,27 @@ describe('WorkerStatementJudge', () => {
     expect(await judge.judge('t1', query('SELECT name FROM customers WHERE id = ?'))).toEqual({ kind: 'statement', statement: { type: 'SELECT', placeholders: 1 } });
     expect(judge.counters).toMatchObject({ judged: 4, overBudget: 2, workersStarted: 1 });
   }, 30_000);
+
+  it.runIf(process.platform === 'linux')(
+    'a yielding worker that waited for a core most of its budget answers starved (nothing known), not over budget',
+    async () => {
+      const judge = judgeWith({ budgetMs: 200, yields: true });
+      judge.warm();
+      await judge.judge('t1', query('SELECT 1')); // ready, and yielding, before the host gets busy
+      // Two processes spinning at the normal nice per core: the worker gets about a twentieth of a core.
+      const spinners = Array.from({ length: 2 * availableParallelism() }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(await judge.judge('t1', query(costlyCase(18)))).toEqual({ kind: 'starved' });
+      } finally {
+        for (const spinner of spinners) spinner.kill('SIGKILL');
+      }
+      expect(judge.counters).toMatchObject({ starved: 1, overBudget: 0, workersStarted: 1 });
+      // The same worker judges the next statement once the host is quiet.
+      expect(await judge.judge('t1', query('DELETE FROM customers WHERE id = ?'))).toEqual({ kind: 'statement', statement: { type: 'DELETE', placeholders: 1 } });
+    },
+    30_000,
+  );
 
   it('replaces a worker that ran out of memory, and the replacement serves the next statement', async () => {
     // A small heap and a budget the parse never reaches: only the heap cap can stop it.
