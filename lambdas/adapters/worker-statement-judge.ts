@@ -105,7 +105,7 @@ export class WorkerStatementJudge implements StatementJudge {
   private served = 0;
   private nextId = 0;
   private waitingCount = 0;
-  /** Tasks handed to a worker, tasks stopped past the budget, workers started: what tests and benchmarks observe. */
+  /** Tasks handed to a worker, stopped past the budget (too costly), stopped there having waited for a core (starved), workers started: what tests and benchmarks observe. */
   readonly counters = { judged: 0, overBudget: 0, starved: 0, workersStarted: 0 };
 
   constructor(
