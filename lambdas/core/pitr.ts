@@ -110,8 +110,10 @@ export async function requestRestore(caller: Caller, input: { db_id: string; to_
   const restoreId = crypto.randomUUID();
   const targetDbId = input.target === 'new' ? newDbId() : db.dbId;
   await deps.restores.createRestore({ restoreId, requestedBy: caller.tenantId, tenantId: db.tenantId, dbId: db.dbId, target: input.target, targetDbId, toTime: input.to_time, baseKey: base.key });
+  // Read before LF6 starts: locally it may claim the restore (running) before this answers.
+  const queued = view((await deps.restores.getRestore(restoreId))!);
   await deps.invoker.invokeAsync('provision', { restore: restoreId });
-  return view((await deps.restores.getRestore(restoreId))!);
+  return queued;
 }
 
 /** /dashboard get_restore_status: a restore the caller asked for or whose database is its own; any other is not found. */
