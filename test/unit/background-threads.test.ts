@@ -24,9 +24,21 @@ function threadsAtNice(nice: number): number {
   return count;
 }
 
+/** The count once it holds still: a worker terminated just before may take a moment to leave the thread list. */
+async function settledThreadsAtNice(nice: number): Promise<number> {
+  let count = threadsAtNice(nice);
+  for (let i = 0; i < 40; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const again = threadsAtNice(nice);
+    if (again === count) return count;
+    count = again;
+  }
+  return count;
+}
+
 /** How many more threads run at the background nice once `start` has started its workers. */
 async function backgroundThreadsStartedBy(start: () => Promise<() => Promise<unknown>>): Promise<number> {
-  const before = threadsAtNice(BACKGROUND_NICE);
+  const before = await settledThreadsAtNice(BACKGROUND_NICE);
   const stop = await start();
   try {
     return threadsAtNice(BACKGROUND_NICE) - before;
