@@ -14,6 +14,12 @@ const rateLimit = (fallback: string) =>
       if (!limit) ctx.addIssue({ code: 'custom', message: 'a rate limit looks like `100/s burst 200` or `30/3600s burst 10`' });
       return limit ?? { perSecond: 1, burst: 1 };
     });
+/** An on/off setting: exactly `true` or `false`. */
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'])
+    .default(fallback)
+    .transform((v) => v === 'true');
 const commaList = (s: string): string[] => s.split(',').map((item) => item.trim()).filter((item) => item !== '');
 
 /**
@@ -183,7 +189,7 @@ const settings = z.object({
    * The validator's worker yields the CPU to the thread serving requests (the background nice); a
    * check it cannot give half its budget of CPU within the budget is answered 503 VALIDATOR_BUSY.
    */
-  OCTODB_VALIDATOR_YIELDS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  OCTODB_VALIDATOR_YIELDS: flag('true'),
   /** Validator worker threads per process: one keeps hostile parses to one core (a Lambda instance serves one request at a time anyway); tenants take turns on it. */
   OCTODB_VALIDATOR_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
   /** Statements one tenant may have waiting for a validator worker (beyond its running one); past it: 503 VALIDATOR_BUSY. */
@@ -211,7 +217,7 @@ const settings = z.object({
   /** Tenant databases one host holds at most (`provisioning` and `ready`; failed and unverified ones do not count); past it /signup answers 503 NO_CAPACITY. */
   OCTODB_HOST_MAX_DATABASES: z.coerce.number().int().min(1).default(5000),
   /** `true`: /signup emails a code and provisions nothing until POST /verify {email, code}. */
-  OCTODB_SIGNUP_VERIFY_EMAIL: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  OCTODB_SIGNUP_VERIFY_EMAIL: flag('false'),
   /** How long a signup's emailed code works. */
   OCTODB_SIGNUP_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   /** Wrong codes tried at most per code; then only a new signup (same email and password) sends a new one. */
