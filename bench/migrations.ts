@@ -66,7 +66,7 @@ export async function main(args: string[]): Promise<void> {
     }
     console.log(`\nwrote ${batches} batches (${batches * 3} jobs) and 2 cascades of ${children} jobs in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-    const deps = await dashboardRoot(octo.parts);
+    const deps = await dashboardRoot(undefined, octo.parts);
     const caller = { tenantId: t.tenant_id, dbId: t.db_id, isAdmin: false };
     const list = (p: Record<string, unknown>) => listMigrations({ limit: 25, ...p }, caller, deps);
     // A key 10,000 batches deep, and one in the middle of the first cascade.

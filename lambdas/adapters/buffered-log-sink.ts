@@ -1,5 +1,5 @@
 import type { LogRecord, LogSink } from '#core/ports';
-import { logger, outsideRequests } from '#shared/logger';
+import { logger } from '#shared/logger';
 
 export interface LogBufferOptions {
   /** Records held at most; a send beyond it waits for a flush (never drops). */
@@ -28,7 +28,7 @@ export class BufferedLogSink implements LogSink {
   async send(records: LogRecord[]): Promise<void> {
     if (this.held.length + records.length > this.options.maxRecords) await this.flush();
     for (const record of records) this.held.push(record);
-    this.timer ??= outsideRequests(() => setTimeout(() => void this.flush(), this.options.flushMs).unref());
+    this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs).unref();
   }
 
   /** Hands every record held so far to the real sink; resolves once it took them. */

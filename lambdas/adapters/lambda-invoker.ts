@@ -1,10 +1,9 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { AsyncFunction, Invoker } from '#core/ports';
-import { correlated } from '#shared/logger';
 
 /**
- * Lambda InvocationType=Event: Lambda queues the event and retries a failing function itself. The
- * payload carries the caller's correlation id, so the invoked function's lines name the request.
+ * Lambda InvocationType=Event: Lambda queues the event and retries a failing function itself. A
+ * request's root wraps it (`tracedInvoker`) so the payload carries the request's correlation id.
  */
 export class LambdaInvoker implements Invoker {
   constructor(
@@ -16,7 +15,7 @@ export class LambdaInvoker implements Invoker {
     const FunctionName = this.functionNames[fn];
     if (!FunctionName) throw new Error(`no function name configured for ${fn}`);
     const result = await this.lambda.send(
-      new InvokeCommand({ FunctionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(correlated(payload))) }),
+      new InvokeCommand({ FunctionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }),
     );
     if (result.StatusCode !== 202) throw new Error(`async invoke of ${fn} answered ${result.StatusCode}`);
   }

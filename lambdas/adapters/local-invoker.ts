@@ -1,13 +1,11 @@
 import type { AsyncFunction, Invoker } from '#core/ports';
 import { retry } from '#core/retry';
-import { correlated } from '#shared/logger';
 
 export type AsyncHandler = (payload: Record<string, unknown>) => Promise<unknown>;
 
 /**
  * In-process stand-in for Lambda's asynchronous invoke: the call returns at once, the handler runs
  * on a later tick, and a throwing handler is retried twice with backoff, as Lambda does by default.
- * The payload carries the caller's correlation id, as LambdaInvoker's does.
  * The entry point (bin/local.ts) hands it the map of function → handler.
  */
 export class LocalInvoker implements Invoker {
@@ -22,7 +20,7 @@ export class LocalInvoker implements Invoker {
   async invokeAsync(fn: AsyncFunction, payload: Record<string, unknown>): Promise<void> {
     const handler = this.handlers[fn];
     if (!handler) throw new Error(`no local handler for ${fn}`);
-    const run = this.runWithRetries(fn, handler, structuredClone(correlated(payload)));
+    const run = this.runWithRetries(fn, handler, structuredClone(payload));
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
   }

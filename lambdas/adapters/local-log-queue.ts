@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LogRecord, LogSink } from '#core/ports';
 import { LOG_PIPELINE } from '#shared/log-pipeline';
-import { ALARM, logger, outsideRequests } from '#shared/logger';
+import { ALARM, logger } from '#shared/logger';
 import { encodeLogMessage } from './log-encoding.ts';
 
 export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -199,13 +199,11 @@ export class LocalLogQueue implements LogSink {
   private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    // Sends within one tick share batches, as a batching window would; a batch is no one request's.
-    outsideRequests(() =>
-      setImmediate(() => {
-        this.scheduled = false;
-        this.pump();
-      }),
-    );
+    // Sends within one tick share batches, as a batching window would.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
   }
 
   private pump(): void {

@@ -9,7 +9,7 @@ import type { TableBackupDeps } from '#core/table-backups';
 import type { PitrDeps, PitrRequestDeps, PitrSettings } from '#core/pitr';
 import type { MetaDbDeploymentDeps } from '#core/metadb';
 import type { AccountDeps, DeleteOwnAccountDeps, EraseDeps, LifecycleDeps } from '#core/offboarding';
-import type { LogStore, SchemaFiles } from '#core/ports';
+import type { Invoker, LogStore, SchemaFiles } from '#core/ports';
 import type { ProvisionDeps } from '#core/provisioning';
 import type { QueryDeps } from '#core/query';
 import type { BatchSettings } from '#core/query-batch';
@@ -18,6 +18,7 @@ import type { SignUpDeps, VerifyDeps } from '#core/signup';
 import type { SetQuotaDeps } from '#core/storage-quotas';
 import type { TokenDeps, VerifyTokenDeps } from '#core/tokens';
 import type { Config } from '#shared/config';
+import type { RequestKeys } from '#shared/logger';
 import { ensureApiAccount } from './mysql-api-account.ts';
 import { type Parts, sharedParts } from './parts.ts';
 import { tenantRateDefaults } from './wiring.ts';
@@ -25,8 +26,18 @@ import { tenantRateDefaults } from './wiring.ts';
 /*
  * One composition root per function: exactly what its handler and core function use, typed by the
  * core's deps interfaces, drawn from the shared parts (made on first use). A root is assembled per
- * invocation from parts made once; the handler calls its own root and nothing else.
+ * invocation from parts made once; the handler calls its own root and nothing else. A root whose
+ * function starts async invokes takes the request it serves, whose correlation id they carry on.
  */
+
+/** Which request a root serves: its async invokes carry the correlation id, so the invoked function's lines name it. */
+export type Trace = Pick<RequestKeys, 'correlation_id'> | undefined;
+
+/** The invoker as one request uses it: every payload carries the request's correlation id. */
+export function tracedInvoker(invoker: Invoker, trace: Trace): Invoker {
+  if (trace === undefined) return invoker;
+  return { invokeAsync: (fn, payload) => invoker.invokeAsync(fn, { ...payload, correlation_id: trace.correlation_id }) };
+}
 
 /** LF0: the token's signature, and whether it is still the tenant's current one (Redis, else MetaDB). */
 export function authorizerRoot(parts = sharedParts()): Promise<VerifyTokenDeps> {
@@ -47,15 +58,16 @@ export async function tokenRoot(parts = sharedParts()): Promise<TokenDeps & Clie
 }
 
 /** LF3 — POST /signup: records the tenant and starts LF6 (or emails a code), within the per-client limits. */
-export async function signupRoot(parts = sharedParts()): Promise<SignUpDeps & ClientRateDeps> {
+export async function signupRoot(trace: Trace, parts = sharedParts()): Promise<SignUpDeps & ClientRateDeps> {
   const p = await parts.pick('meta', 'invoker', 'templates', 'passwords', 'notifier', 'clientRates');
-  return { ...p, ...signupSettings(parts.config), limits: rateLimitSettings(parts.config) };
+  return { ...p, invoker: tracedInvoker(p.invoker, trace), ...signupSettings(parts.config), limits: rateLimitSettings(parts.config) };
 }
 
 /** POST /verify: a signup's code checked in MetaDB starts LF6 (no Redis, no template, no hash). */
-export async function verifyRoot(parts = sharedParts()): Promise<VerifyDeps> {
+export async function verifyRoot(trace: Trace, parts = sharedParts()): Promise<VerifyDeps> {
   const { hostMaxDatabases, verification } = signupSettings(parts.config);
-  return { ...(await parts.pick('meta', 'invoker')), hostMaxDatabases, verification };
+  const { meta, invoker } = await parts.pick('meta', 'invoker');
+  return { meta, invoker: tracedInvoker(invoker, trace), hostMaxDatabases, verification };
 }
 
 /** LF6: host scripts, the tenant's MySQL account and its sealed password (no Redis). */
@@ -83,28 +95,27 @@ export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { ba
  * POST /dashboard: MetaDB, the log table, the tenant's schema facts, its API keys, within its rate;
  * `deleteAccount`'s parts (bcrypt, the invoker) made only when that action runs.
  */
-export async function dashboardRoot(parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps & AccountDeps & { restores: () => Promise<PitrRequestDeps> }> {
+export async function dashboardRoot(trace: Trace, parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps & AccountDeps & { restores: () => Promise<PitrRequestDeps> }> {
   const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret', 'tableBackups', 'hostRunner');
   const { apiKeys, tableBackups, ...rest } = p;
-  const deleteAccount = async (): Promise<DeleteOwnAccountDeps> => ({
-    ...(await lifecycleRoot(parts)),
-    ...(await parts.pick('passwords', 'invoker', 'clientRates')),
-    limits: rateLimitSettings(parts.config),
-  });
+  const deleteAccount = async (): Promise<DeleteOwnAccountDeps> => {
+    const { invoker, ...more } = await parts.pick('passwords', 'invoker', 'clientRates');
+    return { ...(await lifecycleRoot(parts)), ...more, invoker: tracedInvoker(invoker, trace), limits: rateLimitSettings(parts.config) };
+  };
   // restore_table moves a backup back on the host (a host script, as M1 runs).
   const backups = { backups: tableBackups, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
   // restore_database records the restore and hands it to LF6 (the invoker), which runs it on the host.
   const restores = async (): Promise<PitrRequestDeps> => {
     const { pitr, meta, invoker, quotas } = await parts.pick('pitr', 'meta', 'invoker', 'quotas');
-    return { meta, invoker, quotas, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
+    return { meta, invoker: tracedInvoker(invoker, trace), quotas, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
   };
   return { ...rest, ...backups, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, deleteAccount, restores };
 }
 
 /** LF6's restores and base backups: host scripts, the tenant accounts of restored databases, MetaDB. */
-export async function pitrRoot(parts = sharedParts()): Promise<PitrDeps> {
-  const { pitr, ...p } = await parts.pick('pitr', 'meta', 'hostRunner', 'accounts', 'sealer', 'invoker');
-  return { ...p, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
+export async function pitrRoot(trace: Trace, parts = sharedParts()): Promise<PitrDeps> {
+  const { pitr, invoker, ...p } = await parts.pick('pitr', 'meta', 'hostRunner', 'accounts', 'sealer', 'invoker');
+  return { ...p, invoker: tracedInvoker(invoker, trace), bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
 }
 
 function pitrSettings(c: Config): PitrSettings {
@@ -126,19 +137,19 @@ export async function eraseRoot(parts = sharedParts()): Promise<EraseDeps> {
 }
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */
-export async function migrateSubmitRoot(parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & Parameters<typeof planMigration>[2] & TenantRateDeps> {
+export async function migrateSubmitRoot(trace: Trace, parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & Parameters<typeof planMigration>[2] & TenantRateDeps> {
   const p = await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans', 'hostRunner');
-  const { hostRunner, migrations, statementJudge: judge, ...rest } = p;
+  const { hostRunner, migrations, statementJudge: judge, invoker, ...rest } = p;
   // The dry run (planMigration) runs Skeema on the host as M1 does.
-  return { ...rest, jobs: migrations, batches: migrations, judge, hostRunner, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, tableBackupHours: parts.config.OCTODB_TABLE_BACKUP_HOURS };
+  return { ...rest, invoker: tracedInvoker(invoker, trace), jobs: migrations, batches: migrations, judge, hostRunner, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, tableBackupHours: parts.config.OCTODB_TABLE_BACKUP_HOURS };
 }
 
 /** M1: runs jobs and cascades on the host, under Redis locks; notifies and logs. */
-export async function migrateRunRoot(parts = sharedParts()): Promise<MigrationDeps> {
+export async function migrateRunRoot(trace: Trace, parts = sharedParts()): Promise<MigrationDeps> {
   const p = await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs', 'claimOwners', 'tableBackups');
-  const { migrations, migrationLocks: locks, claimOwners: owners, tableBackups: backups, ...rest } = p;
+  const { migrations, migrationLocks: locks, claimOwners: owners, tableBackups: backups, invoker, ...rest } = p;
   // One adapter holds the four migration stores.
-  return { ...rest, jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, owners, backups, settings: migrationSettings(parts.config) };
+  return { ...rest, invoker: tracedInvoker(invoker, trace), jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, owners, backups, settings: migrationSettings(parts.config) };
 }
 
 /** The operator's function: each action's deps made when that action runs (creating a tenant needs no Redis). */

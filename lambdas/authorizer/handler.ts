@@ -3,7 +3,7 @@ import { isApiKeyShaped, verifyApiKey } from '#core/api-keys';
 import { UnauthorizedError } from '#core/errors';
 import { verifyAccessToken } from '#core/tokens';
 import { apiKeyAuthorizerRoot, authorizerRoot } from '#adapters/roots';
-import { invocationHandler, logger } from '#shared/logger';
+import { invocationHandler, type RequestLog } from '#shared/logger';
 
 /**
  * LF0 — TOKEN authorizer for /dashboard, /query and /migrate. A valid, current token or API key
@@ -15,7 +15,7 @@ import { invocationHandler, logger } from '#shared/logger';
  */
 export const handler = invocationHandler(authorize);
 
-async function authorize(event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+async function authorize(event: APIGatewayTokenAuthorizerEvent, log: RequestLog): Promise<APIGatewayAuthorizerResult> {
   const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(event.authorizationToken ?? '');
   if (!match) throw new Error('Unauthorized');
   const bearer = match[1]!;
@@ -32,7 +32,7 @@ async function authorize(event: APIGatewayTokenAuthorizerEvent): Promise<APIGate
     };
   } catch (error) {
     if (error instanceof UnauthorizedError) throw new Error('Unauthorized');
-    logger.error('authorizer failed', { error: error as Error });
+    log.error('authorizer failed', { error: error as Error });
     throw new Error('Authorizer failed', { cause: error });
   }
 }

@@ -9,9 +9,9 @@ import { dashboardActions } from './actions.ts';
 const envelope = z.looseObject({ action: z.string({ error: 'action is required' }).max(64) });
 
 /** POST /dashboard `{action, ...params}`: one of dashboardActions, for the caller's tenant only. */
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler(async (event, log) => {
   const caller = callerOf(event);
-  const d = await dashboardRoot();
+  const d = await dashboardRoot(log.keys);
   await limitTenant('dashboard', caller.tenantId, d);
   const valid = Object.keys(dashboardActions);
   let name: string;

@@ -4,7 +4,7 @@ import { ingestLogRecord } from '#core/logs';
 import type { LogStore } from '#core/ports';
 import { logIngestRoot } from '#adapters/roots';
 import { parseLogMessage } from '#shared/log-messages';
-import { invocationHandler, logger } from '#shared/logger';
+import { invocationHandler } from '#shared/logger';
 
 /**
  * L1 — the log queue's consumer: each message is parsed, validated and stored under its stable
@@ -12,7 +12,7 @@ import { invocationHandler, logger } from '#shared/logger';
  * the queue; one that keeps failing (a malformed one always does) ends in the DLQ after 3 receives.
  */
 export function createLogIngestHandler(store: () => Promise<LogStore>) {
-  return invocationHandler(async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  return invocationHandler(async (event: SQSEvent, log, context?: Context): Promise<SQSBatchResponse> => {
     const logStore = await store();
     // One processor per invocation: it keeps per-batch state, and the local queue overlaps batches.
     const processor = new BatchProcessor(EventType.SQS);
@@ -21,7 +21,7 @@ export function createLogIngestHandler(store: () => Promise<LogStore>) {
       try {
         parsed = parseLogMessage(record.body);
       } catch (error) {
-        logger.warn('malformed log message', { message_id: record.messageId, reason: (error as Error).message });
+        log.warn('malformed log message', { message_id: record.messageId, reason: (error as Error).message });
         throw error;
       }
       await ingestLogRecord(parsed, record.body, logStore);

@@ -9,7 +9,7 @@ import { FileTemplateSource } from '#adapters/file-template-source';
 import { Parts } from '#adapters/parts';
 import { metaDbRoot } from '#adapters/roots';
 import { loadConfig } from '#shared/config';
-import { invocationHandler, logger } from '#shared/logger';
+import { invocationHandler, type RequestLog } from '#shared/logger';
 
 /** schemas/meta is bundled next to this file as meta/ (lib/metadb-deployment.ts); run from source, the repository's. */
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +28,7 @@ const PUSH_TRIES = { attempts: 6, delayMs: 20_000 };
  */
 export const handler = invocationHandler(onEvent);
 
-async function onEvent(event: CloudFormationCustomResourceEvent, context?: Context): Promise<{ PhysicalResourceId: string }> {
+async function onEvent(event: CloudFormationCustomResourceEvent, log: RequestLog, context?: Context): Promise<{ PhysicalResourceId: string }> {
   if (!context) throw new Error('the MetaDB deployment runs as a Lambda function, with its context');
   const props = event.ResourceProperties as Record<string, unknown>;
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
@@ -40,14 +40,14 @@ async function onEvent(event: CloudFormationCustomResourceEvent, context?: Conte
   const parts = new Parts(config);
   try {
     const deps = await metaDbRoot((await new FileTemplateSource(SCHEMA_ROOT).load('meta')) ?? {}, parts);
-    await deployMetaDb(host, { ...deps, pushTries: { ...PUSH_TRIES, deadline, onFailure: (attempt, error) => logger.warn('MetaDB push failed', { attempt, error }) } });
+    await deployMetaDb(host, { ...deps, pushTries: { ...PUSH_TRIES, deadline, onFailure: (attempt, error) => log.warn('MetaDB push failed', { attempt, error }) } });
   } catch (error) {
-    logger.error('MetaDB deployment failed', { error: error as Error });
+    log.error('MetaDB deployment failed', { error: error as Error });
     throw error;
   } finally {
     await parts.close();
   }
-  logger.info('MetaDB deployed', { host_id: host.hostId });
+  log.info('MetaDB deployed', { host_id: host.hostId });
   return { PhysicalResourceId: event.RequestType === 'Create' ? `metadb-${host.hostId}` : event.PhysicalResourceId };
 }
 

@@ -7,9 +7,9 @@ import { callerOf, httpHandler, json, parseBody } from '#shared/http';
 import { migrateRequest } from '#shared/requests';
 
 /** POST /migrate (M0): validates the CREATE TABLE statements and queues one job per table, or (dry_run) answers the plan. */
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler(async (event, log) => {
   const caller = callerOf(event);
-  const d = await migrateSubmitRoot();
+  const d = await migrateSubmitRoot(log.keys);
   await limitTenant('migrate', caller.tenantId, d);
   assertKeyScope(caller, ['migrate'], 'use /migrate');
   const input = parseBody(event, migrateRequest);

@@ -4,7 +4,7 @@ import { BusyError, OctoError, tenantSuspended, UnauthorizedError, ValidationErr
 import { API_KEY_SCOPES, type Caller } from '#core/ports';
 import { type Config, loadConfig } from './config.ts';
 import { bodyTooLarge } from './http-api.ts';
-import { logger, withRequestKeys } from './logger.ts';
+import { RequestLog } from './logger.ts';
 import { problemsOf } from './requests.ts';
 
 export type HttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
@@ -114,25 +114,22 @@ export function tooLargeAnswer(edge: HttpEdge, origin: string | undefined): APIG
 /**
  * Wraps a handler body: a body over the size cap is a 413 before anything runs; typed errors
  * become their status, anything else a 500 that leaks nothing; every answer carries the CORS
- * headers. Every line logged while it runs names this request (and its tenant, behind LF0).
+ * headers. The body gets the request's log: its lines name this request (and its tenant, behind LF0).
  * `edge` defaults to the settings of this process.
  */
-export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>, edge?: HttpEdge): HttpHandler {
+export function httpHandler(body: (event: APIGatewayProxyEvent, log: RequestLog) => Promise<APIGatewayProxyResult>, edge?: HttpEdge): HttpHandler {
   return async (event, context) => {
     const requestId = context?.awsRequestId ?? event.requestContext?.requestId ?? 'local';
     const settings = edge ?? currentEdge();
     const origin = headerOf(event, 'origin');
     const cors = corsHeaders(settings.corsOrigins, origin);
-    const withCors = (result: APIGatewayProxyResult): APIGatewayProxyResult => withHeaders(result, cors);
-    const keys = { request_id: requestId, correlation_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id };
-    return withRequestKeys(keys, async () => {
-      try {
-        if (bodyBytes(event) > settings.maxBodyBytes) return tooLargeAnswer(settings, origin);
-        return withCors(await body(event));
-      } catch (error) {
-        return withCors(failureAnswer(error, requestId));
-      }
-    });
+    const log = new RequestLog({ request_id: requestId, correlation_id: requestId, tenant_id: event.requestContext?.authorizer?.tenant_id });
+    try {
+      if (bodyBytes(event) > settings.maxBodyBytes) return tooLargeAnswer(settings, origin);
+      return withHeaders(await body(event, log), cors);
+    } catch (error) {
+      return withHeaders(failureAnswer(error, log), cors);
+    }
   };
 }
 
@@ -141,10 +138,10 @@ export function httpHandler(body: (event: APIGatewayProxyEvent) => Promise<APIGa
  * queue, a tenant past its share) is a WARN without a stack: under a flood there is one per refused
  * request, and nothing to look into. A 4xx is the caller's: not logged.
  */
-function failureAnswer(error: unknown, requestId: string): APIGatewayProxyResult {
+function failureAnswer(error: unknown, log: RequestLog): APIGatewayProxyResult {
   const status = error instanceof OctoError ? error.status : 500;
-  if (error instanceof BusyError) logger.warn('request shed', { status, code: error.details?.code });
-  else if (status >= 500) logger.error('request failed', { status, error: error as Error });
+  if (error instanceof BusyError) log.warn('request shed', { status, code: error.details?.code });
+  else if (status >= 500) log.error('request failed', { status, error: error as Error });
   if (error instanceof OctoError) return withRetryAfter(json(error.status, error.toJSON()), error.retryAfterSeconds);
-  return json(500, { error: 'Internal server error', request_id: requestId });
+  return json(500, { error: 'Internal server error', request_id: log.keys.request_id });
 }

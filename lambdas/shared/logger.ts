@@ -1,11 +1,9 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import type { Context } from 'aws-lambda';
 import { OctoError } from '#core/errors';
 
-/** What names the request a log line was written for; every line written while serving it carries them. */
+/** What names the request a log line was written for: the lines its own code writes carry them (RequestLog). */
 export type RequestKeys = {
   /** This invocation: the API request's id in an HTTP function, the Lambda request id in the others. */
   request_id: string;
@@ -13,9 +11,6 @@ export type RequestKeys = {
   correlation_id: string;
   tenant_id?: string;
 };
-
-// Per request, never on the one logger: the local gateway serves many requests at once in one process.
-const requestKeys = new AsyncLocalStorage<RequestKeys>();
 
 const MAX_CAUSES = 8;
 /**
@@ -36,13 +31,7 @@ function errorChain(error: Error, depth = 0): Record<string, unknown> {
   };
 }
 
-class RequestLogger extends Logger {
-  protected override createAndPopulateLogItem(level: number, input: LogItemMessage, extra: LogItemExtraInput) {
-    // First, so a key the call names itself (a log record's own tenant_id, say) wins; Powertools
-    // reads the extra inputs one by one, whatever their mix (its type allows a lone Error or string).
-    return super.createAndPopulateLogItem(level, input, [requestKeys.getStore() ?? {}, ...extra] as LogItemExtraInput);
-  }
-
+class ErrorChainLogger extends Logger {
   // Errors by the original value (`this[key]`): JSON.stringify hands a replacer what toJSON made
   // of it, and an OctoError's toJSON is its response body.
   protected override getJsonReplacer() {
@@ -58,7 +47,7 @@ class RequestLogger extends Logger {
  * The one structured JSON logger (level from POWERTOOLS_LOG_LEVEL). Nothing logs passwords, tokens
  * or bound query parameters.
  */
-export const logger = new RequestLogger({ serviceName: 'octodb' });
+export const logger = new ErrorChainLogger({ serviceName: 'octodb' });
 
 /**
  * The `alarm` field of an ERROR line that needs an operator although no request failed: a
@@ -73,23 +62,29 @@ export const ALARM = {
   emailDropped: 'EMAIL_DROPPED',
 } as const;
 
-/** Runs `work` as one request: its log lines (and the async invokes it makes) carry these keys. */
-export function withRequestKeys<T>(keys: RequestKeys, work: () => T): T {
-  return requestKeys.run(keys, work);
-}
+type LogFields = Record<string, unknown>;
 
 /**
- * Runs `work` outside any request: for work one request starts on behalf of many (a flush of a
- * shared buffer), whose timers and lines would otherwise carry that one request's keys.
+ * The log of one request: the one logger, each line carrying the request's keys. Passed by hand,
+ * not held in AsyncLocalStorage, whose promise hooks would cost every request that serves (one
+ * per promise, on the thread every tenant shares); see docs/limits.md. Lines of work shared by many
+ * requests (a buffer's flush, a Redis reconnect) are written to `logger` and name none.
  */
-export function outsideRequests<T>(work: () => T): T {
-  return requestKeys.exit(work);
-}
+export class RequestLog {
+  constructor(readonly keys: RequestKeys) {}
 
-/** The payload of an async invoke, with the correlation id of the request making it. */
-export function correlated(payload: Record<string, unknown>): Record<string, unknown> {
-  const id = requestKeys.getStore()?.correlation_id;
-  return id === undefined ? payload : { ...payload, correlation_id: id };
+  // The keys first, so a key the call names itself (a log record's own tenant_id, say) wins.
+  info(message: string, fields?: LogFields): void {
+    logger.info(message, { ...this.keys, ...fields });
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    logger.warn(message, { ...this.keys, ...fields });
+  }
+
+  error(message: string, fields?: LogFields): void {
+    logger.error(message, { ...this.keys, ...fields });
+  }
 }
 
 // What an event may bring as its correlation id: bounded, and nothing that could forge a log line.
@@ -100,11 +95,11 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * operator, the authorizer): it logs under its own request id and the correlation id its event
  * carries (an async invoke's payload), else its own.
  */
-export function invocationHandler<E, R>(body: (event: E, context?: Context) => Promise<R>): (event: E, context?: Context) => Promise<R> {
+export function invocationHandler<E, R>(body: (event: E, log: RequestLog, context?: Context) => Promise<R>): (event: E, context?: Context) => Promise<R> {
   return (event, context) => {
     const requestId = context?.awsRequestId ?? randomUUID();
     const carried = (event as { correlation_id?: unknown } | null)?.correlation_id;
     const correlationId = typeof carried === 'string' && CORRELATION_ID.test(carried) ? carried : requestId;
-    return withRequestKeys({ request_id: requestId, correlation_id: correlationId }, () => body(event, context));
+    return body(event, new RequestLog({ request_id: requestId, correlation_id: correlationId }), context);
   };
 }

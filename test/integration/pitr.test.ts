@@ -209,7 +209,7 @@ describe.skipIf(!serversUp)('base backups: failure, schedule, expiry and erasure
 
   it('takes a base backup of each database due, and deletes expired ones but never the newest', async () => {
     const t = await tenant();
-    const deps = await pitrRoot(octo.parts);
+    const deps = await pitrRoot(undefined, octo.parts);
     const keys = async () => (await rows(`SELECT backup_key, deleted_at FROM ${meta('base_backups')} WHERE db_id = ? ORDER BY finished_at`, [t.db_id])).map((r) => [r.backup_key, r.deleted_at !== null]);
     const taken = await sweepBaseBackups({ ...deps, pitr: { ...deps.pitr, baseBackupHours: 0 } });
     expect(taken.taken).toBeGreaterThan(0);

@@ -66,13 +66,13 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 const roots: Array<[string, (parts: Parts) => Promise<unknown>, boolean]> = [
   ['authorizer', authorizerRoot, true],
   ['token', tokenRoot, true],
-  ['signup', signupRoot, true],
-  ['verify', verifyRoot, false],
+  ['signup', (parts) => signupRoot(undefined, parts), true],
+  ['verify', (parts) => verifyRoot(undefined, parts), false],
   ['provision', provisionRoot, false],
   ['query', queryRoot, true],
-  ['dashboard', dashboardRoot, true],
-  ['migrate-submit', migrateSubmitRoot, true],
-  ['migrate-run', migrateRunRoot, true],
+  ['dashboard', (parts) => dashboardRoot(undefined, parts), true],
+  ['migrate-submit', (parts) => migrateSubmitRoot(undefined, parts), true],
+  ['migrate-run', (parts) => migrateRunRoot(undefined, parts), true],
   ['admin create', (parts) => adminRoot(parts).create(), false],
   ['admin set-quota', (parts) => adminRoot(parts).setQuota(), true],
   ['admin set-limits', (parts) => adminRoot(parts).setLimits(), false],
@@ -106,7 +106,7 @@ describe('one composition root per function, on lazily made parts', () => {
   it('gives /verify MetaDB and LF6 only: no template source, password hasher, notifier or host SQL', async () => {
     const parts = partsFor();
     try {
-      await verifyRoot(parts);
+      await verifyRoot(undefined, parts);
       expect(parts.opened().sort()).toEqual<PartName[]>(['invoker', 'logins', 'meta', 'mysqlTls', 'pool']);
     } finally {
       await parts.close();
@@ -117,7 +117,7 @@ describe('one composition root per function, on lazily made parts', () => {
     const parts = partsFor();
     const before = redis.connections;
     try {
-      const [token, query, dashboard] = await Promise.all([tokenRoot(parts), queryRoot(parts), dashboardRoot(parts)]);
+      const [token, query, dashboard] = await Promise.all([tokenRoot(parts), queryRoot(parts), dashboardRoot(undefined, parts)]);
       await until(() => redis.connections > before, 'a Redis connection');
       expect(query.tenantRates).toBe(dashboard.tenantRates);
       expect(token.meta).toBe(dashboard.meta);

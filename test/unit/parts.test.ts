@@ -23,10 +23,10 @@ describe('shared parts', () => {
     const fake = new Sealer('other-key-0123456789abcdef0123456789abcdef');
     const restore = parts.override({ sealer: fake, config: { OCTODB_HOST_MAX_DATABASES: 7 } });
     expect(await parts.get('sealer')).toBe(fake);
-    expect((await verifyRoot(parts)).hostMaxDatabases).toBe(7);
+    expect((await verifyRoot(undefined, parts)).hostMaxDatabases).toBe(7);
     restore();
     expect(await parts.get('sealer')).toBe(real);
-    expect((await verifyRoot(parts)).hostMaxDatabases).toBe(config().OCTODB_HOST_MAX_DATABASES);
+    expect((await verifyRoot(undefined, parts)).hostMaxDatabases).toBe(config().OCTODB_HOST_MAX_DATABASES);
     await parts.close();
   });
 

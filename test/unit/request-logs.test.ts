@@ -7,8 +7,9 @@ import { BufferedLogSink } from '#adapters/buffered-log-sink';
 import { LambdaInvoker } from '#adapters/lambda-invoker';
 import { createGateway } from '#adapters/local-gateway';
 import { LocalInvoker } from '#adapters/local-invoker';
+import { tracedInvoker } from '#adapters/roots';
 import { type HttpEdge, httpHandler, json, parseBody } from '#shared/http';
-import { invocationHandler, logger, withRequestKeys } from '#shared/logger';
+import { invocationHandler, logger } from '#shared/logger';
 import { printedBy } from '../support/logged.ts';
 import { z } from 'zod';
 
@@ -107,13 +108,13 @@ describe('failures in the log', () => {
 describe('the request a log line belongs to', () => {
   it('is named on every line, with many requests at once over the local gateway', async () => {
     const pause = () => new Promise((r) => setTimeout(r, Math.random() * 20));
-    const work = httpHandler(async (e) => {
+    const work = httpHandler(async (e, log) => {
       const own = { own_request: e.requestContext.requestId, own_tenant: e.requestContext.authorizer?.tenant_id };
-      logger.info('started', own);
+      log.info('started', own);
       await pause();
-      logger.info('halfway', own);
+      log.info('halfway', own);
       await pause();
-      logger.info('done', own);
+      log.info('done', own);
       return json(200, {});
     }, edge);
     const server = createGateway({
@@ -156,9 +157,10 @@ describe('the request a log line belongs to', () => {
     };
     const sink = new BufferedLogSink(target, { maxRecords: 100, flushMs: 1 });
     const record = { tenant_id: 't1', source: 'query', level: 'INFO', message: 'm' } as never;
+    const sending = httpHandler(async () => (await sink.send([record]), json(200, {})), edge);
     const lines = await printedBy(async () => {
-      await withRequestKeys({ request_id: 'first-sender', correlation_id: 'first-sender' }, () => sink.send([record]));
-      await withRequestKeys({ request_id: 'second-sender', correlation_id: 'second-sender' }, () => sink.send([record]));
+      await sending(event('first-sender'));
+      await sending(event('second-sender'));
       await timerFlushed; // the flush the first send's timer started
       await sink.flush(); // resolves once that hand-over has logged its failure
     });
@@ -168,12 +170,12 @@ describe('the request a log line belongs to', () => {
 });
 
 describe('correlation through async invokes', () => {
-  const provisioning = invocationHandler(async (payload: Record<string, unknown>) => logger.info('provisioning', { db_id: payload.db_id }));
+  const provisioning = invocationHandler(async (payload: Record<string, unknown>, log) => log.info('provisioning', { db_id: payload.db_id }));
 
   it('carries the API request’s id to the lines of the function it invokes (in-process invoker)', async () => {
     const invoker = new LocalInvoker({ provision: provisioning });
-    const signup = httpHandler(async () => {
-      await invoker.invokeAsync('provision', { db_id: 'db-1' });
+    const signup = httpHandler(async (_, log) => {
+      await tracedInvoker(invoker, log.keys).invokeAsync('provision', { db_id: 'db-1' });
       return json(202, {});
     }, edge);
     const lines = await printedBy(async () => {
@@ -185,7 +187,7 @@ describe('correlation through async invokes', () => {
     expect(lines[0]!.request_id).not.toBe('signup-request-1'); // the invoked function's own
   });
 
-  it('puts it in the payload of a Lambda async invoke, and adds nothing outside a request', async () => {
+  it('puts it in the payload of a Lambda async invoke, and adds nothing for a root that serves no request', async () => {
     const sent: Record<string, unknown>[] = [];
     const lambda = {
       send: async (command: InvokeCommand) => {
@@ -194,8 +196,8 @@ describe('correlation through async invokes', () => {
       },
     } as unknown as LambdaClient;
     const invoker = new LambdaInvoker(lambda, { provision: 'octodb-provision' });
-    await withRequestKeys({ request_id: 'aws-req-1', correlation_id: 'api-req-1' }, () => invoker.invokeAsync('provision', { db_id: 'db-2' }));
-    await invoker.invokeAsync('provision', { sweep: true });
+    await tracedInvoker(invoker, { correlation_id: 'api-req-1' }).invokeAsync('provision', { db_id: 'db-2' });
+    await tracedInvoker(invoker, undefined).invokeAsync('provision', { sweep: true });
     expect(sent).toEqual([{ db_id: 'db-2', correlation_id: 'api-req-1' }, { sweep: true }]);
   });
 
