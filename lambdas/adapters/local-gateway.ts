@@ -232,11 +232,17 @@ function toEvent(
 function allows(decision: APIGatewayAuthorizerResult, methodArn: string): boolean {
   let allowed = false;
   for (const statement of decision.policyDocument?.Statement ?? []) {
-    if (!('Resource' in statement) || ![statement.Resource].flat().some((r) => typeof r === 'string' && patternOf(r).test(methodArn))) continue;
+    if (!('Resource' in statement) || !names(statement.Resource, methodArn)) continue;
     if (statement.Effect === 'Deny') return false;
     if (statement.Effect === 'Allow') allowed = true;
   }
   return allowed;
+}
+
+/** Whether a statement's Resource (one ARN pattern or several) names the method. */
+function names(resource: string | string[] | undefined, methodArn: string): boolean {
+  if (typeof resource === 'string') return patternOf(resource).test(methodArn);
+  return Array.isArray(resource) && resource.some((r) => typeof r === 'string' && patternOf(r).test(methodArn));
 }
 
 /** Policies name the same few resources on every request: each is compiled once. */

@@ -63,8 +63,16 @@ async function keyContext(key: string) {
  */
 const suspension = (suspended: boolean) => (suspended ? { suspended: 'true' } : {});
 
-/** arn:aws:execute-api:region:account:api/stage/METHOD/path → arn:…:api/stage/*\/* */
+/** arn:aws:execute-api:region:account:api/stage/METHOD/path → arn:…:api/stage/*\/* (one per route: kept). */
 function apiWildcard(methodArn: string): string {
-  const [prefix, stage] = methodArn.split('/');
-  return `${prefix}/${stage}/*/*`;
+  let wildcard = wildcards.get(methodArn);
+  if (wildcard === undefined) {
+    const [prefix, stage] = methodArn.split('/');
+    wildcard = `${prefix}/${stage}/*/*`;
+    if (wildcards.size < MAX_WILDCARDS) wildcards.set(methodArn, wildcard);
+  }
+  return wildcard;
 }
+const wildcards = new Map<string, string>();
+/** API Gateway names the API's own routes, a handful. */
+const MAX_WILDCARDS = 100;
