@@ -13,7 +13,8 @@ const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 export function encodeLogMessage(record: LogRecord, maxBytes = MAX_LOG_MESSAGE_BYTES): string {
   const stamped = { ...record, log_id: typeof record.log_id === 'string' ? record.log_id : randomUUID() };
   let body = JSON.stringify(stamped);
-  if (bytes(body) <= maxBytes) return body;
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most records fit without counting.
+  if (body.length * 3 <= maxBytes || bytes(body) <= maxBytes) return body;
   // JSON escaping makes the encoded size nonlinear in the text: binary-search the longest head that fits.
   const encode = (n: number) => {
     let head = stamped.message.slice(0, n);

@@ -67,6 +67,14 @@ const DEFAULT_TENANT_CONCURRENCY = 4;
 const DEFAULT_TENANT_WRITE_CONCURRENCY = 1;
 const DEFAULT_MAX_JOIN_ROWS = 1_000_000_000;
 
+/** One request on the runner, as its deadline and its attempt share it. */
+interface RequestState {
+  /** The deadline passed: the attempt gives up at its next step. */
+  expired: boolean;
+  /** The connection the attempt holds, for the deadline to close. */
+  held: TenantSlot | undefined;
+}
+
 /**
  * Tenant statements over one small pool per MySQL host (not one per tenant: that fragments into
  * thousands of idle connections). A connection logs in as the tenant that first needs it and later
@@ -96,9 +104,8 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   run(login: TenantLogin, sql: string, params: SqlParam[], options: RunOptions = { writes: false }): Promise<StatementResult> {
     const { timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
-    return this.onConnection(login, options, timeoutMs + watchdogGraceMs, (slot, stop) =>
-      runStatement(slot, sql, params, this.statementLimits(), stop).then(({ bytes: _, ...result }) => result),
-    );
+    // The result keeps its `bytes`: /query's answer is built field by field (resultOf), never from it whole.
+    return this.onConnection(login, options, timeoutMs + watchdogGraceMs, (slot, stop) => runStatement(slot, sql, params, this.statementLimits(), stop));
   }
 
   runBatch(login: TenantLogin, statements: BatchStatement[], options: { transaction: boolean } & Partial<RunOptions>): Promise<BatchOutcome> {
@@ -121,18 +128,15 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>,
   ): Promise<T> {
     const { acquireTimeoutMs } = this.limits;
-    let expired = false;
-    let held: TenantSlot | undefined;
-    const attempt = this.attempt(login, options, work, {
-      expired: () => expired,
-      holding: (slot) => (held = slot),
-    });
+    const request: RequestState = { expired: false, held: undefined };
+    const attempt = this.attempt(login, options, work, request);
     // Past the longest legitimate path: wait or open (≤ 2 × acquire), or wait then switch (same), then the work.
     const deadlineMs = 2 * acquireTimeoutMs + Math.max(workMs, 0) + DEADLINE_SLACK_MS;
     return new Promise((resolve, reject) => {
       const deadline = setTimeout(() => {
-        expired = true;
+        request.expired = true;
         // Whatever it waits on, the connection is given up: its loss settles the attempt too.
+        const { held } = request;
         if (held) {
           held.dead = true;
           closeHard(held.conn);
@@ -147,7 +151,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
     login: TenantLogin,
     { writes, upkeep = false }: RunOptions,
     work: (slot: TenantSlot, stop: (threadId: number | null) => void) => Promise<T>,
-    request: { expired(): boolean; holding(slot: TenantSlot): void },
+    request: RequestState,
   ): Promise<T> {
     const host = this.poolFor(login.host);
     const who = whoOf(login);
@@ -158,9 +162,9 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
       // A tenant login MySQL refuses is OctoDB's fault (a stored password out of step): a 503 too.
       throw error instanceof BusyError ? error : unavailable(error);
     }
-    request.holding(slot);
+    request.held = slot;
     try {
-      if (request.expired()) throw new UnavailableError('Database did not answer in time, try again', { code: 'DEADLINE' });
+      if (request.expired) throw new UnavailableError('Database did not answer in time, try again', { code: 'DEADLINE' });
       if (slot.who !== who) {
         await untilLost(slot, within(this.switchTo(slot, login, who, host), this.limits.acquireTimeoutMs, () => unanswered('the switch of user')));
       }

@@ -88,84 +88,126 @@ export function runStatement(
   limits: StatementLimits,
   overran: (threadId: number | null) => void,
 ): Promise<StatementResult & { bytes: number }> {
-  const core = coreOf(slot.conn);
-  const { rowLimit, maxResultBytes, timeoutMs } = limits;
-  return new Promise((resolve, reject) => {
-    const rows: Record<string, unknown>[] = [];
-    let columns: ResultColumn[] = [];
-    let convert: ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
-    let header: ResultSetHeader | undefined;
-    let bytes = 0;
-    let truncated = false;
-    let settled = false;
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      slot.onLost = undefined;
-      clearTimeout(watchdog);
-      outcome();
-    };
-    /** The connection is mid-result or mid-statement: it is closed and never reused. */
-    const abandon = () => {
-      slot.dead = true;
-      closeHard(slot.conn);
-    };
-    const selected = () => ({ columns, rows, truncated, affectedRows: rows.length, insertId: null, bytes });
-    const stopReading = () => {
-      truncated = true;
-      abandon();
-      settle(() => resolve(selected()));
-    };
-    slot.onLost = (error) => settle(() => reject(error));
+  return new Promise((resolve, reject) => new StatementRun(slot, sql, params, limits, overran, resolve, reject));
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * One statement's result as it streams in: each event of the driver's command drives it, and the
+ * first outcome settles it (later events, such as rows after a stop or the end after an error,
+ * change nothing). A class rather than closures: it runs for every statement of every tenant.
+ */
+class StatementRun {
+  private readonly rows: Row[] = [];
+  private columns: ResultColumn[] = [];
+  private convert: ((row: Row) => Row) | undefined;
+  private header: ResultSetHeader | undefined;
+  private bytes = 0;
+  private truncated = false;
+  private settled = false;
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(
+    private readonly slot: TenantSlot,
+    sql: string,
+    params: SqlParam[],
+    private readonly limits: StatementLimits,
+    overran: (threadId: number | null) => void,
+    private readonly resolve: (result: StatementResult & { bytes: number }) => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    const core = coreOf(slot.conn);
+    slot.onLost = (error) => this.fail(error);
     // The server's own limit answers first; this answers a statement it did not stop (MySQL's
     // limit covers SELECT only) or one rolling back, without waiting for the rollback.
-    const { batchEnd } = limits;
-    const batchFirst = batchEnd !== undefined && batchEnd.leftMs < timeoutMs + limits.graceMs;
-    const watchdog = setTimeout(
+    const { batchEnd, timeoutMs, graceMs } = limits;
+    const batchFirst = batchEnd !== undefined && batchEnd.leftMs < timeoutMs + graceMs;
+    this.watchdog = setTimeout(
       () => {
         slot.dead = true;
         overran(core.threadId);
-        settle(() => reject(batchFirst ? batchEnd.error() : new QueryTimeoutError(timeoutMs)));
+        this.fail(batchFirst ? batchEnd.error() : new QueryTimeoutError(timeoutMs));
       },
-      batchFirst ? Math.max(batchEnd.leftMs, 0) : timeoutMs + limits.graceMs,
+      batchFirst ? Math.max(batchEnd.leftMs, 0) : timeoutMs + graceMs,
     );
     const command = core.execute({ sql, values: params });
-    command.on('fields', (fields?: FieldPacket[]) => {
-      const unsafe = fields?.find((f) => UNSAFE_NAMES.has(f.name));
-      if (unsafe) {
-        abandon();
-        return settle(() =>
-          reject(new ValidationError(`Query failed: a result column may not be named ${unsafe.name} (rename it with AS)`, { code: 'UNSAFE_COLUMN_NAME' })),
-        );
-      }
-      if (!fields) return;
-      columns = columnsOf(fields);
-      convert = converterFor(columns);
-    });
-    command.on('result', (row: Record<string, unknown> | ResultSetHeader) => {
-      if (!convert) header = row as ResultSetHeader;
-      else if (settled) return;
-      else if (rows.length === rowLimit && !limits.dropPastRowLimit) {
-        // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
-        if (truncated) stopReading();
-        else truncated = true;
-      } else {
-        const value = convert(row as Record<string, unknown>);
-        bytes += Buffer.byteLength(JSON.stringify(value));
-        if (bytes > maxResultBytes) stopReading();
-        else if (rows.length < rowLimit) rows.push(value);
-        else truncated = true;
-      }
-    });
-    command.on('error', (error: Error) => settle(() => reject(error)));
-    command.on('end', () =>
-      settle(() => {
-        if (!header) return resolve(selected());
-        const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
-        resolve({ columns: [], rows: [], truncated: false, affectedRows: header.affectedRows, insertId, bytes: 0 });
-      }),
-    );
-  });
+    command.on('fields', (fields?: FieldPacket[]) => this.onFields(fields));
+    command.on('result', (row: Row | ResultSetHeader) => this.onResult(row));
+    command.on('error', (error: Error) => this.fail(error));
+    command.on('end', () => this.onEnd());
+  }
+
+  private onFields(fields: FieldPacket[] | undefined): void {
+    const unsafe = fields?.find((f) => UNSAFE_NAMES.has(f.name));
+    if (unsafe) {
+      this.abandon();
+      this.fail(new ValidationError(`Query failed: a result column may not be named ${unsafe.name} (rename it with AS)`, { code: 'UNSAFE_COLUMN_NAME' }));
+      return;
+    }
+    if (!fields) return;
+    this.columns = columnsOf(fields);
+    this.convert = converterFor(this.columns);
+  }
+
+  private onResult(row: Row | ResultSetHeader): void {
+    const { rows, limits } = this;
+    if (!this.convert) this.header = row as ResultSetHeader;
+    else if (this.settled) return;
+    else if (rows.length === limits.rowLimit && !limits.dropPastRowLimit) {
+      // sql_select_limit lets one row past the cap through; a second means an explicit LIMIT.
+      if (this.truncated) this.stopReading();
+      else this.truncated = true;
+    } else {
+      const value = this.convert(row as Row);
+      this.bytes += Buffer.byteLength(JSON.stringify(value));
+      if (this.bytes > limits.maxResultBytes) this.stopReading();
+      else if (rows.length < limits.rowLimit) rows.push(value);
+      else this.truncated = true;
+    }
+  }
+
+  private onEnd(): void {
+    const { header } = this;
+    if (!header) return this.succeed(this.selected());
+    const insertId = Number(header.insertId) > 0 ? String(header.insertId) : null;
+    this.succeed({ columns: [], rows: [], truncated: false, affectedRows: header.affectedRows, insertId, bytes: 0 });
+  }
+
+  private selected(): StatementResult & { bytes: number } {
+    const { columns, rows, truncated, bytes } = this;
+    return { columns, rows, truncated, affectedRows: rows.length, insertId: null, bytes };
+  }
+
+  /** The rows so far, and the connection given up: it is mid-result. */
+  private stopReading(): void {
+    this.truncated = true;
+    this.abandon();
+    this.succeed(this.selected());
+  }
+
+  /** The connection is mid-result or mid-statement: it is closed and never reused. */
+  private abandon(): void {
+    this.slot.dead = true;
+    closeHard(this.slot.conn);
+  }
+
+  private succeed(result: StatementResult & { bytes: number }): void {
+    if (this.settle()) this.resolve(result);
+  }
+
+  private fail(error: Error): void {
+    if (this.settle()) this.reject(error);
+  }
+
+  /** True for the first outcome only. */
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.slot.onLost = undefined;
+    clearTimeout(this.watchdog);
+    return true;
+  }
 }
 
 /** How long a stopped statement's rollback is waited for (and counted against its tenant) at most. */
@@ -200,18 +242,24 @@ export async function stopOnServer(login: TenantLogin, threadId: number | null, 
  * JSON-safe values: binary as base64; DATETIME/TIMESTAMP as ISO-8601 in UTC (the session's time
  * zone); zero dates as null (BIGINT/DECIMAL arrive as strings).
  */
-function converterFor(columns: ResultColumn[]): (row: Record<string, unknown>) => Record<string, unknown> {
-  const named = (types: Set<string>) => new Set(columns.filter((c) => types.has(c.type)).map((c) => c.name));
-  const dates = named(DATE_TYPES);
-  const datetimes = named(DATETIME_TYPES);
+function converterFor(columns: ResultColumn[]): (row: Row) => Row {
+  const dates = namesOf(columns, DATE_TYPES);
+  const datetimes = namesOf(columns, DATETIME_TYPES);
   return (row) => {
     for (const key in row) {
       const value = row[key];
       if (Buffer.isBuffer(value)) row[key] = value.toString('base64');
       else if (typeof value !== 'string') continue;
-      else if (datetimes.has(key)) row[key] = ZERO_DATE.test(value) ? null : `${value.replace(' ', 'T')}Z`;
-      else if (dates.has(key) && ZERO_DATE.test(value)) row[key] = null;
+      else if (datetimes?.has(key)) row[key] = ZERO_DATE.test(value) ? null : `${value.replace(' ', 'T')}Z`;
+      else if (dates?.has(key) && ZERO_DATE.test(value)) row[key] = null;
     }
     return row;
   };
+}
+
+/** The names of the columns of these types; none (the common case) is no set at all. */
+function namesOf(columns: ResultColumn[], types: Set<string>): Set<string> | undefined {
+  let names: Set<string> | undefined;
+  for (const column of columns) if (types.has(column.type)) (names ??= new Set()).add(column.name);
+  return names;
 }

@@ -189,7 +189,7 @@ const sqlParam = z.union([z.string().max(QUERY_MAX_CHARS), z.number().finite(), 
 const queryText = z
   .string({ error: 'query must be a string' })
   .max(QUERY_MAX_CHARS, `query must be at most ${QUERY_MAX_CHARS} characters`)
-  .refine((s) => s.trim() !== '', 'query is required');
+  .refine((s) => /\S/.test(s), 'query is required');
 const queryParams = z
   .array(sqlParam, { error: 'params must be an array' })
   .max(QUERY_MAX_PARAMS, `params must have at most ${QUERY_MAX_PARAMS} values`);
