@@ -168,13 +168,14 @@ function preflight(origins: readonly string[], origin: string | undefined): APIG
 function isProxyResult(value: unknown): value is APIGatewayProxyResult {
   if (typeof value !== 'object' || value === null) return false;
   const { statusCode, headers, body } = value as Record<string, unknown>;
-  const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
   return (
     typeof statusCode === 'number' && Number.isInteger(statusCode) && statusCode >= 100 && statusCode <= 599 &&
     (headers == null || (typeof headers === 'object' && Object.values(headers).every(scalar))) &&
     (body == null || typeof body === 'string')
   );
 }
+
+const scalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
 /** A plain path (the common case) needs no URL object: it is its own pathname, with no query. */
 const PLAIN_PATH = /^\/[A-Za-z0-9/_-]*$/;

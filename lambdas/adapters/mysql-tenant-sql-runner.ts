@@ -143,7 +143,10 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
         }
         reject(new UnavailableError('Database did not answer in time, try again', { code: 'DEADLINE' }));
       }, deadlineMs);
-      attempt.then(resolve, reject).finally(() => clearTimeout(deadline));
+      attempt.then(
+        (value) => (clearTimeout(deadline), resolve(value)),
+        (error: unknown) => (clearTimeout(deadline), reject(error)),
+      );
     });
   }
 
