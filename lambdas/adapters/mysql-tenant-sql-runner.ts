@@ -104,7 +104,7 @@ export class MysqlTenantSqlRunner implements TenantSqlRunner {
 
   run(login: TenantLogin, sql: string, params: SqlParam[], options: RunOptions = { writes: false }): Promise<StatementResult> {
     const { timeoutMs, watchdogGraceMs = WATCHDOG_GRACE_MS } = this.limits;
-    // The result keeps its `bytes`: /query's answer is built field by field (resultOf), never from it whole.
+    // The result keeps its `bytes`: callers read the fields they need (resultOf, the schema inspector), none answers it whole.
     return this.onConnection(login, options, timeoutMs + watchdogGraceMs, (slot, stop) => runStatement(slot, sql, params, this.statementLimits(), stop));
   }
 

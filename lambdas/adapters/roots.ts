@@ -39,6 +39,11 @@ export function tracedInvoker(invoker: Invoker, trace: Trace): Invoker {
   return { invokeAsync: (fn, payload) => invoker.invokeAsync(fn, { ...payload, correlation_id: trace.correlation_id }) };
 }
 
+/** Picked parts, their invoker traced: what every root of a function that starts async invokes draws. */
+function traced<P extends { invoker: Invoker }>(picked: P, trace: Trace): P {
+  return trace === undefined ? picked : { ...picked, invoker: tracedInvoker(picked.invoker, trace) };
+}
+
 /** LF0: the token's signature, and whether it is still the tenant's current one (Redis, else MetaDB). */
 export function authorizerRoot(parts = sharedParts()): Promise<VerifyTokenDeps> {
   return parts.pick('meta', 'registry', 'jwtSecret');
@@ -59,15 +64,14 @@ export async function tokenRoot(parts = sharedParts()): Promise<TokenDeps & Clie
 
 /** LF3 — POST /signup: records the tenant and starts LF6 (or emails a code), within the per-client limits. */
 export async function signupRoot(trace: Trace, parts = sharedParts()): Promise<SignUpDeps & ClientRateDeps> {
-  const p = await parts.pick('meta', 'invoker', 'templates', 'passwords', 'notifier', 'clientRates');
-  return { ...p, invoker: tracedInvoker(p.invoker, trace), ...signupSettings(parts.config), limits: rateLimitSettings(parts.config) };
+  const p = traced(await parts.pick('meta', 'invoker', 'templates', 'passwords', 'notifier', 'clientRates'), trace);
+  return { ...p, ...signupSettings(parts.config), limits: rateLimitSettings(parts.config) };
 }
 
 /** POST /verify: a signup's code checked in MetaDB starts LF6 (no Redis, no template, no hash). */
 export async function verifyRoot(trace: Trace, parts = sharedParts()): Promise<VerifyDeps> {
   const { hostMaxDatabases, verification } = signupSettings(parts.config);
-  const { meta, invoker } = await parts.pick('meta', 'invoker');
-  return { meta, invoker: tracedInvoker(invoker, trace), hostMaxDatabases, verification };
+  return { ...traced(await parts.pick('meta', 'invoker'), trace), hostMaxDatabases, verification };
 }
 
 /** LF6: host scripts, the tenant's MySQL account and its sealed password (no Redis). */
@@ -98,24 +102,25 @@ export async function queryRoot(parts = sharedParts()): Promise<QueryDeps & { ba
 export async function dashboardRoot(trace: Trace, parts = sharedParts()): Promise<DashboardDeps & ApiKeyDeps & TenantRateDeps & TableBackupDeps & AccountDeps & { restores: () => Promise<PitrRequestDeps> }> {
   const p = await parts.pick('meta', 'logStore', 'schemas', 'sealer', 'migrations', 'quotas', 'tenantRates', 'plans', 'apiKeys', 'apiKeySecret', 'tableBackups', 'hostRunner');
   const { apiKeys, tableBackups, ...rest } = p;
-  const deleteAccount = async (): Promise<DeleteOwnAccountDeps> => {
-    const { invoker, ...more } = await parts.pick('passwords', 'invoker', 'clientRates');
-    return { ...(await lifecycleRoot(parts)), ...more, invoker: tracedInvoker(invoker, trace), limits: rateLimitSettings(parts.config) };
-  };
+  const deleteAccount = async (): Promise<DeleteOwnAccountDeps> => ({
+    ...(await lifecycleRoot(parts)),
+    ...traced(await parts.pick('passwords', 'invoker', 'clientRates'), trace),
+    limits: rateLimitSettings(parts.config),
+  });
   // restore_table moves a backup back on the host (a host script, as M1 runs).
   const backups = { backups: tableBackups, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS };
   // restore_database records the restore and hands it to LF6 (the invoker), which runs it on the host.
   const restores = async (): Promise<PitrRequestDeps> => {
-    const { pitr, meta, invoker, quotas } = await parts.pick('pitr', 'meta', 'invoker', 'quotas');
-    return { meta, invoker: tracedInvoker(invoker, trace), quotas, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
+    const { pitr, meta, invoker, quotas } = traced(await parts.pick('pitr', 'meta', 'invoker', 'quotas'), trace);
+    return { meta, invoker, quotas, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
   };
   return { ...rest, ...backups, keys: apiKeys, keyLimit: parts.config.OCTODB_API_KEY_LIMIT, deleteAccount, restores };
 }
 
 /** LF6's restores and base backups: host scripts, the tenant accounts of restored databases, MetaDB. */
 export async function pitrRoot(trace: Trace, parts = sharedParts()): Promise<PitrDeps> {
-  const { pitr, invoker, ...p } = await parts.pick('pitr', 'meta', 'hostRunner', 'accounts', 'sealer', 'invoker');
-  return { ...p, invoker: tracedInvoker(invoker, trace), bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
+  const { pitr, ...p } = traced(await parts.pick('pitr', 'meta', 'hostRunner', 'accounts', 'sealer', 'invoker'), trace);
+  return { ...p, bases: pitr, restores: pitr, pitr: pitrSettings(parts.config) };
 }
 
 function pitrSettings(c: Config): PitrSettings {
@@ -138,18 +143,18 @@ export async function eraseRoot(parts = sharedParts()): Promise<EraseDeps> {
 
 /** M0 — POST /migrate: judges the statements and queues the jobs for M1, within the tenant's rate and quota. */
 export async function migrateSubmitRoot(trace: Trace, parts = sharedParts()): Promise<Parameters<typeof submitMigration>[2] & Parameters<typeof planMigration>[2] & TenantRateDeps> {
-  const p = await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans', 'hostRunner');
-  const { hostRunner, migrations, statementJudge: judge, invoker, ...rest } = p;
+  const p = traced(await parts.pick('meta', 'migrations', 'invoker', 'quotas', 'statementJudge', 'tenantRates', 'plans', 'hostRunner'), trace);
+  const { hostRunner, migrations, statementJudge: judge, ...rest } = p;
   // The dry run (planMigration) runs Skeema on the host as M1 does.
-  return { ...rest, invoker: tracedInvoker(invoker, trace), jobs: migrations, batches: migrations, judge, hostRunner, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, tableBackupHours: parts.config.OCTODB_TABLE_BACKUP_HOURS };
+  return { ...rest, jobs: migrations, batches: migrations, judge, hostRunner, scriptTimeoutSeconds: parts.config.OCTODB_HOST_SCRIPT_TIMEOUT_SECONDS, tableBackupHours: parts.config.OCTODB_TABLE_BACKUP_HOURS };
 }
 
 /** M1: runs jobs and cascades on the host, under Redis locks; notifies and logs. */
 export async function migrateRunRoot(trace: Trace, parts = sharedParts()): Promise<MigrationDeps> {
-  const p = await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs', 'claimOwners', 'tableBackups');
-  const { migrations, migrationLocks: locks, claimOwners: owners, tableBackups: backups, invoker, ...rest } = p;
+  const p = traced(await parts.pick('meta', 'migrations', 'migrationLocks', 'invoker', 'hostRunner', 'hostSql', 'notifier', 'logs', 'claimOwners', 'tableBackups'), trace);
+  const { migrations, migrationLocks: locks, claimOwners: owners, tableBackups: backups, ...rest } = p;
   // One adapter holds the four migration stores.
-  return { ...rest, invoker: tracedInvoker(invoker, trace), jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, owners, backups, settings: migrationSettings(parts.config) };
+  return { ...rest, jobs: migrations, batches: migrations, cascades: migrations, audit: migrations, locks, owners, backups, settings: migrationSettings(parts.config) };
 }
 
 /** The operator's function: each action's deps made when that action runs (creating a tenant needs no Redis). */
